@@ -23,7 +23,7 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 import test_stac
 from sitewatch.cli import main
-from sitewatch.fetch import fetch_scenes, find_scenes
+from sitewatch.fetch import FetchOptions, fetch_scenes, find_scenes
 from sitewatch.fetch_many import fetch_sites, find_scenes_for_sites, group_sites
 from sitewatch.model import Site
 from sitewatch.sources.stac import Catalog
@@ -187,13 +187,15 @@ def test_many_sites_find_exactly_what_one_search_a_site_finds_in_fewer_searches(
     alone: dict[str, Any] = {}
     for site in sites:
         refused: list[tuple[str, str]] = []
-        found = find_scenes(ws, store, site, catalog, "s2", T0, T1, refresh=True, retries=0, page_size=2, refused=refused)
+        found = find_scenes(ws, store, site, catalog,
+                            FetchOptions("s2", T0, T1, refresh=True, retries=0, page_size=2), refused=refused)
         alone[site.id] = (_view(found), refused)
     one_each = _searches(state)
     assert sum(1 for m, p, _ in state.log if m == "GET" and p == "/") == 2 * 5
     state.log.clear()
     state.next_pages = 0
-    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, refresh=True, retries=0, page_size=2)
+    many = find_scenes_for_sites(ws, store, sites, catalog,
+                                 FetchOptions("s2", T0, T1, refresh=True, retries=0, page_size=2))
     assert not many.failed
     assert {sid: (_view(many.candidates[sid]), many.refused[sid]) for sid in alone} == alone
     # what each site holds, as a search for it alone says it
@@ -225,7 +227,7 @@ def test_a_group_whose_search_fails_names_its_sites_and_the_others_proceed(sprea
 def _failing_group(state: StacServer, ws: Any, store: Any, sites: list[Site]) -> None:
     state.fail_first_searches, state.retry_after = 1, "0"  # and a 429 first, with Retry-After: waited, asked again
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=2, backoff=0.01)
+    many = find_scenes_for_sites(ws, store, sites, catalog, FetchOptions("s2", T0, T1, retries=2, backoff=0.01))
     assert state.status_count("/search", 429) == 1
     assert set(many.failed) == {"fiji-e", "fiji-w"}
     assert "the search for site fiji-e failed: local search failed (HTTP 503)" in many.failed["fiji-e"]
@@ -285,8 +287,8 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
     with ws_alone.store() as store:
         for site in sites:
             store.put_site(site)
-        alone = {s.id: fetch_scenes(ws_alone, store, s, catalog, "s2", T0, T1, max_cloud=20, retries=0,
-                                    signer=TokenSigner(state)) for s in sites}  # fmt: skip
+        alone = {s.id: fetch_scenes(ws_alone, store, s, catalog,
+                                    FetchOptions("s2", T0, T1, max_cloud=20, retries=0, signer=TokenSigner(state))) for s in sites}  # fmt: skip
     assert _searches(state) == 3 and sent.count("S2A_CLEAR_20241005") == 2  # once for each port
     sent.clear()
     state.log.clear()
@@ -294,8 +296,8 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
     with ws_many.store() as store:
         for site in sites:
             store.put_site(site)
-        reports, failed = fetch_sites(ws_many, store, sites, catalog, "s2", T0, T1, max_cloud=20, retries=0,
-                                      signer=TokenSigner(state))  # fmt: skip
+        reports, failed = fetch_sites(ws_many, store, sites, catalog,
+                                      FetchOptions("s2", T0, T1, max_cloud=20, retries=0, signer=TokenSigner(state)))  # fmt: skip
         assert not failed
         assert _searches(state) == 2  # the two ports in one search, the far site in another
         assert sent.count("S2A_CLEAR_20241005") == 1  # the item over both listed once, cut for each below
@@ -311,7 +313,7 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
         assert reports["far"].observations == () and reports["far"].skipped == ()
         # A rerun: no new search (cached for the group, as a site's own), nothing read again.
         state.log.clear()
-        again, _ = fetch_sites(ws_many, store, sites, catalog, "s2", T0, T1, max_cloud=20, retries=0)
+        again, _ = fetch_sites(ws_many, store, sites, catalog, FetchOptions("s2", T0, T1, max_cloud=20, retries=0))
         assert not [p for _, p, _ in state.log]
         assert dict(again["port-e"].skipped)["S2A_CLEAR_20241005"] == "already fetched"
         assert len(store.observations("port-w")) == len(store.observations("port-e")) == 1
@@ -357,11 +359,12 @@ def test_every_groups_search_carries_the_token_through_the_one_client(spread):
     state, ws, store, sites = spread
     state.require_auth = "s3cr3t"
     catalog = Catalog(name="local", url=state.url, provider="local-stac", token_env="LOCAL_TOKEN")
-    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, page_size=2,
-                                 env={"LOCAL_TOKEN": "s3cr3t"})  # fmt: skip
+    many = find_scenes_for_sites(ws, store, sites, catalog,
+                                 FetchOptions("s2", T0, T1, retries=0, page_size=2, env={"LOCAL_TOKEN": "s3cr3t"}))  # fmt: skip
     assert not many.failed and many.searches == 4 and state.next_pages > 0
     assert not [s for _, _, s in state.log if s == 403]
-    refused = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, refresh=True, env={})
+    refused = find_scenes_for_sites(ws, store, sites, catalog,
+                                    FetchOptions("s2", T0, T1, retries=0, refresh=True, env={}))
     assert set(refused.failed) == {s.id for s in sites} and "LOCAL_TOKEN" in refused.failed["c"]
 
 

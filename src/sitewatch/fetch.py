@@ -30,7 +30,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +45,7 @@ from rasterio.windows import Window, from_bounds
 
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, qa_pixel_to_scl
 from .errors import CredentialError, ImageReadError, InputError, SourceError
+from .fetch_options import FetchOptions
 from .files import write_text_atomic
 from .geo import recentred_past_180
 from .ingest.archive import remove_partials, write_observation
@@ -91,6 +91,7 @@ __all__ = [
     "S2_NODATA_CLASSES",
     "SiteStats",
     "Candidate",
+    "FetchOptions",
     "FetchReport",
     "site_stats",
     "read_window",
@@ -329,25 +330,20 @@ def find_scenes(
     store: Store,
     site: Site,
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     *,
-    refresh: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    page_size: int = 100,
-    env: Mapping[str, str] | None = None,
     refused: list[tuple[str, str]] | None = None,
 ) -> list[Candidate]:
-    """The catalogue's items over the site, with coverage and any known site figures.
+    """The catalogue's items of ``options.collection`` over the site in the period, with coverage and any known
+    site figures.
 
     An item that cannot be read as a scene (no datetime, an asset that is no remote URL…) is named in a
     warning and left out; with ``refused``, its (item id, reason) is added there too."""
     geom = site.require_geometry()
     items = search_items(
-        catalog, collection, geom.bounds, start, end,
-        cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, limit=page_size, env=env,
+        catalog, options.collection, geom.bounds, options.start, options.end,
+        cache_dir=cache_dir(ws), refresh=options.refresh, retries=options.retries, backoff=options.backoff,
+        limit=options.page_size, env=options.env,
     )  # fmt: skip
     return site_candidates(ws, store, site, read_items(items, catalog), _load_stats(ws), refused)
 
@@ -407,6 +403,13 @@ class _Reader:
     creds: Mapping[str, str]
     retries: int
     backoff: float
+
+    @classmethod
+    def of(cls, catalog: Catalog, options: FetchOptions, creds: Mapping[str, str] | None = None) -> _Reader:
+        """The reader of ``catalog``'s assets with ``options``' signer (else the catalogue's), retries and backoff."""
+        if creds is None:
+            creds = catalog_credentials(catalog, options.env)
+        return cls(catalog, options.signer or make_signer(catalog), creds, options.retries, options.backoff)
 
     def read(self, href: str, grid: Grid, **kwargs: Any) -> tuple[NDArray[np.float32], str]:
         refreshed = False
@@ -537,40 +540,18 @@ def fetch_scenes(
     store: Store,
     site: Site,
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     *,
-    max_cloud: float = 100.0,
-    signer: Signer | None = None,
-    refresh: bool = False,
-    force: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    gcp_method: str = "tps",
-    page_size: int = 100,
-    env: Mapping[str, str] | None = None,
-    compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> FetchReport:
-    """Fetch every item of ``collection`` over ``site`` in [start, end] into the workspace.
+    """Fetch every item of ``options.collection`` over ``site`` in the period into the workspace.
 
-    ``max_cloud`` is a percentage of the site's valid pixels (not the scene's).
-    ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a GRD item's noise LUT is subtracted.
-    ``context_m`` (the ``context_m`` setting) is the margin of image a site narrower than 500 m is archived with.
-    ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
-    ``force`` refetches items already archived.
+    ``options.max_cloud`` is a percentage of the site's valid pixels (not the scene's); ``options.force``
+    refetches items already archived (:class:`FetchOptions` says what each option does).
     """
     refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
-    candidates = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh, retries=retries,
-                             backoff=backoff, page_size=page_size, env=env, refused=refused)  # fmt: skip
-    return fetch_candidates(
-        ws, store, site, catalog, collection, start, end, candidates, refused,
-        max_cloud=max_cloud, signer=signer, force=force, retries=retries, backoff=backoff, gcp_method=gcp_method,
-        env=env, compress=compress, progress=progress, thermal_noise=thermal_noise, context_m=context_m,
-    )  # fmt: skip
+    candidates = find_scenes(ws, store, site, catalog, options, refused=refused)
+    return fetch_candidates(ws, store, site, catalog, options, candidates, refused, progress=progress)
 
 
 def fetch_candidates(
@@ -578,32 +559,20 @@ def fetch_candidates(
     store: Store,
     site: Site,
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     candidates: list[Candidate],
     refused: list[tuple[str, str]],
     *,
-    max_cloud: float = 100.0,
-    signer: Signer | None = None,
-    force: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    gcp_method: str = "tps",
-    env: Mapping[str, str] | None = None,
-    compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> FetchReport:
     """Fetch one site's ``candidates`` (found by :func:`find_scenes`, or for many sites by one query of
     :mod:`sitewatch.fetch_many`) and record the run; ``refused`` items are reported as failed."""
     candidates, duplicates = _one_per_acquisition(candidates, site)
     remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
-    creds = catalog_credentials(catalog, env)
-    if any(c for c in candidates if force or not c.fetched):
+    creds = catalog_credentials(catalog, options.env)
+    if any(c for c in candidates if options.force or not c.fetched):
         require_asset_credentials(catalog, creds)
-    reader = _Reader(catalog, signer or make_signer(catalog), creds, retries, backoff)
+    reader = _Reader.of(catalog, options, creds)
     stats_table = _load_stats(ws)
     held = store.observations(site.id)
     done: list[Observation] = []
@@ -612,7 +581,7 @@ def fetch_candidates(
     for i, cand in enumerate(candidates):
         scene = cand.scene
         try:
-            if cand.fetched and not force:
+            if cand.fetched and not options.force:
                 skipped.append((scene.item_id, "already fetched"))
                 continue
             if twin := _archived_twin(held, site, scene):
@@ -620,11 +589,10 @@ def fetch_candidates(
                                                "or collection): one observation per moment"))  # fmt: skip
                 continue
             known = cand.stats
-            if known is not None and (reason := _rejection(known, max_cloud)):
+            if known is not None and (reason := _rejection(known, options.max_cloud)):
                 skipped.append((scene.item_id, reason + " (cached)"))
                 continue
-            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table, thermal_noise,
-                                 context_m)
+            outcome = _fetch_one(ws, store, site, catalog, cand, reader, options, stats_table)
             if isinstance(outcome, Observation):
                 done.append(outcome)
             else:
@@ -639,8 +607,8 @@ def fetch_candidates(
     store.record_run(
         "fetch",
         site.id,
-        {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, collection),
-         "from": start.isoformat(), "to": end.isoformat(), "max_cloud": max_cloud},
+        {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, options.collection),
+         "from": options.start.isoformat(), "to": options.end.isoformat(), "max_cloud": options.max_cloud},
         {"observations": len(done), "skipped": len(skipped), "failed": len(failed)},
     )  # fmt: skip
     return FetchReport(tuple(done), tuple(skipped), tuple(failed))
@@ -651,20 +619,18 @@ def measure_site_stats(
     site: Site,
     catalog: Catalog,
     candidates: list[Candidate],
+    options: FetchOptions,
     *,
-    signer: Signer | None = None,
-    retries: int = 5,
-    backoff: float = 1.0,
-    env: Mapping[str, str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[list[Candidate], list[tuple[str, str]]]:
     """Learn cloud and valid % over the site of optical candidates not yet measured.
 
     Only the class band's window is read (SCL at 20 m is a few kB per site);
     figures are cached like a fetch's. Returns the candidates with their stats
-    and (item id, reason) for the ones that could not be measured.
+    and (item id, reason) for the ones that could not be measured. Of ``options``, the signer, retries,
+    backoff and credentials' ``env`` count.
     """
-    reader = _Reader(catalog, signer or make_signer(catalog), catalog_credentials(catalog, env), retries, backoff)
+    reader = _Reader.of(catalog, options)
     table = _load_stats(ws)
     out: list[Candidate] = []
     problems: list[tuple[str, str]] = []
@@ -759,18 +725,14 @@ def _fetch_one(
     catalog: Catalog,
     cand: Candidate,
     reader: _Reader,
-    max_cloud: float,
-    gcp_method: str,
-    compress: str,
+    options: FetchOptions,
     stats_table: dict[str, Any],
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> Observation | str:
     scene, item = cand.scene, cand.item
     profile = profile_for(scene.collection, item.get("properties") or {})
     assets = item.get("assets") or {}
     props = item.get("properties") or {}
-    grid = site_grid(site, profile.resolution_m, context_m=context_m)
+    grid = site_grid(site, profile.resolution_m, context_m=options.context_m)
     inside = site_mask(site, grid)
     if not inside.any():
         raise too_small_for(site, grid)  # not "no valid pixel": the item covers it, at pixels larger than the site
@@ -792,21 +754,21 @@ def _fetch_one(
         stats, bands[mb], placement = _measure(reader, profile, scene, grid, inside)
         stats_table[_stats_key(site, scene)] = asdict(stats)
         notes[mb] = "class codes kept as they are; " + stats.rule
-        if reason := _rejection(stats, max_cloud):
+        if reason := _rejection(stats, options.max_cloud):
             return reason
     failures: list[str] = []
     for band in profile.bands:
         if band in bands or band not in asset_of:
             continue
         if profile.sensor == "sar":
-            radiometry = _grd_radiometry(reader, scene, band, thermal_noise) if profile.kind == "sentinel-1-grd" else None
+            radiometry = _grd_radiometry(reader, scene, band, options.thermal_noise) if profile.kind == "sentinel-1-grd" else None
             convert, note = _sar_convert(profile, radiometry)
         else:
             scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])
             convert = _linear(scale, offset)
         try:
             bands[band], placement = reader.read(
-                scene.hrefs[band], grid, convert=convert, gcp_method=gcp_method,
+                scene.hrefs[band], grid, convert=convert, gcp_method=options.gcp_method,
                 resampling=band_resampling(band, profile.sensor), sentinel1_gcps=profile.kind == "sentinel-1-grd",
             )  # fmt: skip
         except (ImageReadError, CredentialError) as exc:
@@ -861,6 +823,6 @@ def _fetch_one(
         item_path.write_text(json.dumps(item, indent=1), encoding="utf-8")
         obs = write_observation(
             ws, store, site, scene, data, grid, order, provenance,
-            cloud_fraction=stats.cloud_fraction, sidecars={"stac": item_path}, compress=compress,
+            cloud_fraction=stats.cloud_fraction, sidecars={"stac": item_path}, compress=options.compress,
         )  # fmt: skip
     return obs if obs is not None else "no valid pixel over the site"

@@ -7,7 +7,7 @@ tile or Sentinel-1 swath) are asked for in one search over their common bounding
 pystac-client users do; each returned item is then given to every site of the group that its footprint
 (the item's geometry, not its bbox) covers part of, exactly as a search for that site alone would have
 given it (:func:`sitewatch.fetch.site_candidates`): the same items, the same coverage, the same
-provenance. An item covering two sites is listed once and fetched for each (each its own window).
+provenance. An item covering two sites is listed once, its assets opened once, and each site's window read from them.
 
 Groups never span the antimeridian: distances are taken in plain longitude, so a site at 179.9° and one
 at -179.9° are asked for apart (a common bounding box would circle the globe). An item whose footprint
@@ -36,7 +36,7 @@ from .fetch import (
     FetchReport,
     _load_stats,
     cache_dir,
-    fetch_candidates,
+    fetch_candidates_of_sites,
     read_items,
     site_candidates,
 )
@@ -216,12 +216,11 @@ def fetch_sites(
 
     Returns each searched site's report (the same observations, skips and failures as fetching it alone)
     and, for the sites whose group's search failed, why (naming the group's sites). ``progress`` is told
-    of the searches (a group each), then of each site's items."""
+    of the searches (a group each), then of each site's items. An item over several sites is read once for
+    them all (:func:`sitewatch.fetch.fetch_candidates_of_sites`): each asset opened once, each site's window
+    read from it."""
     found = find_scenes_for_sites(ws, store, sites, catalog, options, progress=progress)
-    reports: dict[str, FetchReport] = {}
     todo = [s for s in sites if s.id in found.candidates]
-    for site in todo:
-        reports[site.id] = fetch_candidates(
-            ws, store, site, catalog, options, found.candidates[site.id], found.refused[site.id], progress=progress
-        )
+    reports = fetch_candidates_of_sites(ws, store, todo, catalog, options, found.candidates, found.refused,
+                                        progress=progress)  # fmt: skip
     return reports, found.failed

@@ -226,6 +226,7 @@ def read_window(
     convert: Convert | None = None,
     gcp_method: str = "tps",
     sentinel1_gcps: bool = False,
+    opened: Any = None,
 ) -> tuple[NDArray[np.float32], str]:
     """Read the part of one raster asset that covers ``grid`` and put it on ``grid``.
 
@@ -235,35 +236,14 @@ def read_window(
     read (Sentinel-1 GRD's LUTs vary across the image).
     ``sentinel1_gcps``: the asset's GCPs number samples and lines as Sentinel-1 does
     (:func:`~sitewatch.sources.gcp.sentinel1_centred`).
+    ``opened``: ``href``'s raster, already opened (by the caller, who closes it; ``href`` then only names it
+    in errors), so that several windows of one asset cost one open.
     """
-    with _open_asset(href) as src:
-        return _window_of(src, href, grid, resampling=resampling, convert=convert, gcp_method=gcp_method,
-                          sentinel1_gcps=sentinel1_gcps)  # fmt: skip
-
-
-def _open_asset(href: str) -> Any:
-    """The opened raster of ``href`` (its header read), refused if it links to other files."""
-    src = rasterio.open(href)
-    try:
-        # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
-        check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
-    except BaseException:
-        src.close()
-        raise
-    return src
-
-
-def _window_of(
-    src: Any,
-    href: str,
-    grid: Grid,
-    *,
-    resampling: Resampling = Resampling.bilinear,
-    convert: Convert | None = None,
-    gcp_method: str = "tps",
-    sentinel1_gcps: bool = False,
-) -> tuple[NDArray[np.float32], str]:
-    """:func:`read_window` of an asset already opened (``href`` names it in errors)."""
+    if opened is None:
+        with _open_asset(href) as src:
+            return read_window(href, grid, resampling=resampling, convert=convert, gcp_method=gcp_method,
+                               sentinel1_gcps=sentinel1_gcps, opened=src)  # fmt: skip
+    src = opened
     out = np.full(grid.shape, np.nan, dtype=np.float32)
     gcps, gcp_crs = src.gcps
     if sentinel1_gcps:
@@ -308,6 +288,18 @@ def _window_of(
     except CPLE_BaseError as exc:
         raise ImageReadError(f"{redact(href)}: cannot be put on the site's grid ({exc})") from exc
     return out, "affine"
+
+
+def _open_asset(href: str) -> Any:
+    """The opened raster of ``href`` (its header read), refused if it links to other files."""
+    src = rasterio.open(href)
+    try:
+        # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
+        check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
+    except BaseException:
+        src.close()
+        raise
+    return src
 
 
 def _read(src: Any, window: Window, convert: Convert | None) -> NDArray[np.float32]:
@@ -477,7 +469,7 @@ class _Reader:
                         signed = self.signer.sign(href, refresh=refreshed)
                         self.held[href] = (_open_asset(signed), signed)
                     src, signed = self.held[href]
-                    return _window_of(src, signed, grid, **kwargs)
+                    return read_window(signed, grid, opened=src, **kwargs)
             except RasterioError as exc:
                 self._drop(href)
                 message = redact(str(exc))

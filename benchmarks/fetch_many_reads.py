@@ -17,7 +17,15 @@ The archived COGs are compared (sha256 of each observation): they must be identi
 ``--fresh-signature`` signs each href anew at each open (a query string of its own), as a signer that issues a new
 signature a call would: GDAL's own cache of a URL then no longer spares the baseline's reopening.
 
-    python benchmarks/fetch_many_reads.py [--sites 2,5,10] [--items 3] [--px 2048] [--latency 0.05] [--fresh-signature]
+``--measure`` measures instead of fetching, as ``sitewatch search --measure`` of several sites does (only the SCL's
+window over each site read, the cloud and valid % over it learnt):
+
+- baseline: :func:`sitewatch.fetch.measure_site_stats` for each site in turn, what ``search`` did;
+- after: :func:`sitewatch.fetch.measure_stats_of_sites`, what ``search`` does now.
+
+Each site's figures of each item are compared instead of COGs: they must be identical.
+
+    python benchmarks/fetch_many_reads.py [--sites 2,5,10] [--items 3] [--px 2048] [--latency 0.05] [--fresh-signature] [--measure]
 """
 
 from __future__ import annotations
@@ -40,7 +48,13 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import box, mapping
 
-from sitewatch.fetch import FetchOptions, fetch_candidates, fetch_candidates_of_sites
+from sitewatch.fetch import (
+    FetchOptions,
+    fetch_candidates,
+    fetch_candidates_of_sites,
+    measure_site_stats,
+    measure_stats_of_sites,
+)
 from sitewatch.fetch_many import find_scenes_for_sites
 from sitewatch.sources.stac import Catalog
 from sitewatch.testing import tiny_site
@@ -179,8 +193,9 @@ class FreshSigner:
 
 
 def run(n_sites: int, n_items: int, files: Path, transform: Affine, side: float, latency: float,
-        grouped: bool, fresh: bool = False) -> dict[str, Any]:  # fmt: skip
-    """One fetch of ``n_sites`` ports (one group) from a server of its own; its counts, time and COGs' digests."""
+        grouped: bool, fresh: bool = False, measure: bool = False) -> dict[str, Any]:  # fmt: skip
+    """One fetch (``measure``: one measuring) of ``n_sites`` ports (one group) from a server of its own; its counts,
+    time and COGs' digests (``measure``: each site's figures of each item)."""
     server = Server(files, transform, side, n_items, latency)
     catalog = Catalog(name="bench", url=server.url, provider="bench")
     spread = side / 2 / 111_320 * 0.6  # the ports within the middle of the item, ~1 km apart or more
@@ -206,7 +221,10 @@ def run(n_sites: int, n_items: int, files: Path, transform: Affine, side: float,
             rasterio.open = counted  # type: ignore[assignment]
             try:
                 t = time.perf_counter()
-                if grouped:
+                if measure:
+                    measured = (measure_stats_of_sites(ws, sites, catalog, found.candidates, options) if grouped else
+                                {s.id: measure_site_stats(ws, s, catalog, found.candidates[s.id], options) for s in sites})  # fmt: skip
+                elif grouped:
                     reports = fetch_candidates_of_sites(ws, store, sites, catalog, options, found.candidates, found.refused)
                 else:
                     reports = {s.id: fetch_candidates(ws, store, s, catalog, options, found.candidates[s.id], found.refused[s.id])
@@ -214,12 +232,17 @@ def run(n_sites: int, n_items: int, files: Path, transform: Affine, side: float,
                 wall = time.perf_counter() - t
             finally:
                 rasterio.open = real  # type: ignore[assignment]
-            digests = {o.id: hashlib.sha256((ws.root / o.path).read_bytes()).hexdigest() == o.sha256 and o.sha256
-                       for r in reports.values() for o in r.observations}  # fmt: skip
-            failed = sum(len(r.failed) for r in reports.values())
+            digests: dict[str, Any]
+            if measure:  # each site's figures of each item (None: not measured)
+                digests = {f"{sid}/{c.scene.item_id}": c.stats for sid, (cands, _) in measured.items() for c in cands}
+                failed = sum(len(problems) for _, problems in measured.values())
+            else:
+                digests = {o.id: hashlib.sha256((ws.root / o.path).read_bytes()).hexdigest() == o.sha256 and o.sha256
+                           for r in reports.values() for o in r.observations}  # fmt: skip
+                failed = sum(len(r.failed) for r in reports.values())
     server.close()
     return {"opens": opens["asset"], "requests": server.requests["asset"], "s": wall,
-            "digests": digests, "observations": len(digests), "failed": failed}  # fmt: skip
+            "digests": digests, "observations": sum(v is not None for v in digests.values()), "failed": failed}  # fmt: skip
 
 
 def main() -> None:
@@ -231,19 +254,23 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="seconds before each answer")
     ap.add_argument("--fresh-signature", action="store_true",
                     help="sign each asset href anew at each open (a new query string), as some signers do")
+    ap.add_argument("--measure", action="store_true", help="measure cloud over each site (search --measure), not fetch")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="fetch-many-cogs-") as tmp:
         files = Path(tmp)
         transform, side = write_cogs(files, args.px)
         size = sum(f.stat().st_size for f in files.iterdir())
         print(f"{args.items} items of 5 COGs ({size / 1e6:.1f} MB), 10 m bands {args.px} px a side; latency {args.latency:g} s "
-              f"a request; {'a new signature each open' if args.fresh_signature else 'hrefs as they are'}")
+              f"a request; {'a new signature each open' if args.fresh_signature else 'hrefs as they are'}"
+              f"{'; measuring (search --measure)' if args.measure else ''}")
         print("| sites | asset opens before → after | asset requests before → after | wall s before → after | "
-              "ratio (time) | observations | COGs identical |")
+              f"ratio (time) | {'measured | figures' if args.measure else 'observations | COGs'} identical |")
         print("|---|---|---|---|---|---|---|")
         for n in (int(x) for x in args.sites.split(",")):
-            before = run(n, args.items, files, transform, side, args.latency, grouped=False, fresh=args.fresh_signature)
-            after = run(n, args.items, files, transform, side, args.latency, grouped=True, fresh=args.fresh_signature)
+            before = run(n, args.items, files, transform, side, args.latency, grouped=False, fresh=args.fresh_signature,
+                         measure=args.measure)
+            after = run(n, args.items, files, transform, side, args.latency, grouped=True, fresh=args.fresh_signature,
+                        measure=args.measure)
             same = before["digests"] == after["digests"] and all(before["digests"].values()) and not before["failed"] + after["failed"]
             print(f"| {n} | {before['opens']:,} → {after['opens']:,} | {before['requests']:,} → {after['requests']:,} | "
                   f"{before['s']:.2f} → {after['s']:.2f} | "

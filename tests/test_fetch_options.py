@@ -11,7 +11,13 @@ import pytest
 from sitewatch.cli.fetch import command as fetch_command
 from sitewatch.cli.search import command as search_command
 from sitewatch.errors import InputError
-from sitewatch.fetch import fetch_candidates, fetch_scenes, find_scenes, measure_site_stats
+from sitewatch.fetch import (
+    fetch_candidates,
+    fetch_scenes,
+    find_scenes,
+    measure_site_stats,
+    measure_stats_of_sites,
+)
 from sitewatch.fetch_many import fetch_sites, find_scenes_for_sites
 from sitewatch.fetch_options import FetchOptions
 
@@ -28,7 +34,8 @@ def test_the_defaults_are_the_commands_defaults():
 
 def test_every_function_takes_the_options_and_none_of_its_fields_again():
     fields = {f.name for f in dataclasses.fields(FetchOptions)}
-    for func in (find_scenes, fetch_scenes, fetch_candidates, measure_site_stats, find_scenes_for_sites, fetch_sites):
+    for func in (find_scenes, fetch_scenes, fetch_candidates, measure_site_stats, measure_stats_of_sites,
+                 find_scenes_for_sites, fetch_sites):
         params = inspect.signature(func).parameters
         assert "options" in params, func.__name__
         assert not fields & set(params), (func.__name__, fields & set(params))

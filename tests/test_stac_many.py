@@ -488,3 +488,85 @@ def test_a_catalogue_on_disk_is_walked_for_several_sites_as_for_each(delivery, s
         res = CliRunner().invoke(main, ["search", *args, "--group-km", km])
         assert res.exit_code == 0, res.output
         assert {s["site"]: s["scenes"] for s in json.loads(res.stdout)["sites"]} == alone
+
+
+def test_search_measure_over_two_sites_opens_each_class_band_once_an_item_and_prints_what_each_alone_prints(
+    pair, tmp_path, monkeypatch
+):
+    """`search --measure` of several sites: each item's SCL opened once (was once a site), each site's cloud and
+    valid % read from that one open; the JSON of each site as `search SITE --measure` alone prints it."""
+    state, sites = pair
+    opens = _count_opens(monkeypatch, state)
+    args = ["--catalog", "local", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-11-30", "--measure", "--json"]
+    alone: dict[str, Any] = {}
+    for site in sites:  # each site in a workspace of its own: nothing measured before it
+        ws = init_workspace(tmp_path / f"alone-{site.id}")
+        with ws.store() as store:
+            store.put_site(site)
+        (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n', encoding="utf-8")
+        res = CliRunner().invoke(main, ["search", site.id, "-w", str(ws.root), *args])
+        assert res.exit_code == 0, res.output
+        alone[site.id] = json.loads(res.stdout)
+    alone_opens, alone_gets = dict(opens), _asset_gets(state)
+    opens.clear()
+    state.log.clear()
+    ws = init_workspace(tmp_path / "many")
+    with ws.store() as store:
+        for site in sites:
+            store.put_site(site)
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n', encoding="utf-8")
+    res = CliRunner().invoke(main, ["search", *[s.id for s in sites], "-w", str(ws.root), *args])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"sites": [{"site": s.id, "scenes": alone[s.id]} for s in sites]}
+    measured = {r["item_id"]: r["site_cloud_pct"] for r in alone["port-e"]}
+    assert measured == {"S2A_CLEAR_20241005": 0.0, "S2B_CLOUDY_20241008": 100.0}
+    scl = sorted(name for name in alone_opens if name.endswith("_scl.tif"))
+    assert scl == ["S2A_CLEAR_20241005_scl.tif", "S2B_CLOUDY_20241008_scl.tif"]
+    assert all(alone_opens[name] == 2 for name in scl)  # once for each port, alone
+    assert dict(opens) == {name: 1 for name in scl}  # together: once an item, the other bands not read
+    assert set(_asset_gets(state)) == set(scl) and sum(_asset_gets(state).values()) < sum(alone_gets.values())
+
+
+def test_a_held_class_band_refused_for_the_second_site_is_signed_anew_and_both_sites_measured(pair, monkeypatch):
+    """Measuring reads through fetch's reader: a 403 on the held SCL's second window (a token run out between
+    the two ports' reads) closes it, signs it anew and opens it again; both ports get their figures, no problem."""
+    from rasterio.errors import RasterioIOError
+
+    import sitewatch.fetch as fetch_module
+    from sitewatch.fetch import measure_stats_of_sites
+
+    state, sites = pair
+    state.items = state.items[:1]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+
+    class Signer:
+        asked: list[bool] = []
+
+        def sign(self, href: str, *, refresh: bool = False) -> str:
+            self.asked.append(refresh)
+            return href
+
+    real = fetch_module.read_window
+    reads: list[Any] = []
+
+    def refused_once(*args: Any, opened: Any = None, **kwargs: Any) -> Any:
+        reads.append(opened)
+        if len(reads) == 2:  # the second port's read of the held asset
+            raise RasterioIOError("HTTP response code: 403")
+        return real(*args, opened=opened, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "read_window", refused_once)
+    opens = _count_opens(monkeypatch, state)
+    ws = init_workspace(state.files.parent / "ws")
+    options = FetchOptions("s2", T0, T1, retries=0, signer=Signer())
+    with ws.store() as store:
+        for site in sites:
+            store.put_site(site)
+        found = find_scenes_for_sites(ws, store, sites, catalog, options)
+    measured = measure_stats_of_sites(ws, sites, catalog, found.candidates, options)
+    for sid in ("port-w", "port-e"):
+        cands, problems = measured[sid]
+        assert not problems and [(c.scene.item_id, c.stats and c.stats.cloud_fraction) for c in cands] == [
+            ("S2A_CLEAR_20241005", 0.0)]  # fmt: skip
+    assert opens == Counter({"S2A_CLEAR_20241005_scl.tif": 2}) and Signer.asked == [False, True]
+    assert len(reads) == 3 and reads[1] is reads[0] and all(src.closed for src in reads)

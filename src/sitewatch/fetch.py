@@ -102,6 +102,7 @@ __all__ = [
     "fetch_candidates",
     "fetch_candidates_of_sites",
     "measure_site_stats",
+    "measure_stats_of_sites",
     "fetch_scenes",
     "cache_dir",
 ]
@@ -752,35 +753,70 @@ def measure_site_stats(
     Only the class band's window is read (SCL at 20 m is a few kB per site);
     figures are cached like a fetch's. Returns the candidates with their stats
     and (item id, reason) for the ones that could not be measured. Of ``options``, the signer, retries,
-    backoff and credentials' ``env`` count.
+    backoff and credentials' ``env`` count. Many sites: :func:`measure_stats_of_sites`.
     """
+    measured = measure_stats_of_sites(ws, [site], catalog, {site.id: candidates}, options, progress=progress)
+    return measured[site.id]
+
+
+def measure_stats_of_sites(
+    ws: Workspace,
+    sites: Sequence[Site],
+    catalog: Catalog,
+    candidates: Mapping[str, list[Candidate]],
+    options: FetchOptions,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, tuple[list[Candidate], list[tuple[str, str]]]]:
+    """:func:`measure_site_stats` of each site's ``candidates`` (site id → its candidates): site id → its
+    candidates with their stats, and (item id, reason) for those that could not be measured, as for it alone.
+
+    Item by item, as :func:`fetch_candidates_of_sites` reads: an item over several sites has its class band
+    opened once, and each site's window read from that one open, not opened again for each site."""
     reader = _Reader.of(catalog, options)
     table = _load_stats(ws)
-    out: list[Candidate] = []
-    problems: list[tuple[str, str]] = []
-    todo = {id(c) for c in candidates if c.stats is None and c.scene.sensor == "optical"}
-    n = 0
-    for cand in candidates:
-        if id(cand) not in todo:
-            out.append(cand)
-            continue
-        try:
-            profile = profile_for(cand.scene.collection, cand.item.get("properties") or {})
-            grid = site_grid(site, profile.resolution_m, context_m=0)  # the site's cloud: its margin is not read for it
-            inside = site_mask(site, grid)
-            if not inside.any():
-                raise too_small_for(site, grid)
-            stats, _, _ = _measure(reader, profile, cand.scene, grid, inside)
-            table[_stats_key(site, cand.scene)] = asdict(stats)
-            out.append(replace(cand, stats=stats))
-        except (CredentialError, ImageReadError, SourceError, InputError, KeyError) as exc:
-            problems.append((cand.scene.item_id, str(exc)))
-            out.append(cand)
-        n += 1
-        if progress:
-            progress(n, len(todo), cand.scene.item_id)
-    _save_stats(ws, table)
-    return out, problems
+    stats_of: dict[tuple[str, int], SiteStats] = {}
+    problem_of: dict[tuple[str, int], str] = {}
+    by_item: dict[str, list[tuple[Site, int, Candidate]]] = {}  # in the order first met, as each site lists them
+    for site in sites:
+        for i, cand in enumerate(candidates[site.id]):
+            if cand.stats is None and cand.scene.sensor == "optical":
+                by_item.setdefault(cand.scene.id, []).append((site, i, cand))
+    total = sum(len(todo) for todo in by_item.values())
+    done = 0
+    try:
+        for todo in by_item.values():
+            with reader.holding():
+                for site, i, cand in todo:
+                    try:
+                        stats_of[site.id, i] = _measure_over(reader, site, cand.scene, cand.item)
+                        table[_stats_key(site, cand.scene)] = asdict(stats_of[site.id, i])
+                    except (CredentialError, ImageReadError, SourceError, InputError, KeyError) as exc:
+                        problem_of[site.id, i] = str(exc)
+                    done += 1
+                    if progress:
+                        progress(done, total, cand.scene.item_id if len(sites) == 1 else f"{site.id}/{cand.scene.item_id}")
+    finally:
+        _save_stats(ws, table)
+    out: dict[str, tuple[list[Candidate], list[tuple[str, str]]]] = {}
+    for site in sites:
+        cands = candidates[site.id]
+        out[site.id] = (
+            [replace(c, stats=stats_of[site.id, i]) if (site.id, i) in stats_of else c for i, c in enumerate(cands)],
+            [(c.scene.item_id, problem_of[site.id, i]) for i, c in enumerate(cands) if (site.id, i) in problem_of],
+        )
+    return out
+
+
+def _measure_over(reader: _Reader, site: Site, scene: SceneRef, item: Mapping[str, Any]) -> SiteStats:
+    """Cloud and valid fractions of ``scene`` over ``site``'s polygon (its margin is not read for it)."""
+    profile = profile_for(scene.collection, item.get("properties") or {})
+    grid = site_grid(site, profile.resolution_m, context_m=0)
+    inside = site_mask(site, grid)
+    if not inside.any():
+        raise too_small_for(site, grid)
+    stats, _, _ = _measure(reader, profile, scene, grid, inside)
+    return stats
 
 
 def _measure(

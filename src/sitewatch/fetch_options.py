@@ -2,7 +2,8 @@
 
 :func:`sitewatch.fetch.find_scenes`, :func:`~sitewatch.fetch.fetch_scenes`,
 :func:`~sitewatch.fetch.fetch_candidates`, :func:`~sitewatch.fetch.measure_site_stats` and, for many sites,
-:func:`sitewatch.fetch_many.find_scenes_for_sites` and :func:`~sitewatch.fetch_many.fetch_sites` each take a
+:func:`sitewatch.fetch_many.find_scenes_for_sites`, :func:`~sitewatch.fetch_many.fetch_sites` and
+:func:`~sitewatch.fetch.measure_stats_of_sites` each take a
 :class:`FetchOptions`, so an option added here reaches all of them (and the ``search`` and ``fetch``
 commands that build it) without being threaded through each signature by hand.
 """

@@ -171,7 +171,7 @@ def command(
     options = query.options()
     max_cloud = query.max_cloud
     # rasterio, scipy: imported by the command only, not for --help or a Tab
-    from ..fetch import find_scenes, measure_site_stats
+    from ..fetch import find_scenes, measure_stats_of_sites
     from ..fetch_many import find_scenes_for_sites
 
     one = len(site_ids) == 1
@@ -188,13 +188,14 @@ def command(
                 many = find_scenes_for_sites(ws, store, sites, catalog, options, progress=progress)
             found, failed = many.candidates, many.failed
         if measure or (measure is None and max_cloud is not None):
+            searched = [site for site in sites if site.id in found]
             with progress_bar("measuring clouds", is_quiet() or as_json) as progress:
-                for site in sites:
-                    if site.id not in found:
-                        continue
-                    found[site.id], problems = measure_site_stats(ws, site, catalog, found[site.id], options, progress=progress)
-                    for item_id, reason in problems:
-                        click.echo(f"{item_id}{'' if one else f' over {site.id}'}: site figures unknown: {reason}", err=True)
+                # An item over several sites: its class band opened once, each site's window read from it.
+                measured = measure_stats_of_sites(ws, searched, catalog, found, options, progress=progress)
+            for site in searched:
+                found[site.id], problems = measured[site.id]
+                for item_id, reason in problems:
+                    click.echo(f"{item_id}{'' if one else f' over {site.id}'}: site figures unknown: {reason}", err=True)
     if max_cloud is not None:
         found = {sid: [c for c in cands if not (c.stats and c.stats.cloud_fraction is not None
                                                 and c.stats.cloud_fraction * 100 > max_cloud)]

@@ -85,8 +85,10 @@ def replace_changes(
 def _after_of_period(site_id: str | None, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
     """SQL (`` AND …``) and arguments keeping the rows whose after-image is an observation (of ``site_id``, if given)
     acquired from ``since`` to ``until`` as the store holds it now; nothing when neither is given. By the
-    observation's own time, not the row's ``after_acquired`` (the time when compared), as the site page keeps pairs:
-    an observation's id and its time both come from the observations table."""
+    observation's own time, not the row's ``after_acquired`` (the time when compared), as the site page keeps pairs.
+    The rows are found by their ``after_id`` (its index), the period's few; the caller keeps those of ``site_id``
+    (all of them: a pair is of its after-image's site), rather than asking SQL, which would read the site's every
+    row through the index on ``site_id`` to test each."""
     if since is None and until is None:
         return "", []
     of_site = " AND site_id = ?" if site_id else ""
@@ -101,7 +103,8 @@ def change_pairs(store: Store, site_id: str | None = None, *, since: datetime | 
     ``until``, the pairs whose after-image's observation was acquired from ``since`` to ``until`` (inclusive),
     read alone (a site's pairs of years are not read for one season)."""
     period, args = _after_of_period(site_id, since, until)
-    sql = ("SELECT * FROM change_pairs WHERE 1=1" + (" AND site_id = ?" if site_id else "") + period
+    of_site = site_id if site_id and not period else None
+    sql = ("SELECT * FROM change_pairs WHERE 1=1" + (" AND site_id = ?" if of_site else "") + period
            + " ORDER BY after_acquired, before_acquired, after_id")  # fmt: skip
     return [
         ChangePair(
@@ -109,7 +112,8 @@ def change_pairs(store: Store, site_id: str | None = None, *, since: datetime | 
             r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
             r["computed_at"], r["before_sha256"], r["after_sha256"],
         )  # fmt: skip
-        for r in store.execute(sql, [*([site_id] if site_id else []), *args])
+        for r in store.execute(sql, [*([of_site] if of_site else []), *args])
+        if site_id is None or r["site_id"] == site_id
     ]
 
 
@@ -118,8 +122,8 @@ def changes(store: Store, site_id: str | None = None, before_id: str | None = No
     """Stored change regions, largest first within each pair, pairs in time order; with ``since`` or ``until``,
     the regions of the pairs :func:`change_pairs` keeps for that period."""
     order = "after_acquired, before_acquired, after_id, area_m2 DESC, change_id"
-    sql, args = select_equal("changes", order, site_id=site_id, before_id=before_id, after_id=after_id)
     period, more = _after_of_period(site_id, since, until)
+    sql, args = select_equal("changes", order, site_id=None if period else site_id, before_id=before_id, after_id=after_id)
     if period:
         where, order = sql.split(" ORDER BY ")
         sql, args = f"{where}{period} ORDER BY {order}", [*args, *more]
@@ -130,6 +134,7 @@ def changes(store: Store, site_id: str | None = None, before_id: str | None = No
             direction=r["direction"], method=r["method"], method_version=r["method_version"],
         )  # fmt: skip
         for r in store.execute(sql, args)
+        if site_id is None or r["site_id"] == site_id
     ]
 
 

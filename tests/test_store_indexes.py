@@ -1,6 +1,7 @@
 """The indexes of schema 11 (the GeoPackage) and 2 (PostGIS): a store of the schema before gets them on open, once,
 and the queries of a long history that read a whole table without them (import's scene check, a site's change
-pairs, a period's pairs and regions, a site's alert events, the scenes a removed site leaves) use them."""
+pairs, a period's pairs and regions, a site's alert events, the scenes a removed site leaves, a pair found by its
+id) use them."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ def _queries(store: Store, tmp_path: Path) -> None:
     assert [p.after_id for p in change_pairs(store, "dunai", since=since, until=until)] == ["dunai/scene-1", "dunai/scene-2", "dunai/scene-3"]
     assert [c.after_id for c in changes(store, site_id="dunai", since=o.scene.acquired, until=o.scene.acquired)] == ["dunai/scene-2"]
     assert len(web_data.site_alerts(store, "dunai")) == 3
+    from sitewatch.web.pairs import load_pair
+
+    assert load_pair(store, "dunai/scene-1..dunai/scene-2").pair.after_id == "dunai/scene-2"
 
 
 def _scans(plans: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -245,3 +249,25 @@ def test_a_postgis_store_of_schema_2_is_refused_by_the_sitewatch_before(pg_url: 
                                                    "the schema 1 this sitewatch")):  # fmt: skip
         postgis.PostgisStore(pg_url)
 
+
+
+def test_a_pair_is_found_by_its_id_when_its_observation_ids_hold_two_dots(tmp_path: Path) -> None:
+    """The pair page looked a pair up by ``before_id || '..' || after_id`` (every row read); now by each cut of the id
+    at a '..' through the pair's two ids: an id with '..' in an observation's id is still found, a wrong one is not."""
+    pytest.importorskip("sitewatch.web.data", reason="pip install 'sitewatch[web]'")
+    from sitewatch.web.data import NotFound
+    from sitewatch.web.pairs import load_pair
+
+    with Store(tmp_path / "db.gpkg") as store:
+        store.put_site(builtin_sites()["dunai"])
+        a, b = _obs(item="a..b"), _obs(item="..c")
+        b = replace(b, scene=replace(b.scene, acquired=b.scene.acquired + timedelta(days=1)))
+        for o in (a, b):
+            store.put_scene(o.scene)
+            store.put_observation(o)
+        replace_changes(store, a, b, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=[])
+        view = load_pair(store, "dunai/a..b..dunai/..c")
+        assert (view.pair.before_id, view.pair.after_id) == ("dunai/a..b", "dunai/..c") and view.number == 1
+        for wrong in ("dunai/a..b", "dunai/a..b..dunai/..", "dunai/a..b...dunai/..c", "", ".."):
+            with pytest.raises(NotFound):
+                load_pair(store, wrong)

@@ -1,6 +1,6 @@
 """The PostGIS team store's schema and its migrations.
 
-The same tables and columns as the GeoPackage (:mod:`sitewatch.store.schema` at its version 10), in
+The same tables, columns and indexes as the GeoPackage (:mod:`sitewatch.store.schema` at its version 11), in
 PostgreSQL's own types: geometries as PostGIS ``geometry(…, 4326)`` columns with a GiST index each (so
 QGIS, GDAL and any PostGIS client open the feature tables as layers), times as ``timestamptz``, flags as
 ``boolean``, JSON as ``json`` (kept as written, key order too). ``fid`` is each table's primary key, as
@@ -12,6 +12,8 @@ GeoPackage's); each runs once, in a transaction holding :data:`MIGRATION_LOCK`.
 """
 
 from __future__ import annotations
+
+from .schema import INDEXES_V11
 
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "PG_FEATURE_TABLES", "MIGRATION_LOCK"]
 
@@ -101,7 +103,10 @@ COMMENT ON TABLE alert_events IS 'Events reported by sitewatch alerts check';
     ]
 )
 
-PG_MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = INDEXES_V11.replace("(", " (")
+"""Version 2: the GeoPackage's version 11, the indexes for a long history (:data:`~sitewatch.store.schema.INDEXES_V11`)."""
+
+PG_MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

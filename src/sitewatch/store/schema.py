@@ -3,7 +3,8 @@
 The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
 and attribute tables, each feature table with its R-tree spatial index (from version 6);
-the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8.
+the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8;
+the ``changes`` layer and ``change_pairs`` from 9, ``alert_events`` from 10, and indexes for a long history from 11.
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
+__all__ = ["MIGRATIONS", "INDEXES_V11", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -387,7 +388,21 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('alert_events', 'attributes', 'alert_events', 'Events reported by sitewatch alerts check');
 """
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS)
+INDEXES_V11 = """
+CREATE INDEX idx_observations_scene ON observations(scene_id);
+CREATE INDEX idx_change_pairs_site ON change_pairs(site_id, after_acquired, before_acquired, after_id);
+CREATE INDEX idx_change_pairs_after ON change_pairs(after_id);
+CREATE INDEX idx_changes_after ON changes(after_id);
+CREATE INDEX idx_alert_events_site ON alert_events(site_id, event_date, acquired);
+"""
+"""Version 11: indexes on the columns that queries of a long history filtered on without one, each read whole
+(``EXPLAIN QUERY PLAN``: ``SCAN``): the observations of a scene id (``import`` asks for each file whether
+another site holds its scene; ``sites remove`` whether a scene is still used), a site's change pairs in their
+order (the site page, the report, ``change``), the pairs and regions of a period's after-images (the
+dashboard's changes of a period) and a site's alert events by date (the site page and its API). The same
+names and columns in the PostGIS store's version 2 (:mod:`sitewatch.store.pg_schema`)."""
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

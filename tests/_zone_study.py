@@ -12,6 +12,7 @@ tests' subprocess, under another ``TZ``) and prints what :func:`study` gives as 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -74,6 +75,7 @@ def study(simulated: Path, ws: Path, store: str | None = None) -> dict[str, Any]
     for site in SITES:
         got[f"timeline {site}"] = json.loads(_run("timeline", site, "--json", "-", *w))
         got[f"timeline {site} +9"] = json.loads(_run("timeline", site, "--utc-offset", "9", "--json", "-", *w))
+    got["timeline csv"] = _run("timeline", "--utc-offset", "-3.5", "--csv", "-", *w)
     got["timeline text"] = _run("timeline", "dunai", "--from", "2024-10-14", "--to", "2024-10-16", *w)
     got["links"] = json.loads(_run("links", "--json", *w))
     got["change"] = json.loads(_run("change", "sergeyevka-base", "dunai", "--json", *w))
@@ -90,6 +92,9 @@ def study(simulated: Path, ws: Path, store: str | None = None) -> dict[str, Any]
             out = ws / f"{layer}.{fmt}"
             _run("export", "--layer", layer, "--out", str(out), *w)
             got[f"export {layer} {fmt}"] = out.read_text(encoding="utf-8")
+    for layer in ("detections", "changes"):  # a standalone GeoPackage, its rows as read back
+        _run("export", "--layer", layer, "--out", str(ws / f"{layer}.gpkg"), *w)
+        got[f"export {layer} gpkg"] = _gpkg_rows(ws / f"{layer}.gpkg")
     _run("export", "dunai", "--from", "2024-10-14", "--to", "2024-10-14", "--out", str(ws / "day.csv"), *w)
     got["export one day"] = (ws / "day.csv").read_text(encoding="utf-8")
     _run("report", "--out", str(ws / "report.html"), *w)
@@ -98,6 +103,16 @@ def study(simulated: Path, ws: Path, store: str | None = None) -> dict[str, Any]
     got["report period"] = (ws / "r.html").read_text(encoding="utf-8")
     got.update(_web(ws))
     return masked(got, ws, (began, datetime.now(UTC)))
+
+
+def _gpkg_rows(path: Path) -> dict[str, list[str]]:
+    """The rows of every table of an exported GeoPackage (but when its layers last changed), as text."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'rtree%' "
+                                           "AND name NOT LIKE 'sqlite%' AND name <> 'gpkg_contents'")]  # fmt: skip
+        return {t: sorted(repr(r) for r in db.execute(f"SELECT * FROM {t}")) for t in tables}
 
 
 def _web(ws: Path) -> dict[str, Any]:
@@ -119,6 +134,10 @@ def _web(ws: Path) -> dict[str, Any]:
         res = client.get(path)
         assert res.status_code == 200, (path, res.text[:300])
         got[f"GET {path}"] = res.json() if path.startswith("/api/") else res.text
+    for site in ("dunai", "rason"):  # the timeline's chart, dates along its axis
+        res = client.get(f"/sites/{site}/timeline.png")
+        assert res.status_code == 200, res.text[:300]
+        got[f"GET /sites/{site}/timeline.png"] = hashlib.sha256(res.content).hexdigest()
     site = client.get("/api/sites/dunai").json()
     for o in site["observations"][:3]:
         res = client.get(f"/api/observations/{o['id']}")

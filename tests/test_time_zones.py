@@ -7,7 +7,8 @@ GeoJSON, KML and CSV, the report, the dashboard's API and pages) runs on the Geo
 databases whose ``timezone`` is UTC or one of those. The study's images are taken at 00:40 to 02:00 and 09:10 to
 09:30 UTC: at -10 every one of them falls on the day before its UTC date, at -03:30 the optical ones, so a date
 or a time taken in the wrong zone shows as a difference. Last, the reference's store copied into PostGIS (in
-another zone) and back comes back the same, row for row.
+another zone) and back comes back the same, row for row; an alert event's time is stored in UTC on either store;
+and a session holding a lock is said to hold it since a UTC time.
 """
 
 from __future__ import annotations
@@ -15,20 +16,29 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from _postgis import admin
+from _postgis import Said, admin
 from _zone_study import simulate_study, study
 from sitewatch.cli import main
 from sitewatch.store import Store
 from sitewatch.store.alerts import record_events, stored_events
+from test_postgis_operations import (
+    _detections,
+    _in_thread,
+    _raw,
+    _stored,
+    short_waits,  # noqa: F401  (a fixture: lock waits of seconds, not minutes)
+)
 
 slow = pytest.mark.slow
 
@@ -172,3 +182,23 @@ def test_an_alert_event_s_time_reads_the_same_from_postgis_in_another_time_zone(
         assert record_events(store, [EVENT], webhook=False) == 1
         assert [r[0] for r in store.execute("SELECT acquired FROM alert_events")] == ["2024-10-17T00:30:00.000Z"]
         assert stored_events(store) == [EVENT]
+
+
+@pytest.mark.usefixtures("short_waits")
+def test_the_lock_holder_s_time_is_said_in_utc_from_a_server_in_another_time_zone(pg_url: str, said: Said) -> None:
+    """The message naming a session that holds a lock says since when it holds it, in UTC: read on a connection of
+    its own (the waiting one is busy), which has the database's zone, here +14 h."""
+    _in_zone(pg_url, "Pacific/Kiritimati")
+    _stored(pg_url)
+    with _raw(pg_url, "psql") as dba:
+        dba.execute("BEGIN")
+        began = dba.execute("SELECT now()").fetchone()[0].astimezone(UTC)
+        dba.execute("LOCK TABLE detections IN ACCESS EXCLUSIVE MODE")
+        try:
+            thread, _ = _in_thread(lambda: _detections(pg_url))
+            thread.join(20)
+        finally:
+            dba.execute("ROLLBACK")
+    shown = re.search(r"idle in transaction since (\d\d:\d\d:\d\d) UTC", said.messages[0])
+    assert shown, said.messages[0]
+    assert shown.group(1) == began.strftime("%H:%M:%S")

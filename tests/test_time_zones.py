@@ -50,6 +50,7 @@ STUDY = Path(__file__).with_name("_zone_study.py")
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("fastapi", reason="the study reads the dashboard too: pip install 'sitewatch[web]'")
     return simulate_study(tmp_path_factory.mktemp("zones-sim"))
 
 

@@ -370,6 +370,8 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     assert "unseen  MMSI 273222222 CARGO" in res.output
     assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 2 observation(s); 2 outside the AIS files' times or area" in res.output
     assert "candidate only" in res.output
+    # Each image's time says its zone (it read "2024-10-17 21:00 sar", a local time to a reader at Dunai).
+    assert "2024-10-17 21:00 UTC sar     dunai:sim-dunai-2024-10-17-sar: 1 matched" in res.output
     fc = json.loads(out.read_text(encoding="utf-8"))
     statuses = sorted(f["properties"]["status"] for f in fc["features"])
     assert statuses == ["dark", "matched", "unseen"]
@@ -433,6 +435,8 @@ def test_command_says_an_image_known_only_by_its_date_is_not_matched(world: tupl
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(copy)])
     assert res.exit_code == 0, res.output
     assert "dunai:sim-dunai-2024-10-17-sar: not matched: only the date of this image is known" in res.output
+    # No time is printed for it: "2024-10-17 21:00" (or midnight) would be a time the image does not have.
+    assert "2024-10-17 (time unknown) sar     dunai:sim-dunai-2024-10-17-sar: not matched" in res.output
     assert "1 known only by date, not matched" in res.output
 
 

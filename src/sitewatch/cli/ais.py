@@ -59,7 +59,9 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
                 if stated.start and stated.end else ""]  # fmt: skip
         click.echo(f"AIS coverage as stated: {'; '.join(x for x in said if x)}")
     for o in result.observations:
-        head = f"{o.acquired[:16].replace('T', ' ')} {o.sensor:<7} {o.observation_id}"
+        # The time is UTC, said so as the other commands' tables do; an image known only by its date has none.
+        when = f"{o.acquired[:10]} (time unknown)" if o.status == "date only" else f"{o.acquired[:16].replace('T', ' ')} UTC"
+        head = f"{when} {o.sensor:<7} {o.observation_id}"
         if o.status != "matched":
             click.echo(f"{head}: not matched: {o.note}")
             continue

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..alert_rules import RULES_FILE
 from ..demo import run_demo
 from .options import OnceCommand, handle_errors, is_quiet, shown
 
@@ -61,6 +62,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "ais": result.ais,
             "claims": list(result.claims),
             "changes": list(result.changes),
+            "story_files": [str(x.resolve()) for x in result.story_files],
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
@@ -83,4 +85,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
     click.echo(f"archive:   {result.archive.resolve()}/")
     if result.exports:
         click.echo(f"exports:   {result.exports[0].parent.resolve()}/ ({', '.join(x.name for x in result.exports)})")
+    for path in result.story_files:
+        how = "sitewatch alerts check" if path.name == RULES_FILE else f"sitewatch claims check {path.name}"
+        click.echo(f"{path.stem + ':':<10} {path.resolve()} ({how}, in that folder)")
     click.echo(f"took {result.timings_s.get('total', 0):.1f} s")

@@ -111,6 +111,9 @@ def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_rep
     res = runner.invoke(main, ["change", "base", "-w", str(root)])
     assert res.exit_code == 0, res.output
     assert "1 appeared, 0 disappeared, 0 altered" in res.output
+    # Each pair names its series by pixel size and sensor (it said "optical": a 3 m and a 10 m pair read alike).
+    assert "base 2024-10-01 -> 2024-10-05 10 m optical: compared 100% of the site" in res.output
+    assert first["resolution_m"] == 10.0
     assert _rows(root, "SELECT change_id, area_m2 FROM changes ORDER BY change_id") == before
     assert _rows(root, "SELECT count(*) FROM change_pairs") == [(2,)]
     assert _rows(root, "SELECT count(*) FROM rtree_changes_geom") == [(1,)]

@@ -247,6 +247,22 @@ def geojson_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def html_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback: the report is HTML, so its file is named ``.html`` (or ``.htm``), in a folder that exists.
+
+    ``--out report.pdf`` wrote HTML under a name that a PDF reader then refused to open. A device or pipe
+    (``/dev/stdout``) is taken as it is."""
+    value = existing_folder(ctx, param, value)
+    if value is None or Path(value).suffix.lower() in (".html", ".htm"):
+        return value
+    if Path(value).exists() and not Path(value).is_file():
+        return value
+    raise click.BadParameter(
+        f"{value}: the report is written as HTML; name the file .html (a browser opens it, and prints it to PDF)",
+        ctx=ctx, param=param,
+    )  # fmt: skip
+
+
 def sites_asked(store: Any, ids: list[str], *, every: bool = False) -> list[str]:
     """The sites a command of several sites runs on: ``ids`` when every one is in ``store`` (an unknown one is the
     error naming it and the nearest ids, raised before any site is worked on), or, none given, every site with

@@ -247,20 +247,27 @@ def geojson_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def html_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Click callback: the report is HTML, so its file is named ``.html`` (or ``.htm``), in a folder that exists.
+def named_out(what: str, suffixes: tuple[str, ...], hint: str = "") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A Click callback: an output file written as ``what`` is named with one of ``suffixes``, in a folder
+    that exists (``-``, standard output, and a device or pipe such as ``/dev/stdout`` pass).
 
-    ``--out report.pdf`` wrote HTML under a name that a PDF reader then refused to open. A device or pipe
-    (``/dev/stdout``) is taken as it is."""
-    value = existing_folder(ctx, param, value)
-    if value is None or Path(value).suffix.lower() in (".html", ".htm"):
-        return value
-    if Path(value).exists() and not Path(value).is_file():
-        return value
-    raise click.BadParameter(
-        f"{value}: the report is written as HTML; name the file .html (a browser opens it, and prints it to PDF)",
-        ctx=ctx, param=param,
-    )  # fmt: skip
+    ``report --out report.pdf`` wrote HTML, and ``timeline --csv t.xlsx`` CSV, under names whose programs then
+    refused to open them; ``hint`` says how to get the other format."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        value = existing_folder(ctx, param, value)
+        if value is None or str(value) == "-" or Path(value).suffix.lower() in suffixes:
+            return value
+        if Path(value).exists() and not Path(value).is_file():
+            return value
+        names = " or ".join(suffixes)
+        raise click.BadParameter(f"{value}: written as {what}; name the file {names}{hint}", ctx=ctx, param=param)
+
+    return check
+
+
+html_out = named_out("HTML", (".html", ".htm"), " (a browser opens it, and prints it to PDF)")
+"""Click callback of ``report --out``: a ``.html`` (or ``.htm``) file."""
 
 
 def sites_asked(store: Any, ids: list[str], *, every: bool = False) -> list[str]:

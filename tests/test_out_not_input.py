@@ -83,8 +83,8 @@ def test_out_that_is_the_workspace_database_or_settings_is_refused_and_the_works
     before = (root / own).read_bytes()
     monkeypatch.chdir(root)
     res = CliRunner().invoke(main, OWN_FILE_ARGS[command](given, own))
-    if command in ("report", "timeline --csv", "timeline --chart"):
-        # These write one kind of file (.html, .csv, .png): a .gpkg or .toml is refused by its name first.
+    if command in ("report", "timeline --csv", "timeline --chart", "claims"):
+        # These write one kind of file (.html, .csv, .png, .json): a .gpkg or .toml is refused by its name first.
         assert res.exit_code == 2 and "written as" in res.stderr and own in res.stderr, res.output
     else:
         assert res.exit_code == 1, res.output

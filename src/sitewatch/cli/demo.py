@@ -68,7 +68,10 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
     for sid, periods in result.presence.items():
         for p in periods:
-            click.echo(f"  {sid}: {p['presence_days']} presence day(s) {p['start'][:10]} → {p['end'][:10]}")
+            # The period imaged, not the dates with a vessel: "34 presence day(s) 2023-07-28 → 2024-02-13" read as
+            # ships there from 28 July, where the first was on 25 August.
+            click.echo(f"  {sid}: {p['presence_days']} presence day(s) in the observation period "
+                       f"{p['start'][:10]} → {p['end'][:10]}")  # fmt: skip
     for line in result.links:
         click.echo(f"  link: {line}")
     for sid, c in result.ais.get("sites", {}).items():

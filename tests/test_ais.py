@@ -370,6 +370,9 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     assert "unseen  MMSI 273222222 CARGO" in res.output
     assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 2 observation(s); 2 outside the AIS files' times or area" in res.output
     assert "candidate only" in res.output
+    # A position names its coordinates (it printed "at 132.3…, 42.8…", lon first, as a map search box reads lat).
+    dark = next(line for line in res.output.splitlines() if line.startswith("  dark    "))
+    assert re.search(r"at lat 4\d\.\d{5}, lon 13\d\.\d{5}", dark), dark
     # Each image's time says its zone (it read "2024-10-17 21:00 sar", a local time to a reader at Dunai).
     assert "2024-10-17 21:00 UTC sar     dunai:sim-dunai-2024-10-17-sar: 1 matched" in res.output
     fc = json.loads(out.read_text(encoding="utf-8"))

@@ -39,6 +39,12 @@ def _m(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f} m"
 
 
+def _at(lon: float, lat: float) -> str:
+    # Named: "at 132.33968, 42.87969" is lon, lat, the order GeoJSON keeps, where `sites list` and a map search
+    # box take lat, lon; pasted there, the point lands in another ocean.
+    return f"at lat {lat:.5f}, lon {lon:.5f}"
+
+
 def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     """The result as lines for people: files read, each observation, a line per site."""
     if result.simulated:
@@ -72,12 +78,12 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
                        f"({m.method}), AIS length {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}")  # fmt: skip
         for d in o.dark:
             near = f"; nearest AIS {d.nearest_mmsi} {_m(d.nearest_m)} away" if d.nearest_mmsi else "; no AIS position near"
-            click.echo(f"  dark    {d.detection_id}: {_m(d.length_m)} at {d.lon:.5f}, {d.lat:.5f}{near}")
+            click.echo(f"  dark    {d.detection_id}: {_m(d.length_m)} {_at(d.lon, d.lat)}{near}")
         for u in o.unseen:
             click.echo(f"  unseen  MMSI {u.mmsi} {u.name or '(no name)'} ({u.method}, AIS length {_m(u.length_m)}) "
-                       f"at {u.lon:.5f}, {u.lat:.5f}")  # fmt: skip
+                       f"{_at(u.lon, u.lat)}")  # fmt: skip
         for u, why in o.hidden:
-            click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} at {u.lon:.5f}, {u.lat:.5f}")
+            click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} {_at(u.lon, u.lat)}")
     counts = result.site_counts()
     for site in site_ids:
         if site not in counts:

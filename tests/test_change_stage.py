@@ -4,6 +4,7 @@ indexed as every layer is, added to an older workspace when it is opened."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -226,6 +227,8 @@ def test_report_has_a_changes_section_only_when_the_site_has_stored_changes(work
     # Each pair names its two images; the one region found is listed; nothing here is simulated.
     assert "base/base_20241001" in section and "base/base_20241005" in section and "archive/base/" in section
     assert "base/base_20241001..base/base_20241005#1" in section and "appeared" in section
+    # The region's centre says which number is which: it printed "132.3…, 42.8…" in the column of the images.
+    assert re.search(r"centre lat -?\d+\.\d{5}, lon -?\d+\.\d{5}", section)
     assert "Simulated imagery" not in section.split("</table>", 1)[0]
 
 

@@ -592,7 +592,11 @@ class DateOrTime(click.ParamType):
         try:
             when, date_only = parse_date_or_time(str(value))
         except SitewatchError as exc:
-            self.fail(str(exc), param, ctx)
+            # "21/08/2023" or "17 October 2024", as a desk writes dates: say the ISO date it is, as claims files do.
+            from ..claims_file import date_spelling_hint
+
+            hint = date_spelling_hint(str(value)).removeprefix(": ")
+            self.fail(f"{exc}; {hint}" if hint else str(exc), param, ctx)
         if ctx is not None and isinstance(param, click.Option):
             ctx.meta.setdefault(_GIVEN_DATES, {})[param.opts[0]] = str(value).strip()
         if self.role == "date":

@@ -113,6 +113,8 @@ def test_the_shared_class_is_named_only_when_size_tells_it() -> None:
     assert with_classes(landing) == "Ropucha or Alligator/Tapir (size cannot tell which)"
     cargo = (ClassCandidate("small coaster / general cargo", 0.8), ClassCandidate("other (not in catalogue)", 0.2))
     assert with_classes(cargo) == "small coaster / general cargo"
+    unknown = (ClassCandidate("other (not in catalogue)", 0.5), ClassCandidate("small coaster / general cargo", 0.4))
+    assert with_classes(unknown) == "other (not in catalogue) or small coaster / general cargo (size cannot tell which)"
 
 
 def test_without_routing_the_distance_is_the_great_circle_times_the_detour_factor_and_says_so() -> None:

@@ -179,7 +179,8 @@ def _class_text(classes: Mapping[str, float]) -> str:
 
 
 def _short(name: str) -> str:
-    return name.split(" (")[0]
+    # "Ropucha (Project 775/775M) landing ship" -> "Ropucha"; "other (not in catalogue)" keeps what it means.
+    return name.split(" (Project")[0]
 
 
 def _numbered(events: list[AlertEvent]) -> list[AlertEvent]:

@@ -579,7 +579,7 @@ def _likely_class(d: Move, a: Move) -> str | None:
         return None
     (top, p), *rest = sorted(sorted(shared.items()), key=lambda t: -t[1])
     if rest and rest[0][1] > 0 and p / rest[0][1] < 2.0:
-        short = [name.split(" (")[0] for name in (top, rest[0][0])]
+        short = [name.split(" (Project")[0] for name in (top, rest[0][0])]  # "other (not in catalogue)" whole
         return f"{short[0]} or {short[1]} (size cannot tell which)"
     return top
 

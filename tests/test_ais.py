@@ -394,6 +394,22 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     assert sar["matched"][0]["distance_m"] < 20
 
 
+def test_command_says_when_the_ais_file_is_simulated(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # `simulate --ais` writes a `simulated` column, which nothing read: `ais` said "Simulated imagery." of the
+    # images and nothing of the AIS positions it matched them with, themselves made up.
+    root, ais = world
+    lines = ais.read_text(encoding="utf-8").splitlines()
+    sim = tmp_path / "sim-ais.csv"
+    sim.write_text("\n".join([lines[0] + ",simulated", *(line + ",true" for line in lines[1:])]) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(sim), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert f"read {sim} (generic, SIMULATED AIS): 11 rows" in res.output
+    doc = json.loads(CliRunner().invoke(main, ["ais", "dunai", "--ais", str(sim), "--ais", str(ais), "-w", str(root), "--json"]).stdout)
+    assert [f["simulated"] for f in doc["files"]] == [True, False]
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root)])
+    assert "SIMULATED AIS" not in res.output and f"read {ais} (generic): 11 rows" in res.output
+
+
 def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
     # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON.
     root, ais = world

@@ -52,7 +52,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     for f in result.files:
         bad = ", ".join(f"{why} {n}" for why, n in sorted(f.bad.items()))
         click.echo(
-            f"read {f.path} ({f.format}): {f.rows} rows, {f.kept} near the sites at the images' times, "
+            f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}): {f.rows} rows, "
+            f"{f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
             + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")
             + (f", {f.duplicates} duplicate(s) dropped (same MMSI and time, within 10 m)" if f.duplicates else "")

@@ -408,6 +408,9 @@ def test_command_says_when_the_ais_file_is_simulated(world: tuple[Path, Path], t
     assert [f["simulated"] for f in doc["files"]] == [True, False]
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root)])
     assert "SIMULATED AIS" not in res.output and f"read {ais} (generic): 11 rows" in res.output
+    out = tmp_path / "r.html"  # the report's AIS section names it so too
+    assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(out), "--ais", str(sim)]).exit_code == 0
+    assert "sim-ais.csv (generic, SIMULATED AIS, 11 rows" in out.read_text(encoding="utf-8")
 
 
 def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -104,7 +105,13 @@ def test_the_demo_folder_holds_its_rules_and_claims_so_the_commands_run_there_as
     assert events(by_default.stdout) == events(named.stdout)  # the same events (the second run's are not new)
     claims = CliRunner().invoke(main, ["claims", "check", str(ws / "claims.yaml"), "-w", str(ws), "--json"])
     assert claims.exit_code == 0, claims.output
-    # A rerun keeps a file the analyst edited.
+    # A rerun keeps a file the analyst edited, and removes what a run killed as it copied the file left beside it.
     (ws / "claims.yaml").write_text("claims: []\n", encoding="utf-8")
+    from sitewatch.files import partial_owner, partial_path
+
+    dead = partial_owner().replace(str(os.getpid()), "999999999", 1)  # this machine, a process long gone
+    stale = partial_path(ws / "alerts.yaml", owner=dead)
+    stale.write_text("rules: [", encoding="utf-8")
     assert _copy_story_files(open_workspace(ws), "seed-story") == (ws / "claims.yaml", ws / "alerts.yaml")
     assert (ws / "claims.yaml").read_text(encoding="utf-8") == "claims: []\n"
+    assert not stale.exists()

@@ -247,6 +247,8 @@ def _copy_story_files(ws: Workspace, scenario_name: str) -> tuple[Path, ...]:
         target = ws.root / name
         if not target.exists():
             write_text_atomic(target, packaged.read_bytes())
+        else:  # a run killed as it renamed the copy into place left its partial file beside it
+            remove_stale_partials(target)
         kept.append(target)
     return tuple(kept)
 

@@ -107,3 +107,38 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
     res = _import(ws.root, a, tmp_path / "." / "a.geojson")
     assert res.exit_code == 0, res.output
     assert "imported 1 site(s): alpha" in res.output
+
+
+def test_the_import_simulate_says_to_run_next_takes_every_sites_layout(tmp_path: Path) -> None:
+    """simulate said "for each site (dunai, rason): `sitewatch sites import OUT/dunai/layout.geojson`", one
+    import a site; it names them all in one now, and that command imports every site."""
+    import glob
+    import shlex
+
+    scenario = tmp_path / "two.yaml"
+    scenario.write_text("""
+name: two
+seed: 3
+sites:
+  - id: dunai
+    layout:
+      land: [[[-1700, 200], [1700, 200], [1700, 1700], [-1700, 1700]]]
+      berths: [{id: quay, line: [[-300, 200], [300, 200]]}]
+  - id: rason
+    layout:
+      land: [[[-1700, 200], [1700, 200], [1700, 1700], [-1700, 1700]]]
+      berths: [{id: pier, line: [[-300, 200], [300, 200]]}]
+acquisitions:
+  - {name: sar, site: dunai, sensor: sar, start: 2024-10-17, end: 2024-10-17, revisit_days: 1}
+  - {name: sar, site: rason, sensor: sar, start: 2024-10-17, end: 2024-10-17, revisit_days: 1}
+""", encoding="utf-8")
+    res = CliRunner().invoke(main, ["simulate", str(scenario), "--out", str(tmp_path / "sim")])
+    assert res.exit_code == 0, res.output
+    (line,) = [ln for ln in res.output.splitlines() if ln.startswith("next")]
+    command = shlex.split(line.split("`")[3])  # the second `…`: after `sitewatch init`
+    assert command[:3] == ["sitewatch", "sites", "import"], line
+    paths = [p for arg in command[3:] for p in sorted(glob.glob(arg))]
+    ws = workspace_with_sites(tmp_path / "ws")
+    done = _import(ws.root, *map(Path, paths))
+    assert done.exit_code == 0, done.output
+    assert _ids(ws) == ["dunai", "rason"]

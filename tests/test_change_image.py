@@ -146,6 +146,17 @@ def test_pixel_size_text(metres: float, said: str) -> None:
     assert pixel_size_text(metres) == said
 
 
+def test_an_oscd_rect_folder_a_copy_lacks_names_the_folder_it_holds(tmp_path: Path) -> None:
+    """README's OSCD example gave imgs_1_rect/, which copies holding imgs_1/ alone lack: "no such file" said no more."""
+    city = tmp_path / "abudhabi"
+    for date in ("imgs_1", "imgs_2"):
+        (city / date).mkdir(parents=True)
+    res = CliRunner().invoke(main, ["change-image", str(city / "imgs_1_rect"), str(city / "imgs_2_rect"),
+                                    "--out", str(tmp_path / "c.geojson")])  # fmt: skip
+    assert res.exit_code == 1 and not (tmp_path / "c.geojson").exists()
+    assert f"imgs_1_rect: no such file (this copy of OSCD holds imgs_1/ alone, the bands as taken: give {city / 'imgs_1'})" in res.output
+
+
 def test_pairs_that_cannot_be_compared_are_named(tmp_path: Path) -> None:
     before, after = _pair(tmp_path)
     chip = tmp_path / "chip.png"

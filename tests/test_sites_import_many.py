@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from shapely.geometry import LineString, box, mapping
 
 from sitewatch.cli import main
 from sitewatch.testing import workspace_with_sites
+from sitewatch.workspace import init_workspace
 
 
 def _site(sid: str, lon: float) -> dict[str, object]:
@@ -37,8 +39,9 @@ def _ids(ws) -> list[str]:  # type: ignore[no-untyped-def]
         return [s.id for s in store.sites()]
 
 
-def test_several_files_import_as_one_and_a_rerun_replaces(tmp_path: Path) -> None:
-    ws = workspace_with_sites(tmp_path / "ws")
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_several_files_import_as_one_and_a_rerun_replaces(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    ws = init_workspace(tmp_path / "ws", request.getfixturevalue("pg_url") if kind == "postgis" else None)
     a = _write(tmp_path / "sim" / "alpha" / "layout.geojson", _site("alpha", 130.0), _berth("alpha", "pier-1", 130.0))
     b = _write(tmp_path / "sim" / "bravo" / "layout.geojson", _site("bravo", 131.0))
     first = _import(ws.root, a, b)  # was "Got unexpected extra arguments", exit 2
@@ -62,8 +65,11 @@ def test_a_berth_may_name_a_site_of_another_file(tmp_path: Path) -> None:
         assert [b.id for b in store.get_site("alpha").berths] == ["pier-1"]
 
 
-def test_an_id_two_files_give_is_an_error_naming_both_and_nothing_is_imported(tmp_path: Path) -> None:
-    ws = workspace_with_sites(tmp_path / "ws")
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_an_id_two_files_give_is_an_error_naming_both_and_nothing_is_imported(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    ws = init_workspace(tmp_path / "ws", request.getfixturevalue("pg_url") if kind == "postgis" else None)
     a = _write(tmp_path / "a.geojson", _site("alpha", 130.0), _site("bravo", 131.0))
     b = _write(tmp_path / "b.geojson", _site("alpha", 132.0))
     res = _import(ws.root, a, b)
@@ -83,7 +89,8 @@ def test_a_bad_file_among_good_ones_is_named_and_nothing_is_imported(tmp_path: P
     # A file of which every feature is refused is bad too, though another file is good.
     refused = _write(tmp_path / "refused.geojson", _berth("nowhere", "pier-1", 130.0))
     res = _import(ws.root, good, refused)
-    assert res.exit_code == 1 and f"{refused}, feature 0" in res.output and "'nowhere'" in res.output
+    assert res.exit_code == 1 and f"{refused}, feature 0" in res.output
+    assert "its site_id 'nowhere' is neither a site in the files nor in the workspace" in res.output
     assert _ids(ws) == []
     missing = tmp_path / "missing.geojson"
     res = _import(ws.root, good, missing)

@@ -316,7 +316,7 @@ def _sites_from_collections(
             why = (
                 "it has no site_id; give it the id of its site"
                 if not site_key
-                else f"its site_id {site_key!r} is neither a site in the file nor in the workspace; "
+                else f"its site_id {site_key!r} is neither a site in the file{'s' if len(spans) > 1 else ''} nor in the workspace; "
                 "give it the id of its site (`sitewatch sites list`)"
             )
             refused += [(i, f"{w}: {why}") for i, w, _ in extras]

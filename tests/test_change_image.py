@@ -125,6 +125,38 @@ def test_chips_without_georeference_are_compared_pixel_for_pixel_and_written_in_
     assert sizes.exit_code == 1 and "must be of one size" in sizes.output
 
 
+def test_the_pixel_size_is_said_to_three_figures_and_given_whole_in_json(tmp_path: Path) -> None:
+    """change-image said "compared at 9.54335 m" (`:g`); detect-image's messages give three figures."""
+    before, after = (np.clip(_ground(s)[[2, 1, 0]] * 3 * 255, 0, 255).astype(np.uint8) for s in (1, 2))
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(before.transpose(1, 2, 0)).save(a)
+    Image.fromarray(after.transpose(1, 2, 0)).save(b)
+    args = ["change-image", str(a), str(b), "--sensor", "optical", "--pixel-size", "9.54335", "--out", str(tmp_path / "c.geojson")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "compared at 9.54 m (" in r.output
+    r = CliRunner().invoke(main, [*args, "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["pixel_size_m"] == 9.54335
+
+
+@pytest.mark.parametrize(("metres", "said"), [(9.54335, "9.54 m"), (10.0, "10 m"), (0.5, "0.5 m"), (2.00031, "2 m"), (1250.4, "1250 m")])
+def test_pixel_size_text(metres: float, said: str) -> None:
+    from sitewatch.cli.output import pixel_size_text
+
+    assert pixel_size_text(metres) == said
+
+
+def test_an_oscd_rect_folder_a_copy_lacks_names_the_folder_it_holds(tmp_path: Path) -> None:
+    """README's OSCD example gave imgs_1_rect/, which copies holding imgs_1/ alone lack: "no such file" said no more."""
+    city = tmp_path / "abudhabi"
+    for date in ("imgs_1", "imgs_2"):
+        (city / date).mkdir(parents=True)
+    res = CliRunner().invoke(main, ["change-image", str(city / "imgs_1_rect"), str(city / "imgs_2_rect"),
+                                    "--out", str(tmp_path / "c.geojson")])  # fmt: skip
+    assert res.exit_code == 1 and not (tmp_path / "c.geojson").exists()
+    assert f"imgs_1_rect: no such file (this copy of OSCD holds imgs_1/ alone, the bands as taken: give {city / 'imgs_1'})" in res.output
+
+
 def test_pairs_that_cannot_be_compared_are_named(tmp_path: Path) -> None:
     before, after = _pair(tmp_path)
     chip = tmp_path / "chip.png"

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import pytest
 from affine import Affine
@@ -214,9 +215,8 @@ def test_every_date_option_reads_the_same_forms_and_names_a_bad_value(tmp_path: 
                 res = CliRunner().invoke(main, [*args[:at], bad, *args[at + 1 :], "-w", root])
                 assert res.exit_code == 2, (name, option, res.output)
                 assert f"Invalid value for '{option}': '{bad}' {why}" in res.stderr, (name, option, res.output)
-    # A date as a desk writes it is refused with the ISO date to write (it said only "not an ISO 8601 date").
-    for bad, hint in (("21/08/2023", "; write 2023-08-21"), ("17 October 2024", "; write 2024-10-17"),
-                      ("Oct. 17, 2024", "; write 2024-10-17"),
+    # A date of numbers as a form writes it is refused with the ISO date to write (it said only "not an ISO 8601 date").
+    for bad, hint in (("21/08/2023", "; write 2023-08-21"),
                       ("05/10/2024", "; write 2024-10-05 (5 October) or 2024-05-10 (10 May), as meant")):  # fmt: skip
         res = CliRunner().invoke(main, ["timeline", "dunai", "--from", bad, "-w", root])
         assert res.exit_code == 2 and f"'{bad}' is not an ISO 8601 date or time" in res.stderr, res.output
@@ -232,6 +232,9 @@ def test_every_date_option_reads_the_same_forms_and_names_a_bad_value(tmp_path: 
         return [r["date"] for r in json.loads(res.stdout)["rows"]]
 
     assert rows("--from", "2024-10-17", "--to", "2024-10-17") == ["2024-10-17"]
+    # As a claims file takes them (they were refused: "write 2024-10-17").
+    for written in (["--from", "17 October 2024", "--to", "Oct 17, 2024"], ["--from", "Oct. 17, 2024", "--to", "17th Oct 2024"]):
+        assert rows(*written) == ["2024-10-17"], written
     for same in (["--from", "20241017", "--to", "20241017"], ["--from", "2024-W42-4", "--to", "2024W424"]):
         assert rows(*same) == ["2024-10-17"], same
     # With --utc-offset the dates, --from and --to among them, stay local dates (README): the SAR looks
@@ -240,6 +243,57 @@ def test_every_date_option_reads_the_same_forms_and_names_a_bad_value(tmp_path: 
         assert rows("--from", since, "--utc-offset", "+10") == ["2024-10-18", "2024-10-20", "2024-10-21"]
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", root, "--from", "2024-10-17T09:30Z"])
     assert res.exit_code == 2 and "'2024-10-17T09:30Z' is a time; the timeline keeps whole dates" in res.stderr
+
+
+def _date_options() -> list[tuple[str, click.Option]]:
+    """Every parameter of every command whose value is a date or time (by its metavar or type), with its command path."""
+    from sitewatch.cli.options import DateOrTime
+
+    found = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        if isinstance(cmd, click.Group):
+            ctx = click.Context(cmd)
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, f"{path} {name}".strip())
+            return
+        for param in cmd.params:
+            dated = {"DATE", "TIME"} & set(re.split(r"\W+", param.metavar or ""))
+            if dated or isinstance(param.type, DateOrTime):
+                assert isinstance(param, click.Option), (path, param.name)
+                found.append((path, param))
+
+    walk(main, "")
+    return found
+
+
+# Options that take an observation id or a date, the date read by parse_date_or_time where the id is resolved.
+_ID_OR_DATE = {("change", "--before"), ("change", "--after")}
+
+
+def test_every_date_option_reads_written_dates_through_the_one_parser() -> None:
+    """"17 October 2024" and "Oct 17, 2024", which claims files take, were refused by every date option
+    ("write 2024-10-17"): one reader (model.written_date) serves both now."""
+    from sitewatch.cli.options import DateOrTime
+    from sitewatch.model import parse_date_or_time
+
+    options = _date_options()
+    seen = {(path, param.opts[0]) for path, param in options}
+    assert {("timeline", "--from"), ("report", "--to"), ("links", "--from"), ("search", "--from"),
+            ("ingest", "--acquired"), ("alerts check", "--since"), ("change", "--before")} <= seen  # fmt: skip
+    for path, param in options:
+        if (path, param.opts[0]) in _ID_OR_DATE:
+            continue
+        assert isinstance(param.type, DateOrTime), (path, param.opts)
+        iso = param.type.convert("2024-10-17", param, None)
+        for written in ("17 October 2024", "Oct 17, 2024", "oct. 17 2024", "17th Oct 2024"):
+            assert param.type.convert(written, param, None) == iso, (path, param.opts, written)
+        for numeric in ("05/10/2024", "17/10/2024"):
+            with pytest.raises(click.BadParameter, match="is not an ISO 8601 date or time"):
+                param.type.convert(numeric, param, None)
+    assert parse_date_or_time("17 October 2024") == parse_date_or_time("2024-10-17")  # change --before/--after
 
 
 @pytest.mark.parametrize(

@@ -189,3 +189,38 @@ def test_the_readme_claims_and_alert_rules_are_ones_sitewatch_reads() -> None:
     assert claims.claims[0].id == shipped["claims"][0]["id"]
     rules, refused = parse_rules(rules_doc, sites, "README")
     assert refused == [] and [r.id for r in rules] == [r["id"] for r in rules_doc["rules"]]
+
+
+def test_the_readme_oscd_commands_run_on_both_layouts_as_written(tmp_path: Path, monkeypatch: Any) -> None:
+    """README's OSCD example read `oscd/images/abudhabi/imgs_1_rect`, a folder the official release names
+    otherwise and copies with `imgs_1/` alone (as /work/shared/datasets/oscd) do not hold: it now gives the
+    release's folder and both layouts, and each command runs as written on a tiny city laid out so."""
+    import shlex
+
+    import numpy as np
+    from affine import Affine
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.testing import write_tiff
+
+    text = README.read_text(encoding="utf-8")
+    (folder,) = re.findall(r'^OSCD="([^"]+)"', text, re.M)
+    commands = [c for c in _readme_commands() if c.startswith("change-image") and "$OSCD" in c]
+    layouts = {re.search(r"/(imgs_1\w*)\"", c).group(1) for c in commands}  # type: ignore[union-attr]
+    assert layouts == {"imgs_1_rect", "imgs_1"}, commands
+    rng = np.random.default_rng(0)
+    for date in ("imgs_1", "imgs_2", "imgs_1_rect", "imgs_2_rect"):
+        (tmp_path / folder / "abudhabi" / date).mkdir(parents=True)
+        for band in ("B01", "B02", "B03", "B04", "B08"):
+            px = 60.0 if band == "B01" and not date.endswith("_rect") else 10.0  # imgs_1/ holds bands as taken
+            n = int(640 / px)
+            data = (1000 + 200 * rng.random((1, n, n))).astype(np.uint16)
+            write_tiff(tmp_path / folder / "abudhabi" / date / f"T39QZG_{band}.tif", data, crs="EPSG:32639",
+                       transform=Affine(px, 0, 300_000.0, 0, -px, 2_700_000.0))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        args = [a.replace("$OSCD", folder) for a in shlex.split(command)]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, (command, res.output)
+        assert Path("abudhabi.geojson").is_file() and Path("abudhabi.tif").is_file()

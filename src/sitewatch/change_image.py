@@ -211,7 +211,9 @@ def _read(date: _Date, sensor: Sensor, pixel_size: float | None, dn_scale: float
         return _read_optical(date.bands, date.label, pixel_size, dn_scale)
     path = date.image
     if isinstance(path, Path) and not path.exists():
-        raise ImageReadError(f"{path}: no such file")
+        from .detect.image import no_such_image
+
+        raise no_such_image(path)
     if sensor == "optical":
         return _read_optical(path, date.label, pixel_size, dn_scale)
     if dn_scale is not None:

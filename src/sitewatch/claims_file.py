@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site
+from .model import CHANGE_DIRECTIONS, Site, written_date
 from .vessels import catalogue
 from .yaml_input import RECORD_ID, YAML_BOOL_HINT, read_yaml, unknown_fields
 
@@ -215,33 +215,8 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
     return str(value).strip()
 
 
-_MONTHS = {m: i for i, names in enumerate((
-    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-    ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-    ("december", "dec")), start=1) for m in names}  # fmt: skip
-"""English month names and their abbreviations, as articles write dates ("17 October 2024", "Oct. 17, 2024")."""
-
-_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})")
-_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
 _NUMERIC = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})")
 _MONTH_ALONE = re.compile(r"(\d{4})-(\d{2})")
-
-
-def _written_date(text: str) -> date | None:
-    """A date written out with its month's name, either order ("17 October 2024", "October 17, 2024"); None else."""
-    low = " ".join(text.lower().split())
-    if m := _DAY_MONTH_YEAR.fullmatch(low):
-        day, month, year = m.group(1), m.group(2), m.group(3)
-    elif m := _MONTH_DAY_YEAR.fullmatch(low):
-        month, day, year = m.group(1), m.group(2), m.group(3)
-    else:
-        return None
-    if month not in _MONTHS:
-        return None
-    try:
-        return date(int(year), _MONTHS[month], int(day))
-    except ValueError:
-        return None
 
 
 def _how_to_write(text: str) -> str:
@@ -265,7 +240,7 @@ def _how_to_write(text: str) -> str:
 def date_spelling_hint(text: str) -> str:
     """What to write for a date given as an article or a form writes it, for a message that refused it:
     ``": write 2024-10-17"`` for "17 October 2024" or "17/10/2024", both readings for "05/10/2024", else ``""``."""
-    written = _written_date(" ".join(text.split()))
+    written = written_date(" ".join(text.split()))
     return f": write {written}" if written is not None else _how_to_write(text.strip())
 
 
@@ -293,7 +268,7 @@ def _date(value: Any, field: str, utc_offset_hours: float) -> date:
         return date.fromisoformat(text)
     except ValueError:
         pass
-    if (written := _written_date(text)) is not None:
+    if (written := written_date(text)) is not None:
         return written
     if (m := _MONTH_ALONE.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
         year, month = int(m.group(1)), int(m.group(2))

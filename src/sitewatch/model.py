@@ -45,6 +45,7 @@ __all__ = [
     "is_date_only",
     "iso_utc",
     "parse_date_or_time",
+    "written_date",
     "DATE_ONLY_HOUR",
     "DATE_ONLY_NOTE",
     "NoonOfDate",
@@ -159,11 +160,44 @@ DATE_EXAMPLES = "2024-10-01, 20241001 or 2024-10-01T09:30Z"
 _WEEK = re.compile(r"\d{4}-?W\d{2}")
 
 
+_MONTHS = {m: i for i, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+    ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+    ("december", "dec")), start=1) for m in names}  # fmt: skip
+"""English month names and their abbreviations, as articles write dates ("17 October 2024", "Oct. 17, 2024")."""
+
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})")
+_MONTH_DAY_YEAR = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})")
+
+
+def written_date(text: str) -> date | None:
+    """A date written out with its month's name, either order ("17 October 2024", "Oct. 17, 2024"); None else.
+
+    The one reader of such dates: claims files and every date option (:func:`parse_date_or_time`) take them.
+    A numeric day and month (05/10/2024) is not read: it is 5 October or 10 May as the writer meant.
+    """
+    low = " ".join(text.lower().split())
+    if m := _DAY_MONTH_YEAR.fullmatch(low):
+        day, month, year = m.group(1), m.group(2), m.group(3)
+    elif m := _MONTH_DAY_YEAR.fullmatch(low):
+        month, day, year = m.group(1), m.group(2), m.group(3)
+    else:
+        return None
+    if month not in _MONTHS:
+        return None
+    try:
+        return date(int(year), _MONTHS[month], int(day))
+    except ValueError:
+        return None
+
+
 def parse_date_or_time(text: str) -> tuple[datetime, bool]:
     """A date or time as the command line gives it: aware UTC, and whether it was a date alone.
 
     Every form :meth:`datetime.fromisoformat` reads: ``2024-10-01``, ``20241001``, ``2024-W40-2``,
-    ``2024-10-01T09:30Z``, ``2024-10-01 09:30+02:00`` (a time without an offset is UTC). A date alone
+    ``2024-10-01T09:30Z``, ``2024-10-01 09:30+02:00`` (a time without an offset is UTC), and a date
+    written with its month's name, as claims files take it (``17 October 2024``, ``Oct. 17, 2024``:
+    :func:`written_date`). A date alone
     is its midnight; what it means beyond that (a whole day, noon) is the caller's to say. A week
     without its day (``2024-W40``, which Python reads as its Monday) is refused: as the end of a
     period it would silently drop six days. Raises :class:`InputError` saying what is wrong with
@@ -177,6 +211,8 @@ def parse_date_or_time(text: str) -> tuple[datetime, bool]:
     except InputError as exc:
         if isinstance(exc.__cause__, OverflowError):
             raise InputError(f"{text!r}: {exc}") from None
+        if (written := written_date(text)) is not None:
+            return datetime(written.year, written.month, written.day, tzinfo=UTC), True
         raise InputError(f"{text!r} is not an ISO 8601 date or time (e.g. {DATE_EXAMPLES})") from None
     return when, is_date_only(text)
 

@@ -16,7 +16,7 @@ import re
 import unicodedata
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ __all__ = [
     "kml_data",
     "kml_document",
     "read_sites_file",
+    "read_sites_files",
     "right_handed",
     "slugify",
 ]
@@ -214,7 +215,11 @@ def sites_from_geojson(
     ``origin`` names the input in messages, as the user gave it; ``source`` is the coordinates' source
     recorded with a site that states none (``coord_source``), the file's whole path (default: ``origin``).
     """
-    known = known or {}
+    return [site for _, site in _sites_from_collections([(data, origin, source)], known or {})]
+
+
+def _features(data: Any, origin: str) -> tuple[list[Any], str | None]:
+    """The features of one GeoJSON input and the CRS its legacy ``crs`` member names; InputError names ``origin``."""
     if not isinstance(data, dict):
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon (a JSON {type(data).__name__})")
     crs = _geojson_crs(data, origin)
@@ -228,30 +233,63 @@ def sites_from_geojson(
         raise InputError(f"{origin}: not a GeoJSON FeatureCollection, Feature or Polygon")
     if not features:
         raise InputError(f"{origin}: the collection holds no features")
-    refused: list[tuple[int, str]] = []  # (feature index, why), said in the file's order
+    return features, crs
+
+
+def _nothing_to_import(origin: str, messages: list[str]) -> InputError:
+    if len(messages) == 1:
+        return InputError(messages[0])
+    return InputError(f"{origin}: nothing to import; each feature was refused:\n  " + "\n  ".join(messages))
+
+
+def _sites_from_collections(
+    collections: Sequence[tuple[Any, str, str]], known: Mapping[str, Site]
+) -> list[tuple[str, Site]]:
+    """Sites from several GeoJSON inputs (data, origin, source) read as one collection, each with the origin it came from.
+
+    A berth or water feature may name a site of another input; a site id given in two inputs is an error naming
+    both. An input that is not GeoJSON, holds nothing or only pins, or of which every feature was refused is an
+    error naming it, and nothing is returned. See :func:`sites_from_geojson`.
+    """
+    parsed = [(*_features(data, origin), origin, source) for data, origin, source in collections]
+    refused: list[tuple[int, str]] = []  # (feature ordinal across the inputs, why), said in the inputs' order
     refused_ids: set[str] = set()
     site_feats: list[dict[str, Any]] = []
     berths: dict[str, list[tuple[int, str, Berth]]] = defaultdict(list)
     water: dict[str, list[tuple[int, str, BaseGeometry]]] = defaultdict(list)
-    pins: list[int] = []
-    for i, feat in enumerate(features):
-        try:
-            read = _read_feature(feat, i, origin, crs)
-        except InputError as exc:
-            refused.append((i, str(exc)))
-            if (given := _refused_site_id(feat)) is not None:
-                refused_ids.add(given)  # its berths and water go with it, not to the workspace's site
-            continue
-        if read is None:  # a pin, skipped with a note
-            pins.append(i)
-            continue
-        role, site_key, where, value = read
-        if role == "site":
-            site_feats.append({**value, "i": i})
-        else:
-            (berths if role == "berth" else water)[site_key].append((i, where, value))
-    out = []
-    for f, site_id in zip(site_feats, _site_ids(site_feats, origin, known), strict=True):
+    spans: list[tuple[str, int, int, int]] = []  # each input's origin, its features' ordinals [start, end), its pins
+    start = 0
+    for features, crs, origin, source in parsed:
+        pins: list[int] = []
+        for i, feat in enumerate(features):
+            try:
+                read = _read_feature(feat, i, origin, crs)
+            except InputError as exc:
+                refused.append((start + i, str(exc)))
+                if (given := _refused_site_id(feat)) is not None:
+                    refused_ids.add(given)  # its berths and water go with it, not to the workspace's site
+                continue
+            if read is None:  # a pin, skipped with a note
+                pins.append(i)
+                continue
+            role, site_key, where, value = read
+            if role == "site":
+                site_feats.append({**value, "i": start + i, "origin": origin, "source": source})
+            else:
+                (berths if role == "berth" else water)[site_key].append((start + i, where, value))
+        if len(pins) == len(features):  # was "imported 0 site(s)" and exit code 0
+            first = _with_name(features[pins[0]].get("properties") or {}).get("name") or "no name"
+            more = f" and {len(pins) - 1} more" if len(pins) > 1 else ""
+            raise InputError(f"{origin}: nothing to import: every feature is a pin (a Point: feature {pins[0]} ({first}){more}); "
+                             "a site is an area: draw it as a polygon")  # fmt: skip
+        spans.append((origin, start, start + len(features), len(pins)))
+        start += len(features)
+
+    def origin_of(ordinal: int) -> str:
+        return next(o for o, lo, hi, _ in spans if lo <= ordinal < hi)
+
+    out: list[tuple[str, Site]] = []
+    for f, site_id in zip(site_feats, _site_ids(site_feats, known), strict=True):
         props, geom, where = f["props"], f["geometry"], f["where"]
         try:
             check_new_site_id(site_id)
@@ -261,7 +299,7 @@ def sites_from_geojson(
                 kind=_kind(props.get("kind")),
                 geometry=geom,
                 tags=_tags(props.get("tags")),
-                coord_source=str(props.get("coord_source") or source or origin),
+                coord_source=str(props.get("coord_source") or f["source"] or f["origin"]),
                 resolved=f["resolved"],
                 note=str(props.get("note") or ""),
             )
@@ -269,7 +307,7 @@ def sites_from_geojson(
             refused.append((f["i"], f"{where}: {exc}"))
             refused_ids.add(site_id)
             continue
-        out.append(_with_extras(site, berths.pop(site_id, None), water.pop(site_id, None), refused))
+        out.append((f["origin"], _with_extras(site, berths.pop(site_id, None), water.pop(site_id, None), refused)))
     for site_key in sorted(set(berths) | set(water)):
         extras = [*berths.get(site_key, []), *water.get(site_key, [])]
         if site_key in refused_ids:
@@ -278,26 +316,25 @@ def sites_from_geojson(
             why = (
                 "it has no site_id; give it the id of its site"
                 if not site_key
-                else f"its site_id {site_key!r} is neither a site in the file nor in the workspace; "
+                else f"its site_id {site_key!r} is neither a site in the file{'s' if len(spans) > 1 else ''} nor in the workspace; "
                 "give it the id of its site (`sitewatch sites list`)"
             )
             refused += [(i, f"{w}: {why}") for i, w, _ in extras]
         else:
             site = _with_extras(known[site_key], berths.get(site_key), water.get(site_key), refused, keep_refused=True)
             if site != known[site_key]:
-                out.append(site)
-    messages = [why for _, why in sorted(refused, key=lambda r: r[0])]
-    if len(pins) == len(features):  # was "imported 0 site(s)" and exit code 0
-        first = _with_name(features[pins[0]].get("properties") or {}).get("name") or "no name"
-        more = f" and {len(pins) - 1} more" if len(pins) > 1 else ""
-        raise InputError(f"{origin}: nothing to import: every feature is a pin (a Point: feature {pins[0]} ({first}){more}); "
-                         "a site is an area: draw it as a polygon")  # fmt: skip
+                out.append((origin_of(min(i for i, _, _ in extras)), site))
+    refused.sort(key=lambda r: r[0])
+    for origin, lo, hi, n_pins in spans:
+        # A file of which nothing could be read is a bad file, though the others are good: nothing is imported.
+        mine = [why for i, why in refused if lo <= i < hi]
+        if mine and len({i for i, _ in refused if lo <= i < hi}) + n_pins == hi - lo:
+            raise _nothing_to_import(origin, mine)
+    messages = [why for _, why in refused]
     if messages and not out:
-        if len(messages) == 1:
-            raise InputError(messages[0])
-        raise InputError(f"{origin}: nothing to import; each feature was refused:\n  " + "\n  ".join(messages))
+        raise _nothing_to_import(", ".join(o for o, *_ in spans), messages)
     for message in messages:
-        warnings.warn(RefusedFeatureWarning(f"{message}; the other features were imported"), stacklevel=2)
+        warnings.warn(RefusedFeatureWarning(f"{message}; the other features were imported"), stacklevel=3)
     return out
 
 
@@ -503,7 +540,7 @@ def _flag(value: Any, where: str) -> bool:
     raise InputError(f"{where}: {value!r} is not true or false")
 
 
-def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str, Site]) -> list[str]:
+def _site_ids(site_feats: list[dict[str, Any]], known: Mapping[str, Site]) -> list[str]:
     """One distinct id per site feature.
 
     An explicit ``id`` (property, ``site_id`` property or feature id) is a key that berths and water
@@ -514,16 +551,21 @@ def _site_ids(site_feats: list[dict[str, Any]], origin: str, known: Mapping[str,
     the same name whose id older sitewatch made from it, dropping accented letters
     (``port-ngstr-m``), keeps that id, so importing the file again replaces it.
     """
-    explicit: dict[str, str] = {}
+    explicit: dict[str, dict[str, Any]] = {}
     for f in site_feats:
         given = f["given"]
         if given:
-            if str(given) in explicit:
+            if (first := explicit.get(str(given))) is not None:
+                if first["origin"] != f["origin"]:  # files imported together
+                    raise InputError(
+                        f"site id {str(given)!r} is given in two files, {first['origin']} and {f['origin']} "
+                        f"({first['where']}; {f['where']}); site ids must be unique across the files imported together"
+                    )
                 raise InputError(
-                    f"{origin}: site id {str(given)!r} is given twice "
-                    f"({explicit[str(given)]}; {f['where']}); site ids must be unique"
+                    f"{f['origin']}: site id {str(given)!r} is given twice "
+                    f"({first['where']}; {f['where']}); site ids must be unique"
                 )
-            explicit[str(given)] = f["where"]
+            explicit[str(given)] = f
     used = set(explicit)
     ids = []
     # Per base id, a suffix below which every id is in `used` (which only grows): a file of thousands of
@@ -732,10 +774,30 @@ def sites_to_kml(sites: Iterable[Site]) -> str:
 
 def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list[Site]:
     """Sites from a GeoJSON, KML or KMZ file, naming the file in any error (``known``: see :func:`sites_from_geojson`)."""
-    path = Path(path)
+    return [site for _, site in read_sites_files([path], known)]
+
+
+def read_sites_files(paths: Sequence[Path], known: Mapping[str, Site] | None = None) -> list[tuple[Path, Site]]:
+    """Sites from GeoJSON, KML or KMZ files read as one collection, each with the file it came from.
+
+    Every file is read before any site is made: a file that cannot be read, holds
+    nothing to import or gives a site id another file gives too is an error naming
+    it (and the other), and no site is returned. A berth or water feature may belong
+    to a site of another of the files. A file named twice is read once.
+    ``known``: see :func:`sites_from_geojson`.
+    """
+    unique: dict[Path, Path] = {}  # resolved path -> the path as given first
+    for p in map(Path, paths):
+        unique.setdefault(p.resolve(), p)
+    by_origin = {str(p): p for p in unique.values()}
+    collections = [(_sites_data(p), str(p), str(resolved)) for resolved, p in unique.items()]
+    return [(by_origin[origin], site) for origin, site in _sites_from_collections(collections, known or {})]
+
+
+def _sites_data(path: Path) -> Any:
+    """The GeoJSON of a GeoJSON, KML or KMZ file; InputError names the file."""
     if path.suffix.lower() in (".kml", ".kmz"):
-        # The report says where a site's coordinates came from: the whole path, not one relative to the folder of the import.
-        return sites_from_geojson(read_kml(path), origin=str(path), known=known, source=str(path.resolve()))
+        return read_kml(path)
     try:
         # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it allows.
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -752,4 +814,4 @@ def read_sites_file(path: Path, known: Mapping[str, Site] | None = None) -> list
         raise InputError(f"{path}: not valid JSON ({exc})") from exc
     except RecursionError as exc:  # "[[[[…" a hundred thousand deep: Python's parser recurses
         raise InputError(f"{path}: its JSON is nested too deeply to read") from exc
-    return sites_from_geojson(data, origin=str(path), known=known, source=str(path.resolve()))
+    return data

@@ -23,6 +23,7 @@ from .options import (
     min_area_option,
     refuse_input_as_out,
 )
+from .output import pixel_size_text
 
 
 def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -119,5 +120,5 @@ def command(
         warped = f"; {' and '.join(pair.warped)} laid on the compared grid" if pair.warped else ""
         click.echo(
             f"{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², {result.compared_fraction:.0%} of the pixels "
-            f"compared at {pair.pixel_size_m:g} m ({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
+            f"compared at {pixel_size_text(pair.pixel_size_m)} ({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
         )

@@ -565,7 +565,8 @@ _GIVEN_DATES = "sitewatch.given_dates"
 class DateOrTime(click.ParamType):
     """A date or time option (``--from``, ``--to``, ``--acquired``): one parser for every command,
     :func:`~sitewatch.model.parse_date_or_time`, so each accepts the same forms (``2024-10-01``,
-    ``20241001``, ``2024-W40-2``, ``2024-10-01T09:30Z``) and refuses a bad value with one message
+    ``20241001``, ``2024-W40-2``, ``2024-10-01T09:30Z``, and ``17 October 2024`` or ``Oct 17, 2024``
+    as claims files take them) and refuses a bad value with one message
     naming the option and the value (exit code 2, as for any bad option value).
 
     ``role`` says what a date alone means:
@@ -592,7 +593,7 @@ class DateOrTime(click.ParamType):
         try:
             when, date_only = parse_date_or_time(str(value))
         except SitewatchError as exc:
-            # "21/08/2023" or "17 October 2024", as a desk writes dates: say the ISO date it is, as claims files do.
+            # "21/08/2023", as a form writes dates: say the ISO date it is (both readings of 05/10/2024), as claims files do.
             from ..claims_file import date_spelling_hint
 
             hint = date_spelling_hint(str(value)).removeprefix(": ")

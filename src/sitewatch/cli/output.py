@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import Observation
 
-__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row"]
+__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row", "pixel_size_text"]
 
 
 ID_MIN_WIDTH = 12
@@ -148,6 +148,14 @@ def _replace_table(table: Any, columns: list[Any], rows: list[Any]) -> Any:
     out = copy.copy(table)
     out.columns, out.rows = columns, rows
     return out
+
+
+def pixel_size_text(metres: float) -> str:
+    """A pixel size for a line of text: three significant figures, as detect-image's messages give it
+    (``9.54 m``, ``0.5 m``, ``10 m``), whole metres where those would need an exponent (``1250 m``).
+    ``--json`` keeps the full value."""
+    text = f"{metres:.3g}"
+    return f"{metres:.0f} m" if "e" in text else f"{text} m"
 
 
 def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -> str:

@@ -103,6 +103,9 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
         # What to do with them: the scenes are files, not yet a workspace's observations.
         sites = sorted({site for site, _ in counts})
         first = sites[0]
-        click.echo(f"next, in a workspace (`sitewatch init`), for each site ({', '.join(sites)}): "
-                   f"`sitewatch sites import {out / first / 'layout.geojson'}`, then "
-                   f"`sitewatch ingest {first} {out / first}`")  # fmt: skip
+        if len(sites) == 1:
+            click.echo(f"next, in a workspace (`sitewatch init`): `sitewatch sites import {out / first / 'layout.geojson'}`, "
+                       f"then `sitewatch ingest {first} {out / first}`")  # fmt: skip
+        else:  # one import takes every site's layout at once
+            click.echo(f"next, in a workspace (`sitewatch init`): `sitewatch sites import {out / '*' / 'layout.geojson'}` "
+                       f"(the sites {', '.join(sites)}), then for each `sitewatch ingest {first} {out / first}`")  # fmt: skip

@@ -13,7 +13,7 @@ import click
 from ..errors import InputError, SiteError
 from ..model import SITE_ID_PATTERN, Site, check_new_site_id
 from ..report.exports import write_text_atomic
-from ..sites import builtin_sites, read_sites_file, site_from_bbox, sites_to_geojson, sites_to_kml
+from ..sites import builtin_sites, read_sites_files, site_from_bbox, sites_to_geojson, sites_to_kml
 from ..store import Store
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -116,8 +116,10 @@ RENAMES_NOTED = 20
 """Most sites ``sites import`` names on a note of its own for the id it gave them; the others are counted."""
 
 
-def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: bool = True) -> tuple[list[Site], int]:
-    """:func:`read_sites_file`, its skipped placemarks (and renamed sites) printed as notes, and
+def _read_with_notes(
+    paths: list[Path], known: dict[str, Site] | None = None, renames: bool = True
+) -> tuple[list[tuple[Path, Site]], int]:
+    """:func:`read_sites_files`, its skipped placemarks (and renamed sites) printed as notes, and
     each feature it refused on a ``skipped:`` line; with how many it refused."""
     import warnings
 
@@ -126,7 +128,7 @@ def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: 
     with warnings.catch_warnings(record=True) as caught:
         for category in (RenamedSiteWarning, SkippedInputWarning, RefusedFeatureWarning):
             warnings.simplefilter("always", category)
-        sites = read_sites_file(path, known=known)
+        sites = read_sites_files(paths, known=known)
     renamed = 0
     for w in caught:
         if issubclass(w.category, RefusedFeatureWarning):
@@ -141,7 +143,8 @@ def _read_with_notes(path: Path, known: dict[str, Site] | None = None, renames: 
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if renamed > RENAMES_NOTED:
         # A port list whose fields are not `id` and `name` (WPI's INDEX_NO, PORT_NAME) renames every polygon.
-        click.echo(f"note: {renamed - RENAMES_NOTED:,} more site(s) of {path} were given ids the same way (of "
+        of = paths[0] if len(paths) == 1 else "the files"
+        click.echo(f"note: {renamed - RENAMES_NOTED:,} more site(s) of {of} were given ids the same way (of "
                    f"{renamed:,}); a file whose ids and names are in fields of other names (INDEX_NO, PORT_NAME) "
                    "needs them as `id` and `name`", err=True)  # fmt: skip
     return sites, sum(issubclass(w.category, RefusedFeatureWarning) for w in caught)
@@ -166,7 +169,8 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         site = site_from_bbox(site_id, _parse_bbox(bbox), name=name, kind=kind or "area")
     elif geojson_path:
         # The id is the one given, so a rename the file would have needed is no news here.
-        found, refused = _read_with_notes(geojson_path, renames=False)
+        read, refused = _read_with_notes([geojson_path], renames=False)
+        found = [site for _, site in read]
         if len(found) != 1:
             raise InputError(f"{geojson_path}: holds {len(found)} sites; use `sitewatch sites import` for many")
         # A polygon without a name (a footprint file) is named after the id it took in the file ("site"):
@@ -222,12 +226,17 @@ def _warn_old_area(site_id: str, kept: int) -> None:
     )
 
 
-@command.command("import", short_help="Import sites, berths and water from GeoJSON, KML or KMZ.")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@command.command("import", short_help="Import sites, berths and water from GeoJSON, KML or KMZ files.")
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
 @handle_errors
-def import_(path: Path, workspace: Path) -> None:
-    """Import sites (with berths and water) from a GeoJSON, KML or KMZ file.
+def import_(paths: tuple[Path, ...], workspace: Path) -> None:
+    """Import sites (with berths and water) from GeoJSON, KML or KMZ files.
+
+    Several files (`sim/*/layout.geojson`) are read first and imported
+    together, as one file: a berth may name a site of another file. A file
+    that cannot be read, or a site id two files give, is an error naming
+    them, and nothing is imported.
 
     A site without an id takes one from its name; a missing or repeated name
     gets a suffix (site, site-2, ...), and each such site is named here.
@@ -239,15 +248,16 @@ def import_(path: Path, workspace: Path) -> None:
     with open_workspace(workspace).store() as store:
         # Berths and water of a site already in the workspace may come without its area.
         before = {s.id: s for s in store.sites()}
-        sites, refused = _read_with_notes(path, known=before)
-        sites = [_keeping_area(before.get(s.id), s) for s in sites]
+        read, refused = _read_with_notes(list(paths), known=before)
+        read = [(path, _keeping_area(before.get(s.id), s)) for path, s in read]
+        sites = [s for _, s in read]
         with store.transaction():
             for s in sites:
                 store.put_site(s)
         moved = {s.id: len(store.observations(s.id)) for s in sites if s.id in before and not _same_area(before[s.id], s)}
     # A site replaced says so: a polygon named "Dunai" replaces the workspace's dunai, berths and all.
     click.echo(imported_line([s.id for s in sites], set(before)))
-    for s in sites:
+    for path, s in read:
         if s.id in before and (dropped := _dropped(before[s.id], s)):
             click.echo(f"warning: {s.id!r} no longer has {' or '.join(dropped)}: {path} has none for it", err=True)
     for sid, kept in moved.items():

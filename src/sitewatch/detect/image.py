@@ -62,6 +62,7 @@ __all__ = [
     "PixelSource",
     "image_path",
     "open_image_info",
+    "no_such_image",
     "detect_image",
     "detect_sar_bands",
     "parse_sar_band_args",
@@ -191,6 +192,15 @@ def image_path(path: str | Path) -> Path | str:
     return Path(path)
 
 
+def no_such_image(path: Path) -> ImageReadError:
+    """The error for an image (or folder of band files) that is not there. OSCD's ``imgs_1_rect`` where the copy
+    holds ``imgs_1`` alone (the official release has both; copies such as ChangeDetectionRepository's do not) names it."""
+    plain = path.with_name(path.name.removesuffix("_rect"))
+    if path.name.endswith("_rect") and plain.is_dir():
+        return ImageReadError(f"{path}: no such file (this copy of OSCD holds {plain.name}/ alone, the bands as taken: give {plain})")
+    return ImageReadError(f"{path}: no such file")
+
+
 def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = None, *, renderings: bool = False) -> ImageInfo:
     """Read an image's size and georeference; raise a clear error for unusable input.
 
@@ -204,7 +214,7 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
     source = path if isinstance(path, PixelSource) else None
     p = image_path(source.path if source is not None else path)  # type: ignore[arg-type]
     if isinstance(p, Path) and not p.exists():
-        raise ImageReadError(f"{p}: no such file")
+        raise no_such_image(p)
     if isinstance(p, Path) and p.is_dir():
         raise ImageReadError(f"{p}: is a folder, not an image")
     if pixel_size is not None and not (pixel_size > 0 and math.isfinite(pixel_size)):

@@ -33,7 +33,7 @@ from .gpkg import (
     register_gpkg_functions,
     to_gpkg_blob,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import INPUT_TRIGGER_PREFIX, MIGRATIONS, SCHEMA_VERSION, input_log_sql
 
 __all__ = ["Connection", "Store", "now_utc", "stored_time"]
 
@@ -356,6 +356,19 @@ class Store:
                 f"{self.path}: schema version {current}{by}, this sitewatch ({__version__}) reads {SCHEMA_VERSION} "
                 f"when read-only; {action}"
             )
+
+    def records_input_changes(self) -> bool:
+        """Whether the database notes every change of ``alerts check``'s inputs in ``input_changes``: each of the
+        triggers :func:`~sitewatch.store.schema.input_log_sql` made is there, as it made it (not dropped with a
+        table made again, not edited)."""
+        want = {}
+        for statement in _sql_statements(input_log_sql()):
+            found = re.match(r"CREATE TRIGGER (\w+)", statement)
+            if found:
+                want[found.group(1)] = statement.rstrip(";")
+        rows = self.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
+                            (len(INPUT_TRIGGER_PREFIX), INPUT_TRIGGER_PREFIX))  # fmt: skip
+        return {str(r[0]): str(r[1]).strip().rstrip(";") for r in rows} == want
 
     def meta(self, key: str) -> str | None:
         """A value kept in ``sitewatch_meta`` (None when there is none)."""

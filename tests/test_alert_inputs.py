@@ -90,6 +90,7 @@ OLD = _obs("dunai", START + timedelta(days=OLD_DAY)).id
 STALE_WRITES: dict[str, Callable[[Store], None]] = {
     # sitewatch's own write paths
     "an image imported late, into the past": lambda s: _put(s, _obs("dunai", START + timedelta(days=OLD_DAY), hour=21), []),
+    "an image imported late, not detected yet": lambda s: s.put_observation(_obs("dunai", START + timedelta(days=OLD_DAY), hour=22)),
     "detect --force on an old image (its detections replaced)": lambda s: s.replace_detections(*_old("dunai", OLD_DAY)),
     "an old image's detections cleared (its COG replaced)": lambda s: s.clear_detections(OLD),
     "an old image's cloud fraction measured again": lambda s: s.set_cloud_fraction(OLD, 0.4),

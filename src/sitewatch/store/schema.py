@@ -3,7 +3,9 @@
 The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
 and attribute tables, each feature table with its R-tree spatial index (from version 6);
-the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8.
+the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8;
+from 11, ``input_changes`` and the triggers that note in it each change of what ``alerts check`` reads
+(:func:`input_log_sql`).
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
 """
@@ -434,10 +436,14 @@ def input_log_sql() -> str:
     changes nothing notes nothing. :mod:`sitewatch.alert_window` reads the rows and removes
     those its checkpoint has taken in. The triggers use plain SQL only, so any SQLite client can run them.
 
+    A scene's triggers find its observations by ``scene_id``: through ``idx_observations_scene`` (made here if not
+    there yet), not a scan of every observation for each scene written (``import`` of a year: quadratic).
+
     A later migration that makes one of these tables again drops its triggers with it: it must make them again
     (``alerts check`` finds them missing and evaluates the whole history until then)."""
     parts = ["""
-CREATE TABLE input_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, acquired DATETIME);"""]
+CREATE TABLE input_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, acquired DATETIME);
+CREATE INDEX IF NOT EXISTS idx_observations_scene ON observations(scene_id);"""]
     for table, columns in INPUT_TABLES.items():
         name = f"{INPUT_TRIGGER_PREFIX}{table}"
         rest = [f'"{c}"' for c in columns if c != "fid"]

@@ -11,6 +11,12 @@ Every round's standard output must be byte for byte the same on both sides, and 
 after) out of the whole.
 
     python benchmarks/alerts_inputs.py --before /work/main/src HS_MAIN/ws --after src HS_NEW/ws [--repeat 5]
+    python benchmarks/alerts_inputs.py --writes 2000 [--repeat 3]
+
+``--writes N`` (the sitewatch imported, in this process): what the triggers cost the writers. N images of one site
+(scene, observation, two detections, detection's mark: what ``import`` and ``detect`` write an image) put into a
+new GeoPackage with the triggers and into one with them dropped (as before them), after N images already there;
+seconds of CPU, median of ``--repeat``, the ratio.
 """
 
 from __future__ import annotations
@@ -59,13 +65,74 @@ def _profiled(prof: Path, names: tuple[str, ...]) -> tuple[float, float]:
     return part, total
 
 
+def _images(n: int, first: int) -> list[tuple[Any, list[Any]]]:
+    from datetime import UTC, datetime, timedelta
+
+    from shapely.geometry import box
+
+    from sitewatch.model import Detection, Grid, Observation, SceneRef
+
+    grid = Grid("EPSG:32652", (10.0, 0.0, 500000.0, 0.0, -10.0, 4750000.0), 100, 100)
+    out = []
+    for i in range(first, first + n):
+        t = datetime(2020, 1, 1, 9, tzinfo=UTC) + timedelta(days=i)
+        scene = SceneRef("simulator", "sim", f"img-{i}", "sar", t, 10.0, footprint=box(132.3, 42.8, 132.4, 42.9), simulated=True)
+        o = Observation(f"port/img-{i}", "port", scene, grid, f"archive/port/img-{i}.tif", "0" * 64, 1.0)
+        dets = [Detection(f"{o.id}#{k}", o.id, "vessel", box(132.33 + k * 0.01, 42.85, 132.335 + k * 0.01, 42.851), 100.0,
+                          15.0, 90.0, 0.9, "test", "1") for k in range(2)]  # fmt: skip
+        out.append((o, dets))
+    return out
+
+
+def writes(n: int, repeat: int) -> None:
+    """The writers' cost of the triggers (``--writes``)."""
+    import time
+
+    from shapely.geometry import box
+
+    from sitewatch.model import Site
+    from sitewatch.store import Store
+    from sitewatch.store.schema import INPUT_TRIGGER_PREFIX
+
+    got: dict[str, list[float]] = {"without triggers": [], "with triggers": []}
+    for _ in range(repeat):
+        for k in got:
+            with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "w.gpkg") as store:
+                store.put_site(Site("port", "Port", "port", box(132.3, 42.8, 132.4, 42.9)))
+                if k == "without triggers":
+                    names = [r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                                         "AND substr(name, 1, ?) = ?", (len(INPUT_TRIGGER_PREFIX), INPUT_TRIGGER_PREFIX))]  # fmt: skip
+                    with store.transaction() as db:
+                        for name in names:
+                            db.execute(f"DROP TRIGGER {name}")
+                for phase in ("history", "measured"):
+                    images = _images(n, 0 if phase == "history" else n)
+                    t0 = time.process_time()
+                    for o, dets in images:
+                        store.put_scene(o.scene)
+                        store.put_observation(o)
+                        store.replace_detections(o, dets)
+                    if phase == "measured":
+                        got[k].append(time.process_time() - t0)
+    med = {k: statistics.median(v) for k, v in got.items()}
+    for k, v in got.items():
+        print(f"{n} images written {k}: {med[k]:.2f} s CPU (runs {', '.join(f'{x:.2f}' for x in v)})")
+    print(f"with/without: {med['with triggers'] / med['without triggers']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--before", nargs=2, type=Path, metavar=("SRC", "WS"), required=True)
-    ap.add_argument("--after", nargs=2, type=Path, metavar=("SRC", "WS"), required=True)
+    ap.add_argument("--before", nargs=2, type=Path, metavar=("SRC", "WS"))
+    ap.add_argument("--after", nargs=2, type=Path, metavar=("SRC", "WS"))
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--profiled", nargs="*", default=list(PROFILED), metavar="NAME")
+    ap.add_argument("--writes", type=int, metavar="N", help="Measure the triggers' cost to the writers instead.")
     args = ap.parse_args()
+    if args.writes:
+        writes(args.writes, args.repeat)
+        return
+    if not (args.before and args.after):
+        ap.error("--before SRC WS and --after SRC WS (or --writes N)")
     sides = {"before": args.before, "after": args.after}
     with tempfile.TemporaryDirectory(prefix="alerts-inputs-") as tmp:
         root = Path(tmp)

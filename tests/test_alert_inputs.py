@@ -183,6 +183,27 @@ def test_a_truncated_table_gives_every_window_up(pg_url: str, tmp_path: Path) ->
     assert run.full and "rason" in run.why_full and "dunai" in run.why_full, run.why_full
 
 
+def test_a_write_in_a_replica_session_is_noted(pg_url: str, tmp_path: Path) -> None:
+    # session_replication_role = replica (a logical replica applying changes, a tool skipping triggers) fires only
+    # the triggers enabled ALWAYS.
+    import psycopg
+
+    w = init_workspace(tmp_path / "ws", pg_url)
+    with w.store() as store:
+        for sid in ("rason", "dunai"):
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, ds in STORY.day(d):
+                _put(store, o, ds)
+    _check(w.root)
+    assert not _next(w.root).full
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("DELETE FROM detections WHERE observation_id = %s", (OLD,))
+    run = _next(w.root)
+    assert run.full and "dunai" in run.why_full, run.why_full
+
+
 def test_a_store_copied_with_its_checkpoint_is_read_whole_once(root: Path, tmp_path: Path) -> None:
     from sitewatch.store.copy import copy_store
 

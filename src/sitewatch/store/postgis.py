@@ -530,12 +530,13 @@ class PostgisStore(Store):
             raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
 
     def records_input_changes(self) -> bool:
-        """:meth:`Store.records_input_changes`: each trigger of the migration there and enabled (not disabled by
-        ``ALTER TABLE … DISABLE TRIGGER``), and the function they call as it made it."""
+        """:meth:`Store.records_input_changes`: each trigger of the migration there and enabled always, as it made
+        them (not disabled by ``ALTER TABLE … DISABLE TRIGGER``, nor left to sessions not in replica mode by
+        ``ENABLE TRIGGER``), and the function they call as it made it."""
         want = {f"{PG_INPUT_TRIGGER_PREFIX}{t}{end}" for t in PG_INPUT_TABLES for end in ("", "_truncate")}
         rows = self.execute(
             "SELECT t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid "
-            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled = 'A' "
             "AND substr(t.tgname, 1, ?) = ?", (len(PG_INPUT_TRIGGER_PREFIX), PG_INPUT_TRIGGER_PREFIX),
         )  # fmt: skip
         body = self.execute("SELECT prosrc FROM pg_proc WHERE proname = 'sitewatch_input_changed' "

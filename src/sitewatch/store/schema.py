@@ -396,9 +396,11 @@ INPUT_TABLES: dict[str, tuple[str, ...]] = {
 }
 INPUT_TABLES["observations"] += ("detected_at", "acquired_date_only")  # versions 2 and 8
 INPUT_TABLES["detections"] += ("truncated", "acquired_date_only")  # versions 7 and 8
-"""The tables ``alerts check`` reads its inputs from, each with every column it has (a trigger of
-:func:`input_log_sql` compares an updated row's old and new values in these columns). A migration that adds a
-column to one of them adds it here too (``test_the_input_triggers_compare_every_column`` fails otherwise)."""
+"""The tables ``alerts check`` reads its inputs from, each with every column it has at version 11 (a trigger of
+:func:`input_log_sql` compares an updated row's old and new values in these columns). Never edited: a later
+migration that adds a column to one of them drops that table's triggers and makes them again with the column
+(``test_the_input_triggers_compare_every_column`` fails otherwise); the store expects the triggers as the last
+migration that made them left them (:meth:`~sitewatch.store.Store.records_input_changes`)."""
 
 _INPUT_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "sites": (("site_id",),), "berths": (("site_id", "berth_id"),), "site_water": (("site_id",),),

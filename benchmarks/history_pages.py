@@ -7,7 +7,8 @@ lengths) and measures, for one site:
   one request, after a first request to another site's page has loaded the libraries (matplotlib, scipy) a
   running server has loaded long since; nothing of this site is cached (its chart is drawn in the request);
   the site page by default, and the page of every date (``?from=FIRST&to=LAST``, what the page showed before
-  it had a period), the timeline chart, and the JSON API whole and for the page's period;
+  it had a period), the timeline chart, and the JSON API (the site, its timeline, detections, stored changes and
+  alert events) whole and for the page's period;
 - ``sitewatch report SITE`` (a fresh process, CPU from ``wait4``) of every date and of one month (``--from/--to``).
 
     python benchmarks/history_pages.py WS_60 WS_1800 [--site port-00] [--month 2021-02]
@@ -75,6 +76,10 @@ def measure(ws: Path, site: str, warm: str, month: str) -> dict[str, Any]:
         "api timeline (period)": f"/api/sites/{site}/timeline{period}",
         "api detections": f"/api/sites/{site}/detections",
         "api detections (period)": f"/api/sites/{site}/detections{period}",
+        "api changes": f"/api/sites/{site}/changes",
+        "api changes (period)": f"/api/sites/{site}/changes{period}",
+        "api alerts": f"/api/sites/{site}/alerts",
+        "api alerts (period)": f"/api/sites/{site}/alerts{period}",
     }
     res = subprocess.run([sys.executable, "-c", PROBE, str(ws), site, warm, json.dumps(paths)], capture_output=True, text=True, check=True)
     figures: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])

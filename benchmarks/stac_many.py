@@ -38,7 +38,7 @@ from shapely.geometry import box, mapping
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sitewatch.fetch import find_scenes
+from sitewatch.fetch import FetchOptions, find_scenes
 from sitewatch.fetch_many import find_scenes_for_sites
 from sitewatch.model import Site
 from sitewatch.sources.stac import Catalog
@@ -184,14 +184,15 @@ def run(sites: list[Site], layout: str, latency: float, revisit: int, group_km: 
             for site in sites:
                 store.put_site(site)
             t = time.perf_counter()
-            alone = {s.id: find_scenes(ws, store, s, catalog, "sentinel-2-l2a", START, end, refresh=True, retries=0)
+            alone = {s.id: find_scenes(ws, store, s, catalog,
+                                       FetchOptions("sentinel-2-l2a", START, end, refresh=True, retries=0))
                      for s in sites}  # fmt: skip
             out["before_s"] = time.perf_counter() - t
             out["before_requests"], out["before_searches"], out["before_items"] = api.counted()
             api.requests = api.searches = api.items_sent = 0
             t = time.perf_counter()
-            many = find_scenes_for_sites(ws, store, sites, catalog, "sentinel-2-l2a", START, end, refresh=True,
-                                         retries=0, group_km=group_km)  # fmt: skip
+            many = find_scenes_for_sites(ws, store, sites, catalog,
+                                         FetchOptions("sentinel-2-l2a", START, end, refresh=True, retries=0, group_km=group_km))  # fmt: skip
             out["after_s"] = time.perf_counter() - t
             out["after_requests"], out["after_searches"], out["after_items"] = api.counted()
     server.shutdown()

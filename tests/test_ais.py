@@ -370,6 +370,11 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     assert "unseen  MMSI 273222222 CARGO" in res.output
     assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 2 observation(s); 2 outside the AIS files' times or area" in res.output
     assert "candidate only" in res.output
+    # A position names its coordinates (it printed "at 132.3…, 42.8…", lon first, as a map search box reads lat).
+    dark = next(line for line in res.output.splitlines() if line.startswith("  dark    "))
+    assert re.search(r"at lat 4\d\.\d{5}, lon 13\d\.\d{5}", dark), dark
+    # Each image's time says its zone (it read "2024-10-17 21:00 sar", a local time to a reader at Dunai).
+    assert "2024-10-17 21:00 UTC sar     dunai:sim-dunai-2024-10-17-sar: 1 matched" in res.output
     fc = json.loads(out.read_text(encoding="utf-8"))
     statuses = sorted(f["properties"]["status"] for f in fc["features"])
     assert statuses == ["dark", "matched", "unseen"]
@@ -387,6 +392,25 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
     assert sar["matched"][0]["ais_length_m"] == 113 and sar["matched"][0]["length_m"] == 118
     assert sar["matched"][0]["distance_m"] < 20
+
+
+def test_command_says_when_the_ais_file_is_simulated(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # `simulate --ais` writes a `simulated` column, which nothing read: `ais` said "Simulated imagery." of the
+    # images and nothing of the AIS positions it matched them with, themselves made up.
+    root, ais = world
+    lines = ais.read_text(encoding="utf-8").splitlines()
+    sim = tmp_path / "sim-ais.csv"
+    sim.write_text("\n".join([lines[0] + ",simulated", *(line + ",true" for line in lines[1:])]) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(sim), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert f"read {sim} (generic, SIMULATED AIS): 11 rows" in res.output
+    doc = json.loads(CliRunner().invoke(main, ["ais", "dunai", "--ais", str(sim), "--ais", str(ais), "-w", str(root), "--json"]).stdout)
+    assert [f["simulated"] for f in doc["files"]] == [True, False]
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root)])
+    assert "SIMULATED AIS" not in res.output and f"read {ais} (generic): 11 rows" in res.output
+    out = tmp_path / "r.html"  # the report's AIS section names it so too
+    assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(out), "--ais", str(sim)]).exit_code == 0
+    assert "sim-ais.csv (generic, SIMULATED AIS, 11 rows" in out.read_text(encoding="utf-8")
 
 
 def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
@@ -433,6 +457,8 @@ def test_command_says_an_image_known_only_by_its_date_is_not_matched(world: tupl
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(copy)])
     assert res.exit_code == 0, res.output
     assert "dunai:sim-dunai-2024-10-17-sar: not matched: only the date of this image is known" in res.output
+    # No time is printed for it: "2024-10-17 21:00" (or midnight) would be a time the image does not have.
+    assert "2024-10-17 (time unknown) sar     dunai:sim-dunai-2024-10-17-sar: not matched" in res.output
     assert "1 known only by date, not matched" in res.output
 
 

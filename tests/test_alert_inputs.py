@@ -263,17 +263,18 @@ def member(pg_url: str) -> Iterator[str]:
     import psycopg
 
     from _postgis import admin, with_database
+    from sitewatch.store.pg_schema import PG_SCHEMA_VERSION
 
     role = f"sitewatch_member_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:  # the store as version 1 left it
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the store as the version before left it
         conn.execute("DROP TABLE input_changes; DROP FUNCTION sitewatch_input_changed() CASCADE")
-        conn.execute("UPDATE sitewatch_meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute("UPDATE sitewatch_meta SET value = %s WHERE key = 'schema_version'", (str(PG_SCHEMA_VERSION - 1),))
     admin(pg_url, f"CREATE ROLE {role} LOGIN", f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
           f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")  # fmt: skip
     from sitewatch.store.postgis import PostgisStore
 
     with PostgisStore(pg_url) as owner:  # the owner's first command of this sitewatch migrates it
-        assert owner.schema_version() == 2 and owner.records_input_changes()
+        assert owner.schema_version() == PG_SCHEMA_VERSION and owner.records_input_changes()
     try:
         yield pg_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
     finally:

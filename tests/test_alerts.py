@@ -95,6 +95,17 @@ def test_arrival_fires_for_a_landing_ship_at_the_pier_and_not_for_other_sizes_or
                            "max_length_m": 135, "vessel_class": "landing ship"})  # fmt: skip
     assert (e.site_id, e.date, e.observation_ids, e.simulated) == ("dunai", date(2024, 10, 17), ("dunai/dunai-2024-10-17",), True)
     assert e.images == ("archive/dunai/dunai-2024-10-17.tif",) and "112 m" in e.what
+    # Ropucha 0.5 against Alligator 0.4: size cannot tell them apart, and the event says so (it named the
+    # "likeliest class Ropucha", where `claims check` on the same vessel said "not testable as to class").
+    assert "its size fits Ropucha and Alligator/Tapir about equally (size cannot tell the class)" in e.what
+    assert "likeliest" not in e.what
+    # A class that leads by two to one is named; a vessel of no class in the catalogue says so.
+    (rason,) = _events(store, {"id": "out", "kind": "departure", "sites": ["rason"]})
+    assert "90 m vessel, no class fits its size left" in rason.what
+    from sitewatch.alerts import _class_text
+
+    assert _class_text({"small coaster / general cargo": 0.71, "other (not in catalogue)": 0.29}) == (
+        "likeliest class small coaster / general cargo")
     assert not _events(store, {"id": "big", "kind": "arrival", "sites": ["dunai"], "min_length_m": 150})
     assert not _events(store, {"id": "cargo", "kind": "arrival", "sites": ["dunai"], "vessel_class": "bulk"})
     (d,) = _events(store, {"id": "gone", "kind": "departure", "sites": ["dunai"], "vessel_class": "ropucha"})

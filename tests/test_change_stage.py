@@ -4,6 +4,7 @@ indexed as every layer is, added to an older workspace when it is opened."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -111,6 +112,9 @@ def test_change_finds_the_dug_ground_between_the_first_two_dates_and_a_rerun_rep
     res = runner.invoke(main, ["change", "base", "-w", str(root)])
     assert res.exit_code == 0, res.output
     assert "1 appeared, 0 disappeared, 0 altered" in res.output
+    # Each pair names its series by pixel size and sensor (it said "optical": a 3 m and a 10 m pair read alike).
+    assert "base 2024-10-01 -> 2024-10-05 10 m optical: compared 100% of the site" in res.output
+    assert first["resolution_m"] == 10.0
     assert _rows(root, "SELECT change_id, area_m2 FROM changes ORDER BY change_id") == before
     assert _rows(root, "SELECT count(*) FROM change_pairs") == [(2,)]
     assert _rows(root, "SELECT count(*) FROM rtree_changes_geom") == [(1,)]
@@ -223,6 +227,8 @@ def test_report_has_a_changes_section_only_when_the_site_has_stored_changes(work
     # Each pair names its two images; the one region found is listed; nothing here is simulated.
     assert "base/base_20241001" in section and "base/base_20241005" in section and "archive/base/" in section
     assert "base/base_20241001..base/base_20241005#1" in section and "appeared" in section
+    # The region's centre says which number is which: it printed "132.3…, 42.8…" in the column of the images.
+    assert re.search(r"centre lat -?\d+\.\d{5}, lon -?\d+\.\d{5}", section)
     assert "Simulated imagery" not in section.split("</table>", 1)[0]
 
 

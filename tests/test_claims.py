@@ -393,6 +393,15 @@ def test_claims_check_prints_each_verdict_with_its_images_and_exits_0(tmp_path: 
     assert all(len(im["sha256"]) == 64 and im["image"].startswith("archive/") for im in ship["images"])
 
 
+def test_claims_check_out_is_a_json_file(tmp_path: Path) -> None:
+    # `--out verdicts.csv` wrote the JSON document into a .csv (exit 0), which a spreadsheet shows as one column.
+    ws = build(tmp_path / "ws")
+    out = tmp_path / "verdicts.csv"
+    res = CliRunner().invoke(main, ["claims", "check", str(_file(tmp_path, [SHIP_17])), "-w", str(ws.root), "--out", str(out)])
+    assert res.exit_code == 2 and "verdicts.csv" in res.output and "name the file .json" in res.output, res.output
+    assert not out.exists()
+
+
 def test_claims_check_exits_3_when_some_are_refused_and_1_when_none_could_be_read(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws")
     bad = {**GONE_20, "id": "bad", "sites": ["atlantis"]}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +15,8 @@ from sitewatch.cli import main
 from sitewatch.demo import run_demo
 
 pytestmark = pytest.mark.slow
+
+RULES = Path(__file__).parents[1] / "src" / "sitewatch" / "data" / "alerts" / "seed-story.yaml"
 
 VERDICTS = {
     "dunai-landing-ship-and-crane": "supported",
@@ -31,7 +36,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
 
 
 def test_the_demo_prints_a_line_per_claim_with_its_verdict(demo) -> None:  # type: ignore[no-untyped-def]
-    assert [line.split(": ")[:2] for line in demo.claims] == [[k, v] for k, v in VERDICTS.items()]
+    # As `claims check` and the report write them: the 34 days are supported on the dates that had an image.
+    printed = VERDICTS | {"rason-ships-on-34-days": "supported (on the dates tested)"}
+    assert [line.split(": ")[:2] for line in demo.claims] == [[k, v] for k, v in printed.items()]
     assert all(line.endswith("(SIMULATED imagery)") for line in demo.claims)
     crane = next(line for line in demo.claims if line.startswith("dunai-landing-ship-and-crane"))
     assert "2024-10-17 00:40 UTC, 3 m optical: a 111 m vessel at pier-east" in crane
@@ -76,3 +83,35 @@ def test_the_demo_finds_the_trenches_dug_at_the_training_ground_and_eval_scores_
     assert "changed regions of at least 2,000 m²" in trench
     html = demo.report.read_text(encoding="utf-8")
     assert "sim-planet-sergeyevka-base-20241008T0050" in html
+
+
+def test_the_demo_folder_holds_its_rules_and_claims_so_the_commands_run_there_as_written(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sitewatch.demo import _copy_story_files
+    from sitewatch.workspace import open_workspace
+
+    # `sitewatch alerts check` in the demo's folder said "alerts.yaml: no rules file there", and `sitewatch
+    # claims check claims.yaml` "File 'claims.yaml' does not exist": the files sat inside the installed package.
+    result = demo
+    assert [p.name for p in result.story_files] == ["claims.yaml", "alerts.yaml"]
+    assert (result.out / "alerts.yaml").read_bytes() == RULES.read_bytes()
+    assert (result.out / "claims.yaml").read_bytes() == builtin_claims_path().read_bytes()
+    ws = shutil.copytree(result.out, tmp_path / "copy")  # a copy: the checks record what they reported
+    by_default = CliRunner().invoke(main, ["alerts", "check", "-w", str(ws), "--all", "--json"])
+    named = CliRunner().invoke(main, ["alerts", "check", "-w", str(ws), "--all", "--json", "--rules", str(RULES)])
+    assert by_default.exit_code == 0 and by_default.stdout.strip(), by_default.output
+    def events(out: str) -> list[dict]:
+        return [{k: v for k, v in json.loads(line).items() if k != "new"} for line in out.splitlines()]
+
+    assert events(by_default.stdout) == events(named.stdout)  # the same events (the second run's are not new)
+    claims = CliRunner().invoke(main, ["claims", "check", str(ws / "claims.yaml"), "-w", str(ws), "--json"])
+    assert claims.exit_code == 0, claims.output
+    # A rerun keeps a file the analyst edited, and removes what a run killed as it copied the file left beside it.
+    (ws / "claims.yaml").write_text("claims: []\n", encoding="utf-8")
+    from sitewatch.files import partial_owner, partial_path
+
+    dead = partial_owner().replace(str(os.getpid()), "999999999", 1)  # this machine, a process long gone
+    stale = partial_path(ws / "alerts.yaml", owner=dead)
+    stale.write_text("rules: [", encoding="utf-8")
+    assert _copy_story_files(open_workspace(ws), "seed-story") == (ws / "claims.yaml", ws / "alerts.yaml")
+    assert (ws / "claims.yaml").read_text(encoding="utf-8") == "claims: []\n"
+    assert not stale.exists()

@@ -214,6 +214,13 @@ def test_every_date_option_reads_the_same_forms_and_names_a_bad_value(tmp_path: 
                 res = CliRunner().invoke(main, [*args[:at], bad, *args[at + 1 :], "-w", root])
                 assert res.exit_code == 2, (name, option, res.output)
                 assert f"Invalid value for '{option}': '{bad}' {why}" in res.stderr, (name, option, res.output)
+    # A date as a desk writes it is refused with the ISO date to write (it said only "not an ISO 8601 date").
+    for bad, hint in (("21/08/2023", "; write 2023-08-21"), ("17 October 2024", "; write 2024-10-17"),
+                      ("Oct. 17, 2024", "; write 2024-10-17"),
+                      ("05/10/2024", "; write 2024-10-05 (5 October) or 2024-05-10 (10 May), as meant")):  # fmt: skip
+        res = CliRunner().invoke(main, ["timeline", "dunai", "--from", bad, "-w", root])
+        assert res.exit_code == 2 and f"'{bad}' is not an ISO 8601 date or time" in res.stderr, res.output
+        assert res.stderr.rstrip().endswith(hint), res.stderr
     for name in ("search", "fetch", "timeline"):  # --to before --from, quoted as given
         args = commands[name][0][:-4] + ["--from", "20241005", "--to", "2024-10-01"]
         res = CliRunner().invoke(main, [*args, "-w", root])

@@ -149,6 +149,18 @@ def test_report_of_a_workspace_without_observations_gives_its_size_in_kb(tmp_pat
     assert "No site with observations" in out.read_text(encoding="utf-8")
 
 
+def test_report_refuses_a_file_name_that_is_not_html(tmp_path: Path) -> None:
+    """`sitewatch report --out report.pdf` wrote the HTML page into report.pdf (exit 0), a file a PDF reader
+    refuses; it is refused naming the file and what to write, and nothing is written."""
+    ws = workspace_with_sites(tmp_path / "ws", tiny_site("dunai"))
+    for name in ("report.pdf", "report.docx", "report"):
+        res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(tmp_path / name)])
+        assert res.exit_code == 2 and name in res.output and "name the file .html" in res.output, res.output
+        assert not (tmp_path / name).exists()
+    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(tmp_path / "Report.HTM")])
+    assert res.exit_code == 0, res.output
+
+
 def test_ingest_of_a_folder_of_sentinel2_band_files_says_to_give_them_together(tmp_path: Path) -> None:
     """The README's `sitewatch ingest SITE FOLDER` on a folder of EO Browser exports (sen2ships'
     …_Sentinel-2_L2A_B02_(Raw).tiff …) skipped each file as 'one unnamed band, SAR or optical?  Pass

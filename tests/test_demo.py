@@ -208,6 +208,19 @@ def test_demo_notices_a_simulate_run_into_its_folder_after_it(tmp_path: Path) ->
     assert not _scenario_matches(simulated, wanted)
 
 
+def test_demo_says_its_presence_dates_are_the_observation_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sitewatch.cli.demo as demo_cli
+    from sitewatch.demo import DemoResult
+
+    presence = {"rason": [{"start": "2023-07-28", "end": "2024-02-13", "presence_days": 34}]}
+    result = DemoResult(tmp_path, tmp_path / "report.html", tmp_path / "sitewatch.gpkg", tmp_path / "archive", ("rason",),
+                        presence=presence, scenario="seed-story")  # fmt: skip
+    monkeypatch.setattr(demo_cli, "run_demo", lambda out, **kw: result)
+    r = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "  rason: 34 presence day(s) in the observation period 2023-07-28 → 2024-02-13" in r.output
+
+
 def test_demo_names_the_scenario_it_ran_and_refuses_negative_workers(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 

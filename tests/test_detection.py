@@ -64,6 +64,17 @@ def test_cli_detect_names_the_length_setting(ws_with_sar) -> None:  # type: igno
     assert "SITEWATCH_MIN_VESSEL_LENGTH_M" in res.output and "Traceback" not in res.output
 
 
+def test_cli_detect_on_a_site_without_imagery_says_to_bring_some_in(tmp_path: Path) -> None:
+    # A site just added said "harbour: 0 observation(s), found nothing", as if its images held no vessel.
+    from sitewatch.testing import workspace_with_sites
+
+    ws = workspace_with_sites(tmp_path / "ws", tiny_site("harbour"))
+    r = CliRunner().invoke(main, ["detect", "harbour", "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("harbour: no observations to detect in") and "found nothing" not in r.stdout
+    assert "sitewatch ingest harbour PATH" in r.stdout
+
+
 def test_cli_detect_refuses_negative_workers(ws_with_sar) -> None:  # type: ignore[no-untyped-def]
     res = CliRunner().invoke(
         main, ["detect", SITE.id, "-w", str(ws_with_sar.root), "--workers", "-3"]

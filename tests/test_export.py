@@ -95,6 +95,25 @@ def test_sites_chosen_by_name_and_an_unknown_one_refused(ws: Workspace, tmp_path
     assert list(tmp_path.iterdir()) == [out]  # nothing written, nothing partial
 
 
+def test_an_export_says_which_sites_have_images_detection_has_not_run_on(tmp_path: Path) -> None:
+    # Before `detect`, "wrote 0 detection(s) to d.kml" of a site whose 78 images were never detected read as
+    # 78 images without a vessel.
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        first = st.observations()[0]
+        st.clear_detections(first.id)
+    out = tmp_path / "d.kml"
+    res = CliRunner().invoke(main, ["export", "-w", str(w.root), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    note = "note: dunai: 1 observation(s) not detected yet, so not in this export: run `sitewatch detect dunai`"
+    assert note in res.stderr and note not in res.stdout
+    assert CliRunner().invoke(main, ["export", "-w", str(w.root), "--layer", "changes", "--out", str(out)]).exit_code == 1
+    with w.store() as st:
+        st.put_site(Site(id="other", name="Other", kind="port", geometry=box(10.0, 40.0, 10.02, 40.02)))
+    res = CliRunner().invoke(main, ["export", "other", "-w", str(w.root), "--out", str(out)])
+    assert res.exit_code == 0 and "note:" not in res.output  # the one site asked for is detected (it has no image)
+
+
 def test_kml_has_a_placemark_with_a_timestamp_per_detection_in_folders_by_site_and_date(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "d.kml"
     assert run(ws, "--out", str(out)).exit_code == 0

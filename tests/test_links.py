@@ -94,6 +94,29 @@ def test_a_ship_last_seen_at_one_site_and_first_at_another_is_a_feasible_link() 
     json.dumps(doc)
 
 
+def test_the_shared_class_is_named_only_when_size_tells_it() -> None:
+    # Both ends landing-ship sized: the table said "Ropucha (Project 775/775M) landing ship", as if size had told
+    # a Ropucha from an Alligator, which `claims check` calls not testable as to class.
+    from dataclasses import replace
+
+    from sitewatch.model import ClassCandidate
+
+    def with_classes(found_classes: tuple[ClassCandidate, ...]) -> str | None:
+        r = [obs("rason", "2024-10-11"), obs("rason", "2024-10-12"), obs("rason", "2024-10-13")]
+        d = [obs("dunai", "2024-10-13", 1), obs("dunai", "2024-10-14", 1)]
+        dets = [replace(ship(o, 0, 112.0), class_candidates=found_classes) for o in (r[0], r[1], d[1])]
+        (link,) = links_of([site("rason"), site("dunai")], r + d, dets).links
+        return link.likely_class
+
+    landing = (ClassCandidate("Ropucha (Project 775/775M) landing ship", 0.5),
+               ClassCandidate("Alligator/Tapir (Project 1171) landing ship", 0.45))  # fmt: skip
+    assert with_classes(landing) == "Ropucha or Alligator/Tapir (size cannot tell which)"
+    cargo = (ClassCandidate("small coaster / general cargo", 0.8), ClassCandidate("other (not in catalogue)", 0.2))
+    assert with_classes(cargo) == "small coaster / general cargo"
+    unknown = (ClassCandidate("other (not in catalogue)", 0.5), ClassCandidate("small coaster / general cargo", 0.4))
+    assert with_classes(unknown) == "other (not in catalogue) or small coaster / general cargo (size cannot tell which)"
+
+
 def test_without_routing_the_distance_is_the_great_circle_times_the_detour_factor_and_says_so() -> None:
     found = rason_to_dunai(sea_route=False)
     (link,) = found.links

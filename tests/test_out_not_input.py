@@ -48,7 +48,8 @@ def test_out_that_is_the_input_file_is_refused_and_the_input_kept(
     assert CliRunner().invoke(main, ["init", str(root)]).exit_code == 0
     folder = tmp_path / "in"
     folder.mkdir()
-    given = folder / "input.json"  # a name every --out takes (ais writes GeoJSON only)
+    # A name the --out takes (ais writes GeoJSON only, report HTML only), so that the path is what is refused.
+    given = folder / ("input.html" if command.startswith("report") else "input.json")
     given.write_text(CONTENT, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(main, [*ARGS[command](given, spell(given)), "-w", str(root)])
@@ -82,8 +83,12 @@ def test_out_that_is_the_workspace_database_or_settings_is_refused_and_the_works
     before = (root / own).read_bytes()
     monkeypatch.chdir(root)
     res = CliRunner().invoke(main, OWN_FILE_ARGS[command](given, own))
-    assert res.exit_code == 1, res.output
-    assert "is the workspace's own" in res.stderr and own in res.stderr
+    if command in ("report", "timeline --csv", "timeline --chart", "claims"):
+        # These write one kind of file (.html, .csv, .png, .json): a .gpkg or .toml is refused by its name first.
+        assert res.exit_code == 2 and "written as" in res.stderr and own in res.stderr, res.output
+    else:
+        assert res.exit_code == 1, res.output
+        assert "is the workspace's own" in res.stderr and own in res.stderr
     assert (root / own).read_bytes() == before
     assert CliRunner().invoke(main, ["sites", "list"]).exit_code == 0
 

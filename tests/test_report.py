@@ -698,10 +698,25 @@ def test_a_busy_early_period_does_not_crowd_a_later_one_out_of_the_changes_shown
 
 
 def test_timeline_refuses_one_file_for_two_outputs(ws: Workspace, tmp_path: Path) -> None:
-    out = tmp_path / "t.out"
+    # (Each output now takes its own suffix, .csv, .json, .png, so one name for two is refused by its suffix.)
+    out = tmp_path / "t.json"
     res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", str(out), "--json", str(out)])
-    assert res.exit_code == 2 and "--json and --csv both name" in res.output
+    assert res.exit_code == 2 and str(out) in res.output and "name the file .csv" in res.output
     assert not out.exists()  # the JSON used to be written there, then overwritten by the CSV
+
+
+def test_timeline_refuses_an_output_named_for_another_format(ws: Workspace, tmp_path: Path) -> None:
+    # `--csv t.xlsx` wrote CSV text into t.xlsx, `--json t.csv` JSON into t.csv and `--chart t.jpg` (or t.pdf) PNG
+    # bytes, each exit 0: files their programs refuse. Each is refused naming it, and nothing is written.
+    for option, name, wanted in (("--csv", "t.xlsx", ".csv"), ("--json", "t.csv", ".json"), ("--chart", "t.jpg", ".png"),
+                                 ("--chart", "t.pdf", ".png")):  # fmt: skip
+        res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), option, str(tmp_path / name)])
+        assert res.exit_code == 2 and f"Invalid value for '{option}'" in res.output, res.output
+        assert name in res.output and f"name the file {wanted}" in res.output
+        assert not (tmp_path / name).exists()
+    res = CliRunner().invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", str(tmp_path / "T.CSV"),
+                                    "--json", str(tmp_path / "t.json"), "--chart", str(tmp_path / "t.png")])  # fmt: skip
+    assert res.exit_code == 0, res.output
 
 
 def test_imagery_lines_date_scenes_as_the_timeline_does() -> None:

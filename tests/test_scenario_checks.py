@@ -67,6 +67,21 @@ def test_site_id_that_is_not_a_slug_is_refused_before_anything_is_written(tmp_pa
     assert not out.exists()
 
 
+def test_simulate_says_how_its_scenes_go_into_a_workspace(tmp_path: Path) -> None:
+    # It printed the scenes it wrote and stopped: a user had no step from the files to `detect`.
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    path = _write(tmp_path, _scenario())
+    out = tmp_path / "sim"
+    result = CliRunner().invoke(main, ["simulate", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (site,) = {p.parent.name for p in out.glob("*/layout.geojson")}
+    assert f"`sitewatch sites import {out / site / 'layout.geojson'}`, then `sitewatch ingest {site} {out / site}`" in result.output
+    assert CliRunner().invoke(main, ["-q", "simulate", str(path), "--out", str(out)]).output == ""
+
+
 def test_series_name_that_is_not_a_slug_is_refused(tmp_path: Path) -> None:
     data = _scenario()
     data["acquisitions"][0]["name"] = "sar/daily"

@@ -30,7 +30,7 @@ from shapely.geometry import box, mapping, shape
 
 from sitewatch.cli import main
 from sitewatch.errors import ConfigError, CredentialError, InputError, SourceError
-from sitewatch.fetch import fetch_scenes, find_scenes, measure_site_stats, site_stats
+from sitewatch.fetch import FetchOptions, fetch_scenes, find_scenes, measure_site_stats, site_stats
 from sitewatch.geo import reproject_geometry
 from sitewatch.ingest import site_grid, site_mask
 from sitewatch.model import utc
@@ -378,7 +378,7 @@ def test_malformed_items_are_named_and_the_others_proceed(world, caplog):
     state.items[3]["assets"]["nir"].pop("href")
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     with caplog.at_level("WARNING"):
-        found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+        found = find_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     ids = [c.scene.item_id for c in found]
     assert "S2B_SIGNED_20241015" not in ids and len(ids) == 4
     assert found[0].scene.item_id == "S2A_CLEAR_20241005" and found[0].scene.cloud_cover is None
@@ -619,8 +619,8 @@ def test_fetch_end_to_end_against_local_stac_api(world):
     state, ws, store = world
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     signer = TokenSigner(state)
-    s2 = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20,
-                      signer=signer, retries=3, backoff=0.01, page_size=2)  # fmt: skip
+    s2 = fetch_scenes(ws, store, SITE, catalog,
+                      FetchOptions("sentinel-2-l2a", T0, T1, max_cloud=20, signer=signer, retries=3, backoff=0.01, page_size=2))  # fmt: skip
     # 503 on the first search, retried; five S2 items in range, paged two at a time.
     assert state.status_count("/search", 503) == 1
     assert state.status_count("/search", 200) >= 3
@@ -652,7 +652,7 @@ def test_fetch_end_to_end_against_local_stac_api(world):
     assert all("token" not in h for h in signed.provenance["asset_hrefs"].values())
 
     # Sentinel-1 GRD: placed by its GCPs, calibrated to sigma0.
-    s1 = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=1, backoff=0.01)
+    s1 = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-1-grd", T0, T1, retries=1, backoff=0.01))
     assert not s1.failed, s1.failed
     grd = s1.observations[0]
     with rasterio.open(ws.root / grd.path) as src:
@@ -674,8 +674,8 @@ def test_fetch_end_to_end_against_local_stac_api(world):
 
     # Rerun: nothing is searched or downloaded again except the item that failed.
     before = list(state.log)
-    again = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20, signer=signer,
-                         retries=1, backoff=0.01)  # fmt: skip
+    again = fetch_scenes(ws, store, SITE, catalog,
+                         FetchOptions("sentinel-2-l2a", T0, T1, max_cloud=20, signer=signer, retries=1, backoff=0.01))  # fmt: skip
     new = state.log[len(before):]
     assert not any(p == "/search" for _, p, _ in new)
     assert all("FORBIDDEN" in p for _, p, _ in new if p.startswith("/files/"))
@@ -694,12 +694,12 @@ def test_killed_fetch_resumes_with_what_is_missing(world):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=1, backoff=0.01,
-                     progress=die_after_first)  # fmt: skip
+        fetch_scenes(ws, store, SITE, catalog,
+                     FetchOptions("sentinel-2-l2a", T0, T1, retries=1, backoff=0.01), progress=die_after_first)  # fmt: skip
     assert [o.scene.item_id for o in store.observations("port")] == ["S2A_CLEAR_20241005"]
     assert not list((ws.archive / "port").glob(".*partial"))
-    rest = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=1, backoff=0.01,
-                        signer=TokenSigner(state))  # fmt: skip
+    rest = fetch_scenes(ws, store, SITE, catalog,
+                        FetchOptions("sentinel-2-l2a", T0, T1, retries=1, backoff=0.01, signer=TokenSigner(state)))  # fmt: skip
     assert dict(rest.skipped)["S2A_CLEAR_20241005"] == "already fetched"
     assert "S2B_CLOUDY_20241008" in {o.scene.item_id for o in rest.observations}  # max_cloud 100
 
@@ -712,8 +712,8 @@ def test_fetch_removes_a_cog_a_killed_run_left_half_written(world):
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"II*\x00half")
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, max_cloud=20, retries=0, backoff=0.01,
-                          signer=TokenSigner(state))  # fmt: skip
+    report = fetch_scenes(ws, store, SITE, catalog,
+                          FetchOptions("sentinel-2-l2a", T0, T1, max_cloud=20, retries=0, backoff=0.01, signer=TokenSigner(state)))  # fmt: skip
     assert "S2B_CLOUDY_20241008" in dict(report.skipped) and not stale.exists()
 
 
@@ -722,14 +722,15 @@ def test_cached_site_figures_are_not_reused_for_a_site_given_a_new_polygon(world
     state, ws, store = world
     state.fail_first_searches = 0
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
-    measured, problems = measure_site_stats(ws, SITE, catalog, found, retries=0, backoff=0.01, signer=TokenSigner(state))
+    found = find_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
+    measured, problems = measure_site_stats(ws, SITE, catalog, found,
+                                            FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, signer=TokenSigner(state)))
     assert measured[0].stats is not None and len([p for p in problems if "FORBIDDEN" not in p[0]]) == 0
-    assert find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0)[0].stats is not None
+    assert find_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0))[0].stats is not None
     lon, lat = SITE.require_geometry().centroid.coords[0]
     moved = tiny_site("port", lon=lon + 0.002, lat=lat, half_deg=0.005)
     store.put_site(moved)
-    again = find_scenes(ws, store, moved, catalog, "sentinel-2-l2a", T0, T1, retries=0)
+    again = find_scenes(ws, store, moved, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0))
     assert all(c.stats is None for c in again)
 
 
@@ -740,14 +741,14 @@ def test_one_acquisition_from_a_second_catalogue_is_not_archived_twice(world):
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     clear = state.items[0]
     state.items = [clear]
-    first = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    first = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     assert [o.id for o in first.observations] == ["port/S2A_CLEAR_20241005"]
     other = json.loads(json.dumps(clear))  # the same pass as another catalogue lists it
     other["id"] = "S2A_MSIL2A_20241005T015349_R117_T53TNK"
     other["properties"]["platform"] = "Sentinel-2A"
     state.items = [other]
     second = fetch_scenes(ws, store, SITE, Catalog(name="other", url=state.url, provider="other-stac"),
-                          "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, refresh=True)  # fmt: skip
+                          FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, refresh=True))  # fmt: skip
     assert not second.observations and not second.failed
     assert "same acquisition as port/S2A_CLEAR_20241005" in dict(second.skipped)[other["id"]]
     assert [o.id for o in store.observations("port")] == ["port/S2A_CLEAR_20241005"]
@@ -762,7 +763,7 @@ def test_a_calibration_lut_larger_than_any_is_not_read_whole(world, monkeypatch,
     monkeypatch.setattr(fetch_module, "MAX_CALIBRATION_BYTES", 100)  # the test LUT is 260 bytes
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     with caplog.at_level(logging.WARNING):
-        s1 = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+        s1 = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-1-grd", T0, T1, retries=0, backoff=0.01))
     assert "calibration-iw-vv.xml not read: larger than 100 bytes" in caplog.text
     assert s1.observations and s1.observations[0].provenance["conversions"]["VV"].startswith("uncalibrated intensity DN^2")
 
@@ -802,8 +803,8 @@ def test_fetched_grd_is_the_same_sigma0_as_the_safe_product(world, noise, therma
                     "properties": {"datetime": "2024-10-17T09:30:05Z", "platform": "sentinel-1a", "sar:polarizations": ["VV", "VH"]},
                     "assets": assets, "links": []}]  # fmt: skip
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01,
-                          **({"thermal_noise": "subtract"} if thermal_noise == "subtract" else {}))  # fmt: skip
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-1-grd", T0, T1, retries=0, backoff=0.01,
+                          **({"thermal_noise": "subtract"} if thermal_noise == "subtract" else {})))  # fmt: skip
     assert not report.failed, report.failed
     (obs,) = report.observations
     for band in (1, 2):
@@ -866,7 +867,7 @@ def test_grd_scene_whose_gcps_cannot_place_it_fails_alone(world):
     no_pol["assets"] = {"thumbnail": good["assets"]["vv"]}
     state.items.append(no_pol)
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-1-grd", T0, T1, retries=0, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-1-grd", T0, T1, retries=0, backoff=0.01))
     assert [o.scene.item_id for o in report.observations] == ["S1A_IW_GRDH_1SDV_20241022_GOOD"]
     failed = dict(report.failed)
     assert "ground control points cannot place it" in failed["S1A_IW_GRDH_1SDV_20241020_TEST"]
@@ -894,7 +895,7 @@ def test_a_retry_after_of_an_hour_is_not_waited_for_in_full(world, monkeypatch):
     monkeypatch.setattr(stac, "RETRY_AFTER_MAX_S", 0.2)
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
     t0 = time.monotonic()
-    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=2, backoff=0.01)
+    found = find_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=2, backoff=0.01))
     assert len(found) == 5 and time.monotonic() - t0 < 10
     assert state.status_count("/search", 429) == 1
 
@@ -915,7 +916,7 @@ def test_a_fetch_killed_while_archiving_leaves_no_stray_folder_in_the_workspace(
 
     monkeypatch.setattr(fetch_module, "write_observation", write)
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     assert len(report.observations) == 1
     (names,) = seen
     assert set(names) <= {"archive", "cache", "sitewatch.gpkg", "sitewatch.toml"}, names
@@ -935,7 +936,7 @@ def test_assets_that_name_local_files_are_refused(world):
     clear["assets"]["red"]["href"] = str(state.files / "cogs" / "S2A_CLEAR_20241005_red.tif")  # on this disk
     state.items = [clear]
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     assert not report.observations and not list(ws.archive.rglob("*.tif"))
     # ... and said so where a script looks: it was left out of the report, "fetched 0, skipped 0, failed 0", exit 0.
     assert [(i, "is not a remote URL" in why) for i, why in report.failed] == [("S2A_CLEAR_20241005", True)]
@@ -963,7 +964,7 @@ def test_an_asset_that_is_vrt_xml_is_refused(world):
     clear["assets"]["red"]["href"] = f"{state.url}/files/cogs/vrt_red.tif"
     state.items = [clear]
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     assert not report.observations and "GDAL reads it as VRT" in str(report.failed), report.failed
 
 
@@ -975,7 +976,7 @@ def test_an_item_id_too_long_for_a_file_name_is_archived(world):
     clear["id"] = "S2A_" + "A" * 400
     state.items = [clear]
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     (obs,) = report.observations
     assert obs.id == f"port/{clear['id']}" and len(Path(obs.path).name) < 255 and (ws.root / obs.path).exists()
 
@@ -989,7 +990,8 @@ def test_the_token_goes_to_the_catalogue_host_only(world):
     state.items = [_s2_item(state.files, elsewhere, f"S2A_ELSE_202410{d:02d}", f"2024-10-{d:02d}T01:53:49Z") for d in (5, 6, 7)]
     env = {"MINE_TOKEN": "s3cr3t"}
     catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, page_size=2, env=env)
+    report = fetch_scenes(ws, store, SITE, catalog,
+                          FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, page_size=2, env=env))
     assert len(report.observations) == 3  # two search pages, every asset read, without the token
     assert state.authorised and all(h.startswith("127.0.0.1:") for h in state.authorised), set(state.authorised)
     assert gdal_options(catalog, env, [f"{elsewhere}/x.tif"]).get("GDAL_HTTP_HEADERS") is None
@@ -1011,7 +1013,8 @@ def test_an_asset_host_refusing_without_the_token_names_token_hosts(world):
     elsewhere = state.url.replace("127.0.0.1", "localhost")
     state.items = [_s2_item(state.files, elsewhere, "S2A_CDN_20241005", "2024-10-05T01:53:49Z", red_folder="forbidden")]
     catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
-    report = fetch_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, env={"MINE_TOKEN": "s3cr3t"})
+    report = fetch_scenes(ws, store, SITE, catalog,
+                          FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01, env={"MINE_TOKEN": "s3cr3t"}))
     ((_, why),) = report.failed
     assert "not to localhost" in why and 'token_hosts = ["localhost"]' in why and "s3cr3t" not in why, why
 
@@ -1023,7 +1026,8 @@ def test_the_token_stays_out_of_debug_logs(world, caplog):
     state.require_auth = "s3cr3t"
     catalog = Catalog(name="mine", url=state.url, provider="local-stac", token_env="MINE_TOKEN")
     with caplog.at_level(logging.DEBUG):
-        found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, env={"MINE_TOKEN": "s3cr3t"})
+        found = find_scenes(ws, store, SITE, catalog,
+                            FetchOptions("sentinel-2-l2a", T0, T1, retries=0, env={"MINE_TOKEN": "s3cr3t"}))
     assert found and "Authorization': '(hidden)" in caplog.text and "s3cr3t" not in caplog.text
 
 
@@ -1035,9 +1039,9 @@ def test_search_403_names_the_credential(world, monkeypatch):
     catalog = resolve_catalog("private", ws.root)
     monkeypatch.delenv("PRIVATE_STAC_TOKEN", raising=False)
     with pytest.raises(CredentialError, match="PRIVATE_STAC_TOKEN"):
-        find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+        find_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     monkeypatch.setenv("PRIVATE_STAC_TOKEN", "let-me-in")
-    found = find_scenes(ws, store, SITE, catalog, "sentinel-2-l2a", T0, T1, retries=0, backoff=0.01)
+    found = find_scenes(ws, store, SITE, catalog, FetchOptions("sentinel-2-l2a", T0, T1, retries=0, backoff=0.01))
     assert len(found) == 5
 
 
@@ -1190,7 +1194,7 @@ def test_a_fetched_landsat_scenes_qa_pixel_is_its_cloud_mask_in_detect(world):
     state.items = [_landsat_item(state.files, state.url, "LC09_L2SP_114030_20241021_20241022_02_T1",
                                  "2024-10-21T01:35:10Z", qa=22280)]  # fmt: skip
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    report = fetch_scenes(ws, store, SITE, catalog, "landsat-c2-l2", T0, T1, retries=3, backoff=0.01)
+    report = fetch_scenes(ws, store, SITE, catalog, FetchOptions("landsat-c2-l2", T0, T1, retries=3, backoff=0.01))
     (obs,) = report.observations
     assert obs.cloud_fraction == 1.0 and obs.provenance["bands"][-1] == "SCL"
     with rasterio.open(ws.root / obs.path) as src:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,13 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 import test_stac
 from sitewatch.cli import main
-from sitewatch.fetch import fetch_scenes, find_scenes
+from sitewatch.fetch import FetchOptions, fetch_scenes, find_scenes
 from sitewatch.fetch_many import fetch_sites, find_scenes_for_sites, group_sites
 from sitewatch.model import Site
 from sitewatch.sources.stac import Catalog
 from sitewatch.testing import tiny_site
 from sitewatch.workspace import init_workspace
-from test_stac import T0, T1, StacServer, TokenSigner, _s2_item
+from test_stac import T0, T1, StacServer, TokenSigner, _grd_item, _s2_item
 from test_stac_static import delivery  # noqa: F401
 from test_stac_static import ws as static_ws  # noqa: F401  (fixtures: a catalogue on disk, a workspace that may not use the network)
 
@@ -187,13 +188,15 @@ def test_many_sites_find_exactly_what_one_search_a_site_finds_in_fewer_searches(
     alone: dict[str, Any] = {}
     for site in sites:
         refused: list[tuple[str, str]] = []
-        found = find_scenes(ws, store, site, catalog, "s2", T0, T1, refresh=True, retries=0, page_size=2, refused=refused)
+        found = find_scenes(ws, store, site, catalog,
+                            FetchOptions("s2", T0, T1, refresh=True, retries=0, page_size=2), refused=refused)
         alone[site.id] = (_view(found), refused)
     one_each = _searches(state)
     assert sum(1 for m, p, _ in state.log if m == "GET" and p == "/") == 2 * 5
     state.log.clear()
     state.next_pages = 0
-    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, refresh=True, retries=0, page_size=2)
+    many = find_scenes_for_sites(ws, store, sites, catalog,
+                                 FetchOptions("s2", T0, T1, refresh=True, retries=0, page_size=2))
     assert not many.failed
     assert {sid: (_view(many.candidates[sid]), many.refused[sid]) for sid in alone} == alone
     # what each site holds, as a search for it alone says it
@@ -225,7 +228,7 @@ def test_a_group_whose_search_fails_names_its_sites_and_the_others_proceed(sprea
 def _failing_group(state: StacServer, ws: Any, store: Any, sites: list[Site]) -> None:
     state.fail_first_searches, state.retry_after = 1, "0"  # and a 429 first, with Retry-After: waited, asked again
     catalog = Catalog(name="local", url=state.url, provider="local-stac")
-    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=2, backoff=0.01)
+    many = find_scenes_for_sites(ws, store, sites, catalog, FetchOptions("s2", T0, T1, retries=2, backoff=0.01))
     assert state.status_count("/search", 429) == 1
     assert set(many.failed) == {"fiji-e", "fiji-w"}
     assert "the search for site fiji-e failed: local search failed (HTTP 503)" in many.failed["fiji-e"]
@@ -285,8 +288,8 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
     with ws_alone.store() as store:
         for site in sites:
             store.put_site(site)
-        alone = {s.id: fetch_scenes(ws_alone, store, s, catalog, "s2", T0, T1, max_cloud=20, retries=0,
-                                    signer=TokenSigner(state)) for s in sites}  # fmt: skip
+        alone = {s.id: fetch_scenes(ws_alone, store, s, catalog,
+                                    FetchOptions("s2", T0, T1, max_cloud=20, retries=0, signer=TokenSigner(state))) for s in sites}  # fmt: skip
     assert _searches(state) == 3 and sent.count("S2A_CLEAR_20241005") == 2  # once for each port
     sent.clear()
     state.log.clear()
@@ -294,8 +297,8 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
     with ws_many.store() as store:
         for site in sites:
             store.put_site(site)
-        reports, failed = fetch_sites(ws_many, store, sites, catalog, "s2", T0, T1, max_cloud=20, retries=0,
-                                      signer=TokenSigner(state))  # fmt: skip
+        reports, failed = fetch_sites(ws_many, store, sites, catalog,
+                                      FetchOptions("s2", T0, T1, max_cloud=20, retries=0, signer=TokenSigner(state)))  # fmt: skip
         assert not failed
         assert _searches(state) == 2  # the two ports in one search, the far site in another
         assert sent.count("S2A_CLEAR_20241005") == 1  # the item over both listed once, cut for each below
@@ -311,10 +314,111 @@ def test_an_item_over_two_sites_is_listed_once_and_fetched_for_each_as_alone(pai
         assert reports["far"].observations == () and reports["far"].skipped == ()
         # A rerun: no new search (cached for the group, as a site's own), nothing read again.
         state.log.clear()
-        again, _ = fetch_sites(ws_many, store, sites, catalog, "s2", T0, T1, max_cloud=20, retries=0)
+        again, _ = fetch_sites(ws_many, store, sites, catalog, FetchOptions("s2", T0, T1, max_cloud=20, retries=0))
         assert not [p for _, p, _ in state.log]
         assert dict(again["port-e"].skipped)["S2A_CLEAR_20241005"] == "already fetched"
         assert len(store.observations("port-w")) == len(store.observations("port-e")) == 1
+
+
+def _count_opens(monkeypatch: pytest.MonkeyPatch, state: StacServer) -> Counter[str]:
+    """How many times each of the catalogue's assets is opened (its header and overviews read), by file name."""
+    opens: Counter[str] = Counter()
+    real = rasterio.open
+
+    def counted(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(path, str) and path.startswith(state.url):
+            opens[path.split("?")[0].rsplit("/", 1)[-1]] += 1
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", counted)
+    return opens
+
+
+def _asset_gets(state: StacServer) -> Counter[str]:
+    """GET requests of each asset file (header, tiles, LUTs), by file name."""
+    return Counter(p.split("?")[0].rsplit("/", 1)[-1] for m, p, _ in state.log if m == "GET" and "/files/" in p)
+
+
+@pytest.mark.parametrize("collection", ["s2", "sentinel-1-grd"])
+def test_an_item_over_two_sites_opens_each_asset_once_and_archives_what_each_alone_archives(
+    pair, tmp_path, monkeypatch, collection
+):
+    """Each asset of an item over both ports is opened once (was once a site) and each port's window read
+    from it; a GRD's calibration LUT is downloaded once. The COGs are byte for byte a fetch of each alone's."""
+    state, sites = pair
+    state.items.append(_grd_item(state.files, state.url))
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+    options = FetchOptions(collection, T0, T1, max_cloud=20, retries=0, signer=TokenSigner(state))
+    opens = _count_opens(monkeypatch, state)
+    ws_alone, ws_many = init_workspace(tmp_path / "alone"), init_workspace(tmp_path / "many")
+    with ws_alone.store() as store:
+        for site in sites:
+            store.put_site(site)
+        alone = {s.id: fetch_scenes(ws_alone, store, s, catalog, options) for s in sites}
+        alone_sha = {o.id: o.sha256 for r in alone.values() for o in r.observations}
+    alone_opens, alone_gets = dict(opens), _asset_gets(state)
+    opens.clear()
+    state.log.clear()
+    with ws_many.store() as store:
+        for site in sites:
+            store.put_site(site)
+        reports, failed = fetch_sites(ws_many, store, sites, catalog, options)
+        many_sha = {o.id: o.sha256 for r in reports.values() for o in r.observations}
+    assert not failed
+    item = "S2A_CLEAR_20241005" if collection == "s2" else "S1A_IW_GRDH_1SDV_20241020_TEST"
+    assert sorted(many_sha) == [f"port-e/{item}", f"port-w/{item}"]
+    assert many_sha == alone_sha  # byte-identical archives
+    assert {r.skipped for r in reports.values()} == {r.skipped for r in alone.values()}
+    read = [name for name in alone_opens if not name.startswith(".")]  # not the COGs written
+    assert read and all(alone_opens[name] == 2 for name in read)  # alone: once for each port
+    assert {name: opens[name] for name in read} == {name: 1 for name in read}
+    assert sum(_asset_gets(state).values()) < sum(alone_gets.values())
+    if collection != "s2":
+        assert alone_gets["calibration-iw-vv.xml"] == 2 and _asset_gets(state)["calibration-iw-vv.xml"] == 1
+
+
+def test_a_held_asset_refused_between_two_sites_reads_is_opened_again_signed_anew(pair, monkeypatch):
+    """An asset kept open for the second port's window after the first's: its token ran out in between (a
+    403 on the read, not on the open), so it is closed, signed anew and opened again, and the window read."""
+    from rasterio.errors import RasterioIOError
+
+    import sitewatch.fetch as fetch_module
+    from sitewatch.ingest.grid import site_grid
+
+    state, sites = pair
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+
+    class Signer:
+        asked: list[bool] = []
+
+        def sign(self, href: str, *, refresh: bool = False) -> str:
+            self.asked.append(refresh)
+            return href
+
+    signer = Signer()
+    href = state.items[0]["assets"]["red"]["href"]
+    opens = _count_opens(monkeypatch, state)
+    real = fetch_module.read_window
+    refusals = [1]
+
+    def refused_once(*args: Any, opened: Any = None, **kwargs: Any) -> Any:
+        if opened is not None and refusals and len(calls) == 1:  # the second port's read of the held asset
+            refusals.pop()
+            raise RasterioIOError("HTTP response code: 403")
+        calls.append(opened)
+        return real(*args, opened=opened, **kwargs)
+
+    calls: list[Any] = []
+    monkeypatch.setattr(fetch_module, "read_window", refused_once)
+    reader = fetch_module._Reader(catalog, signer, {}, retries=0, backoff=0.01)
+    west, east = (site_grid(s, 10.0) for s in sites[:2])
+    with reader.holding():
+        first, _ = reader.read(href, west)
+        second, _ = reader.read(href, east)
+        assert len(reader.held or {}) == 1
+    assert reader.held is None and len(calls) == 2 and all(src is not None and src.closed for src in calls)
+    assert opens == Counter({href.rsplit("/", 1)[-1]: 2}) and signer.asked == [False, True] and not refusals
+    assert np.isfinite(first).all() and np.isfinite(second).all()
 
 
 def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path):
@@ -357,11 +461,12 @@ def test_every_groups_search_carries_the_token_through_the_one_client(spread):
     state, ws, store, sites = spread
     state.require_auth = "s3cr3t"
     catalog = Catalog(name="local", url=state.url, provider="local-stac", token_env="LOCAL_TOKEN")
-    many = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, page_size=2,
-                                 env={"LOCAL_TOKEN": "s3cr3t"})  # fmt: skip
+    many = find_scenes_for_sites(ws, store, sites, catalog,
+                                 FetchOptions("s2", T0, T1, retries=0, page_size=2, env={"LOCAL_TOKEN": "s3cr3t"}))  # fmt: skip
     assert not many.failed and many.searches == 4 and state.next_pages > 0
     assert not [s for _, _, s in state.log if s == 403]
-    refused = find_scenes_for_sites(ws, store, sites, catalog, "s2", T0, T1, retries=0, refresh=True, env={})
+    refused = find_scenes_for_sites(ws, store, sites, catalog,
+                                    FetchOptions("s2", T0, T1, retries=0, refresh=True, env={}))
     assert set(refused.failed) == {s.id for s in sites} and "LOCAL_TOKEN" in refused.failed["c"]
 
 
@@ -383,3 +488,85 @@ def test_a_catalogue_on_disk_is_walked_for_several_sites_as_for_each(delivery, s
         res = CliRunner().invoke(main, ["search", *args, "--group-km", km])
         assert res.exit_code == 0, res.output
         assert {s["site"]: s["scenes"] for s in json.loads(res.stdout)["sites"]} == alone
+
+
+def test_search_measure_over_two_sites_opens_each_class_band_once_an_item_and_prints_what_each_alone_prints(
+    pair, tmp_path, monkeypatch
+):
+    """`search --measure` of several sites: each item's SCL opened once (was once a site), each site's cloud and
+    valid % read from that one open; the JSON of each site as `search SITE --measure` alone prints it."""
+    state, sites = pair
+    opens = _count_opens(monkeypatch, state)
+    args = ["--catalog", "local", "--collection", "s2", "--from", "2024-10-01", "--to", "2024-11-30", "--measure", "--json"]
+    alone: dict[str, Any] = {}
+    for site in sites:  # each site in a workspace of its own: nothing measured before it
+        ws = init_workspace(tmp_path / f"alone-{site.id}")
+        with ws.store() as store:
+            store.put_site(site)
+        (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n', encoding="utf-8")
+        res = CliRunner().invoke(main, ["search", site.id, "-w", str(ws.root), *args])
+        assert res.exit_code == 0, res.output
+        alone[site.id] = json.loads(res.stdout)
+    alone_opens, alone_gets = dict(opens), _asset_gets(state)
+    opens.clear()
+    state.log.clear()
+    ws = init_workspace(tmp_path / "many")
+    with ws.store() as store:
+        for site in sites:
+            store.put_site(site)
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n', encoding="utf-8")
+    res = CliRunner().invoke(main, ["search", *[s.id for s in sites], "-w", str(ws.root), *args])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"sites": [{"site": s.id, "scenes": alone[s.id]} for s in sites]}
+    measured = {r["item_id"]: r["site_cloud_pct"] for r in alone["port-e"]}
+    assert measured == {"S2A_CLEAR_20241005": 0.0, "S2B_CLOUDY_20241008": 100.0}
+    scl = sorted(name for name in alone_opens if name.endswith("_scl.tif"))
+    assert scl == ["S2A_CLEAR_20241005_scl.tif", "S2B_CLOUDY_20241008_scl.tif"]
+    assert all(alone_opens[name] == 2 for name in scl)  # once for each port, alone
+    assert dict(opens) == {name: 1 for name in scl}  # together: once an item, the other bands not read
+    assert set(_asset_gets(state)) == set(scl) and sum(_asset_gets(state).values()) < sum(alone_gets.values())
+
+
+def test_a_held_class_band_refused_for_the_second_site_is_signed_anew_and_both_sites_measured(pair, monkeypatch):
+    """Measuring reads through fetch's reader: a 403 on the held SCL's second window (a token run out between
+    the two ports' reads) closes it, signs it anew and opens it again; both ports get their figures, no problem."""
+    from rasterio.errors import RasterioIOError
+
+    import sitewatch.fetch as fetch_module
+    from sitewatch.fetch import measure_stats_of_sites
+
+    state, sites = pair
+    state.items = state.items[:1]
+    catalog = Catalog(name="local", url=state.url, provider="local-stac")
+
+    class Signer:
+        asked: list[bool] = []
+
+        def sign(self, href: str, *, refresh: bool = False) -> str:
+            self.asked.append(refresh)
+            return href
+
+    real = fetch_module.read_window
+    reads: list[Any] = []
+
+    def refused_once(*args: Any, opened: Any = None, **kwargs: Any) -> Any:
+        reads.append(opened)
+        if len(reads) == 2:  # the second port's read of the held asset
+            raise RasterioIOError("HTTP response code: 403")
+        return real(*args, opened=opened, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "read_window", refused_once)
+    opens = _count_opens(monkeypatch, state)
+    ws = init_workspace(state.files.parent / "ws")
+    options = FetchOptions("s2", T0, T1, retries=0, signer=Signer())
+    with ws.store() as store:
+        for site in sites:
+            store.put_site(site)
+        found = find_scenes_for_sites(ws, store, sites, catalog, options)
+    measured = measure_stats_of_sites(ws, sites, catalog, found.candidates, options)
+    for sid in ("port-w", "port-e"):
+        cands, problems = measured[sid]
+        assert not problems and [(c.scene.item_id, c.stats and c.stats.cloud_fraction) for c in cands] == [
+            ("S2A_CLEAR_20241005", 0.0)]  # fmt: skip
+    assert opens == Counter({"S2A_CLEAR_20241005_scl.tif": 2}) and Signer.asked == [False, True]
+    assert len(reads) == 3 and reads[1] is reads[0] and all(src.closed for src in reads)

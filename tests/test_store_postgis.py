@@ -501,7 +501,7 @@ def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monke
     assert res.exit_code == 1 and "is this workspace's own database" in res.output
     res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
     assert json.loads(res.output) | {"location": None} == {
-        "store": "geopackage", "location": None, "schema_version": 11,
+        "store": "geopackage", "location": None, "schema_version": 12,
         "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0,
                    "change_pairs": 0, "changes": 0, "runs": 0, "alert_events": 0},
     }  # fmt: skip
@@ -851,7 +851,7 @@ def test_an_older_store_under_a_lock_not_released_is_refused_naming_it_and_left_
     assert "cannot migrate the PostGIS store: session" in str(err) and "AccessExclusiveLock on table observations" in str(err)
     assert "not released in 0.6 s" in str(err) and "then run this command again" in str(err)
     with _raw(pg_url) as conn:
-        assert conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0] == str(PG_SCHEMA_VERSION)
 
 
 def test_two_commands_opening_an_older_store_at_once_one_migrates_the_other_waits_and_goes_on(
@@ -902,7 +902,7 @@ def test_an_older_store_opened_by_a_read_only_role_says_who_must_migrate_it(
             with pytest.raises(StoreError) as err:
                 PostgisStore(url, read_only=read_only)
             message = str(err.value)
-            assert "schema version 2" in message and "the tables' owner (role 'postgres')" in message, message
+            assert f"schema version {PG_SCHEMA_VERSION}," in message and "the tables' owner (role 'postgres')" in message, message
             assert "`sitewatch observations`" in message and "nothing was changed" in message, message
             assert "GRANT CREATE" not in message and "init --store" not in message, message
         monkeypatch.delenv("SITEWATCH_STORE", raising=False)
@@ -911,7 +911,7 @@ def test_an_older_store_opened_by_a_read_only_role_says_who_must_migrate_it(
         res = CliRunner().invoke(main, ["observations", "-w", str(ws.root)])
         assert res.exit_code == 1 and "Traceback" not in res.output and "role 'postgres'" in res.output, res.output
         with _raw(pg_url) as conn:
-            assert conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+            assert conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0] == str(PG_SCHEMA_VERSION)
         monkeypatch.setenv("SITEWATCH_STORE", pg_url)  # the owner runs one command: migrated; then the reader reads
         assert CliRunner().invoke(main, ["observations", "-w", str(ws.root)]).exit_code == 0
         monkeypatch.setenv("SITEWATCH_STORE", url)

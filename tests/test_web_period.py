@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -201,3 +202,102 @@ def test_the_page_reads_only_its_period(ws: Workspace, client: TestClient, monke
     # (the period's first usable date is judged against the one before it) but shown nowhere (above).
     assert "dunai:sim-copy-400" not in built and "dunai:sim-copy-100" in built and SOURCE in built
 
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory: pytest.TempPathFactory, ws: Workspace) -> Workspace:
+    """A copy of ``ws`` with a stored pair between every two of dunai's observations in time order and from each to
+    the latest (1 or 2 regions each), after which one after-image (``copy-100``) was ingested again a day later
+    (10 July): its pairs' ``after_acquired`` is the time when compared, the observation's is now another."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("webpairs") / "ws"
+    shutil.copytree(ws.root, root)
+    w = Workspace(root)
+    with w.store() as st:
+        obs = st.observations("dunai")
+        dets = st.detections(site_id="dunai")
+        steps = list(zip(obs, obs[1:], strict=False)) + [(o, obs[-1]) for o in obs[:-2]]
+        for k, (b, a) in enumerate(steps):
+            regions = [Change(f"{b.id}..{a.id}#c{n}", "dunai", b.id, a.id, dets[n].footprint, 50.0 + 10 * n + k, 0.5,
+                              "appeared", "test") for n in range(1 + k % 2)]  # fmt: skip
+            replace_changes(st, b, a, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=regions)
+        moved = st.get_observation("dunai:sim-copy-100")
+        later = dataclasses.replace(moved.scene, acquired=moved.scene.acquired + timedelta(days=1))
+        st.put_scene(later)
+        st.put_observation(dataclasses.replace(moved, scene=later))
+    return w
+
+
+DATES = [None, "2023-09-13", "2023-09-14", "2024-07-09", "2024-07-10", "2024-10-16", "2024-10-17", "2024-10-18",
+         "2024-10-19", "2024-10-20", "2024-10-21"]  # fmt: skip
+
+
+def test_the_changes_of_a_period_are_those_of_the_whole_history_kept_for_it(paired: Workspace) -> None:
+    """/api/sites/SITE/changes?from=&to= read every pair of the site and kept those whose after-image is of the period;
+    it now reads the period's alone: the same pairs, regions and order for every period (ends open, on an image's date,
+    a day either side), the page's table too, judged by the after-image's time now (``copy-100`` moved)."""
+    from sitewatch.web.data import pair_id
+
+    client = TestClient(create_app(paired.root))
+    whole = client.get("/api/sites/dunai/changes").json()
+    with paired.store() as st:
+        day = {o.id: observation_date(o) for o in st.observations("dunai")}
+    assert len(whole) == 11 and day["dunai:sim-copy-100"].isoformat() == "2024-07-10"
+    assert any(p["after_id"] == "dunai:sim-copy-100" and p["after_acquired"].startswith("2024-07-09") for p in whole)
+    seen = set()
+    for start in DATES:
+        for end in DATES:
+            query = "&".join(f"{k}={v}" for k, v in (("from", start), ("to", end)) if v)
+            if not query:
+                continue
+            r = client.get(f"/api/sites/dunai/changes?{query}")
+            assert r.status_code == 200, r.text
+            want = [p for p in whole if p["after_id"] in day and (start is None or day[p["after_id"]].isoformat() >= start)
+                    and (end is None or day[p["after_id"]].isoformat() <= end)]  # fmt: skip
+            assert r.json() == want, query
+            seen.add(len(want))
+            if start and end and start <= end:  # the page's table of changes: each pair's link, in order
+                page = client.get(f"/sites/dunai?{query}").text
+                links = [unquote(x) for x in re.findall(r'href="/changes/([^"#]+)"', page)]
+                assert list(dict.fromkeys(links)) == [pair_id(p["before_id"], p["after_id"]) for p in want], query
+    assert len(seen) > 4  # periods of none, some and every pair
+
+
+def test_the_changes_of_a_period_read_only_its_pairs(paired: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows of change_pairs and changes read for one period: the period's pairs and regions (their after-image
+    within 2 days of it), not every one of the site's (11 pairs, 16 regions here; years of them on a daily site)."""
+    from sitewatch.store.sqlite import Store
+
+    read: list[str] = []
+    execute = Store.execute
+
+    def counted(self: Store, sql: str, args: object = ()) -> list[object]:
+        rows = execute(self, sql, args)
+        if "FROM change_pairs" in sql or "FROM changes" in sql:
+            read.extend(("pair" if "FROM change_pairs" in sql else "region") for _ in rows)
+        return rows
+
+    monkeypatch.setattr(Store, "execute", counted)
+    client = TestClient(create_app(paired.root))
+    whole = client.get("/api/sites/dunai/changes").json()
+    assert (read.count("pair"), read.count("region")) == (11, 16) == (len(whole), sum(len(p["regions"]) for p in whole))
+    with paired.store() as st:
+        day = {o.id: observation_date(o) for o in st.observations("dunai")}
+
+    def near(start: str, end: str) -> list[dict[str, object]]:
+        """The pairs whose after-image lies within 2 days of the period: what is read (a local date runs 14 h from UTC's)."""
+        lo, hi = (date.fromisoformat(start) - timedelta(days=2)), (date.fromisoformat(end) + timedelta(days=2))
+        return [p for p in whole if lo <= day[str(p["after_id"])] <= hi]
+
+    for start, end in (("2024-07-10", "2024-07-10"), ("2024-10-20", "2024-10-20"), ("2024-10-16", "2024-10-16")):
+        read.clear()
+        got = client.get(f"/api/sites/dunai/changes?from={start}&to={end}").json()
+        want = near(start, end)
+        assert got and read.count("pair") == len(want) < len(whole), (start, end, read)
+        assert read.count("region") == sum(len(p["regions"]) for p in want) < 16, (start, end)
+        read.clear()
+        assert client.get(f"/sites/dunai?from={start}&to={end}").status_code == 200
+        assert read.count("pair") == len(want) and read.count("region") == sum(len(p["regions"]) for p in want), (start, end)
+    read.clear()
+    assert client.get("/api/sites/dunai/changes?from=2022-01-01&to=2022-12-31").json() == [] and read == []

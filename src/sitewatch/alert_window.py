@@ -15,7 +15,7 @@ remembers, in the store (``sitewatch_meta``, key :data:`CHECKPOINT_KEY`; SQLite 
 Whether anything stored before a site's end changed since (an image imported late into the past, a ``detect
 --force``, an edited site, a deleted observation...) is not found by reading the history again: the database notes
 it itself. Triggers on the six tables the rules read (sites, berths, site_water, scenes, observations, detections;
-:func:`sitewatch.store.schema.input_log_sql`, the PostGIS store's version 2) add a row to ``input_changes`` for
+:func:`sitewatch.store.schema.input_log_sql`, the PostGIS store's version 3) add a row to ``input_changes`` for
 every row inserted, deleted or updated to other values: the site and the acquisition time of the old row and of
 the new (no time for a site's own rows: the whole site; for a scene, each of its observations). A run reads those
 rows (as many as were written since the last run, not the history) and evaluates whole when one lies before a

@@ -157,8 +157,20 @@ def _vessel_fits(rule: Rule, length_m: float, berth: str | None, classes: Mappin
     return _classes_fit(rule, classes)
 
 
-def _likeliest(classes: Mapping[str, float]) -> str:
-    return max(classes, key=lambda k: classes[k]) if classes else "no class by size"
+def _class_text(classes: Mapping[str, float]) -> str:
+    """What the vessel's size says of its class, as `claims check` says it: the likeliest class only when it
+    leads the next by two to one (a Ropucha and an Alligator fit any measured size about equally)."""
+    if not classes:
+        return "no class fits its size"
+    (top, p), *rest = sorted(classes.items(), key=lambda t: -t[1])
+    if rest and rest[0][1] > 0 and p / rest[0][1] < 2.0:
+        return f"its size fits {_short(top)} and {_short(rest[0][0])} about equally (size cannot tell the class)"
+    return f"likeliest class {top}"
+
+
+def _short(name: str) -> str:
+    # "Ropucha (Project 775/775M) landing ship" -> "Ropucha"; "other (not in catalogue)" keeps what it means.
+    return name.split(" (Project")[0]
 
 
 def _numbered(events: list[AlertEvent]) -> list[AlertEvent]:
@@ -184,7 +196,7 @@ def _move_events(ws: _Workspace, rule: Rule, sid: str) -> list[AlertEvent]:
             continue
         where = f"at {berth}" if berth else "off the berths"
         cut = " (cut by the image's edge: a lower bound)" if m.truncated else ""
-        size = f"{m.length_m:.0f} m{cut} vessel, likeliest class {_likeliest(m.classes)}"
+        size = f"{m.length_m:.0f} m{cut} vessel, {_class_text(m.classes)}"
         if rule.kind == "arrival":
             day, what = m.date, f"{size} arrived {where} at {sid} (first seen {m.date}, not seen {m.other_date})"
             not_yet = m.other_date

@@ -321,6 +321,7 @@ def outcome_summary(o: PairOutcome) -> dict[str, object]:
         "before_acquired": iso_utc(o.before.scene.acquired),
         "after_acquired": iso_utc(o.after.scene.acquired),
         "sensor": o.pair.sensor,
+        "resolution_m": o.after.scene.resolution_m,
         "simulated": o.pair.simulated,
         "method": f"{r.method} {r.method_version}",
         "compared_fraction": r.compared_fraction,

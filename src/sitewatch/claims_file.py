@@ -55,6 +55,7 @@ __all__ = [
     "read_claims",
     "check_against_sites",
     "builtin_claims_path",
+    "date_spelling_hint",
 ]
 
 KINDS: tuple[str, ...] = (
@@ -259,6 +260,13 @@ def _how_to_write(text: str) -> str:
         if len(readings) == 2:
             return ": write " + " or ".join(f"{d} ({d.day} {d.strftime('%B')})" for d in readings) + ", as meant"
     return ""
+
+
+def date_spelling_hint(text: str) -> str:
+    """What to write for a date given as an article or a form writes it, for a message that refused it:
+    ``": write 2024-10-17"`` for "17 October 2024" or "17/10/2024", both readings for "05/10/2024", else ``""``."""
+    written = _written_date(" ".join(text.split()))
+    return f": write {written}" if written is not None else _how_to_write(text.strip())
 
 
 def _a_time(shown: str, when: datetime, field: str, utc_offset_hours: float) -> _Bad:

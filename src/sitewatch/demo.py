@@ -62,6 +62,10 @@ class DemoResult:
     """One line per claim of the scenario's built-in claims file (``sitewatch claims check``): id, verdict, reason."""
     changes: tuple[str, ...] = ()
     """One line per site compared for change (``sitewatch change``): the sites the scenario digs or parks on."""
+    story_files: tuple[Path, ...] = ()
+    """The scenario's packaged claims file and alert rules, copied into the folder as ``claims.yaml`` and
+    ``alerts.yaml`` (where the scenario has them), so that ``sitewatch claims check claims.yaml`` and
+    ``sitewatch alerts check`` run there as written."""
 
 
 _DEMO_NOTE = "Berths and water: SIMULATED layout from the demo scenario."
@@ -217,9 +221,36 @@ def _check_builtin_claims(ws: Workspace, scenario_name: str) -> tuple[list[Path]
         return [], ()
     with ws.store() as store:
         check = check_claims_file(store, path)
-    lines = [f"{r.claim.id}: {r.verdict}: {r.reason}" for r in check.results]
+    # The verdict as `claims check` and the report write it: "supported (on the dates tested)" when some
+    # dates of the claim had no usable image (the demo printed a bare "supported" for the same claim).
+    lines = [f"{r.claim.id}: {r.verdict}{' (on the dates tested)' if r.partial else ''}: {r.reason}" for r in check.results]
     lines += [f"{p.claim}: refused: {p.field}: {p.message}" for p in check.problems]
     return [path], tuple(lines)
+
+
+def _copy_story_files(ws: Workspace, scenario_name: str) -> tuple[Path, ...]:
+    """Copy the scenario's packaged claims file and alert rules into the workspace, where the commands look.
+
+    ``claims.yaml`` for ``sitewatch claims check claims.yaml`` and ``alerts.yaml``, the rules ``sitewatch
+    alerts check`` reads by default. A file already there is kept: a rerun never overwrites one the analyst
+    edited. Each is written whole or not at all.
+    """
+    from importlib.resources import files
+
+    from .alert_rules import RULES_FILE
+
+    kept = []
+    for folder, name in (("claims", "claims.yaml"), ("alerts", RULES_FILE)):
+        packaged = Path(str(files("sitewatch").joinpath(f"data/{folder}/{scenario_name}.yaml")))
+        if not packaged.is_file():
+            continue
+        target = ws.root / name
+        if not target.exists():
+            write_text_atomic(target, packaged.read_bytes())
+        else:  # a run killed as it renamed the copy into place left its partial file beside it
+            remove_stale_partials(target)
+        kept.append(target)
+    return tuple(kept)
 
 
 def run_demo(
@@ -320,6 +351,7 @@ def run_demo(
 
     # The seed story's published claims checked against the imagery (sitewatch claims check): computed, not stored.
     claims_files, claims = _check_builtin_claims(ws, scen.name)
+    story_files = _copy_story_files(ws, scen.name)
 
     t = time.perf_counter()
     report = write_report(ws, site_ids, ws.root / "report.html", ais_files=[ais["file"]], claims_files=claims_files)
@@ -341,4 +373,5 @@ def run_demo(
         ais=ais,
         claims=claims,
         changes=change_lines,
+        story_files=story_files,
     )

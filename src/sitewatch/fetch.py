@@ -28,9 +28,9 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +46,7 @@ from rasterio.windows import Window, from_bounds
 
 from .detect.clouds import QA_PIXEL_CLOUD_RULE, qa_pixel_to_scl
 from .errors import CredentialError, ImageReadError, InputError, SourceError
+from .fetch_options import FetchOptions
 from .files import write_text_atomic
 from .geo import recentred_past_180
 from .ingest.archive import remove_partials, write_observation
@@ -91,6 +92,7 @@ __all__ = [
     "S2_NODATA_CLASSES",
     "SiteStats",
     "Candidate",
+    "FetchOptions",
     "FetchReport",
     "site_stats",
     "read_window",
@@ -98,7 +100,9 @@ __all__ = [
     "read_items",
     "site_candidates",
     "fetch_candidates",
+    "fetch_candidates_of_sites",
     "measure_site_stats",
+    "measure_stats_of_sites",
     "fetch_scenes",
     "cache_dir",
 ]
@@ -223,6 +227,7 @@ def read_window(
     convert: Convert | None = None,
     gcp_method: str = "tps",
     sentinel1_gcps: bool = False,
+    opened: Any = None,
 ) -> tuple[NDArray[np.float32], str]:
     """Read the part of one raster asset that covers ``grid`` and put it on ``grid``.
 
@@ -232,54 +237,70 @@ def read_window(
     read (Sentinel-1 GRD's LUTs vary across the image).
     ``sentinel1_gcps``: the asset's GCPs number samples and lines as Sentinel-1 does
     (:func:`~sitewatch.sources.gcp.sentinel1_centred`).
+    ``opened``: ``href``'s raster, already opened (by the caller, who closes it; ``href`` then only names it
+    in errors), so that several windows of one asset cost one open.
     """
+    if opened is None:
+        with _open_asset(href) as src:
+            return read_window(href, grid, resampling=resampling, convert=convert, gcp_method=gcp_method,
+                               sentinel1_gcps=sentinel1_gcps, opened=src)  # fmt: skip
+    src = opened
     out = np.full(grid.shape, np.nan, dtype=np.float32)
-    with rasterio.open(href) as src:
-        # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
-        check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
-        gcps, gcp_crs = src.gcps
-        if sentinel1_gcps:
-            gcps = sentinel1_centred(gcps)
-        if gcps:
-            gcps = across_antimeridian(gcps, gcp_crs, _grid_lon(grid))
-        if src.crs is None and gcps:
-            window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))
-            if window is None:
-                return out, f"gcp-{gcp_method}"
-            raw = _read(src, window, convert)
-            try:
-                warped = warp_with_gcps(
-                    raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
-                    method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
-                )  # fmt: skip
-            except CPLE_BaseError as exc:  # GDAL's own error class, not a RasterioError
-                raise ImageReadError(f"{redact(href)}: its ground control points cannot place it ({exc})") from exc
-            return warped, f"gcp-{gcp_method}"
-        if src.crs is None:
-            raise ImageReadError(f"{redact(href)}: no CRS, no GCPs: cannot place it on the ground")
-        # A Web Mercator asset across 180° is read as the same pixels centred 180° away: else the grid's
-        # part past 180° maps to the far edge of the world, outside the asset (no data there).
-        src_crs, src_transform = recentred_past_180(src.crs.to_string(), src.transform, src.width, src.height)
-        left, bottom, right, top = grid_bounds_in(grid, src_crs)
-        win = from_bounds(left, bottom, right, top, transform=src_transform)
-        col0, row0 = int(np.floor(win.col_off)) - 2, int(np.floor(win.row_off)) - 2
-        col1 = int(np.ceil(win.col_off + win.width)) + 2
-        row1 = int(np.ceil(win.row_off + win.height)) + 2
-        col0, row0 = max(col0, 0), max(row0, 0)
-        col1, row1 = min(col1, src.width), min(row1, src.height)
-        if col1 <= col0 or row1 <= row0:
-            return out, "affine"
-        window = Window(col0, row0, col1 - col0, row1 - row0)
+    gcps, gcp_crs = src.gcps
+    if sentinel1_gcps:
+        gcps = sentinel1_centred(gcps)
+    if gcps:
+        gcps = across_antimeridian(gcps, gcp_crs, _grid_lon(grid))
+    if src.crs is None and gcps:
+        window = gcps_window(gcps, gcp_crs.to_string(), grid, (src.height, src.width))
+        if window is None:
+            return out, f"gcp-{gcp_method}"
         raw = _read(src, window, convert)
         try:
-            reproject(
-                raw, out,
-                src_transform=rasterio.windows.transform(window, src_transform), src_crs=src_crs, src_nodata=np.nan,
-                dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
+            warped = warp_with_gcps(
+                raw, gcps_for_window(gcps, window), gcp_crs.to_string(), grid,
+                method="polynomial" if gcp_method == "polynomial" else "tps", resampling=resampling,
             )  # fmt: skip
-        except CPLE_BaseError as exc:
-            raise ImageReadError(f"{redact(href)}: cannot be put on the site's grid ({exc})") from exc
+        except CPLE_BaseError as exc:  # GDAL's own error class, not a RasterioError
+            raise ImageReadError(f"{redact(href)}: its ground control points cannot place it ({exc})") from exc
+        return warped, f"gcp-{gcp_method}"
+    if src.crs is None:
+        raise ImageReadError(f"{redact(href)}: no CRS, no GCPs: cannot place it on the ground")
+    # A Web Mercator asset across 180° is read as the same pixels centred 180° away: else the grid's
+    # part past 180° maps to the far edge of the world, outside the asset (no data there).
+    src_crs, src_transform = recentred_past_180(src.crs.to_string(), src.transform, src.width, src.height)
+    left, bottom, right, top = grid_bounds_in(grid, src_crs)
+    win = from_bounds(left, bottom, right, top, transform=src_transform)
+    col0, row0 = int(np.floor(win.col_off)) - 2, int(np.floor(win.row_off)) - 2
+    col1 = int(np.ceil(win.col_off + win.width)) + 2
+    row1 = int(np.ceil(win.row_off + win.height)) + 2
+    col0, row0 = max(col0, 0), max(row0, 0)
+    col1, row1 = min(col1, src.width), min(row1, src.height)
+    if col1 <= col0 or row1 <= row0:
+        return out, "affine"
+    window = Window(col0, row0, col1 - col0, row1 - row0)
+    raw = _read(src, window, convert)
+    try:
+        reproject(
+            raw, out,
+            src_transform=rasterio.windows.transform(window, src_transform), src_crs=src_crs, src_nodata=np.nan,
+            dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling,
+        )  # fmt: skip
+    except CPLE_BaseError as exc:
+        raise ImageReadError(f"{redact(href)}: cannot be put on the site's grid ({exc})") from exc
     return out, "affine"
+
+
+def _open_asset(href: str) -> Any:
+    """The opened raster of ``href`` (its header read), refused if it links to other files."""
+    src = rasterio.open(href)
+    try:
+        # A catalogue's asset is never a VRT (ingest passes its own VRT text for Sentinel-1 here).
+        check_not_linking(src.driver, redact(href), by_name=not href.lower().startswith(("https://", "http://", "s3://")))
+    except BaseException:
+        src.close()
+        raise
+    return src
 
 
 def _read(src: Any, window: Window, convert: Convert | None) -> NDArray[np.float32]:
@@ -329,25 +350,20 @@ def find_scenes(
     store: Store,
     site: Site,
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     *,
-    refresh: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    page_size: int = 100,
-    env: Mapping[str, str] | None = None,
     refused: list[tuple[str, str]] | None = None,
 ) -> list[Candidate]:
-    """The catalogue's items over the site, with coverage and any known site figures.
+    """The catalogue's items of ``options.collection`` over the site in the period, with coverage and any known
+    site figures.
 
     An item that cannot be read as a scene (no datetime, an asset that is no remote URL…) is named in a
     warning and left out; with ``refused``, its (item id, reason) is added there too."""
     geom = site.require_geometry()
     items = search_items(
-        catalog, collection, geom.bounds, start, end,
-        cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, limit=page_size, env=env,
+        catalog, options.collection, geom.bounds, options.start, options.end,
+        cache_dir=cache_dir(ws), refresh=options.refresh, retries=options.retries, backoff=options.backoff,
+        limit=options.page_size, env=options.env,
     )  # fmt: skip
     return site_candidates(ws, store, site, read_items(items, catalog), _load_stats(ws), refused)
 
@@ -400,23 +416,63 @@ def site_candidates(
 
 @dataclass
 class _Reader:
-    """Reads assets of one catalogue with signing, retries and credential errors."""
+    """Reads assets of one catalogue with signing, retries and credential errors.
+
+    Inside :meth:`holding`, each asset is opened once (its header and overviews read once) and kept open for
+    every window read of it: the sites of a group that one item covers each read their own window of it.
+    """
 
     catalog: Catalog
     signer: Signer
     creds: Mapping[str, str]
     retries: int
     backoff: float
+    held: dict[str, tuple[Any, str]] | None = field(default=None, repr=False)
+    """Unsigned href → its opened raster and the signed href it was opened by, inside :meth:`holding`."""
+    held_bytes: dict[str, bytes] | None = field(default=None, repr=False)
+    """Unsigned href → a small metadata asset's bytes (a GRD calibration LUT), inside :meth:`holding`."""
+
+    @classmethod
+    def of(cls, catalog: Catalog, options: FetchOptions, creds: Mapping[str, str] | None = None) -> _Reader:
+        """The reader of ``catalog``'s assets with ``options``' signer (else the catalogue's), retries and backoff."""
+        if creds is None:
+            creds = catalog_credentials(catalog, options.env)
+        return cls(catalog, options.signer or make_signer(catalog), creds, options.retries, options.backoff)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Keep the assets read inside open until the end (those of one item, for each site it covers), and the
+        small metadata assets downloaded (a GRD's calibration and noise LUTs)."""
+        outer, self.held = self.held, {}
+        outer_bytes, self.held_bytes = self.held_bytes, {}
+        try:
+            yield
+        finally:
+            held, self.held, self.held_bytes = self.held, outer, outer_bytes
+            for src, _ in held.values():
+                src.close()
+
+    def _drop(self, href: str) -> None:
+        """Close a held asset that failed: the next try opens it anew (signed again after a 403)."""
+        if self.held is not None and (opened := self.held.pop(href, None)) is not None:
+            opened[0].close()
 
     def read(self, href: str, grid: Grid, **kwargs: Any) -> tuple[NDArray[np.float32], str]:
+        """:func:`read_window` of ``href``, signed, retried, its credential errors explained."""
         refreshed = False
         attempt = 0
         while True:
-            signed = self.signer.sign(href, refresh=refreshed)
             try:
                 with gdal_env(self.catalog, self.creds, [href]):
-                    return read_window(signed, grid, **kwargs)  # rasterio maps http(s):// and s3:// to GDAL's /vsi*/
+                    if self.held is None:  # rasterio maps http(s):// and s3:// to GDAL's /vsi*/
+                        return read_window(self.signer.sign(href, refresh=refreshed), grid, **kwargs)
+                    if href not in self.held:
+                        signed = self.signer.sign(href, refresh=refreshed)
+                        self.held[href] = (_open_asset(signed), signed)
+                    src, signed = self.held[href]
+                    return read_window(signed, grid, opened=src, **kwargs)
             except RasterioError as exc:
+                self._drop(href)
                 message = redact(str(exc))
                 status = _status_of(message)
                 if status in (401, 403) and not refreshed and not isinstance(self.signer, NoSigner):
@@ -483,8 +539,19 @@ def _small_asset(reader: _Reader, href: str) -> bytes:
     """The bytes of a metadata asset of at most :data:`MAX_CALIBRATION_BYTES`, over HTTP(S) (or, of a catalogue on
     disk, from its file).
 
-    Raises OSError (requests' errors) or ValueError (too large, or a scheme not read: s3://).
+    Raises OSError (requests' errors) or ValueError (too large, or a scheme not read: s3://). Inside the
+    reader's :meth:`~_Reader.holding`, an asset is downloaded once.
     """
+    if reader.held_bytes is not None and href in reader.held_bytes:
+        return reader.held_bytes[href]
+    content = _download_small(reader, href)
+    if reader.held_bytes is not None:
+        reader.held_bytes[href] = content
+    return content
+
+
+def _download_small(reader: _Reader, href: str) -> bytes:
+    """:func:`_small_asset`'s bytes, read."""
     if reader.catalog.on_disk and Path(href).is_absolute():  # a catalogue on disk's own file (stac_static)
         with open(href, "rb") as f:
             local = f.read(MAX_CALIBRATION_BYTES + 1)
@@ -537,40 +604,18 @@ def fetch_scenes(
     store: Store,
     site: Site,
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     *,
-    max_cloud: float = 100.0,
-    signer: Signer | None = None,
-    refresh: bool = False,
-    force: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    gcp_method: str = "tps",
-    page_size: int = 100,
-    env: Mapping[str, str] | None = None,
-    compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> FetchReport:
-    """Fetch every item of ``collection`` over ``site`` in [start, end] into the workspace.
+    """Fetch every item of ``options.collection`` over ``site`` in the period into the workspace.
 
-    ``max_cloud`` is a percentage of the site's valid pixels (not the scene's).
-    ``thermal_noise`` (the ``sar_thermal_noise`` setting) says whether a GRD item's noise LUT is subtracted.
-    ``context_m`` (the ``context_m`` setting) is the margin of image a site narrower than 500 m is archived with.
-    ``signer`` overrides the catalogue's signing (tests point it at 127.0.0.1).
-    ``force`` refetches items already archived.
+    ``options.max_cloud`` is a percentage of the site's valid pixels (not the scene's); ``options.force``
+    refetches items already archived (:class:`FetchOptions` says what each option does).
     """
     refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
-    candidates = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh, retries=retries,
-                             backoff=backoff, page_size=page_size, env=env, refused=refused)  # fmt: skip
-    return fetch_candidates(
-        ws, store, site, catalog, collection, start, end, candidates, refused,
-        max_cloud=max_cloud, signer=signer, force=force, retries=retries, backoff=backoff, gcp_method=gcp_method,
-        env=env, compress=compress, progress=progress, thermal_noise=thermal_noise, context_m=context_m,
-    )  # fmt: skip
+    candidates = find_scenes(ws, store, site, catalog, options, refused=refused)
+    return fetch_candidates(ws, store, site, catalog, options, candidates, refused, progress=progress)
 
 
 def fetch_candidates(
@@ -578,72 +623,120 @@ def fetch_candidates(
     store: Store,
     site: Site,
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     candidates: list[Candidate],
     refused: list[tuple[str, str]],
     *,
-    max_cloud: float = 100.0,
-    signer: Signer | None = None,
-    force: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    gcp_method: str = "tps",
-    env: Mapping[str, str] | None = None,
-    compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> FetchReport:
-    """Fetch one site's ``candidates`` (found by :func:`find_scenes`, or for many sites by one query of
-    :mod:`sitewatch.fetch_many`) and record the run; ``refused`` items are reported as failed."""
-    candidates, duplicates = _one_per_acquisition(candidates, site)
-    remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
-    creds = catalog_credentials(catalog, env)
-    if any(c for c in candidates if force or not c.fetched):
+    """Fetch one site's ``candidates`` (found by :func:`find_scenes`) and record the run; ``refused`` items are
+    reported as failed. Many sites: :func:`fetch_candidates_of_sites`."""
+    reports = fetch_candidates_of_sites(ws, store, [site], catalog, options, {site.id: candidates},
+                                        {site.id: refused}, progress=progress)  # fmt: skip
+    return reports[site.id]
+
+
+def fetch_candidates_of_sites(
+    ws: Workspace,
+    store: Store,
+    sites: Sequence[Site],
+    catalog: Catalog,
+    options: FetchOptions,
+    candidates: Mapping[str, list[Candidate]],
+    refused: Mapping[str, list[tuple[str, str]]],
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, FetchReport]:
+    """Fetch each site's ``candidates`` (site id → its candidates, as :func:`find_scenes` gives them, or for many
+    sites one query of :mod:`sitewatch.fetch_many`) and record each site's run; ``refused`` items are reported
+    as failed. Returns each site's report, the same as fetching it alone.
+
+    An item over several sites is read once for all of them, item by item: each asset is opened (its header
+    and overviews read) once, and each site's window read from it, not opened again for each site."""
+    runs = [_SiteRun(ws, store, site, candidates[site.id], refused[site.id]) for site in sites]
+    creds = catalog_credentials(catalog, options.env)
+    if any(c for run in runs for c in run.candidates if options.force or not c.fetched):
         require_asset_credentials(catalog, creds)
-    reader = _Reader(catalog, signer or make_signer(catalog), creds, retries, backoff)
+    reader = _Reader.of(catalog, options, creds)
     stats_table = _load_stats(ws)
-    held = store.observations(site.id)
-    done: list[Observation] = []
-    skipped: list[tuple[str, str]] = list(duplicates)
-    failed: list[tuple[str, str]] = list(refused)
-    for i, cand in enumerate(candidates):
-        scene = cand.scene
+    # Each site's items in its own order (time, then id), merged: an item over several sites comes once.
+    by_item: dict[str, list[tuple[_SiteRun, Candidate]]] = {}
+    for run in runs:
+        for cand in run.candidates:
+            by_item.setdefault(cand.scene.id, []).append((run, cand))
+    order = sorted(by_item, key=lambda k: (by_item[k][0][1].scene.acquired, by_item[k][0][1].scene.item_id, k))
+    last = {id(run): k for k in order for run, _ in by_item[k]}  # the item after which a site's run is done
+    total = sum(len(run.candidates) for run in runs)
+    done = 0
+    for run in runs:
+        if id(run) not in last:
+            run.finish(catalog, options)
+    for k in order:
+        with reader.holding():
+            for run, cand in by_item[k]:
+                try:
+                    run.step(catalog, options, cand, reader, stats_table)
+                finally:
+                    _save_stats(ws, stats_table)
+                    done += 1
+                    if progress:
+                        progress(done, total, cand.scene.item_id if len(runs) == 1 else f"{run.site.id}/{cand.scene.item_id}")
+                if last[id(run)] == k:
+                    run.finish(catalog, options)
+    return {run.site.id: run.report() for run in runs}
+
+
+class _SiteRun:
+    """One site's fetch: its candidates (one an acquisition), what became of each, its run recorded at the end."""
+
+    def __init__(self, ws: Workspace, store: Store, site: Site, candidates: list[Candidate],
+                 refused: list[tuple[str, str]]) -> None:  # fmt: skip
+        self.ws, self.store, self.site = ws, store, site
+        self.candidates, duplicates = _one_per_acquisition(candidates, site)
+        remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
+        self.archived = store.observations(site.id)
+        self.done: list[Observation] = []
+        self.skipped: list[tuple[str, str]] = list(duplicates)
+        self.failed: list[tuple[str, str]] = list(refused)
+
+    def step(self, catalog: Catalog, options: FetchOptions, cand: Candidate, reader: _Reader,
+             stats_table: dict[str, Any]) -> None:  # fmt: skip
+        """Fetch one candidate, or say why not (skipped, failed)."""
+        site, scene = self.site, cand.scene
         try:
-            if cand.fetched and not force:
-                skipped.append((scene.item_id, "already fetched"))
-                continue
-            if twin := _archived_twin(held, site, scene):
-                skipped.append((scene.item_id, f"same acquisition as {twin}, already archived (another catalogue "
-                                               "or collection): one observation per moment"))  # fmt: skip
-                continue
+            if cand.fetched and not options.force:
+                self.skipped.append((scene.item_id, "already fetched"))
+                return
+            if twin := _archived_twin(self.archived, site, scene):
+                self.skipped.append((scene.item_id, f"same acquisition as {twin}, already archived (another "
+                                                    "catalogue or collection): one observation per moment"))  # fmt: skip
+                return
             known = cand.stats
-            if known is not None and (reason := _rejection(known, max_cloud)):
-                skipped.append((scene.item_id, reason + " (cached)"))
-                continue
-            outcome = _fetch_one(ws, store, site, catalog, cand, reader, max_cloud, gcp_method, compress, stats_table, thermal_noise,
-                                 context_m)
+            if known is not None and (reason := _rejection(known, options.max_cloud)):
+                self.skipped.append((scene.item_id, reason + " (cached)"))
+                return
+            outcome = _fetch_one(self.ws, self.store, site, catalog, cand, reader, options, stats_table)
             if isinstance(outcome, Observation):
-                done.append(outcome)
+                self.done.append(outcome)
             else:
-                skipped.append((scene.item_id, outcome))
+                self.skipped.append((scene.item_id, outcome))
         except (CredentialError, ImageReadError, SourceError, InputError) as exc:
-            failed.append((scene.item_id, str(exc)))
+            self.failed.append((scene.item_id, str(exc)))
             log.warning("%s failed: %s", scene.item_id, exc)
-        finally:
-            _save_stats(ws, stats_table)
-            if progress:
-                progress(i + 1, len(candidates), scene.item_id)
-    store.record_run(
-        "fetch",
-        site.id,
-        {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, collection),
-         "from": start.isoformat(), "to": end.isoformat(), "max_cloud": max_cloud},
-        {"observations": len(done), "skipped": len(skipped), "failed": len(failed)},
-    )  # fmt: skip
-    return FetchReport(tuple(done), tuple(skipped), tuple(failed))
+
+    def finish(self, catalog: Catalog, options: FetchOptions) -> None:
+        """Record the site's run."""
+        self.store.record_run(
+            "fetch",
+            self.site.id,
+            {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, options.collection),
+             "from": options.start.isoformat(), "to": options.end.isoformat(), "max_cloud": options.max_cloud},
+            {"observations": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)},
+        )  # fmt: skip
+
+    def report(self) -> FetchReport:
+        """What the site's fetch did."""
+        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed))
 
 
 def measure_site_stats(
@@ -651,46 +744,79 @@ def measure_site_stats(
     site: Site,
     catalog: Catalog,
     candidates: list[Candidate],
+    options: FetchOptions,
     *,
-    signer: Signer | None = None,
-    retries: int = 5,
-    backoff: float = 1.0,
-    env: Mapping[str, str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[list[Candidate], list[tuple[str, str]]]:
     """Learn cloud and valid % over the site of optical candidates not yet measured.
 
     Only the class band's window is read (SCL at 20 m is a few kB per site);
     figures are cached like a fetch's. Returns the candidates with their stats
-    and (item id, reason) for the ones that could not be measured.
+    and (item id, reason) for the ones that could not be measured. Of ``options``, the signer, retries,
+    backoff and credentials' ``env`` count. Many sites: :func:`measure_stats_of_sites`.
     """
-    reader = _Reader(catalog, signer or make_signer(catalog), catalog_credentials(catalog, env), retries, backoff)
+    measured = measure_stats_of_sites(ws, [site], catalog, {site.id: candidates}, options, progress=progress)
+    return measured[site.id]
+
+
+def measure_stats_of_sites(
+    ws: Workspace,
+    sites: Sequence[Site],
+    catalog: Catalog,
+    candidates: Mapping[str, list[Candidate]],
+    options: FetchOptions,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, tuple[list[Candidate], list[tuple[str, str]]]]:
+    """:func:`measure_site_stats` of each site's ``candidates`` (site id → its candidates): site id → its
+    candidates with their stats, and (item id, reason) for those that could not be measured, as for it alone.
+
+    Item by item, as :func:`fetch_candidates_of_sites` reads: an item over several sites has its class band
+    opened once, and each site's window read from that one open, not opened again for each site."""
+    reader = _Reader.of(catalog, options)
     table = _load_stats(ws)
-    out: list[Candidate] = []
-    problems: list[tuple[str, str]] = []
-    todo = {id(c) for c in candidates if c.stats is None and c.scene.sensor == "optical"}
-    n = 0
-    for cand in candidates:
-        if id(cand) not in todo:
-            out.append(cand)
-            continue
-        try:
-            profile = profile_for(cand.scene.collection, cand.item.get("properties") or {})
-            grid = site_grid(site, profile.resolution_m, context_m=0)  # the site's cloud: its margin is not read for it
-            inside = site_mask(site, grid)
-            if not inside.any():
-                raise too_small_for(site, grid)
-            stats, _, _ = _measure(reader, profile, cand.scene, grid, inside)
-            table[_stats_key(site, cand.scene)] = asdict(stats)
-            out.append(replace(cand, stats=stats))
-        except (CredentialError, ImageReadError, SourceError, InputError, KeyError) as exc:
-            problems.append((cand.scene.item_id, str(exc)))
-            out.append(cand)
-        n += 1
-        if progress:
-            progress(n, len(todo), cand.scene.item_id)
-    _save_stats(ws, table)
-    return out, problems
+    stats_of: dict[tuple[str, int], SiteStats] = {}
+    problem_of: dict[tuple[str, int], str] = {}
+    by_item: dict[str, list[tuple[Site, int, Candidate]]] = {}  # in the order first met, as each site lists them
+    for site in sites:
+        for i, cand in enumerate(candidates[site.id]):
+            if cand.stats is None and cand.scene.sensor == "optical":
+                by_item.setdefault(cand.scene.id, []).append((site, i, cand))
+    total = sum(len(todo) for todo in by_item.values())
+    done = 0
+    try:
+        for todo in by_item.values():
+            with reader.holding():
+                for site, i, cand in todo:
+                    try:
+                        stats_of[site.id, i] = _measure_over(reader, site, cand.scene, cand.item)
+                        table[_stats_key(site, cand.scene)] = asdict(stats_of[site.id, i])
+                    except (CredentialError, ImageReadError, SourceError, InputError, KeyError) as exc:
+                        problem_of[site.id, i] = str(exc)
+                    done += 1
+                    if progress:
+                        progress(done, total, cand.scene.item_id if len(sites) == 1 else f"{site.id}/{cand.scene.item_id}")
+    finally:
+        _save_stats(ws, table)
+    out: dict[str, tuple[list[Candidate], list[tuple[str, str]]]] = {}
+    for site in sites:
+        cands = candidates[site.id]
+        out[site.id] = (
+            [replace(c, stats=stats_of[site.id, i]) if (site.id, i) in stats_of else c for i, c in enumerate(cands)],
+            [(c.scene.item_id, problem_of[site.id, i]) for i, c in enumerate(cands) if (site.id, i) in problem_of],
+        )
+    return out
+
+
+def _measure_over(reader: _Reader, site: Site, scene: SceneRef, item: Mapping[str, Any]) -> SiteStats:
+    """Cloud and valid fractions of ``scene`` over ``site``'s polygon (its margin is not read for it)."""
+    profile = profile_for(scene.collection, item.get("properties") or {})
+    grid = site_grid(site, profile.resolution_m, context_m=0)
+    inside = site_mask(site, grid)
+    if not inside.any():
+        raise too_small_for(site, grid)
+    stats, _, _ = _measure(reader, profile, scene, grid, inside)
+    return stats
 
 
 def _measure(
@@ -759,18 +885,14 @@ def _fetch_one(
     catalog: Catalog,
     cand: Candidate,
     reader: _Reader,
-    max_cloud: float,
-    gcp_method: str,
-    compress: str,
+    options: FetchOptions,
     stats_table: dict[str, Any],
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> Observation | str:
     scene, item = cand.scene, cand.item
     profile = profile_for(scene.collection, item.get("properties") or {})
     assets = item.get("assets") or {}
     props = item.get("properties") or {}
-    grid = site_grid(site, profile.resolution_m, context_m=context_m)
+    grid = site_grid(site, profile.resolution_m, context_m=options.context_m)
     inside = site_mask(site, grid)
     if not inside.any():
         raise too_small_for(site, grid)  # not "no valid pixel": the item covers it, at pixels larger than the site
@@ -792,21 +914,21 @@ def _fetch_one(
         stats, bands[mb], placement = _measure(reader, profile, scene, grid, inside)
         stats_table[_stats_key(site, scene)] = asdict(stats)
         notes[mb] = "class codes kept as they are; " + stats.rule
-        if reason := _rejection(stats, max_cloud):
+        if reason := _rejection(stats, options.max_cloud):
             return reason
     failures: list[str] = []
     for band in profile.bands:
         if band in bands or band not in asset_of:
             continue
         if profile.sensor == "sar":
-            radiometry = _grd_radiometry(reader, scene, band, thermal_noise) if profile.kind == "sentinel-1-grd" else None
+            radiometry = _grd_radiometry(reader, scene, band, options.thermal_noise) if profile.kind == "sentinel-1-grd" else None
             convert, note = _sar_convert(profile, radiometry)
         else:
             scale, offset, note = asset_scaling(profile, band, props, assets[asset_of[band]])
             convert = _linear(scale, offset)
         try:
             bands[band], placement = reader.read(
-                scene.hrefs[band], grid, convert=convert, gcp_method=gcp_method,
+                scene.hrefs[band], grid, convert=convert, gcp_method=options.gcp_method,
                 resampling=band_resampling(band, profile.sensor), sentinel1_gcps=profile.kind == "sentinel-1-grd",
             )  # fmt: skip
         except (ImageReadError, CredentialError) as exc:
@@ -861,6 +983,6 @@ def _fetch_one(
         item_path.write_text(json.dumps(item, indent=1), encoding="utf-8")
         obs = write_observation(
             ws, store, site, scene, data, grid, order, provenance,
-            cloud_fraction=stats.cloud_fraction, sidecars={"stac": item_path}, compress=compress,
+            cloud_fraction=stats.cloud_fraction, sidecars={"stac": item_path}, compress=options.compress,
         )  # fmt: skip
     return obs if obs is not None else "no valid pixel over the site"

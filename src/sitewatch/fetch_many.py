@@ -7,7 +7,7 @@ tile or Sentinel-1 swath) are asked for in one search over their common bounding
 pystac-client users do; each returned item is then given to every site of the group that its footprint
 (the item's geometry, not its bbox) covers part of, exactly as a search for that site alone would have
 given it (:func:`sitewatch.fetch.site_candidates`): the same items, the same coverage, the same
-provenance. An item covering two sites is listed once and fetched for each (each its own window).
+provenance. An item covering two sites is listed once, its assets opened once, and each site's window read from them.
 
 Groups never span the antimeridian: distances are taken in plain longitude, so a site at 179.9° and one
 at -179.9° are asked for apart (a common bounding box would circle the globe). An item whose footprint
@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from shapely import STRtree
@@ -37,22 +36,19 @@ from .fetch import (
     FetchReport,
     _load_stats,
     cache_dir,
-    fetch_candidates,
+    fetch_candidates_of_sites,
     read_items,
     site_candidates,
 )
+from .fetch_options import GROUP_KM, FetchOptions
 from .model import SceneRef, Site
-from .sources.s1_radiometry import ThermalNoise
-from .sources.stac import Catalog, Signer, resolve_collection, search_items
+from .sources.stac import Catalog, resolve_collection, search_items
 from .store import Store
 from .workspace import Workspace
 
 __all__ = ["GROUP_KM", "SiteGroup", "SitesFound", "group_sites", "find_scenes_for_sites", "fetch_sites"]
 
 log = logging.getLogger(__name__)
-
-GROUP_KM = 50.0
-"""Default side of the square (km) that a group of sites asked for in one search must fit in."""
 
 _KM_PER_DEG = 111.32
 
@@ -159,16 +155,8 @@ def find_scenes_for_sites(
     store: Store,
     sites: Sequence[Site],
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     *,
-    group_km: float = GROUP_KM,
-    refresh: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    page_size: int = 100,
-    env: Mapping[str, str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SitesFound:
     """:func:`sitewatch.fetch.find_scenes` for many sites, one search a group of :func:`group_sites`.
@@ -176,7 +164,7 @@ def find_scenes_for_sites(
     A collection the catalogue does not offer is refused before any request (an InputError); a group whose
     search fails has its sites in ``failed`` with the reason, naming them, and the other groups proceed; so
     does a site with no polygon (an unresolved place)."""
-    resolve_collection(catalog, collection)  # an unknown collection: said once, before any group is asked
+    resolve_collection(catalog, options.collection)  # an unknown collection: said once, before any group is asked
     found = SitesFound()
     known = _load_stats(ws)
     placed = []
@@ -186,15 +174,15 @@ def find_scenes_for_sites(
             placed.append(site)
         except SiteError as exc:  # an unresolved place: named, the others searched
             found.failed[site.id] = str(exc)
-    groups = group_sites(placed, group_km)
+    groups = group_sites(placed, options.group_km)
     reuse: dict[str, Any] = {}
     for k, group in enumerate(groups):
         ids = group.site_ids
         try:
             items = search_items(
-                catalog, collection, group.bbox, start, end,
-                cache_dir=cache_dir(ws), refresh=refresh, retries=retries, backoff=backoff, limit=page_size, env=env,
-                reuse=reuse,
+                catalog, options.collection, group.bbox, options.start, options.end,
+                cache_dir=cache_dir(ws), refresh=options.refresh, retries=options.retries, backoff=options.backoff,
+                limit=options.page_size, env=options.env, reuse=reuse,
             )  # fmt: skip
         except (SourceError, CredentialError) as exc:
             named = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
@@ -220,41 +208,19 @@ def fetch_sites(
     store: Store,
     sites: Sequence[Site],
     catalog: Catalog,
-    collection: str,
-    start: datetime,
-    end: datetime,
+    options: FetchOptions,
     *,
-    group_km: float = GROUP_KM,
-    max_cloud: float = 100.0,
-    signer: Signer | None = None,
-    refresh: bool = False,
-    force: bool = False,
-    retries: int = 5,
-    backoff: float = 1.0,
-    gcp_method: str = "tps",
-    page_size: int = 100,
-    env: Mapping[str, str] | None = None,
-    compress: str = "deflate",
     progress: Callable[[int, int, str], None] | None = None,
-    thermal_noise: ThermalNoise = "keep",
-    context_m: float | None = None,
 ) -> tuple[dict[str, FetchReport], dict[str, str]]:
     """:func:`sitewatch.fetch.fetch_scenes` for many sites, found by :func:`find_scenes_for_sites`.
 
     Returns each searched site's report (the same observations, skips and failures as fetching it alone)
     and, for the sites whose group's search failed, why (naming the group's sites). ``progress`` is told
-    of the searches (a group each), then of each site's items."""
-    found = find_scenes_for_sites(
-        ws, store, sites, catalog, collection, start, end, group_km=group_km, refresh=refresh, retries=retries,
-        backoff=backoff, page_size=page_size, env=env, progress=progress,
-    )  # fmt: skip
-    reports: dict[str, FetchReport] = {}
+    of the searches (a group each), then of each site's items. An item over several sites is read once for
+    them all (:func:`sitewatch.fetch.fetch_candidates_of_sites`): each asset opened once, each site's window
+    read from it."""
+    found = find_scenes_for_sites(ws, store, sites, catalog, options, progress=progress)
     todo = [s for s in sites if s.id in found.candidates]
-    for site in todo:
-        reports[site.id] = fetch_candidates(
-            ws, store, site, catalog, collection, start, end, found.candidates[site.id], found.refused[site.id],
-            max_cloud=max_cloud, signer=signer, force=force, retries=retries, backoff=backoff,
-            gcp_method=gcp_method, env=env, compress=compress, progress=progress, thermal_noise=thermal_noise,
-            context_m=context_m,
-        )  # fmt: skip
+    reports = fetch_candidates_of_sites(ws, store, todo, catalog, options, found.candidates, found.refused,
+                                        progress=progress)  # fmt: skip
     return reports, found.failed

@@ -203,6 +203,9 @@ class AisReadSummary:
     conflicting: int = 0
     """Rows near the sites of an MMSI and time read before at another place (further than :data:`DUPLICATE_M`):
     a track holds one position a time, the first read; dropped, not in ``kept``."""
+    simulated: bool = False
+    """The file is simulated AIS (``sitewatch simulate --ais``: its ``simulated`` column true on its first row),
+    said beside it wherever it is read, as simulated imagery is."""
 
     @property
     def skipped(self) -> int:
@@ -432,6 +435,8 @@ def _read_rows(
     if header is None:
         raise InputError(f"{path}: is empty; an AIS CSV starts with a header row (mmsi, time, lat, lon…)")
     fmt, col = detect_format(header, path)
+    i_sim = next((i for i, h in enumerate(header) if _norm(h) == "simulated"), None)
+    simulated = False
     i_mmsi, i_time, i_lat, i_lon = (col[f] for f in _REQUIRED)
     i_sog, i_cog, i_name, i_len, i_wid = (col.get(f) for f in ("sog", "cog", "name", "length", "width"))
     seconds = _dma_seconds if fmt == "dma" else _iso_seconds
@@ -458,6 +463,8 @@ def _read_rows(
                 if any(c.strip() for c in r):  # a blank line is no row
                     n += 1
                     bad["position" if len(r) <= max(i_lat, i_lon) else "time"] += 1
+        if n == 0 and i_sim is not None and chunk and len(chunk[0]) > i_sim:
+            simulated = chunk[0][i_sim].strip().lower() in ("true", "1", "yes")
         n += len(chunk)
         sample_times += [r[i_time] for r in chunk[: 20 - len(sample_times)]]
         lats = _floats([r[i_lat] for r in chunk], decimal_comma)
@@ -531,6 +538,7 @@ def _read_rows(
     built = cover.build()
     return AisReadSummary(
         str(path), fmt, n, kept, outside, dict(bad), not_ships, iso(t_lo), iso(t_hi), built.extent, len(built.cells),
+        simulated=simulated,
     )  # fmt: skip
 
 

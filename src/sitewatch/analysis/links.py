@@ -571,8 +571,17 @@ def _size_fit(d: Move, a: Move, params: LinkParams) -> tuple[float | None, float
 
 
 def _likely_class(d: Move, a: Move) -> str | None:
+    """The class both ends' sizes share most, named only when it leads the next by two to one (as `claims check`
+    decides a class); else the two, said to be alike: a Ropucha and an Alligator fit any measured size about
+    equally, and the table named one of them ("Ropucha") as if size had told it."""
     shared = {name: p * a.classes[name] for name, p in d.classes.items() if name in a.classes}
-    return max(sorted(shared), key=lambda k: shared[k]) if shared else None
+    if not shared:
+        return None
+    (top, p), *rest = sorted(sorted(shared.items()), key=lambda t: -t[1])
+    if rest and rest[0][1] > 0 and p / rest[0][1] < 2.0:
+        short = [name.split(" (Project")[0] for name in (top, rest[0][0])]  # "other (not in catalogue)" whole
+        return f"{short[0]} or {short[1]} (size cannot tell which)"
+    return top
 
 
 def find_links(

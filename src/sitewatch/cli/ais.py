@@ -39,6 +39,12 @@ def _m(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f} m"
 
 
+def _at(lon: float, lat: float) -> str:
+    # Named: "at 132.33968, 42.87969" is lon, lat, the order GeoJSON keeps, where `sites list` and a map search
+    # box take lat, lon; pasted there, the point lands in another ocean.
+    return f"at lat {lat:.5f}, lon {lon:.5f}"
+
+
 def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     """The result as lines for people: files read, each observation, a line per site."""
     if result.simulated:
@@ -46,7 +52,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     for f in result.files:
         bad = ", ".join(f"{why} {n}" for why, n in sorted(f.bad.items()))
         click.echo(
-            f"read {f.path} ({f.format}): {f.rows} rows, {f.kept} near the sites at the images' times, "
+            f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}): {f.rows} rows, "
+            f"{f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
             + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")
             + (f", {f.duplicates} duplicate(s) dropped (same MMSI and time, within 10 m)" if f.duplicates else "")
@@ -59,7 +66,9 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
                 if stated.start and stated.end else ""]  # fmt: skip
         click.echo(f"AIS coverage as stated: {'; '.join(x for x in said if x)}")
     for o in result.observations:
-        head = f"{o.acquired[:16].replace('T', ' ')} {o.sensor:<7} {o.observation_id}"
+        # The time is UTC, said so as the other commands' tables do; an image known only by its date has none.
+        when = f"{o.acquired[:10]} (time unknown)" if o.status == "date only" else f"{o.acquired[:16].replace('T', ' ')} UTC"
+        head = f"{when} {o.sensor:<7} {o.observation_id}"
         if o.status != "matched":
             click.echo(f"{head}: not matched: {o.note}")
             continue
@@ -70,12 +79,12 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
                        f"({m.method}), AIS length {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}")  # fmt: skip
         for d in o.dark:
             near = f"; nearest AIS {d.nearest_mmsi} {_m(d.nearest_m)} away" if d.nearest_mmsi else "; no AIS position near"
-            click.echo(f"  dark    {d.detection_id}: {_m(d.length_m)} at {d.lon:.5f}, {d.lat:.5f}{near}")
+            click.echo(f"  dark    {d.detection_id}: {_m(d.length_m)} {_at(d.lon, d.lat)}{near}")
         for u in o.unseen:
             click.echo(f"  unseen  MMSI {u.mmsi} {u.name or '(no name)'} ({u.method}, AIS length {_m(u.length_m)}) "
-                       f"at {u.lon:.5f}, {u.lat:.5f}")  # fmt: skip
+                       f"{_at(u.lon, u.lat)}")  # fmt: skip
         for u, why in o.hidden:
-            click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} at {u.lon:.5f}, {u.lat:.5f}")
+            click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} {_at(u.lon, u.lat)}")
     counts = result.site_counts()
     for site in site_ids:
         if site not in counts:

@@ -128,8 +128,11 @@ def _print_site(result: dict[str, Any]) -> None:
     for r in rows:
         masked = (f", {r['detections_masked']} detections left out ({float(r['masked_m2']):,.0f} m²)"
                   if r["detections_masked"] else "")  # fmt: skip
+        # The pixel size beside the sensor, as `claims check` names a pair: a site's 3 m and 10 m optical series
+        # are compared apart, and both lines said only "optical".
+        series = f"{float(r['resolution_m']):g} m {r['sensor']}" if r.get("resolution_m") else str(r["sensor"])
         click.echo(
-            f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {r['sensor']}: "
+            f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {series}: "
             f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "
             f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"
             f"  ({r['before']} -> {r['after']})"

@@ -15,9 +15,9 @@ from ..report.exports import date_zone
 from ..workspace import open_workspace
 from .options import (
     OnceGroup,
-    existing_folder,
     handle_errors,
     json_option,
+    named_out,
     refuse_input_as_out,
     refuse_workspace_file,
     utc_offset_option,
@@ -58,8 +58,8 @@ def _print(check: ClaimsCheck) -> None:
 
 @command.command("check", short_help="Mark each claim of a file supported, contradicted or not testable.")
 @click.argument("claims_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
-              help="Also write the verdicts as JSON to this file (its folder must exist).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=named_out("JSON", (".json",)),
+              help="Also write the verdicts as JSON to this file, .json (its folder must exist).")
 @utc_offset_option("claim dates are then local dates at UTC+HOURS, as in `timeline` and `report`.")
 @workspace_option
 @json_option

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..alert_rules import RULES_FILE
 from ..demo import run_demo
 from .options import OnceCommand, handle_errors, is_quiet, shown
 
@@ -61,12 +62,16 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
             "ais": result.ais,
             "claims": list(result.claims),
             "changes": list(result.changes),
+            "story_files": [str(x.resolve()) for x in result.story_files],
         }, indent=1, default=str))
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
     for sid, periods in result.presence.items():
         for p in periods:
-            click.echo(f"  {sid}: {p['presence_days']} presence day(s) {p['start'][:10]} → {p['end'][:10]}")
+            # The period imaged, not the dates with a vessel: "34 presence day(s) 2023-07-28 → 2024-02-13" read as
+            # ships there from 28 July, where the first was on 25 August.
+            click.echo(f"  {sid}: {p['presence_days']} presence day(s) in the observation period "
+                       f"{p['start'][:10]} → {p['end'][:10]}")  # fmt: skip
     for line in result.links:
         click.echo(f"  link: {line}")
     for sid, c in result.ais.get("sites", {}).items():
@@ -83,4 +88,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
     click.echo(f"archive:   {result.archive.resolve()}/")
     if result.exports:
         click.echo(f"exports:   {result.exports[0].parent.resolve()}/ ({', '.join(x.name for x in result.exports)})")
+    for path in result.story_files:
+        how = "sitewatch alerts check" if path.name == RULES_FILE else f"sitewatch claims check {path.name}"
+        click.echo(f"{path.stem + ':':<10} {path.resolve()} ({how}, in that folder)")
     click.echo(f"took {result.timings_s.get('total', 0):.1f} s")

@@ -104,5 +104,9 @@ def _summary_line(site_id: str, summary: dict[str, Any]) -> str:
         f"{n} {k}{'' if n == 1 else 's'}" + (f" ({cut[k]} cut by the image's edge or no data)" if cut.get(k) else "")
         for k, n in sorted(summary["detections"].items())
     ) or "nothing"
+    if not summary["observations"]:
+        # "0 observation(s), found nothing" read as if the images had been searched and held no vessel.
+        return (f"{site_id}: no observations to detect in: bring imagery in with `sitewatch ingest {site_id} PATH`, "
+                f"`import` or `fetch`")  # fmt: skip
     failed = f", {len(summary['errors'])} could not be read" if summary["errors"] else ""
     return f"{site_id}: {summary['observations']} observation(s){failed}, found {kinds}"

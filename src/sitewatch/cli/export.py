@@ -127,6 +127,7 @@ def command(
         _refuse_other_geopackage(path, {"changes"} if layer == "changes" else GPKG_TABLES)
     sites = list(dict.fromkeys(site_ids)) or None
     sharing = shared_paths(ws.root) if share else None
+    waiting: list[str] = []
     with ws.store() as store:
         for sid in sites or ():
             store.get_site(sid)  # an unknown site is an error naming the known ones
@@ -141,6 +142,7 @@ def command(
             fc = detections_feature_collection(selected)
             if fmt == "gpkg":
                 write_detections_gpkg(store, path, sites, start=start, end=end, kind=only, share=sharing, selected=selected)
+            waiting = _undetected_notes(store, sites)
     if sharing:
         for f in fc["features"]:
             f["properties"] = sharing.value(f["properties"])
@@ -156,6 +158,8 @@ def command(
         else:
             write_text_atomic(path, text)
     simulated = any(f["properties"]["simulated"] for f in fc["features"])
+    for note in waiting:
+        click.echo(f"note: {note}", err=True)
     what = "change region(s)" if layer == "changes" else "detection(s)"
     click.echo(f"wrote {len(fc['features'])} {what} to {'standard output' if to_stdout else path}"
                + (" (simulated imagery)" if simulated else "") + ("; " + SHARED_NOTE if sharing else ""),
@@ -184,6 +188,16 @@ def _refuse_other_geopackage(path: Path, written: Collection[str]) -> None:
         raise InputError(f"{path} is a GeoPackage holding other layers ({shown}): export writes a new file "
                          "in its place and they would be lost; give --out another name (QGIS can then add "
                          "its layers to that GeoPackage)")  # fmt: skip
+
+
+def _undetected_notes(store: Store, sites: list[str] | None) -> list[str]:
+    """A line for each site (of ``sites``; None: every site) with observations detection has not run on: the
+    export holds nothing of them, and "wrote 0 detection(s)" of a site whose 78 images were never detected read
+    as 78 images without a vessel."""
+    counts = {str(r[0]): int(r[1]) for r in store.execute(
+        "SELECT site_id, count(*) FROM observations WHERE detected_at IS NULL GROUP BY site_id")}  # fmt: skip
+    return [f"{sid}: {counts[sid]} observation(s) not detected yet, so not in this export: run `sitewatch detect {sid}`"
+            for sid in sorted(counts) if sites is None or sid in sites]  # fmt: skip
 
 
 def _sites_with_changes(store: Store, sites: list[str] | None) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from .options import (
     sites_asked,
     workspace_option,
 )
-from .search import chosen_catalog, stac_query_options
+from .search import StacQuery, chosen_catalog, stac_query_options
 
 if TYPE_CHECKING:
     from ..fetch import FetchReport
@@ -41,13 +40,7 @@ if TYPE_CHECKING:
 @handle_errors
 def command(
     site_ids: tuple[str, ...],
-    catalog_name: str | None,
-    collection: str,
-    start: datetime,
-    end: datetime,
-    max_cloud: float | None,
-    refresh: bool,
-    group_km: float,
+    query: StacQuery,
     force: bool,
     gcp_method: str,
     retries: int,
@@ -72,19 +65,18 @@ def command(
     Exit code 0 when no item failed, 3 when some failed and the others were
     fetched or skipped (each failure is named), 1 when every item failed.
     """
-    check_date_order(start, end)
+    check_date_order(query.start, query.end)
     ws = open_workspace(workspace)
-    settings = ws.settings({"max_cloud": max_cloud})
-    catalog = chosen_catalog(ws, catalog_name, settings)
+    settings = ws.settings({"max_cloud": query.max_cloud})
+    catalog = chosen_catalog(ws, query.catalog_name, settings)
     from ..fetch import fetch_scenes  # pystac-client, rasterio: not imported for --help or a Tab
     from ..fetch_many import fetch_sites
 
     one = len(site_ids) == 1
-    options: dict[str, Any] = dict(
-        max_cloud=float(settings["max_cloud"]), refresh=refresh, force=force, retries=retries,
-        gcp_method=gcp_method, compress=settings["cog_compress"], thermal_noise=settings["sar_thermal_noise"],
-        context_m=settings["context_m"],
-    )  # fmt: skip
+    options = query.options(
+        max_cloud=float(settings["max_cloud"]), force=force, retries=retries, gcp_method=gcp_method,
+        compress=settings["cog_compress"], thermal_noise=settings["sar_thermal_noise"], context_m=settings["context_m"],
+    )
     reports: dict[str, FetchReport] = {}
     search_failed: dict[str, str] = {}
     with ws.store() as store:
@@ -92,13 +84,12 @@ def command(
             with progress_bar(f"fetch {site_ids[0]}", is_quiet() or as_json) as progress:
                 site = store.get_site(site_ids[0])
                 ids = [site.id]
-                reports[site.id] = fetch_scenes(ws, store, site, catalog, collection, start, end, progress=progress, **options)
+                reports[site.id] = fetch_scenes(ws, store, site, catalog, options, progress=progress)
         else:
             ids = sites_asked(store, list(dict.fromkeys(site_ids)), every=True)
             sites = [store.get_site(sid) for sid in ids]
             with progress_bar(f"fetch {len(ids)} sites", is_quiet() or as_json) as progress:
-                reports, search_failed = fetch_sites(ws, store, sites, catalog, collection, start, end,
-                                                     group_km=group_km, progress=progress, **options)  # fmt: skip
+                reports, search_failed = fetch_sites(ws, store, sites, catalog, options, progress=progress)
     if as_json:
         if one:
             click.echo(json.dumps(_report_json(reports[ids[0]]), indent=1))
@@ -115,7 +106,7 @@ def command(
                 click.echo(f"{o.id}  {o.scene.acquired:%Y-%m-%d %H:%M}Z  valid {o.valid_fraction * 100:.1f}%{cloud}")
             click.echo(
                 f"fetched {len(report.observations)}, skipped {len(report.skipped)}, failed {len(report.failed)} "
-                f"({catalog.name}, {collection}, {sid})"
+                f"({catalog.name}, {query.collection}, {sid})"
             )
             if not is_quiet():
                 for item_id, reason in report.skipped:

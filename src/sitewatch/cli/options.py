@@ -247,6 +247,29 @@ def geojson_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def named_out(what: str, suffixes: tuple[str, ...], hint: str = "") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A Click callback: an output file written as ``what`` is named with one of ``suffixes``, in a folder
+    that exists (``-``, standard output, and a device or pipe such as ``/dev/stdout`` pass).
+
+    ``report --out report.pdf`` wrote HTML, and ``timeline --csv t.xlsx`` CSV, under names whose programs then
+    refused to open them; ``hint`` says how to get the other format."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        value = existing_folder(ctx, param, value)
+        if value is None or str(value) == "-" or Path(value).suffix.lower() in suffixes:
+            return value
+        if Path(value).exists() and not Path(value).is_file():
+            return value
+        names = " or ".join(suffixes)
+        raise click.BadParameter(f"{value}: written as {what}; name the file {names}{hint}", ctx=ctx, param=param)
+
+    return check
+
+
+html_out = named_out("HTML", (".html", ".htm"), " (a browser opens it, and prints it to PDF)")
+"""Click callback of ``report --out``: a ``.html`` (or ``.htm``) file."""
+
+
 def sites_asked(store: Any, ids: list[str], *, every: bool = False) -> list[str]:
     """The sites a command of several sites runs on: ``ids`` when every one is in ``store`` (an unknown one is the
     error naming it and the nearest ids, raised before any site is worked on), or, none given, every site with
@@ -569,7 +592,11 @@ class DateOrTime(click.ParamType):
         try:
             when, date_only = parse_date_or_time(str(value))
         except SitewatchError as exc:
-            self.fail(str(exc), param, ctx)
+            # "21/08/2023" or "17 October 2024", as a desk writes dates: say the ISO date it is, as claims files do.
+            from ..claims_file import date_spelling_hint
+
+            hint = date_spelling_hint(str(value)).removeprefix(": ")
+            self.fail(f"{exc}; {hint}" if hint else str(exc), param, ctx)
         if ctx is not None and isinstance(param, click.Option):
             ctx.meta.setdefault(_GIVEN_DATES, {})[param.opts[0]] = str(value).strip()
         if self.role == "date":

@@ -16,8 +16,8 @@ from .options import (
     ais_coverage_options,
     ais_files_option,
     check_date_order,
-    existing_folder,
     handle_errors,
+    html_out,
     refuse_input_as_out,
     refuse_workspace_file,
     share_option,
@@ -31,7 +31,7 @@ from .options import (
 @click.command("report", cls=OnceCommand, short_help="Write one self-contained HTML report.")
 @click.argument("site_ids", nargs=-1, shell_complete=complete_site_ids)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
-              show_default=True, callback=existing_folder, help="HTML file to write (its folder must exist).")
+              show_default=True, callback=html_out, help="HTML file to write, .html (its folder must exist).")
 @ais_files_option("Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
 @ais_coverage_options
 @click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),

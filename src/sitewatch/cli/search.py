@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config import setting_origin
+from ..fetch_options import GROUP_KM, FetchOptions
 from ..model import iso_utc
 from ..sources.stac import Catalog, resolve_catalog
 from ..workspace import Workspace, open_workspace
@@ -36,8 +39,34 @@ if TYPE_CHECKING:
 F = Callable[..., Any]
 
 
+@dataclass(frozen=True)
+class StacQuery:
+    """What the options ``search`` and ``fetch`` share said (``query`` of both commands)."""
+
+    catalog_name: str | None
+    """``--catalog`` (None: the ``catalog`` setting)."""
+    collection: str
+    """``--collection``."""
+    start: datetime
+    """``--from``."""
+    end: datetime
+    """``--to``."""
+    max_cloud: float | None
+    """``--max-cloud`` (None: not given)."""
+    refresh: bool
+    """``--refresh``."""
+    group_km: float
+    """``--group-km``."""
+
+    def options(self, **more: Any) -> FetchOptions:
+        """The :class:`~sitewatch.fetch_options.FetchOptions` these flags and ``more`` (the command's own) make;
+        ``max_cloud`` is the command's to give (``fetch`` falls back on the setting, ``search`` filters after)."""
+        return FetchOptions(self.collection, self.start, self.end, refresh=self.refresh, group_km=self.group_km, **more)
+
+
 def stac_query_options(func: F) -> F:
-    """The options ``search`` and ``fetch`` share, declared once."""
+    """The options ``search`` and ``fetch`` share, declared once, given to the command as one ``query``
+    (:class:`StacQuery`)."""
     options = [
         click.option("--catalog", "catalog_name", help="earth-search, planetary-computer, cdse, a [catalogs.NAME] "
                      "from sitewatch.toml, a STAC API URL, or a static catalogue on disk (its catalog.json, its "
@@ -51,13 +80,23 @@ def stac_query_options(func: F) -> F:
         click.option("--max-cloud", type=FiniteFloatRange(0, 100), default=None,
                      help="Highest cloud % over the site (SCL/QA inside the site polygon, not the scene)."),
         click.option("--refresh", is_flag=True, help="Ask the catalogue again instead of the cached search."),
-        click.option("--group-km", type=FiniteFloatRange(0, 1000), default=50.0, show_default=True,
+        click.option("--group-km", type=FiniteFloatRange(0, 1000), default=GROUP_KM, show_default=True,
                      help="Several sites: those whose common bounding box fits in a square of this side (km) are "
                      "asked for in one search; 0 asks once a site."),
     ]  # fmt: skip
+
+    @functools.wraps(func)
+    def with_query(
+        *args: Any, catalog_name: str | None, collection: str, start: datetime, end: datetime,
+        max_cloud: float | None, refresh: bool, group_km: float, **kwargs: Any,
+    ) -> Any:
+        query = StacQuery(catalog_name, collection, start, end, max_cloud, refresh, group_km)
+        return func(*args, query=query, **kwargs)
+
+    wrapped: F = with_query
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return wrapped
 
 
 def chosen_catalog(ws: Workspace, catalog_name: str | None, settings: Mapping[str, Any]) -> Catalog:
@@ -107,13 +146,7 @@ def _row(c: Candidate) -> dict[str, Any]:
 @handle_errors
 def command(
     site_ids: tuple[str, ...],
-    catalog_name: str | None,
-    collection: str,
-    start: datetime,
-    end: datetime,
-    max_cloud: float | None,
-    refresh: bool,
-    group_km: float,
+    query: StacQuery,
     measure: bool | None,
     workspace: Path,
     as_json: bool,
@@ -131,12 +164,14 @@ def command(
     search failed with "error" instead. Exit code 3 when some sites' searches
     failed (each named), 1 when all did.
     """
-    check_date_order(start, end)
+    check_date_order(query.start, query.end)
     ws = open_workspace(workspace)
     settings = ws.settings()
-    catalog = chosen_catalog(ws, catalog_name, settings)
+    catalog = chosen_catalog(ws, query.catalog_name, settings)
+    options = query.options()
+    max_cloud = query.max_cloud
     # rasterio, scipy: imported by the command only, not for --help or a Tab
-    from ..fetch import find_scenes, measure_site_stats
+    from ..fetch import find_scenes, measure_stats_of_sites
     from ..fetch_many import find_scenes_for_sites
 
     one = len(site_ids) == 1
@@ -146,21 +181,21 @@ def command(
         if one:
             site = store.get_site(site_ids[0])
             sites = [site]
-            found[site.id] = find_scenes(ws, store, site, catalog, collection, start, end, refresh=refresh)
+            found[site.id] = find_scenes(ws, store, site, catalog, options)
         else:
             sites = [store.get_site(sid) for sid in sites_asked(store, list(dict.fromkeys(site_ids)), every=True)]
             with progress_bar("searching", is_quiet() or as_json) as progress:
-                many = find_scenes_for_sites(ws, store, sites, catalog, collection, start, end, group_km=group_km,
-                                             refresh=refresh, progress=progress)  # fmt: skip
+                many = find_scenes_for_sites(ws, store, sites, catalog, options, progress=progress)
             found, failed = many.candidates, many.failed
         if measure or (measure is None and max_cloud is not None):
+            searched = [site for site in sites if site.id in found]
             with progress_bar("measuring clouds", is_quiet() or as_json) as progress:
-                for site in sites:
-                    if site.id not in found:
-                        continue
-                    found[site.id], problems = measure_site_stats(ws, site, catalog, found[site.id], progress=progress)
-                    for item_id, reason in problems:
-                        click.echo(f"{item_id}{'' if one else f' over {site.id}'}: site figures unknown: {reason}", err=True)
+                # An item over several sites: its class band opened once, each site's window read from it.
+                measured = measure_stats_of_sites(ws, searched, catalog, found, options, progress=progress)
+            for site in searched:
+                found[site.id], problems = measured[site.id]
+                for item_id, reason in problems:
+                    click.echo(f"{item_id}{'' if one else f' over {site.id}'}: site figures unknown: {reason}", err=True)
     if max_cloud is not None:
         found = {sid: [c for c in cands if not (c.stats and c.stats.cloud_fraction is not None
                                                 and c.stats.cloud_fraction * 100 > max_cloud)]
@@ -179,7 +214,7 @@ def command(
             click.echo("no site in this workspace: add one with `sitewatch sites add`")
         for site in sites:
             if site.id in rows:
-                _print_rows(catalog, collection, site.id, rows[site.id], start, end)
+                _print_rows(catalog, query.collection, site.id, rows[site.id], query.start, query.end)
     if failed:
         raise SystemExit(3 if rows else 1)
 

@@ -100,3 +100,9 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
             click.echo(f"  {site:<{w_site}} {name:<{w_name}} {n:>4}")
         if ais_path is not None:
             click.echo(f"wrote {ais_reports} simulated AIS report(s) to {ais_path} (SIMULATED AIS)")
+        # What to do with them: the scenes are files, not yet a workspace's observations.
+        sites = sorted({site for site, _ in counts})
+        first = sites[0]
+        click.echo(f"next, in a workspace (`sitewatch init`), for each site ({', '.join(sites)}): "
+                   f"`sitewatch sites import {out / first / 'layout.geojson'}`, then "
+                   f"`sitewatch ingest {first} {out / first}`")  # fmt: skip

@@ -24,8 +24,8 @@ from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     check_date_order,
-    existing_folder,
     handle_errors,
+    named_out,
     refuse_workspace_file,
     sites_asked,
     timeline_options,
@@ -61,12 +61,18 @@ def _print(tl: Timeline, zone: str) -> None:
         click.echo(line)
 
 
+# `--csv t.xlsx` wrote CSV text, `--chart t.jpg` (or t.pdf) PNG bytes, under names their programs refuse.
+_csv_out = named_out("CSV", (".csv",), " (a spreadsheet opens it)")
+_json_out = named_out("JSON", (".json",))
+_png_out = named_out("a PNG image", (".png",))
+
+
 def _chart_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     # PNG bytes on standard output would garble a terminal and mix with the table or CSV/JSON there.
     if value is not None and str(value) == "-":
         raise click.BadParameter("the chart is a PNG and needs a file name, e.g. --chart timeline.png", ctx=ctx,
                                  param=param)  # fmt: skip
-    return existing_folder(ctx, param, value)
+    return _png_out(ctx, param, value)
 
 
 SITE_FIELD = "{site}"
@@ -79,9 +85,9 @@ def _per_site(path: str | Path, site_id: str) -> Path:
 
 @click.command("timeline", cls=OnceCommand, short_help="Print sites' timelines: vessels, arrivals, departures.")
 @click.argument("site_ids", nargs=-1, metavar="[SITE]...", shell_complete=complete_site_ids)
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=_csv_out,
               help="Write the rows as CSV ('-' for standard output; several sites: one CSV, or a file each with {site} in the name).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=existing_folder,
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True), callback=_json_out,
               help="Write the timeline as JSON ('-' for standard output; several sites: {\"sites\": [...]}, or a file each with {site}).")
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=_chart_file,
               help="Draw the timeline chart as PNG into a file (several sites: {site} in the name, a file each).")

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .sqlite import Store, now_utc
+from ..model import utc
+from .sqlite import Store, now_utc, stored_time
 
 __all__ = ["known_event_keys", "record_events", "record_spans", "pending_events", "mark_delivered", "mark_failed", "stored_events",
            "pending_count", "alerts_turn", "deliver_pending"]
@@ -38,7 +39,11 @@ def known_event_keys(store: Store) -> set[str]:
 
 def record_events(store: Store, events: Sequence[Mapping[str, Any]], *, webhook: bool) -> int:
     """Record events (as :func:`sitewatch.alerts.event_to_dict` gives them) in one transaction; an event
-    already recorded is left as it is. ``webhook``: each new one waits to be posted. Returns how many were new."""
+    already recorded is left as it is. ``webhook``: each new one waits to be posted. Returns how many were new.
+
+    The ``acquired`` column holds the store's form of the time (:func:`~sitewatch.store.sqlite.stored_time`, as every
+    other time column): the event's own ``2024-10-17T00:40:00Z`` was kept on the GeoPackage, and a copy through PostGIS
+    (which gives its times in the store's form) changed it."""
     now = now_utc()
     added = 0
     with store.transaction() as db:
@@ -47,7 +52,7 @@ def record_events(store: Store, events: Sequence[Mapping[str, Any]], *, webhook:
                 """INSERT INTO alert_events (event_key, rule_id, kind, site_id, event_date, acquired, summary,
                    observation_ids, simulated, event, first_reported, webhook_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(event_key) DO NOTHING""",
-                (e["event_id"], e["rule"], e["kind"], e["site"], e["date"], e["acquired"], e["what"],
+                (e["event_id"], e["rule"], e["kind"], e["site"], e["date"], stored_time(utc(e["acquired"])), e["what"],
                  json.dumps(e["observations"]), bool(e["simulated"]), json.dumps(e, sort_keys=True), now, bool(webhook)),
             )  # fmt: skip
             added += cur.rowcount

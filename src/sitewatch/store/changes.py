@@ -16,7 +16,7 @@ from typing import Any
 
 from ..model import Change, Observation, utc
 from .gpkg import as_multipolygon
-from .sqlite import Store, _iso, now_utc, select_equal
+from .sqlite import Store, _acquired_between, _iso, _times, now_utc, select_equal
 
 __all__ = ["ChangePair", "replace_changes", "change_pairs", "changes", "pairs_with_regions"]
 
@@ -82,23 +82,51 @@ def replace_changes(
     return pair
 
 
-def change_pairs(store: Store, site_id: str | None = None) -> list[ChangePair]:
-    """Pairs compared (of one site), in the order of their after image, then before image."""
-    sql = "SELECT * FROM change_pairs" + (" WHERE site_id = ?" if site_id else "") + " ORDER BY after_acquired, before_acquired, after_id"
+def _after_of_period(site_id: str | None, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """SQL (`` AND …``) and arguments keeping the rows whose after-image is an observation (of ``site_id``, if given)
+    acquired from ``since`` to ``until`` as the store holds it now; nothing when neither is given. By the
+    observation's own time, not the row's ``after_acquired`` (the time when compared), as the site page keeps pairs.
+    The rows are found by their ``after_id`` (its index), the period's few; the caller keeps those of ``site_id``
+    (all of them: a pair is of its after-image's site), rather than asking SQL, which would read the site's every
+    row through the index on ``site_id`` to test each."""
+    if since is None and until is None:
+        return "", []
+    of_site = " AND site_id = ?" if site_id else ""
+    sql = (f" AND after_id IN (SELECT observation_id FROM observations WHERE 1=1{of_site}"
+           f"{_acquired_between('acquired', since, until)})")  # fmt: skip
+    return sql, [*([site_id] if site_id else []), *_times(since, until)]
+
+
+def change_pairs(store: Store, site_id: str | None = None, *, since: datetime | None = None,
+                 until: datetime | None = None) -> list[ChangePair]:  # fmt: skip
+    """Pairs compared (of one site), in the order of their after image, then before image; with ``since`` or
+    ``until``, the pairs whose after-image's observation was acquired from ``since`` to ``until`` (inclusive),
+    read alone (a site's pairs of years are not read for one season)."""
+    period, args = _after_of_period(site_id, since, until)
+    of_site = site_id if site_id and not period else None
+    sql = ("SELECT * FROM change_pairs WHERE 1=1" + (" AND site_id = ?" if of_site else "") + period
+           + " ORDER BY after_acquired, before_acquired, after_id")  # fmt: skip
     return [
         ChangePair(
             r["site_id"], r["before_id"], r["after_id"], utc(r["before_acquired"]), utc(r["after_acquired"]), r["sensor"],
             r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
             r["computed_at"], r["before_sha256"], r["after_sha256"],
         )  # fmt: skip
-        for r in store.execute(sql, (site_id,) if site_id else ())
+        for r in store.execute(sql, [*([of_site] if of_site else []), *args])
+        if site_id is None or r["site_id"] == site_id
     ]
 
 
-def changes(store: Store, site_id: str | None = None, before_id: str | None = None, after_id: str | None = None) -> list[Change]:
-    """Stored change regions, largest first within each pair, pairs in time order."""
+def changes(store: Store, site_id: str | None = None, before_id: str | None = None, after_id: str | None = None, *,
+            since: datetime | None = None, until: datetime | None = None) -> list[Change]:  # fmt: skip
+    """Stored change regions, largest first within each pair, pairs in time order; with ``since`` or ``until``,
+    the regions of the pairs :func:`change_pairs` keeps for that period."""
     order = "after_acquired, before_acquired, after_id, area_m2 DESC, change_id"
-    sql, args = select_equal("changes", order, site_id=site_id, before_id=before_id, after_id=after_id)
+    period, more = _after_of_period(site_id, since, until)
+    sql, args = select_equal("changes", order, site_id=None if period else site_id, before_id=before_id, after_id=after_id)
+    if period:
+        where, order = sql.split(" ORDER BY ")
+        sql, args = f"{where}{period} ORDER BY {order}", [*args, *more]
     return [
         Change(
             id=r["change_id"], site_id=r["site_id"], before_id=r["before_id"], after_id=r["after_id"],
@@ -106,16 +134,18 @@ def changes(store: Store, site_id: str | None = None, before_id: str | None = No
             direction=r["direction"], method=r["method"], method_version=r["method_version"],
         )  # fmt: skip
         for r in store.execute(sql, args)
+        if site_id is None or r["site_id"] == site_id
     ]
 
 
-def pairs_with_regions(store: Store, site_id: str) -> list[tuple[ChangePair, list[Change]]]:
-    """The site's stored pairs as :func:`change_pairs` orders them, each with its regions (largest
-    first): two queries for the site, not one a pair."""
+def pairs_with_regions(store: Store, site_id: str, *, since: datetime | None = None,
+                       until: datetime | None = None) -> list[tuple[ChangePair, list[Change]]]:  # fmt: skip
+    """The site's stored pairs as :func:`change_pairs` orders them (of the period from ``since`` to ``until``, if
+    given, as it keeps them), each with its regions (largest first): two queries for the site, not one a pair."""
     by_pair: dict[tuple[str, str], list[Change]] = defaultdict(list)
-    for c in changes(store, site_id=site_id):
+    for c in changes(store, site_id=site_id, since=since, until=until):
         by_pair[(c.before_id, c.after_id)].append(c)
-    return [(p, by_pair.get((p.before_id, p.after_id), [])) for p in change_pairs(store, site_id)]
+    return [(p, by_pair.get((p.before_id, p.after_id), [])) for p in change_pairs(store, site_id, since=since, until=until)]
 
 
 def _polygon(geom: Any) -> Any:

@@ -4,7 +4,8 @@ The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
 and attribute tables, each feature table with its R-tree spatial index (from version 6);
 the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8;
-from 11, ``input_changes`` and the triggers that note in it each change of what ``alerts check`` reads
+the ``changes`` layer and ``change_pairs`` from 9, ``alert_events`` from 10, and indexes for a long history from 11;
+``input_changes`` and the triggers that note in it each change of what ``alerts check`` reads from 12
 (:func:`input_log_sql`).
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIGRATIONS", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "INPUT_TABLES", "SCHEMA_VERSION",
-           "input_log_sql", "rtree_index_sql"]
+__all__ = ["MIGRATIONS", "INDEXES_V11", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "INPUT_TABLES",
+           "SCHEMA_VERSION", "input_log_sql", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -390,13 +391,28 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
   VALUES ('alert_events', 'attributes', 'alert_events', 'Events reported by sitewatch alerts check');
 """
 
+INDEXES_V11 = """
+CREATE INDEX idx_observations_scene ON observations(scene_id);
+CREATE INDEX idx_change_pairs_site ON change_pairs(site_id, after_acquired, before_acquired, after_id);
+CREATE INDEX idx_change_pairs_after ON change_pairs(after_id);
+CREATE INDEX idx_changes_after ON changes(after_id);
+CREATE INDEX idx_alert_events_site ON alert_events(site_id, event_date, acquired);
+"""
+"""Version 11: indexes on the columns that queries of a long history filtered on without one, each read whole
+(``EXPLAIN QUERY PLAN``: ``SCAN``): the observations of a scene id (``import`` asks for each file whether
+another site holds its scene; ``sites remove`` whether a scene is still used), a site's change pairs in their
+order (the site page, the report, ``change``), the pairs and regions of a period's after-images (the
+dashboard's changes of a period) and a site's alert events by date (the site page and its API). The same
+names and columns in the PostGIS store's version 2 (:mod:`sitewatch.store.pg_schema`)."""
+
+
 INPUT_TABLES: dict[str, tuple[str, ...]] = {
     table: ("fid", "geom", *re.findall(r"(?:^|,)\s*(\w+)\s+(?:TEXT|INTEGER|REAL|DATETIME|BOOLEAN)\b", spec[2]))
     for table, spec in FEATURE_TABLES.items()
 }
 INPUT_TABLES["observations"] += ("detected_at", "acquired_date_only")  # versions 2 and 8
 INPUT_TABLES["detections"] += ("truncated", "acquired_date_only")  # versions 7 and 8
-"""The tables ``alerts check`` reads its inputs from, each with every column it has at version 11 (a trigger of
+"""The tables ``alerts check`` reads its inputs from, each with every column it has at version 12 (a trigger of
 :func:`input_log_sql` compares an updated row's old and new values in these columns). Never edited: a later
 migration that adds a column to one of them drops that table's triggers and makes them again with the column
 (``test_the_input_triggers_compare_every_column`` fails otherwise); the store expects the triggers as the last
@@ -426,7 +442,7 @@ def _input_rows(table: str, r: str) -> str:
 
 
 def input_log_sql() -> str:
-    """Version 11: ``input_changes``, where the database itself notes each change of what ``alerts check`` reads.
+    """Version 12: ``input_changes``, where the database itself notes each change of what ``alerts check`` reads.
 
     Triggers on the six input tables (:data:`INPUT_TABLES`) add a row (site, acquisition time) to it for every
     row inserted, deleted, or updated to other values (the old and the new row), whoever writes it: each write
@@ -438,14 +454,13 @@ def input_log_sql() -> str:
     changes nothing notes nothing. :mod:`sitewatch.alert_window` reads the rows and removes
     those its checkpoint has taken in. The triggers use plain SQL only, so any SQLite client can run them.
 
-    A scene's triggers find its observations by ``scene_id``: through ``idx_observations_scene`` (made here if not
-    there yet), not a scan of every observation for each scene written (``import`` of a year: quadratic).
+    A scene's triggers find its observations by ``scene_id``: through ``idx_observations_scene`` (version 11), not a
+    scan of every observation for each scene written (``import`` of a year: quadratic).
 
     A later migration that makes one of these tables again drops its triggers with it: it must make them again
     (``alerts check`` finds them missing and evaluates the whole history until then)."""
     parts = ["""
-CREATE TABLE input_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, acquired DATETIME);
-CREATE INDEX IF NOT EXISTS idx_observations_scene ON observations(scene_id);"""]
+CREATE TABLE input_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, acquired DATETIME);"""]
     for table, columns in INPUT_TABLES.items():
         name = f"{INPUT_TRIGGER_PREFIX}{table}"
         rest = [f'"{c}"' for c in columns if c != "fid"]
@@ -482,7 +497,8 @@ END;""")
     return "\n".join(parts)
 
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, input_log_sql())
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11,
+                               input_log_sql())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -57,7 +57,6 @@ from ..report import charts
 from ..report.exports import date_zone
 from ..report.html import by_kind, candidates_text, imagery_lines, in_period, template_environment
 from ..store import Store
-from ..store.changes import changes
 from ..workspace import Workspace, open_workspace
 from . import data, schemas
 from .data import BadId, NotFound, check_id
@@ -565,12 +564,13 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
     def api_changes(site_id: str, start: str | None = FROM, end: str | None = TO) -> list[dict[str, Any]]:
         period = data.asked_period(start, end, reversed_empty=True)
         with dash.store() as store:
-            pairs = data.site_changes(store, _site_id(site_id))
             if not period.asked:
-                return pairs
-            # A pair is of the date of its after-image, as the site page's table keeps it.
-            kept = set() if period.empty else data.period_observation_ids(store, _site_id(site_id), dash.period_params(period))
-        return [p for p in pairs if p["after_id"] in kept]
+                return data.site_changes(store, _site_id(site_id))
+            if period.empty:
+                data.find_site(store, _site_id(site_id))
+                return []
+            # A pair is of the date of its after-image, as the site page's table keeps it: the period's read alone.
+            return data.period_changes(store, _site_id(site_id), dash.period_params(period))
 
     @app.get("/api/sites/{site_id:path}/alerts", tags=["api"], **_doc(list[schemas.AlertEvent]),
              summary="The site's recorded alert events (`sitewatch alerts check`)", description=ALERTS_PERIOD_DESCRIPTION)  # fmt: skip
@@ -639,9 +639,10 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             detections = [d for d in records.detections if d.observation_id in kept]
             counts = Counter(d.observation_id for d in detections)
             rows = [data.observation_row(o, counts[o.id]) for o in observations]
-            pairs = [p for p in data.site_changes(store, site.id) if p["after_id"] in kept]
+            kept_pairs = data.period_pairs(store, site.id, params, kept)
+            pairs = [data.change_pair_dict(p, rs) for p, rs in kept_pairs]
             alerts = [e for e in data.site_alerts(store, site.id) if _date_in(e.get("date"), period)]
-            regions = [r for r in changes(store, site_id=site.id) if r.after_id in kept]
+            regions = data.pairs_regions(kept_pairs)
             months = data.site_months(store, site.id, dash.params)
         page_of_month = f"/sites/{quote(site.id, safe='/')}?from={{}}&to={{}}"
         shown = (period.start or period.first, period.end or period.last)

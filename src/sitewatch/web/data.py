@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -63,6 +63,9 @@ __all__ = [
     "observation_row",
     "observation_detail",
     "site_changes",
+    "period_pairs",
+    "period_changes",
+    "pairs_regions",
     "pair_id",
     "change_pair_dict",
     "site_alerts",
@@ -457,6 +460,30 @@ def period_observation_ids(store: Store, site_id: str, params: TimelineParams) -
     runs up to 14 h from UTC's): what the changes and alerts of a period are judged by."""
     since, until = _read_bounds(params, 2)
     return {o.id for o in store.observations(site_id, since=since, until=until) if in_period(o, params)}
+
+
+def period_pairs(store: Store, site_id: str, params: TimelineParams,
+                 kept: Collection[str] | None = None) -> list[tuple[ChangePair, list[Change]]]:  # fmt: skip
+    """The site's stored pairs of the period of ``params``, each with its regions (largest first), in their order:
+    those whose after-image counts for one of its dates (:func:`period_observation_ids`, or ``kept`` when the caller
+    has those ids), read for those dates alone (and 2 days either side), not every pair of the site's years."""
+    find_site(store, site_id)
+    if kept is None:
+        kept = period_observation_ids(store, site_id, params)
+    since, until = _read_bounds(params, 2)
+    return [(p, regions) for p, regions in pairs_with_regions(store, site_id, since=since, until=until) if p.after_id in kept]
+
+
+def period_changes(store: Store, site_id: str, params: TimelineParams) -> list[dict[str, Any]]:
+    """The site's stored pairs of the period of ``params`` (:func:`period_pairs`) as :func:`site_changes` gives each."""
+    return [change_pair_dict(p, regions) for p, regions in period_pairs(store, site_id, params)]
+
+
+def pairs_regions(pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> list[Change]:
+    """The regions of ``pairs`` in the order :func:`~sitewatch.store.changes.changes` reads a site's (each pair's
+    after-image, before-image, after id, then largest first), without reading them again."""
+    order = [(p.after_acquired, p.before_acquired, p.after_id, -r.area_m2, r.id, r) for p, regions in pairs for r in regions]
+    return [row[-1] for row in sorted(order, key=lambda row: row[:-1])]
 
 
 def period_timeline(store: Store, site: Site, params: TimelineParams) -> Timeline:

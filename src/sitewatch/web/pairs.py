@@ -78,9 +78,13 @@ def _sub_grid(grid: Grid, window: PixelWindow) -> Grid:
 def load_pair(store: Store, pid: str) -> PairView:
     """The stored pair ``pid`` (``BEFORE..AFTER``) with its regions, its site's pairs, its observations and
     the window of the images to show; :class:`~sitewatch.web.data.NotFound` naming ``pid`` if none is stored."""
+    # Each way to cut the id at a '..' is asked by the pair's two ids (their unique index), not by the pair's id
+    # made of every stored row (a read of the whole table: a pair page at years of daily pairs).
+    cuts = [(pid[:i], pid[i + 2:]) for i in range(len(pid) - 1) if pid.startswith("..", i)]
     rows = store.execute(
-        "SELECT site_id, before_id, after_id FROM change_pairs WHERE before_id || '..' || after_id = ?", (pid,)
-    )
+        "SELECT site_id, before_id, after_id FROM change_pairs WHERE "
+        + " OR ".join(["(before_id = ? AND after_id = ?)"] * len(cuts)), [v for cut in cuts for v in cut]
+    ) if cuts else []  # fmt: skip
     if not rows:
         raise NotFound(f"no stored change pair {pid!r} in this workspace (a pair's id is BEFORE..AFTER, its two "
                        "observation ids; the pairs `sitewatch change` stored are listed on their site's page)")  # fmt: skip

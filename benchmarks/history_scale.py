@@ -32,6 +32,9 @@ a copy of the workspace as it stands before the check (the database, settings, r
 archive), measured as "alerts check (before)"; the two runs' standard output and events files must be byte for
 byte the same (the script stops otherwise). ``--profile-import DIR``: one more day at each length whose ``import``
 runs under cProfile (``DIR/import-LENGTH.prof``; not measured), then its ``detect`` and ``alerts check`` as usual.
+``--compare-to DIR``: the same comparison against an earlier run's ``--out`` (run with the other sitewatch as a
+whole, e.g. when the newer one migrated the database to a schema the older cannot open, so that ``--before-src``
+cannot run it on a copy), after the run: each day's output and the final ``alerts.jsonl``.
 ``--story``: at each length the first day's images are held back and imported with the third day's (into the past),
 and the ``busy`` rule's threshold changes that day: with ``--before-src``, the byte-for-byte comparison through both.
 """
@@ -179,6 +182,9 @@ def main() -> None:
     ap.add_argument("--profile-import", type=Path, metavar="DIR", help="One more day at each length, its import under cProfile into DIR.")
     ap.add_argument("--story", action="store_true", help="At each length the first day's images come two days late, "
                     "with a rule changed (with --before-src: the comparison through both; the figures are not a day's).")
+    ap.add_argument("--compare-to", type=Path, metavar="DIR", help="The --out of an earlier run (another sitewatch, "
+                    "e.g. one whose schema the other cannot open): each day's alerts check output and alerts.jsonl "
+                    "must be byte for byte the same as there.")
     ap.add_argument("--fill", nargs=4, metavar=("WS", "TEMPLATE", "FIRST", "END"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fill:
@@ -292,6 +298,11 @@ def run(root: Path, args: argparse.Namespace) -> None:
         figures[length] = fig
         print(f"history {length} days: {json.dumps(fig)}", flush=True)
     server.shutdown()
+    if args.compare_to:
+        outs = sorted(root.glob("out-*.after"))
+        for out in outs:
+            _same(args.compare_to / out.name, out, args.compare_to / "ws" / "alerts.jsonl", ws / "alerts.jsonl")
+        print(f"--compare-to: {len(outs)} days of alerts check output and alerts.jsonl byte-identical to {args.compare_to}")
     print_figures(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")

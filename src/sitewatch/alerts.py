@@ -80,11 +80,9 @@ class _Workspace:
     """What the rules read, each read or computed once per run.
 
     ``starts``: sites read from a date on (their observations acquired that date or later, and those observations'
-    detections), not from their beginning: the window :mod:`sitewatch.alert_window` evaluates. ``inputs``: each
-    site's stored rows are also digested, in the same snapshot, so that the window can be checked against what the
-    last run saw."""
+    detections), not from their beginning: the window :mod:`sitewatch.alert_window` evaluates."""
 
-    def __init__(self, store: Store, starts: Mapping[str, date | None] | None = None, *, inputs: bool = False) -> None:
+    def __init__(self, store: Store, starts: Mapping[str, date | None] | None = None) -> None:
         self.store = store
         self.starts = dict(starts or {})
         self._sites: dict[str, Site] = {}
@@ -93,9 +91,6 @@ class _Workspace:
         self._tl: dict[str, Timeline] = {}
         self._moves: dict[str, tuple[list[Move], list[Move]]] = {}
         self._read: dict[str, SiteRecords] = {}
-        self._inputs = inputs
-        self.site_inputs: dict[str, Any] = {}
-        """Site id -> :class:`sitewatch.alert_window.SiteInputs`, read with its records (``inputs``)."""
 
     def site(self, sid: str) -> Site:
         if sid not in self._sites:
@@ -107,18 +102,13 @@ class _Workspace:
         # meanwhile: the timeline of one read and the detections of another did not agree).
         if sid not in self._read:
             start = self.starts.get(sid)
-            if start is None and not self._inputs:
+            if start is None:
                 self._read[sid] = read_site_records(self.store, sid)
             else:
                 from .alert_window import read_window
 
-                self._read[sid], self.site_inputs[sid] = read_window(self.store, sid, start)
+                self._read[sid] = read_window(self.store, sid, start)
         return self._read[sid]
-
-    def inputs(self, sid: str) -> Any:
-        """The site's :class:`sitewatch.alert_window.SiteInputs` (read with its records; ``inputs`` must be set)."""
-        self._records(sid)
-        return self.site_inputs[sid]
 
     def path(self, sid: str, oid: str) -> str | None:
         """The archive path of one of the site's observations (None when it has none): from those read, else its row
@@ -516,7 +506,7 @@ def check_alerts(
     The file is written before the store: a run stopped between the two reports its events again on the next
     run, rather than never, but does not append a line the file already holds (by ``event_id``).
     """
-    from .alert_window import CHECKPOINT_KEY, evaluate_window
+    from .alert_window import evaluate_window, store_checkpoint
     from .files import write_text_atomic
     from .store.alerts import (
         alerts_turn,
@@ -570,7 +560,7 @@ def check_alerts(
             record_events(store, again, webhook=False)
         if window is not None:
             # Every event below the next window is recorded by now: the next run may start from there.
-            store.set_meta(CHECKPOINT_KEY, window.checkpoint)
+            store_checkpoint(store, window)
     delivered: list[str] = []
     errors: dict[str, str] = {}
     if webhook:

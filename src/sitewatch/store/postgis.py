@@ -34,7 +34,15 @@ from ..errors import (
     require_extra,
 )
 from .pg_locks import LockWatch, describe_holders
-from .pg_schema import MIGRATION_LOCK, PG_FEATURE_TABLES, PG_MIGRATIONS, PG_SCHEMA_VERSION
+from .pg_schema import (
+    MIGRATION_LOCK,
+    PG_FEATURE_TABLES,
+    PG_INPUT_TABLES,
+    PG_INPUT_TRIGGER_PREFIX,
+    PG_MIGRATIONS,
+    PG_SCHEMA_VERSION,
+    input_function_body,
+)
 from .sqlite import BUSY_TIMEOUT_S, LOCK_NOTICE_S, Connection, Store, _iso
 
 _T = TypeVar("_T")
@@ -520,6 +528,20 @@ class PostgisStore(Store):
             raise  # (waited for again, or named, by _waiting)
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
+
+    def records_input_changes(self) -> bool:
+        """:meth:`Store.records_input_changes`: each trigger of the migration there and enabled always, as it made
+        them (not disabled by ``ALTER TABLE … DISABLE TRIGGER``, nor left to sessions not in replica mode by
+        ``ENABLE TRIGGER``), and the function they call as it made it."""
+        want = {f"{PG_INPUT_TRIGGER_PREFIX}{t}{end}" for t in PG_INPUT_TABLES for end in ("", "_truncate")}
+        rows = self.execute(
+            "SELECT t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled = 'A' "
+            "AND substr(t.tgname, 1, ?) = ?", (len(PG_INPUT_TRIGGER_PREFIX), PG_INPUT_TRIGGER_PREFIX),
+        )  # fmt: skip
+        body = self.execute("SELECT prosrc FROM pg_proc WHERE proname = 'sitewatch_input_changed' "
+                            "AND pronamespace = current_schema()::regnamespace")  # fmt: skip
+        return {str(r[0]) for r in rows} == want and [str(r[0]) for r in body] == [input_function_body()]
 
     def _check_current(self) -> None:
         current = self.schema_version()

@@ -4,7 +4,9 @@ The database is an OGC GeoPackage: the GeoPackage core tables plus sitewatch's
 feature tables (sites, berths, site_water, scenes, observations, detections)
 and attribute tables, each feature table with its R-tree spatial index (from version 6);
 the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8;
-the ``changes`` layer and ``change_pairs`` from 9, ``alert_events`` from 10, and indexes for a long history from 11.
+the ``changes`` layer and ``change_pairs`` from 9, ``alert_events`` from 10, and indexes for a long history from 11;
+``input_changes`` and the triggers that note in it each change of what ``alerts check`` reads from 12
+(:func:`input_log_sql`).
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIGRATIONS", "INDEXES_V11", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "SCHEMA_VERSION", "rtree_index_sql"]
+__all__ = ["MIGRATIONS", "INDEXES_V11", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "INPUT_TABLES",
+           "SCHEMA_VERSION", "input_log_sql", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -402,7 +405,100 @@ order (the site page, the report, ``change``), the pairs and regions of a period
 dashboard's changes of a period) and a site's alert events by date (the site page and its API). The same
 names and columns in the PostGIS store's version 2 (:mod:`sitewatch.store.pg_schema`)."""
 
-MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11)
+
+INPUT_TABLES: dict[str, tuple[str, ...]] = {
+    table: ("fid", "geom", *re.findall(r"(?:^|,)\s*(\w+)\s+(?:TEXT|INTEGER|REAL|DATETIME|BOOLEAN)\b", spec[2]))
+    for table, spec in FEATURE_TABLES.items()
+}
+INPUT_TABLES["observations"] += ("detected_at", "acquired_date_only")  # versions 2 and 8
+INPUT_TABLES["detections"] += ("truncated", "acquired_date_only")  # versions 7 and 8
+"""The tables ``alerts check`` reads its inputs from, each with every column it has at version 12 (a trigger of
+:func:`input_log_sql` compares an updated row's old and new values in these columns). Never edited: a later
+migration that adds a column to one of them drops that table's triggers and makes them again with the column
+(``test_the_input_triggers_compare_every_column`` fails otherwise); the store expects the triggers as the last
+migration that made them left them (:meth:`~sitewatch.store.Store.records_input_changes`)."""
+
+_INPUT_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "sites": (("site_id",),), "berths": (("site_id", "berth_id"),), "site_water": (("site_id",),),
+    "scenes": (("scene_id",),), "observations": (("observation_id",), ("site_id", "scene_id")),
+    "detections": (("detection_id",),),
+}  # fmt: skip
+"""Each input table's unique keys besides ``fid``: the rows an ``INSERT OR REPLACE`` would delete."""
+
+INPUT_TRIGGER_PREFIX = "sitewatch_input_"
+"""The names of the triggers :func:`input_log_sql` makes (``sitewatch_input_observations_update``…)."""
+
+
+def _input_rows(table: str, r: str) -> str:
+    """``SELECT site_id, acquired`` of the change of row ``r`` (``OLD``, ``NEW``, or the alias of a stored row) of
+    ``table``, for ``INSERT INTO input_changes (site_id, acquired)``; ``acquired`` NULL means the whole site."""
+    if table in ("observations", "detections"):
+        return f"SELECT {r}.site_id, {r}.acquired"
+    if table == "scenes":
+        # A scene's row is part of each observation of it (its columns are read with the observation's).
+        return (f"SELECT o.site_id, min(o.acquired, {r}.acquired) FROM observations AS o "
+                f"WHERE o.scene_id = {r}.scene_id")  # fmt: skip
+    return f"SELECT {r}.site_id, NULL"
+
+
+def input_log_sql() -> str:
+    """Version 12: ``input_changes``, where the database itself notes each change of what ``alerts check`` reads.
+
+    Triggers on the six input tables (:data:`INPUT_TABLES`) add a row (site, acquisition time) to it for every
+    row inserted, deleted, or updated to other values (the old and the new row), whoever writes it: each write
+    path of sitewatch, QGIS editing a layer, the ``sqlite3`` shell. A site's row, berth or water polygon is noted
+    with no time (the whole site); a scene with the site and time of each observation of it. ``BEFORE INSERT``
+    notes the stored rows of the same key that an ``INSERT OR REPLACE`` is about to delete (SQLite fires no delete
+    trigger for those) unless they hold the new row's values (its ``fid`` aside: unknown before the insert; a
+    row put again under another ``fid`` is noted by ``AFTER INSERT``, at the same site and time); an upsert that
+    changes nothing notes nothing. :mod:`sitewatch.alert_window` reads the rows and removes
+    those its checkpoint has taken in. The triggers use plain SQL only, so any SQLite client can run them.
+
+    A scene's triggers find its observations by ``scene_id``: through ``idx_observations_scene`` (version 11), not a
+    scan of every observation for each scene written (``import`` of a year: quadratic).
+
+    A later migration that makes one of these tables again drops its triggers with it: it must make them again
+    (``alerts check`` finds them missing and evaluates the whole history until then)."""
+    parts = ["""
+CREATE TABLE input_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, acquired DATETIME);"""]
+    for table, columns in INPUT_TABLES.items():
+        name = f"{INPUT_TRIGGER_PREFIX}{table}"
+        rest = [f'"{c}"' for c in columns if c != "fid"]
+
+        def same(a: str, b: str, rest: list[str] = rest) -> str:
+            return f"({', '.join(f'{a}.{c}' for c in rest)}) IS ({', '.join(f'{b}.{c}' for c in rest)})"
+
+        keys = " OR ".join(["s.fid = NEW.fid", *(f"({', '.join(f's.{k}' for k in key)}) = ({', '.join(f'NEW.{k}' for k in key)})"
+                                                 for key in _INPUT_KEYS[table])])  # fmt: skip
+        stored = f"{_input_rows(table, 's')} FROM {table} AS s"
+        if table == "scenes":
+            stored = (f"SELECT o.site_id, min(o.acquired, s.acquired) FROM {table} AS s JOIN observations AS o "
+                      "ON o.scene_id = s.scene_id")  # fmt: skip
+        parts.append(f"""
+CREATE TRIGGER {name}_replace BEFORE INSERT ON {table}
+BEGIN
+  INSERT INTO input_changes (site_id, acquired) {stored}
+    WHERE ({keys}) AND NOT {same('s', 'NEW')};
+END;
+CREATE TRIGGER {name}_insert AFTER INSERT ON {table}
+BEGIN
+  INSERT INTO input_changes (site_id, acquired) {_input_rows(table, 'NEW')};
+END;
+CREATE TRIGGER {name}_update AFTER UPDATE ON {table}
+  WHEN NOT (OLD.fid = NEW.fid AND {same('OLD', 'NEW')})
+BEGIN
+  INSERT INTO input_changes (site_id, acquired) {_input_rows(table, 'OLD')};
+  INSERT INTO input_changes (site_id, acquired) {_input_rows(table, 'NEW')};
+END;
+CREATE TRIGGER {name}_delete AFTER DELETE ON {table}
+BEGIN
+  INSERT INTO input_changes (site_id, acquired) {_input_rows(table, 'OLD')};
+END;""")
+    return "\n".join(parts)
+
+
+MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11,
+                               input_log_sql())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,6 +8,7 @@ stage gives the same rows, not twice the rows.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -33,7 +34,7 @@ from .gpkg import (
     register_gpkg_functions,
     to_gpkg_blob,
 )
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import INPUT_TRIGGER_PREFIX, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["Connection", "Store", "now_utc", "stored_time"]
 
@@ -157,6 +158,22 @@ def _sql_statements(script: str) -> Iterator[str]:
             if statement.strip(" \n\t;"):
                 yield statement.strip()
             statement = ""
+
+
+@functools.cache
+def _input_triggers() -> dict[str, str]:
+    """The input triggers (``CREATE TRIGGER`` statements by name) as the migrations leave them, each as the last that
+    made it (after ``DROP TRIGGER``, none)."""
+    want: dict[str, str] = {}
+    for migration in MIGRATIONS:
+        for statement in _sql_statements(migration):
+            made = re.match(r"CREATE TRIGGER (\w+)", statement)
+            dropped = re.match(r"DROP TRIGGER (?:IF EXISTS )?(\w+)", statement)
+            if made and made.group(1).startswith(INPUT_TRIGGER_PREFIX):
+                want[made.group(1)] = statement.rstrip(";")
+            elif dropped:
+                want.pop(dropped.group(1), None)
+    return want
 
 
 _T = TypeVar("_T")
@@ -356,6 +373,15 @@ class Store:
                 f"{self.path}: schema version {current}{by}, this sitewatch ({__version__}) reads {SCHEMA_VERSION} "
                 f"when read-only; {action}"
             )
+
+    def records_input_changes(self) -> bool:
+        """Whether the database notes every change of ``alerts check``'s inputs in ``input_changes``: each of the
+        triggers the migrations made (:func:`~sitewatch.store.schema.input_log_sql`) is there, as they made it (not
+        dropped with a table made again, not edited), and no other of their names."""
+        want = _input_triggers()
+        rows = self.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
+                            (len(INPUT_TRIGGER_PREFIX), INPUT_TRIGGER_PREFIX))  # fmt: skip
+        return {str(r[0]): str(r[1]).strip().rstrip(";") for r in rows} == want
 
     def meta(self, key: str) -> str | None:
         """A value kept in ``sitewatch_meta`` (None when there is none)."""

@@ -1,0 +1,302 @@
+"""``alerts check``'s window is given up whenever what it read before a site's end changed, by any write path.
+
+The database notes each change itself (triggers writing ``input_changes``, alert_window.py): a late image, a
+``detect --force``, an edited site, scene or observation, a row deleted or replaced by another program (QGIS, the
+``sqlite3`` shell, ``psql``), a ``TRUNCATE``, a copy into another store. Each test stores a checkpoint, checks that
+the next run would use its window, makes one write, and requires the next run to evaluate the whole history naming
+the site; the writes after the end (the day's new image) and those that change nothing must keep the window.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shapely.geometry import box
+
+from sitewatch.alert_rules import parse_rules
+from sitewatch.alert_window import CHECKPOINT_KEY, WindowRun, evaluate_window, store_checkpoint
+from sitewatch.alerts import check_alerts
+from sitewatch.store import Store
+from sitewatch.store.schema import INPUT_TABLES
+from sitewatch.workspace import init_workspace, open_workspace
+from test_alert_window import RULES, START, History, _dets, _obs, _put, _site
+
+DAYS = 30
+STORY = History(DAYS, seed=11)
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A workspace with the two ports' 30 days and a checkpoint stored by ``alerts check`` (GeoPackage, or a
+    database of the PostGIS test server)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgis" else None
+    w = init_workspace(tmp_path / "ws", url)
+    with w.store() as store:
+        for sid in ("rason", "dunai"):
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, ds in STORY.day(d):
+                _put(store, o, ds)
+    _check(w.root)
+    return w.root
+
+
+def _rules(store: Store) -> list[Any]:
+    rules, errors = parse_rules({"rules": RULES}, store.sites())
+    assert not errors
+    return rules
+
+
+def _check(root: Path) -> None:
+    with open_workspace(root).store() as store:
+        check_alerts(store, _rules(store), out=root / "alerts.jsonl")
+
+
+def _next(root: Path) -> WindowRun:
+    """What the next ``alerts check`` would evaluate (nothing stored)."""
+    with open_workspace(root).store() as store:
+        return evaluate_window(store, _rules(store))
+
+
+def _old(sid: str, day: int) -> tuple[Any, list[Any]]:
+    [(o, ds)] = [(o, ds) for o, ds in STORY.day(day) if o.site_id == sid]
+    return o, ds
+
+
+def _write(root: Path, write: Callable[[Store], None]) -> None:
+    with open_workspace(root).store() as store:
+        write(store)
+
+
+def _sql(sql: str, *args: Any) -> Callable[[Store], None]:
+    def run(store: Store) -> None:
+        with store.transaction() as db:
+            db.execute(sql, args)
+
+    return run
+
+
+OLD_DAY = next(d for d in range(8, 20) if any(o.site_id == "dunai" and ds for o, ds in STORY.day(d)))
+"""A day of the 30, well before the end, with an image of Dunai and detections in it."""
+OLD = _obs("dunai", START + timedelta(days=OLD_DAY)).id
+
+STALE_WRITES: dict[str, Callable[[Store], None]] = {
+    # sitewatch's own write paths
+    "an image imported late, into the past": lambda s: _put(s, _obs("dunai", START + timedelta(days=OLD_DAY), hour=21), []),
+    "an image imported late, not detected yet": lambda s: s.put_observation(_obs("dunai", START + timedelta(days=OLD_DAY), hour=22)),
+    "detect --force on an old image (its detections replaced)": lambda s: s.replace_detections(*_old("dunai", OLD_DAY)),
+    "an old image's detections cleared (its COG replaced)": lambda s: s.clear_detections(OLD),
+    "an old image's cloud fraction measured again": lambda s: s.set_cloud_fraction(OLD, 0.4),
+    "an old image's hidden berths measured again": lambda s: s.set_berths_hidden(OLD, {"pier": 0.7}),
+    "an old image's scene edited": lambda s: s.put_scene(replace(_old("dunai", OLD_DAY)[0].scene, cloud_cover=55.0)),
+    "an old observation put again with another COG": lambda s: s.put_observation(replace(_old("dunai", OLD_DAY)[0], sha256="1" * 64)),
+    "the site's berth moved": lambda s: s.put_site(replace(_site("dunai"), berths=(replace(_site("dunai").berths[0], name="moved"),))),
+    "the site's water drawn": lambda s: s.put_site(replace(_site("dunai"), water=box(132.33, 42.87, 132.35, 42.89))),
+    # other programs (QGIS editing a layer, the sqlite3 shell, psql): the database's triggers, not sitewatch's code
+    "an old detection edited in place": _sql("UPDATE detections SET length_m = 200 WHERE observation_id = ?", OLD),
+    "an old detection deleted": _sql("DELETE FROM detections WHERE observation_id = ?", OLD),
+    "an old observation deleted": _sql("DELETE FROM observations WHERE observation_id = ?", OLD),
+    "an old observation moved to after the end": _sql("UPDATE observations SET acquired = ? WHERE observation_id = ?",
+                                                      "2030-01-01T09:00:00.000Z", OLD),
+    "a berth renamed": _sql("UPDATE berths SET name = ? WHERE site_id = ?", "Pier 1", "dunai"),
+    "the site renamed": _sql("UPDATE sites SET name = ? WHERE site_id = ?", "Dunai bay", "dunai"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", list(STALE_WRITES))
+def test_a_write_before_the_end_gives_the_window_up(root: Path, what: str) -> None:
+    assert not _next(root).full, "the window is not used: the test would prove nothing"
+    _write(root, STALE_WRITES[what])
+    run = _next(root)
+    assert run.full and "dunai" in run.why_full and "rason" not in run.why_full, (what, run.why_full)
+
+
+KEPT_WRITES: dict[str, Callable[[Store], None]] = {
+    "the day's new image": lambda s: _put(s, (o := _obs("dunai", START + timedelta(days=DAYS))), _dets(o, [(1, 110.0, True)], False)),
+    "an old image's scene put again as it is (an import run again)": lambda s: s.put_scene(_old("dunai", OLD_DAY)[0].scene),
+    "an old observation's cloud fraction set to what it is": lambda s: s.set_cloud_fraction(OLD, None),
+    "a site of no rule edited": lambda s: s.put_site(replace(_site("dunai"), id="vostok", name="Vostok")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", list(KEPT_WRITES))
+def test_a_write_after_the_end_or_that_changes_nothing_keeps_the_window(root: Path, what: str) -> None:
+    _write(root, KEPT_WRITES[what])
+    run = _next(root)
+    assert not run.full, (what, run.why_full)
+
+
+def test_a_row_replaced_by_insert_or_replace_is_noted_at_its_old_time(tmp_path: Path) -> None:
+    # SQLite deletes the row an INSERT OR REPLACE replaces without a delete trigger: the old row, before the end, is
+    # noted by the BEFORE INSERT trigger; the new one is after the end.
+    w = init_workspace(tmp_path / "ws")
+    with w.store() as store:
+        for sid in ("rason", "dunai"):
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, ds in STORY.day(d):
+                _put(store, o, ds)
+    _check(w.root)
+    columns = [c for c in INPUT_TABLES["observations"] if c != "fid"]
+    moved = ", ".join("'2030-01-01T09:00:00.000Z'" if c == "acquired" else c for c in columns)
+    _write(w.root, _sql(f"INSERT OR REPLACE INTO observations ({', '.join(columns)}) SELECT {moved} FROM observations "
+                        "WHERE observation_id = ?", OLD))  # fmt: skip
+    with w.store() as store:
+        assert [r[0] for r in store.execute("SELECT acquired FROM observations WHERE observation_id = ?", (OLD,))] == [
+            "2030-01-01T09:00:00.000Z"]
+    run = _next(w.root)
+    assert run.full and "dunai" in run.why_full, run.why_full
+
+
+def test_without_its_triggers_the_store_is_read_whole(root: Path) -> None:
+    with open_workspace(root).store() as store:
+        postgis = hasattr(store, "_pg")
+    drop = ("ALTER TABLE detections DISABLE TRIGGER sitewatch_input_detections" if postgis
+            else "DROP TRIGGER sitewatch_input_detections_delete")  # fmt: skip
+    _write(root, _sql(drop))
+    run = _next(root)
+    assert run.full and "triggers" in run.why_full, run.why_full
+    _check(root)
+    assert _next(root).full  # and stays so: no window without them
+
+
+def test_a_truncated_table_gives_every_window_up(pg_url: str, tmp_path: Path) -> None:
+    # TRUNCATE fires no row trigger: the statement trigger notes every site.
+    w = init_workspace(tmp_path / "ws", pg_url)
+    with w.store() as store:
+        for sid in ("rason", "dunai"):
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, ds in STORY.day(d):
+                _put(store, o, ds)
+    _check(w.root)
+    assert not _next(w.root).full
+    _write(w.root, _sql("TRUNCATE detections"))
+    run = _next(w.root)
+    assert run.full and "rason" in run.why_full and "dunai" in run.why_full, run.why_full
+
+
+def test_a_write_in_a_replica_session_is_noted(pg_url: str, tmp_path: Path) -> None:
+    # session_replication_role = replica (a logical replica applying changes, a tool skipping triggers) fires only
+    # the triggers enabled ALWAYS.
+    import psycopg
+
+    w = init_workspace(tmp_path / "ws", pg_url)
+    with w.store() as store:
+        for sid in ("rason", "dunai"):
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, ds in STORY.day(d):
+                _put(store, o, ds)
+    _check(w.root)
+    assert not _next(w.root).full
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("DELETE FROM detections WHERE observation_id = %s", (OLD,))
+    run = _next(w.root)
+    assert run.full and "dunai" in run.why_full, run.why_full
+
+
+def test_a_store_copied_with_its_checkpoint_is_read_whole_once(root: Path, tmp_path: Path) -> None:
+    from sitewatch.store.copy import copy_store
+
+    with open_workspace(root).store() as source, Store(tmp_path / "copy.gpkg") as target:
+        copy_store(source, target)
+        assert target.meta(CHECKPOINT_KEY) == source.meta(CHECKPOINT_KEY)  # carried along
+    copy = init_workspace(tmp_path / "copied")
+    (copy.root / "sitewatch.gpkg").unlink()
+    (tmp_path / "copy.gpkg").rename(copy.root / "sitewatch.gpkg")
+    run = _next(copy.root)
+    assert run.full and "dunai" in run.why_full, run.why_full
+    _check(copy.root)
+    assert not _next(copy.root).full
+
+
+def test_a_run_that_finds_another_s_checkpoint_stored_meanwhile_stores_none(root: Path) -> None:
+    # Run A reads; an image comes late into the past; run B reads (the image too), stores its checkpoint and removes
+    # the note of that image. A's checkpoint, stored over B's, would stand for the history without the image with
+    # no note left of it: the next run would keep its window over a changed past.
+    with open_workspace(root).store() as store:
+        a = evaluate_window(store, _rules(store))
+    _write(root, STALE_WRITES["an image imported late, into the past"])
+    _check(root)
+    with open_workspace(root).store() as store:
+        b = store.meta(CHECKPOINT_KEY)
+        assert not store_checkpoint(store, a)
+        assert store.meta(CHECKPOINT_KEY) == b
+
+
+def test_the_notes_taken_in_are_removed_with_the_checkpoint(root: Path) -> None:
+    with open_workspace(root).store() as store:
+        assert store.execute("SELECT count(*) FROM input_changes")[0][0] == 0
+    _write(root, KEPT_WRITES["the day's new image"])
+    with open_workspace(root).store() as store:
+        assert store.execute("SELECT count(*) FROM input_changes")[0][0] > 0
+    _check(root)
+    with open_workspace(root).store() as store:
+        assert store.execute("SELECT count(*) FROM input_changes")[0][0] == 0
+
+
+def test_the_input_triggers_compare_every_column(tmp_path: Path) -> None:
+    # An update trigger compares the old and new row column by column: a column added by a later migration and left
+    # out of the triggers would let a change of it go unnoted.
+    with Store(tmp_path / "new.gpkg") as store:
+        assert store.records_input_changes()
+        for table in INPUT_TABLES:
+            [sql] = [r[0] for r in store.execute("SELECT sql FROM sqlite_master WHERE name = ?", (f"sitewatch_input_{table}_update",))]
+            compared = set(re.findall(r'OLD\."(\w+)"', sql)) | {"fid"}
+            assert compared == set(store.columns(table)), table
+
+
+@pytest.fixture
+def member(pg_url: str) -> Iterator[str]:
+    """The URL of a member's role, granted the tables as the README says, on a store made by the sitewatch before
+    ``input_changes`` and then migrated by its owner."""
+    import psycopg
+
+    from _postgis import admin, with_database
+    from sitewatch.store.pg_schema import PG_SCHEMA_VERSION
+
+    role = f"sitewatch_member_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the store as the version before left it
+        conn.execute("DROP TABLE input_changes; DROP FUNCTION sitewatch_input_changed() CASCADE")
+        conn.execute("UPDATE sitewatch_meta SET value = %s WHERE key = 'schema_version'", (str(PG_SCHEMA_VERSION - 1),))
+    admin(pg_url, f"CREATE ROLE {role} LOGIN", f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+          f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")  # fmt: skip
+    from sitewatch.store.postgis import PostgisStore
+
+    with PostgisStore(pg_url) as owner:  # the owner's first command of this sitewatch migrates it
+        assert owner.schema_version() == PG_SCHEMA_VERSION and owner.records_input_changes()
+    try:
+        yield pg_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+    finally:
+        admin(pg_url, f"DROP OWNED BY {role}")
+        admin(with_database(pg_url, "postgres"), f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_member_granted_the_tables_before_the_upgrade_writes_and_checks_alerts(member: str, tmp_path: Path) -> None:
+    # The triggers write input_changes as its owner (a member's INSERT into observations goes on), and the members
+    # who may insert observations were granted what alerts check does with it.
+    w = init_workspace(tmp_path / "ws", member)
+    with w.store() as store:
+        for sid in ("rason", "dunai"):
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, ds in STORY.day(d):
+                _put(store, o, ds)
+    _check(w.root)
+    assert not _next(w.root).full
+    _write(w.root, STALE_WRITES["an image imported late, into the past"])
+    run = _next(w.root)
+    assert run.full and "dunai" in run.why_full, run.why_full
+    _check(w.root)
+    assert not _next(w.root).full  # its checkpoint stored, the notes it took in removed
+    assert all(json.loads(line)["event_id"] for line in (w.root / "alerts.jsonl").read_text(encoding="utf-8").splitlines())

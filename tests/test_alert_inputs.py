@@ -39,14 +39,20 @@ def root(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     database of the PostGIS test server)."""
     url = request.getfixturevalue("pg_url") if request.param == "postgis" else None
     w = init_workspace(tmp_path / "ws", url)
-    with w.store() as store:
+    _fill(w.root)
+    return w.root
+
+
+def _fill(root: Path) -> None:
+    """Put the two ports and the story's days into the workspace at ``root``, then run ``alerts check`` once (its
+    checkpoint stored, the notes of the fill taken in)."""
+    with open_workspace(root).store() as store:
         for sid in ("rason", "dunai"):
             store.put_site(_site(sid))
         for d in range(DAYS):
             for o, ds in STORY.day(d):
                 _put(store, o, ds)
-    _check(w.root)
-    return w.root
+    _check(root)
 
 
 def _rules(store: Store) -> list[Any]:
@@ -138,13 +144,7 @@ def test_a_row_replaced_by_insert_or_replace_is_noted_at_its_old_time(tmp_path: 
     # SQLite deletes the row an INSERT OR REPLACE replaces without a delete trigger: the old row, before the end, is
     # noted by the BEFORE INSERT trigger; the new one is after the end.
     w = init_workspace(tmp_path / "ws")
-    with w.store() as store:
-        for sid in ("rason", "dunai"):
-            store.put_site(_site(sid))
-        for d in range(DAYS):
-            for o, ds in STORY.day(d):
-                _put(store, o, ds)
-    _check(w.root)
+    _fill(w.root)
     columns = [c for c in INPUT_TABLES["observations"] if c != "fid"]
     moved = ", ".join("'2030-01-01T09:00:00.000Z'" if c == "acquired" else c for c in columns)
     _write(w.root, _sql(f"INSERT OR REPLACE INTO observations ({', '.join(columns)}) SELECT {moved} FROM observations "
@@ -171,13 +171,7 @@ def test_without_its_triggers_the_store_is_read_whole(root: Path) -> None:
 def test_a_truncated_table_gives_every_window_up(pg_url: str, tmp_path: Path) -> None:
     # TRUNCATE fires no row trigger: the statement trigger notes every site.
     w = init_workspace(tmp_path / "ws", pg_url)
-    with w.store() as store:
-        for sid in ("rason", "dunai"):
-            store.put_site(_site(sid))
-        for d in range(DAYS):
-            for o, ds in STORY.day(d):
-                _put(store, o, ds)
-    _check(w.root)
+    _fill(w.root)
     assert not _next(w.root).full
     _write(w.root, _sql("TRUNCATE detections"))
     run = _next(w.root)
@@ -190,13 +184,7 @@ def test_a_write_in_a_replica_session_is_noted(pg_url: str, tmp_path: Path) -> N
     import psycopg
 
     w = init_workspace(tmp_path / "ws", pg_url)
-    with w.store() as store:
-        for sid in ("rason", "dunai"):
-            store.put_site(_site(sid))
-        for d in range(DAYS):
-            for o, ds in STORY.day(d):
-                _put(store, o, ds)
-    _check(w.root)
+    _fill(w.root)
     assert not _next(w.root).full
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("SET session_replication_role = replica")
@@ -286,13 +274,7 @@ def test_a_member_granted_the_tables_before_the_upgrade_writes_and_checks_alerts
     # The triggers write input_changes as its owner (a member's INSERT into observations goes on), and the members
     # who may insert observations were granted what alerts check does with it.
     w = init_workspace(tmp_path / "ws", member)
-    with w.store() as store:
-        for sid in ("rason", "dunai"):
-            store.put_site(_site(sid))
-        for d in range(DAYS):
-            for o, ds in STORY.day(d):
-                _put(store, o, ds)
-    _check(w.root)
+    _fill(w.root)
     assert not _next(w.root).full
     _write(w.root, STALE_WRITES["an image imported late, into the past"])
     run = _next(w.root)

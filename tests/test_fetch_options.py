@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 from datetime import UTC, datetime
 
+import click
 import pytest
 
 from sitewatch.cli.fetch import command as fetch_command
@@ -26,7 +27,8 @@ T0, T1 = datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 11, 30, tzinfo=UTC)
 
 def test_the_defaults_are_the_commands_defaults():
     opts = FetchOptions("s2", T0, T1)
-    flags = {p.name: p.default for p in fetch_command.params} | {p.name: p.default for p in search_command.params}
+    # get_default, not .default: Click 8.5 keeps a flag's default as a sentinel until it is resolved.
+    flags = {p.name: p.get_default(click.Context(command)) for command in (fetch_command, search_command) for p in command.params}
     assert (opts.retries, opts.gcp_method, opts.group_km, opts.refresh, opts.force) == (
         flags["retries"], flags["gcp_method"], flags["group_km"], flags["refresh"], flags["force"])  # fmt: skip
     assert opts.max_cloud == 100.0 and opts.thermal_noise == "keep" and opts.context_m is None

@@ -193,6 +193,31 @@ def test_a_write_in_a_replica_session_is_noted(pg_url: str, tmp_path: Path) -> N
     assert run.full and "dunai" in run.why_full, run.why_full
 
 
+@pytest.mark.parametrize("rebuild", [
+    # a tool rebuilding the table under its name: the triggers stay with the old table, renamed away
+    "ALTER TABLE detections RENAME TO detections_before; "
+    "CREATE TABLE detections (LIKE detections_before INCLUDING ALL); INSERT INTO detections SELECT * FROM detections_before",
+    # a trigger of the same name made again for inserts alone
+    "CREATE OR REPLACE TRIGGER sitewatch_input_detections AFTER INSERT ON detections "
+    "FOR EACH ROW EXECUTE FUNCTION sitewatch_input_changed(); "
+    "ALTER TABLE detections ENABLE ALWAYS TRIGGER sitewatch_input_detections",
+])  # fmt: skip
+def test_a_trigger_of_the_right_name_on_another_table_or_event_is_not_trusted(pg_url: str, tmp_path: Path, rebuild: str) -> None:
+    # The check read the triggers' names (and that they were enabled): each was found, so the window was kept while
+    # a detection deleted from the rebuilt table went unnoted.
+    import psycopg
+
+    w = init_workspace(tmp_path / "ws", pg_url)
+    _fill(w.root)
+    assert not _next(w.root).full
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in rebuild.split("; "):
+            conn.execute(statement)
+        conn.execute("DELETE FROM detections WHERE observation_id = %s", (OLD,))
+    run = _next(w.root)
+    assert run.full and "triggers" in run.why_full, run.why_full
+
+
 def test_a_store_copied_with_its_checkpoint_is_read_whole_once(root: Path, tmp_path: Path) -> None:
     from sitewatch.store.copy import copy_store
 

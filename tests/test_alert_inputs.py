@@ -198,6 +198,20 @@ def test_the_migration_to_13_gives_every_window_up_once(tmp_path: Path) -> None:
     assert not _next(w.root).full
 
 
+def test_the_land_mask_installed_or_removed_gives_the_window_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Links are routed on global-land-mask when it is installed, by great circle otherwise: their distances and
+    # feasibility differ. The checkpoint did not say which, so a window was kept over links another mask had found.
+    from sitewatch.analysis import sea_route
+
+    w = init_workspace(tmp_path / "ws")
+    _fill(w.root)
+    assert not _next(w.root).full
+    installed = sea_route.land_mask_file()
+    monkeypatch.setattr(sea_route, "land_mask_file", lambda: None if installed else tmp_path / "mask.npz")
+    run = _next(w.root)
+    assert run.full and "rules, parameters or sitewatch changed" in run.why_full, run.why_full
+
+
 def test_without_its_triggers_the_store_is_read_whole(root: Path) -> None:
     with open_workspace(root).store() as store:
         postgis = hasattr(store, "_pg")

@@ -130,10 +130,15 @@ def _stale(noted: Iterable[tuple[int, str | None, str | None]], sites: Mapping[s
 
 def rules_digest(rules: Sequence[Rule]) -> str:
     """What the events depend on besides the stored rows: the rules in order, the timeline's and links' parameters,
-    the sitewatch version and this module's."""
+    the land mask links are routed on (``global-land-mask`` installed or not), the sitewatch version and this
+    module's."""
     from . import __version__
+    from .analysis import sea_route
 
-    doc = [_STATE_VERSION, __version__, repr(TimelineParams()), repr(LinkParams()), [repr(r) for r in rules]]
+    # Installed or removed between runs, the mask changes a link's distance and feasibility: a run of a window
+    # kept the links below it as another mask had found them.
+    mask = sea_route.LAND_MASK_TEXT if sea_route.land_mask_file() else None
+    doc = [_STATE_VERSION, __version__, repr(TimelineParams()), repr(LinkParams()), mask, [repr(r) for r in rules]]
     return hashlib.sha256(json.dumps(doc).encode("utf-8")).hexdigest()
 
 

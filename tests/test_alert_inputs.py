@@ -156,6 +156,62 @@ def test_a_row_replaced_by_insert_or_replace_is_noted_at_its_old_time(tmp_path: 
     assert run.full and "dunai" in run.why_full, run.why_full
 
 
+@pytest.mark.parametrize("key", ["detection_id", "fid"])
+def test_a_row_update_or_replace_deletes_is_noted_at_its_time(tmp_path: Path, key: str) -> None:
+    # UPDATE OR REPLACE (the sqlite3 shell) deletes the other row holding the new key without a delete trigger: the
+    # newest detection given an old detection's id (or fid) deleted that one, before the end, and only the updated
+    # row's own time, after it, was noted: the window was kept over a changed past.
+    w = init_workspace(tmp_path / "ws")
+    _fill(w.root)
+    assert not _next(w.root).full
+    with w.store() as store:
+        [(newest,)] = store.execute(f"SELECT {key} FROM detections WHERE site_id = 'dunai' ORDER BY acquired DESC LIMIT 1")
+        [(old,)] = store.execute(f"SELECT {key} FROM detections WHERE observation_id = ? LIMIT 1", (OLD,))
+        before = store.execute("SELECT count(*) FROM detections WHERE observation_id = ?", (OLD,))[0][0]
+    _write(w.root, _sql(f"UPDATE OR REPLACE detections SET {key} = ? WHERE {key} = ?", old, newest))
+    with w.store() as store:  # the old image lost a detection
+        assert store.execute("SELECT count(*) FROM detections WHERE observation_id = ?", (OLD,))[0][0] == before - 1
+    run = _next(w.root)
+    assert run.full and "dunai" in run.why_full and "rason" not in run.why_full, run.why_full
+
+
+def test_the_migration_to_13_gives_every_window_up_once(tmp_path: Path) -> None:
+    # A replace made before schema 13 went unnoted: the first run after the migration evaluates whole, once.
+    import sqlite3
+
+    from sitewatch.store.gpkg import register_gpkg_functions
+
+    w = init_workspace(tmp_path / "ws")
+    _fill(w.root)
+    db = sqlite3.connect(w.root / "sitewatch.gpkg")
+    register_gpkg_functions(db)  # the layers' R-tree triggers call them
+    for table in INPUT_TABLES:
+        db.execute(f"DROP TRIGGER sitewatch_input_{table}_update_replace")
+    db.execute("UPDATE sitewatch_meta SET value = '12' WHERE key = 'schema_version'")
+    db.execute("UPDATE OR REPLACE detections SET detection_id = (SELECT detection_id FROM detections WHERE observation_id = ? "
+               "LIMIT 1) WHERE fid = (SELECT max(fid) FROM detections WHERE site_id = 'dunai')", (OLD,))  # fmt: skip
+    db.commit()
+    db.close()
+    run = _next(w.root)  # migrated on opening
+    assert run.full and "dunai" in run.why_full and "rason" in run.why_full, run.why_full
+    _check(w.root)
+    assert not _next(w.root).full
+
+
+def test_the_land_mask_installed_or_removed_gives_the_window_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Links are routed on global-land-mask when it is installed, by great circle otherwise: their distances and
+    # feasibility differ. The checkpoint did not say which, so a window was kept over links another mask had found.
+    from sitewatch.analysis import sea_route
+
+    w = init_workspace(tmp_path / "ws")
+    _fill(w.root)
+    assert not _next(w.root).full
+    installed = sea_route.land_mask_file()
+    monkeypatch.setattr(sea_route, "land_mask_file", lambda: None if installed else tmp_path / "mask.npz")
+    run = _next(w.root)
+    assert run.full and "rules, parameters or sitewatch changed" in run.why_full, run.why_full
+
+
 def test_without_its_triggers_the_store_is_read_whole(root: Path) -> None:
     with open_workspace(root).store() as store:
         postgis = hasattr(store, "_pg")
@@ -191,6 +247,31 @@ def test_a_write_in_a_replica_session_is_noted(pg_url: str, tmp_path: Path) -> N
         conn.execute("DELETE FROM detections WHERE observation_id = %s", (OLD,))
     run = _next(w.root)
     assert run.full and "dunai" in run.why_full, run.why_full
+
+
+@pytest.mark.parametrize("rebuild", [
+    # a tool rebuilding the table under its name: the triggers stay with the old table, renamed away
+    "ALTER TABLE detections RENAME TO detections_before; "
+    "CREATE TABLE detections (LIKE detections_before INCLUDING ALL); INSERT INTO detections SELECT * FROM detections_before",
+    # a trigger of the same name made again for inserts alone
+    "CREATE OR REPLACE TRIGGER sitewatch_input_detections AFTER INSERT ON detections "
+    "FOR EACH ROW EXECUTE FUNCTION sitewatch_input_changed(); "
+    "ALTER TABLE detections ENABLE ALWAYS TRIGGER sitewatch_input_detections",
+])  # fmt: skip
+def test_a_trigger_of_the_right_name_on_another_table_or_event_is_not_trusted(pg_url: str, tmp_path: Path, rebuild: str) -> None:
+    # The check read the triggers' names (and that they were enabled): each was found, so the window was kept while
+    # a detection deleted from the rebuilt table went unnoted.
+    import psycopg
+
+    w = init_workspace(tmp_path / "ws", pg_url)
+    _fill(w.root)
+    assert not _next(w.root).full
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in rebuild.split("; "):
+            conn.execute(statement)
+        conn.execute("DELETE FROM detections WHERE observation_id = %s", (OLD,))
+    run = _next(w.root)
+    assert run.full and "triggers" in run.why_full, run.why_full
 
 
 def test_a_store_copied_with_its_checkpoint_is_read_whole_once(root: Path, tmp_path: Path) -> None:

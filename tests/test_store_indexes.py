@@ -131,7 +131,7 @@ def test_a_workspace_of_schema_10_gets_the_indexes_once_and_its_queries_use_them
     statements = sqlite_store._sql_statements
     monkeypatch.setattr(sqlite_store, "_sql_statements", lambda sql: [s for s in statements(sql) if not ran.append(s)])
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 12 and store.meta("schema_written_by") == __version__
+        assert store.schema_version() == SCHEMA_VERSION == 13 and store.meta("schema_written_by") == __version__
         assert len(store.observations()) == 4 and len(change_pairs(store)) == 3  # every row kept
         with _sqlite_statements(store) as seen:
             _queries(store, tmp_path)
@@ -166,12 +166,12 @@ def test_a_new_workspace_has_the_indexes_and_an_older_sitewatch_refuses_it(tmp_p
     # The sitewatch before (schema 10) refuses it as the README says, naming both, and changes nothing in it.
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:10])
     monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 10)
-    with pytest.raises(StoreError, match=re.escape(f"schema version 12 (made by sitewatch {__version__}) is newer than "
+    with pytest.raises(StoreError, match=re.escape(f"schema version 13 (made by sitewatch {__version__}) is newer than "
                                                    f"the schema 10 this sitewatch")):  # fmt: skip
         Store(path)
     monkeypatch.undo()
     with Store(path) as store:
-        assert store.schema_version() == 12 and len(store.observations()) == 4
+        assert store.schema_version() == 13 and len(store.observations()) == 4
 
 
 # -- PostGIS ----------------------------------------------------------------------------------------------------

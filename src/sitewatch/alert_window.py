@@ -34,10 +34,11 @@ Why triggers and not the other ways to the same answer:
 
 A trigger is part of the table: every ``INSERT``, ``UPDATE`` and ``DELETE`` runs it, whichever program and code
 path wrote, in the writer's transaction (a write rolled back leaves no note; none is committed without its note).
-SQLite's ``INSERT OR REPLACE`` deletes without a delete trigger: a ``BEFORE INSERT`` one notes the rows it
-replaces; PostgreSQL's ``TRUNCATE`` fires no row trigger: a statement trigger notes every site. What a trigger
-cannot see is its own absence: each run checks that every trigger is there as the migration made it (and, on
-PostGIS, enabled; :meth:`~sitewatch.store.Store.records_input_changes`) and evaluates whole otherwise.
+SQLite's ``INSERT OR REPLACE`` and ``UPDATE OR REPLACE`` delete without a delete trigger: a ``BEFORE INSERT`` and a
+``BEFORE UPDATE`` one (schema 13) note the rows they replace; PostgreSQL's ``TRUNCATE`` fires no row trigger: a
+statement trigger notes every site. What a trigger cannot see is its own absence: each run checks that every trigger
+is there as the migration made it (and, on PostGIS, enabled, on its table, for its events;
+:meth:`~sitewatch.store.Store.records_input_changes`) and evaluates whole otherwise.
 
 Which rows a checkpoint has taken in is decided by what the run read, not by times or sequence numbers (a
 PostgreSQL sequence is not in commit order; a store copied or restored starts another): a run reads the ids of the
@@ -129,10 +130,15 @@ def _stale(noted: Iterable[tuple[int, str | None, str | None]], sites: Mapping[s
 
 def rules_digest(rules: Sequence[Rule]) -> str:
     """What the events depend on besides the stored rows: the rules in order, the timeline's and links' parameters,
-    the sitewatch version and this module's."""
+    the land mask links are routed on (``global-land-mask`` installed or not), the sitewatch version and this
+    module's."""
     from . import __version__
+    from .analysis import sea_route
 
-    doc = [_STATE_VERSION, __version__, repr(TimelineParams()), repr(LinkParams()), [repr(r) for r in rules]]
+    # Installed or removed between runs, the mask changes a link's distance and feasibility: a run of a window
+    # kept the links below it as another mask had found them.
+    mask = sea_route.LAND_MASK_TEXT if sea_route.land_mask_file() else None
+    doc = [_STATE_VERSION, __version__, repr(TimelineParams()), repr(LinkParams()), mask, [repr(r) for r in rules]]
     return hashlib.sha256(json.dumps(doc).encode("utf-8")).hexdigest()
 
 

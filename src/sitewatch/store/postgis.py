@@ -109,6 +109,13 @@ def _text_value(value: Any) -> Any:
     return value
 
 
+_ROW_TRIGGER = 1 | 4 | 8 | 16
+"""``pg_trigger.tgtype`` of an input trigger: FOR EACH ROW (1), AFTER (no 2), INSERT (4), DELETE (8), UPDATE (16)."""
+
+_TRUNCATE_TRIGGER = 32
+"""``pg_trigger.tgtype`` of an input table's statement trigger: AFTER TRUNCATE, FOR EACH STATEMENT."""
+
+
 class Row(tuple[Any, ...]):
     """A result row read by position or by column name, as :class:`sqlite3.Row` is."""
 
@@ -533,15 +540,23 @@ class PostgisStore(Store):
         """:meth:`Store.records_input_changes`: each trigger of the migration there and enabled always, as it made
         them (not disabled by ``ALTER TABLE … DISABLE TRIGGER``, nor left to sessions not in replica mode by
         ``ENABLE TRIGGER``), and the function they call as it made it."""
-        want = {f"{PG_INPUT_TRIGGER_PREFIX}{t}{end}" for t in PG_INPUT_TABLES for end in ("", "_truncate")}
+        # Each trigger on its table, firing as made (after each row inserted, updated or deleted; after a TRUNCATE)
+        # and calling the function: a name alone also matched a trigger left on a table renamed away (a tool
+        # rebuilding `detections` as a new table, whose writes went unnoted) or made again for INSERT only.
+        want = {(t, f"{PG_INPUT_TRIGGER_PREFIX}{t}{end}", kind) for t in PG_INPUT_TABLES
+                for end, kind in (("", _ROW_TRIGGER), ("_truncate", _TRUNCATE_TRIGGER))}  # fmt: skip
         rows = self.execute(
-            "SELECT t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid "
+            "SELECT c.relname, t.tgname, t.tgtype FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid "
+            "JOIN pg_proc AS p ON p.oid = t.tgfoid "
             "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled = 'A' "
+            "AND t.tgqual IS NULL AND t.tgattr::text = '' AND p.proname = 'sitewatch_input_changed' "
+            "AND p.pronamespace = current_schema()::regnamespace "
             "AND substr(t.tgname, 1, ?) = ?", (len(PG_INPUT_TRIGGER_PREFIX), PG_INPUT_TRIGGER_PREFIX),
         )  # fmt: skip
         body = self.execute("SELECT prosrc FROM pg_proc WHERE proname = 'sitewatch_input_changed' "
                             "AND pronamespace = current_schema()::regnamespace")  # fmt: skip
-        return {str(r[0]) for r in rows} == want and [str(r[0]) for r in body] == [input_function_body()]
+        found = [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+        return len(found) == len(want) and set(found) == want and [str(r[0]) for r in body] == [input_function_body()]
 
     def _check_current(self) -> None:
         current = self.schema_version()

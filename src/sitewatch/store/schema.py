@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["MIGRATIONS", "INDEXES_V11", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "INPUT_TABLES",
-           "SCHEMA_VERSION", "input_log_sql", "rtree_index_sql"]
+           "SCHEMA_VERSION", "input_log_sql", "input_update_replace_sql", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -441,6 +441,21 @@ def _input_rows(table: str, r: str) -> str:
     return f"SELECT {r}.site_id, NULL"
 
 
+def _same_key_as_new(table: str) -> str:
+    """SQL true of a stored row ``s`` of ``table`` that holds ``NEW``'s ``fid`` or another of its unique keys."""
+    return " OR ".join(["s.fid = NEW.fid", *(f"({', '.join(f's.{k}' for k in key)}) = ({', '.join(f'NEW.{k}' for k in key)})"
+                                              for key in _INPUT_KEYS[table])])  # fmt: skip
+
+
+def _stored_rows(table: str) -> str:
+    """``SELECT site_id, acquired … FROM {table} AS s`` of stored rows ``s`` (a WHERE to follow): what
+    ``input_changes`` notes of each."""
+    if table == "scenes":
+        return (f"SELECT o.site_id, min(o.acquired, s.acquired) FROM {table} AS s JOIN observations AS o "
+                "ON o.scene_id = s.scene_id")  # fmt: skip
+    return f"{_input_rows(table, 's')} FROM {table} AS s"
+
+
 def input_log_sql() -> str:
     """Version 12: ``input_changes``, where the database itself notes each change of what ``alerts check`` reads.
 
@@ -468,12 +483,7 @@ CREATE TABLE input_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, site_id TEXT, 
         def same(a: str, b: str, rest: list[str] = rest) -> str:
             return f"({', '.join(f'{a}.{c}' for c in rest)}) IS ({', '.join(f'{b}.{c}' for c in rest)})"
 
-        keys = " OR ".join(["s.fid = NEW.fid", *(f"({', '.join(f's.{k}' for k in key)}) = ({', '.join(f'NEW.{k}' for k in key)})"
-                                                 for key in _INPUT_KEYS[table])])  # fmt: skip
-        stored = f"{_input_rows(table, 's')} FROM {table} AS s"
-        if table == "scenes":
-            stored = (f"SELECT o.site_id, min(o.acquired, s.acquired) FROM {table} AS s JOIN observations AS o "
-                      "ON o.scene_id = s.scene_id")  # fmt: skip
+        keys, stored = _same_key_as_new(table), _stored_rows(table)
         parts.append(f"""
 CREATE TRIGGER {name}_replace BEFORE INSERT ON {table}
 BEGIN
@@ -497,8 +507,31 @@ END;""")
     return "\n".join(parts)
 
 
+def input_update_replace_sql() -> str:
+    """Version 13: a ``BEFORE UPDATE`` trigger on each input table noting the stored rows an ``UPDATE OR REPLACE``
+    is about to delete (another row holding the updated row's new ``fid`` or another unique key of it).
+
+    SQLite deletes those rows without a delete trigger, as for ``INSERT OR REPLACE`` (version 12's ``BEFORE
+    INSERT`` triggers): ``UPDATE OR REPLACE detections SET detection_id = 'an old one' WHERE …`` in the ``sqlite3``
+    shell deleted an old image's detection and noted only the updated row's own time, after the end, so ``alerts
+    check`` kept a window over a changed past. A plain ``UPDATE`` that would conflict fails, its notes with it;
+    one that conflicts with nothing finds no such row and notes nothing here (its ``AFTER UPDATE`` notes it). The
+    migration notes every site once: a replace before it went unnoted, so the first ``alerts check`` after it
+    evaluates whole."""
+    parts = []
+    for table in INPUT_TABLES:
+        parts.append(f"""
+CREATE TRIGGER {INPUT_TRIGGER_PREFIX}{table}_update_replace BEFORE UPDATE ON {table}
+BEGIN
+  INSERT INTO input_changes (site_id, acquired) {_stored_rows(table)}
+    WHERE s.fid <> OLD.fid AND ({_same_key_as_new(table)});
+END;""")
+    parts.append("\nINSERT INTO input_changes (site_id, acquired) VALUES (NULL, NULL);")
+    return "\n".join(parts)
+
+
 MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11,
-                               input_log_sql())
+                               input_log_sql(), input_update_replace_sql())
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

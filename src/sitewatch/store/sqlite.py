@@ -762,7 +762,9 @@ class Store:
         the old one: they no longer describe the image on record, and the observation
         waits for ``sitewatch detect`` again (:meth:`undetected`). With the same COG the
         detections stay, and so do the cloud fraction and the berths' hidden fractions
-        (provenance ``berths_hidden``) detection measured with them.
+        (provenance ``berths_hidden``) detection measured with them; and a record that differs from the
+        stored one only in when the image came in (an ``import`` run again) leaves the row as stored, byte for
+        byte (:func:`provenance_to_write`), so that ``alerts check`` finds nothing changed.
         """
         with self.transaction() as db:
             # The lock detect holds from reading an observation's sha256 to recording its detections: an image

@@ -27,6 +27,10 @@ the real commands; only the history before them is copied (the rows the real com
     python benchmarks/history_scale.py --out DIR --reuse   # the simulated images of an earlier run in DIR
     python benchmarks/history_scale.py --lengths 60,1800 --no-read --before-src /work/main/src --profile-import DIR
 
+``--rerun``: one more day at each length with nothing new, the job run again as a folder that keeps every file
+makes it: ``import`` of the template's folder (no ``--new-only``), ``detect``, ``alerts check``, each measured as
+"… (rerun)", and the check's CPU printed as a ratio to a new day's of the same run.
+
 ``--before-src SRC``: each day's ``alerts check`` is also run by the sitewatch in SRC (the code before a change) on
 a copy of the workspace as it stands before the check (the database, settings, rules and events file; not the
 archive), measured as "alerts check (before)"; the two runs' standard output and events files must be byte for
@@ -180,6 +184,8 @@ def main() -> None:
     ap.add_argument("--no-read", action="store_true", help="Measure the daily job alone.")
     ap.add_argument("--before-src", type=Path, help="Also run each day's alerts check with the sitewatch in this src folder, on a copy; compare.")
     ap.add_argument("--profile-import", type=Path, metavar="DIR", help="One more day at each length, its import under cProfile into DIR.")
+    ap.add_argument("--rerun", action="store_true", help="One more day at each length that is a rerun: the template's "
+                    "folder imported again (no --new-only), detect, alerts check, measured as '… (rerun)'.")
     ap.add_argument("--story", action="store_true", help="At each length the first day's images come two days late, "
                     "with a rule changed (with --before-src: the comparison through both; the figures are not a day's).")
     ap.add_argument("--compare-to", type=Path, metavar="DIR", help="The --out of an earlier run (another sitewatch, "
@@ -202,7 +208,7 @@ def main() -> None:
 
 def run(root: Path, args: argparse.Namespace) -> None:
     lengths = sorted(int(x) for x in args.lengths.split(","))
-    per_length = 3 + (1 if args.profile_import else 0)
+    per_length = 3 + (1 if args.profile_import else 0) + (1 if args.rerun else 0)
     total = args.template + per_length * len(lengths)
     env = {**os.environ, "SITEWATCH_WORKERS": "1", "TZ": "UTC"}
     sw = [sys.executable, "-m", "sitewatch"]
@@ -267,7 +273,10 @@ def run(root: Path, args: argparse.Namespace) -> None:
                                                 else text.replace("above: 0", "above: 1"), encoding="utf-8")
             for p in todays:
                 os.link(p, day / p.name)
-            profiled = args.profile_import is not None and d == done + per_length - 1
+            profiled = args.profile_import is not None and d == done + per_length - 1 - (1 if args.rerun else 0)
+            rerun = args.rerun and d == done + per_length - 1
+            if rerun:  # nothing new: the folder of every file imported so far, again (a job run twice, no --new-only)
+                todays, day = [batch], batch
             for name, cmd in (("import", [*sw, "-q", "import", str(day), "-w", str(ws)]),
                               ("detect", [*sw, "-q", "detect", "-w", str(ws)]),
                               ("alerts check", [*sw, "-q", "alerts", "check", "-w", str(ws), "--webhook", hook])):
@@ -286,7 +295,7 @@ def run(root: Path, args: argparse.Namespace) -> None:
                 if name == "alerts check" and args.before_src and not profiled:
                     _same(root / f"out-{d}.before", root / f"out-{d}.after", root / "ws-before" / "alerts.jsonl", ws / "alerts.jsonl")
                 if not profiled:
-                    daily.setdefault(name, []).append(m)
+                    daily.setdefault(f"{name} (rerun)" if rerun else name, []).append(m)
         done += per_length
         fig: dict[str, Any] = {"n_observations": _count(ws, "observations"), "n_detections": _count(ws, "detections"),
                                "n_events": _count(ws, "alert_events"), "n_runs": _count(ws, "runs"),
@@ -297,6 +306,10 @@ def run(root: Path, args: argparse.Namespace) -> None:
             fig.update(reading(ws, ids[0], sw, env, root / f"read-{length}", args.read_timeout))
         figures[length] = fig
         print(f"history {length} days: {json.dumps(fig)}", flush=True)
+        if "alerts check (rerun)" in fig:
+            a, b = fig["alerts check (rerun)"], fig["alerts check"]
+            print(f"  alerts check after the rerun: {a['cpu']:.2f} s CPU, {a['rss_mb']:.0f} MB; after a new day "
+                  f"{b['cpu']:.2f} s, {b['rss_mb']:.0f} MB ({a['cpu'] / max(b['cpu'], 1e-9):.2f}x)", flush=True)
     server.shutdown()
     if args.compare_to:
         outs = sorted(root.glob("out-*.after"))

@@ -140,6 +140,69 @@ def test_a_write_after_the_end_or_that_changes_nothing_keeps_the_window(root: Pa
     assert not run.full, (what, run.why_full)
 
 
+def _again(**stamps: str) -> Callable[[Store], None]:
+    """An old observation put again with the same COG, its provenance stamped anew (``ingested_at``: an ``import`` or
+    ``ingest`` run again; ``retrieved_at``: ``fetch --force``), without the berths' fractions detection recorded."""
+
+    def put(store: Store) -> None:
+        o = _old("dunai", OLD_DAY)[0]
+        store.put_observation(replace(o, provenance={"acquired_from": "tag", **stamps}))
+
+    return put
+
+
+def _stamped(store: Store) -> None:
+    """The old observation as a first import stored it (stamped), then detected."""
+    o, ds = _old("dunai", OLD_DAY)
+    store.put_observation(replace(o, provenance={"acquired_from": "tag", "ingested_at": "2024-10-20T00:00:00Z",
+                                                 "retrieved_at": "2024-10-20T00:00:00.000Z"}))  # fmt: skip
+    store.replace_detections(o, ds)
+    store.set_berths_hidden(OLD, {"pier": 0.0})
+
+
+def _older_form(store: Store) -> None:
+    """The old observation's provenance as an older sitewatch left it: compact (SQLite's ``json_set``), keys in
+    another order (PostgreSQL's ``jsonb``)."""
+    [text] = [r[0] for r in store.execute("SELECT provenance FROM observations WHERE observation_id = ?", (OLD,))]
+    doc = json.loads(text)
+    older = json.dumps(dict(sorted(doc.items(), key=lambda kv: (len(kv[0]), kv[0]))), separators=(",", ":"))
+    assert older != text
+    _sql("UPDATE observations SET provenance = ? WHERE observation_id = ?", older, OLD)(store)
+
+
+RERUN_WRITES: dict[str, tuple[Callable[[Store], None] | None, Callable[[Store], None]]] = {
+    "an old observation put again as it is": (None, lambda s: s.put_observation(_old("dunai", OLD_DAY)[0])),
+    "an old image imported again (a new ingested_at)": (_stamped, _again(ingested_at="2026-12-07T09:00:00Z",
+                                                                        retrieved_at="2024-10-20T00:00:00.000Z")),
+    "an old image fetched again with --force (a new retrieved_at)": (_stamped, _again(
+        ingested_at="2026-12-07T09:00:00Z", retrieved_at="2026-12-07T09:00:00.000Z")),
+    "an old image imported again into a store an older sitewatch wrote": (
+        lambda s: (_stamped(s), _older_form(s)), _again(ingested_at="2026-12-07T09:00:00Z")),
+    "an old image's hidden berths measured again the same, an older sitewatch's form": (
+        lambda s: (_stamped(s), _older_form(s)), lambda s: s.set_berths_hidden(OLD, {"pier": 0.0})),
+    "the sites put again as they are (sites import run again)": (None, lambda s: [s.put_site(_site(x)) for x in ("rason", "dunai")]),
+}  # fmt: skip
+"""Writes that put rows back with the same meaning: (what the store held before, if not the fill's; the write)."""
+
+
+@pytest.mark.parametrize("what", list(RERUN_WRITES))
+def test_a_row_written_back_with_the_same_meaning_notes_nothing(root: Path, what: str) -> None:
+    before, write = RERUN_WRITES[what]
+    if before is not None:
+        _write(root, before)
+        _check(root)
+    assert not _next(root).full, "the window is not used: the test would prove nothing"
+    with open_workspace(root).store() as store:
+        assert store.execute("SELECT count(*) FROM input_changes")[0][0] == 0
+        stored = [tuple(r) for r in store.execute("SELECT * FROM observations ORDER BY fid")]
+    _write(root, write)
+    with open_workspace(root).store() as store:
+        assert store.execute("SELECT count(*) FROM input_changes")[0][0] == 0, what
+        assert [tuple(r) for r in store.execute("SELECT * FROM observations ORDER BY fid")] == stored, what
+    run = _next(root)
+    assert not run.full, (what, run.why_full)
+
+
 def test_a_row_replaced_by_insert_or_replace_is_noted_at_its_old_time(tmp_path: Path) -> None:
     # SQLite deletes the row an INSERT OR REPLACE replaces without a delete trigger: the old row, before the end, is
     # noted by the BEFORE INSERT trigger; the new one is after the end.

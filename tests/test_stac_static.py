@@ -332,3 +332,17 @@ def test_a_calibration_lut_of_a_catalogue_on_disk_is_read_from_its_file(delivery
     api = fetch._Reader(resolve_catalog("https://stac.example.org/v1"), NoSigner(), {}, retries=0, backoff=0.0)
     with pytest.raises(ValueError, match="only http"):  # an API's item naming a file of this machine: not read
         fetch._small_asset(api, str(lut))
+
+
+def test_fetch_force_of_an_archived_item_notes_nothing_alerts_check_reads(ws, delivery: Path) -> None:
+    # fetch --force cuts the item again: the same COG, a new retrieved_at. The row was written back with it (and,
+    # once detected, its provenance through json_set), noted in input_changes: the next alerts check read the whole
+    # history. Now the row stays as stored.
+    (ws.root / "alerts.yaml").write_text('{"rules": [{"id": "arr", "kind": "arrival", "sites": ["port"]}]}', encoding="utf-8")
+    args = ["fetch", "port", "-w", str(ws.root), "--catalog", str(delivery), "--collection", "s2",
+            "--from", "2024-10-04", "--to", "2024-10-31", "--max-cloud", "20"]  # fmt: skip
+    for step in (args, ["detect", "-w", str(ws.root)], ["alerts", "check", "-w", str(ws.root)], [*args, "--force"]):
+        res = CliRunner().invoke(main, ["-q", *step])
+        assert res.exit_code == 0, (step, res.output)
+    with ws.store() as store:  # (one image: no window to keep, the notes are what would give one up)
+        assert store.execute("SELECT count(*) FROM input_changes")[0][0] == 0

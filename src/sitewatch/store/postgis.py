@@ -192,12 +192,6 @@ class PostgisStore(Store):
     schema must be current. The URL is shown only with its password masked (:attr:`location`).
     """
 
-    _KEEP_BERTHS_HIDDEN = """CASE WHEN (observations.provenance::jsonb -> 'berths_hidden') IS NOT NULL
-        THEN jsonb_set(excluded.provenance::jsonb, '{berths_hidden}', observations.provenance::jsonb -> 'berths_hidden')::json
-        ELSE excluded.provenance END"""
-    # (Through jsonb, whose keys come back in its own order: the provenance kept this way has the same
-    # keys and values as the GeoPackage's, perhaps not in the same order.)
-
     _pg: Any
     """The psycopg connection (autocommit: :meth:`transaction` says BEGIN and COMMIT)."""
 

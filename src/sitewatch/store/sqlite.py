@@ -36,7 +36,7 @@ from .gpkg import (
 )
 from .schema import INPUT_TRIGGER_PREFIX, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Connection", "Store", "now_utc", "stored_time"]
+__all__ = ["Connection", "Store", "now_utc", "provenance_to_write", "stored_json", "stored_time"]
 
 
 def now_utc() -> str:
@@ -62,6 +62,41 @@ def _times(since: datetime | None, until: datetime | None) -> list[str]:
     """The arguments of :func:`_acquired_between`: times in the stored form, which both stores compare (GeoPackage
     ISO text, PostGIS timestamptz)."""
     return [stored_time(t) for t in (since, until) if t is not None]
+
+
+def stored_json(value: Any) -> str:
+    """The one form the store writes JSON in (keys sorted, Python's separators): a value written again as it is
+    changes no byte of its row (the input triggers note a change of bytes, :func:`~sitewatch.store.schema.input_log_sql`)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+_STAMPS = ("ingested_at", "retrieved_at")
+"""Provenance that says when an image came in, not what it is: the same image put again keeps the stored ones."""
+
+
+def provenance_to_write(new: Mapping[str, Any], stored: tuple[str, str, Any] | None, sha256: str) -> str:
+    """The provenance text to store for an observation whose COG has ``sha256``, given its stored row's
+    ``(provenance text, sha256, detected_at)`` (None: not stored).
+
+    With the same COG, the berths' hidden fractions detection measured (``berths_hidden``) are kept when it was
+    detected, and a provenance that differs from the stored one only in when the image came in (:data:`_STAMPS`:
+    an ``import`` or ``ingest`` run again, ``fetch --force``) is the stored text as it is, whatever its form
+    (an older sitewatch's spacing or key order): the row is written back unchanged, which no trigger notes.
+    """
+    doc = json.loads(stored_json(dict(new)))  # as it reads back: values through JSON (default=str)
+    if stored is None or stored[1] != sha256:
+        return stored_json(doc)
+    try:
+        old = json.loads(stored[0])
+    except ValueError:
+        return stored_json(doc)
+    if not isinstance(old, dict):
+        return stored_json(doc)
+    if stored[2] is not None and old.get("berths_hidden") is not None:
+        doc["berths_hidden"] = old["berths_hidden"]
+    if {k: v for k, v in doc.items() if k not in _STAMPS} == {k: v for k, v in old.items() if k not in _STAMPS}:
+        return str(stored[0])
+    return stored_json(doc)
 
 
 def _iso(t: datetime) -> str:
@@ -201,13 +236,6 @@ class Store:
     this connection write (the web dashboard's): it is not migrated, and one of another
     schema version is refused.
     """
-
-    _KEEP_BERTHS_HIDDEN = """CASE WHEN json_extract(observations.provenance, '$.berths_hidden') IS NOT NULL
-        THEN json_set(excluded.provenance, '$.berths_hidden', json(json_extract(observations.provenance, '$.berths_hidden')))
-        ELSE excluded.provenance END"""
-    """An observation ingested again with the same COG after detection keeps the berths' hidden fractions
-    detection measured (provenance ``berths_hidden``): the new provenance with the old one's
-    (SQL of the upsert in :meth:`put_observation`, in this store's dialect)."""
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -560,15 +588,22 @@ class Store:
                     json.dumps(list(site.tags)),
                 ),
             )
-            db.execute("DELETE FROM berths WHERE site_id = ?", (site.id,))
+            # Upserts, not a delete and an insert of each: a site imported again as it is changes no row (the input
+            # triggers would note every berth deleted and put again, and `alerts check` evaluate the whole history).
+            kept = [b.id for b in site.berths]
+            others = f" AND berth_id NOT IN ({', '.join('?' * len(kept))})" if kept else ""  # (PostgreSQL has no "IN ()")
+            db.execute(f"DELETE FROM berths WHERE site_id = ?{others}", (site.id, *kept))
             db.executemany(
-                "INSERT INTO berths (geom, site_id, berth_id, name) VALUES (?, ?, ?, ?)",
+                """INSERT INTO berths (geom, site_id, berth_id, name) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(site_id, berth_id) DO UPDATE SET geom=excluded.geom, name=excluded.name""",
                 [(self._geom(b.geometry), site.id, b.id, b.name) for b in site.berths],
             )
-            db.execute("DELETE FROM site_water WHERE site_id = ?", (site.id,))
-            if site.water is not None:
+            if site.water is None:
+                db.execute("DELETE FROM site_water WHERE site_id = ?", (site.id,))
+            else:
                 db.execute(
-                    "INSERT INTO site_water (geom, site_id) VALUES (?, ?)", (self._geom(site.water), site.id)
+                    """INSERT INTO site_water (geom, site_id) VALUES (?, ?)
+                       ON CONFLICT(site_id) DO UPDATE SET geom=excluded.geom""", (self._geom(site.water), site.id)
                 )
             for t in ("sites", "berths", "site_water"):
                 self._touch(db, t)
@@ -693,8 +728,8 @@ class Store:
                     scene.resolution_m,
                     scene.cloud_cover,
                     bool(scene.simulated),
-                    json.dumps(dict(scene.hrefs), sort_keys=True),
-                    json.dumps(dict(scene.properties), sort_keys=True, default=str),
+                    stored_json(dict(scene.hrefs)),
+                    stored_json(dict(scene.properties)),
                 ),
             )
             self._extend(db, "scenes", [footprint])
@@ -727,13 +762,24 @@ class Store:
         the old one: they no longer describe the image on record, and the observation
         waits for ``sitewatch detect`` again (:meth:`undetected`). With the same COG the
         detections stay, and so do the cloud fraction and the berths' hidden fractions
-        (provenance ``berths_hidden``) detection measured with them.
+        (provenance ``berths_hidden``) detection measured with them; and a record that differs from the
+        stored one only in when the image came in (an ``import`` run again) leaves the row as stored, byte for
+        byte (:func:`provenance_to_write`), so that ``alerts check`` finds nothing changed.
         """
         with self.transaction() as db:
             # The lock detect holds from reading an observation's sha256 to recording its detections: an image
             # replaced meanwhile would have the old one's detections recorded as its own.
             self._lock(db, f"detections {obs.id}")
             self.put_scene(obs.scene)
+            held = db.execute("SELECT provenance, sha256, detected_at, cloud_fraction FROM observations "
+                              "WHERE observation_id = ?", (obs.id,)).fetchone()  # fmt: skip
+            provenance = provenance_to_write(obs.provenance, None if held is None else tuple(held[:3]), obs.sha256)
+            # With the same COG the detection state stays (when it was detected, the cloud fraction it measured). The
+            # inserted row holds every value the stored one will (not NULL for a column the upsert keeps): the
+            # trigger that notes a row INSERT OR REPLACE deletes compares them, and noted each image put again.
+            same = held is not None and held[1] == obs.sha256
+            detected_at = held[2] if same else None
+            cloud_fraction = held[3] if same and detected_at is not None else obs.cloud_fraction
             db.execute(
                 """DELETE FROM detections WHERE observation_id IN
                    (SELECT observation_id FROM observations WHERE observation_id = ? AND sha256 != ?)""",
@@ -742,21 +788,15 @@ class Store:
             db.execute(
                 """INSERT INTO observations (geom, observation_id, site_id, scene_id, sensor, acquired, crs,
                    transform, width, height, path, sha256, valid_fraction, cloud_fraction, simulated,
-                   provenance, acquired_date_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   provenance, acquired_date_only, detected_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(observation_id) DO UPDATE SET geom=excluded.geom, crs=excluded.crs,
                    transform=excluded.transform, width=excluded.width, height=excluded.height,
-                   path=excluded.path, valid_fraction=excluded.valid_fraction,
-                   cloud_fraction=CASE WHEN observations.sha256 = excluded.sha256
-                                  AND observations.detected_at IS NOT NULL
-                                  THEN observations.cloud_fraction ELSE excluded.cloud_fraction END,
-                   provenance=CASE WHEN observations.sha256 = excluded.sha256 AND observations.detected_at IS NOT NULL
-                              THEN """
-                + self._KEEP_BERTHS_HIDDEN
-                + """ ELSE excluded.provenance END,
+                   path=excluded.path, valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,
+                   provenance=excluded.provenance,
                    acquired=excluded.acquired, acquired_date_only=excluded.acquired_date_only,
                    sensor=excluded.sensor, simulated=excluded.simulated, scene_id=excluded.scene_id,
-                   detected_at=CASE WHEN observations.sha256 = excluded.sha256 THEN observations.detected_at END,
-                   sha256=excluded.sha256""",
+                   detected_at=excluded.detected_at, sha256=excluded.sha256""",
                 (
                     self._geom(footprint),
                     obs.id,
@@ -771,10 +811,11 @@ class Store:
                     obs.path,
                     obs.sha256,
                     obs.valid_fraction,
-                    obs.cloud_fraction,
+                    cloud_fraction,
                     bool(obs.scene.simulated),
-                    json.dumps(dict(obs.provenance), sort_keys=True, default=str),
+                    provenance,
                     bool(obs.acquired_date_only),
+                    detected_at,
                 ),
             )
             # Detections kept with the same COG follow it: a date once assumed may since have been given a time.
@@ -801,10 +842,12 @@ class Store:
             if not rows:
                 return
             provenance = json.loads(rows[0][0])
+            if provenance.get("berths_hidden") == dict(fractions):
+                return  # as stored (a detect --force of the same image): its row unchanged, in whatever form
             provenance["berths_hidden"] = dict(sorted(fractions.items()))
             db.execute(
                 "UPDATE observations SET provenance = ? WHERE observation_id = ?",
-                (json.dumps(provenance, sort_keys=True, default=str), observation_id),
+                (stored_json(provenance), observation_id),
             )
 
     def _observations_where(self, since: datetime | None = None, until: datetime | None = None, **equal: Any) -> list[Any]:

@@ -65,3 +65,25 @@ def test_a_bad_value_is_refused_naming_its_field(change, named):
 def test_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         FetchOptions("s2", T0, T1).max_cloud = 20  # type: ignore[misc]
+
+
+def test_a_reader_closes_every_asset_it_held_though_one_close_raises():
+    # One close() raising (a network error flushing a /vsicurl/ handle) left the assets after it open.
+    from sitewatch.fetch import _Reader
+
+    closed: list[str] = []
+
+    class Asset:
+        def __init__(self, name: str, fails: bool = False) -> None:
+            self.name, self.fails = name, fails
+
+        def close(self) -> None:
+            closed.append(self.name)
+            if self.fails:
+                raise OSError(f"{self.name}: cannot close")
+
+    reader = _Reader(None, None, {}, 0, 0.0)  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="a: cannot close"), reader.holding():
+        assert reader.held is not None
+        reader.held.update({name: (Asset(name, fails=name == "a"), name) for name in ("a", "b", "c")})
+    assert sorted(closed) == ["a", "b", "c"] and reader.held is None

@@ -29,7 +29,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -449,8 +449,9 @@ class _Reader:
             yield
         finally:
             held, self.held, self.held_bytes = self.held, outer, outer_bytes
-            for src, _ in held.values():
-                src.close()
+            with ExitStack() as closing:  # each one closed, though another's close() raise
+                for src, _ in held.values():
+                    closing.callback(src.close)
 
     def _drop(self, href: str) -> None:
         """Close a held asset that failed: the next try opens it anew (signed again after a 403)."""

@@ -14,7 +14,7 @@ from .options import OnceCommand, handle_errors, is_quiet, shown
 
 @click.command("demo", cls=OnceCommand, short_help="Run the whole pipeline on simulated imagery, offline.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
-@click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a .yaml/.toml file.")
+@click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario (seed-story, departures) or a .yaml/.toml file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Ingest and detection worker processes (0: one per core). Default: the `workers` setting (SITEWATCH_WORKERS).")

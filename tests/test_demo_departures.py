@@ -143,3 +143,48 @@ def test_demo_help_names_every_packaged_scenario() -> None:
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert all(name in text for name in packaged_scenarios()), text
+
+
+def test_each_scenario_has_its_own_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sitewatch demo` then `sitewatch demo --scenario departures` both ran into ./sitewatch-demo, where the second
+    was refused (the seed story's sites in it); now a scenario other than the seed story has a folder of its own."""
+    import sitewatch.cli.demo as demo_cli
+    from sitewatch.errors import InputError
+
+    def fake(out: Path, **kw: Any) -> None:
+        raise InputError(f"OUT={out} SCENARIO={getattr(kw['scenario'], 'name', kw['scenario'])}")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demo_cli, "run_demo", fake)
+    for args, out, name in ((["demo"], "sitewatch-demo", "seed-story"),
+                            (["demo", "--scenario", "departures"], "sitewatch-demo-departures", "departures"),
+                            (["demo", "--scenario", "departures", "--out", "mine"], "mine", "departures")):  # fmt: skip
+        res = CliRunner().invoke(main, args)
+        assert f"OUT={out} SCENARIO={name}" in res.output, (args, res.output)
+    assert demo_cli.default_out("my scenario/1") == Path("sitewatch-demo")  # not a plain file name
+
+
+def test_the_demo_folder_of_another_scenario_is_refused_saying_so(tmp_path: Path) -> None:
+    """The seed story's demo folder given to `--scenario departures` was refused as 'a workspace with 3 site(s) of
+    its own (dunai, rason, sergeyevka-base)': the demo's own sites, not the analyst's."""
+    from dataclasses import replace
+
+    from sitewatch.demo import _DEMO_NOTE, run_demo
+    from sitewatch.errors import InputError
+    from sitewatch.sites import builtin_sites
+    from sitewatch.workspace import init_workspace
+
+    out = tmp_path / "sitewatch-demo"
+    ws = init_workspace(out, store="")
+    with ws.store() as store, store.transaction():
+        for sid in ("dunai", "rason"):
+            site = builtin_sites()[sid]
+            store.put_site(replace(site, note=(site.note + " " + _DEMO_NOTE).strip()))
+    (out / "simulated").mkdir()
+    (out / "simulated" / "scenario.json").write_text(json.dumps({"simulated": True, "name": "seed-story"}), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        run_demo(out, scenario="departures")
+    msg = str(err.value)
+    assert "holds the demo of the scenario 'seed-story' (its sites dunai, rason)" in msg and "another --out" in msg
+    assert "of its own" not in msg
+    assert sorted(p.name for p in (out / "simulated").iterdir()) == ["scenario.json"]  # nothing simulated

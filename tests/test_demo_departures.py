@@ -86,7 +86,24 @@ def test_the_demo_checks_the_departure_claims(demo: dict[str, Any]) -> None:
     # Decided by the dusk pass of the 8th (18:20 KST) and the images of the 9th: the optical has none of either day.
     assert "2024-10-08 09:20 UTC, 10 m SAR: a " in left and "optical" not in left
     assert "not testable as to class" in next(line for line in demo["claims"] if "ropucha-class" in line)
-    assert [Path(p).name for p in demo["story_files"]] == ["claims.yaml"]
+    assert [Path(p).name for p in demo["story_files"]] == ["claims.yaml", "alerts.yaml"]
+
+
+@pytest.mark.slow
+def test_the_alert_rules_give_each_departure_on_the_dusk_pass_before_it(demo: dict[str, Any]) -> None:
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", demo["out"], "--all", "--json"])
+    assert res.exit_code == 0, res.output
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    left = [(e["rule"], e["date"], e["observations"]) for e in events if e["rule"].startswith("landing-ship-leaves")]
+    assert left == [
+        ("landing-ship-leaves-chongjin", "2024-10-09", ["chongjin/sim-sar-dusk-chongjin-20241008T0920"]),
+        ("landing-ship-leaves-hungnam", "2024-10-10", ["hungnam/sim-sar-dusk-hungnam-20241009T0930"]),
+        ("landing-ship-leaves-chongjin", "2024-10-13", ["chongjin/sim-sar-dusk-chongjin-20241012T0920"]),
+        ("landing-ship-leaves-hungnam", "2024-10-14", ["hungnam/sim-sar-dusk-hungnam-20241013T0930"]),
+    ]
+    arrived = [e["date"] for e in events if e["rule"] == "landing-ship-at-ulysses-bay"]
+    assert arrived == ["2024-10-09", "2024-10-10", "2024-10-13", "2024-10-14"] and len(events) == 8
+    assert all(e["simulated"] for e in events)
 
 
 @pytest.mark.slow

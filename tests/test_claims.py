@@ -288,6 +288,14 @@ def test_no_link_contradicts_only_when_both_sites_were_imaged_every_day() -> Non
     assert r.verdict == "not testable" and "dunai has no usable image on 1 date (2024-10-14)" in r.reason
 
 
+def test_a_transit_a_day_or_no_day_later_says_so_in_words() -> None:
+    # The reason read "1 days later" (and "0 days later" for an arrival seen the same date).
+    assert "first seen at dunai, 1 day later, " in _transit(DAYS, DAYS, "2024-10-13").reason
+    from sitewatch.evidence import _later
+
+    assert (_later(0), _later(2)) == ("the same day", "2 days later")
+
+
 def test_a_transit_whose_vessel_measured_just_outside_the_claimed_size_is_not_testable_not_contradicted() -> None:
     # A landing ship (~113 m) measured 93 m at its first sighting at the destination (10 m pixels, ±17 m): the
     # link was dropped and the claim called "contradicted ... with both sites imaged on every date", where

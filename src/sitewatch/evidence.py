@@ -576,7 +576,7 @@ def _transit(a: Assertion, world: World) -> PartResult:
         reason = (
             f"{images[0].label()}: a {dep.length_m:.0f} m vessel last seen at {origin.id} (gone on {dep.other_date}); "
             f"{images[1].label()}: a {arr.length_m:.0f} m vessel first seen at {dest.id}, "
-            f"{(arr.date - dep.date).days} days later, {k.hours_apart:.0f} h and {k.distance_km:.0f} km by sea apart "
+            f"{_later((arr.date - dep.date).days)}, {k.hours_apart:.0f} h and {k.distance_km:.0f} km by sea apart "
             f"({k.speed_kn:.1f} kn): a candidate link, not an identity ({k.ambiguity_text()}){others}"
         )
         return PartResult(a, SUPPORTED, reason, tuple(im for k2 in found for im in _link_images(k2, by_id, det_by_id)),
@@ -590,7 +590,7 @@ def _transit(a: Assertion, world: World) -> PartResult:
         reason = (
             f"{images[0].label()}: a {dep.length_m:.0f} m vessel last seen at {origin.id} (gone on {dep.other_date}); "
             f"{images[1].label()}: a {arr.length_m:.0f} m vessel first seen at {dest.id}, "
-            f"{(arr.date - dep.date).days} days later: a candidate link whose size may fit{why}{others}"
+            f"{_later((arr.date - dep.date).days)}: a candidate link whose size may fit{why}{others}"
         )
         return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in maybe for im in _link_images(k2, by_id, det_by_id)),
                           (), (dep.date, arr.date))  # fmt: skip
@@ -605,6 +605,11 @@ def _transit(a: Assertion, world: World) -> PartResult:
     return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {count_noun(within, 'day')}, "
                       f"but a vessel may have come and gone between images: {text}", (), (),
                       tuple(sorted({d for g in missing.values() for d in g})))  # fmt: skip
+
+
+def _later(days: int) -> str:
+    """``"2 days later"``, ``"1 day later"``, ``"the same day"``: how long after the departure a transit's arrival was seen."""
+    return "the same day" if days == 0 else f"{count_noun(days, 'day')} later"
 
 
 def _link_images(k: Any, by_id: Mapping[str, Observation], det_by_id: Mapping[str, Detection]) -> tuple[Image, Image]:

@@ -259,14 +259,15 @@ def test_presence_days_with_no_usable_image_in_the_range_is_not_testable() -> No
 # --- transit ---------------------------------------------------------------------------------------
 
 
-def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None, dunai_kind: str = "port") -> Any:
+def _transit(dunai_days: list[str], rason_days: list[str], ship_at_dunai: str | None, dunai_kind: str = "port",
+             *, size: dict[str, float] | None = None, lengths: tuple[float, float] = (92.0, 90.0)) -> Any:  # fmt: skip
     rason = _site("rason", *RASON, berths=())
     dunai = replace(_site(berths=()), kind=dunai_kind)
     r_obs = [obs(d, site="rason") for d in rason_days]
     d_obs = [obs(d, site="dunai", hour=1) for d in dunai_days]
-    dets = [vessel(o, 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs if o.scene.acquired.day <= 12]
-    dets += [vessel(o, 0, 90.0, berth=None) for o in d_obs if ship_at_dunai and o.scene.acquired.date().isoformat() >= ship_at_dunai]
-    return verdict({"kind": "vessel_transit", "within_days": 2}, r_obs + d_obs, dets, sites=("rason", "dunai"),
+    dets = [vessel(o, 0, lengths[0], berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs if o.scene.acquired.day <= 12]
+    dets += [vessel(o, 0, lengths[1], berth=None) for o in d_obs if ship_at_dunai and o.scene.acquired.date().isoformat() >= ship_at_dunai]
+    return verdict({"kind": "vessel_transit", "within_days": 2, **(size or {})}, r_obs + d_obs, dets, sites=("rason", "dunai"),
                    site_objs=[rason, dunai], **{"from": "2024-10-11", "to": "2024-10-13"})  # fmt: skip
 
 
@@ -285,6 +286,29 @@ def test_no_link_contradicts_only_when_both_sites_were_imaged_every_day() -> Non
     assert _transit(DAYS, DAYS, "2024-10-16").verdict == "contradicted"  # 4 days later: too late
     r = _transit([d for d in DAYS if d != "2024-10-14"], DAYS, None)
     assert r.verdict == "not testable" and "dunai has no usable image on 1 date (2024-10-14)" in r.reason
+
+
+def test_a_transit_a_day_or_no_day_later_says_so_in_words() -> None:
+    # The reason read "1 days later" (and "0 days later" for an arrival seen the same date).
+    assert "first seen at dunai, 1 day later, " in _transit(DAYS, DAYS, "2024-10-13").reason
+    from sitewatch.evidence import _later
+
+    assert (_later(0), _later(2)) == ("the same day", "2 days later")
+
+
+def test_a_transit_whose_vessel_measured_just_outside_the_claimed_size_is_not_testable_not_contradicted() -> None:
+    # A landing ship (~113 m) measured 93 m at its first sighting at the destination (10 m pixels, ±17 m): the
+    # link was dropped and the claim called "contradicted ... with both sites imaged on every date", where
+    # vessel_present calls such a vessel "may fit" and the date not testable.
+    landing = {"min_length_m": 100, "max_length_m": 130}
+    r = _transit(DAYS, DAYS, "2024-10-14", size=landing, lengths=(113.0, 93.0))
+    assert r.verdict == "not testable", r.reason
+    assert "a 93 m vessel first seen at dunai, 2 days later: a candidate link whose size may fit" in r.reason
+    assert "within the ±17 m error of 10 m pixels" in r.reason
+    assert [im.site_id for im in r.images] == ["rason", "dunai"]
+    assert _transit(DAYS, DAYS, "2024-10-14", size=landing, lengths=(113.0, 111.0)).verdict == "supported"
+    # Far outside the size (a 60 m vessel at the destination) is no such link: contradicted, as before.
+    assert _transit(DAYS, DAYS, "2024-10-14", size=landing, lengths=(113.0, 60.0)).verdict == "contradicted"
 
 
 def test_a_transit_to_an_inland_site_is_not_testable_saying_there_is_no_sea_route() -> None:

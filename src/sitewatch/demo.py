@@ -111,13 +111,23 @@ def _mark_complete(simulated: Path, scenario_json: dict[str, Any]) -> None:
     write_text_atomic(simulated / _COMPLETE, json.dumps(scenario_json, default=str, sort_keys=True))
 
 
-def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
+def _demo_scenario_name(out: Path) -> str | None:
+    """The name of the scenario the demo folder ``out`` was last simulated for, if it says."""
+    try:
+        name = json.loads((out / "simulated" / "scenario.json").read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) and name else None
+
+
+def _refuse_own_workspace(out: Path, demo_sites: set[str], scenario: str = "") -> None:
     """Refuse to write the demo into a workspace that holds an analyst's own sites or imagery.
 
     The demo puts the scenario's sites (replacing any of the same id), simulated imagery and
     a report into its folder; a folder it made itself may be run again, and a new or empty
     one is made a workspace. A folder of other files (no workspace) is refused: its own
-    ``report.html`` would be overwritten.
+    ``report.html`` would be overwritten. So is the demo folder of another scenario (``scenario`` is
+    this one's name), saying so: its sites would stay beside this scenario's.
     """
     ws = Workspace(out, store_setting="")  # the demo's database is always its own GeoPackage
     if ws.config_path.exists() and (team := str(load_settings(out, env={})["store"] or "").strip()):
@@ -137,8 +147,18 @@ def _refuse_own_workspace(out: Path, demo_sites: set[str]) -> None:
             )
         return
     with ws.store() as store:
-        own_sites = sorted(s.id for s in store.sites() if s.id not in demo_sites or _DEMO_NOTE not in s.note)
+        sites = store.sites()
+        own_sites = sorted(s.id for s in sites if _DEMO_NOTE not in s.note)
+        # Sites the demo wrote, of another scenario (the seed story's demo folder given to `--scenario departures`):
+        # the demo's, not the analyst's, but they would stay beside this scenario's, timelines and eval and all.
+        other_demo = sorted(s.id for s in sites if _DEMO_NOTE in s.note and s.id not in demo_sites)
         real = int(store.execute("SELECT count(*) FROM observations WHERE NOT simulated")[0][0])
+    if other_demo and not own_sites and not real:
+        shown = ", ".join(other_demo[:3]) + (", …" if len(other_demo) > 3 else "")
+        before = _demo_scenario_name(out)
+        what = (f"the demo's sites {shown}, which the scenario {scenario!r} no longer has" if before == scenario else
+                f"the demo of {f'the scenario {before!r}' if before else 'another scenario'} (its sites {shown})")  # fmt: skip
+        raise InputError(f"{out} holds {what}; the demo does not mix two scenarios' sites in one workspace, so give it another --out")
     if own_sites or real:
         what = ", ".join(
             part
@@ -279,7 +299,7 @@ def run_demo(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    _refuse_own_workspace(Path(out), {s.id for s in scen.sites})
+    _refuse_own_workspace(Path(out), {s.id for s in scen.sites}, scen.name)
     # Its own sitewatch.gpkg, whatever SITEWATCH_STORE says: the demo's simulated sites stay out of a team's store.
     ws = init_workspace(out, store="")
     simulated = ws.root / "simulated"

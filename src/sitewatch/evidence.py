@@ -548,17 +548,25 @@ def _transit(a: Assertion, world: World) -> PartResult:
     by_id = {o.id: o for o in obs}
     det_by_id = {d.id: d for d in dets}
 
-    def fits(m: Any) -> bool:
-        d = det_by_id.get(m.detection_id)
-        return d is not None and _fit(Assertion("vessel_present", a.site_ids, a.start, a.end, min_length_m=a.min_length_m,
-                                                max_length_m=a.max_length_m), d, m.resolution_m or 10)[0] == "fit"  # fmt: skip
+    sized = Assertion("vessel_present", a.site_ids, a.start, a.end, min_length_m=a.min_length_m, max_length_m=a.max_length_m)
 
-    found = [
+    def fit(m: Any) -> tuple[str, str]:
+        """("fit" | "maybe" | "no", why a "maybe" only may fit) of one end of a link against the claimed size."""
+        d = det_by_id.get(m.detection_id)
+        if d is None:
+            return "no", ""
+        state, _, why = _fit(sized, d, m.resolution_m or 10)
+        return state, why
+
+    in_window = [
         k for k in links.links
         if k.feasible and k.departure.site_id == origin.id and k.arrival.site_id == dest.id
         and a.start <= k.departure.date <= a.end and 0 <= (k.arrival.date - k.departure.date).days <= within
-        and fits(k.departure) and fits(k.arrival)
     ]  # fmt: skip
+    found = [k for k in in_window if fit(k.departure)[0] == fit(k.arrival)[0] == "fit"]
+    # A link whose end measured just outside the claimed size (within twice its pixel size's length error) may
+    # be the claimed vessel: as for vessel_present, it leaves the claim not testable, never contradicted.
+    maybe = [k for k in in_window if k not in found and {fit(k.departure)[0], fit(k.arrival)[0]} <= {"fit", "maybe"}]
     if found:
         k = found[0]
         dep, arr = k.departure, k.arrival
@@ -568,11 +576,24 @@ def _transit(a: Assertion, world: World) -> PartResult:
         reason = (
             f"{images[0].label()}: a {dep.length_m:.0f} m vessel last seen at {origin.id} (gone on {dep.other_date}); "
             f"{images[1].label()}: a {arr.length_m:.0f} m vessel first seen at {dest.id}, "
-            f"{(arr.date - dep.date).days} days later, {k.hours_apart:.0f} h and {k.distance_km:.0f} km by sea apart "
+            f"{_later((arr.date - dep.date).days)}, {k.hours_apart:.0f} h and {k.distance_km:.0f} km by sea apart "
             f"({k.speed_kn:.1f} kn): a candidate link, not an identity ({k.ambiguity_text()}){others}"
         )
         return PartResult(a, SUPPORTED, reason, tuple(im for k2 in found for im in _link_images(k2, by_id, det_by_id)),
                           (dep.date, arr.date), ())  # fmt: skip
+    if maybe:
+        k = maybe[0]
+        dep, arr = k.departure, k.arrival
+        why = next(w for w in (fit(dep)[1], fit(arr)[1]) if w)
+        images = _link_images(k, by_id, det_by_id)
+        others = f" ({count_noun(len(maybe) - 1, 'other such link')})" if len(maybe) > 1 else ""
+        reason = (
+            f"{images[0].label()}: a {dep.length_m:.0f} m vessel last seen at {origin.id} (gone on {dep.other_date}); "
+            f"{images[1].label()}: a {arr.length_m:.0f} m vessel first seen at {dest.id}, "
+            f"{_later((arr.date - dep.date).days)}: a candidate link whose size may fit{why}{others}"
+        )
+        return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in maybe for im in _link_images(k2, by_id, det_by_id)),
+                          (), (dep.date, arr.date))  # fmt: skip
     need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
     gaps = {sid: [d for d in days if not world.on_date(sid, d)[0]] for sid, days in need.items()}
     missing = {sid: g for sid, g in gaps.items() if g}
@@ -584,6 +605,11 @@ def _transit(a: Assertion, world: World) -> PartResult:
     return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {count_noun(within, 'day')}, "
                       f"but a vessel may have come and gone between images: {text}", (), (),
                       tuple(sorted({d for g in missing.values() for d in g})))  # fmt: skip
+
+
+def _later(days: int) -> str:
+    """``"2 days later"``, ``"1 day later"``, ``"the same day"``: how long after the departure a transit's arrival was seen."""
+    return "the same day" if days == 0 else f"{count_noun(days, 'day')} later"
 
 
 def _link_images(k: Any, by_id: Mapping[str, Observation], det_by_id: Mapping[str, Detection]) -> tuple[Image, Image]:

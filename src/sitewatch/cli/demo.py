@@ -3,31 +3,55 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
 
 from ..alert_rules import RULES_FILE
 from ..demo import run_demo
+from ..sources.scenario import Scenario
+from ..sources.simulate import load_scenario
 from .options import OnceCommand, handle_errors, is_quiet, shown
+
+DEFAULT_SCENARIO = "seed-story"
+
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def default_out(scenario_name: str) -> Path:
+    """The demo's folder when --out is not given: ``sitewatch-demo``, or ``sitewatch-demo-NAME`` for another scenario.
+
+    Each scenario its own folder, so that `sitewatch demo` and then `sitewatch demo --scenario departures` both
+    run as typed (a demo folder of another scenario is refused). A name that is no plain file name (spaces, a
+    slash) keeps ``sitewatch-demo``.
+    """
+    if scenario_name == DEFAULT_SCENARIO or not _FOLDER_NAME.fullmatch(scenario_name):
+        return Path("sitewatch-demo")
+    return Path(f"sitewatch-demo-{scenario_name}")
 
 
 @click.command("demo", cls=OnceCommand, short_help="Run the whole pipeline on simulated imagery, offline.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("sitewatch-demo"), show_default=True, help="Folder to write (a workspace).")
-@click.option("--scenario", default="seed-story", show_default=True, help="Packaged scenario name or a .yaml/.toml file.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write (a workspace). Default: sitewatch-demo, or sitewatch-demo-NAME for another scenario NAME.")
+@click.option("--scenario", default=DEFAULT_SCENARIO, show_default=True, help="Packaged scenario (seed-story, departures) or a .yaml/.toml file.")
 @click.option("--seed", type=int, help="Override the scenario's random seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Ingest and detection worker processes (0: one per core). Default: the `workers` setting (SITEWATCH_WORKERS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
-def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_json: bool) -> None:
+def command(out: Path | None, scenario: str, seed: int | None, workers: int | None, as_json: bool) -> None:
     """Simulate a scenario's imagery (default: the seed story) and run every stage on it; writes report.html.
 
     Needs no network and no account. All imagery is SIMULATED and labelled so.
     """
+    scen: str | Scenario = scenario
+    if out is None:
+        scen = load_scenario(scenario)
+        out = default_out(scen.name)
     quiet = is_quiet() or as_json
     if quiet:
-        result = run_demo(out, scenario=scenario, seed=seed, workers=workers)
+        result = run_demo(out, scenario=scen, seed=seed, workers=workers)
     else:
         from rich.console import Console
         from rich.progress import (
@@ -46,7 +70,7 @@ def command(out: Path, scenario: str, seed: int | None, workers: int | None, as_
                     tasks[stage] = int(bar.add_task(stage, total=total))
                 bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
 
-            result = run_demo(out, scenario=scenario, seed=seed, workers=workers, progress=progress)
+            result = run_demo(out, scenario=scen, seed=seed, workers=workers, progress=progress)
     if as_json:
         click.echo(json.dumps({
             "scenario": result.scenario,

@@ -37,6 +37,7 @@ from .detection_exports import (
     kml_legend,
     kml_note,
     kml_placemark,
+    kml_schema,
     kml_style,
     kml_text,
     kml_title,
@@ -172,9 +173,10 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
-    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(f'Outlines by direction: {changes_legend()}.')}{kml_note(fc)}{_kml_styles()}"]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(f'Outlines by direction: {changes_legend()}.')}{kml_note(fc)}{_kml_styles()}"
+             + kml_schema("change", [f["properties"] for f in feats])]
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
         for _, in_pair in groupby(in_site, key=lambda f: (f["properties"]["before_id"], f["properties"]["after_id"])):
@@ -188,7 +190,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
                 p = f["properties"]
                 style = p["direction"] if p["direction"] in CHANGE_COLOURS else "other"
                 span = f"<TimeSpan><begin>{kml_when(p, 'before_')}</begin><end>{kml_when(p, 'after_')}</end></TimeSpan>"
-                parts.append(kml_placemark(change_name(p), span, style, {k: kml_text(v) for k, v in p.items()}, f["geometry"]))
+                parts.append(kml_placemark(change_name(p), span, style, p, f["geometry"], "change"))
             parts.append("</Folder>")
         parts.append("</Folder>")
     return kml_document(parts)

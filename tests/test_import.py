@@ -386,6 +386,21 @@ def test_simulated_imagery_says_so_on_the_lines_import_and_ingest_print(ws, tmp_
     assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier' (1 of them SIMULATED imagery)" in res.output
 
 
+def test_a_rerun_says_it_replaced_what_it_imported_before(ws, tmp_path):
+    """A rerun said "imported 2 observation(s)" as the first run did, as if two more were there now."""
+    a = _optical(tmp_path / "a_20241016.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-16T01:23:45Z"})
+    b = _optical(tmp_path / "b_20241017.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-17T01:23:45Z"})
+    first = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(a), "--site", "pier"])
+    assert first.exit_code == 0 and "replac" not in first.stdout, first.output
+    again = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(a), str(b), "--site", "pier"])
+    lines = again.stdout.splitlines()
+    assert lines[0].startswith("pier/a_20241016 ") and lines[0].endswith("(replaced)") and "replaced" not in lines[1]
+    assert lines[2] == ("imported 2 observation(s) from 2 file(s), 1 of them replacing the observation of its id held "
+                        "before (a rerun or a changed file; none added twice)")  # fmt: skip
+    res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(a), str(b), "-w", str(ws.root)])
+    assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier', each of them replacing" in res.output
+
+
 def test_a_file_cut_short_is_named_with_gdals_reason_and_what_to_do(ws, tmp_path):
     """A COG cut short (an unfinished download) was refused as "could not be read (Read failed. See previous
     exception for details.)": neither the damage nor what to do."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import Observation
 
-__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row", "pixel_size_text"]
+__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row", "pixel_size_text", "replaced_note"]
 
 
 ID_MIN_WIDTH = 12
@@ -169,6 +169,17 @@ def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -
     else:
         head = f"duplicate: {repeat} is the same image as {earlier}"
     return f"{head}, not read again ({earlier} did not go in: see below)" if earlier_failed else f"{head}, {verb} once"
+
+
+def replaced_note(rows: list[dict[str, Any]]) -> str:
+    """What ``ingest``/``import`` add to their summary when rows of :func:`observation_row` replaced
+    observations the workspace held: a rerun said "imported 8 observation(s)" as a first run did, as if
+    eight more were there now."""
+    replaced = sum(bool(row["replaced"]) for row in rows)
+    if not replaced:
+        return ""
+    every = "" if replaced == len(rows) == 1 else " each of them" if replaced == len(rows) else f" {replaced} of them"
+    return f",{every} replacing the observation of its id held before (a rerun or a changed file; none added twice)"
 
 
 def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def test_kml_has_a_placemark_with_a_timestamp_per_detection_in_folders_by_site_a
     assert all(w is not None for w in whens) and len(list(root.iter(f"{KML}TimeStamp"))) == len(rows)
     (site,) = root.find(f"{KML}Document").findall(f"{KML}Folder")  # type: ignore[union-attr]
     assert site.findtext(f"{KML}name") == "dunai"
-    assert [f.findtext(f"{KML}name") for f in site.findall(f"{KML}Folder")] == ["2024-10-17"]
+    assert [f.findtext(f"{KML}name") for f in site.findall(f"{KML}Folder")] == ["dunai 2024-10-17"]
     names = sorted(pm.findtext(f"{KML}name") or "" for pm in placemarks)
     assert names == ["114 m vessel (optical, simulated)", "118 m vessel (SAR, simulated)", "40 m crane (optical, simulated)"]
     # The ExtendedData read back (as `sites import` reads KML) gives the GeoJSON's properties.
@@ -153,7 +153,7 @@ def test_kml_fields_come_into_gdal_and_qgis_as_numbers_and_booleans(ws: Workspac
         pytest.skip("GDAL without its LIBKML driver")
     out = tmp_path / "d.kml"
     assert run(ws, "--out", str(out)).exit_code == 0
-    (day,) = [name for name, _ in pyogrio.list_layers(out) if name == "2024-10-17"]
+    (day,) = [name for name, _ in pyogrio.list_layers(out) if name == "dunai 2024-10-17"]
     meta, _, _, values = pyogrio.raw.read(out, layer=day)
     col = dict(zip(meta["fields"], values, strict=True))
     for name in ("length_m", "width_m", "heading_deg", "score", "resolution_m"):
@@ -161,6 +161,21 @@ def test_kml_fields_come_into_gdal_and_qgis_as_numbers_and_booleans(ws: Workspac
     for name in ("truncated", "acquired_date_only", "simulated"):
         assert col[name].dtype == bool, name
     assert sorted(col["length_m"].tolist()) == sorted(p["length_m"] for p in stored(ws).values())
+
+
+def test_kml_date_folders_name_their_site_so_qgis_layers_say_which(ws: Workspace, tmp_path: Path) -> None:
+    """QGIS (GDAL's LIBKML) opens each KML folder as a layer: one date at two sites gave the layers
+    "2024-10-17" and "2024-10-17 (#2)", neither saying which site it held."""
+    pyogrio = pytest.importorskip("pyogrio")
+    if "LIBKML" not in pyogrio.list_drivers():
+        pytest.skip("GDAL without its LIBKML driver")
+    with ws.store() as st:
+        fc = detections_to_geojson(st)
+    other = {**fc["features"][0], "properties": {**fc["features"][0]["properties"], "site_id": "rason"}}
+    out = tmp_path / "two.kml"
+    out.write_text(detections_to_kml({**fc, "features": [*fc["features"], other]}), encoding="utf-8")
+    layers = {name: pyogrio.read_info(out, layer=name)["features"] for name, _ in pyogrio.list_layers(out)}
+    assert {name: n for name, n in layers.items() if n} == {"dunai 2024-10-17": len(fc["features"]), "rason 2024-10-17": 1}
 
 
 def test_kml_document_name_says_simulated_imagery_as_the_demo_s_does(ws: Workspace, tmp_path: Path) -> None:

@@ -129,8 +129,8 @@ def test_kml_has_a_folder_per_site_and_pair_and_a_timespan_and_style_per_region(
     (site,) = doc.findall(f"{KML}Folder")
     assert site.findtext(f"{KML}name") == "dunai"
     folders = site.findall(f"{KML}Folder")
-    assert [f.findtext(f"{KML}name") for f in folders] == ["2024-10-17 → 2024-10-20 optical (simulated)",
-                                                         "2024-10-17 → 2024-10-20 sar (simulated)"]  # fmt: skip
+    assert [f.findtext(f"{KML}name") for f in folders] == ["dunai 2024-10-17 → 2024-10-20 optical (simulated)",
+                                                         "dunai 2024-10-17 → 2024-10-20 sar (simulated)"]  # fmt: skip
     optical = folders[0].findall(f"{KML}Placemark")
     assert [pm.findtext(f"{KML}name") for pm in optical] == [
         "appeared 3,000 m² (optical, simulated)", "altered 1,200 m² (optical, simulated)", "disappeared 500 m² (optical, simulated)"]  # fmt: skip

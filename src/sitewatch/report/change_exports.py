@@ -167,7 +167,7 @@ def _kml_styles() -> str:
 def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     """The features of :func:`stored_changes_to_geojson` as a KML 2.2 document.
 
-    A folder per site, in it a folder per pair (``2024-10-01 → 2024-10-04 optical``), in it a Placemark
+    A folder per site, in it a folder per pair (``dunai 2024-10-01 → 2024-10-04 optical``), in it a Placemark
     per region with its polygon, styled by its direction in the dashboard's colours
     (:func:`~sitewatch.report.colours.changes_legend`, which the document's ``<Snippet>`` gives), a ``<TimeSpan>`` from the before to the after acquisition (Google
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
@@ -182,7 +182,8 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
         for _, in_pair in groupby(in_site, key=lambda f: (f["properties"]["before_id"], f["properties"]["after_id"])):
             regions = list(in_pair)
             first = regions[0]["properties"]
-            pair_name = (f"{first['before_acquired'][:10]} → {first['after_acquired'][:10]} {first['sensor']}"
+            # The site first: QGIS (GDAL) opens each folder as a layer, and one pair's dates at two sites read alike.
+            pair_name = (f"{site_id} {first['before_acquired'][:10]} → {first['after_acquired'][:10]} {first['sensor']}"
                          + (" (simulated)" if first["simulated"] else ""))  # fmt: skip
             desc = f"{first['before_id']} → {first['after_id']}"
             parts.append(f"<Folder><name>{escape(kml_text(pair_name))}</name><description>{escape(kml_text(desc))}</description>")

@@ -174,7 +174,8 @@ def kml_placemark(name: str, when: str, style: str, data: dict[str, Any], geomet
 def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -> str:
     """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as a KML 2.2 document.
 
-    A folder per site, in it a folder per acquisition date (UTC), in it a Placemark per detection
+    A folder per site, in it a folder per acquisition date (UTC; named ``SITE DATE``, as QGIS lists it as a
+    layer), in it a Placemark per detection
     with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider), a style of its
     kind (the dashboard's colour, and a line width of its own since KML cannot dash; the document's
     ``<Snippet>`` names them) and the properties as ``ExtendedData``; the document's name says when the
@@ -187,7 +188,9 @@ def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
         for day, on_day in groupby(in_site, key=lambda f: f["properties"]["acquired"][:10]):
-            parts.append(f"<Folder><name>{escape(day)}</name>")
+            # The site in the date's name too: QGIS (GDAL) opens each folder as a layer of its own, and the same
+            # date at two sites was "2024-10-14" and "2024-10-14 (#2)", neither saying which site.
+            parts.append(f"<Folder><name>{escape(kml_text(site_id))} {escape(day)}</name>")
             for f in on_day:
                 p = f["properties"]
                 style = p["kind"] if p["kind"] in KIND_CUES else _OTHER_STYLE

@@ -309,7 +309,7 @@ def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> Non
     kml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
 <kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2"><Document><name>Ports</name>
 <Folder><name>My places</name><Folder><name>Primorye</name>
- <Placemark><name>Bolshoy Kamen</name><styleUrl>#s</styleUrl><Polygon><tessellate>1</tessellate>
+ <Placemark><name>Bolshoy Kamen</name><description>Shipyard basin, the floating dock left out</description><styleUrl>#s</styleUrl><Polygon><tessellate>1</tessellate>
   <outerBoundaryIs><LinearRing><coordinates>
     132.33,43.10,0 132.36,43.10,0 132.36,43.12,12.5 132.33,43.12,0 132.33,43.10,0
   </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
@@ -322,6 +322,8 @@ def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> Non
     with pytest.warns(SkippedInputWarning, match="placemark 'Pin': skipped, .* \\(Point\\)"), pytest.warns(RenamedSiteWarning):
         kamen, nakhodka = read_sites_file(kml)
     assert kamen.id == "bolshoy-kamen" and kamen.geometry is not None
+    assert kamen.note == "Shipyard basin, the floating dock left out"  # Google Earth's Description box: it was dropped
+    assert nakhodka.note == ""
     assert kamen.geometry.bounds == (132.33, 43.10, 132.36, 43.12) and not kamen.geometry.has_z
     assert (nakhodka.id, nakhodka.name, nakhodka.kind) == ("site", "Находка", "port")
     bad = tmp_path / "bad.kml"

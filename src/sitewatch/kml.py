@@ -4,7 +4,7 @@ Every Placemark with a polygon or a line is a feature, however deep its
 Folders nest; altitudes are dropped. ``ExtendedData`` (``Data`` or
 ``SimpleData``, as sitewatch and QGIS write it) gives the properties
 (``role``, ``site_id``, ``id``, ``kind``...); a Placemark without them is a
-site named by its ``<name>``. Pins (Points) and other geometries are skipped,
+site named by its ``<name>``, its ``<description>`` (Google Earth's) the site's note. Pins (Points) and other geometries are skipped,
 each with a :class:`~sitewatch.errors.SkippedInputWarning`.
 """
 
@@ -128,6 +128,12 @@ def _properties(placemark: ET.Element, schemas: dict[str, dict[str, str]]) -> di
         for cell in el:
             if _local(cell.tag) == "SimpleData" and cell.get("name") and cell.text:
                 props[str(cell.get("name"))] = _typed(str(cell.get("name")), cell.text, declared)
+    # Google Earth keeps what one writes about a place in its Description box, and has no other field: the
+    # site's note (it was dropped). Not when the data says what the place is (role: `sites export` writes
+    # its own summary of the data there) or gives a note.
+    description = _child(placemark, "description")
+    if description is not None and "role" not in props and "note" not in props:
+        props["note"] = "".join(description.itertext()).strip()
     return {k: v for k, v in props.items() if v != ""}
 
 

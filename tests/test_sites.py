@@ -370,6 +370,22 @@ def test_a_qgis_kml_row_number_id_gives_way_to_the_name(tmp_path: Path, libkml: 
     assert sorted(f["id"] for f in json.loads(r.output)["features"]) == ["busan", "genova", "incheon", "la-spezia"]
 
 
+def test_sites_show_and_export_write_names_as_written(tmp_path: Path) -> None:
+    """`sites show` printed a Cyrillic name as "\\u0413\\u0430\\u0432…" and `sites export` wrote it so into the
+    file a colleague opens; control characters stay escaped (JSON escapes them)."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    (tmp_path / "p.geojson").write_text(json.dumps(_polygon_fc([{"id": "dunai", "name": "Гавань Дуная"}]), ensure_ascii=False),
+                                        encoding="utf-8")  # fmt: skip
+    assert runner.invoke(main, ["sites", "import", str(tmp_path / "p.geojson"), "-w", ws]).exit_code == 0
+    shown = runner.invoke(main, ["sites", "show", "dunai", "-w", ws])
+    assert shown.exit_code == 0 and '"name": "Гавань Дуная"' in shown.stdout
+    assert runner.invoke(main, ["sites", "export", str(tmp_path / "out.geojson"), "-w", ws]).exit_code == 0
+    text = (tmp_path / "out.geojson").read_text(encoding="utf-8")
+    assert '"name": "Гавань Дуная"' in text and json.loads(text)["features"][0]["properties"]["name"] == "Гавань Дуная"
+
+
 def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")

@@ -187,8 +187,11 @@ def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, An
     when the workspace held that observation id before the run (a rerun, or a changed file)."""
     from ..model import iso_utc
 
+    # As the workspace keeps it, to the millisecond: a Maxar firstLineTime of 02:11:07.512345 was said so here and
+    # stored (and shown by `observations`, `show`, `export`) as 02:11:07.512000.
+    acquired = obs.scene.acquired.replace(microsecond=obs.scene.acquired.microsecond // 1000 * 1000)
     return {
-        "id": obs.id, "file": file, "acquired": iso_utc(obs.scene.acquired),
+        "id": obs.id, "file": file, "acquired": iso_utc(acquired),
         "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
         "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced, "simulated": obs.scene.simulated,
     }  # fmt: skip

@@ -144,7 +144,7 @@ def _kml_type(values: Sequence[Any]) -> str:
 
 def kml_schema(schema_id: str, rows: Sequence[dict[str, Any]]) -> str:
     """A ``<Schema>`` typing the properties of ``rows`` (``bool``, ``int``, ``double``, else ``string``), in the
-    order the first row gives them, for :func:`kml_placemark`'s ``SchemaData``.
+    order the rows give them, for :func:`kml_placemark`'s ``SchemaData``.
 
     Written as ``Data`` (untyped), every value came into QGIS (GDAL's LIBKML driver) as text: lengths
     sorted as words ("111" before "35"), a filter ``length_m > 100`` compared text, and ``simulated`` was

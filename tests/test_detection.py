@@ -424,7 +424,7 @@ def test_detect_takes_the_impulse_response_the_image_states(tmp_path: Path, tag:
         assert d.width_m < raw.width_m - 3
 
 
-def _optical_ws(tmp_path: Path, *, simulated: bool, water: bool = True):  # type: ignore[no-untyped-def]
+def _optical_ws(tmp_path: Path, *, simulated: bool, water: bool = True, pixel: float = 10):  # type: ignore[no-untyped-def]
     """A workspace whose site has a water polygon (its west half) and one four-band optical observation."""
     from dataclasses import replace
 
@@ -444,7 +444,7 @@ def _optical_ws(tmp_path: Path, *, simulated: bool, water: bool = True):  # type
     tags = {"SITEWATCH_ACQUIRED": "2024-10-18T02:00:00Z", "SITEWATCH_SENSOR": "optical"}
     if simulated:
         tags["SITEWATCH_SIMULATED"] = "true"
-    tif = write_tiff(tmp_path / "s2.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+    tif = write_tiff(tmp_path / "s2.tif", data, crs=crs, transform=Affine(pixel, 0, x0, 0, -pixel, y0),
                      descriptions=["blue", "green", "red", "nir"], tags=tags)  # fmt: skip
     with ws.store() as store:
         ingest_file(ws, store, site, tif)
@@ -486,6 +486,34 @@ def test_optical_mode_decides_how_the_water_polygon_is_used(  # type: ignore[no-
     with ws.store() as store:
         kinds = [d.kind for d in store.detections(observation_id=obs.id)]
     assert kinds.count("vessel") == vessels_left and kinds.count("crane") == 1
+
+
+@pytest.mark.parametrize(("pixel", "simulated", "water", "mode", "said"), [
+    (3, False, False, "auto", "give the site a water polygon"), (3, False, True, "auto", "detect with `--optical-mode water`"),
+    (3, False, True, "water", ""), (3, True, False, "auto", ""), (10, False, False, "auto", ""),
+])  # fmt: skip
+def test_fine_optical_imagery_says_ships_alongside_are_not_found(  # type: ignore[no-untyped-def]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch, pixel: float, simulated: bool, water: bool, mode: str, said: str
+) -> None:
+    """A site drawn without a water polygon, PlanetScope scenes of a landing ship at its pier: detect found
+    cranes, and the timeline and report said "no vessel seen", with nothing to say such a ship is not found."""
+    from sitewatch.detect import optical, optical_image
+
+    ws = _optical_ws(tmp_path, simulated=simulated, water=water, pixel=pixel)
+
+    def nothing(bands, pixel, *, valid, water, scl, params, stats):  # type: ignore[no-untyped-def]
+        shape = next(iter(bands.values())).shape
+        return optical.OpticalResult([], np.zeros(shape, bool), np.zeros(shape, bool), np.zeros(shape, bool))
+
+    monkeypatch.setattr(optical_image, "detect_optical_result", nothing)
+    with caplog.at_level(logging.WARNING, logger="sitewatch.detection"):
+        detect_site(ws, SITE.id, workers=1, optical_mode=mode)
+    notes = [m for m in caplog.messages if "moored alongside" in m]
+    if said:
+        (note,) = notes
+        assert note.startswith(f"{SITE.id}: in its 1 optical observation(s) of 3 m or finer") and said in note
+    else:
+        assert not notes
 
 
 def test_optical_mode_water_without_a_water_polygon_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

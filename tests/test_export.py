@@ -126,7 +126,7 @@ def test_kml_has_a_placemark_with_a_timestamp_per_detection_in_folders_by_site_a
     assert all(w is not None for w in whens) and len(list(root.iter(f"{KML}TimeStamp"))) == len(rows)
     (site,) = root.find(f"{KML}Document").findall(f"{KML}Folder")  # type: ignore[union-attr]
     assert site.findtext(f"{KML}name") == "dunai"
-    assert [f.findtext(f"{KML}name") for f in site.findall(f"{KML}Folder")] == ["2024-10-17"]
+    assert [f.findtext(f"{KML}name") for f in site.findall(f"{KML}Folder")] == ["dunai 2024-10-17"]
     names = sorted(pm.findtext(f"{KML}name") or "" for pm in placemarks)
     assert names == ["114 m vessel (optical, simulated)", "118 m vessel (SAR, simulated)", "40 m crane (optical, simulated)"]
     # The ExtendedData read back (as `sites import` reads KML) gives the GeoJSON's properties.
@@ -135,13 +135,47 @@ def test_kml_has_a_placemark_with_a_timestamp_per_detection_in_folders_by_site_a
         fc = detections_to_geojson(st)
     for f in fc["features"]:
         p, k = f["properties"], back[f["properties"]["id"]]
-        given = {key: json.dumps(v) if isinstance(v, bool) else str(v) for key, v in p.items()
+        # Numbers come back as numbers (the document's Schema types them); booleans as KML writes them.
+        given = {key: json.dumps(v) if isinstance(v, bool) else v for key, v in p.items()
                  if v is not None and key != "class_candidates"}  # fmt: skip
         assert {key: k["properties"].get(key) for key in given} == given
         assert k["properties"]["simulated"] == "true" and "image" in given
         assert shape(k["geometry"]).equals_exact(shape(f["geometry"]), 1e-6)
     when = {pm.findtext(f"{KML}name"): pm.findtext(f"{KML}TimeStamp/{KML}when") for pm in placemarks}
     assert when["118 m vessel (SAR, simulated)"] == "2024-10-17T21:00:00Z"
+
+
+def test_kml_fields_come_into_gdal_and_qgis_as_numbers_and_booleans(ws: Workspace, tmp_path: Path) -> None:
+    """Written as untyped Data, every property came into QGIS (GDAL's LIBKML driver) as text: lengths sorted
+    as words ("111" before "35"), `length_m > 100` compared text, `simulated` was the word 'false'."""
+    pyogrio = pytest.importorskip("pyogrio")
+    if "LIBKML" not in pyogrio.list_drivers():
+        pytest.skip("GDAL without its LIBKML driver")
+    out = tmp_path / "d.kml"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    (day,) = [name for name, _ in pyogrio.list_layers(out) if name == "dunai 2024-10-17"]
+    meta, _, _, values = pyogrio.raw.read(out, layer=day)
+    col = dict(zip(meta["fields"], values, strict=True))
+    for name in ("length_m", "width_m", "heading_deg", "score", "resolution_m"):
+        assert col[name].dtype.kind == "f", name
+    for name in ("truncated", "acquired_date_only", "simulated"):
+        assert col[name].dtype == bool, name
+    assert sorted(col["length_m"].tolist()) == sorted(p["length_m"] for p in stored(ws).values())
+
+
+def test_kml_date_folders_name_their_site_so_qgis_layers_say_which(ws: Workspace, tmp_path: Path) -> None:
+    """QGIS (GDAL's LIBKML) opens each KML folder as a layer: one date at two sites gave the layers
+    "2024-10-17" and "2024-10-17 (#2)", neither saying which site it held."""
+    pyogrio = pytest.importorskip("pyogrio")
+    if "LIBKML" not in pyogrio.list_drivers():
+        pytest.skip("GDAL without its LIBKML driver")
+    with ws.store() as st:
+        fc = detections_to_geojson(st)
+    other = {**fc["features"][0], "properties": {**fc["features"][0]["properties"], "site_id": "rason"}}
+    out = tmp_path / "two.kml"
+    out.write_text(detections_to_kml({**fc, "features": [*fc["features"], other]}), encoding="utf-8")
+    layers = {name: pyogrio.read_info(out, layer=name)["features"] for name, _ in pyogrio.list_layers(out)}
+    assert {name: n for name, n in layers.items() if n} == {"dunai 2024-10-17": len(fc["features"]), "rason 2024-10-17": 1}
 
 
 def test_kml_document_name_says_simulated_imagery_as_the_demo_s_does(ws: Workspace, tmp_path: Path) -> None:
@@ -171,7 +205,7 @@ def test_kml_stays_valid_xml_with_control_characters_and_markup_in_text(ws: Work
         fc = detections_to_geojson(st, kind="crane")
     fc["features"][0]["properties"] |= {"scene_id": "s1\x1b[31m<b>&", "platform": "a\x00b"}
     (pm,) = ET.fromstring(detections_to_kml(fc)).iter(f"{KML}Placemark")
-    data = {d.get("name"): d.findtext(f"{KML}value") for d in pm.iter(f"{KML}Data")}
+    data = {d.get("name"): d.text for d in pm.iter(f"{KML}SimpleData")}
     assert (data["scene_id"], data["platform"]) == ("s1[31m<b>&", "ab")
 
 

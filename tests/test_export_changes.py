@@ -129,14 +129,14 @@ def test_kml_has_a_folder_per_site_and_pair_and_a_timespan_and_style_per_region(
     (site,) = doc.findall(f"{KML}Folder")
     assert site.findtext(f"{KML}name") == "dunai"
     folders = site.findall(f"{KML}Folder")
-    assert [f.findtext(f"{KML}name") for f in folders] == ["2024-10-17 → 2024-10-20 optical (simulated)",
-                                                         "2024-10-17 → 2024-10-20 sar (simulated)"]  # fmt: skip
+    assert [f.findtext(f"{KML}name") for f in folders] == ["dunai 2024-10-17 → 2024-10-20 optical (simulated)",
+                                                         "dunai 2024-10-17 → 2024-10-20 sar (simulated)"]  # fmt: skip
     optical = folders[0].findall(f"{KML}Placemark")
     assert [pm.findtext(f"{KML}name") for pm in optical] == [
         "appeared 3,000 m² (optical, simulated)", "altered 1,200 m² (optical, simulated)", "disappeared 500 m² (optical, simulated)"]  # fmt: skip
     assert len(list(doc.iter(f"{KML}Placemark"))) == len(stored(ws))
     for pm in doc.iter(f"{KML}Placemark"):
-        data = {d.get("name"): d.findtext(f"{KML}value") for d in pm.iter(f"{KML}Data")}
+        data = {d.get("name"): d.text for d in pm.iter(f"{KML}SimpleData")}
         assert pm.findtext(f"{KML}TimeSpan/{KML}begin") == data["before_acquired"]
         assert pm.findtext(f"{KML}TimeSpan/{KML}end") == data["after_acquired"]
         assert pm.findtext(f"{KML}styleUrl") == f"#{data['direction']}" and data["simulated"] == "true"
@@ -151,6 +151,22 @@ def test_kml_has_a_folder_per_site_and_pair_and_a_timespan_and_style_per_region(
     styles = {s.get("id"): s.findtext(f"{KML}LineStyle/{KML}color") for s in doc.findall(f"{KML}Style")}
     assert styles["appeared"] == "ffb27200" and CHANGE_COLOURS["appeared"] == "#0072b2"
     assert set(CHANGE_COLOURS) <= set(styles)
+
+
+def test_kml_fields_come_into_gdal_and_qgis_as_numbers_and_booleans(ws: Workspace, tmp_path: Path) -> None:
+    """Written as untyped Data, `area_m2` came into QGIS (GDAL's LIBKML driver) as text: a filter
+    `area_m2 > 2000` compared words, and the largest region did not sort first."""
+    pyogrio = pytest.importorskip("pyogrio")
+    if "LIBKML" not in pyogrio.list_drivers():
+        pytest.skip("GDAL without its LIBKML driver")
+    out = tmp_path / "c.kml"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    layer = next(name for name, _ in pyogrio.list_layers(out) if "optical" in name)
+    meta, _, _, values = pyogrio.raw.read(out, layer=layer)
+    col = dict(zip(meta["fields"], values, strict=True))
+    for name in ("area_m2", "magnitude", "resolution_m", "compared_fraction"):
+        assert col[name].dtype.kind == "f", name
+    assert col["simulated"].dtype == bool and sorted(col["area_m2"].tolist()) == [500.0, 1200.0, 3000.0]
 
 
 def test_an_after_image_known_only_by_its_date_is_dated_so_and_filtered_by_its_date(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     by_file = {Path(r["file"]).name: r for r in out["imported"]}
     # Planet: the XML's time wins over the name's; Maxar: FIRSTLINETIME.
     assert by_file[planet.name]["acquired"] == "2024-10-15T01:23:47Z"
-    assert by_file[maxar.name]["acquired"] == "2024-11-02T02:11:07.512345Z"
+    assert by_file[maxar.name]["acquired"] == "2024-11-02T02:11:07.512000Z"  # to the millisecond, as stored
     assert {r["id"].split("/")[0] for r in out["imported"]} == {"pier"}  # only the site it covers
     assert [Path(r["file"]).name for r in out["refused"]] == [bare.name]
     assert "has no CRS" in out["refused"][0]["reason"]
@@ -384,6 +384,34 @@ def test_simulated_imagery_says_so_on_the_lines_import_and_ingest_print(ws, tmp_
     assert json.loads(res.stdout)["imported"][0]["simulated"] is True
     res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(sim), str(real), "-w", str(ws.root)])
     assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier' (1 of them SIMULATED imagery)" in res.output
+
+
+def test_a_rerun_says_it_replaced_what_it_imported_before(ws, tmp_path):
+    """A rerun said "imported 2 observation(s)" as the first run did, as if two more were there now."""
+    a = _optical(tmp_path / "a_20241016.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-16T01:23:45Z"})
+    b = _optical(tmp_path / "b_20241017.tif", tags={"SITEWATCH_ACQUIRED": "2024-10-17T01:23:45Z"})
+    first = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(a), "--site", "pier"])
+    assert first.exit_code == 0 and "replac" not in first.stdout, first.output
+    again = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(a), str(b), "--site", "pier"])
+    lines = again.stdout.splitlines()
+    assert lines[0].startswith("pier/a_20241016 ") and lines[0].endswith("(replaced)") and "replaced" not in lines[1]
+    assert lines[2] == ("imported 2 observation(s) from 2 file(s), 1 of them replacing the observation of its id held "
+                        "before (a rerun or a changed file; none added twice)")  # fmt: skip
+    res = CliRunner().invoke(main, ["-q", "ingest", "pier", str(a), str(b), "-w", str(ws.root)])
+    assert res.exit_code == 0 and "ingested 2 observation(s) into 'pier', each of them replacing" in res.output
+
+
+def test_import_says_the_acquisition_time_the_workspace_keeps(ws, tmp_path):
+    """A time to the microsecond (a Maxar firstLineTime) was printed so by import, and stored, shown and exported
+    to the millisecond: the evidence's time differed between the import's output and the workspace."""
+    a = _optical(tmp_path / "a.tif", tags={"SITEWATCH_ACQUIRED": "2024-11-02T02:11:07.512345Z"})
+    res = CliRunner().invoke(main, ["-q", "import", "-w", str(ws.root), str(a), "--site", "pier", "--json"])
+    (row,) = json.loads(res.stdout)["imported"]
+    listed = CliRunner().invoke(main, ["-q", "observations", "pier", "--json", "-w", str(ws.root)])
+    (obs,) = json.loads(listed.stdout)
+    assert row["acquired"] == obs["acquired"] == "2024-11-02T02:11:07.512000Z"
+    text = CliRunner().invoke(main, ["-q", "ingest", "pier", str(a), "-w", str(ws.root), "--json"])
+    assert json.loads(text.stdout)["ingested"][0]["acquired"] == obs["acquired"]
 
 
 def test_a_file_cut_short_is_named_with_gdals_reason_and_what_to_do(ws, tmp_path):

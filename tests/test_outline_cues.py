@@ -163,7 +163,7 @@ def test_detections_kml_styles_each_kind_by_colour_and_width_and_says_so(tmp_pat
     assert styles["truck"] == {"colour": "ffe9b456", "width": "1.5"}
     assert len({s["width"] for k, s in styles.items() if k in KIND_CUES}) == 3
     placemarks = list(doc.iter(f"{KML}Placemark"))
-    by_kind = {pm.findtext(f"{KML}ExtendedData/{KML}Data[@name='kind']/{KML}value"): pm.findtext(f"{KML}styleUrl")
+    by_kind = {pm.findtext(f"{KML}ExtendedData/{KML}SchemaData/{KML}SimpleData[@name='kind']"): pm.findtext(f"{KML}styleUrl")
                for pm in placemarks}  # fmt: skip
     assert by_kind == {"vessel": "#vessel", "crane": "#crane", "truck": "#truck", "barge": "#other-kind"}
     for pm in placemarks:  # KML 2.2's order, which a strict reader holds to

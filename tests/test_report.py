@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from matplotlib import font_manager
+from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
 from _a11y import (
@@ -31,10 +33,16 @@ from sitewatch.analysis import load_timeline
 from sitewatch.analysis.occupancy import Timeline, TimelineParams
 from sitewatch.cli import main
 from sitewatch.evaluate import evaluate_workspace
-from sitewatch.model import Observation
-from sitewatch.report.charts import fallback_families, timeline_chart_png, timeline_figure
+from sitewatch.model import Berth, Observation
+from sitewatch.report.charts import (
+    fallback_families,
+    site_map_png,
+    timeline_chart_png,
+    timeline_figure,
+)
 from sitewatch.report.exports import detections_to_geojson, timeline_to_csv
 from sitewatch.report.html import write_report
+from sitewatch.testing import tiny_site
 from sitewatch.vessels import catalogue
 from sitewatch.workspace import Workspace
 
@@ -631,6 +639,24 @@ def test_chart_draws_a_cjk_site_name_when_a_cjk_font_is_installed() -> None:
         png = timeline_chart_png(tl)
     assert png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_a_name_no_installed_font_draws_gives_way_to_the_id_in_charts() -> None:
+    """A Korean site name without a font of hangul was a row of empty boxes in the chart's title, and matplotlib
+    printed a warning a glyph ("Glyph 48512 (HANGUL SYLLABLE BU) missing from font(s) DejaVu Sans")."""
+    from sitewatch.report.charts import drawable
+
+    assert drawable("Гавань Дуная – Pier östlich", "x") == "Гавань Дуная – Pier östlich"  # DejaVu Sans has them
+    tl = Timeline("busan-north-port", TimelineParams(), (), (), site_name="부산항 (Busan North Port)")
+    hangul = drawable("부산항", "") == "부산항"  # a machine with a font of hangul draws the name itself
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = timeline_chart_png(tl)
+        site = tiny_site("busan-north-port")
+        site_map_png(dataclasses.replace(site, name="부산항", berths=(Berth("pier-1", LineString([(132.33, 42.88), (132.34, 42.88)]), "제1부두"),)))
+    assert png.startswith(b"\x89PNG")
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    assert hangul or drawable("부산항 (Busan North Port)", "busan-north-port") == "busan-north-port"
 
 
 def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: str) -> None:

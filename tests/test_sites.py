@@ -309,7 +309,7 @@ def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> Non
     kml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
 <kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2"><Document><name>Ports</name>
 <Folder><name>My places</name><Folder><name>Primorye</name>
- <Placemark><name>Bolshoy Kamen</name><styleUrl>#s</styleUrl><Polygon><tessellate>1</tessellate>
+ <Placemark><name>Bolshoy Kamen</name><description>Shipyard basin, the floating dock left out</description><styleUrl>#s</styleUrl><Polygon><tessellate>1</tessellate>
   <outerBoundaryIs><LinearRing><coordinates>
     132.33,43.10,0 132.36,43.10,0 132.36,43.12,12.5 132.33,43.12,0 132.33,43.10,0
   </coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
@@ -322,6 +322,8 @@ def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> Non
     with pytest.warns(SkippedInputWarning, match="placemark 'Pin': skipped, .* \\(Point\\)"), pytest.warns(RenamedSiteWarning):
         kamen, nakhodka = read_sites_file(kml)
     assert kamen.id == "bolshoy-kamen" and kamen.geometry is not None
+    assert kamen.note == "Shipyard basin, the floating dock left out"  # Google Earth's Description box: it was dropped
+    assert nakhodka.note == ""
     assert kamen.geometry.bounds == (132.33, 43.10, 132.36, 43.12) and not kamen.geometry.has_z
     assert (nakhodka.id, nakhodka.name, nakhodka.kind) == ("site", "Находка", "port")
     bad = tmp_path / "bad.kml"
@@ -331,6 +333,57 @@ def test_google_earth_kml_with_folders_altitudes_and_pins(tmp_path: Path) -> Non
     bad.write_text("<gpx/>", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.kml: not a KML file \(its root element is <gpx>"):
         read_sites_file(bad)
+
+
+def _gdal_kml(layer: str, places: list[tuple[int, str, tuple[float, float, float, float]]], libkml: bool = False) -> str:
+    """A polygon layer with QGIS's integer ``id`` field as GDAL writes it to KML (QGIS's Save Features As):
+    a typed ``<Schema>`` and ``<SchemaData>``; the LIBKML driver leaves ``id`` out of the Schema."""
+    marks = "".join(
+        f'<Placemark id="{layer}.{i}"><name>{name}</name><ExtendedData><SchemaData schemaUrl="#{layer}">'
+        f'<SimpleData name="id">{i}</SimpleData><SimpleData name="kind">port</SimpleData></SchemaData></ExtendedData>'
+        f"<MultiGeometry><Polygon><outerBoundaryIs><LinearRing><coordinates>{w},{s} {e},{s} {e},{n} {w},{n} {w},{s}"
+        "</coordinates></LinearRing></outerBoundaryIs></Polygon></MultiGeometry></Placemark>"
+        for i, name, (w, s, e, n) in places
+    )
+    id_field = "" if libkml else '<SimpleField name="id" type="int"></SimpleField>'
+    return (f'<?xml version="1.0" encoding="utf-8" ?><kml xmlns="http://www.opengis.net/kml/2.2"><Document id="root_doc">'
+            f'<Schema name="{layer}" id="{layer}">{id_field}<SimpleField name="kind" type="string"></SimpleField></Schema>'
+            f"<Folder><name>{layer}</name>{marks}</Folder></Document></kml>")  # fmt: skip
+
+
+@pytest.mark.parametrize("libkml", [False, True])
+def test_a_qgis_kml_row_number_id_gives_way_to_the_name(tmp_path: Path, libkml: bool) -> None:
+    """QGIS saves a layer's integer `id` field to KML as SimpleData (typed int in its Schema, or, by GDAL's LIBKML
+    driver, not declared): read as text, the sites were '1' and '2', and the next QGIS KML of other ports, its rows
+    numbered 1 and 2 again, replaced them ('imported 2 site(s): 1 (replaced), 2 (replaced)')."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    (tmp_path / "korea.kml").write_text(_gdal_kml("korea", [(1, "Busan", (129.03, 35.09, 129.09, 35.12)),
+                                                            (2, "Incheon", (126.59, 37.44, 126.63, 37.47))], libkml), encoding="utf-8")  # fmt: skip
+    (tmp_path / "italy.kml").write_text(_gdal_kml("italy", [(1, "Genova", (8.88, 44.395, 8.94, 44.415)),
+                                                            (2, "La Spezia", (9.82, 44.09, 9.86, 44.11))], libkml), encoding="utf-8")  # fmt: skip
+    for name in ("korea.kml", "italy.kml"):
+        r = runner.invoke(main, ["sites", "import", str(tmp_path / name), "-w", ws])
+        assert r.exit_code == 0 and "replaced" not in r.output, r.output
+    r = runner.invoke(main, ["sites", "list", "--json", "-w", ws])
+    assert sorted(f["id"] for f in json.loads(r.output)["features"]) == ["busan", "genova", "incheon", "la-spezia"]
+
+
+def test_sites_show_and_export_write_names_as_written(tmp_path: Path) -> None:
+    """`sites show` printed a Cyrillic name as "\\u0413\\u0430\\u0432…" and `sites export` wrote it so into the
+    file a colleague opens; control characters stay escaped (JSON escapes them)."""
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    (tmp_path / "p.geojson").write_text(json.dumps(_polygon_fc([{"id": "dunai", "name": "Гавань Дуная"}]), ensure_ascii=False),
+                                        encoding="utf-8")  # fmt: skip
+    assert runner.invoke(main, ["sites", "import", str(tmp_path / "p.geojson"), "-w", ws]).exit_code == 0
+    shown = runner.invoke(main, ["sites", "show", "dunai", "-w", ws])
+    assert shown.exit_code == 0 and '"name": "Гавань Дуная"' in shown.stdout
+    assert runner.invoke(main, ["sites", "export", str(tmp_path / "out.geojson"), "-w", ws]).exit_code == 0
+    text = (tmp_path / "out.geojson").read_text(encoding="utf-8")
+    assert '"name": "Гавань Дуная"' in text and json.loads(text)["features"][0]["properties"]["name"] == "Гавань Дуная"
 
 
 def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:

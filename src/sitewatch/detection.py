@@ -228,6 +228,32 @@ def small_site_note(site: Site, without_margin: int = 1) -> str:
     )
 
 
+ALONGSIDE_UNSEEN_M = 3.0
+"""At this pixel size and finer the optical detector does not find a hull moored alongside a quay or pier on real
+imagery (its pixel score stays low, or the hull joins the quay face: README, "Detect vessels in optical imagery";
+BENCHMARKS.md, "Hulls alongside a quay or pier"), unless the site's water polygon is taken as known water."""
+
+
+def alongside_note(site: Site, fine: int, optical_mode: str) -> str:
+    """What to say of a site whose ``fine`` real optical observations are of :data:`ALONGSIDE_UNSEEN_M` or finer
+    when they are searched by the learned detector ('' when the water polygon is taken as known water).
+
+    An investigator's own site drawn around a harbour, with PlanetScope scenes of a landing ship at its pier,
+    read "no vessel seen" in the timeline and report, with nothing to say that such a ship is not found.
+    """
+    if optical_mode == "water" and site.water is not None:
+        return ""
+    how = ("detect with `--optical-mode water` (the `optical_mode` setting), which takes its water polygon as known water"
+           if site.water is not None else
+           "give the site a water polygon with berth lines (`sitewatch sites import`, features of role water and berth) "
+           "and detect with `--optical-mode water`")  # fmt: skip
+    return (
+        f"{site.id}: in its {fine} optical observation(s) of {ALONGSIDE_UNSEEN_M:g} m or finer, a ship moored alongside "
+        "a quay or pier is not found by the optical detector (its hull joins the quay face), so a berth without a "
+        f"vessel there is no evidence of an empty berth; to find them, {how}"
+    )
+
+
 def detect_site(
     ws: Workspace,
     site_id: str,
@@ -282,6 +308,10 @@ def detect_site(
             )
         bare = sum(1 for r in rows if not _has_margin(r["provenance"]))
         if bare and (note := small_site_note(site, bare)):
+            log.warning("%s", note)
+        fine = sum(1 for r in rows if r["scene_sensor"] == "optical" and not r["scene_simulated"]
+                   and 0 < (r["scene_resolution_m"] or 0) <= ALONGSIDE_UNSEEN_M)  # fmt: skip
+        if fine and (note := alongside_note(site, fine, optical_mode)):
             log.warning("%s", note)
         limits: dict[str, Any] = {"min_length_m": min_length_m, "max_length_m": max_length_m, "optical_mode": optical_mode}
         # One key per sensor: the optical mode changes nothing in SAR observations, so a

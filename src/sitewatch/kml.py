@@ -4,7 +4,7 @@ Every Placemark with a polygon or a line is a feature, however deep its
 Folders nest; altitudes are dropped. ``ExtendedData`` (``Data`` or
 ``SimpleData``, as sitewatch and QGIS write it) gives the properties
 (``role``, ``site_id``, ``id``, ``kind``...); a Placemark without them is a
-site named by its ``<name>``. Pins (Points) and other geometries are skipped,
+site named by its ``<name>``, its ``<description>`` (Google Earth's) the site's note. Pins (Points) and other geometries are skipped,
 each with a :class:`~sitewatch.errors.SkippedInputWarning`.
 """
 
@@ -74,8 +74,45 @@ def _geometry(el: ET.Element, where: str) -> dict[str, Any] | None:
     return None
 
 
-def _properties(placemark: ET.Element) -> dict[str, str]:
-    props = {}
+_INTEGER_TYPES = frozenset({"int", "uint", "short", "ushort"})
+_REAL_TYPES = frozenset({"float", "double"})
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _schemas(root: ET.Element) -> dict[str, dict[str, str]]:
+    """Each ``<Schema>``'s declared field types (``int``, ``string``…), by the schema's id."""
+    out: dict[str, dict[str, str]] = {}
+    for schema in (el for el in root.iter() if _local(el.tag) == "Schema"):
+        fields = {str(f.get("name")): (f.get("type") or "").strip().lower()
+                  for f in schema if _local(f.tag) == "SimpleField" and f.get("name")}  # fmt: skip
+        for key in (schema.get("id"), schema.get("name")):
+            if key:
+                out.setdefault(key, fields)
+    return out
+
+
+def _typed(name: str, text: str, declared: dict[str, str]) -> str | int | float:
+    """A ``SimpleData`` value as its ``<Schema>`` types it: GDAL and QGIS write a layer's fields so.
+
+    A number keeps its type, so that the integer ``id`` field QGIS gives every new layer reads as a
+    row number (the name then makes the site's id) as it does from GeoJSON: read as text, every
+    QGIS-saved KML gave sites ``1``, ``2``…, and a second such file replaced the first one's sites.
+    GDAL's LIBKML driver leaves ``id`` out of the Schema it writes; undeclared, an ``id`` of digits
+    alone is such a number too. (Google Earth and ``sites export`` write ``Data``, which stays text.)
+    """
+    kind = declared.get(name)
+    try:
+        if kind in _INTEGER_TYPES or (kind is None and name == "id" and _INTEGER.fullmatch(text.strip())):
+            return int(text.strip())
+        if kind in _REAL_TYPES:
+            return float(text.strip())
+    except ValueError:
+        pass  # a value its schema does not fit stays the text it is
+    return text
+
+
+def _properties(placemark: ET.Element, schemas: dict[str, dict[str, str]]) -> dict[str, str | int | float]:
+    props: dict[str, str | int | float] = {}
     name = _child(placemark, "name")
     if name is not None and (name.text or "").strip():
         props["name"] = (name.text or "").strip()
@@ -86,6 +123,17 @@ def _properties(placemark: ET.Element) -> dict[str, str]:
             props[str(el.get("name"))] = "" if value is None else (value.text or "")
         elif _local(el.tag) == "SimpleData" and el.get("name"):
             props[str(el.get("name"))] = el.text or ""
+    for el in [] if data is None else (e for e in data.iter() if _local(e.tag) == "SchemaData"):
+        declared = schemas.get((el.get("schemaUrl") or "").rsplit("#", 1)[-1], {})
+        for cell in el:
+            if _local(cell.tag) == "SimpleData" and cell.get("name") and cell.text:
+                props[str(cell.get("name"))] = _typed(str(cell.get("name")), cell.text, declared)
+    # Google Earth keeps what one writes about a place in its Description box, and has no other field: the
+    # site's note (it was dropped). Not when the data says what the place is (role: `sites export` writes
+    # its own summary of the data there) or gives a note.
+    description = _child(placemark, "description")
+    if description is not None and "role" not in props and "note" not in props:
+        props["note"] = "".join(description.itertext()).strip()
     return {k: v for k, v in props.items() if v != ""}
 
 
@@ -99,8 +147,9 @@ def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:
         raise InputError(f"{origin}: not a KML file (its root element is <{_local(root.tag)}>, not <kml>)")
     features = []
     skipped = []  # the placemarks without a polygon or line, named when they are all there is
+    schemas = _schemas(root)
     for pm in (el for el in root.iter() if _local(el.tag) == "Placemark"):
-        props = _properties(pm)
+        props = _properties(pm, schemas)
         where = f"{origin}, placemark {props.get('name', '(no name)')!r}"
         try:
             geom = next((g for g in (_geometry(c, where) for c in pm) if g is not None), None)

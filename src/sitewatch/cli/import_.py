@@ -28,7 +28,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, observation_row
+from .output import duplicate_line, observation_row, replaced_note
 
 if TYPE_CHECKING:
     from ..model import SceneRef, Site
@@ -197,8 +197,9 @@ def command(
         for row in imported:
             # A date alone is not shown as the time the image was taken (its 12:00 UTC is assumed).
             when = f"{str(row['acquired'])[:10]}, time unknown" if row["acquired_date_only"] else row["acquired"]
-            click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%" + ("  SIMULATED" if row["simulated"] else ""))
-        click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)"
+            click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%" + ("  SIMULATED" if row["simulated"] else "")
+                       + ("  (replaced)" if row["replaced"] else ""))
+        click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)" + replaced_note(imported)
                    + (f"; {len(unchanged)} file(s) imported before and unchanged, skipped" if unchanged else ""))
         failed = {name for name, _ in (*refused, *missed)}
         for repeat, earlier in repeats:

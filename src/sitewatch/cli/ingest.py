@@ -27,7 +27,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, observation_row
+from .output import duplicate_line, observation_row, replaced_note
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
@@ -163,6 +163,7 @@ def command(
         # Simulated imagery says so wherever it shows (the simulator's scenes, ingested into a workspace).
         click.echo(f"ingested {len(report.observations)} observation(s) into {site_id!r}"
                    + (f" ({simulated} of them SIMULATED imagery)" if simulated else "")
+                   + replaced_note([{"replaced": o.id in held} for o in report.observations])
                    + (f"; {len(report.unchanged)} file(s) ingested before and unchanged, skipped" if report.unchanged else ""))  # fmt: skip
         failed = {path for path, _ in report.skipped}
         for repeat, earlier in report.duplicates:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import Observation
 
-__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row", "pixel_size_text"]
+__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row", "pixel_size_text", "replaced_note"]
 
 
 ID_MIN_WIDTH = 12
@@ -171,13 +171,27 @@ def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -
     return f"{head}, not read again ({earlier} did not go in: see below)" if earlier_failed else f"{head}, {verb} once"
 
 
+def replaced_note(rows: list[dict[str, Any]]) -> str:
+    """What ``ingest``/``import`` add to their summary when rows of :func:`observation_row` replaced
+    observations the workspace held: a rerun said "imported 8 observation(s)" as a first run did, as if
+    eight more were there now."""
+    replaced = sum(bool(row["replaced"]) for row in rows)
+    if not replaced:
+        return ""
+    every = "" if replaced == len(rows) == 1 else " each of them" if replaced == len(rows) else f" {replaced} of them"
+    return f",{every} replacing the observation of its id held before (a rerun or a changed file; none added twice)"
+
+
 def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:
     """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it; ``replaced``
     when the workspace held that observation id before the run (a rerun, or a changed file)."""
     from ..model import iso_utc
 
+    # As the workspace keeps it, to the millisecond: a Maxar firstLineTime of 02:11:07.512345 was said so here and
+    # stored (and shown by `observations`, `show`, `export`) as 02:11:07.512000.
+    acquired = obs.scene.acquired.replace(microsecond=obs.scene.acquired.microsecond // 1000 * 1000)
     return {
-        "id": obs.id, "file": file, "acquired": iso_utc(obs.scene.acquired),
+        "id": obs.id, "file": file, "acquired": iso_utc(acquired),
         "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
         "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced, "simulated": obs.scene.simulated,
     }  # fmt: skip

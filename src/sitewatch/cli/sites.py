@@ -81,7 +81,9 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
 def show(site_id: str, workspace: Path) -> None:
     """Show one site as GeoJSON (with its berths and water)."""
     with open_workspace(workspace).store() as store:
-        click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1))
+        # A Cyrillic or Korean name as written, not as JSON \u escapes; a console whose code page lacks a character
+        # escapes that one (the group's backslashreplace), and JSON escapes control characters itself.
+        click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1, ensure_ascii=False))
 
 
 _SAME_AREA_DEG = 1e-7
@@ -307,7 +309,7 @@ def export(path: Path, fmt: str | None, workspace: Path) -> None:
     refuse_workspace_file(ws, [("PATH", path)])
     with ws.store() as store:
         sites = store.sites()
-    text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1)
+    text = sites_to_kml(sites) if fmt == "kml" else json.dumps(sites_to_geojson(sites), indent=1, ensure_ascii=False)
     write_text_atomic(path, text)  # UTF-8, as the KML header says, whatever the locale
     unplaced = [s.id for s in sites if s.geometry is None] if fmt == "kml" else []
     click.echo(f"wrote {len(sites) - len(unplaced)} site(s) to {path}")

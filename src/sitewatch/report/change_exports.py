@@ -37,6 +37,7 @@ from .detection_exports import (
     kml_legend,
     kml_note,
     kml_placemark,
+    kml_schema,
     kml_style,
     kml_text,
     kml_title,
@@ -166,21 +167,23 @@ def _kml_styles() -> str:
 def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
     """The features of :func:`stored_changes_to_geojson` as a KML 2.2 document.
 
-    A folder per site, in it a folder per pair (``2024-10-01 → 2024-10-04 optical``), in it a Placemark
+    A folder per site, in it a folder per pair (``dunai 2024-10-01 → 2024-10-04 optical``), in it a Placemark
     per region with its polygon, styled by its direction in the dashboard's colours
     (:func:`~sitewatch.report.colours.changes_legend`, which the document's ``<Snippet>`` gives), a ``<TimeSpan>`` from the before to the after acquisition (Google
     Earth's time slider shows the region from when it may have appeared until it was seen) and the
     properties as ``ExtendedData``; the document's name says when the imagery is simulated.
     """
-    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(f'Outlines by direction: {changes_legend()}.')}{kml_note(fc)}{_kml_styles()}"]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["after_acquired"],
                                                   f["properties"]["before_acquired"], f["properties"]["after_id"]))  # fmt: skip
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(f'Outlines by direction: {changes_legend()}.')}{kml_note(fc)}{_kml_styles()}"
+             + kml_schema("change", [f["properties"] for f in feats])]
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
         for _, in_pair in groupby(in_site, key=lambda f: (f["properties"]["before_id"], f["properties"]["after_id"])):
             regions = list(in_pair)
             first = regions[0]["properties"]
-            pair_name = (f"{first['before_acquired'][:10]} → {first['after_acquired'][:10]} {first['sensor']}"
+            # The site first: QGIS (GDAL) opens each folder as a layer, and one pair's dates at two sites read alike.
+            pair_name = (f"{site_id} {first['before_acquired'][:10]} → {first['after_acquired'][:10]} {first['sensor']}"
                          + (" (simulated)" if first["simulated"] else ""))  # fmt: skip
             desc = f"{first['before_id']} → {first['after_id']}"
             parts.append(f"<Folder><name>{escape(kml_text(pair_name))}</name><description>{escape(kml_text(desc))}</description>")
@@ -188,7 +191,7 @@ def changes_to_kml(fc: dict[str, Any], title: str = "sitewatch changes") -> str:
                 p = f["properties"]
                 style = p["direction"] if p["direction"] in CHANGE_COLOURS else "other"
                 span = f"<TimeSpan><begin>{kml_when(p, 'before_')}</begin><end>{kml_when(p, 'after_')}</end></TimeSpan>"
-                parts.append(kml_placemark(change_name(p), span, style, {k: kml_text(v) for k, v in p.items()}, f["geometry"]))
+                parts.append(kml_placemark(change_name(p), span, style, p, f["geometry"], "change"))
             parts.append("</Folder>")
         parts.append("</Folder>")
     return kml_document(parts)

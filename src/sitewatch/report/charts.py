@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib import font_manager, rc_context
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 from matplotlib.ticker import MaxNLocator
@@ -104,6 +105,32 @@ def _with_fonts(draw: Callable[_P, _R]) -> Callable[_P, _R]:
             return draw(*args, **kwargs)
 
     return drawn
+
+
+@functools.lru_cache(maxsize=8)
+def _fonts(families: tuple[str, ...]) -> tuple[FT2Font, ...]:
+    paths = []
+    for family in families:
+        try:
+            paths.append(font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False))
+        except ValueError:  # named among the installed, yet not found as a file
+            continue
+    return tuple(FT2Font(path) for path in dict.fromkeys(paths))
+
+
+def drawable(name: str, instead: str) -> str:
+    """``name`` when the chart's fonts (DejaVu Sans and the installed :func:`fallback_families`) draw each of its
+    characters, else ``instead`` (a site's or berth's id, which they do).
+
+    A Korean site name on a machine without a font of hangul came out as a row of empty boxes in the chart's
+    title, and matplotlib printed a warning a glyph into the terminal ("Glyph 48512 … missing from font(s)
+    DejaVu Sans"); the page around the chart gives the name in the browser's fonts.
+    """
+    families = ("DejaVu Sans", *fallback_families({f.name for f in font_manager.fontManager.ttflist}))
+    fonts = _fonts(families)
+    if all(c.isspace() or any(font.get_char_index(ord(c)) for font in fonts) for c in name):
+        return name
+    return instead
 
 
 def _png(fig: Figure, dpi: int = 90) -> bytes:
@@ -242,7 +269,7 @@ def _timeline_heading(tl: Timeline) -> str:
     # With --utc-offset the bars stand on local dates: a chart copied out must say so, as the CSV does.
     zone = date_zone(tl.params.utc_offset_hours)
     dates = "UTC dates" if zone == "UTC" else f"local dates, {zone}"
-    return f"{tl.site_name or tl.site_id}: vessels per usable observation date ({dates})"
+    return f"{drawable(tl.site_name or tl.site_id, tl.site_id)}: vessels per usable observation date ({dates})"
 
 
 def _lonlat_aspect(ax: Axes, lat: float) -> None:
@@ -292,7 +319,7 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
         else:
             # Beyond the line's eastern end, not at its middle, where the ships moored along it lie.
             at, offset, ha, va = (b.geometry.bounds[2], p.y), (3, 2 if side == "above" else -2), "left", "bottom" if side == "above" else "top"
-        ax.annotate(_plain(b.name or b.id), at, fontsize=8, color="#8c564b", xytext=offset, textcoords="offset points",
+        ax.annotate(_plain(drawable(b.name or b.id, b.id)), at, fontsize=8, color="#8c564b", xytext=offset, textcoords="offset points",
                     ha=ha, va=va, path_effects=_HALO)  # fmt: skip
     # One collection for all outlines: a busy port has thousands of detections over a season.
     outlined = [d for d in detections if isinstance(d.footprint, Polygon)]
@@ -318,7 +345,7 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
     ax.ticklabel_format(useOffset=False)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.yaxis.set_major_locator(MaxNLocator(5))
-    ax.set_title(_title(f"{site.name or site.id}: berths and all detections", simulated), fontsize=10)
+    ax.set_title(_title(f"{drawable(site.name or site.id, site.id)}: berths and all detections", simulated), fontsize=10)
     return fig
 
 

@@ -24,7 +24,7 @@ from ..errors import StoreError
 from ..files import written_whole
 from ..geo import lonlat_centroid
 from ..share import SHARED_NOTE
-from ..sites import kml_data, kml_document, kml_geometry
+from ..sites import kml_document, kml_geometry
 from ..untrusted import without_controls
 from .colours import KIND_CUES, OTHER_CUE
 from .exports import csv_cell, select_detections
@@ -43,6 +43,7 @@ __all__ = [
     "kml_legend",
     "kml_note",
     "kml_placemark",
+    "kml_schema",
     "kml_style",
     "kml_text",
     "kml_title",
@@ -129,42 +130,81 @@ def kml_when(props: dict[str, Any], prefix: str = "") -> str:
     return acquired[:10] if props[f"{prefix}acquired_date_only"] else acquired
 
 
-def kml_placemark(name: str, when: str, style: str, data: dict[str, Any], geometry: dict[str, Any]) -> str:
+def _kml_type(values: Sequence[Any]) -> str:
+    # KML's SimpleField types; GDAL (and so QGIS) reads bool, int and double fields as such, text as text.
+    given = [v for v in values if v is not None]
+    if given and all(isinstance(v, bool) for v in given):
+        return "bool"
+    if given and all(isinstance(v, int) and not isinstance(v, bool) for v in given):
+        return "int"
+    if given and all(isinstance(v, int | float) and not isinstance(v, bool) for v in given):
+        return "double"
+    return "string"
+
+
+def kml_schema(schema_id: str, rows: Sequence[dict[str, Any]]) -> str:
+    """A ``<Schema>`` typing the properties of ``rows`` (``bool``, ``int``, ``double``, else ``string``), in the
+    order the rows give them, for :func:`kml_placemark`'s ``SchemaData``.
+
+    Written as ``Data`` (untyped), every value came into QGIS (GDAL's LIBKML driver) as text: lengths
+    sorted as words ("111" before "35"), a filter ``length_m > 100`` compared text, and ``simulated`` was
+    the word ``false``. Typed so, they come in as numbers and booleans. No rows, no Schema (nothing uses it).
+    """
+    if not rows:
+        return ""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    fields = "".join(f'<SimpleField name="{escape(name)}" type="{_kml_type([row.get(name) for row in rows])}"/>' for name in names)
+    return f'<Schema name="{escape(schema_id)}" id="{escape(schema_id)}">{fields}</Schema>'
+
+
+def kml_placemark(name: str, when: str, style: str, data: dict[str, Any], geometry: dict[str, Any], schema: str) -> str:
     """One feature's KML Placemark: its ``name``, its time (``when``, a ``<TimeStamp>`` or ``<TimeSpan>``
-    element), its ``style`` id, ``data`` as ``ExtendedData`` and its GeoJSON ``geometry``."""
+    element), its ``style`` id, ``data`` as ``ExtendedData`` (``SchemaData`` of the document's ``<Schema>``
+    ``schema``, :func:`kml_schema`; None left out) and its GeoJSON ``geometry``."""
+    cells = "".join(f'<SimpleData name="{escape(k)}">{escape(kml_text(v))}</SimpleData>'
+                    for k, v in data.items() if v is not None and kml_text(v) != "")  # fmt: skip
     # In KML 2.2's order (a strict reader refuses others): the time, then the style.
     return (
-        f"<Placemark><name>{escape(kml_text(name))}</name>{when}"
-        f"<styleUrl>#{style}</styleUrl>{kml_data(data)}{kml_geometry(shape(geometry))}</Placemark>"
+        f"<Placemark><name>{escape(kml_text(name))}</name>{when}<styleUrl>#{style}</styleUrl>"
+        f'<ExtendedData><SchemaData schemaUrl="#{escape(schema)}">{cells}</SchemaData></ExtendedData>'
+        f"{kml_geometry(shape(geometry))}</Placemark>"
     )
 
 
 def detections_to_kml(fc: dict[str, Any], title: str = "sitewatch detections") -> str:
     """The features of :func:`~sitewatch.report.exports.detections_to_geojson` as a KML 2.2 document.
 
-    A folder per site, in it a folder per acquisition date (UTC), in it a Placemark per detection
+    A folder per site, in it a folder per acquisition date (UTC; named ``SITE DATE``, as QGIS lists it as a
+    layer), in it a Placemark per detection
     with its box, the acquisition time as ``<TimeStamp>`` (Google Earth's time slider), a style of its
     kind (the dashboard's colour, and a line width of its own since KML cannot dash; the document's
     ``<Snippet>`` names them) and the properties as ``ExtendedData``; the document's name says when the
     imagery is simulated (:func:`kml_title`).
     """
-    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(_kinds_legend())}{kml_note(fc)}{_kind_styles()}"]
     feats = sorted(fc["features"], key=lambda f: (f["properties"]["site_id"], f["properties"]["acquired"]))
+    rows = [_kml_row(f["properties"]) for f in feats]
+    parts = [f"<name>{escape(kml_title(title, fc))}</name>{kml_legend(_kinds_legend())}{kml_note(fc)}{_kind_styles()}"
+             + kml_schema("detection", rows)]
     for site_id, in_site in groupby(feats, key=lambda f: f["properties"]["site_id"]):
         parts.append(f"<Folder><name>{escape(kml_text(site_id))}</name>")
         for day, on_day in groupby(in_site, key=lambda f: f["properties"]["acquired"][:10]):
-            parts.append(f"<Folder><name>{escape(day)}</name>")
+            # The site in the date's name too: QGIS (GDAL) opens each folder as a layer of its own, and the same
+            # date at two sites was "2024-10-14" and "2024-10-14 (#2)", neither saying which site.
+            parts.append(f"<Folder><name>{escape(kml_text(site_id))} {escape(day)}</name>")
             for f in on_day:
                 p = f["properties"]
-                data = {k: kml_text(v) for k, v in p.items() if k != "class_candidates"}
-                data["class_candidates"] = csv_cell(_candidates(p))
                 style = p["kind"] if p["kind"] in KIND_CUES else _OTHER_STYLE
                 parts.append(kml_placemark(
-                    detection_name(p), f"<TimeStamp><when>{kml_when(p)}</when></TimeStamp>", style, data, f["geometry"]
+                    detection_name(p), f"<TimeStamp><when>{kml_when(p)}</when></TimeStamp>", style, _kml_row(p), f["geometry"], "detection"
                 ))  # fmt: skip
             parts.append("</Folder>")
         parts.append("</Folder>")
     return kml_document(parts)
+
+
+def _kml_row(props: dict[str, Any]) -> dict[str, Any]:
+    # A detection's properties as its placemark's data: class candidates as the CSV writes them.
+    return {**props, "class_candidates": csv_cell(_candidates(props))}
 
 
 def detections_to_csv(fc: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -40,7 +40,7 @@ from sitewatch.store.alerts import (
 from sitewatch.store.changes import change_pairs, changes, replace_changes
 from sitewatch.store.copy import copy_store
 from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
-from sitewatch.store.postgis import PostgisStore
+from sitewatch.store.postgis import PostgisStore, has_password, url_without_password
 from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.testing.postgres import PASSWORD_ROLE
 from sitewatch.workspace import Workspace, init_workspace, open_workspace
@@ -338,6 +338,30 @@ def test_mask_url() -> None:
     assert mask_url("postgresql://ana:pa:ss@db:5432/x?sslmode=require") == "postgresql://ana:***@db:5432/x?sslmode=require"
     assert mask_url("postgresql://ana@db/x?password=pw&host=h") == "postgresql://ana@db/x?password=***&host=h"
     assert mask_url("postgresql://db/x") == "postgresql://db/x"
+    # libpq's form for a unix socket or no user name kept its "//" (urlunsplit made it "postgresql:/x…",
+    # which libpq and the store setting refuse), and so was taken for a URL with a password
+    assert mask_url("postgresql:///x?host=/run/pg&port=5433") == "postgresql:///x?host=/run/pg&port=5433"
+    assert mask_url("postgresql:///x?password=pw") == "postgresql:///x?password=***"
+    assert url_without_password("postgresql:///x?host=/run/pg&password=pw") == "postgresql:///x?host=/run/pg"
+    assert not has_password("postgresql:///x?host=/run/pg")
+
+
+def test_init_store_with_a_url_without_a_host_part_writes_it_as_given(
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `init --store postgresql:///db?host=…` wrote store = "postgresql:/db?host=…" (and said a password was left
+    # out): every later command refused the setting.
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    parts = urlsplit(pg_empty_url)  # its host, port and user as parameters, the host part empty
+    given = [("host", parts.hostname), ("port", parts.port), ("user", parts.username)]
+    params = [(k, str(v)) for k, v in given if v] + parse_qsl(parts.query)
+    url = f"postgresql://{parts.path}?{urlencode(params, safe='/')}"
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", url])
+    assert res.exit_code == 0, res.output
+    assert "~/.pgpass" not in res.output and f"database {url}" in res.output
+    assert f'store = "{url}"' in (tmp_path / "ws" / "sitewatch.toml").read_text(encoding="utf-8")
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(tmp_path / "ws")])
+    assert res.exit_code == 0 and res.output.startswith(f"postgis: {url} (schema"), res.output
 
 
 # -- workspaces on PostGIS ----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -76,7 +76,14 @@ def mask_url(url: str) -> str:
     if "password=" in query.lower():
         pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
         query = urlencode(pairs, safe="/*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _unsplit(parts.scheme, netloc, parts.path, query, parts.fragment)
+
+
+def _unsplit(scheme: str, netloc: str, path: str, query: str, fragment: str) -> str:
+    """A URL put together again with its ``//`` kept when the host part is empty: ``urlunsplit`` makes
+    ``postgresql:///db?host=/run/pg`` (libpq's form for a unix socket, or for no user name) into
+    ``postgresql:/db…``, which libpq refuses and the ``store`` setting does not take."""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
 
 
 def url_without_password(url: str) -> str:
@@ -87,7 +94,7 @@ def url_without_password(url: str) -> str:
         user, host = netloc.rsplit("@", 1)
         netloc = f"{user.split(':', 1)[0]}@{host}"
     pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "password"]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment))
+    return _unsplit(parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment)
 
 
 def has_password(url: str) -> bool:

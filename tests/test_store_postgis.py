@@ -40,7 +40,12 @@ from sitewatch.store.alerts import (
 from sitewatch.store.changes import change_pairs, changes, replace_changes
 from sitewatch.store.copy import copy_store
 from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
-from sitewatch.store.postgis import PostgisStore, has_password, url_without_password
+from sitewatch.store.postgis import (
+    PostgisStore,
+    has_password,
+    url_without_password,
+    url_without_role,
+)
 from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.testing.postgres import PASSWORD_ROLE
 from sitewatch.workspace import Workspace, init_workspace, open_workspace
@@ -496,6 +501,37 @@ def test_init_store_on_a_workspace_of_another_store_is_refused_unless_replace(
         assert CliRunner().invoke(main, ["init", str(fresh.root), "--store", pg_url]).exit_code == 0
     finally:
         admin(postgres_server.url, f"DROP DATABASE IF EXISTS {urlsplit(other).path[1:]} WITH (FORCE)")
+
+
+def test_a_second_member_in_the_shared_folder_is_told_to_name_the_store_without_a_role(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's "for each member: sitewatch init /shared/study --store postgresql://ROLE@…": the second
+    # member's init was refused as another database, with the advice to `store copy` the team store onto itself
+    # (which, with --replace, rewrote every row of it under a lock on every table).
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    parts = urlsplit(pg_url)
+    owner = parts.username or "postgres"
+    ws = tmp_path / "shared"
+    assert CliRunner().invoke(main, ["init", str(ws), "--store", pg_url]).exit_code == 0
+    ben = pg_url.replace(f"{owner}@", "ben@", 1) if "@" in parts.netloc else pg_url + "&user=ben"
+    res = CliRunner().invoke(main, ["init", str(ws), "--store", ben])
+    assert res.exit_code == 1, res.output
+    roleless = url_without_role(pg_url)
+    assert "same database as role" in res.output and "sign in as role 'ben'" in res.output, res.output
+    assert f"--store '{roleless}'" in res.output and "store copy" not in res.output
+    assert Workspace(ws).store_url == pg_url
+    res = CliRunner().invoke(main, ["store", "copy", "--to", ben, "--replace", "-w", str(ws)])
+    assert res.exit_code == 1 and "is this workspace's own database" in res.output, res.output
+    # The store named without a role: every member signs in as their own (here PGUSER, the owner).
+    monkeypatch.setenv("PGUSER", owner)
+    res = CliRunner().invoke(main, ["init", str(ws), "--store", roleless])
+    assert res.exit_code == 0, res.output
+    assert Workspace(ws).store_url == roleless
+    res = CliRunner().invoke(main, ["sites", "add", "tiny", "--bbox", "132.33,42.87,132.34,42.88", "-w", str(ws)])
+    assert res.exit_code == 0, res.output
+    with PostgisStore(pg_url) as s:
+        assert [x.id for x in s.sites()] == ["tiny"]
 
 
 def _public_tables(url: str) -> set[str]:

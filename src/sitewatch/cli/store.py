@@ -12,6 +12,7 @@ import click
 from ..errors import StoreError
 from ..store import is_store_url, mask_url, open_store
 from ..store.copy import copy_store
+from ..store.postgis import same_database
 from ..workspace import DB_FILE, Workspace, open_workspace, set_store_setting
 from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspace_option
 
@@ -73,8 +74,11 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             raise StoreError(f"{path}: is this workspace's own database; --to names another one")
         if use and path.resolve() != ws.db_path.resolve():
             raise StoreError(f"--use takes a PostGIS URL or this workspace's {DB_FILE}, not {path}")
-    elif ws.store_url and mask_url(target) == mask_url(ws.store_url):
-        raise StoreError(f"{mask_url(target)}: is this workspace's own database; --to names another one")
+    elif ws.store_url and same_database(target, ws.store_url):
+        # By its server and name, not its text: another role's URL of the team store is the team store.
+        raise StoreError(
+            f"{mask_url(target)}: is this workspace's own database ({ws.store_label}); --to names another one"
+        )
     # A new PostGIS target gets its tables made: naming it in --to is asking for a store there.
     with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True) as dest:
         counts = copy_store(source, dest, replace=replace)

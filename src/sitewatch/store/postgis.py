@@ -86,6 +86,42 @@ def _unsplit(scheme: str, netloc: str, path: str, query: str, fragment: str) -> 
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
 
 
+def _url_parts(url: str) -> dict[str, str]:
+    """What a URL gives libpq: its host, port, database and user, from the URL's parts or its parameters."""
+    parts = urlsplit(url.strip())
+    given = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+    try:
+        port = str(parts.port or "")
+    except ValueError:  # not a number: libpq names it
+        port = ""
+    return {
+        "host": (parts.hostname or given.get("host", "")).lower(),
+        "port": port or given.get("port", ""),
+        "dbname": parts.path.lstrip("/") or given.get("dbname", ""),
+        "user": parts.username or given.get("user", ""),
+    }
+
+
+def same_database(a: str, b: str) -> bool:
+    """Whether two URLs name one database of one server (its host, port and name), whichever role signs in."""
+    pa, pb = _url_parts(a), _url_parts(b)
+    return all(pa[k] == pb[k] for k in ("host", "port", "dbname"))
+
+
+def url_role(url: str) -> str:
+    """The role a URL signs in as, "" when it names none (libpq then takes PGUSER, else the login name)."""
+    return _url_parts(url)["user"]
+
+
+def url_without_role(url: str) -> str:
+    """``url`` naming no role and no password (``user=`` and ``password=`` parameters too): each member who
+    uses it signs in as their own role."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in ("user", "password")]
+    return _unsplit(parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment)
+
+
 def url_without_password(url: str) -> str:
     """``url`` with no password in it (for ``sitewatch.toml``: libpq then reads ~/.pgpass or PGPASSWORD)."""
     parts = urlsplit(url)

@@ -93,7 +93,11 @@ def check(
         click.echo(f"note: {n} event{'' if n == 1 else 's'} not reported again: an image that came late moved "
                    f"{'it' if n == 1 else 'them'} to an earlier date ({', '.join(result.retold)}); "
                    "`alerts check --all` shows the events as they now stand", err=True)
-    if result.pending and not hook:
+    if result.pending and not hook and result.webhook_of_earlier_runs:
+        click.echo(f"note: {result.pending} event(s) wait for the webhook earlier runs of this workspace posted to "
+                   f"({result.webhook_of_earlier_runs}): this run has none; the next run with it (--webhook URL or the "
+                   "alerts_webhook setting, as the team's scheduled run has) posts them", err=True)  # fmt: skip
+    elif result.pending and not hook:
         click.echo(f"note: {result.pending} event(s) wait for a webhook (--webhook URL or the alerts_webhook setting)", err=True)
     if errors or result.delivery_errors:
         raise SystemExit(1)

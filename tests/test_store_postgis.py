@@ -48,7 +48,7 @@ from sitewatch.store.postgis import (
 )
 from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.testing.postgres import PASSWORD_ROLE
-from sitewatch.workspace import Workspace, init_workspace, open_workspace
+from sitewatch.workspace import Workspace, init_workspace, open_workspace, set_store_setting
 from test_store import _det, _obs
 
 
@@ -400,6 +400,27 @@ def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("SITEWATCH_STORE", "mysql://ana:pw@db/x")
     res = CliRunner().invoke(main, ["observations", "-w", str(tmp_path / "ws")])
     assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
+
+
+def test_store_info_says_when_sitewatch_store_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A member's SITEWATCH_STORE left set in a shell profile beat the shared folder's sitewatch.toml, and `store info`
+    # named the database it led to without a word of why.
+    ws = init_workspace(tmp_path / "ws")
+    set_store_setting(ws.root, "postgresql://db.example.org/sitewatch")
+    monkeypatch.setenv("SITEWATCH_STORE", "")
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.startswith("geopackage: ") and first.endswith(
+        "; from SITEWATCH_STORE, over sitewatch.toml's postgresql://db.example.org/sitewatch)"
+    ), first
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
+    assert json.loads(res.output)["setting"] == "SITEWATCH_STORE"
+    monkeypatch.delenv("SITEWATCH_STORE")
+    set_store_setting(ws.root, "")
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
+    assert json.loads(res.output)["setting"] == "default"
+    assert "from SITEWATCH_STORE" not in CliRunner().invoke(main, ["store", "info", "-w", str(ws.root)]).output
 
 
 def test_store_copy_moves_a_geopackage_workspace_into_postgis(

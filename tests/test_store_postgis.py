@@ -314,6 +314,10 @@ def test_the_wrong_password_is_named(postgres_server: Server, tmp_path: Path, mo
         monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
         with pytest.raises(StoreError, match=r"no password supplied.*give the password.*~/\.pgpass.*PGPASSWORD"):
             PostgisStore(url.replace(":wrong@", "@", 1))
+        # A URL naming no role (a team's shared sitewatch.toml): the error says which role wanted the password.
+        monkeypatch.setenv("PGUSER", PASSWORD_ROLE)
+        with pytest.raises(StoreError, match=rf"names no role, so libpq signed in as '{PASSWORD_ROLE}'"):
+            PostgisStore(url.replace(f"{PASSWORD_ROLE}:wrong@", "", 1))
     finally:
         admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
 

@@ -14,6 +14,7 @@ owner, so two runs on the same observation follow one another instead of both in
 from __future__ import annotations
 
 import logging
+import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -251,7 +252,11 @@ class PostgisStore(Store):
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
                                        fallback_application_name=_application_name(), **_dead_peer_limits(url))  # fmt: skip
         except psycopg.OperationalError as exc:
-            message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
+            hint = _connect_hint(exc)
+            if "password" in hint and not url_role(url):
+                # A team's shared URL names no role: which one wants a password, for the ~/.pgpass line.
+                hint += f" (the URL names no role, so libpq signed in as {_default_role()!r}: PGUSER, else the login name)"
+            message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){hint}"
             if _unreachable(psycopg, exc):
                 raise StoreUnavailableError(message, location=self.location, reason=_reason(exc)) from exc
             raise StoreError(message) from exc
@@ -823,6 +828,16 @@ _PASSWORD_PLACES = (
     "give the password in ~/.pgpass (a line host:port:database:user:password, the file mode 600) or in PGPASSWORD, "
     "never in sitewatch.toml"
 )
+
+
+def _default_role() -> str:
+    """The role libpq signs in as when the URL names none: PGUSER, else the login name."""
+    import getpass
+
+    try:
+        return os.environ.get("PGUSER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's)
+        return "?"
 
 
 def _connect_hint(exc: BaseException) -> str:

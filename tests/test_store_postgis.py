@@ -43,6 +43,8 @@ from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
 from sitewatch.store.postgis import (
     PostgisStore,
     has_password,
+    same_database,
+    url_role,
     url_without_password,
     url_without_role,
 )
@@ -353,6 +355,16 @@ def test_mask_url() -> None:
     assert mask_url("postgresql:///x?password=pw") == "postgresql:///x?password=***"
     assert url_without_password("postgresql:///x?host=/run/pg&password=pw") == "postgresql:///x?host=/run/pg"
     assert not has_password("postgresql:///x?host=/run/pg")
+
+
+def test_one_database_is_known_by_its_server_and_name_whichever_role_or_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGPORT", raising=False)
+    assert same_database("postgresql://db.example.org/sitewatch", "postgresql://ben:pw@db.example.org:5432/sitewatch")
+    assert same_database("postgresql:///sitewatch?host=/run/pg&user=ana", "postgresql://ben@/sitewatch?host=/run/pg")
+    assert not same_database("postgresql://db.example.org/sitewatch", "postgresql://db.example.org:5433/sitewatch")
+    assert not same_database("postgresql://db.example.org/sitewatch", "postgresql://db.example.org/postgres")
+    assert url_role("postgresql:///x?user=ana") == "ana" and url_role("postgresql://db/x") == ""
+    assert url_without_role("postgresql://ben:pw@db/x?sslmode=require&user=ben") == "postgresql://db/x?sslmode=require"
 
 
 def test_init_store_with_a_url_without_a_host_part_writes_it_as_given(

@@ -97,7 +97,8 @@ def _url_parts(url: str) -> dict[str, str]:
         port = ""
     return {
         "host": (parts.hostname or given.get("host", "")).lower(),
-        "port": port or given.get("port", ""),
+        # libpq's default port, so that ":5432" written out or left to it is one server
+        "port": port or given.get("port", "") or os.environ.get("PGPORT", "") or "5432",
         "dbname": parts.path.lstrip("/") or given.get("dbname", ""),
         "user": parts.username or given.get("user", ""),
     }

@@ -598,7 +598,7 @@ def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monke
     assert res.exit_code == 1 and "is this workspace's own database" in res.output
     res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
     assert json.loads(res.output) | {"location": None} == {
-        "store": "geopackage", "location": None, "schema_version": SCHEMA_VERSION,
+        "store": "geopackage", "location": None, "setting": "default", "schema_version": SCHEMA_VERSION,
         "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0,
                    "change_pairs": 0, "changes": 0, "runs": 0, "alert_events": 0},
     }  # fmt: skip

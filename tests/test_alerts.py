@@ -437,6 +437,22 @@ def test_events_found_by_a_run_without_the_webhook_wait_for_the_run_with_it(
     res = CliRunner().invoke(main, cron)
     assert res.exit_code == 0 and "1 delivered to the webhook" in res.output, res.output
     assert [e["date"] for e in handler.got] == ["2024-10-17", "2024-10-19"] and pending_events(store) == []
+    # A webhook tried once and given up: --forget-webhook forgets it and what waits for it; the next events wait no more.
+    d20 = _obs("dunai", "2024-10-20")
+    d21 = _obs("dunai", "2024-10-21")
+    _put(store, d20, [])
+    _put(store, d21, [_det(d21, 0, 112.0)])
+    assert CliRunner().invoke(main, ["alerts", "check", "-w", str(root)]).exit_code == 0
+    assert len(pending_events(store)) == 1
+    res = CliRunner().invoke(main, [*cron, "--forget-webhook"])
+    assert res.exit_code == 2 and "--forget-webhook is for a run without a webhook" in res.output, res.output
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--forget-webhook"])
+    assert res.exit_code == 0 and "wait for" not in res.output and pending_events(store) == [], res.output
+    d22, d23 = _obs("dunai", "2024-10-22"), _obs("dunai", "2024-10-23")
+    _put(store, d22, [])
+    _put(store, d23, [_det(d23, 0, 112.0)])
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])
+    assert res.exit_code == 0 and "2024-10-23 dunai [ls]" in res.output and pending_events(store) == [], res.output
 
 
 def test_a_webhook_url_with_a_user_and_password_posts_with_them_and_never_shows_the_password(

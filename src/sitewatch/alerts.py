@@ -504,7 +504,7 @@ def _event_ids_in(text: str) -> set[str]:
 def check_alerts(
     store: Store, rules: Sequence[Rule], *, since: date | None = None, show_all: bool = False,
     out: Path | None = None, webhook: str | None = None, timeout: float = WEBHOOK_TIMEOUT_S,
-    post: Callable[[str, Mapping[str, Any], float], None] = post_event,
+    post: Callable[[str, Mapping[str, Any], float], None] = post_event, forget_webhook: bool = False,
 ) -> AlertCheck:  # fmt: skip
     """Evaluate the rules, append the new events to ``out`` (JSON lines, written whole or not at all) and record
     them in the store (one transaction); with ``webhook``, POST every event still pending (new ones, and those a
@@ -512,6 +512,9 @@ def check_alerts(
 
     The file is written before the store: a run stopped between the two reports its events again on the next
     run, rather than never, but does not append a line the file already holds (by ``event_id``).
+
+    Once a run has posted to a webhook, a run without one leaves its new events pending for it
+    (:data:`WEBHOOK_META_KEY`); ``forget_webhook`` forgets it, and the events that were waiting for it.
     """
     from .alert_window import evaluate_window, store_checkpoint
     from .files import write_text_atomic
@@ -565,6 +568,11 @@ def check_alerts(
         # Once a run of this store has posted to a webhook, the events a run without one finds wait for it too: an
         # analyst's `alerts check` by hand took them for good, and the team's cron with --webhook never posted them.
         posted_to = store.meta(WEBHOOK_META_KEY)
+        if forget_webhook and not webhook:
+            store.set_meta(WEBHOOK_META_KEY, None)
+            with store.transaction() as db:
+                db.execute("UPDATE alert_events SET webhook_pending = ? WHERE webhook_pending = ?", (False, True))
+            posted_to = None
         if webhook and posted_to != mask_url(webhook):
             store.set_meta(WEBHOOK_META_KEY, mask_url(webhook))
         record_events(store, new, webhook=bool(webhook or posted_to))

@@ -324,6 +324,17 @@ def test_the_wrong_password_is_named(postgres_server: Server, tmp_path: Path, mo
         admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
 
 
+def test_a_role_that_does_not_exist_of_a_url_naming_none_says_where_it_came_from(
+    postgres_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A team's shared URL names no role: "check the user in the URL" pointed at a URL without one.
+    parts = urlsplit(with_database(postgres_server.url, postgres_server.template))
+    url = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    monkeypatch.setenv("PGUSER", "no_such_member_xyz")
+    with pytest.raises(StoreError, match=r"names no role, so libpq signed in as 'no_such_member_xyz'"):
+        PostgisStore(url)
+
+
 def test_a_database_that_does_not_exist_is_named_with_how_to_make_it(postgres_server: Server) -> None:
     with pytest.raises(StoreError, match=r'database "sitewatch_nothere" does not exist.*createdb sitewatch_nothere.*CREATE EXTENSION postgis'):
         PostgisStore(with_database(postgres_server.url, "sitewatch_nothere"))

@@ -254,7 +254,7 @@ class PostgisStore(Store):
                                        fallback_application_name=_application_name(), **_dead_peer_limits(url))  # fmt: skip
         except psycopg.OperationalError as exc:
             hint = _connect_hint(exc)
-            if "password" in hint and not url_role(url):
+            if ("password" in hint or "createuser" in hint) and not url_role(url):
                 # A team's shared URL names no role: which one wants a password, for the ~/.pgpass line.
                 hint += f" (the URL names no role, so libpq signed in as {_default_role()!r}: PGUSER, else the login name)"
             message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){hint}"

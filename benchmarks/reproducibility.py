@@ -5,6 +5,12 @@ a baseline run's.
     python benchmarks/reproducibility.py --out /tmp/repro --only workers1 reverse
     python benchmarks/reproducibility.py --out /tmp/repro --scheduler tcp://127.0.0.1:8786   # adds a Dask run
     python benchmarks/reproducibility.py --out /tmp/repro --python /tmp/venv313/bin/python --only base-python
+    python benchmarks/reproducibility.py --out /tmp/repro --store postgresql:///repro --only postgis   # a team store
+
+With ``--store URL`` (a new database with PostGIS and nothing else: ``createdb repro && psql -d repro -c 'CREATE
+EXTENSION postgis'``) the variation 'postgis' makes its workspace with ``init --store URL`` and runs every command
+on that store; its tables are dumped from a ``store copy`` of it into a GeoPackage (the copy's own notes of its
+inserts, ``input_changes``, left out).
 
 The seed story's scenes are simulated once (``sitewatch simulate``, with its AIS). Each run makes a workspace:
 ``init``, ``sites import`` of the three layouts, ``ingest`` (one folder a site, unless the variation says
@@ -83,10 +89,15 @@ def _tifs(sim: Path, site: str) -> list[Path]:
     return sorted((sim / site).glob("*.tif"))
 
 
-def build(sw: Runner, ws: Path, sim: Path, mode: str, opts: list[str], rules: Path) -> None:
-    """The workspace made as ``mode`` says: the seed story's scenes ingested, detected, compared for change."""
+def build(sw: Runner, ws: Path, sim: Path, mode: str, opts: list[str], rules: Path, store: str = "") -> None:
+    """The workspace made as ``mode`` says: the seed story's scenes ingested, detected, compared for change;
+    its database the PostGIS ``store`` when one is given."""
     if mode != "rerun":
-        sw("init", ws)
+        sw("init", ws, *(["--store", store] if store else []))
+    if store:
+        held = {t: n for t, n in json.loads(sw("store", "info", "--json", "-w", ws))["counts"].items() if n}
+        if held:
+            raise SystemExit(f"{store}: holds rows already ({held}); give a new database (createdb, CREATE EXTENSION postgis)")
     for s in SITES:
         sw("sites", "import", sim / s / "layout.geojson", "-w", ws)
     rnd = random.Random(7)
@@ -148,7 +159,19 @@ def outputs(sw: Runner, ws: Path, sim: Path, out: Path, rules: Path) -> None:
     sw("observations", "--json", "-w", ws, out=out / "observations.json")
     for img in ("dunai/sim-sar-dunai-20241017T0930.tif", "dunai/sim-planet-dunai-20241017T0040.tif"):
         sw("detect-image", sim / img, "--out", out / f"detect-image-{Path(img).stem}.geojson")
-    dump_tables(ws / "sitewatch.gpkg", out / "db")
+    if json.loads(sw("store", "info", "--json", "-w", ws))["store"] == "postgis":
+        copied = out / "store-copy.gpkg"
+        sw("store", "copy", "--to", copied, "-w", ws)
+        con = sqlite3.connect(copied)
+        try:  # the copy's own notes of the rows it inserted: the GeoPackage's alerts check removed its own
+            with con:
+                con.execute("DELETE FROM input_changes")
+        finally:
+            con.close()
+        dump_tables(copied, out / "db")
+        copied.unlink()
+    else:
+        dump_tables(ws / "sitewatch.gpkg", out / "db")
     for g in out.glob("export-*.gpkg"):
         dump_tables(g, out / f"{g.name}.tables")
         g.unlink()
@@ -256,12 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="variations to run (default: all)")
     ap.add_argument("--scheduler", default="", help="a Dask scheduler's address: adds the variation 'dask'")
     ap.add_argument("--python", default="", help="another Python with sitewatch's dependencies: adds 'base-python'")
+    ap.add_argument("--store", default="", help="a new PostGIS database's URL: adds the variation 'postgis'")
     args = ap.parse_args(argv)
     root = args.out.resolve()
     root.mkdir(parents=True, exist_ok=True)
     variations = dict(VARIATIONS)
     if args.scheduler:
         variations["dask"] = ({}, "folder", ["--scheduler", args.scheduler])
+    if args.store:
+        variations["postgis"] = ({}, "folder", [])
     sim, rules = root / "sim", root / "alerts.yaml"
     rules.write_text(RULES, encoding="utf-8")
     sw = Runner(sys.executable, {}, root / "simulate.log")
@@ -276,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         sw = Runner(args.python if name == "base-python" else sys.executable, env, run_dir / "log.txt")
-        build(sw, run_dir / "ws", sim, mode, opts, rules)
+        build(sw, run_dir / "ws", sim, mode, opts, rules, args.store if name == "postgis" else "")
         dump = run_dir / ("out-rerun" if name == "rerun" else "out")
         outputs(sw, run_dir / "ws", sim, dump, rules)
         if name == "base":

@@ -416,6 +416,45 @@ def test_a_failed_webhook_keeps_the_event_and_the_next_run_retries_it(ws: tuple[
     assert [e["rule"] for e in handler.got] == ["ls"]
 
 
+def test_events_found_by_a_run_without_the_webhook_wait_for_the_run_with_it(
+    ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]
+) -> None:
+    # A team's scheduled `alerts check --webhook URL` and an analyst's `alerts check` by hand after a `detect`:
+    # the analyst's run took the new events for good (recorded, not pending), and the webhook never had them.
+    root, store = ws
+    url, handler = hook
+    rules = root / "alerts.yaml"
+    rules.write_text(yaml.safe_dump({"rules": [{"id": "ls", "kind": "arrival", "sites": ["dunai"]}]}), encoding="utf-8")
+    cron = ["alerts", "check", "-w", str(root), "--webhook", url]
+    res = CliRunner().invoke(main, cron)
+    assert res.exit_code == 0 and [e["date"] for e in handler.got] == ["2024-10-17"], res.output
+    d19 = _obs("dunai", "2024-10-19")  # a ship again, after the 18th's empty pier: an arrival
+    _put(store, d19, [_det(d19, 0, 112.0)])
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])  # by hand, no webhook
+    assert res.exit_code == 0 and "2024-10-19 dunai [ls]" in res.output, res.output
+    assert f"1 event(s) wait for the webhook earlier runs of this workspace posted to ({url})" in res.output
+    assert [e["event_id"] for e in pending_events(store)] == [e["event_id"] for e in stored_events(store) if e["date"] == "2024-10-19"]
+    res = CliRunner().invoke(main, cron)
+    assert res.exit_code == 0 and "1 delivered to the webhook" in res.output, res.output
+    assert [e["date"] for e in handler.got] == ["2024-10-17", "2024-10-19"] and pending_events(store) == []
+    # A webhook tried once and given up: --forget-webhook forgets it and what waits for it; the next events wait no more.
+    d20 = _obs("dunai", "2024-10-20")
+    d21 = _obs("dunai", "2024-10-21")
+    _put(store, d20, [])
+    _put(store, d21, [_det(d21, 0, 112.0)])
+    assert CliRunner().invoke(main, ["alerts", "check", "-w", str(root)]).exit_code == 0
+    assert len(pending_events(store)) == 1
+    res = CliRunner().invoke(main, [*cron, "--forget-webhook"])
+    assert res.exit_code == 2 and "--forget-webhook is for a run without a webhook" in res.output, res.output
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--forget-webhook"])
+    assert res.exit_code == 0 and "wait for" not in res.output and pending_events(store) == [], res.output
+    d22, d23 = _obs("dunai", "2024-10-22"), _obs("dunai", "2024-10-23")
+    _put(store, d22, [])
+    _put(store, d23, [_det(d23, 0, 112.0)])
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])
+    assert res.exit_code == 0 and "2024-10-23 dunai [ls]" in res.output and pending_events(store) == [], res.output
+
+
 def test_a_webhook_url_with_a_user_and_password_posts_with_them_and_never_shows_the_password(
     ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]
 ) -> None:

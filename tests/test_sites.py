@@ -27,6 +27,7 @@ from sitewatch.sites import (
     sites_to_kml,
 )
 from sitewatch.testing import bboxes
+from sitewatch.workspace import open_workspace
 
 
 def test_builtin_gazetteer_has_the_story_places_with_sources() -> None:
@@ -396,11 +397,36 @@ def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_p
     ])  # fmt: skip
     (tmp_path / "p1.geojson").write_text(json.dumps(fc), encoding="utf-8")
     assert runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", ws]).exit_code == 0
-    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
+    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.38,42.90", "-w", ws])
     assert r.exit_code == 0
     assert "'p1' no longer has 1 berth(s) or its water polygon" in r.output  # it was dropped in silence
-    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
+    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.38,42.90", "-w", ws])
     assert "no longer has" not in r.output
+
+
+def test_sites_add_of_the_same_area_again_keeps_the_berths_and_water(tmp_path: Path) -> None:
+    # The README's team set-up run by a second member (or the same command twice) on a site whose berths and water
+    # were imported: `sites add p1 --bbox <its box>` dropped them, and the next detect ran without the water.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    fc = _with_extras([
+        {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
+        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
+    ])  # fmt: skip
+    (tmp_path / "p1.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    assert runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", ws]).exit_code == 0
+    with open_workspace(Path(ws)).store() as store:
+        before = store.get_site("p1")
+    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])
+    assert r.exit_code == 0 and r.output == "site 'p1' unchanged\n", r.output
+    with open_workspace(Path(ws)).store() as store:
+        assert store.get_site("p1") == before
+    r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "--name", "Pier 1", "-w", ws])
+    assert r.exit_code == 0 and r.output == "site 'p1' replaced\n", r.output
+    with open_workspace(Path(ws)).store() as store:
+        after = store.get_site("p1")
+    assert after.name == "Pier 1" and [b.id for b in after.berths] == ["east"] and after.water is not None
 
 
 def test_a_legacy_crs_member_is_reprojected_and_an_unknown_one_named() -> None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -40,10 +40,17 @@ from sitewatch.store.alerts import (
 from sitewatch.store.changes import change_pairs, changes, replace_changes
 from sitewatch.store.copy import copy_store
 from sitewatch.store.pg_schema import PG_FEATURE_TABLES, PG_SCHEMA_VERSION
-from sitewatch.store.postgis import PostgisStore
+from sitewatch.store.postgis import (
+    PostgisStore,
+    has_password,
+    same_database,
+    url_role,
+    url_without_password,
+    url_without_role,
+)
 from sitewatch.store.schema import SCHEMA_VERSION
 from sitewatch.testing.postgres import PASSWORD_ROLE
-from sitewatch.workspace import Workspace, init_workspace, open_workspace
+from sitewatch.workspace import Workspace, init_workspace, open_workspace, set_store_setting
 from test_store import _det, _obs
 
 
@@ -309,8 +316,23 @@ def test_the_wrong_password_is_named(postgres_server: Server, tmp_path: Path, mo
         monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
         with pytest.raises(StoreError, match=r"no password supplied.*give the password.*~/\.pgpass.*PGPASSWORD"):
             PostgisStore(url.replace(":wrong@", "@", 1))
+        # A URL naming no role (a team's shared sitewatch.toml): the error says which role wanted the password.
+        monkeypatch.setenv("PGUSER", PASSWORD_ROLE)
+        with pytest.raises(StoreError, match=rf"names no role, so libpq signed in as '{PASSWORD_ROLE}'"):
+            PostgisStore(url.replace(f"{PASSWORD_ROLE}:wrong@", "", 1))
     finally:
         admin(postgres_server.url, f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+
+
+def test_a_role_that_does_not_exist_of_a_url_naming_none_says_where_it_came_from(
+    postgres_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A team's shared URL names no role: "check the user in the URL" pointed at a URL without one.
+    parts = urlsplit(with_database(postgres_server.url, postgres_server.template))
+    url = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    monkeypatch.setenv("PGUSER", "no_such_member_xyz")
+    with pytest.raises(StoreError, match=r"names no role, so libpq signed in as 'no_such_member_xyz'"):
+        PostgisStore(url)
 
 
 def test_a_database_that_does_not_exist_is_named_with_how_to_make_it(postgres_server: Server) -> None:
@@ -338,6 +360,40 @@ def test_mask_url() -> None:
     assert mask_url("postgresql://ana:pa:ss@db:5432/x?sslmode=require") == "postgresql://ana:***@db:5432/x?sslmode=require"
     assert mask_url("postgresql://ana@db/x?password=pw&host=h") == "postgresql://ana@db/x?password=***&host=h"
     assert mask_url("postgresql://db/x") == "postgresql://db/x"
+    # libpq's form for a unix socket or no user name kept its "//" (urlunsplit made it "postgresql:/x…",
+    # which libpq and the store setting refuse), and so was taken for a URL with a password
+    assert mask_url("postgresql:///x?host=/run/pg&port=5433") == "postgresql:///x?host=/run/pg&port=5433"
+    assert mask_url("postgresql:///x?password=pw") == "postgresql:///x?password=***"
+    assert url_without_password("postgresql:///x?host=/run/pg&password=pw") == "postgresql:///x?host=/run/pg"
+    assert not has_password("postgresql:///x?host=/run/pg")
+
+
+def test_one_database_is_known_by_its_server_and_name_whichever_role_or_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGPORT", raising=False)
+    assert same_database("postgresql://db.example.org/sitewatch", "postgresql://ben:pw@db.example.org:5432/sitewatch")
+    assert same_database("postgresql:///sitewatch?host=/run/pg&user=ana", "postgresql://ben@/sitewatch?host=/run/pg")
+    assert not same_database("postgresql://db.example.org/sitewatch", "postgresql://db.example.org:5433/sitewatch")
+    assert not same_database("postgresql://db.example.org/sitewatch", "postgresql://db.example.org/postgres")
+    assert url_role("postgresql:///x?user=ana") == "ana" and url_role("postgresql://db/x") == ""
+    assert url_without_role("postgresql://ben:pw@db/x?sslmode=require&user=ben") == "postgresql://db/x?sslmode=require"
+
+
+def test_init_store_with_a_url_without_a_host_part_writes_it_as_given(
+    tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `init --store postgresql:///db?host=…` wrote store = "postgresql:/db?host=…" (and said a password was left
+    # out): every later command refused the setting.
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    parts = urlsplit(pg_empty_url)  # its host, port and user as parameters, the host part empty
+    given = [("host", parts.hostname), ("port", parts.port), ("user", parts.username)]
+    params = [(k, str(v)) for k, v in given if v] + parse_qsl(parts.query)
+    url = f"postgresql://{parts.path}?{urlencode(params, safe='/')}"
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "ws"), "--store", url])
+    assert res.exit_code == 0, res.output
+    assert "~/.pgpass" not in res.output and f"database {url}" in res.output
+    assert f'store = "{url}"' in (tmp_path / "ws" / "sitewatch.toml").read_text(encoding="utf-8")
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(tmp_path / "ws")])
+    assert res.exit_code == 0 and res.output.startswith(f"postgis: {url} (schema"), res.output
 
 
 # -- workspaces on PostGIS ----------------------------------------------------------------------
@@ -371,6 +427,27 @@ def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("SITEWATCH_STORE", "mysql://ana:pw@db/x")
     res = CliRunner().invoke(main, ["observations", "-w", str(tmp_path / "ws")])
     assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
+
+
+def test_store_info_says_when_sitewatch_store_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A member's SITEWATCH_STORE left set in a shell profile beat the shared folder's sitewatch.toml, and `store info`
+    # named the database it led to without a word of why.
+    ws = init_workspace(tmp_path / "ws")
+    set_store_setting(ws.root, "postgresql://db.example.org/sitewatch")
+    monkeypatch.setenv("SITEWATCH_STORE", "")
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.startswith("geopackage: ") and first.endswith(
+        "; from SITEWATCH_STORE, over sitewatch.toml's postgresql://db.example.org/sitewatch)"
+    ), first
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
+    assert json.loads(res.output)["setting"] == "SITEWATCH_STORE"
+    monkeypatch.delenv("SITEWATCH_STORE")
+    set_store_setting(ws.root, "")
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
+    assert json.loads(res.output)["setting"] == "default"
+    assert "from SITEWATCH_STORE" not in CliRunner().invoke(main, ["store", "info", "-w", str(ws.root)]).output
 
 
 def test_store_copy_moves_a_geopackage_workspace_into_postgis(
@@ -474,6 +551,37 @@ def test_init_store_on_a_workspace_of_another_store_is_refused_unless_replace(
         admin(postgres_server.url, f"DROP DATABASE IF EXISTS {urlsplit(other).path[1:]} WITH (FORCE)")
 
 
+def test_a_second_member_in_the_shared_folder_is_told_to_name_the_store_without_a_role(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's "for each member: sitewatch init /shared/study --store postgresql://ROLE@…": the second
+    # member's init was refused as another database, with the advice to `store copy` the team store onto itself
+    # (which, with --replace, rewrote every row of it under a lock on every table).
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    parts = urlsplit(pg_url)
+    owner = parts.username or "postgres"
+    ws = tmp_path / "shared"
+    assert CliRunner().invoke(main, ["init", str(ws), "--store", pg_url]).exit_code == 0
+    ben = pg_url.replace(f"{owner}@", "ben@", 1) if "@" in parts.netloc else pg_url + "&user=ben"
+    res = CliRunner().invoke(main, ["init", str(ws), "--store", ben])
+    assert res.exit_code == 1, res.output
+    roleless = url_without_role(pg_url)
+    assert "same database as role" in res.output and "sign in as role 'ben'" in res.output, res.output
+    assert f"--store '{roleless}'" in res.output and "store copy" not in res.output
+    assert Workspace(ws).store_url == pg_url
+    res = CliRunner().invoke(main, ["store", "copy", "--to", ben, "--replace", "-w", str(ws)])
+    assert res.exit_code == 1 and "is this workspace's own database" in res.output, res.output
+    # The store named without a role: every member signs in as their own (here PGUSER, the owner).
+    monkeypatch.setenv("PGUSER", owner)
+    res = CliRunner().invoke(main, ["init", str(ws), "--store", roleless])
+    assert res.exit_code == 0, res.output
+    assert Workspace(ws).store_url == roleless
+    res = CliRunner().invoke(main, ["sites", "add", "tiny", "--bbox", "132.33,42.87,132.34,42.88", "-w", str(ws)])
+    assert res.exit_code == 0, res.output
+    with PostgisStore(pg_url) as s:
+        assert [x.id for x in s.sites()] == ["tiny"]
+
+
 def _public_tables(url: str) -> set[str]:
     import psycopg
 
@@ -501,7 +609,7 @@ def test_init_store_and_store_copy_refuse_what_is_no_store(tmp_path: Path, monke
     assert res.exit_code == 1 and "is this workspace's own database" in res.output
     res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root), "--json"])
     assert json.loads(res.output) | {"location": None} == {
-        "store": "geopackage", "location": None, "schema_version": SCHEMA_VERSION,
+        "store": "geopackage", "location": None, "setting": "default", "schema_version": SCHEMA_VERSION,
         "counts": {"sites": 0, "berths": 0, "site_water": 0, "scenes": 0, "observations": 0, "detections": 0,
                    "change_pairs": 0, "changes": 0, "runs": 0, "alert_events": 0},
     }  # fmt: skip

@@ -506,7 +506,11 @@ def test_read_only_store_refuses_writes_and_other_schemas(ws: Workspace, tmp_pat
 
 def test_serve_binds_localhost_by_default(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr("sitewatch.web.serve_app", lambda app, host, port: calls.append((host, port)))
+    def serve_app(app: Any, host: str, port: int, on_listening: Any) -> None:
+        calls.append((host, port))
+        on_listening()
+
+    monkeypatch.setattr("sitewatch.web.serve_app", serve_app)
     res = CliRunner().invoke(main, ["serve", "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     assert calls == [("127.0.0.1", 8000)] and "http://127.0.0.1:8000/" in res.output
@@ -566,6 +570,8 @@ def test_serve_on_a_port_in_use_is_an_error_naming_it(ws: Workspace) -> None:
         res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--port", str(port)])
     assert res.exit_code == 1, res.output
     assert f"127.0.0.1:{port}" in res.output and "--port" in res.output
+    # Not the URL first, as if this workspace's dashboard were there: the program on that port is another.
+    assert "dashboard of" not in res.output and res.output.startswith("Error: cannot listen on"), res.output
 
 
 def test_a_site_page_asked_with_a_trailing_slash_is_sent_to_the_page(ws: Workspace, client: TestClient) -> None:

@@ -37,13 +37,17 @@ from .analysis.occupancy import (
 )
 from .errors import InputError
 from .model import Detection, Observation, Site, iso_utc
-from .store import Store
+from .store import Store, mask_url
 
 __all__ = ["AlertEvent", "AlertCheck", "evaluate_rules", "check_alerts", "event_to_dict", "post_event", "WEBHOOK_TIMEOUT_S",
            "load_rules", "check_webhook_url"]
 
 WEBHOOK_TIMEOUT_S = 10.0
 """Seconds a webhook POST may take before it counts as failed (and is retried on the next run)."""
+
+WEBHOOK_META_KEY = "alerts_webhook"
+"""The ``sitewatch_meta`` key that keeps the webhook the store's runs last posted to (its password masked): from
+then on, a run without a webhook leaves its new events pending for the next run with one."""
 
 
 @dataclass(frozen=True)
@@ -436,6 +440,9 @@ class AlertCheck:
     retold: tuple[str, ...] = ()
     """Keys of the events not new, though never reported, because they re-tell one reported before (see
     :func:`retold_events`); recorded as reported, not shown, written or posted."""
+    webhook_of_earlier_runs: str | None = None
+    """For a run without a webhook, the one earlier runs of the store posted to (its password masked), for which
+    this run's new events wait; None when none has or this run has its own."""
 
 
 _SPANNED = ("arrival", "departure", "vessel_count")
@@ -497,7 +504,7 @@ def _event_ids_in(text: str) -> set[str]:
 def check_alerts(
     store: Store, rules: Sequence[Rule], *, since: date | None = None, show_all: bool = False,
     out: Path | None = None, webhook: str | None = None, timeout: float = WEBHOOK_TIMEOUT_S,
-    post: Callable[[str, Mapping[str, Any], float], None] = post_event,
+    post: Callable[[str, Mapping[str, Any], float], None] = post_event, forget_webhook: bool = False,
 ) -> AlertCheck:  # fmt: skip
     """Evaluate the rules, append the new events to ``out`` (JSON lines, written whole or not at all) and record
     them in the store (one transaction); with ``webhook``, POST every event still pending (new ones, and those a
@@ -505,6 +512,9 @@ def check_alerts(
 
     The file is written before the store: a run stopped between the two reports its events again on the next
     run, rather than never, but does not append a line the file already holds (by ``event_id``).
+
+    Once a run has posted to a webhook, a run without one leaves its new events pending for it
+    (:data:`WEBHOOK_META_KEY`); ``forget_webhook`` forgets it, and the events that were waiting for it.
     """
     from .alert_window import evaluate_window, store_checkpoint
     from .files import write_text_atomic
@@ -555,7 +565,17 @@ def check_alerts(
             lines = "".join(json.dumps(e, sort_keys=True) + "\n" for e in new if e["event_id"] not in in_file)
             if lines:
                 write_text_atomic(out, old + ("\n" if old and not old.endswith("\n") else "") + lines)
-        record_events(store, new, webhook=bool(webhook))
+        # Once a run of this store has posted to a webhook, the events a run without one finds wait for it too: an
+        # analyst's `alerts check` by hand took them for good, and the team's cron with --webhook never posted them.
+        posted_to = store.meta(WEBHOOK_META_KEY)
+        if forget_webhook and not webhook:
+            store.set_meta(WEBHOOK_META_KEY, None)
+            with store.transaction() as db:
+                db.execute("UPDATE alert_events SET webhook_pending = ? WHERE webhook_pending = ?", (False, True))
+            posted_to = None
+        if webhook and posted_to != mask_url(webhook):
+            store.set_meta(WEBHOOK_META_KEY, mask_url(webhook))
+        record_events(store, new, webhook=bool(webhook or posted_to))
         if again:  # known from now on, as reported (their story was), never posted
             record_events(store, again, webhook=False)
         if window is not None:
@@ -567,11 +587,12 @@ def check_alerts(
         url = webhook
         delivered, errors = deliver_pending(store, lambda e: post(url, e, timeout))
     pending = pending_count(store)
+    kept_for = None if webhook else store.meta(WEBHOOK_META_KEY)
     return AlertCheck(
         events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=n_evaluated,
         delivered=len(delivered),
         delivery_errors=tuple(f"event {k} not delivered: {msg}; kept, the next run retries it" for k, msg in errors.items()),
-        pending=pending, retold=tuple(sorted(retold)),
+        pending=pending, retold=tuple(sorted(retold)), webhook_of_earlier_runs=kept_for,
     )  # fmt: skip
 
 

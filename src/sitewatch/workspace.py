@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,13 +171,16 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
 def _refuse_switch(root: Path, store: str) -> None:
     """Refuse to point a workspace at ``store`` while its sitewatch.toml names another PostGIS store, or its
     sitewatch.gpkg holds rows: the COGs the new database records could overwrite files the old one names."""
-    from .store.postgis import url_without_password
+    from .store.postgis import same_database, url_without_password
 
     def same(url: str) -> str:
         return url_without_password(url) if url else ""
 
     current = str(load_settings(root, env={})["store"] or "").strip()  # the file's: SITEWATCH_STORE is not init's
     if same(current) == same(store.strip()):
+        return
+    if current and store.strip() and same_database(current, store):
+        _refuse_another_role(root, current, store.strip())
         return
     ws = Workspace(root, store_setting=current)
     if not current:
@@ -186,12 +190,35 @@ def _refuse_switch(root: Path, store: str) -> None:
             if not any(old.counts().values()):
                 return  # a new, empty GeoPackage: nothing of it to lose sight of
     new = mask_url(store.strip()) if store.strip() else DB_FILE
-    target = url_without_password(store.strip()) if store.strip() else DB_FILE  # (a command to copy, never with ***)
+    # (a command to copy, never with ***, its ? and & quoted for the shell)
+    target = shlex.quote(url_without_password(store.strip())) if store.strip() else DB_FILE
     raise StoreError(
         f"{root}: this workspace's database is {ws.store_label}, not {new}; switching it would have the new database's "
         f"COGs written into {ws.archive.name}/ beside (and over) those {ws.store_label} still names. To move the "
         f"database there, run `sitewatch store copy --to {target} --use`; to switch anyway (nothing copied or deleted), "
         "pass --replace"
+    )
+
+
+def _refuse_another_role(root: Path, current: str, store: str) -> None:
+    """Refuse to make a folder's every command sign in as the role ``store`` names when its sitewatch.toml names
+    the same database as another role: in a folder the team shares (its archive), the second member's `init`
+    would have the first's commands sign in as the second. A URL naming no role is taken (each member then
+    signs in as their own)."""
+    from .store.postgis import url_role, url_without_password, url_without_role
+
+    new_role, old_role = url_role(store), url_role(current)
+    if not new_role or new_role == old_role:
+        return  # the same database, as everyone's own role or the same one: nothing changes hands
+    shared = shlex.quote(url_without_role(store))  # (a URL's ? and & quoted for the shell)
+    as_old = f"as role '{old_role}'" if old_role else "as each member's own role"
+    raise StoreError(
+        f"{root}: this workspace's sitewatch.toml names the same database {as_old} ({mask_url(current)}); "
+        f"writing {mask_url(store)} would have every command run in this folder sign in as role '{new_role}'. "
+        f"In a folder the team shares, name the database without a role, once: `sitewatch init {root} --store "
+        f"{shared}` (each member then signs in as their own role: PGUSER, else the login name, the "
+        f"password in ~/.pgpass); or keep the file as it is and set SITEWATCH_STORE={shlex.quote(url_without_password(store))} "
+        "in your own environment; --replace writes it anyway"
     )
 
 

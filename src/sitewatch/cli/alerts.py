@@ -47,6 +47,8 @@ def command() -> None:
               help=f"JSON-lines file the new events are appended to (default: {EVENTS_FILE} in the workspace).")
 @click.option("--webhook", metavar="URL",
               help="POST each new event as JSON to this URL (default: the alerts_webhook setting; none when empty).")
+@click.option("--forget-webhook", is_flag=True,
+              help="Forget the webhook earlier runs posted to: new events (and those waiting for it) are no longer kept for it.")
 @click.option("--webhook-timeout", type=FiniteFloatRange(min=0, min_open=True), default=WEBHOOK_TIMEOUT_S,
               show_default=True, metavar="SECONDS", help="Seconds a webhook POST may take before it counts as failed.")
 @workspace_option
@@ -54,7 +56,7 @@ def command() -> None:
 @handle_errors
 def check(
     rules_path: Path | None, since: date | None, show_all: bool, out: Path | None, webhook: str | None,
-    webhook_timeout: float, workspace: Path, as_json: bool,
+    forget_webhook: bool, webhook_timeout: float, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Evaluate every rule and print the events not reported before (exit 1 when a rule or a delivery failed).
 
@@ -65,12 +67,15 @@ def check(
     refuse_input_as_out(out, [rules_path or ws.root / RULES_FILE])
     refuse_workspace_file(ws, [("--out", out)])
     hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
+    if forget_webhook and hook:
+        raise click.UsageError("--forget-webhook is for a run without a webhook; this one has "
+                               f"{'--webhook' if webhook is not None else 'the alerts_webhook setting'}")  # fmt: skip
     with ws.store() as store:
         rules, errors = load_rules(store, rules_path or ws.root / RULES_FILE)
         warn_older_detections(store, {s for r in rules for s in r.sites})
         result = check_alerts(
             store, rules, since=since, show_all=show_all, out=out or ws.root / EVENTS_FILE, webhook=hook,
-            timeout=webhook_timeout,
+            timeout=webhook_timeout, forget_webhook=forget_webhook,
         )  # fmt: skip
         # Each image an event rests on with its acquisition time, so that a line is cited with a time and its zone.
         when = {} if as_json else _acquired_labels(store, result.events)
@@ -93,7 +98,12 @@ def check(
         click.echo(f"note: {n} event{'' if n == 1 else 's'} not reported again: an image that came late moved "
                    f"{'it' if n == 1 else 'them'} to an earlier date ({', '.join(result.retold)}); "
                    "`alerts check --all` shows the events as they now stand", err=True)
-    if result.pending and not hook:
+    if result.pending and not hook and result.webhook_of_earlier_runs:
+        click.echo(f"note: {result.pending} event(s) wait for the webhook earlier runs of this workspace posted to "
+                   f"({result.webhook_of_earlier_runs}): this run has none; the next run with it (--webhook URL or the "
+                   "alerts_webhook setting, as the team's scheduled run has) posts them; `alerts check --forget-webhook` "
+                   "forgets it", err=True)  # fmt: skip
+    elif result.pending and not hook:
         click.echo(f"note: {result.pending} event(s) wait for a webhook (--webhook URL or the alerts_webhook setting)", err=True)
     if errors or result.delivery_errors:
         raise SystemExit(1)

@@ -45,5 +45,7 @@ def command(
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace", err=True)
     url_host = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL
-    click.echo(f"sitewatch dashboard of {Path(workspace).expanduser().resolve()} at http://{url_host}:{port}/ (Ctrl-C to stop)")
-    serve_app(app, host, port)
+    # Said once the port is known to be free: a busy one printed this URL first, another program's (another
+    # workspace's dashboard), then the error.
+    said = f"sitewatch dashboard of {Path(workspace).expanduser().resolve()} at http://{url_host}:{port}/ (Ctrl-C to stop)"
+    serve_app(app, host, port, on_listening=lambda: click.echo(said))

@@ -190,10 +190,17 @@ def add(site_id: str, bbox: str | None, geojson_path: Path | None, from_builtin:
         old = _stored_site(store, site.id)
         if old is not None and bbox:  # a new box keeps the site's name, kind and tags
             site = dataclasses.replace(site, name=name or old.name, kind=kind or old.kind, tags=old.tags)
-        store.put_site(site)
+        if old is not None and not from_builtin and not site.berths and site.water is None and _same_area(old, site):
+            # The same area again (the command run twice, a second member's copy of the team's set-up): its berths
+            # and water polygon still lie in it. They were dropped, and the next detect ran without the water.
+            site = dataclasses.replace(site, geometry=old.geometry, berths=old.berths, water=old.water,
+                                       coord_source=old.coord_source if bbox else site.coord_source)  # fmt: skip
+        unchanged = site == old
+        if not unchanged:
+            store.put_site(site)
         moved = old is not None and not _same_area(old, site)
         kept = len(store.observations(site.id)) if moved else 0
-    click.echo(f"site {site.id!r} {'replaced' if old is not None else 'added'}")
+    click.echo(f"site {site.id!r} {'unchanged' if unchanged else 'replaced' if old is not None else 'added'}")
     dropped = [] if old is None else _dropped(old, site)
     if dropped:
         # The new area comes without them; detection now runs without the water polygon.

@@ -9,9 +9,11 @@ from typing import Any
 
 import click
 
+from ..config import load_settings
 from ..errors import StoreError
 from ..store import is_store_url, mask_url, open_store
 from ..store.copy import copy_store
+from ..store.postgis import same_database
 from ..workspace import DB_FILE, Workspace, open_workspace, set_store_setting
 from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspace_option
 
@@ -33,13 +35,19 @@ RECORD_TABLES = ("change_pairs", "changes", "runs", "alert_events")
 @json_option
 @handle_errors
 def info(workspace: Path, as_json: bool) -> None:
-    """Say where the workspace's database is (a PostGIS URL with its password masked), its schema version
-    and how many rows each layer and each table of records (change pairs and regions, runs, alert events) holds."""
+    """Say where the workspace's database is (a PostGIS URL with its password masked), which setting named it
+    (SITEWATCH_STORE, which overrides sitewatch.toml, is said), its schema version and how many rows each layer
+    and each table of records (change pairs and regions, runs, alert events) holds."""
     ws = open_workspace(workspace)
+    # Which setting named it: a member's SITEWATCH_STORE, left set in a shell profile, beat the shared folder's
+    # sitewatch.toml without a word here, and the team's figures and a member's differed with no reason shown.
+    in_file = str(load_settings(ws.root, env={})["store"] or "").strip()
+    from_env = os.environ.get(STORE_ENV) is not None
     with ws.store() as store:
         out: dict[str, Any] = {
             "store": "postgis" if ws.store_url else "geopackage",
             "location": ws.store_label if ws.store_url else str(ws.db_path.resolve()),
+            "setting": STORE_ENV if from_env else ("sitewatch.toml" if in_file else "default"),
             "schema_version": store.schema_version(),
             # The layers, then the tables of what commands recorded (store copy copies them all).
             "counts": store.counts() | {t: int(store.execute(f"SELECT count(*) FROM {t}")[0][0]) for t in RECORD_TABLES},
@@ -47,7 +55,11 @@ def info(workspace: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(out, indent=1))
         return
-    click.echo(f"{out['store']}: {out['location']} (schema {out['schema_version']})")
+    said = ""
+    if from_env:
+        overridden = "" if in_file == ws.store_url else f", over sitewatch.toml's {mask_url(in_file) if in_file else DB_FILE}"
+        said = f"; from {STORE_ENV}{overridden}"
+    click.echo(f"{out['store']}: {out['location']} (schema {out['schema_version']}{said})")
     for table, n in out["counts"].items():
         click.echo(f"  {table}: {n}")
 
@@ -73,8 +85,11 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             raise StoreError(f"{path}: is this workspace's own database; --to names another one")
         if use and path.resolve() != ws.db_path.resolve():
             raise StoreError(f"--use takes a PostGIS URL or this workspace's {DB_FILE}, not {path}")
-    elif ws.store_url and mask_url(target) == mask_url(ws.store_url):
-        raise StoreError(f"{mask_url(target)}: is this workspace's own database; --to names another one")
+    elif ws.store_url and same_database(target, ws.store_url):
+        # By its server and name, not its text: another role's URL of the team store is the team store.
+        raise StoreError(
+            f"{mask_url(target)}: is this workspace's own database ({ws.store_label}); --to names another one"
+        )
     # A new PostGIS target gets its tables made: naming it in --to is asking for a store there.
     with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True) as dest:
         counts = copy_store(source, dest, replace=replace)

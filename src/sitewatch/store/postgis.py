@@ -14,13 +14,14 @@ owner, so two runs on the same observation follow one another instead of both in
 from __future__ import annotations
 
 import logging
+import os
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -76,7 +77,51 @@ def mask_url(url: str) -> str:
     if "password=" in query.lower():
         pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
         query = urlencode(pairs, safe="/*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _unsplit(parts.scheme, netloc, parts.path, query, parts.fragment)
+
+
+def _unsplit(scheme: str, netloc: str, path: str, query: str, fragment: str) -> str:
+    """A URL put together again with its ``//`` kept when the host part is empty: ``urlunsplit`` makes
+    ``postgresql:///db?host=/run/pg`` (libpq's form for a unix socket, or for no user name) into
+    ``postgresql:/db…``, which libpq refuses and the ``store`` setting does not take."""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+def _url_parts(url: str) -> dict[str, str]:
+    """What a URL gives libpq: its host, port, database and user, from the URL's parts or its parameters."""
+    parts = urlsplit(url.strip())
+    given = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+    try:
+        port = str(parts.port or "")
+    except ValueError:  # not a number: libpq names it
+        port = ""
+    return {
+        "host": (parts.hostname or given.get("host", "")).lower(),
+        # libpq's default port, so that ":5432" written out or left to it is one server
+        "port": port or given.get("port", "") or os.environ.get("PGPORT", "") or "5432",
+        "dbname": parts.path.lstrip("/") or given.get("dbname", ""),
+        "user": parts.username or given.get("user", ""),
+    }
+
+
+def same_database(a: str, b: str) -> bool:
+    """Whether two URLs name one database of one server (its host, port and name), whichever role signs in."""
+    pa, pb = _url_parts(a), _url_parts(b)
+    return all(pa[k] == pb[k] for k in ("host", "port", "dbname"))
+
+
+def url_role(url: str) -> str:
+    """The role a URL signs in as, "" when it names none (libpq then takes PGUSER, else the login name)."""
+    return _url_parts(url)["user"]
+
+
+def url_without_role(url: str) -> str:
+    """``url`` naming no role and no password (``user=`` and ``password=`` parameters too): each member who
+    uses it signs in as their own role."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in ("user", "password")]
+    return _unsplit(parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment)
 
 
 def url_without_password(url: str) -> str:
@@ -87,7 +132,7 @@ def url_without_password(url: str) -> str:
         user, host = netloc.rsplit("@", 1)
         netloc = f"{user.split(':', 1)[0]}@{host}"
     pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "password"]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment))
+    return _unsplit(parts.scheme, netloc, parts.path, urlencode(pairs, safe="/"), parts.fragment)
 
 
 def has_password(url: str) -> bool:
@@ -208,7 +253,11 @@ class PostgisStore(Store):
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
                                        fallback_application_name=_application_name(), **_dead_peer_limits(url))  # fmt: skip
         except psycopg.OperationalError as exc:
-            message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){_connect_hint(exc)}"
+            hint = _connect_hint(exc)
+            if ("password" in hint or "createuser" in hint) and not url_role(url):
+                # A team's shared URL names no role: which one wants a password, for the ~/.pgpass line.
+                hint += f" (the URL names no role, so libpq signed in as {_default_role()!r}: PGUSER, else the login name)"
+            message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){hint}"
             if _unreachable(psycopg, exc):
                 raise StoreUnavailableError(message, location=self.location, reason=_reason(exc)) from exc
             raise StoreError(message) from exc
@@ -780,6 +829,16 @@ _PASSWORD_PLACES = (
     "give the password in ~/.pgpass (a line host:port:database:user:password, the file mode 600) or in PGPASSWORD, "
     "never in sitewatch.toml"
 )
+
+
+def _default_role() -> str:
+    """The role libpq signs in as when the URL names none: PGUSER, else the login name."""
+    import getpass
+
+    try:
+        return os.environ.get("PGUSER") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's)
+        return "?"
 
 
 def _connect_hint(exc: BaseException) -> str:

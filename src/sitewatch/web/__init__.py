@@ -7,6 +7,7 @@ raise :class:`~sitewatch.errors.MissingExtraError` saying ``pip install 'sitewat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +37,12 @@ def serve(workspace: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_P
     serve_app(create_app(workspace), host, port, log_level=log_level)
 
 
-def serve_app(app: FastAPI, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info") -> None:
-    """Serve an app of :func:`create_app` with uvicorn until interrupted."""
+def serve_app(
+    app: FastAPI, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info",
+    on_listening: Callable[[], None] | None = None,
+) -> None:  # fmt: skip
+    """Serve an app of :func:`create_app` with uvicorn until interrupted; ``on_listening`` is called once the
+    address is known to be free, before the server starts (``sitewatch serve`` says its URL there)."""
     require_extra("uvicorn", "web")
     import socket
 
@@ -53,4 +58,6 @@ def serve_app(app: FastAPI, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; give another --port "
             "(or stop the program using it)"
         ) from exc
+    if on_listening is not None:
+        on_listening()
     uvicorn.run(app, host=host, port=port, log_level=log_level)

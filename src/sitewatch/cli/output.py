@@ -28,14 +28,14 @@ def _stdout_is_terminal() -> bool:
         return False
 
 
-def rows_shown(count: int, show_all: bool, limit: int = TERMINAL_ROWS) -> int:
-    """How many of ``count`` rows a table shows: ``limit`` on a terminal, every one with ``show_all`` or when
+def rows_shown(count: int, show_all: bool, limit: int | None = None) -> int:
+    """How many of ``count`` rows a table shows: ``limit`` (:data:`TERMINAL_ROWS`) on a terminal, every one with ``show_all`` or when
     standard output is a file or a program (which read every row, as ``git log`` writes every commit into a pipe).
 
     Years of history make tables of thousands of rows (`links`: 3,754 at 1,800 days, each of five lines),
     more than a terminal's scrollback holds and seconds of layout; the command says how many it left out and that
     ``--all`` shows them (:func:`not_shown_line`)."""
-    return count if show_all or not _stdout_is_terminal() else min(count, limit)
+    return count if show_all or not _stdout_is_terminal() else min(count, limit or TERMINAL_ROWS)
 
 
 def not_shown_line(hidden: int, what: str, narrow: str = "") -> str:

@@ -47,7 +47,7 @@ def _print(tl: Timeline, zone: str, show_all: bool = False) -> None:
         echo_wrapped(not_shown_line(len(tl.rows) - len(rows), "earlier dates", ", --from/--to those of a period"))
     if rows:  # a header over no row reads as a table that failed to fill
         # "date (UTC)" fits the column of an ISO date; a local zone is said on the line above instead.
-        click.echo(f"{'date (UTC)' if zone == 'UTC' else 'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
+        echo_wrapped(f"{'date (UTC)' if zone == 'UTC' else 'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others", indent=12)
     for r in rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
         if r.off_berth:

@@ -94,7 +94,7 @@ def ids_of(doc: Any) -> set[str]:
                 walk(v)
 
     walk(doc)
-    return {i for i in found if len(i) >= 8}
+    return found
 
 
 def quality(raw: bytes, width: int | None, ids: set[str]) -> dict[str, int]:
@@ -104,7 +104,7 @@ def quality(raw: bytes, width: int | None, ids: set[str]) -> dict[str, int]:
     text = ANSI.sub(b"", raw).decode("utf-8", "replace")
     lines = text.splitlines()
     wide = 0 if width is None else sum(cell_len(line) > width and len(line.split()) > 1 for line in lines)
-    prefixes = {i[:n] for i in ids for n in range(6, len(i))}
+    prefixes = {i[:n] for i in ids if len(i) >= 8 for n in range(6, len(i))}  # the start of a long id, folded
     words = set(text.replace("│", " ").replace("┃", " ").split())
     split = sum(w in prefixes and w not in ids for w in words)
     return {"lines": len(lines), "wide": wide, "split": split, "ansi": len(ANSI.findall(raw))}

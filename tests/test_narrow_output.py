@@ -62,10 +62,11 @@ COMMANDS: dict[str, list[str]] = {
     "claims check": ["claims", "check", "claims.yaml"],
     "alerts check": ["alerts", "check", "--rules", "rules.yaml", "--all", "--out", "events.jsonl"],
     "ais": ["ais", "dunai", "--ais", "ais.csv"],
+    "show": ["show", "dunai:sim-dunai-2024-10-17-sar"],
 }
 
 
-TABLE_THEN_LINES = {"links": 2, "claims check": 1, "observations": 0, "sites list": 0}
+TABLE_THEN_LINES = {"links": 2, "claims check": 1, "observations": 0, "sites list": 0, "show": 0}
 """The commands that print a table, and how many lines of text follow it."""
 
 
@@ -102,7 +103,7 @@ def test_a_narrow_terminal_gets_every_line_within_its_width_and_every_id_whole(
     wider than it (but a path longer than a whole line, written whole), and every id is whole on a line; with
     COLUMNS set into a file, the tables are as narrow and the other lines a line each, as a script reads them."""
     root = two_ports if name == "links" else world
-    monkeypatch.setattr(output, "_stdout_is_terminal", lambda: terminal)
+    monkeypatch.setattr(output, "_stdout_is_terminal", lambda: terminal, raising=False)
     text = _run(root, name, columns)
     ids = _ids(root)
     if terminal:
@@ -118,6 +119,8 @@ def test_a_narrow_terminal_gets_every_line_within_its_width_and_every_id_whole(
         assert shown >= ids - {"dunai"}, text
     if name == "sites list":
         assert shown >= {"dunai"}
+    if name == "show":  # a line a field, the sha256 whole (`show` printed 120 columns at least, whatever the terminal)
+        assert "dunai:sim-dunai-2024-10-17-sar" in shown and "\nsensor: sar\n" in text
 
 
 def test_links_at_80_columns_give_a_record_a_link_its_ids_and_paths_whole(two_ports: Path) -> None:

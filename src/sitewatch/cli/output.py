@@ -1,5 +1,6 @@
-"""What the commands print: tables that fit the terminal without cutting an id, and the lines and
-``--json`` rows of ``ingest`` and ``import``."""
+"""What the commands print: tables that fit the terminal without cutting or splitting an id (a record a row on a
+terminal too narrow), lines wrapped between words on a terminal, the latest rows on a terminal with ``--all`` for
+every one, and the lines and ``--json`` rows of ``ingest`` and ``import``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
     from ..model import Observation
 
 __all__ = [
-    "RECORD_INDENT", "TERMINAL_ROWS", "add_id_column", "print_table", "echo_wrapped", "line_width", "rows_shown", "not_shown_line", "duplicate_line", "observation_row", "pixel_size_text",
+    "RECORD_INDENT", "TERMINAL_ROWS", "add_id_column", "print_table", "echo_wrapped", "line_width", "rows_shown",
+    "not_shown_line", "duplicate_line", "observation_row", "pixel_size_text",
 ]  # fmt: skip
 
 
@@ -29,8 +31,9 @@ def _stdout_is_terminal() -> bool:
 
 
 def rows_shown(count: int, show_all: bool, limit: int | None = None) -> int:
-    """How many of ``count`` rows a table shows: ``limit`` (:data:`TERMINAL_ROWS`) on a terminal, every one with ``show_all`` or when
-    standard output is a file or a program (which read every row, as ``git log`` writes every commit into a pipe).
+    """How many of ``count`` rows a table shows: ``limit`` (:data:`TERMINAL_ROWS`) on a terminal, every one with
+    ``show_all`` or when standard output is a file or a program (which reads every row, as ``git log`` writes every
+    commit into a pipe).
 
     Years of history make tables of thousands of rows (`links`: 3,754 at 1,800 days, each of five lines),
     more than a terminal's scrollback holds and seconds of layout; the command says how many it left out and that
@@ -40,7 +43,7 @@ def rows_shown(count: int, show_all: bool, limit: int | None = None) -> int:
 
 def not_shown_line(hidden: int, what: str, narrow: str = "") -> str:
     """The line under a table that left ``hidden`` rows out (:func:`rows_shown`): ``what`` names them
-    ("earlier links"), ``narrow`` the options that choose others (", or --from/--to a period")."""
+    ("earlier links"), ``narrow`` the options that choose others (", --from/--to those of a period")."""
     return f"… {hidden:,} {what} not shown: --all lists every one{narrow}; --json gives them all to a script"
 
 
@@ -203,7 +206,7 @@ def _print_records(table: Any, head_header: str, width: int, file: Any) -> None:
     The row's id (its ``head_header`` cell, when of one line) on a line of its own, whole; then the other
     cells as ``header: value``, those of one line side by side as room allows, those of several lines a
     field each, their further lines indented; words wrap between them, never split. A blank line between
-    records. Plain text: no box, no colour, no layout by rich (a row costs what its words do).
+    records. A table of two columns without a header (``show``'s field and value) is a line ``field: value`` a row. Plain text: no box, no colour, no layout by rich (a row costs what its words do).
     """
     from rich.cells import cell_len
 
@@ -220,6 +223,15 @@ def _print_records(table: Any, head_header: str, width: int, file: Any) -> None:
         # A word too long for the line with its indent keeps the room it needs (less indent), not a split.
         return [(pad[: max(0, width - cell_len(line))] + line) if line else "" for line in lines]
 
+    if not table.show_header and len(columns) == 2:  # a table of fields (`show`): a line a field, no record
+        for key, value in zip(*cells, strict=True):
+            first, *rest = value.split("\n")
+            lines = _wrap(f"{key}: {first}", width - RECORD_INDENT, first=width).split("\n")
+            out += lines[:1] + indent(lines[1:], one)
+            for more in rest:
+                out += indent(_wrap(more, width - RECORD_INDENT).split("\n"), one)
+        file.write("".join(f"{line}\n" for line in out))
+        return
     for r in range(len(table.rows)):
         if r:
             out.append("")

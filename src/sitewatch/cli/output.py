@@ -134,7 +134,8 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None, hea
     try:
         from dataclasses import replace
 
-        wrapped = [replace(col, _cells=[_wrap(str(v), w) for v in col._cells]) for col, w in zip(columns, widths, strict=True)]
+        plain = all(type(v) is str for col in columns for v in col._cells)  # rich text (styled): rich's own layout
+        wrapped = [replace(col, _cells=[_wrap(v, w) for v in col._cells]) for col, w in zip(columns, widths, strict=True)] if plain else None
     except (AttributeError, TypeError):
         wrapped = None
     if wrapped is not None and table.rows and _print_plain_rows(_replace_table(table, wrapped, table.rows), console, widths):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from rich.table import Table
 
 from _report_world import build
-from _tables import column_text
+from _tables import too_wide, whole_words
 from sitewatch.cli import main
 from sitewatch.cli.output import add_id_column, print_table
 
@@ -25,24 +25,68 @@ def test_observations_are_readable_and_say_simulated(tmp_path: Path, columns: in
     assert r.output.count("(SIMULATED)") == 4  # one per observation, never cut
     for word in ("acquired", "(UTC)", "sensor", "platform", "detections", "2024-10-17", "optical", "100.0"):
         assert word in r.output
-    ids = column_text(r.output, 0)
+    words = whole_words(r.output)  # each id on one line, whole
     for day in (17, 20):
         for sensor in ("sar", "optical"):
-            assert f"dunai:sim-dunai-2024-10-{day}-{sensor}" in ids
+            assert f"dunai:sim-dunai-2024-10-{day}-{sensor}" in words
 
 
-def test_print_table_folds_only_the_id_when_the_other_words_fit(capsys: pytest.CaptureFixture[str]) -> None:
+def test_print_table_gives_a_record_a_row_when_an_id_does_not_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    """At 60 columns a Sentinel-2 id folded over four lines of its column (copied, it came out in pieces): a terminal
+    too narrow for every column's longest word now gets a record a row, its id on a line of its own."""
     table = Table()
     long_id = "genoa:S2A_MSIL2A_20240510T101601_R065_T32TMQ_20240510T161604"
     add_id_column(table, "id", [long_id])
     for header in ("acquired (UTC)", "platform"):
         table.add_column(header)
     table.add_row(long_id, "2024-05-10 10:16", "sentinel-2a (SIMULATED)")
+    table.add_row(long_id.replace("genoa", "spezia"), "2024-05-11 10:16", "sentinel-2b")
     print_table(table, width=60)
     out = capsys.readouterr().out
-    assert "sentinel-2a" in out and "(SIMULATED)" in out and "2024-05-10" in out and "acquired" in out
-    assert column_text(out, 0) == long_id
-    assert max(len(line) for line in out.splitlines()) <= 60
+    assert out.splitlines() == [
+        long_id,
+        "  acquired (UTC): 2024-05-10 10:16",
+        "  platform: sentinel-2a (SIMULATED)",
+        "",
+        long_id.replace("genoa", "spezia"),
+        "  acquired (UTC): 2024-05-11 10:16  platform: sentinel-2b",
+    ]
+
+
+def test_print_table_wraps_between_words_and_keeps_the_id_whole(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Room for every column's longest word but not its widest cell: the cells wrap between words, the id column
+    widest first; no word is split and rich lays out only the header and one row (written here, the same bytes)."""
+    from rich.console import Console
+
+    def table() -> Table:
+        t = Table()
+        add_id_column(t, "id", [])
+        for header in ("name", "kind"):
+            t.add_column(header)
+        for i in range(40):
+            t.add_row(f"port-{i:03d}-of-the-long-list", f"Port number {i} of a long list of ports", "port")
+        return t
+
+    rendered = []
+    real = Console.render_lines
+
+    def counted(self: Console, *args: object, **kwargs: object) -> object:
+        rendered.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Console, "render_lines", counted)
+    print_table(table(), width=60)
+    monkeypatch.undo()
+    ours = capsys.readouterr().out
+    assert not too_wide(ours, 60) and {f"port-{i:03d}-of-the-long-list" for i in range(40)} <= whole_words(ours)
+    assert "│ port-000-of-the-long-list │ Port number 0 of a    │ port │\n│                           │ long list of ports    │      │" in ours
+    assert len(rendered) < 30  # the header and one row, not 40 rows' cells
+    reference = table()
+    reference.columns[0].width, reference.columns[1].width, reference.columns[2].width = 25, 21, 4
+    for column in reference.columns:
+        column.overflow = "fold"
+    Console(width=60, markup=False).print(reference)
+    assert ours == capsys.readouterr().out
 
 
 def test_piped_tables_keep_one_line_per_row(tmp_path: Path) -> None:

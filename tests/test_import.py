@@ -82,7 +82,7 @@ def test_import_planet_and_maxar_refuse_no_crs(ws, tmp_path):
     assert {r["id"].split("/")[0] for r in out["imported"]} == {"pier"}  # only the site it covers
     assert [Path(r["file"]).name for r in out["refused"]] == [bare.name]
     assert "has no CRS" in out["refused"][0]["reason"]
-    table = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"]]).output
+    table = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"]], env={"COLUMNS": "200"}).output
     assert [line.split()[1] for line in table.splitlines() if line.startswith("│ ")].count("acquired") == 1  # once
     res = CliRunner().invoke(main, ["show", "-w", str(ws.root), by_file[maxar.name]["id"], "--json"])
     prov = json.loads(res.stdout)["provenance"]

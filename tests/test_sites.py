@@ -159,12 +159,12 @@ def test_cli_export_refuses_an_unknown_suffix(tmp_path: Path, name: str) -> None
 
 @pytest.mark.parametrize("columns", ["80", "60"])
 def test_cli_list_never_cuts_an_id(columns: str) -> None:
-    from _tables import column_text
+    from _tables import whole_words
 
     r = CliRunner().invoke(main, ["sites", "list", "--builtin"], env={"COLUMNS": columns})
     assert r.exit_code == 0, r.output
     assert "…" not in r.output and max(len(line) for line in r.output.splitlines()) <= int(columns)
-    ids = column_text(r.output, 0)  # long ids fold onto more lines, whole
+    ids = whole_words(r.output)  # each id whole on one line (a table's column, or a record's first line)
     missing = [sid for sid in builtin_sites() if sid not in ids]
     assert not missing, f"ids cut in a {columns}-column table: {missing}"
     if columns == "80":  # room for every other word: kinds and coordinates whole

@@ -421,7 +421,7 @@ def test_a_held_asset_refused_between_two_sites_reads_is_opened_again_signed_ane
     assert np.isfinite(first).all() and np.isfinite(second).all()
 
 
-def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path):
+def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path, monkeypatch):
     state, sites = pair
     ws = init_workspace(tmp_path / "ws")
     with ws.store() as store:
@@ -443,6 +443,21 @@ def test_fetch_of_several_sites_on_the_command_line(pair, tmp_path):
     assert res.exit_code == 0, res.output
     assert "local · s2 · port-w" in res.output and "S2A_CLEAR_20241005" in res.output
     assert "no scenes of s2 over far between 2024-10-01 and 2024-11-30" in res.output
+    from _tables import too_wide, whole_words
+
+    for columns in (80, 60):  # a narrow terminal: nothing wider, each item id whole (a record an item at 60)
+        narrow = CliRunner().invoke(main, ["search", "port-w", *args], env={"COLUMNS": str(columns)})
+        assert narrow.exit_code == 0 and not too_wide(narrow.output, columns), narrow.output
+        assert "S2A_CLEAR_20241005" in whole_words(narrow.output) and "…" not in narrow.output
+    from sitewatch.cli import output
+
+    monkeypatch.setattr(output, "_stdout_is_terminal", lambda: True)  # a terminal: the first rows, and --all
+    monkeypatch.setattr(output, "TERMINAL_ROWS", 1)
+    res = CliRunner().invoke(main, ["search", "port-e", *args], env={"COLUMNS": "200"})
+    assert "… 1 more scenes not shown: --all lists every one, --from/--to a shorter period" in res.output, res.output
+    assert "S2A_CLEAR_20241005" in res.output and "S2B_CLOUDY_20241008" not in res.output
+    res = CliRunner().invoke(main, ["search", "port-e", *args, "--all"], env={"COLUMNS": "200"})
+    assert "S2B_CLOUDY_20241008" in res.output and "not shown" not in res.output
     res = CliRunner().invoke(main, ["search", "port-e", *args, "--json"])  # one site: its rows, as before
     assert [r["item_id"] for r in json.loads(res.stdout)] == ["S2A_CLEAR_20241005", "S2B_CLOUDY_20241008"]
     with ws.store() as store:  # an unresolved place (no polygon): named, the others fetched

@@ -33,6 +33,7 @@ from .options import (
     stated_ais_coverage,
     workspace_option,
 )
+from .output import echo_wrapped
 
 
 def _m(value: float | None) -> str:
@@ -48,10 +49,10 @@ def _at(lon: float, lat: float) -> str:
 def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     """The result as lines for people: files read, each observation, a line per site."""
     if result.simulated:
-        click.echo("Simulated imagery.")
+        echo_wrapped("Simulated imagery.")
     for f in result.files:
         bad = ", ".join(f"{why} {n}" for why, n in sorted(f.bad.items()))
-        click.echo(
+        echo_wrapped(
             f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}): {f.rows} rows, "
             f"{f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
@@ -64,40 +65,40 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
         said = [f"area {stated.area_source}" if stated.area is not None else "",
                 f"period {stated.start:%Y-%m-%dT%H:%M:%SZ} to {stated.end:%Y-%m-%dT%H:%M:%SZ}"
                 if stated.start and stated.end else ""]  # fmt: skip
-        click.echo(f"AIS coverage as stated: {'; '.join(x for x in said if x)}")
+        echo_wrapped(f"AIS coverage as stated: {'; '.join(x for x in said if x)}")
     for o in result.observations:
         # The time is UTC, said so as the other commands' tables do; an image known only by its date has none.
         when = f"{o.acquired[:10]} (time unknown)" if o.status == "date only" else f"{o.acquired[:16].replace('T', ' ')} UTC"
         head = f"{when} {o.sensor:<7} {o.observation_id}"
         if o.status != "matched":
-            click.echo(f"{head}: not matched: {o.note}")
+            echo_wrapped(f"{head}: not matched: {o.note}")
             continue
-        click.echo(f"{head}: {len(o.matched)} matched, {len(o.dark)} dark, {len(o.unseen)} unseen"
+        echo_wrapped(f"{head}: {len(o.matched)} matched, {len(o.dark)} dark, {len(o.unseen)} unseen"
                    + (f", {len(o.hidden)} hidden" if o.hidden else ""))  # fmt: skip
         for m in o.matched:
-            click.echo(f"  matched {m.detection_id} = MMSI {m.mmsi} {m.name or '(no name)'}: {m.distance_m:.0f} m apart "
+            echo_wrapped(f"  matched {m.detection_id} = MMSI {m.mmsi} {m.name or '(no name)'}: {m.distance_m:.0f} m apart "
                        f"({m.method}), AIS length {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}")  # fmt: skip
         for d in o.dark:
             near = f"; nearest AIS {d.nearest_mmsi} {_m(d.nearest_m)} away" if d.nearest_mmsi else "; no AIS position near"
-            click.echo(f"  dark    {d.detection_id}: {_m(d.length_m)} {_at(d.lon, d.lat)}{near}")
+            echo_wrapped(f"  dark    {d.detection_id}: {_m(d.length_m)} {_at(d.lon, d.lat)}{near}")
         for u in o.unseen:
-            click.echo(f"  unseen  MMSI {u.mmsi} {u.name or '(no name)'} ({u.method}, AIS length {_m(u.length_m)}) "
+            echo_wrapped(f"  unseen  MMSI {u.mmsi} {u.name or '(no name)'} ({u.method}, AIS length {_m(u.length_m)}) "
                        f"{_at(u.lon, u.lat)}")  # fmt: skip
         for u, why in o.hidden:
-            click.echo(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} {_at(u.lon, u.lat)}")
+            echo_wrapped(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} {_at(u.lon, u.lat)}")
     counts = result.site_counts()
     for site in site_ids:
         if site not in counts:
-            click.echo(f"{site}: no observation to match (in the dates asked for)")
+            echo_wrapped(f"{site}: no observation to match (in the dates asked for)")
     for site, c in counts.items():
         refused = f"; {c['date_only']} known only by date, not matched" if c["date_only"] else ""
         undetected = f"; {c['not_detected']} not detected yet" if c["not_detected"] else ""
         uncovered = f"; {c['not_covered']} outside the AIS files' times or area" if c["not_covered"] else ""
-        click.echo(
+        echo_wrapped(
             f"{site}: AIS: {c['matched']} matched, {c['dark']} dark, {c['unseen']} unseen "
             f"over {c['observations']} observation(s){refused}{undetected}{uncovered}"
         )
-    click.echo(f"note: {DARK_CAVEAT}")
+    echo_wrapped(f"note: {DARK_CAVEAT}")
 
 
 @click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")

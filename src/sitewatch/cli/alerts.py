@@ -28,6 +28,7 @@ from .options import (
     refuse_workspace_file,
     workspace_option,
 )
+from .output import echo_wrapped
 
 EVENTS_FILE = "alerts.jsonl"
 """The JSON-lines file in the workspace that new events are appended to when --out is not given."""
@@ -85,9 +86,9 @@ def check(
     else:
         for e in result.events:
             mark = "" if e["event_id"] in result.new else " (reported before)"
-            click.echo(f"{e['date']} {e['site']} [{e['rule']}]{mark}: {e['what']}")
+            echo_wrapped(f"{e['date']} {e['site']} [{e['rule']}]{mark}: {e['what']}", indent=2)
             rests = ", ".join(f"{o} ({when[o]})" if o in when else o for o in e["observations"])
-            click.echo(f"    rests on {rests}; images {', '.join(e['images'])}")
+            echo_wrapped(f"    rests on {rests}; images {', '.join(e['images'])}", indent=2)
         n = len(result.new)
         click.echo(f"{n} new event{'' if n == 1 else 's'} of {result.evaluated} from {len(rules)} rule{'' if len(rules) == 1 else 's'}"
                    + (f"; {result.delivered} delivered to the webhook" if hook else ""), err=True)  # fmt: skip

@@ -23,7 +23,7 @@ from .options import (
     utc_offset_option,
     workspace_option,
 )
-from .output import print_table
+from .output import echo_wrapped, print_table
 
 _IMAGES_SHOWN = 4
 
@@ -39,8 +39,8 @@ def _print(check: ClaimsCheck) -> None:
     if any(r.simulated for r in check.results):
         click.echo("Simulated imagery: every verdict that rests on it says so.")
     if check.utc_offset_hours:  # said only when not UTC, the default, whose output is as it always was
-        click.echo(f"Claim dates are local dates at {date_zone(check.utc_offset_hours)}: each image counts for the date of "
-                   f"its acquisition time plus {check.utc_offset_hours:g} h (image times stay in UTC).")  # fmt: skip
+        echo_wrapped(f"Claim dates are local dates at {date_zone(check.utc_offset_hours)}: each image counts for the date of "
+                     f"its acquisition time plus {check.utc_offset_hours:g} h (image times stay in UTC).")  # fmt: skip
     if check.results:
         table = Table(title=f"Claims checked against the imagery ({check.title or check.path})")
         for col in ("id", "verdict", "reason", "images"):
@@ -51,9 +51,9 @@ def _print(check: ClaimsCheck) -> None:
                 shown.append(f"… and {len(r.images) - _IMAGES_SHOWN} more (--json lists them all)")
             verdict = r.verdict + (" (on the dates tested)" if r.partial else "")
             table.add_row(r.claim.id, verdict, r.reason, "\n".join(shown) or "–")
-        print_table(table, id_header="reason")
+        print_table(table, id_header="reason", head="id")
     counts = {v: sum(r.verdict == v for r in check.results) for v in ("supported", "contradicted", "not testable")}
-    click.echo(", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(check.results)} claim(s) checked")
+    echo_wrapped(", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(check.results)} claim(s) checked")
 
 
 @command.command("check", short_help="Mark each claim of a file supported, contradicted or not testable.")

@@ -28,6 +28,7 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    all_rows_option,
     check_date_order,
     handle_errors,
     is_quiet,
@@ -36,7 +37,7 @@ from .options import (
     stated_ais_coverage,
     workspace_option,
 )
-from .output import print_table
+from .output import echo_wrapped, not_shown_line, print_table, rows_shown
 
 _D = LinkParams()
 
@@ -54,14 +55,18 @@ def _end(m: Move) -> str:
     return f"{m.site_id} {when}\n{m.length_m:.0f} m{cut} at {m.resolution_m or 0:g} m pixels\n{m.observation_id}\nscene {m.scene_id}\n{m.path}"
 
 
-def _print(links: Links) -> None:
+LINK_ROWS = 20
+"""The links a terminal is shown without ``--all`` (the latest; each takes five lines or more)."""
+
+
+def _print(links: Links, show_all: bool = False) -> None:
     if links.simulated:
         click.echo("Simulated imagery.")
     for note in links.notes:
-        click.echo(f"note: {note}")
+        echo_wrapped(f"note: {note}")
     if len(links.site_ids) < 2 or not links.links:
         for line in links.summary_lines():
-            click.echo(line)
+            echo_wrapped(line)
         return
     from rich.table import Table
 
@@ -71,7 +76,9 @@ def _print(links: Links) -> None:
         table.add_column(col)
     if with_ais:
         table.add_column("AIS")
-    for k in links.links:
+    # On a terminal the latest links (they are in the order of their departures); piped or --all, every one.
+    shown = links.links[len(links.links) - rows_shown(len(links.links), show_all, LINK_ROWS):]
+    for k in shown:
         size = f"{k.similarity:.2f}" + (f"\nlength {k.length_sigmas:.1f}σ" if k.length_sigmas is not None else "")
         size += f"\nwidth {k.width_sigmas:.1f}σ" if k.width_sigmas is not None else ""
         size += f"\n{k.likely_class}" if k.likely_class else ""
@@ -81,18 +88,20 @@ def _print(links: Links) -> None:
             *([_ais_cell(k)] if with_ais else []),
         )  # fmt: skip
     print_table(table, id_header="last seen at A")
-    for k in links.links:
+    if len(shown) < len(links.links):
+        echo_wrapped(not_shown_line(len(links.links) - len(shown), "earlier links", ", --from/--to those of a period"))
+    for k in shown:
         for note in k.notes:
-            click.echo(f"{k.departure.observation_id} → {k.arrival.observation_id}: {note}")
+            echo_wrapped(f"{k.departure.observation_id} → {k.arrival.observation_id}: {note}")
     n = len(links.feasible)
-    click.echo(
+    echo_wrapped(
         f"{n} feasible link{'' if n == 1 else 's'} of {len(links.links)} that fit by size "
         f"(at most {links.params.max_speed_kn:g} kn, {links.params.window_days:g} days); "
         f"{links.departures} departures, {links.arrivals} arrivals. A link is a candidate: "
         "at these pixel sizes other vessels of the same size fit too (alternatives)."
     )
     routed = sum(k.distance_by == "route" for k in links.links)
-    click.echo(
+    echo_wrapped(
         f"Distance by sea: {routed} of {len(links.links)} routed over water between the sites' centres on a 1 km land "
         f"mask (global-land-mask, NOAA GLOBE); {len(links.links) - routed} the great circle × "
         f"{links.params.detour_factor:g} (the fallback: the notes say why)."
@@ -100,7 +109,7 @@ def _print(links: Links) -> None:
     if with_ais:
         n_ok = sum(k.ais == "confirmed" for k in links.feasible)
         n_out = sum(k.ais == "ruled out" for k in links.feasible)
-        click.echo(
+        echo_wrapped(
             f"AIS: {n_ok} feasible link{'' if n_ok == 1 else 's'} confirmed (the same MMSI at both ends), {n_out} ruled "
             f"out (different MMSIs, or the vessel accounted for by another confirmed link), {len(links.feasible) - n_ok - n_out} not matched at both ends (size only)."
         )
@@ -122,13 +131,14 @@ def _print(links: Links) -> None:
                    "it routed over water; each link says so).")  # fmt: skip
 @ais_files_option("AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
 @ais_coverage_options
+@all_rows_option(f"the {LINK_ROWS} latest links")
 @workspace_option
 @json_option
 @handle_errors
 def command(
     site_ids: tuple[str, ...], start: date | None, end: date | None, max_speed_kn: float, window_days: float,
     great_circle: bool, ais_files: tuple[Path, ...], ais_coverage: Path | None, ais_period: tuple[datetime, datetime] | None,
-    workspace: Path, as_json: bool,
+    show_all: bool, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Pair each departure from a site with the arrivals at the other sites (default: every site with observations).
 
@@ -163,5 +173,5 @@ def command(
     if as_json:
         click.echo(json.dumps(links_to_dict(links), indent=1, default=str))
     else:
-        _print(links)
+        _print(links, show_all)
 

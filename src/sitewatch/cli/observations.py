@@ -14,12 +14,20 @@ from .completers import complete_site_ids
 from .options import (
     DateOrTime,
     OnceCommand,
+    all_rows_option,
     check_date_order,
     handle_errors,
     json_option,
     workspace_option,
 )
-from .output import add_id_column, print_table
+from .output import (
+    TERMINAL_ROWS,
+    add_id_column,
+    echo_wrapped,
+    not_shown_line,
+    print_table,
+    rows_shown,
+)
 
 
 @click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
@@ -29,11 +37,12 @@ from .output import add_id_column, print_table
               help="First acquisition kept (UTC): 2024-10-01, 20241001 or 2024-10-01T09:30Z.")
 @click.option("--to", "end", type=DateOrTime("end"), metavar="DATE",
               help="Last acquisition kept (UTC); a date includes its whole day.")
+@all_rows_option(f"the {TERMINAL_ROWS} latest")
 @workspace_option
 @json_option
 @handle_errors
-def command(site_id: str | None, sensor: str | None, start: datetime | None, end: datetime | None, workspace: Path,
-            as_json: bool) -> None:  # fmt: skip
+def command(site_id: str | None, sensor: str | None, start: datetime | None, end: datetime | None, show_all: bool,
+            workspace: Path, as_json: bool) -> None:  # fmt: skip
     """List observations (scenes cut to sites), oldest first; ids work with `sitewatch show`.
 
     --from/--to keep the observations acquired in that period (a site watched for years has thousands).
@@ -94,6 +103,8 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
     table = Table()
     # A time stored for a date alone (12:00 UTC) is not shown as the time the image was taken.
     when = {o.id: acquired_label(o).removesuffix(" UTC") for o in observations}
+    listed = rows  # on a terminal the latest (rows are oldest first); piped or --all, every one
+    rows = rows[len(rows) - rows_shown(len(rows), show_all):]
     add_id_column(table, "id", [str(r["id"]) for r in rows])
     for header in ("acquired (UTC)", "sensor", "platform", "valid / cloud %", "detections"):
         table.add_column(header)
@@ -111,9 +122,11 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
         click.echo("no observations; add some with `sitewatch ingest`, `sitewatch fetch` or `sitewatch import`")
         return
     print_table(table)
+    if len(rows) < len(listed):
+        echo_wrapped(not_shown_line(len(listed) - len(rows), "earlier observations", ", --from/--to those of a period"))
     kept = {r["id"] for r in rows}
     for group in {id(g): g for oid, g in pass_of.items() if oid in kept}.values():
-        click.echo(
+        echo_wrapped(
             f"one pass, judged together by the timeline: {' + '.join(p.id for p in group.pieces)} "
             f"(at least {100 * group.valid_fraction:.1f}% of the site together)"
         )

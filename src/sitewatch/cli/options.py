@@ -111,6 +111,13 @@ workspace_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
+
+def all_rows_option(shown: str) -> Callable[[F], F]:
+    """``--all``: a table on a terminal lists every row, not only ``shown`` ("the 20 latest links"); piped into a
+    file or a program, and with ``--json``, every row is given anyway (:func:`~sitewatch.cli.output.rows_shown`)."""
+    return click.option("--all", "show_all", is_flag=True,
+                        help=f"On a terminal, list every row, not only {shown} (a file, a pipe and --json get every one).")  # fmt: skip
+
 share_option = click.option(
     "--share", is_flag=True,
     help="Write it to hand on: paths inside the workspace relative to it, others by file name alone "

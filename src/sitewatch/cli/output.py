@@ -1,9 +1,11 @@
-"""What the commands print: tables that fit the terminal without cutting an id, and the lines and
-``--json`` rows of ``ingest`` and ``import``."""
+"""What the commands print: tables that fit the terminal without cutting or splitting an id (a record a row on a
+terminal too narrow), lines wrapped between words on a terminal, the latest rows on a terminal with ``--all`` for
+every one, and the lines and ``--json`` rows of ``ingest`` and ``import``."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,33 +13,92 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model import Observation
 
-__all__ = ["ID_MIN_WIDTH", "add_id_column", "print_table", "duplicate_line", "observation_row", "pixel_size_text", "replaced_note"]
+__all__ = [
+    "RECORD_INDENT", "TERMINAL_ROWS", "add_id_column", "print_table", "echo_wrapped", "line_width", "rows_shown",
+    "not_shown_line", "duplicate_line", "observation_row", "pixel_size_text", "replaced_note",
+]  # fmt: skip
 
 
-ID_MIN_WIDTH = 12
-"""An id column is never narrower than this (or its widest id); longer ids fold onto more lines."""
+TERMINAL_ROWS = 50
+"""A table on a terminal shows this many rows unless ``--all`` is given (piped, or ``--json``: every row)."""
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # a test's stream, or one closed
+        return False
+
+
+def rows_shown(count: int, show_all: bool, limit: int | None = None) -> int:
+    """How many of ``count`` rows a table shows: ``limit`` (:data:`TERMINAL_ROWS`) on a terminal, every one with
+    ``show_all`` or when standard output is a file or a program (which reads every row, as ``git log`` writes every
+    commit into a pipe).
+
+    Years of history make tables of thousands of rows (`links`: 3,754 at 1,800 days, each of five lines),
+    more than a terminal's scrollback holds and seconds of layout; the command says how many it left out and that
+    ``--all`` shows them (:func:`not_shown_line`)."""
+    return count if show_all or not _stdout_is_terminal() else min(count, limit or TERMINAL_ROWS)
+
+
+def not_shown_line(hidden: int, what: str, narrow: str = "") -> str:
+    """The line under a table that left ``hidden`` rows out (:func:`rows_shown`): ``what`` names them
+    ("earlier links"), ``narrow`` the options that choose others (", --from/--to those of a period")."""
+    return f"… {hidden:,} {what} not shown: --all lists every one{narrow}; --json gives them all to a script"
+
+
+def line_width() -> int | None:
+    """The width lines of text are wrapped at on a terminal: ``COLUMNS``, else the terminal's; None when standard
+    output is a file or a program (a line each, however long, for grep and awk; ``COLUMNS`` set or not)."""
+    import shutil
+
+    if not _stdout_is_terminal():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else shutil.get_terminal_size().columns
+
+
+def echo_wrapped(text: str, indent: int = 4) -> None:
+    """``click.echo`` a line of text, wrapped between words at :func:`line_width` (its further lines indented
+    ``indent``), so that a terminal does not break an id or a path in two; a word too long stays whole."""
+    import click
+
+    width = line_width()
+    if width is None:
+        click.echo(text)
+        return
+    body = text.lstrip(" ")
+    lead = " " * (len(text) - len(body))
+    pad = lead + " " * indent
+    lines = _wrap(body, max(1, width - len(pad)), first=max(1, width - len(lead))).split("\n")
+    click.echo("\n".join([lead + lines[0], *(pad + line if line else line for line in lines[1:])]))
 
 
 def add_id_column(table: Any, header: str, ids: Iterable[str]) -> None:
-    """Add an id column to a rich table: ids are folded onto more lines when space is short, never cut.
+    """Add an id column to a rich table: an id is never cut nor split over lines.
 
     Ids are copied into other commands (`sitewatch show ID`). Print the table
-    with :func:`print_table`, which gives the other columns room for their
-    longest word first and the id column the rest.
+    with :func:`print_table`, which gives every column room for its longest
+    word (an id whole) and the id column the room left first; a terminal too
+    narrow for that gets a record a row, its id on a line of its own.
     """
     del ids  # the widths are settled by print_table, once every row is in
     table.add_column(header, overflow="fold")
 
 
-def print_table(table: Any, id_header: str = "id", width: int | None = None) -> None:
-    """Print a rich table that fits the terminal (``width`` columns) without cutting any value.
+def print_table(table: Any, id_header: str = "id", width: int | None = None, head: str | None = None) -> None:
+    """Print a rich table that fits the terminal (``width`` columns) without cutting or splitting any word.
 
-    Rich, short of room, cuts cells with "…", which hides whole values (a
-    platform's SIMULATED marker, dates). Here every column keeps its longest
-    word (headers included) whole; the ``id_header`` column gets the remaining
-    room, up to its widest id, and folds ids that do not fit; room left after
-    that widens the other columns. On a terminal too narrow even for that,
-    every column folds: cramped, but nothing is cut.
+    Rich, short of room, cuts cells with "…" (which hid a platform's
+    SIMULATED marker, dates) or folds them mid-word (an id split over three
+    lines cannot be copied). Here every column is at least as wide as its
+    longest word (headers included) and wraps between words; room left
+    widens the ``id_header`` column first, up to its widest line, then the
+    others. A terminal too narrow for that gets one record a row instead
+    (:func:`_print_records`: the row's ``head`` cell, by default its
+    ``id_header`` one, on a line of its own, then each column as
+    ``header: value``), words whole. Piped into a file or a
+    program (no ``COLUMNS``) the table keeps one line per row, however wide.
     """
     from rich.cells import cell_len
     from rich.console import Console
@@ -49,8 +110,6 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None) -> 
     texts = [[str(column.header), *(str(c) for c in column.cells)] for column in columns]
     widest = [max(cell_len(line) for t in col for line in t.splitlines() or [""]) for col in texts]
     longest_word = [max((cell_len(w) for t in col for w in t.split()), default=1) for col in texts]
-    ids = [str(column.header) == id_header for column in columns]
-    low = [min(w, ID_MIN_WIDTH) if is_id else lw for w, lw, is_id in zip(widest, longest_word, ids, strict=True)]
     chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
     # markup=False: cells hold names and ids from files and catalogues, where "[/b]" made rich raise
     # MarkupError and "[link=…]" made a terminal hyperlink; they are printed as they are.
@@ -61,23 +120,149 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None) -> 
     room = console.width - chrome
     if sum(widest) <= room and _print_plain_rows(table, console, widest):
         return
-    if sum(widest) <= room or sum(low) > room:
+    if sum(widest) <= room:
         console.print(table)
         return
+    if sum(longest_word) > room or not columns:
+        _print_records(table, head or id_header, console.width, console.file)
+        return
+    widths = _column_widths(columns, id_header, widest, longest_word, room)
+    for column, w in zip(columns, widths, strict=True):
+        column.width = w
+    # Each cell wrapped here between words (every word fits its column): its rows then written as one-line cells
+    # are, without rich's layout of each cell (1 ms a row); rich lays out what that cannot be sure of.
+    try:
+        from dataclasses import replace
+
+        plain = all(type(v) is str for col in columns for v in col._cells)  # rich text (styled): rich's own layout
+        wrapped = [replace(col, _cells=[_wrap(v, w) for v in col._cells]) for col, w in zip(columns, widths, strict=True)] if plain else None
+    except (AttributeError, TypeError):
+        wrapped = None
+    if wrapped is not None and table.rows and _print_plain_rows(_replace_table(table, wrapped, table.rows), console, widths):
+        return
+    console.print(table)
+
+
+def _column_widths(columns: list[Any], id_header: str, widest: list[int], low: list[int], room: int) -> list[int]:
+    """Each column's width: its longest word (``low``), then the room left to the ``id_header`` column up to its
+    widest line, then whole columns unwrapped (those needing least first: one line a cell reads best), then what is
+    left shared among the columns still wrapped."""
     widths = list(low)
     spare = room - sum(low)
-    for i in (i for i, is_id in enumerate(ids) if is_id):
+    for i in (i for i, column in enumerate(columns) if str(column.header) == id_header):
         extra = min(spare, widest[i] - widths[i])
         widths[i] += extra
         spare -= extra
-    # Then unwrap whole columns, those needing least first: one line per cell reads best.
     for i in sorted(range(len(columns)), key=lambda i: widest[i] - widths[i]):
         if widest[i] - widths[i] <= spare:
             spare -= widest[i] - widths[i]
             widths[i] = widest[i]
-    for column, w in zip(columns, widths, strict=True):
-        column.width = w
-    console.print(table)
+    wrapped = [i for i in range(len(columns)) if widths[i] < widest[i]]
+    while spare > 0 and wrapped:
+        share = max(1, spare // len(wrapped))
+        for i in list(wrapped):
+            extra = min(share, spare, widest[i] - widths[i])
+            widths[i] += extra
+            spare -= extra
+            if widths[i] == widest[i]:
+                wrapped.remove(i)
+    return widths
+
+
+def _wrap(text: str, width: int, first: int | None = None) -> str:
+    """``text`` wrapped between words into lines of at most ``width`` cells (``first``: the first line's room), its
+    own line breaks and the spaces between words on a line kept; a word longer than that stays whole on a line of
+    its own."""
+    import re
+
+    from rich.cells import cell_len
+
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line, used = "", 0
+        room = width if first is None or lines else first
+        gap = ""
+        for token in re.split(r"( +)", para):
+            if not token:
+                continue
+            if token.startswith(" "):
+                gap = token
+                continue
+            n = cell_len(token)
+            if line and used + len(gap) + n > room:
+                lines.append(line)
+                line, used, room, gap = "", 0, width, ""
+            line, used, gap = f"{line}{gap}{token}", used + len(gap) + n, ""
+        lines.append(line)
+    return "\n".join(lines)
+
+
+RECORD_INDENT = 2
+"""A record's fields are indented this much under its id; a field's further lines twice as much."""
+
+
+def _print_records(table: Any, head_header: str, width: int, file: Any) -> None:
+    """Print ``table`` as one record a row, for a terminal too narrow for its columns' longest words (an id, a path).
+
+    The row's id (its ``head_header`` cell, when of one line) on a line of its own, whole; then the other
+    cells as ``header: value``, those of one line side by side as room allows, those of several lines a
+    field each, their further lines indented; words wrap between them, never split. A blank line between
+    records. A table of two columns without a header (``show``'s field and value) is a line ``field: value`` a row. Plain text: no box, no colour, no layout by rich (a row costs what its words do).
+    """
+    from rich.cells import cell_len
+
+    columns = table.columns
+    headers = [str(c.header) for c in columns]
+    cells = [[str(v).rstrip("\n") for v in c.cells] for c in columns]
+    head = next((i for i, h in enumerate(headers) if h == head_header and all("\n" not in v for v in cells[i])), None)
+    out: list[str] = []
+    if table.title is not None:
+        out += [*_wrap(str(table.title), width).split("\n"), ""]
+    one, two = " " * RECORD_INDENT, " " * (2 * RECORD_INDENT)
+
+    def indent(lines: list[str], pad: str) -> list[str]:
+        # A word too long for the line with its indent keeps the room it needs (less indent), not a split.
+        return [(pad[: max(0, width - cell_len(line))] + line) if line else "" for line in lines]
+
+    if not table.show_header and len(columns) == 2:  # a table of fields (`show`): a line a field, no record
+        for key, value in zip(*cells, strict=True):
+            first, *rest = value.split("\n")
+            lines = _wrap(f"{key}: {first}", width - RECORD_INDENT, first=width).split("\n")
+            out += lines[:1] + indent(lines[1:], one)
+            for more in rest:
+                out += indent(_wrap(more, width - RECORD_INDENT).split("\n"), one)
+        file.write("".join(f"{line}\n" for line in out))
+        return
+    for r in range(len(table.rows)):
+        if r:
+            out.append("")
+        if head is not None:
+            out += _wrap(cells[head][r], width).split("\n")
+        pending = ""
+        for i, header in enumerate(headers):
+            if i == head:
+                continue
+            value = cells[i][r]
+            field = f"{header}: {value}" if value.strip() else f"{header}: –"
+            if "\n" not in value and cell_len(field) <= width - RECORD_INDENT:
+                if pending and cell_len(pending) + 2 + cell_len(field) <= width - RECORD_INDENT:
+                    pending = f"{pending}  {field}"
+                    continue
+                if pending:
+                    out += indent([pending], one)
+                pending = field
+                continue
+            if pending:
+                out += indent([pending], one)
+                pending = ""
+            first, *rest = value.split("\n")
+            lines = _wrap(f"{header}: {first}", width - 2 * RECORD_INDENT, first=width - RECORD_INDENT).split("\n")
+            out += indent(lines[:1], one) + indent(lines[1:], two)
+            for more in rest:
+                out += indent(_wrap(more, width - 2 * RECORD_INDENT).split("\n"), two)
+        if pending:
+            out += indent([pending], one)
+    file.write("".join(f"{line}\n" for line in out))
 
 
 def _print_plain_rows(table: Any, console: Any, widest: list[int]) -> bool:
@@ -134,10 +319,12 @@ def _print_plain_rows(table: Any, console: Any, widest: list[int]) -> bool:
         return "\n".join(line([p[i] if i < len(p) else "" for p in parts]) for i in range(tall))
 
     shown = block(sample).split("\n")
-    if len(lines) != 5 + len(shown) or lines[-1] != "" or lines[3:-2] != shown:
-        return False  # the header or the row folded, a style written, other bars: not what this writes
+    top = len(lines) - 2 - len(shown)  # the box's top, the header's lines (wrapped between words) and its rule
+    if top < 3 or lines[-1] != "" or lines[top:-2] != shown or not lines[top - 1].startswith(box.head_row_left):
+        return False  # the row folded, a style written, other bars: not what this writes
     body = "\n".join(block(list(row)) for row in zip(*cells, strict=True))
-    console.file.write(f"{title}{lines[0]}\n{lines[1]}\n{lines[2]}\n{body}\n{lines[-2]}\n")
+    header = "".join(f"{line}\n" for line in lines[:top])
+    console.file.write(f"{title}{header}{body}\n{lines[-2]}\n")
     return True
 
 

@@ -23,6 +23,7 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    all_rows_option,
     check_date_order,
     handle_errors,
     is_quiet,
@@ -31,7 +32,14 @@ from .options import (
     sites_asked,
     workspace_option,
 )
-from .output import add_id_column, print_table
+from .output import (
+    TERMINAL_ROWS,
+    add_id_column,
+    echo_wrapped,
+    not_shown_line,
+    print_table,
+    rows_shown,
+)
 
 if TYPE_CHECKING:
     from ..fetch import Candidate
@@ -141,6 +149,7 @@ def _row(c: Candidate) -> dict[str, Any]:
 @stac_query_options
 @click.option("--measure/--no-measure", default=None,
               help="Read the class band over the site to learn cloud/valid % (default: when --max-cloud is given).")  # fmt: skip
+@all_rows_option(f"the first {TERMINAL_ROWS} of each site")
 @workspace_option
 @json_option
 @handle_errors
@@ -148,6 +157,7 @@ def command(
     site_ids: tuple[str, ...],
     query: StacQuery,
     measure: bool | None,
+    show_all: bool,
     workspace: Path,
     as_json: bool,
 ) -> None:
@@ -214,12 +224,13 @@ def command(
             click.echo("no site in this workspace: add one with `sitewatch sites add`")
         for site in sites:
             if site.id in rows:
-                _print_rows(catalog, query.collection, site.id, rows[site.id], query.start, query.end)
+                _print_rows(catalog, query.collection, site.id, rows[site.id], query.start, query.end, show_all)
     if failed:
         raise SystemExit(3 if rows else 1)
 
 
-def _print_rows(catalog: Catalog, collection: str, site_id: str, rows: list[dict[str, Any]], start: datetime, end: datetime) -> None:
+def _print_rows(catalog: Catalog, collection: str, site_id: str, rows: list[dict[str, Any]], start: datetime, end: datetime,
+                show_all: bool = False) -> None:  # fmt: skip
     """One site's scenes as a table (or the line saying there are none)."""
     if not rows:
         click.echo(f"no scenes of {collection} over {site_id} between {start:%Y-%m-%d} and {end:%Y-%m-%d}")
@@ -234,9 +245,12 @@ def _print_rows(catalog: Catalog, collection: str, site_id: str, rows: list[dict
     for col in ("acquired (UTC)", "platform", "orbit", "scene cloud %", "site cover %",
                 "site valid %", "site cloud %", "fetched"):  # fmt: skip
         table.add_column(col)
-    for r in rows:
+    shown = rows[: rows_shown(len(rows), show_all)]  # on a terminal the first (years of a daily mission: thousands)
+    for r in shown:
         when = r["acquired"][:16].replace("T", " ")  # a space to wrap at; seconds say nothing here
         table.add_row(r["item_id"], when, r["platform"], str(r["orbit"] or ""), pct(r["scene_cloud_pct"]),
                       pct(r["coverage_pct"]), pct(r["site_valid_pct"]), pct(r["site_cloud_pct"]),
                       "yes" if r["fetched"] else "")  # fmt: skip
     print_table(table, id_header="item")
+    if len(shown) < len(rows):
+        echo_wrapped(not_shown_line(len(rows) - len(shown), "more scenes", ", --from/--to a shorter period"))

@@ -14,6 +14,7 @@ from ..untrusted import without_controls
 from ..workspace import open_workspace
 from .completers import complete_observation_ids
 from .options import OnceCommand, handle_errors, json_option, workspace_option
+from .output import print_table
 
 _ORDER = (
     "source", "catalog", "catalog_url", "collection", "item_id", "platform", "orbit", "acquired",
@@ -91,7 +92,6 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
                 prov["acquired"] = iso_utc(utc(prov["acquired"]))
         click.echo(json.dumps(summary | {"provenance": prov}, indent=1, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"observation {obs.id}", show_header=False)
@@ -108,4 +108,6 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
         table.add_row(key, _text(prov[key]))
     if "stac_item" in prov:
         table.add_row("stac_item", "(use --item or --json to print it)")
-    Console(width=max(Console().width, 120), markup=False).print(table)  # values as they are, not rich markup
+    # As wide as the terminal (it was 120 columns at least, which an 80-column terminal broke mid-id); too narrow
+    # for a value's longest word (a sha256), a line "field: value" a field.
+    print_table(table, id_header="value")

@@ -19,13 +19,21 @@ from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
     OnceGroup,
+    all_rows_option,
     existing_folder,
     handle_errors,
     json_option,
     refuse_workspace_file,
     workspace_option,
 )
-from .output import add_id_column, print_table
+from .output import (
+    TERMINAL_ROWS,
+    add_id_column,
+    echo_wrapped,
+    not_shown_line,
+    print_table,
+    rows_shown,
+)
 
 
 @click.group("sites", cls=OnceGroup, short_help="List, show, add, import, export and remove sites.")
@@ -47,8 +55,9 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
 @workspace_option
 @json_option
 @click.option("--builtin", is_flag=True, help="List the built-in gazetteer instead of the workspace's sites.")
+@all_rows_option(f"the first {TERMINAL_ROWS}")
 @handle_errors
-def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
+def list_(workspace: Path, as_json: bool, builtin: bool, show_all: bool) -> None:
     """List the sites of the workspace."""
     if builtin:
         sites = list(builtin_sites().values())
@@ -68,10 +77,13 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
     add_id_column(table, "id", [s.id for s in sites])
     for col in ("name", "kind", "resolved", "berths", "centre (lat, lon)"):
         table.add_column(col, overflow="fold")  # a cut kind or centre would read as a value
-    for s in sites:
+    shown = sites[: rows_shown(len(sites), show_all)]  # on a terminal the first (a port list has thousands)
+    for s in shown:
         centre = f"{s.geometry.centroid.y:.4f}, {s.geometry.centroid.x:.4f}" if s.geometry is not None else "—"
         table.add_row(s.id, s.name, s.kind, "yes" if s.resolved else "NO", str(len(s.berths)), centre)
     print_table(table)
+    if len(shown) < len(sites):
+        echo_wrapped(not_shown_line(len(sites) - len(shown), "more sites"))
 
 
 @command.command("show")

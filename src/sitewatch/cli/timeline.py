@@ -23,6 +23,7 @@ from ..workspace import Workspace, open_workspace
 from .completers import complete_site_ids
 from .options import (
     OnceCommand,
+    all_rows_option,
     check_date_order,
     handle_errors,
     named_out,
@@ -32,33 +33,41 @@ from .options import (
     timeline_params,
     workspace_option,
 )
+from .output import TERMINAL_ROWS, echo_wrapped, not_shown_line, rows_shown
 
 
-def _print(tl: Timeline, zone: str) -> None:
+def _print(tl: Timeline, zone: str, show_all: bool = False) -> None:
     if tl.simulated:
         click.echo("Simulated imagery.")
     if zone != "UTC":
         click.echo(f"Dates are local dates at {zone}.")
-    if tl.rows:  # a header over no row reads as a table that failed to fill
+    # On a terminal the latest dates (years of history are a row a date); piped or --all, every one.
+    rows = tl.rows[len(tl.rows) - rows_shown(len(tl.rows), show_all):]
+    if len(rows) < len(tl.rows):
+        echo_wrapped(not_shown_line(len(tl.rows) - len(rows), "earlier dates", ", --from/--to those of a period"))
+    if rows:  # a header over no row reads as a table that failed to fill
         # "date (UTC)" fits the column of an ISO date; a local zone is said on the line above instead.
-        click.echo(f"{'date (UTC)' if zone == 'UTC' else 'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others")
-    for r in tl.rows:
+        echo_wrapped(f"{'date (UTC)' if zone == 'UTC' else 'date':<10}  {'seen by sensor':<20} {'vessels':>7}  {'arr':>3} {'dep':>3}  at berths / others", indent=12)
+    for r in rows:
         berths = ", ".join(f"{b}:{n}" for b, n in r.at_berth.items())
         if r.off_berth:
             berths += (", " if berths else "") + f"elsewhere:{r.off_berth}"
         others = ", ".join(f"{k}:{n}" for k, n in r.others.items())
         seen = " ".join(f"{s}:{n}" for s, n in r.by_sensor.items())
-        click.echo(
+        echo_wrapped(
             f"{r.date.isoformat():<10}  {seen:<20} {r.vessels:>7}  {r.arrivals:>3} {r.departures:>3}  "
             f"{berths or '-'}{'  [' + others + ']' if others else ''}"
             f"{''.join(f'  left {b}, last seen {d.isoformat()}' for b, d in r.departures_last_seen.items())}"
             f"{'  hidden: ' + ', '.join(r.hidden_berths) if r.hidden_berths else ''}"
-            f"{f'  cut by the image edge or no data: {r.truncated_vessels}' if r.truncated_vessels else ''}"
+            f"{f'  cut by the image edge or no data: {r.truncated_vessels}' if r.truncated_vessels else ''}",
+            indent=12,  # under "seen by sensor"
         )
     for s in tl.skipped:
-        click.echo(f"skipped {s.date.isoformat()} {s.sensor} {s.observation_id}: {s.reason}")
+        if rows and s.date < rows[0].date and len(rows) < len(tl.rows):
+            continue  # a date not shown
+        echo_wrapped(f"skipped {s.date.isoformat()} {s.sensor} {s.observation_id}: {s.reason}")
     for line in tl.summary_lines():
-        click.echo(line)
+        echo_wrapped(line)
 
 
 # `--csv t.xlsx` wrote CSV text, `--chart t.jpg` (or t.pdf) PNG bytes, under names their programs refuse.
@@ -92,6 +101,7 @@ def _per_site(path: str | Path, site_id: str) -> Path:
 @click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), callback=_chart_file,
               help="Draw the timeline chart as PNG into a file (several sites: {site} in the name, a file each).")
 @timeline_options()
+@all_rows_option(f"the {TERMINAL_ROWS} latest dates of each site")
 @workspace_option
 @handle_errors
 def command(
@@ -106,6 +116,7 @@ def command(
     max_cloud: float,
     max_berth_hidden: float,
     utc_offset: float,
+    show_all: bool,
     workspace: Path,
 ) -> None:
     """Vessels present at each SITE on each usable date; arrivals, departures, presence days
@@ -137,7 +148,7 @@ def command(
     if len(ids) != 1:
         if chart_path is not None and SITE_FIELD not in str(chart_path):
             raise click.UsageError(f"--chart draws one PNG a site: put {SITE_FIELD} in its name, e.g. --chart charts/{SITE_FIELD}.png")
-        _several(ws, ids, params, json_path, csv_path, chart_path, date_zone(utc_offset))
+        _several(ws, ids, params, json_path, csv_path, chart_path, date_zone(utc_offset), show_all)
         return
     (site_id,) = ids
     with ws.store() as store:
@@ -163,13 +174,13 @@ def command(
     elif csv_path == "-":
         click.echo(timeline_to_csv(tl), nl=False)
     else:
-        _print(tl, date_zone(utc_offset))
+        _print(tl, date_zone(utc_offset), show_all)
     for path in written:
         click.echo(f"wrote {path}", err=to_stdout)
 
 
 def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: str | None, csv_path: str | None,
-             chart_path: Path | None, zone: str) -> None:  # fmt: skip
+             chart_path: Path | None, zone: str, show_all: bool = False) -> None:  # fmt: skip
     """The timelines of ``ids`` (none: every site with observations), read first, then written: a site unknown
     (named with the nearest ids) or unreadable stops the command before any file is written."""
     with ws.store() as store:
@@ -204,7 +215,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
             if k:
                 click.echo("")
             click.echo(f"== {tl.site_id} ==")
-            _print(tl, zone)
+            _print(tl, zone, show_all)
     for path in written:
         click.echo(f"wrote {path}", err=to_stdout)
 

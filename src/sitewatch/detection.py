@@ -15,7 +15,8 @@ or tile by tile above 64 M pixels, as detect-image reads a SAR file
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from .ingest.grid import SMALL_SITE_M
 from .ingest.identity import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
-from .store import now_utc
+from .store import Store, now_utc
 from .workspace import ARCHIVE_DIR, Workspace
 
 if TYPE_CHECKING:
@@ -228,6 +229,16 @@ def small_site_note(site: Site, without_margin: int = 1) -> str:
     )
 
 
+@contextmanager
+def _store_of(ws: Workspace, store: Store | None) -> Iterator[Store]:
+    """``store`` as it is (its opener closes it), or the workspace's store opened for the block and closed after."""
+    if store is not None:
+        yield store
+        return
+    with ws.store() as opened:
+        yield opened
+
+
 def detect_site(
     ws: Workspace,
     site_id: str,
@@ -240,8 +251,13 @@ def detect_site(
     max_length_m: float | None = None,
     optical_mode: str = "auto",
     force: bool = False,
+    store: Store | None = None,
 ) -> dict[str, Any]:
     """Detect in every observation of a site; replace each observation's detections atomically.
+
+    ``store``: the workspace's store, open, to read and write through (left open); default: opened here and
+    closed after. A command detecting at many sites opens it once for all of them: on a PostGIS team store each
+    opening is a connection, a dozen catalogue statements and PostGIS loaded again in the server's session.
 
     ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits;
     ``optical_mode`` is one of :data:`OPTICAL_MODES` (:func:`~sitewatch.detection_optical.optical_water`).
@@ -262,7 +278,7 @@ def detect_site(
     )
 
     started = now_utc()
-    with ws.store() as store:
+    with _store_of(ws, store) as store:
         site = store.get_site(site_id)
         # The rows, not yet observations: only those not detected in as they stand are built (below).
         rows = store._observations_where(site_id=site_id)

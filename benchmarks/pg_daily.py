@@ -27,6 +27,10 @@ server's log). ``python benchmarks/pg_daily.py --start-server DIR`` starts a thr
 (``sitewatch.testing.postgres``) and prints the URL of a database ``hs`` with PostGIS.
 
     python benchmarks/pg_daily.py --workspace HS/ws --sim HS/sim --url URL --out DIR [--repeat 3] [--site port-00]
+    python benchmarks/pg_daily.py --plans --url URL   # EXPLAIN (ANALYZE) of the statements found slow, median of 7
+
+``--rekey-from SRC`` (the src of the sitewatch that made the workspace): the copies' detect states re-keyed to the
+sitewatch measured, whose code hash differs (:func:`rekey`), then one ``detect`` on each before the rounds.
 """
 
 from __future__ import annotations
@@ -58,6 +62,52 @@ assert r.status_code == 200, (r.status_code, r.text[:300])
 sys.stdout.buffer.write(r.content)
 print(json.dumps({"wall": wall, "cpu": cpu}), file=sys.stderr)
 """
+
+
+KEYS = r"""
+import json, sys
+from sitewatch.detection_state import detect_key
+from sitewatch.workspace import open_workspace
+ws = open_workspace(sys.argv[1])
+s = ws.settings({})
+limits = {"min_length_m": s["min_vessel_length_m"], "max_length_m": s["max_vessel_length_m"], "optical_mode": s["optical_mode"]}
+no_mode = {k: v for k, v in limits.items() if k != "optical_mode"}
+with ws.store() as store:
+    print(json.dumps({site.id: {sensor: detect_key(site, limits if sensor == "optical" else no_mode)
+                                for sensor in ("sar", "optical")} for site in store.sites()}))
+"""
+"""Each site's and sensor's detect key, as the sitewatch on the PYTHONPATH computes it (the workspace's settings)."""
+
+REKEY = r"""
+import json, sys
+from sitewatch.workspace import open_workspace
+old, new = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+with open_workspace(sys.argv[1]).store() as store:
+    for site, by in old.items():
+        for sensor, key in by.items():
+            raw = store.meta(f"detect:{site}:{sensor}")
+            if raw is not None:
+                doc = json.loads(raw)
+                assert doc["key"] == key, (site, sensor, "not the state of the code given")
+                doc["key"] = new[site][sensor]
+                store.set_meta(f"detect:{site}:{sensor}", json.dumps(doc, sort_keys=True))
+"""
+"""Each detect state's key replaced by the other code's."""
+
+
+def rekey(workspaces: list[Path], before_src: Path, src: Path, env: dict[str, str]) -> None:
+    """The detect states of ``workspaces`` (made by the sitewatch in ``before_src``) re-keyed to the one in ``src``:
+    sitewatch's code hash is part of detect's key, so a changed code detects again in every observation of the
+    history on its first run (an hour here at 19,000), which no daily run does. Honest only when no detector
+    differs between the two (their detections are the same): the caller's to know."""
+    def keys(with_src: Path) -> str:
+        done = subprocess.run([sys.executable, "-c", KEYS, str(workspaces[0])], env={**env, "PYTHONPATH": str(with_src)},
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        return done.stdout.strip()
+
+    old, new = keys(before_src), keys(src)
+    for ws in workspaces:
+        subprocess.run([sys.executable, "-c", REKEY, str(ws), old, new], env=env, check=True)
 
 
 def start_server(folder: Path) -> str:
@@ -139,6 +189,40 @@ class Server:
         return {"statements": sum(r[1] for r in rows), "server_ms": sum(r[2] for r in rows), "slowest": shown, "most": most}
 
 
+def plans(url: str, site: str, repeat: int) -> None:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of the statements this run found slow on PostGIS, as sitewatch sends them: the
+    median execution time of ``repeat`` runs (server ms) and the plan's nodes."""
+    import psycopg
+
+    from sitewatch.detection import _ROW_COLUMNS
+    from sitewatch.store.sqlite import _OBSERVATIONS_WITH_SCENES, _SCENE_COLUMNS
+
+    order = " ORDER BY observations.acquired, observations.observation_id"
+    narrow = ", ".join(f"scenes.{c[6:]} AS {c}" if c.startswith("scene_") and c[6:] in _SCENE_COLUMNS else f"observations.{c}"
+                       for c in _ROW_COLUMNS)  # fmt: skip
+    statements = {
+        "a site's observations, whole rows (detect before; timeline, report, export)":
+            f"{_OBSERVATIONS_WITH_SCENES} WHERE 1=1 AND observations.site_id = %s{order}",
+        "a site's observations, the digest's columns (detect now)":
+            f"SELECT {narrow} FROM observations LEFT JOIN scenes ON scenes.scene_id = observations.scene_id "
+            f"WHERE 1=1 AND observations.site_id = %s{order}",
+        "a site's observations waiting for detection": "SELECT observation_id FROM observations WHERE detected_at IS NULL AND site_id = %s",
+        "export: those waiting, counted by site": "SELECT site_id, count(*) FROM observations WHERE detected_at IS NULL GROUP BY site_id",
+    }  # fmt: skip
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+        version = conn.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()[0]
+        print(f"{url}: schema {version}")
+        for name, sql in statements.items():
+            args = (site,) if "%s" in sql else ()
+            times, rows = [], []
+            for _ in range(repeat):
+                rows = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, args).fetchall()]
+                times.append(float(next(r for r in rows if r.startswith("Execution Time")).split()[2]))
+            nodes = [r.strip(" ->").split("  (")[0] for r in rows if "Scan" in r or "Sort" in r or "Join" in r or "Aggregate" in r]
+            print(f"{name}: {statistics.median(times):.2f} ms\n    " + " / ".join(nodes))
+
+
 def run(cmd: list[str], env: dict[str, str], stdout: Path) -> dict[str, Any]:
     """One command in a fresh process: wall, CPU (``wait4``), peak RSS; stops the script when it fails."""
     t = time.perf_counter()
@@ -171,9 +255,15 @@ def main() -> None:
     ap.add_argument("--only", help="Comma-separated commands to measure (default: all).")
     ap.add_argument("--explain-ms", type=float, help="auto_explain: log each statement slower than this with its plan.")
     ap.add_argument("--src", type=Path, help="The sitewatch src to run (default: this checkout's).")
+    ap.add_argument("--rekey-from", type=Path, metavar="SRC", help="The src of the sitewatch that made --workspace: its "
+                    "detect states re-keyed to this one's after the copy (no detector may differ between them).")
+    ap.add_argument("--plans", action="store_true", help="Only print EXPLAIN (ANALYZE) of the slow statements on --url.")
     args = ap.parse_args()
     if args.start_server:
         print(start_server(args.start_server))
+        return
+    if args.plans:
+        plans(args.url, args.site, max(args.repeat, 7))
         return
     if not (args.workspace and args.sim and args.url and args.out):
         ap.error("--workspace, --sim, --url and --out are needed (or --start-server DIR)")
@@ -187,8 +277,12 @@ def main() -> None:
         for ws in stores.values():
             copy_workspace(args.workspace, ws)
         subprocess.run([*sw, "store", "copy", "--to", args.url, "--replace", "--use", "-w", str(stores["pg"])], check=True, env=env)
+        if args.rekey_from:
+            rekey(list(stores.values()), args.rekey_from, src, env)
         for ws in stores.values():
             subprocess.run([*sw, "alerts", "check", "-w", str(ws)], check=True, env=env, capture_output=True)
+            if args.rekey_from:  # (detect kept every observation: the re-keyed states hold)
+                subprocess.run([*sw, "detect", "-w", str(ws)], check=True, env=env, capture_output=True)
     server = Server(args.url)
     if args.explain_ms is not None:
         server.conn.execute(f"ALTER DATABASE {server.conn.info.dbname} SET auto_explain.log_min_duration = {args.explain_ms}")

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "IdTakenError",
+    "SameAcquisitionError",
     "ImageReadError",
     "OutputError",
     "SiteError",
@@ -50,6 +51,11 @@ class InputError(SitewatchError, ValueError):
 class IdTakenError(InputError):
     """The id an input's observation was to get was recorded for another image by another command (a team
     member's ingest at the same moment) after it was chosen: the input is skipped, and a rerun names it apart."""
+
+
+class SameAcquisitionError(InputError):
+    """An input is the same acquisition as an observation its site holds from another file (another order or
+    product of the scene, a COG copy): it is not recorded as a second look, which would count its vessels twice."""
 
 
 class ImageReadError(SitewatchError, OSError):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import IdTakenError, ImageReadError, InputError
+from ..errors import IdTakenError, ImageReadError, InputError, SameAcquisitionError
 from ..files import broken_links_apart
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -170,7 +170,7 @@ def command(
                 else:
                     try:
                         commit_archived(ws, store, *result, still_named=naming[k])
-                    except IdTakenError as exc:
+                    except (IdTakenError, SameAcquisitionError) as exc:
                         refused_of[i].append(str(exc))
                     else:
                         imported.append(observation_row(result[0], str(job.path), result[0].id in held))

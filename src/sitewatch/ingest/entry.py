@@ -13,7 +13,13 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from ..errors import IdTakenError, ImageReadError, InputError, SkippedInputWarning
+from ..errors import (
+    IdTakenError,
+    ImageReadError,
+    InputError,
+    SameAcquisitionError,
+    SkippedInputWarning,
+)
 from ..files import broken_links_apart
 from ..model import Observation, SceneRef, Site
 from ..sources.landsat import (
@@ -243,7 +249,7 @@ def ingest_paths(
             else:
                 try:
                     commit_archived(ws, store, *result, still_named=naming[i])
-                except IdTakenError as exc:
+                except (IdTakenError, SameAcquisitionError) as exc:
                     warnings.warn(str(exc), SkippedInputWarning, stacklevel=2)
                     skipped.append((str(f), str(exc)))
                 else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Collection
 from contextlib import closing
@@ -39,6 +38,7 @@ from .options import (
     share_option,
     workspace_option,
 )
+from .output import echo_utf8, json_text
 
 EXPORT_FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv", ".gpkg": "gpkg"}
 """File suffixes ``export`` knows, and the format each means."""
@@ -150,11 +150,11 @@ def command(
     if fmt == "gpkg" and layer == "changes":
         write_changes_gpkg(path, fc)
     elif fmt != "gpkg":
-        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json.dumps(fc, indent=1)
+        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json_text(fc, indent=1)
         if sharing:
             text = sharing.finished(text)
         if to_stdout:
-            click.echo(text, nl=not text.endswith("\n"))
+            echo_utf8(text.removesuffix("\n"))
         else:
             write_text_atomic(path, text)
     simulated = any(f["properties"]["simulated"] for f in fc["features"])

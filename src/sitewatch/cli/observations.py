@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from .options import (
     json_option,
     workspace_option,
 )
-from .output import add_id_column, print_table
+from .output import add_id_column, echo_json, print_table
 
 
 @click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
@@ -85,7 +84,7 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
         for o in observations
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        echo_json(rows, indent=1)
         return
     from rich.table import Table
 

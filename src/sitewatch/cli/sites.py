@@ -25,7 +25,7 @@ from .options import (
     refuse_workspace_file,
     workspace_option,
 )
-from .output import add_id_column, print_table
+from .output import add_id_column, echo_json, print_table
 
 
 @click.group("sites", cls=OnceGroup, short_help="List, show, add, import, export and remove sites.")
@@ -56,7 +56,7 @@ def list_(workspace: Path, as_json: bool, builtin: bool) -> None:
         with open_workspace(workspace).store() as store:
             sites = store.sites()
     if as_json:
-        click.echo(json.dumps(sites_to_geojson(sites), indent=1))
+        echo_json(sites_to_geojson(sites), indent=1)
         return
     if not sites:
         click.echo("no sites; add one with `sitewatch sites add ID --bbox W,S,E,N` or `--builtin` "
@@ -83,7 +83,7 @@ def show(site_id: str, workspace: Path) -> None:
     with open_workspace(workspace).store() as store:
         # A Cyrillic or Korean name as written, not as JSON \u escapes; a console whose code page lacks a character
         # escapes that one (the group's backslashreplace), and JSON escapes control characters itself.
-        click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1, ensure_ascii=False))
+        echo_json(sites_to_geojson([store.get_site(site_id)]), indent=1)
 
 
 _SAME_AREA_DEG = 1e-7

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from ..store import is_store_url, mask_url, open_store
 from ..store.copy import copy_store
 from ..workspace import DB_FILE, Workspace, open_workspace, set_store_setting
 from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspace_option
+from .output import echo_json
 
 
 @click.group("store", cls=OnceGroup, short_help="The workspace's database: where it is; copy it into PostGIS.")
@@ -45,7 +45,7 @@ def info(workspace: Path, as_json: bool) -> None:
             "counts": store.counts() | {t: int(store.execute(f"SELECT count(*) FROM {t}")[0][0]) for t in RECORD_TABLES},
         }
     if as_json:
-        click.echo(json.dumps(out, indent=1))
+        echo_json(out, indent=1)
         return
     click.echo(f"{out['store']}: {out['location']} (schema {out['schema_version']})")
     for table, n in out["counts"].items():
@@ -92,7 +92,7 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             err=True,
         )
     if as_json:
-        click.echo(json.dumps({"to": where, "counts": counts, "use": use}, indent=1))
+        echo_json({"to": where, "counts": counts, "use": use}, indent=1)
         return
     click.echo(f"copied to {where}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
     if use and overridden:

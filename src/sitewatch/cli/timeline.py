@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import date
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from .options import (
     timeline_params,
     workspace_option,
 )
+from .output import echo_utf8, json_text
 
 
 def _print(tl: Timeline, zone: str) -> None:
@@ -159,7 +159,7 @@ def command(
         write_text_atomic(chart_path, timeline_chart_png(tl))
         written.append(chart_path)
     if json_path == "-":
-        click.echo(timeline_to_json(tl))
+        echo_utf8(timeline_to_json(tl))
     elif csv_path == "-":
         click.echo(timeline_to_csv(tl), nl=False)
     else:
@@ -194,7 +194,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
         for tl in timelines:
             written.append(write_text_atomic(_per_site(chart_path, tl.site_id), timeline_chart_png(tl)))
     if json_path == "-":
-        click.echo(_sites_json(timelines))
+        echo_utf8(_sites_json(timelines))
     elif csv_path == "-":
         click.echo(_sites_csv(timelines), nl=False)
     elif not timelines:
@@ -211,7 +211,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
 
 def _sites_json(timelines: list[Timeline]) -> str:
     """Several sites' timelines as one JSON document: ``{"sites": [TIMELINE, ...]}``, each as ``timeline --json``."""
-    return json.dumps({"sites": [timeline_to_dict(tl) for tl in timelines]}, indent=1)
+    return json_text({"sites": [timeline_to_dict(tl) for tl in timelines]}, indent=1)
 
 
 def _sites_csv(timelines: list[Timeline]) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "LandMaskError",
     "SitewatchWarning",
     "SkippedInputWarning",
+    "UncalibratedWarning",
     "RefusedFeatureWarning",
     "RenamedSiteWarning",
     "Level1CWarning",
@@ -135,6 +136,12 @@ class RefusedFeatureWarning(SitewatchWarning):
 class Level1CWarning(SitewatchWarning):
     """An optical file whose name says Sentinel-2 Level-1C (top-of-atmosphere): ingested, since change
     compares such pairs, but the vessel detector was trained on Level-2A."""
+
+
+class UncalibratedWarning(SitewatchWarning):
+    """A Maxar file of counts read without the calibration its ``.IMD`` gives (no ``.IMD`` beside it, one
+    without the figures, a satellite without published solar irradiance): by its values' range, as before,
+    so darker than its true reflectance."""
 
 
 class RenamedSiteWarning(SitewatchWarning):

@@ -213,7 +213,7 @@ def ingest_paths(
         try:
             scene, _ = read_scene_ref(
                 f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
-                name_bands=not band_files, thermal_noise=thermal_noise,
+                name_bands=not band_files, thermal_noise=thermal_noise, scaling_given=(dn_scale, dn_offset) != (None, None),
             )  # fmt: skip
         except (ImageReadError, InputError):
             scenes.append(None)  # the job names the file and the reason

@@ -151,3 +151,25 @@ def test_the_xml_delivered_instead_of_the_imd_calibrates_too(ws, tmp_path: Path)
     with rasterio.open(ws.root / obs.path) as cog:
         blue = float(np.nanmedian(cog.read(cog.descriptions.index("blue") + 1)))
     assert blue == pytest.approx(500 * 1.1e-02 / 6.8e-02 * d * d * math.pi / (1993.18 * math.sin(math.radians(44.0))), rel=1e-4)
+
+
+def test_detect_image_reads_a_maxar_file_by_its_imd_too(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "four").mkdir()
+    four = _image(tmp_path / "four", count=4)  # blue, green, red, NIR: read without an IMD, by its range, said
+    r = CliRunner().invoke(main, ["detect-image", str(four), "--out", str(tmp_path / "a.geojson"), "--json"])
+    assert r.exit_code == 0 and f"{four}: a Maxar file without the .IMD" in r.output, r.output
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    tif = _image(folder)
+    (folder / f"{NAME}.IMD").write_text(_imd(), encoding="utf-8")
+    r = CliRunner().invoke(main, ["detect-image", str(tif), "--out", str(tmp_path / "b.geojson"), "--json"])
+    assert r.exit_code == 0 and "darker than" not in r.output, r.output
+    said = json.loads(r.stdout)
+    assert said["dn_scale_from"] == f"{NAME}.IMD" and said["maxar"]["platform"] == "worldview-3"
+    # The time the Earth-Sun distance is taken at is the IMD's firstLineTime, as ingest reads it.
+    assert said["maxar"]["earth_sun_distance_au"] == pytest.approx(earth_sun_distance_au(WHEN), abs=1e-6)
+    assert said["maxar"]["reflectance_coefficients"]["blue"] == pytest.approx(
+        CAL["B"][0] / CAL["B"][1] * earth_sun_distance_au(WHEN) ** 2 * math.pi / (2004.61 * math.sin(math.radians(SUN_EL))), rel=1e-9
+    )

@@ -115,7 +115,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     # Off a terminal (a log, a pipe) a transient bar would leave an empty line behind.
     console = Console(stderr=True)
-    with shown(Progress(transient=True, disable=quiet or not console.is_terminal, console=console)) as bar:
+    # Warnings while detecting (a Maxar file read without its .IMD's calibration) said in a line too.
+    with warnings_as_lines(), shown(Progress(transient=True, disable=quiet or not console.is_terminal, console=console)) as bar:
         task = bar.add_task(escape(f"detecting in {_name(found.image) if found.image else 'bands'}"), total=None)
 
         def progress(done: int, total: int) -> None:

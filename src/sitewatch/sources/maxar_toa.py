@@ -143,8 +143,24 @@ def maxar_calibration_file(path: Path) -> Path | None:
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
 
-def _read_imd(text: str) -> tuple[list[tuple[str, float | None, float | None]], str, float | None]:
-    """(band group, absCalFactor, effectiveBandwidth) in file order, satId and meanSunEl of an ``.IMD``'s text."""
+Calibration = tuple[list[tuple[str, float | None, float | None]], str, float | None, datetime | None]
+"""(band group, absCalFactor, effectiveBandwidth) in file order, satId, meanSunEl and the first line's time."""
+
+
+def _first_time(texts: list[str]) -> datetime | None:
+    """The earliest of ``texts`` that reads as an ISO 8601 time (``2024-11-02T02:11:07.512345Z``), as a UTC time."""
+    times = []
+    for text in texts:
+        try:
+            when = datetime.fromisoformat(text.strip().strip('"'))
+        except ValueError:
+            continue
+        times.append(when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC))
+    return min(times, default=None)
+
+
+def _read_imd(text: str) -> Calibration:
+    """The calibration figures of an ``.IMD``'s text (:data:`Calibration`)."""
     bands = []
     for m in re.finditer(r"BEGIN_GROUP\s*=\s*BAND_([A-Z0-9]+)\s*(.*?)END_GROUP\s*=\s*BAND_\1", text, re.S):
         body = m.group(2)
@@ -153,10 +169,11 @@ def _read_imd(text: str) -> tuple[list[tuple[str, float | None, float | None]], 
         bands.append((m.group(1), float(k.group(1)) if k else None, float(bw.group(1)) if bw else None))
     sat = re.search(r"\bsatId\s*=\s*\"?([A-Z]{2}\d{2})", text)
     el = re.search(rf"\bmeanSunEl\s*=\s*{_NUMBER}", text)
-    return bands, sat.group(1) if sat else "", float(el.group(1)) if el else None
+    when = _first_time(re.findall(r"\b(?:firstLineTime|earliestAcqTime)\s*=\s*([^;\s]+)", text))
+    return bands, sat.group(1) if sat else "", float(el.group(1)) if el else None, when
 
 
-def _read_xml(data: bytes, name: str) -> tuple[list[tuple[str, float | None, float | None]], str, float | None]:
+def _read_xml(data: bytes, name: str) -> Calibration:
     """The same from a Maxar ``.XML`` (``<IMD><BAND_B><ABSCALFACTOR>`` …, ``<IMAGE><SATID>``, ``<MEANSUNEL>``)."""
     root = parse_xml(data, name)
 
@@ -174,13 +191,17 @@ def _read_xml(data: bytes, name: str) -> tuple[list[tuple[str, float | None, flo
             bands.append((el.tag[5:], number(el, "ABSCALFACTOR"), number(el, "EFFECTIVEBANDWIDTH")))
     image = root.find(".//IMD/IMAGE")
     sat = (image.findtext("SATID") if image is not None else None) or ""
-    return bands, sat.strip(), number(image, "MEANSUNEL")
+    when = _first_time([el.text or "" for el in root.iter() if el.tag in ("FIRSTLINETIME", "EARLIESTACQTIME")])
+    return bands, sat.strip(), number(image, "MEANSUNEL"), when
 
 
-def maxar_toa(path: Path | str, product: ProviderProduct | None, count: int, acquired: datetime) -> MaxarTOA | str | None:
+def maxar_toa(
+    path: Path | str, product: ProviderProduct | None, count: int, acquired: datetime | None = None
+) -> MaxarTOA | str | None:
     """How a Maxar multispectral file of counts (integers wider than 8 bits) becomes reflectance: a
     :class:`MaxarTOA` by its ``.IMD`` (or ``.XML``); None for any other file; else why it cannot be (a text naming the file and what is missing), for the caller
-    to warn with while reading it as before (by its values' range).
+    to warn with while reading it as before (by its values' range). ``acquired`` (the Earth–Sun distance's
+    time; default: the metadata's ``firstLineTime`` or ``earliestAcqTime``) is the scene's as ingest read it.
 
     An ``.IMD`` that lists other bands than the file has, or a figure that is not a number, is an
     :class:`InputError` naming it (not the file it describes).
@@ -205,15 +226,16 @@ def maxar_toa(path: Path | str, product: ProviderProduct | None, count: int, acq
     except OSError as exc:
         raise InputError(f"{sidecar}: cannot be read ({exc.strerror or exc})") from exc
     try:
-        bands, sat, sun_el = (_read_xml(data, str(sidecar)) if sidecar.suffix.lower() == ".xml"
+        bands, sat, sun_el, when = (_read_xml(data, str(sidecar)) if sidecar.suffix.lower() == ".xml"
                               else _read_imd(data.decode("utf-8", errors="replace")))  # fmt: skip
     except ET.ParseError as exc:
         raise InputError(f"{sidecar}: not a readable Maxar XML ({exc})") from exc
     names = tuple(MAXAR_BAND_NAMES.get(b, b.lower()) for b, _, _ in bands)
     missing = [b for b, k, bw in bands if k is None or bw is None]
-    if not bands or missing or sun_el is None:
+    acquired = acquired or when
+    if not bands or missing or sun_el is None or acquired is None:
         what = ("no band" if not bands else f"no absCalFactor or effectiveBandwidth for BAND_{', BAND_'.join(missing)}"
-                if missing else "no meanSunEl")  # fmt: skip
+                if missing else "no meanSunEl" if sun_el is None else "no firstLineTime or earliestAcqTime")  # fmt: skip
         return f"{path}: its {sidecar.name} gives {what}: {before}"
     if len(bands) != count:
         raise InputError(f"{sidecar}: lists {len(bands)} bands and {path.name} has {count}: not that file's metadata")

@@ -101,3 +101,26 @@ def test_other_images_of_that_second_still_go_in(ws, tmp_path: Path) -> None:  #
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *map(str, files), "-w", str(ws.root)])
     assert r.exit_code == 0, r.output
     assert _ids(ws) == sorted(f"{SITE.id}/{f.stem}" for f in files)
+
+
+def test_observations_names_an_acquisition_a_workspace_holds_twice(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A workspace made before such copies were refused holds both: `observations` says so, with the pairs in --json."""
+    import json
+
+    import sitewatch.ingest.archive as archive
+
+    (tmp_path / "order1").mkdir()
+    (tmp_path / "order2").mkdir()
+    a = _sar(tmp_path / "order1" / "scene.tif", seed=1, platform="ICEYE-X27")
+    b = _sar(tmp_path / "order2" / "scene.tif", seed=2, platform="ICEYE-X27")
+    apart = _sar(tmp_path / "other.tif", seed=3, platform="Capella-14")
+    monkeypatch.setattr(archive, "held_acquisition", lambda *args: None)  # as ingest recorded them before
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(a), str(b), str(apart), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    ids = _ids(ws)
+    assert len(ids) == 3
+    r = CliRunner().invoke(main, ["observations", SITE.id, "-w", str(ws.root)], env={"COLUMNS": "200"})
+    twins = sorted(i for i in ids if not i.endswith("/other"))
+    assert f"held twice: {twins[0]} and {twins[1]} are one acquisition (ICEYE-X27, sar, 2024-10-17 09:30 UTC)" in r.output, r.output
+    rows = {row["id"]: row for row in json.loads(CliRunner().invoke(main, ["observations", SITE.id, "--json", "-w", str(ws.root)]).stdout)}
+    assert rows[twins[0]]["same_acquisition"] == [twins[1]] and rows[f"{SITE.id}/other"]["same_acquisition"] is None

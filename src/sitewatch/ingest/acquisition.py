@@ -19,20 +19,21 @@ timeline), and either
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+from shapely.geometry.base import BaseGeometry
 
 from ..analysis.passes import footprint_overlap
 from ..model import Observation
 from ..store import Store, stored_time
 from ..workspace import Workspace
 
-__all__ = ["held_acquisition", "source_of"]
+__all__ = ["held_acquisition", "held_twice", "same_acquisition", "source_of"]
 
 _SHARE = 0.5
 """Least share of the smaller's data over the site the two must both hold data for."""
@@ -49,6 +50,34 @@ def source_of(prov: Mapping[str, Any], fallback: str) -> str:
     if prov.get("catalog") and prov.get("item_id"):
         return f"{prov['catalog']} item {prov['item_id']}"
     return fallback
+
+
+def same_acquisition(a: Observation, b: Observation, site: BaseGeometry | None) -> bool | None:
+    """Whether two observations of a site are one acquisition by what the store holds: True (the same sensor
+    and second, neither known by its date alone, data over the same part of the site, the same platform named
+    by both), False, or None when only their pixels can tell (the rest holds and a platform is not named)."""
+    if a.site_id != b.site_id or a.scene.sensor != b.scene.sensor or a.acquired_date_only or b.acquired_date_only:
+        return False
+    if a.scene.acquired.astimezone(UTC).replace(microsecond=0) != b.scene.acquired.astimezone(UTC).replace(microsecond=0):
+        return False
+    pa, pb = a.scene.platform.strip().lower(), b.scene.platform.strip().lower()
+    if pa and pb and pa != pb:
+        return False
+    if footprint_overlap(a, b, site) < _SHARE * min(a.valid_fraction, b.valid_fraction):
+        return False  # pieces of one capture that meet at a seam: one pass, judged together by the timeline
+    return True if pa and pb else None
+
+
+def held_twice(observations: Sequence[Observation], site: BaseGeometry | None) -> list[tuple[Observation, Observation]]:
+    """The pairs of ``observations`` (of one site) that :func:`same_acquisition` says are one acquisition, in
+    acquisition order: a workspace's copies ingested before they were refused, each vessel of them counted twice."""
+    by_second: dict[tuple[str, datetime], list[Observation]] = {}
+    for o in observations:
+        by_second.setdefault((o.scene.sensor, o.scene.acquired.astimezone(UTC).replace(microsecond=0)), []).append(o)
+    return [
+        (a, b) for group in by_second.values() for i, a in enumerate(group) for b in group[i + 1:]
+        if same_acquisition(a, b, site)
+    ]
 
 
 def held_acquisition(ws: Workspace, store: Store, obs: Observation, cog: Path) -> Observation | None:
@@ -68,19 +97,10 @@ def held_acquisition(ws: Workspace, store: Store, obs: Observation, cog: Path) -
     if not rows:
         return None
     site = store.get_site(obs.site_id).geometry
-    platform = obs.scene.platform.strip().lower()
     for row in rows:
         held = store.get_observation(str(row["observation_id"]))
-        if held.acquired_date_only:
-            continue
-        other = held.scene.platform.strip().lower()
-        if platform and other and platform != other:
-            continue
-        if footprint_overlap(obs, held, site) < _SHARE * min(obs.valid_fraction, held.valid_fraction):
-            continue  # pieces of one capture that meet at a seam: one pass, judged together by the timeline
-        if platform and other:
-            return held
-        if _same_pixels(cog, ws.root / held.path):
+        same = same_acquisition(obs, held, site)
+        if same or (same is None and _same_pixels(cog, ws.root / held.path)):
             return held
     return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,7 @@ from .options import (
     refuse_workspace_file,
     workspace_option,
 )
-from .output import echo_wrapped
+from .output import echo_json, echo_wrapped
 
 EVENTS_FILE = "alerts.jsonl"
 """The JSON-lines file in the workspace that new events are appended to when --out is not given."""
@@ -82,7 +81,7 @@ def check(
         when = {} if as_json else _acquired_labels(store, result.events)
     if as_json:
         for e in result.events:
-            click.echo(json.dumps({**e, "new": e["event_id"] in result.new}, sort_keys=True))
+            echo_json({**e, "new": e["event_id"] in result.new}, sort_keys=True)
     else:
         for e in result.events:
             mark = "" if e["event_id"] in result.new else " (reported before)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
+from .output import echo_json
 
 
 @click.command("detect", cls=OnceCommand, short_help="Detect vessels in the sites' observations.")
@@ -88,8 +88,8 @@ def command(
                 click.echo(f"error: {err}", err=True)
     if as_json:
         one = len(site_ids) == 1
-        click.echo(json.dumps({k: v for k, v in summaries[0].items() if k != "site"} if one else {"sites": summaries},
-                              indent=1))  # fmt: skip
+        echo_json({k: v for k, v in summaries[0].items() if k != "site"} if one else {"sites": summaries},
+                              indent=1)  # fmt: skip
     elif not ids:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     errors = sum(len(s["errors"]) for s in summaries)

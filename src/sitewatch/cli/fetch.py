@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from .options import (
     sites_asked,
     workspace_option,
 )
+from .output import echo_json
 from .search import StacQuery, chosen_catalog, stac_query_options
 
 if TYPE_CHECKING:
@@ -92,10 +92,10 @@ def command(
                 reports, search_failed = fetch_sites(ws, store, sites, catalog, options, progress=progress)
     if as_json:
         if one:
-            click.echo(json.dumps(_report_json(reports[ids[0]]), indent=1))
+            echo_json(_report_json(reports[ids[0]]), indent=1)
         else:
-            click.echo(json.dumps({"sites": [{"site": sid} | _report_json(reports[sid]) if sid in reports else
-                                             {"site": sid, "error": search_failed[sid]} for sid in ids]}, indent=1))  # fmt: skip
+            echo_json({"sites": [{"site": sid} | _report_json(reports[sid]) if sid in reports else
+                                             {"site": sid, "error": search_failed[sid]} for sid in ids]}, indent=1)  # fmt: skip
     else:
         for sid in ids:
             if sid not in reports:

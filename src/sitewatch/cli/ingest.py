@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, observation_row, replaced_note
+from .output import duplicate_line, echo_json, observation_row, replaced_note
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
@@ -150,14 +149,14 @@ def command(
     missed = set(report.missed)
     if as_json:
         # The shape of `import --json`: refused (could not be read), skipped (no pixel over the site).
-        click.echo(json.dumps({
+        echo_json({
             "site": site_id,
             "ingested": [observation_row(o, f, o.id in held) for o, f in zip(report.observations, report.sources, strict=True)],
             "refused": [{"file": n, "reason": r} for n, r in report.skipped if n not in missed],
             "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
             "unchanged": list(report.unchanged),
-        }, indent=1))  # fmt: skip
+        }, indent=1)  # fmt: skip
     else:
         simulated = sum(o.scene.simulated for o in report.observations)
         # Simulated imagery says so wherever it shows (the simulator's scenes, ingested into a workspace).

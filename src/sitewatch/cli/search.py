@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from .options import (
 from .output import (
     TERMINAL_ROWS,
     add_id_column,
+    echo_json,
     echo_wrapped,
     not_shown_line,
     print_table,
@@ -215,10 +215,10 @@ def command(
         click.echo(f"failed {sid}: {why}", err=True)
     if as_json:
         if one:
-            click.echo(json.dumps(rows[sites[0].id], indent=1))
+            echo_json(rows[sites[0].id], indent=1)
         else:
-            click.echo(json.dumps({"sites": [{"site": s.id, "scenes": rows[s.id]} if s.id in rows else
-                                             {"site": s.id, "error": failed[s.id]} for s in sites]}, indent=1))  # fmt: skip
+            echo_json({"sites": [{"site": s.id, "scenes": rows[s.id]} if s.id in rows else
+                                             {"site": s.id, "error": failed[s.id]} for s in sites]}, indent=1)  # fmt: skip
     else:
         if not sites:
             click.echo("no site in this workspace: add one with `sitewatch sites add`")

@@ -426,7 +426,7 @@ def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: 
     init_workspace(tmp_path / "ws")
     monkeypatch.setenv("SITEWATCH_STORE", "mysql://ana:pw@db/x")
     res = CliRunner().invoke(main, ["observations", "-w", str(tmp_path / "ws")])
-    assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
+    assert res.exit_code == 1 and "environment variable SITEWATCH_STORE (the store setting) must be empty" in res.output and "pw" not in res.output
 
 
 def test_store_info_says_when_sitewatch_store_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,9 +109,11 @@ class Workspace:
         url = self.store_url
         return open_store(url if url else self.db_path, read_only=read_only, create=create)
 
-    def settings(self, flags: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Every setting for this workspace: ``flags`` (a None value: unset) > env > sitewatch.toml > default."""
-        return load_settings(self.root, flags)
+    def settings(self, flags: dict[str, Any] | None = None, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """The settings ``names`` (None: every one) for this workspace: ``flags`` (a None value: unset) > env >
+        sitewatch.toml > default. Only their ``SITEWATCH_*`` variables are read: a command names the settings it
+        uses, so that a bad value of another one does not stop it."""
+        return load_settings(self.root, flags, names=names)
 
 
 def init_workspace(root: Path, store: str | None = None, *, replace: bool = False) -> Workspace:

@@ -12,6 +12,7 @@ import click
 
 from ..alert_rules import RULES_FILE
 from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
+from ..config import settings_used_by
 from ..detection_state import warn_older_detections
 from ..errors import StoreError
 from ..model import acquired_label
@@ -66,7 +67,7 @@ def check(
     ws = open_workspace(workspace)
     refuse_input_as_out(out, [rules_path or ws.root / RULES_FILE])
     refuse_workspace_file(ws, [("--out", out)])
-    hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
+    hook = webhook if webhook is not None else ws.settings(names=settings_used_by("alerts check"))["alerts_webhook"] or None
     if forget_webhook and hook:
         raise click.UsageError("--forget-webhook is for a run without a webhook; this one has "
                                f"{'--webhook' if webhook is not None else 'the alerts_webhook setting'}")  # fmt: skip

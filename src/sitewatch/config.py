@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .alert_chat import WEBHOOK_FORMATS
 from .errors import ConfigError
 
 __all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "settings_used_by", "unknown_env",
@@ -110,7 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES, used_by=("detect", "demo")),
     Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE, used_by=("ingest", "import", "fetch", "detect-image")),
     Setting("store", str, "", "Where the workspace's database is: empty for its sitewatch.gpkg, or the postgresql://user@host/dbname URL of a PostGIS team store (sitewatch[postgis]; the password from ~/.pgpass or PGPASSWORD, never this file).", check="store", used_by=()),
-    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to as JSON (empty: no webhook).", check="webhook", used_by=("alerts check",)),
+    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to, in the shape alerts_webhook_format says (empty: no webhook).", check="webhook", used_by=("alerts check",)),
+    Setting("alerts_webhook_format", str, "auto", "Shape of what `sitewatch alerts check` POSTs to the webhook: auto (Slack's, Discord's or a Teams workflow's from the URL's host, else json), json (sitewatch's event), slack, mattermost, discord or teams (a chat message).", choices=WEBHOOK_FORMATS, used_by=("alerts check",)),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..config import OPTICAL_MODES
+from ..config import OPTICAL_MODES, settings_used_by
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -57,7 +57,8 @@ def command(
     """
     ws = open_workspace(workspace)
     settings = ws.settings(
-        {"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers, "optical_mode": optical_mode}
+        {"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers, "optical_mode": optical_mode},
+        names=settings_used_by("detect"),
     )
     from ..detection import detect_site  # rasterio, scipy: not imported for --help or a Tab
 

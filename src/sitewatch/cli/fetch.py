@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..config import settings_used_by
 from ..model import iso_utc
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -67,7 +68,7 @@ def command(
     """
     check_date_order(query.start, query.end)
     ws = open_workspace(workspace)
-    settings = ws.settings({"max_cloud": query.max_cloud})
+    settings = ws.settings({"max_cloud": query.max_cloud}, names=settings_used_by("fetch"))
     catalog = chosen_catalog(ws, query.catalog_name, settings)
     from ..fetch import fetch_scenes  # pystac-client, rasterio: not imported for --help or a Tab
     from ..fetch_many import fetch_sites

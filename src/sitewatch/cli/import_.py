@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..config import settings_used_by
 from ..errors import IdTakenError, ImageReadError, InputError, SameAcquisitionError
 from ..files import broken_links_apart
 from ..workspace import open_workspace
@@ -87,7 +88,7 @@ def command(
     from ..sources.planet import udm2_apart
 
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers}, names=settings_used_by("import"))
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..config import settings_used_by
 from ..errors import InputError, SkippedInputWarning
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -133,7 +134,7 @@ def command(
     if band_files and band_files_sensor(band_files) != "sar":
         _check_optical_bands(band_files)
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers}, names=settings_used_by("ingest"))
     with ws.store() as store, progress_bar("ingest", is_quiet() or as_json) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import setting_origin
+from ..config import setting_origin, settings_used_by
 from ..fetch_options import GROUP_KM, FetchOptions
 from ..model import iso_utc
 from ..sources.stac import Catalog, resolve_catalog
@@ -176,7 +176,7 @@ def command(
     """
     check_date_order(query.start, query.end)
     ws = open_workspace(workspace)
-    settings = ws.settings()
+    settings = ws.settings(names=settings_used_by("search"))
     catalog = chosen_catalog(ws, query.catalog_name, settings)
     options = query.options()
     max_cloud = query.max_cloud

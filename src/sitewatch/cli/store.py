@@ -91,7 +91,7 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             f"{mask_url(target)}: is this workspace's own database ({ws.store_label}); --to names another one"
         )
     # A new PostGIS target gets its tables made: naming it in --to is asking for a store there.
-    with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True) as dest:
+    with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True, origin="--to") as dest:
         counts = copy_store(source, dest, replace=replace)
         where = dest.location
     if use:

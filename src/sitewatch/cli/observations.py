@@ -19,7 +19,7 @@ from .options import (
     json_option,
     workspace_option,
 )
-from .output import add_id_column, print_table
+from .output import add_id_column, pixel_size_text, print_table
 
 
 @click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
@@ -94,6 +94,7 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
     table = Table()
     # A time stored for a date alone (12:00 UTC) is not shown as the time the image was taken.
     when = {o.id: acquired_label(o).removesuffix(" UTC") for o in observations}
+    res = {o.id: o.scene.resolution_m for o in observations}
     add_id_column(table, "id", [str(r["id"]) for r in rows])
     for header in ("acquired (UTC)", "sensor", "platform", "valid / cloud %", "detections"):
         table.add_column(header)
@@ -101,7 +102,7 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
         plat = str(r["platform"]) + (" (SIMULATED)" if r["simulated"] else "")
         cloud = "–" if r["cloud_pct"] is None else str(r["cloud_pct"])
         table.add_row(
-            str(r["id"]), when[str(r["id"])], f"{r['sensor']} {r['resolution_m']:g} m", plat,
+            str(r["id"]), when[str(r["id"])], f"{r['sensor']} {pixel_size_text(res[str(r['id'])])}", plat,
             f"{r['valid_pct']} / {cloud}", "–" if r["detections"] is None else str(r["detections"]),
         )  # fmt: skip
     if not rows:

@@ -121,3 +121,35 @@ def test_detect_with_other_results_is_noted(ws: Path, monkeypatch: pytest.Monkey
     assert _full(ws)[0]
     after = dict(_detected(ws))
     assert any(after[o] != before[o] for o in before)
+
+
+def _archive(root: Path) -> dict[str, tuple[int, int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_ctime_ns)
+            for p in sorted((root / "archive").rglob("*")) if p.is_file()}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", ["import of the same folder", "ingest of the same folder"])
+def test_an_image_cut_again_to_the_same_bytes_keeps_its_archived_file(tmp_path: Path, simulated: Path, what: str) -> None:
+    """``import`` (without --new-only) and ``ingest`` cut each file again; a COG (or sidecar) that comes out byte for byte
+    the one archived is not moved over it: the file keeps its inode and times, so the next ``detect`` finds it as it
+    last checked it and reads none of the archive again (a changed status-change time made it hash every file), and a
+    backup of the archive copies nothing."""
+    root = init_workspace(tmp_path / "ws").root
+    w = ("-w", str(root))
+    _run("sites", "import", str(simulated / "dunai" / "layout.geojson"), *w)
+    _run("import", str(simulated / "dunai"), *w)
+    _run("detect", *w)
+    before = _archive(root)
+    assert len(before) >= 5
+    _run(*RERUNS[what](simulated), *w)
+    assert _archive(root) == before
+    assert not list((root / "archive").rglob("*.partial*")) and len(list((root / "archive").rglob("*"))) == len(before) + 1
+
+    from sitewatch import detection
+
+    hashed: list[object] = []
+    real = detection.sha256_file
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(detection, "sha256_file", lambda p: hashed.append(p) or real(p))
+        _run("detect", *w)
+    assert hashed == []

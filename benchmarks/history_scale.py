@@ -31,6 +31,11 @@ the real commands; only the history before them is copied (the rows the real com
 makes it: ``import`` of the template's folder (no ``--new-only``), ``detect``, ``alerts check``, each measured as
 "… (rerun)", and the check's CPU printed as a ratio to a new day's of the same run.
 
+``--rerun-force``: one more day at each length that is ``detect --force`` with nothing new (the same images, the same
+code), then ``alerts check``, measured as "… (force)"; with ``--before-src``, the sitewatch in SRC runs that day's
+``detect --force`` and ``alerts check`` too, on a copy of the workspace made before it (the archive linked, not
+copied), measured as "… (force, before)", its output compared byte for byte.
+
 ``--before-src SRC``: each day's ``alerts check`` is also run by the sitewatch in SRC (the code before a change) on
 a copy of the workspace as it stands before the check (the database, settings, rules and events file; not the
 archive), measured as "alerts check (before)"; the two runs' standard output and events files must be byte for
@@ -186,6 +191,8 @@ def main() -> None:
     ap.add_argument("--profile-import", type=Path, metavar="DIR", help="One more day at each length, its import under cProfile into DIR.")
     ap.add_argument("--rerun", action="store_true", help="One more day at each length that is a rerun: the template's "
                     "folder imported again (no --new-only), detect, alerts check, measured as '… (rerun)'.")
+    ap.add_argument("--rerun-force", action="store_true", help="One more day at each length: detect --force with "
+                    "nothing new, then alerts check, measured as '… (force)' (with --before-src: by both codes).")
     ap.add_argument("--story", action="store_true", help="At each length the first day's images come two days late, "
                     "with a rule changed (with --before-src: the comparison through both; the figures are not a day's).")
     ap.add_argument("--compare-to", type=Path, metavar="DIR", help="The --out of an earlier run (another sitewatch, "
@@ -208,7 +215,7 @@ def main() -> None:
 
 def run(root: Path, args: argparse.Namespace) -> None:
     lengths = sorted(int(x) for x in args.lengths.split(","))
-    per_length = 3 + (1 if args.profile_import else 0) + (1 if args.rerun else 0)
+    per_length = 3 + (1 if args.profile_import else 0) + (1 if args.rerun else 0) + (1 if args.rerun_force else 0)
     total = args.template + per_length * len(lengths)
     env = {**os.environ, "SITEWATCH_WORKERS": "1", "TZ": "UTC"}
     sw = [sys.executable, "-m", "sitewatch"]
@@ -273,20 +280,34 @@ def run(root: Path, args: argparse.Namespace) -> None:
                                                 else text.replace("above: 0", "above: 1"), encoding="utf-8")
             for p in todays:
                 os.link(p, day / p.name)
-            profiled = args.profile_import is not None and d == done + per_length - 1 - (1 if args.rerun else 0)
-            rerun = args.rerun and d == done + per_length - 1
+            extra = (1 if args.rerun else 0) + (1 if args.rerun_force else 0)
+            profiled = args.profile_import is not None and d == done + per_length - 1 - extra
+            rerun = args.rerun and d == done + per_length - 1 - (1 if args.rerun_force else 0)
+            forced = args.rerun_force and d == done + per_length - 1
             if rerun:  # nothing new: the folder of every file imported so far, again (a job run twice, no --new-only)
                 todays, day = [batch], batch
+            if forced:  # nothing new: every image detected again with the same code
+                todays = []
             for name, cmd in (("import", [*sw, "-q", "import", str(day), "-w", str(ws)]),
-                              ("detect", [*sw, "-q", "detect", "-w", str(ws)]),
+                              ("detect", [*sw, "-q", "detect", "-w", str(ws), *(["--force"] if forced else [])]),
                               ("alerts check", [*sw, "-q", "alerts", "check", "-w", str(ws), "--webhook", hook])):
-                if name == "import" and not todays:  # (--story: the images held back)
+                if name == "import" and not todays:  # (--story: the images held back; --rerun-force)
                     continue
+                if forced and args.before_src:
+                    before_env = {**env, "PYTHONPATH": str(args.before_src)}
+                    copy = root / "ws-before"
+                    if name == "detect":
+                        _copy_workspace(ws, copy, archive=True)
+                    bm = measure([copy.as_posix() if c == str(ws) else c for c in cmd], before_env,
+                                 stdout=root / f"out-{d}.before" if name == "alerts check" else None)
+                    if bm["code"] not in (0, 3):
+                        sys.exit(f"day {d + 1} {name} (before): exit {bm['code']}\n{bm['stderr']}")
+                    daily.setdefault(f"{name} (force, before)", []).append(bm)
                 if profiled and name == "import":
                     args.profile_import.mkdir(parents=True, exist_ok=True)
                     prof = args.profile_import / f"import-{length}.prof"
                     cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "sitewatch", *cmd[3:]]
-                if name == "alerts check" and args.before_src and not profiled:
+                if name == "alerts check" and args.before_src and not profiled and not forced:
                     daily.setdefault("alerts check (before)", []).append(
                         _before(ws, root / "ws-before", cmd, {**env, "PYTHONPATH": str(args.before_src)}, root / f"out-{d}"))
                 m = measure(cmd, env, stdout=root / f"out-{d}.after" if name == "alerts check" else None)
@@ -295,7 +316,7 @@ def run(root: Path, args: argparse.Namespace) -> None:
                 if name == "alerts check" and args.before_src and not profiled:
                     _same(root / f"out-{d}.before", root / f"out-{d}.after", root / "ws-before" / "alerts.jsonl", ws / "alerts.jsonl")
                 if not profiled:
-                    daily.setdefault(f"{name} (rerun)" if rerun else name, []).append(m)
+                    daily.setdefault(f"{name} (force)" if forced else f"{name} (rerun)" if rerun else name, []).append(m)
         done += per_length
         fig: dict[str, Any] = {"n_observations": _count(ws, "observations"), "n_detections": _count(ws, "detections"),
                                "n_events": _count(ws, "alert_events"), "n_runs": _count(ws, "runs"),
@@ -310,6 +331,11 @@ def run(root: Path, args: argparse.Namespace) -> None:
             a, b = fig["alerts check (rerun)"], fig["alerts check"]
             print(f"  alerts check after the rerun: {a['cpu']:.2f} s CPU, {a['rss_mb']:.0f} MB; after a new day "
                   f"{b['cpu']:.2f} s, {b['rss_mb']:.0f} MB ({a['cpu'] / max(b['cpu'], 1e-9):.2f}x)", flush=True)
+        for what in ("detect", "alerts check"):
+            if f"{what} (force)" in fig and f"{what} (force, before)" in fig:
+                a, b = fig[f"{what} (force)"], fig[f"{what} (force, before)"]
+                print(f"  {what} of the detect --force day: {a['cpu']:.2f} s CPU, {a['rss_mb']:.0f} MB; the code before "
+                      f"{b['cpu']:.2f} s, {b['rss_mb']:.0f} MB ({a['cpu'] / max(b['cpu'], 1e-9):.2f}x)", flush=True)
     server.shutdown()
     if args.compare_to:
         outs = sorted(root.glob("out-*.after"))
@@ -334,6 +360,18 @@ def _before(ws: Path, copy: Path, cmd: list[str], env: dict[str, str], out: Path
     if m["code"] not in (0, 3):
         sys.exit(f"alerts check (before): exit {m['code']}\n{m['stderr']}")
     return m
+
+
+def _copy_workspace(ws: Path, copy: Path, *, archive: bool = False) -> None:
+    """A copy of the workspace's files (database, settings, rules, events file) at ``copy``; with ``archive``, its
+    archive linked in (``detect`` reads the images, and writes nothing there)."""
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    for p in ws.iterdir():
+        if p.is_file():
+            shutil.copy2(p, copy / p.name)
+    if archive:
+        (copy / "archive").symlink_to((ws / "archive").resolve(), target_is_directory=True)
 
 
 def _same(*files: Path) -> None:

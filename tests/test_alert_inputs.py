@@ -98,7 +98,10 @@ STALE_WRITES: dict[str, Callable[[Store], None]] = {
     # sitewatch's own write paths
     "an image imported late, into the past": lambda s: _put(s, _obs("dunai", START + timedelta(days=OLD_DAY), hour=21), []),
     "an image imported late, not detected yet": lambda s: s.put_observation(_obs("dunai", START + timedelta(days=OLD_DAY), hour=22)),
-    "detect --force on an old image (its detections replaced)": lambda s: s.replace_detections(*_old("dunai", OLD_DAY)),
+    "detect run again on an old image with other results": lambda s: s.replace_detections(
+        _old("dunai", OLD_DAY)[0], [replace(d, length_m=d.length_m + 1) for d in _old("dunai", OLD_DAY)[1]]),
+    "detect run again on an old image finding one object fewer": lambda s: s.replace_detections(
+        _old("dunai", OLD_DAY)[0], _old("dunai", OLD_DAY)[1][1:]),
     "an old image's detections cleared (its COG replaced)": lambda s: s.clear_detections(OLD),
     "an old image's cloud fraction measured again": lambda s: s.set_cloud_fraction(OLD, 0.4),
     "an old image's hidden berths measured again": lambda s: s.set_berths_hidden(OLD, {"pier": 0.7}),
@@ -129,6 +132,7 @@ KEPT_WRITES: dict[str, Callable[[Store], None]] = {
     "the day's new image": lambda s: _put(s, (o := _obs("dunai", START + timedelta(days=DAYS))), _dets(o, [(1, 110.0, True)], False)),
     "an old image's scene put again as it is (an import run again)": lambda s: s.put_scene(_old("dunai", OLD_DAY)[0].scene),
     "an old observation's cloud fraction set to what it is": lambda s: s.set_cloud_fraction(OLD, None),
+    "detect --force on an old image, the same results": lambda s: s.replace_detections(*_old("dunai", OLD_DAY)),
     "a site of no rule edited": lambda s: s.put_site(replace(_site("dunai"), id="vostok", name="Vostok")),
 }  # fmt: skip
 

@@ -14,6 +14,7 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -180,8 +181,9 @@ def test_window_and_whole_history_report_the_same_events_day_by_day(pair: tuple[
         if d == 52:  # the late images of day 41 and 44, eight and more days late: into the past
             story.missing -= set(late)
             batch += [(o, ds) for o, ds in story.day(41) + story.day(44) if (o.site_id, (o.scene.acquired.date() - START).days) in late]
-        if d == 58:  # `detect --force` on an old image: its detections replaced (the same ones, new rows)
-            batch += [(o, ds) for o, ds in story.day(20) if o.site_id == "dunai"]
+        if d == 58:  # `detect` run again on an old image with other results (a new detector: one ship longer)
+            batch += [(o, [replace(x, length_m=x.length_m + 5) if x.kind == "vessel" else x for x in ds])
+                      for o, ds in story.day(20) if o.site_id == "dunai"]
         if d == 63:
             rules = OTHER_RULES
         for root in (window_root, whole_root):

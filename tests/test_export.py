@@ -416,3 +416,39 @@ def test_a_csv_file_has_its_columns_types_beside_it_so_gdal_reads_numbers_times_
     assert run(ws, "--out", str(tmp_path / "d.kml")).exit_code == 0 and run(ws, "--out", "-", "--format", "csv").exit_code == 0
     assert run(ws, "--out", str(out)).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.csvt", "d.kml"]
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns
+
+
+def test_a_file_written_again_with_the_same_bytes_is_left_as_it_is(tmp_path: Path) -> None:
+    """An export, a timeline or a report written again unchanged keeps its inode and times (a backup or ``rsync``
+    of the folder copies nothing new); other bytes replace it whole."""
+    from sitewatch.files import write_text_atomic
+
+    out = write_text_atomic(tmp_path / "a.csv", "date,vessels\n2024-10-17,1\n")
+    held = _stat(out)
+    write_text_atomic(out, "date,vessels\n2024-10-17,1\n")
+    assert _stat(out) == held and not list(tmp_path.glob("*partial*"))
+    write_text_atomic(out, "date,vessels\n2024-10-17,2\n")
+    assert _stat(out) != held and out.read_text(encoding="utf-8").endswith(",2\n")
+    held = _stat(out)
+    write_text_atomic(out, "date,vessels\n2024-10-17,3\n")  # the same size, other bytes
+    assert _stat(out) != held and out.read_text(encoding="utf-8").endswith(",3\n")
+
+
+@pytest.mark.parametrize("args", [["export", "--out", "OUT/d.geojson"], ["export", "--out", "OUT/d.kml", "--format", "kml"],
+                                  ["timeline", "dunai", "--csv", "OUT/t.csv"]])  # fmt: skip
+def test_a_command_run_again_with_nothing_new_leaves_its_output_file(tmp_path: Path, args: list[str]) -> None:
+    """(Not the report: it says when it was generated, to the minute.)"""
+    ws = build(tmp_path / "ws")
+    args = [a.replace("OUT", str(tmp_path)) for a in args]
+    path = Path(next(a for a in args if str(tmp_path) in a))
+    for _ in range(2):
+        res = CliRunner().invoke(main, ["-q", *args, "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+        if _ == 0:
+            held = _stat(path)
+    assert _stat(path) == held

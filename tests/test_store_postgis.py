@@ -110,6 +110,37 @@ def test_the_same_cog_again_keeps_what_detection_measured_and_another_drops_its_
     assert store.detections() == [] and store.undetected() == {obs.id}
 
 
+def test_a_pair_compared_again_to_the_same_regions_keeps_its_rows(store: Store) -> None:
+    """``change`` run again with nothing new finds the same regions: the pair's rows stay as stored (their fids, and
+    ``computed_at``, when these regions were found), where they were deleted and inserted anew; other regions, or the
+    same regions of another comparison (other parameters), replace them, ``computed_at`` then the new run's."""
+    before, after = _obs(item="a"), _obs(item="b")
+    after = replace(after, scene=replace(after.scene, acquired=datetime(2024, 10, 18, tzinfo=UTC)))
+    found = [Change(f"c{i}", "dunai", before.id, after.id, box(132.33, 42.88, 132.331 + i / 1000, 42.881), 100.0 * (i + 1),
+                    2.0, "appeared", "test", "1") for i in range(2)]  # fmt: skip
+
+    def compare(regions: list[Change], parameters: dict[str, Any]) -> Any:
+        return replace_changes(store, before, after, compared_fraction=0.9, method="test", method_version="1",
+                               parameters=parameters, changes=regions)  # fmt: skip
+
+    def rows() -> list[Any]:
+        return [tuple(r) for r in store.execute("SELECT * FROM change_pairs ORDER BY pair_id")] + [
+            tuple(r) for r in store.execute("SELECT * FROM changes ORDER BY fid")]  # fmt: skip
+
+    first = compare(found, {"x": 1.5})
+    stored = rows()
+    again = compare(list(reversed(found)), {"x": 1.5})
+    assert rows() == stored
+    assert again.computed_at == first.computed_at == change_pairs(store, "dunai")[0].computed_at
+    compare(found, {"x": 2.5})
+    assert rows() != stored and change_pairs(store, "dunai")[0].parameters == {"x": 2.5}
+    stored = rows()
+    compare([found[0], replace(found[1], area_m2=300.0)], {"x": 2.5})
+    assert rows() != stored and sorted(c.area_m2 for c in changes(store, "dunai")) == [100.0, 300.0]
+    compare(found[:1], {"x": 2.5})
+    assert [c.id for c in changes(store, "dunai")] == ["c0"]
+
+
 def test_meta_runs_changes_and_alert_events(store: Store) -> None:
     store.set_meta("k", "v")
     store.set_meta("k", "w")

@@ -74,6 +74,7 @@ from .claims_file import (
 from .model import Change, Claim, Detection, Observation, Site, acquired_text, iso_utc
 from .report.exports import date_zone
 from .store.changes import ChangePair
+from .units import pixel_size_text
 from .vessels import is_ambiguous, length_sigma_m
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class Image:
     def label(self) -> str:
         """``"2024-10-17 00:40 UTC, 3 m optical"``."""
         at = acquired_text(self.acquired, self.acquired_date_only)
-        return f"{at}, {self.resolution_m:g} m {'SAR' if self.sensor == 'sar' else self.sensor}"
+        return f"{at}, {pixel_size_text(self.resolution_m)} {'SAR' if self.sensor == 'sar' else self.sensor}"
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,7 @@ def _fit(a: Assertion, d: Detection, res: float) -> tuple[str, str, str]:
         if (lo is not None and d.length_m < lo - slack) or (hi is not None and d.length_m > hi + slack):
             return "no", size, ""
         if (lo is not None and d.length_m < lo) or (hi is not None and d.length_m > hi):
-            return "maybe", size, f", within the ±{slack:.0f} m error of {res:g} m pixels of {a.size_text()[3:]}"
+            return "maybe", size, f", within the ±{slack:.0f} m error of {pixel_size_text(res)} pixels of {a.size_text()[3:]}"
     if not a.vessel_class:
         return "fit", size, ""
     cands = {c.name: c.likelihood for c in d.class_candidates}
@@ -307,7 +308,7 @@ def _fit(a: Assertion, d: Detection, res: float) -> tuple[str, str, str]:
         ranked = sorted(cands.items(), key=lambda t: -t[1])
         fits = " and ".join(f"{_short(k)} ({v:.2f})" for k, v in ranked[:2])
         return "maybe", f"{size}, {d.width_m:.0f} m wide", (
-            f": at {res:g} m pixels its size fits {fits} about equally, so size cannot tell the class "
+            f": at {pixel_size_text(res)} pixels its size fits {fits} about equally, so size cannot tell the class "
             f"(not testable as to class)"
         )
     return "fit", size, f", {_short(a.vessel_class)} by size ({p:.2f})"

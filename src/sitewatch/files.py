@@ -161,7 +161,9 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
     A device or pipe (``/dev/stdout``, a FIFO) is written into instead: renaming a file over
     it would replace it. ``make_folder`` makes missing parent folders; without it a missing
     folder is an :class:`InputError`. A file that cannot be written (read-only folder, full
-    disk) is an :class:`OutputError` naming it, and leaves nothing behind.
+    disk) is an :class:`OutputError` naming it, and leaves nothing behind. A file that holds these bytes already (an
+    export or a report written again with nothing new) is left as it is, its inode and times with it, so that a
+    backup or ``rsync`` of the folder finds nothing to copy.
     """
     path = Path(path)
     data = text if isinstance(text, bytes) else text.encode("utf-8")
@@ -175,6 +177,8 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
                 f.write(data)
             return path
         remove_stale_partials(path)
+        if _holds(path, data):
+            return path
         tmp = partial_path(path)
         try:
             tmp.write_bytes(data)
@@ -185,6 +189,16 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
     except OSError as exc:
         raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
     return path
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file of ``data``'s bytes (read only when its size is theirs)."""
+    try:
+        if not path.is_file() or path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 @contextmanager

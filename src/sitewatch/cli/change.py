@@ -15,6 +15,7 @@ from ..change_stage import (
     outcome_summary,
     run_changes,
 )
+from ..units import pixel_size_text
 from ..workspace import open_workspace
 from .completers import complete_observation_ids, complete_site_ids
 from .options import (
@@ -130,7 +131,7 @@ def _print_site(result: dict[str, Any]) -> None:
                   if r["detections_masked"] else "")  # fmt: skip
         # The pixel size beside the sensor, as `claims check` names a pair: a site's 3 m and 10 m optical series
         # are compared apart, and both lines said only "optical".
-        series = f"{float(r['resolution_m']):g} m {r['sensor']}" if r.get("resolution_m") else str(r["sensor"])
+        series = f"{pixel_size_text(float(r['resolution_m']))} {r['sensor']}" if r.get("resolution_m") else str(r["sensor"])
         click.echo(
             f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {series}: "
             f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "

@@ -19,6 +19,7 @@ from ..analysis.links import (
 )
 from ..detection_state import warn_older_detections
 from ..model import acquired_text
+from ..units import pixel_size_text
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -51,7 +52,8 @@ def _ais_cell(k: LinkCandidate) -> str:
 def _end(m: Move) -> str:
     when = acquired_text(m.acquired, m.acquired_date_only)
     cut = ", cut" if m.truncated else ""
-    return f"{m.site_id} {when}\n{m.length_m:.0f} m{cut} at {m.resolution_m or 0:g} m pixels\n{m.observation_id}\nscene {m.scene_id}\n{m.path}"
+    pixels = f" at {pixel_size_text(m.resolution_m)} pixels" if m.resolution_m else ""  # (none: "at 0 m pixels")
+    return f"{m.site_id} {when}\n{m.length_m:.0f} m{cut}{pixels}\n{m.observation_id}\nscene {m.scene_id}\n{m.path}"
 
 
 LINK_ROWS = 20

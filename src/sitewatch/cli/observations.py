@@ -25,6 +25,7 @@ from .output import (
     echo_json,
     echo_wrapped,
     not_shown_line,
+    pixel_size_text,
     print_table,
     rows_shown,
 )
@@ -115,6 +116,7 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
     when = {o.id: acquired_label(o).removesuffix(" UTC") for o in observations}
     listed = rows  # on a terminal the latest (rows are oldest first); piped or --all, every one
     rows = rows[len(rows) - rows_shown(len(rows), show_all):]
+    res = {o.id: o.scene.resolution_m for o in observations}
     add_id_column(table, "id", [str(r["id"]) for r in rows])
     for header in ("acquired (UTC)", "sensor", "platform", "valid / cloud %", "detections"):
         table.add_column(header)
@@ -122,7 +124,7 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
         plat = str(r["platform"]) + (" (SIMULATED)" if r["simulated"] else "")
         cloud = "–" if r["cloud_pct"] is None else str(r["cloud_pct"])
         table.add_row(
-            str(r["id"]), when[str(r["id"])], f"{r['sensor']} {r['resolution_m']:g} m", plat,
+            str(r["id"]), when[str(r["id"])], f"{r['sensor']} {pixel_size_text(res[str(r['id'])])}", plat,
             f"{r['valid_pct']} / {cloud}", "–" if r["detections"] is None else str(r["detections"]),
         )  # fmt: skip
     if not rows:

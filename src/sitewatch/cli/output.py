@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..units import pixel_size_text
+
 if TYPE_CHECKING:
     from ..model import Observation
 
@@ -368,14 +370,6 @@ def _replace_table(table: Any, columns: list[Any], rows: list[Any]) -> Any:
     out = copy.copy(table)
     out.columns, out.rows = columns, rows
     return out
-
-
-def pixel_size_text(metres: float) -> str:
-    """A pixel size for a line of text: three significant figures, as detect-image's messages give it
-    (``9.54 m``, ``0.5 m``, ``10 m``), whole metres where those would need an exponent (``1250 m``).
-    ``--json`` keeps the full value."""
-    text = f"{metres:.3g}"
-    return f"{metres:.0f} m" if "e" in text else f"{text} m"
 
 
 def duplicate_line(repeat: str, earlier: str, verb: str, earlier_failed: bool) -> str:

@@ -9,6 +9,7 @@ left.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 import re
@@ -129,7 +130,9 @@ def commit_archived(
     """Record an archived observation and move its COG and sidecars into place, together.
 
     ``files`` are the (partial, final) pairs of :data:`Archived` (default: the COG written by this
-    process). The row and the renames happen in one transaction (the renames last, just before
+    process); one that holds the bytes of the file already at its final name is removed instead, that file kept as
+    it is (its inode and times: ``detect`` reads a file again when they change). The row and the renames happen in
+    one transaction (the renames last, just before
     the commit), so an interrupted run leaves either both or neither: the partial files of a
     commit that fails are removed, and those of a killed run by the next ingest of the site.
 
@@ -174,12 +177,27 @@ def commit_archived(
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
                 try:
-                    os.replace(partial, dest)
+                    if _same_bytes(partial, dest):
+                        # Cut again to the same bytes (an import or ingest run again): the archived file stays, its
+                        # inode and times with it, so detect finds it as it last checked it and reads it not again.
+                        partial.unlink()
+                    else:
+                        os.replace(partial, dest)
                 except OSError as exc:
                     raise OutputError(f"{dest}: cannot move it into place in the archive ({exc.strerror or exc})") from exc
     except BaseException:
         _discard(partial for partial, _ in moves)
         raise
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether ``b`` is a regular file holding ``a``'s bytes (read only when the sizes agree)."""
+    try:
+        if not b.is_file() or b.is_symlink() or a.stat().st_size != b.stat().st_size:
+            return False
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def _writer_running(partial: Path) -> bool:

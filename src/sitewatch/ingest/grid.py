@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from ..errors import InputError
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import Grid, Site
+from ..units import pixel_size_text
 
 __all__ = ["CONTEXT_M", "MAX_GRID_PIXELS", "SMALL_SITE_M", "context_for", "context_held", "site_grid", "site_mask", "too_small_for", "no_data_as_nan", "valid_pixels", "valid_outline",
            "OUTLINE_CELLS"]
@@ -92,7 +93,7 @@ def site_grid(site: Site, resolution_m: float, crs: str | None = None, *, contex
     height = max(1, math.ceil((y1 - miny) / r))
     if width * height > MAX_GRID_PIXELS:
         raise InputError(
-            f"site {site.id!r} ({(maxx - minx) / 1000:.1f} × {(maxy - miny) / 1000:.1f} km) at {r:g} m pixels would be "
+            f"site {site.id!r} ({(maxx - minx) / 1000:.1f} × {(maxy - miny) / 1000:.1f} km) at {pixel_size_text(r)} pixels would be "
             f"{width} × {height} pixels, more than sitewatch handles ({MAX_GRID_PIXELS:,}); is the image's pixel size "
             "right? Resample it coarser (gdalwarp -tr) or cut the site smaller"
         )
@@ -116,9 +117,9 @@ def too_small_for(site: Site, grid: Grid) -> InputError:
     minx, miny, maxx, maxy = reproject_geometry(site.require_geometry(), "EPSG:4326", grid.crs).bounds
     px = min(abs(grid.affine.a), abs(grid.affine.e))
     return InputError(
-        f"site {site.id!r} ({maxx - minx:.0f} × {maxy - miny:.0f} m) is smaller than one {px:g} m pixel of this image: "
+        f"site {site.id!r} ({maxx - minx:.0f} × {maxy - miny:.0f} m) is smaller than one {pixel_size_text(px)} pixel of this image: "
         "no pixel's centre lies in it, so nothing in it can be measured. Draw the site around the water a vessel "
-        f"there lies in (at least {2 * px:g} m across; a berth goes in as a berth line of that site: "
+        f"there lies in (at least {pixel_size_text(2 * px)} across; a berth goes in as a berth line of that site: "
         "`sites import` with role berth), or use finer imagery"
     )
 

@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from ..analysis.occupancy import Timeline, TimelineRow, count_noun
 from ..geo import reproject_geometry
 from ..model import Change, Detection, Observation, Site, acquired_label
+from ..units import pixel_size_text
 from .berth_labels import label_sides
 from .colours import (
     CHANGE_COLOURS,
@@ -530,6 +531,6 @@ def chip_figure(
         ax.set_title(SIMULATED_LABEL if obs.scene.simulated else "", fontsize=_CHIP_TITLE_PT)
     else:
         # The date over the sensor: on one line at this size the title outran a 170 px chip.
-        label = title or f"{acquired_label(obs)}\n{obs.scene.sensor} {res:g} m"
+        label = title or f"{acquired_label(obs)}\n{obs.scene.sensor} {pixel_size_text(res)}"
         ax.set_title(_title(label, obs.scene.simulated), fontsize=_CHIP_TITLE_PT)
     return fig

@@ -59,6 +59,7 @@ from ..model import (
 )
 from ..share import SHARED_NOTE, SharedPaths, shared_paths
 from ..store.changes import ChangePair, pairs_with_regions
+from ..units import pixel_size_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts, colours
@@ -172,7 +173,7 @@ def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float 
         stated = sorted({str((o.provenance.get("tags") or {}).get("SITEWATCH_REVISIT", "")) for o in obs} - {""})
         sim = " (SIMULATED)" if any(o.scene.simulated for o in obs) else ""
         line = (
-            f"{sensor} · {platform}{sim} · {res:g} m: {len(obs)} scene(s), {days[0]} to {days[-1]}, {measured}"
+            f"{sensor} · {platform}{sim} · {pixel_size_text(res)}: {len(obs)} scene(s), {days[0]} to {days[-1]}, {measured}"
         )
         if stated:
             line += "; revisit as simulated: " + "; ".join(stated)
@@ -235,7 +236,7 @@ def _candidates_text(d: Detection) -> str:
 
 
 def _obs_label(o: Observation) -> str:
-    return f"{acquired_label(o)} · {o.scene.sensor} {o.scene.resolution_m:g} m"
+    return f"{acquired_label(o)} · {o.scene.sensor} {pixel_size_text(o.scene.resolution_m)}"
 
 
 def _best_obs(row: TimelineRow, obs: dict[str, Observation], dets: dict[str, list[Detection]]) -> Observation:
@@ -562,6 +563,7 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
+    env.filters["pixel_size"] = lambda v: "–" if v is None else pixel_size_text(v)  # a resolution: "9.54 m", "10 m"
     env.filters["utc"] = utc_text
     env.filters["chart_alt"] = charts.timeline_chart_alt
     # The outlines' colours and line patterns in words, from where the pictures take them: a caption

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from ..model import Change, Observation, utc
 from .gpkg import as_multipolygon
-from .sqlite import Store, _acquired_between, _iso, _times, now_utc, select_equal
+from .sqlite import Connection, Store, _acquired_between, _iso, _times, now_utc, select_equal
 
 __all__ = ["ChangePair", "replace_changes", "change_pairs", "changes", "pairs_with_regions"]
 
@@ -46,7 +46,11 @@ def replace_changes(
     store: Store, before: Observation, after: Observation, *, compared_fraction: float, method: str,
     method_version: str, parameters: dict[str, Any], changes: Sequence[Change],
 ) -> ChangePair:  # fmt: skip
-    """Record the pair and its regions, replacing what an earlier run recorded for it, in one transaction."""
+    """Record the pair and its regions, replacing what an earlier run recorded for it, in one transaction.
+
+    A pair compared again to what is stored, value for value (its images, parameters and regions: ``change`` run
+    again with nothing new), is left as stored, ``computed_at`` with it (when these regions were found): the
+    stored pair is returned and nothing is written."""
     simulated = before.scene.simulated or after.scene.simulated
     pair = ChangePair(
         after.site_id, before.id, after.id, before.scene.acquired, after.scene.acquired, after.scene.sensor,
@@ -58,18 +62,21 @@ def replace_changes(
          pair.sensor, c.direction, c.area_m2, c.magnitude, c.method, c.method_version, simulated)
         for c, g in zip(changes, geoms, strict=True)
     ]  # fmt: skip
+    pair_row = (pair.site_id, before.id, after.id, _iso(pair.before_acquired), _iso(pair.after_acquired), before.sha256,
+                after.sha256, pair.sensor, compared_fraction, method, method_version,
+                json.dumps(parameters, sort_keys=True, default=str), simulated)  # fmt: skip
     with store.transaction() as db:
         store._lock(db, f"changes {before.id} {after.id}")  # two runs of one pair at once: one after the other
+        held = _as_stored(store, db, pair_row, rows)
+        if held is not None:
+            return replace(pair, computed_at=held)
         db.execute("DELETE FROM changes WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute("DELETE FROM change_pairs WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute(
             """INSERT INTO change_pairs (site_id, before_id, after_id, before_acquired, after_acquired, before_sha256,
                after_sha256, sensor, compared_fraction, method, method_version, parameters, simulated, computed_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (pair.site_id, before.id, after.id, _iso(pair.before_acquired), _iso(pair.after_acquired), before.sha256,
-             after.sha256, pair.sensor,
-             compared_fraction, method, method_version, json.dumps(parameters, sort_keys=True, default=str),
-             simulated, pair.computed_at),
+            (*pair_row, pair.computed_at),
         )  # fmt: skip
         db.executemany(
             """INSERT INTO changes (geom, change_id, site_id, before_id, after_id, before_acquired, after_acquired,
@@ -80,6 +87,33 @@ def replace_changes(
         store._touch(db, "changes")
         store._extend(db, "changes", geoms)
     return pair
+
+
+_PAIR_COLUMNS = ("site_id", "before_id", "after_id", "before_acquired", "after_acquired", "before_sha256", "after_sha256",
+                 "sensor", "compared_fraction", "method", "method_version", "parameters", "simulated")
+_CHANGE_COLUMNS = ("geom", "change_id", "site_id", "before_id", "after_id", "before_acquired", "after_acquired", "sensor",
+                   "direction", "area_m2", "magnitude", "method", "method_version", "simulated")
+
+
+def _as_stored(store: Store, db: Connection, pair_row: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> str | None:
+    """The stored ``computed_at`` of the pair when its row holds ``pair_row`` (values of :data:`_PAIR_COLUMNS`) and
+    its regions are ``rows`` (of :data:`_CHANGE_COLUMNS`), value for value (geometries by their WKB); else None."""
+    before_id, after_id = pair_row[1], pair_row[2]
+    held = db.execute(f"SELECT {', '.join(_PAIR_COLUMNS)}, computed_at FROM change_pairs WHERE before_id = ? AND after_id = ?",
+                      (before_id, after_id)).fetchone()  # fmt: skip
+    if held is None or tuple(held)[:-1] != pair_row:
+        return None
+    stored = db.execute(f"SELECT {', '.join(_CHANGE_COLUMNS)} FROM changes WHERE before_id = ? AND after_id = ?",
+                        (before_id, after_id)).fetchall()  # fmt: skip
+
+    def comparable(row: Any) -> tuple[Any, ...]:
+        geom, *rest = tuple(row)
+        shape = store._shape(geom)
+        return (None if shape is None else shape.wkb, *rest)
+
+    if sorted(map(comparable, stored), key=lambda r: r[1]) != sorted(map(comparable, rows), key=lambda r: r[1]):
+        return None
+    return str(tuple(held)[-1])
 
 
 def _after_of_period(site_id: str | None, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:

@@ -104,6 +104,11 @@ def _iso(t: datetime) -> str:
     return utc(t).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
+_DETECTION_COLUMNS = ("geom", "detection_id", "observation_id", "site_id", "acquired", "sensor", "kind", "length_m",
+                      "width_m", "heading_deg", "score", "detector", "detector_version", "row", "col", "berth_id",
+                      "class_candidates", "lon", "lat", "simulated", "truncated", "acquired_date_only")
+"""The columns :meth:`Store.replace_detections` writes, in the order of its rows."""
+
 KNOWN_SITES_SHOWN = 12
 """Most site ids a 'no site' error lists: a port list holds thousands, and the message is one line."""
 
@@ -918,7 +923,12 @@ class Store:
     # -- detections -----------------------------------------------------------------------------
 
     def replace_detections(self, observation: Observation, detections: Iterable[Detection]) -> int:
-        """Replace every detection of an observation with ``detections``, atomically."""
+        """Replace every detection of an observation with ``detections``, atomically, and record when they were made
+        (``detected_at``).
+
+        Detections that are the stored ones value for value (a ``detect --force`` of an unchanged image with
+        unchanged code) are left as stored, ``detected_at`` with them (when they were first made; ``runs`` records
+        each run): no row the input triggers watch is written, so ``alerts check`` keeps its window."""
         detections = list(detections)  # read twice: the rows, then the layer's extent
         rows = []
         for d in detections:
@@ -951,18 +961,36 @@ class Store:
             )
         with self.transaction() as db:
             self._lock(db, f"detections {observation.id}")
+            if self._as_stored(db, observation.id, rows):
+                return len(rows)
             db.execute("DELETE FROM detections WHERE observation_id = ?", (observation.id,))
             db.execute("UPDATE observations SET detected_at = ? WHERE observation_id = ?", (_now(), observation.id))
             db.executemany(
-                """INSERT INTO detections (geom, detection_id, observation_id, site_id, acquired, sensor,
-                   kind, length_m, width_m, heading_deg, score, detector, detector_version, row, col,
-                   berth_id, class_candidates, lon, lat, simulated, truncated, acquired_date_only)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                f"INSERT INTO detections ({', '.join(_DETECTION_COLUMNS)}) VALUES ({', '.join('?' * len(_DETECTION_COLUMNS))})",
                 rows,
             )
             self._touch(db, "detections")
             self._extend(db, "detections", [d.footprint for d in detections])
         return len(rows)
+
+    def _as_stored(self, db: Connection, observation_id: str, rows: list[tuple[Any, ...]]) -> bool:
+        """Whether ``rows`` (values of :data:`_DETECTION_COLUMNS`) are an observation's stored detections, value for
+        value (geometries by their WKB), and it is marked detected."""
+        held = db.execute("SELECT detected_at FROM observations WHERE observation_id = ?", (observation_id,)).fetchone()
+        if held is None or held[0] is None:
+            return False
+        stored = db.execute(f"SELECT {', '.join(_DETECTION_COLUMNS)} FROM detections WHERE observation_id = ?",
+                            (observation_id,)).fetchall()  # fmt: skip
+        if len(stored) != len(rows):
+            return False
+
+        def comparable(row: Any) -> tuple[Any, ...]:
+            geom, *rest = tuple(row)
+            shape = self._shape(geom)
+            return (None if shape is None else shape.wkb, *rest)
+
+        # Python compares True with the GeoPackage's 1 as equal, and floats exactly: what the triggers compare.
+        return sorted(map(comparable, stored), key=lambda r: r[1]) == sorted(map(comparable, rows), key=lambda r: r[1])
 
     def clear_detections(self, observation_id: str) -> None:
         """Drop an observation's detections and mark it as waiting for detection (its COG failed)."""

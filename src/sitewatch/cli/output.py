@@ -138,9 +138,12 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None, hea
         wrapped = [replace(col, _cells=[_wrap(v, w) for v in col._cells]) for col, w in zip(columns, widths, strict=True)] if plain else None
     except (AttributeError, TypeError):
         wrapped = None
-    if wrapped is not None and table.rows and _print_plain_rows(_replace_table(table, wrapped, table.rows), console, widths):
+    if wrapped is None:
+        console.print(table)
         return
-    console.print(table)
+    ready = _replace_table(table, wrapped, table.rows)
+    if not (table.rows and _print_plain_rows(ready, console, widths)):
+        console.print(ready)  # rich's layout of the cells wrapped here: its own folds a line's leading space mid-word
 
 
 def _column_widths(columns: list[Any], id_header: str, widest: list[int], low: list[int], room: int) -> list[int]:
@@ -192,6 +195,8 @@ def _wrap(text: str, width: int, first: int | None = None) -> str:
             if line and used + len(gap) + n > room:
                 lines.append(line)
                 line, used, room, gap = "", 0, width, ""
+            elif not line and len(gap) + n > room:
+                gap = ""  # spaces before a line's first word that would push it past the room: the word whole instead
             line, used, gap = f"{line}{gap}{token}", used + len(gap) + n, ""
         lines.append(line)
     return "\n".join(lines)

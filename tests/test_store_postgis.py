@@ -378,6 +378,25 @@ def test_one_database_is_known_by_its_server_and_name_whichever_role_or_form(mon
     assert url_without_role("postgresql://ben:pw@db/x?sslmode=require&user=ben") == "postgresql://db/x?sslmode=require"
 
 
+def test_a_url_naming_no_database_names_the_one_libpq_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libpq takes a URL's missing database from PGDATABASE, else the role's name, and its missing host from PGHOST:
+    two roles' URLs naming no database were one database (`store copy --to postgresql://ben@db` from
+    postgresql://ana@db refused as 'this workspace's own database'; `init` said it was the same one), and a host
+    left to PGHOST was another server than the same host written out."""
+    for name in ("PGPORT", "PGDATABASE", "PGHOST", "PGUSER"):
+        monkeypatch.delenv(name, raising=False)
+    assert not same_database("postgresql://ana@db.example.org", "postgresql://ben@db.example.org")
+    assert same_database("postgresql://ana@db.example.org", "postgresql://db.example.org/ana")
+    assert same_database("postgresql://ana@db.example.org/my%2Ddb", "postgresql://db.example.org/my-db")
+    monkeypatch.setenv("PGUSER", "ana")
+    assert same_database("postgresql://db.example.org", "postgresql://ana@db.example.org/ana")
+    monkeypatch.setenv("PGDATABASE", "team")
+    assert same_database("postgresql://ana@db.example.org", "postgresql://ben@db.example.org/team")
+    monkeypatch.setenv("PGHOST", "db.example.org")
+    assert same_database("postgresql:///team", "postgresql://db.example.org/team")
+    assert url_role("postgresql://db.example.org/team") == ""  # PGUSER is libpq's, not the URL's
+
+
 def test_init_store_with_a_url_without_a_host_part_writes_it_as_given(
     tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

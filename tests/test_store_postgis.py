@@ -1082,3 +1082,20 @@ def test_store_copy_keeps_each_stores_own_schema_record(tmp_path: Path, pg_url: 
         assert s.meta("schema_written_by") == __version__ and [x.id for x in s.sites()] == ["dunai"]
     with ws.store() as s:
         assert s.meta("schema_written_by") == "0.0.1"
+
+
+def test_store_info_does_not_say_sitewatch_store_overrides_the_same_url_with_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    """sitewatch.toml keeps a URL without its password; a member's SITEWATCH_STORE of that URL with it named the same
+    database, yet `store info` said it overrode the file's ('over sitewatch.toml's' the very URL)."""
+    from sitewatch.store.postgis import has_password
+
+    ws = init_workspace(tmp_path / "ws")
+    with_password = pg_url if has_password(pg_url) else pg_url + ("&" if "?" in pg_url else "?") + "password=pw"
+    set_store_setting(ws.root, with_password)
+    monkeypatch.setenv("SITEWATCH_STORE", with_password)
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.endswith("; from SITEWATCH_STORE)") and "over" not in first, first

@@ -293,3 +293,19 @@ def test_a_cell_beginning_with_a_space_keeps_its_words_whole(capsys: pytest.Capt
     out = capsys.readouterr().out
     assert not too_wide(out, 47)
     assert {"sim-planet-dunai-20241017T0040", "2024-10-17", "2024-10-18", "00:40"} <= whole_words(out), out
+
+
+@pytest.mark.parametrize("columns", ["0", "", "wide"])
+def test_a_columns_of_no_width_is_taken_as_unset(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                 columns: str) -> None:
+    """COLUMNS=0 (or empty, or no number) names no width: lines of text took it so (echo_wrapped), but a table
+    took 0 columns, and piped into a file gave every word of every cell a line of its own."""
+    monkeypatch.setenv("COLUMNS", columns)
+    table = Table()
+    add_id_column(table, "id", [])
+    for header in ("name", "kind"):
+        table.add_column(header)
+    table.add_row("dunai", "Dunai port", "port")
+    print_table(table)
+    out = capsys.readouterr().out
+    assert "│ dunai │ Dunai port │ port │" in out, out

@@ -113,8 +113,16 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None, hea
     chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
     # markup=False: cells hold names and ids from files and catalogues, where "[/b]" made rich raise
     # MarkupError and "[link=…]" made a terminal hyperlink; they are printed as they are.
+    columns_env = os.environ.get("COLUMNS", "")
+    columns_given = columns_env.strip().isdigit() and int(columns_env) > 0
+    if width is None and "COLUMNS" in os.environ and not columns_given:
+        # COLUMNS=0 (or no number) names no width, as for lines of text (line_width): rich took 0 columns, a word
+        # a line. The terminal's width instead (shutil reads past such a COLUMNS); piped, as if unset, below.
+        import shutil
+
+        width = shutil.get_terminal_size().columns if Console().is_terminal else None
     console = Console(markup=False) if width is None else Console(width=width, markup=False)
-    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+    if width is None and not console.is_terminal and not columns_given:
         # Piped into a file, grep or awk: one line per row, however wide (COLUMNS still sets a width).
         console = Console(width=max(console.width, sum(widest) + chrome), markup=False)
     room = console.width - chrome

@@ -114,7 +114,7 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None, hea
     # markup=False: cells hold names and ids from files and catalogues, where "[/b]" made rich raise
     # MarkupError and "[link=…]" made a terminal hyperlink; they are printed as they are.
     columns_env = os.environ.get("COLUMNS", "")
-    columns_given = columns_env.strip().isdigit() and int(columns_env) > 0
+    columns_given = columns_env.isdigit() and int(columns_env) > 0  # as line_width and rich read it
     if width is None and "COLUMNS" in os.environ and not columns_given:
         # COLUMNS=0 (or no number) names no width, as for lines of text (line_width): rich took 0 columns, a word
         # a line. The terminal's width instead (shutil reads past such a COLUMNS); piped, as if unset, below.

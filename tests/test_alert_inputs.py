@@ -250,6 +250,7 @@ def test_the_migration_to_13_gives_every_window_up_once(tmp_path: Path) -> None:
     register_gpkg_functions(db)  # the layers' R-tree triggers call them
     for table in INPUT_TABLES:
         db.execute(f"DROP TRIGGER sitewatch_input_{table}_update_replace")
+    db.execute("DROP INDEX idx_observations_undetected")  # (schema 14)
     db.execute("UPDATE sitewatch_meta SET value = '12' WHERE key = 'schema_version'")
     db.execute("UPDATE OR REPLACE detections SET detection_id = (SELECT detection_id FROM detections WHERE observation_id = ? "
                "LIMIT 1) WHERE fid = (SELECT max(fid) FROM detections WHERE site_id = 'dunai')", (OLD,))  # fmt: skip
@@ -398,9 +399,10 @@ def member(pg_url: str) -> Iterator[str]:
     from sitewatch.store.pg_schema import PG_SCHEMA_VERSION
 
     role = f"sitewatch_member_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:  # the store as the version before left it
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the store as the version before left it (2: later ones undone)
         conn.execute("DROP TABLE input_changes; DROP FUNCTION sitewatch_input_changed() CASCADE")
-        conn.execute("UPDATE sitewatch_meta SET value = %s WHERE key = 'schema_version'", (str(PG_SCHEMA_VERSION - 1),))
+        conn.execute("DROP INDEX idx_observations_undetected")  # (version 4)
+        conn.execute("UPDATE sitewatch_meta SET value = '2' WHERE key = 'schema_version'")
     admin(pg_url, f"CREATE ROLE {role} LOGIN", f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
           f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")  # fmt: skip
     from sitewatch.store.postgis import PostgisStore

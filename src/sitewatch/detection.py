@@ -15,7 +15,8 @@ or tile by tile above 64 M pixels, as detect-image reads a SAR file
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,14 @@ from .detect.base import PixelDetection
 from .detection_masks import BERTH_DISTANCE_M
 from .detection_optical import OPTICAL_TILE_PX, detect_optical_observation
 from .detection_sar import detect_sar_observation
+from .detection_state import _FINGERPRINT_COLUMNS
 from .errors import ConfigError, ImageReadError, InputError
 from .geo import ground_pixel_size, heading_from_north, reproject_geometry, unwrap_longitudes
 from .ingest.grid import SMALL_SITE_M
 from .ingest.identity import sha256_file
 from .model import Detection, Observation, Site
 from .run import map_jobs
-from .store import now_utc
+from .store import Store, now_utc
 from .workspace import ARCHIVE_DIR, Workspace
 
 if TYPE_CHECKING:
@@ -254,6 +256,20 @@ def alongside_note(site: Site, fine: int, optical_mode: str) -> str:
     )
 
 
+_ROW_COLUMNS = (*_FINGERPRINT_COLUMNS, "scene_id")
+"""What :func:`detect_site` reads of each observation of a site (its scene's own columns: only the fingerprint's)."""
+
+
+@contextmanager
+def _store_of(ws: Workspace, store: Store | None) -> Iterator[Store]:
+    """``store`` as it is (its opener closes it), or the workspace's store opened for the block and closed after."""
+    if store is not None:
+        yield store
+        return
+    with ws.store() as opened:
+        yield opened
+
+
 def detect_site(
     ws: Workspace,
     site_id: str,
@@ -266,8 +282,13 @@ def detect_site(
     max_length_m: float | None = None,
     optical_mode: str = "auto",
     force: bool = False,
+    store: Store | None = None,
 ) -> dict[str, Any]:
     """Detect in every observation of a site; replace each observation's detections atomically.
+
+    ``store``: the workspace's store, open, to read and write through (left open); default: opened here and
+    closed after. A command detecting at many sites opens it once for all of them: on a PostGIS team store each
+    opening is a connection, a dozen catalogue statements and PostGIS loaded again in the server's session.
 
     ``min_length_m``/``max_length_m`` override the detectors' own vessel length limits;
     ``optical_mode`` is one of :data:`OPTICAL_MODES` (:func:`~sitewatch.detection_optical.optical_water`).
@@ -288,10 +309,12 @@ def detect_site(
     )
 
     started = now_utc()
-    with ws.store() as store:
+    with _store_of(ws, store) as store:
         site = store.get_site(site_id)
-        # The rows, not yet observations: only those not detected in as they stand are built (below).
-        rows = store._observations_where(site_id=site_id)
+        # The rows, not yet observations: only those not detected in as they stand are built (below), from their whole
+        # rows read then; the site's history is read without its scenes' properties, links and footprints (years of
+        # daily images: megabytes a site, which a PostGIS server sent whole each day).
+        rows = store._observations_where(site_id=site_id, columns=_ROW_COLUMNS)
         for r in rows:
             if r["scene_provider"] is None:
                 store._observation_from_row(r)  # the StoreError naming it, as reading them all gave
@@ -332,12 +355,19 @@ def detect_site(
         digests = {r["observation_id"]: row_digest(r) for r in rows}
         built: dict[str, Observation] = {}
         prints: dict[str, str] = {}
+
+        def build(oids: set[str]) -> None:
+            for full in store._observations_where(site_id=site_id, ids=oids - set(built)):
+                built[full["observation_id"]] = store._observation_from_row(full)  # (a StoreError: no scene stored)
+
+        unchanged = {r["observation_id"] for r in rows if r["observation_id"] in previous
+                     and known_rows.get(r["observation_id"]) == digests[r["observation_id"]] and r["scene_provider"] is not None}  # fmt: skip
+        build({r["observation_id"] for r in rows} - unchanged)
         for r in rows:
             oid = r["observation_id"]
-            if oid in previous and known_rows.get(oid) == digests[oid] and r["scene_provider"] is not None:
+            if oid in unchanged:
                 prints[oid] = previous[oid]  # the row its fingerprint was made from, unchanged
             else:
-                built[oid] = store._observation_from_row(r)  # (a StoreError when its scene is not stored)
                 prints[oid] = observation_fingerprint(built[oid])
         # Absolute: a Dask worker started in another folder must find the same files.
         root = Path(ws.root).resolve()
@@ -360,7 +390,8 @@ def detect_site(
         }  # fmt: skip
         if kept:
             log.info("%s: %d observation(s) unchanged since the last detect, kept", site_id, len(kept))
-        jobs = [DetectJob(site, built.get(r["observation_id"]) or store._observation_from_row(r), paths[r["observation_id"]], limits)
+        build(set(ids) - kept)
+        jobs = [DetectJob(site, built[r["observation_id"]], paths[r["observation_id"]], limits)
                 for r in rows if r["observation_id"] not in kept]  # fmt: skip
         kinds: dict[str, list[tuple[str, bool]]] = {oid: [] for oid in kept}
         for oid, kind, truncated in store.execute(

@@ -62,11 +62,11 @@ def command(
     from ..detection import detect_site  # rasterio, scipy: not imported for --help or a Tab
 
     ids = list(dict.fromkeys(site_ids))
-    if len(ids) != 1:  # (one site: detect_site names it if it is not there, with no store opened for it here)
-        with ws.store() as store:
-            ids = sites_asked(store, ids)
     summaries: list[dict[str, Any]] = []
-    with progress_bar("detect", is_quiet() or as_json) as progress:
+    # One store for every site (a PostGIS store's connection opened once a run, not once a site).
+    with ws.store() as store, progress_bar("detect", is_quiet() or as_json) as progress:
+        if len(ids) != 1:  # (one site: detect_site names it if it is not there)
+            ids = sites_asked(store, ids)
         for sid in ids:
             summary = detect_site(
                 ws,
@@ -79,6 +79,7 @@ def command(
                 max_length_m=settings["max_vessel_length_m"],
                 optical_mode=settings["optical_mode"],
                 force=force,
+                store=store,
             )
             summaries.append({"site": sid} | summary)
             if not as_json:

@@ -530,8 +530,16 @@ END;""")
     return "\n".join(parts)
 
 
+INDEX_V14 = """
+CREATE INDEX idx_observations_undetected ON observations(site_id, observation_id) WHERE detected_at IS NULL;
+"""
+"""Version 14: the observations waiting for detection, by site (a partial index: the few rows ``detected_at IS NULL``
+holds). ``Store.undetected(site)``, which ``alerts check``, ``timeline``, ``links``, the dashboard and ``detect``
+ask of each site, read every observation of the site's history to find them, and ``export``'s count of them by
+site every observation of the workspace (0.14-0.25 s at 19,000 observations on a GeoPackage)."""
+
 MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11,
-                               input_log_sql(), input_update_replace_sql())
+                               input_log_sql(), input_update_replace_sql(), INDEX_V14)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -148,6 +148,10 @@ _OBSERVATIONS_WITH_SCENES = (
 and the reader (the dashboard, a report) failed with IndexError. One statement reads one state of the store."""
 
 
+_IDS_AT_ONCE = 500
+"""Most ids one ``IN (…)`` of :meth:`Store._observations_where` names (SQLite's limit of 32,766 parameters far off)."""
+
+
 BUSY_TIMEOUT_S = 30.0
 """How long a write waits for another process's write transaction before the store says it is busy."""
 
@@ -850,17 +854,31 @@ class Store:
                 (stored_json(provenance), observation_id),
             )
 
-    def _observations_where(self, since: datetime | None = None, until: datetime | None = None, **equal: Any) -> list[Any]:
+    def _observations_where(self, since: datetime | None = None, until: datetime | None = None, *,
+                            columns: Iterable[str] | None = None, ids: Iterable[str] | None = None, **equal: Any) -> list[Any]:  # fmt: skip
         """The rows of :data:`_OBSERVATIONS_WITH_SCENES` whose observation columns equal the values of ``equal``
         (None: any), acquired from ``since`` to ``until`` (inclusive, either open when None), oldest first: each
-        observation and its scene read by one statement."""
+        observation and its scene read by one statement. ``columns``: only these columns of the row (an observation's
+        by its name, its scene's as ``scene_`` + name), not the scene's properties, links and footprint (a site's
+        years of rows are megabytes, which a PostGIS server sends whole); ``ids``: only these observations."""
         kept = {col: val for col, val in equal.items() if val is not None}
         where = "".join(f" AND observations.{col} = ?" for col in kept)
         where += _acquired_between("observations.acquired", since, until)
-        return self.execute(
-            f"{_OBSERVATIONS_WITH_SCENES} WHERE 1=1{where} ORDER BY observations.acquired, observations.observation_id",
-            [*kept.values(), *_times(since, until)],
-        )
+        args: list[Any] = [*kept.values(), *_times(since, until)]
+        select = _OBSERVATIONS_WITH_SCENES
+        if columns is not None:
+            names = [f"scenes.{c[6:]} AS {c}" if c.startswith("scene_") and c[6:] in _SCENE_COLUMNS else f"observations.{c}"
+                     for c in columns]  # fmt: skip
+            select = f"SELECT {', '.join(names)} FROM observations LEFT JOIN scenes ON scenes.scene_id = observations.scene_id"
+        order = " ORDER BY observations.acquired, observations.observation_id"
+        if ids is None:
+            return self.execute(f"{select} WHERE 1=1{where}{order}", args)
+        wanted, rows = sorted(set(ids)), []
+        for start in range(0, len(wanted), _IDS_AT_ONCE):
+            part = wanted[start:start + _IDS_AT_ONCE]
+            rows += self.execute(f"{select} WHERE 1=1{where} AND observations.observation_id IN ({', '.join('?' * len(part))}){order}",
+                                 [*args, *part])  # fmt: skip
+        return sorted(rows, key=lambda r: (r["acquired"], r["observation_id"])) if len(wanted) > _IDS_AT_ONCE else rows
 
     def _observation_from_row(self, row: Any) -> Observation:
         """The observation of a row of :data:`_OBSERVATIONS_WITH_SCENES`; a StoreError when its scene is not stored."""

@@ -262,3 +262,30 @@ def test_a_rule_on_a_site_without_images_yet_keeps_the_window_until_its_first(pa
             assert run.full and "vostok" in run.why_full, run.why_full
     finally:
         del PLACES["vostok"]
+
+
+def test_events_deleted_by_hand_below_the_window_are_reported_again_as_a_whole_evaluation_does(pair: tuple[Path, Path]) -> None:
+    """Rows deleted from alert_events (sqlite3, psql) of events older than the window were never reported again
+    (only --all found them), though a whole evaluation, at the next upgrade or rules edit, reported them as new: the
+    window and the whole history disagreed. A run that finds rows gone evaluates whole."""
+    root, _ = pair
+    story = History(60, seed=5)
+    story.hidden.clear()
+    with open_workspace(root).store() as store:
+        for d in range(60):
+            for o, ds in story.day(d):
+                _put(store, o, ds)
+    first = _check(root, RULES, whole=False)
+    assert first[1], "the story has events"
+    with open_workspace(root).store() as store:
+        rules, _ = parse_rules({"rules": RULES}, store.sites())
+        starts = alert_window.evaluate_window(store, rules).starts
+        assert any(starts.values()), "a window to be below"
+        rows = store.execute("SELECT event_key, site_id, event_date FROM alert_events ORDER BY event_date")
+        old = [r[0] for r in rows if (s := starts.get(r[1])) is not None and str(r[2]) <= s.isoformat()]
+        assert old, "events below the window"
+        with store.transaction() as db:  # by hand
+            db.execute("DELETE FROM alert_events WHERE event_key = ?", (old[0],))
+    again = _check(root, RULES, whole=False)
+    assert again[1] == [old[0]], again[1]
+    assert _check(root, RULES, whole=False)[1] == []  # and once only

@@ -476,6 +476,72 @@ def test_a_webhook_url_with_a_user_and_password_posts_with_them_and_never_shows_
     assert handler.auth[-1] == "Basic " + base64.b64encode(b"bot:s3cret!").decode()
 
 
+@pytest.mark.parametrize("fmt", ["slack", "mattermost", "discord", "teams"])
+def test_a_chat_webhook_gets_a_message_in_its_own_shape(
+    ws: tuple[Path, Store], hook: tuple[str, type[_Hook]], fmt: str
+) -> None:
+    """Slack's, Mattermost's, Discord's and a Teams workflow's incoming webhooks refuse sitewatch's event JSON (no
+    `text`, `content` or card in it): the alerts never reached the team's channel."""
+    root, store = ws
+    url, handler = hook
+    (root / "alerts.yaml").write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", url, "--webhook-format", fmt.upper()])
+    assert res.exit_code == 0 and "1 delivered to the webhook" in res.output, res.output
+    ((event,), (got,)) = stored_events(store), handler.got
+    if fmt == "teams":
+        assert got["type"] == "message" and set(got) == {"type", "attachments"}
+        (card,) = got["attachments"]
+        assert card["contentType"] == "application/vnd.microsoft.card.adaptive" and card["content"]["type"] == "AdaptiveCard"
+        texts = [b.get("text", "") for b in card["content"]["body"]] + [f["value"] for b in card["content"]["body"] for f in b.get("facts", [])]
+        text = "\n".join(texts)
+    else:
+        key = "content" if fmt == "discord" else "text"
+        assert set(got) == ({key, "allowed_mentions"} if fmt == "discord" else {key}), got
+        text = got[key]
+    assert event["what"].startswith("SIMULATED imagery") and event["what"] in text and "[ls]" in text
+    assert event["event_id"] in text and "dunai/dunai-2024-10-17" in text
+
+
+def test_auto_takes_the_shape_from_a_chat_services_host_and_keeps_json_for_any_other() -> None:
+    from sitewatch.alert_chat import webhook_format_for
+
+    assert webhook_format_for("https://hooks.slack.com/services/T0/B0/x") == "slack"
+    assert webhook_format_for("https://discord.com/api/webhooks/1/abc") == "discord"
+    assert webhook_format_for("https://discord.com/api/webhooks/1/abc/slack") == "slack"
+    assert webhook_format_for("https://prod-12.westeurope.logic.azure.com:443/workflows/a/triggers/manual/paths/invoke") == "teams"
+    assert webhook_format_for("https://hooks.example.org/sitewatch") == "json"  # a receiver of the team's own: as before
+    assert webhook_format_for("https://chat.example.org/hooks/abc") == "json"  # Mattermost has no host of its own
+    assert webhook_format_for("https://hooks.slack.com/services/T0/B0/x", "json") == "json"  # asked for: given
+
+
+def test_chat_messages_escape_slack_and_fit_discord() -> None:
+    from sitewatch.alert_chat import DISCORD_CONTENT_MAX, event_to_payload
+
+    event = {"event_id": "k1", "rule": "r", "site": "a", "date": "2024-10-17", "acquired": "2024-10-17T09:00:00Z",
+             "what": "ship at Piers <east> & @everyone " + "x" * 3000, "observations": ["a/o1"]}  # fmt: skip
+    slack = event_to_payload(event, "slack")["text"]
+    assert "Piers &lt;east&gt; &amp;" in slack and "<east>" not in slack
+    assert "Piers <east> &" in event_to_payload(event, "mattermost")["text"]
+    discord = event_to_payload(event, "discord")
+    assert len(discord["content"]) <= DISCORD_CONTENT_MAX and discord["content"].endswith("event: k1")
+    assert discord["allowed_mentions"] == {"parse": []}
+    assert event_to_payload(event, "json") == event
+
+
+def test_the_webhook_format_setting_is_read_by_alerts_check_and_a_bad_one_named(
+    ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]
+) -> None:
+    root, _ = ws
+    url, handler = hook
+    (root / "alerts.yaml").write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
+    run = ["alerts", "check", "-w", str(root), "--webhook", url]
+    res = CliRunner().invoke(main, run, env={"SITEWATCH_ALERTS_WEBHOOK_FORMAT": "xml"})
+    assert res.exit_code == 1 and ("environment variable SITEWATCH_ALERTS_WEBHOOK_FORMAT (the alerts_webhook_format "
+                                   "setting) must be one of auto, json, slack, mattermost, discord, teams, got 'xml'") in res.output
+    res = CliRunner().invoke(main, run, env={"SITEWATCH_ALERTS_WEBHOOK_FORMAT": "mattermost"})
+    assert res.exit_code == 0 and set(handler.got[0]) == {"text"}, res.output
+
+
 class _RedirectingHook(BaseHTTPRequestHandler):
     """A receiver that moved: a POST is answered 302 to another path, a GET there 200 (and no body arrives)."""
 

@@ -28,9 +28,9 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("toml", "named"), [
     ("[settings]\nwrokers = 3\n", "wrokers"),
     ("[settings]\nworkers = 'many'\n", "workers"),
-    ("[settings]\nworkers = 2.5\n", "workers must be int, got 2.5"),  # int() would take it as 2
-    ("[settings]\nworkers = true\n", "workers must be int, got True"),  # and this as 1
-    pytest.param("[settings]\nmax_cloud = 1" + "0" * 400 + "\n", "max_cloud must be a finite number",
+    ("[settings]\nworkers = 2.5\n", r"\[settings\] workers must be a whole number, 0 or more, got 2.5"),  # int() would take it as 2
+    ("[settings]\nworkers = true\n", r"\[settings\] workers must be a whole number, 0 or more, got True"),  # and this as 1
+    pytest.param("[settings]\nmax_cloud = 1" + "0" * 400 + "\n", "max_cloud must be a percentage from 0 to 100",
                  id="int-past-float"),  # was an OverflowError traceback
     pytest.param("[settings]\nworkers = " + "1" * 5000 + "\n", "not valid TOML .*4300 digits", id="int-past-4300-digits"),
     ("[setings]\nworkers = 2\n", "setings"),
@@ -51,9 +51,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 @pytest.mark.parametrize("value", ["jpeg", "foo", "webp"])
 def test_cog_compress_must_be_a_lossless_codec(tmp_path: Path, value: str) -> None:
     (tmp_path / "sitewatch.toml").write_text(f"[settings]\ncog_compress = '{value}'\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"cog_compress must be one of deflate, zstd, lzw, got '{value}'"):
+    with pytest.raises(ConfigError, match=rf"\[settings\] cog_compress must be one of deflate, zstd, lzw, got '{value}'"):
         load_settings(tmp_path, env={})
-    with pytest.raises(ConfigError, match="SITEWATCH_COG_COMPRESS: cog_compress must be one of"):
+    with pytest.raises(ConfigError, match=r"environment variable SITEWATCH_COG_COMPRESS \(the cog_compress setting\) must be one of"):
         load_settings(None, env={"SITEWATCH_COG_COMPRESS": value})
 
 
@@ -72,11 +72,11 @@ def test_cog_compress_accepts_any_case() -> None:
 
 
 def test_number_settings_are_range_checked() -> None:
-    with pytest.raises(ConfigError, match="--workers: workers must be at least 0, got -3"):
+    with pytest.raises(ConfigError, match="--workers must be a whole number, 0 or more, got -3"):
         load_settings(None, flags={"workers": -3}, env={})
-    with pytest.raises(ConfigError, match="SITEWATCH_MIN_VESSEL_LENGTH_M: min_vessel_length_m must be above 0"):
+    with pytest.raises(ConfigError, match=r"SITEWATCH_MIN_VESSEL_LENGTH_M \(the min_vessel_length_m setting\) must be a length in metres above 0"):
         load_settings(None, env={"SITEWATCH_MIN_VESSEL_LENGTH_M": "-5"})
-    with pytest.raises(ConfigError, match="SITEWATCH_MAX_CLOUD: max_cloud must be at most 100"):
+    with pytest.raises(ConfigError, match=r"SITEWATCH_MAX_CLOUD \(the max_cloud setting\) must be a percentage from 0 to 100, got '130'"):
         load_settings(None, env={"SITEWATCH_MAX_CLOUD": "130"})
 
 
@@ -95,10 +95,10 @@ def test_vessel_length_limits_must_be_ordered(tmp_path: Path) -> None:
     [
         ("settings = 3\n", "settings must be a table"),  # was an AttributeError traceback
         ("workers = 2\n", "workers must be under [settings]"),  # [settings] forgotten
-        ("[settings]\nscheduler = 8786\n", "scheduler must be str, got 8786"),  # was taken as the address '8786'
-        ("[settings]\nmin_vessel_length_m = inf\n", "min_vessel_length_m must be a finite number, got inf"),
-        ("[settings]\nmax_cloud = false\n", "max_cloud must be float, got False"),  # was taken as 0 %
-        ("[settings]\nmin_vessel_length_m = true\n", "min_vessel_length_m must be float, got True"),  # as 1 m
+        ("[settings]\nscheduler = 8786\n", "[settings] scheduler must be text in quotes, got 8786"),  # was taken as the address '8786'
+        ("[settings]\nmin_vessel_length_m = inf\n", "[settings] min_vessel_length_m must be a length in metres above 0, got inf"),
+        ("[settings]\nmax_cloud = false\n", "[settings] max_cloud must be a percentage from 0 to 100, got False"),  # was taken as 0 %
+        ("[settings]\nmin_vessel_length_m = true\n", "[settings] min_vessel_length_m must be a length in metres above 0, got True"),  # as 1 m
     ],
 )
 def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -106,7 +106,7 @@ def test_misplaced_or_wrongly_typed_toml_values_are_named(tmp_path: Path, text: 
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, env={})
     assert message in str(err.value) and "sitewatch.toml" in str(err.value)
-    with pytest.raises(ConfigError, match="SITEWATCH_MAX_VESSEL_LENGTH_M: max_vessel_length_m must be a finite number, got 'inf'"):
+    with pytest.raises(ConfigError, match=r"SITEWATCH_MAX_VESSEL_LENGTH_M \(the max_vessel_length_m setting\) must be a length in metres above 0, got 'inf'"):
         load_settings(None, env={"SITEWATCH_MAX_VESSEL_LENGTH_M": "inf"})
 
 
@@ -140,7 +140,7 @@ def test_a_flag_overrides_a_bad_environment_value(tmp_path: Path) -> None:
     run = ["detect", tiny_site().id, "-w", str(ws.root)]
     env = {"SITEWATCH_WORKERS": "-1"}  # left in a shell profile
     bad = CliRunner().invoke(main, run, env=env)
-    assert bad.exit_code == 1 and "SITEWATCH_WORKERS: workers must be at least 0, got '-1'" in bad.output
+    assert bad.exit_code == 1 and "environment variable SITEWATCH_WORKERS (the workers setting) must be a whole number, 0 or more, got '-1'" in bad.output
     overridden = CliRunner().invoke(main, [*run, "--workers", "1"], env=env)  # flag > env
     assert overridden.exit_code == 0, overridden.output
 
@@ -283,8 +283,8 @@ def test_an_option_taking_one_value_given_twice_is_refused_in_every_command(tmp_
         ("[settings]\nworkers = 2\n\n[settings]\n", "'[settings]' sets a key or table already set above"),
         ("[settings]\nmax_cloud = \n", "'max_cloud ='"),
         # a number in quotes was taken as the number, though a number for a text setting is refused
-        ('[settings]\nworkers = "2"\n', "workers must be a whole number without quotes, got '2'"),
-        ("[settings]\nmax_cloud = '30'\n", "max_cloud must be a number without quotes, got '30'"),
+        ('[settings]\nworkers = "2"\n', "[settings] workers must be a whole number, 0 or more without quotes, got '2'"),
+        ("[settings]\nmax_cloud = '30'\n", "[settings] max_cloud must be a percentage from 0 to 100 without quotes, got '30'"),
     ],
 )
 def test_toml_key_given_twice_or_number_in_quotes_is_named(tmp_path: Path, text: str, message: str) -> None:
@@ -344,7 +344,7 @@ def test_sar_thermal_noise_keeps_the_noise_unless_told_to_subtract_it(tmp_path: 
     assert load_settings(tmp_path, env={})["sar_thermal_noise"] == "subtract"
     assert load_settings(tmp_path, env={"SITEWATCH_SAR_THERMAL_NOISE": "Keep"})["sar_thermal_noise"] == "keep"
     (tmp_path / "sitewatch.toml").write_text('[settings]\nsar_thermal_noise = "remove"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="sar_thermal_noise must be one of keep, subtract, got 'remove'"):
+    with pytest.raises(ConfigError, match=r"\[settings\] sar_thermal_noise must be one of keep, subtract, got 'remove'"):
         load_settings(tmp_path, env={})
 
 
@@ -354,7 +354,7 @@ def test_one_setting_without_a_workspace_reads_only_its_own_variable() -> None:
     assert load_setting("sar_thermal_noise", env=env) == "subtract"
     assert load_setting("sar_thermal_noise", "keep", env=env) == "keep"  # the flag first
     assert load_setting("sar_thermal_noise", env={}) == "keep"
-    with pytest.raises(ConfigError, match="SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'yes'"):
+    with pytest.raises(ConfigError, match=r"environment variable SITEWATCH_SAR_THERMAL_NOISE \(the sar_thermal_noise setting\) must be one of keep, subtract, got 'yes'"):
         load_setting("sar_thermal_noise", env={"SITEWATCH_SAR_THERMAL_NOISE": "yes"})
 
 
@@ -391,3 +391,70 @@ def test_a_setting_an_earlier_sitewatch_had_is_said_and_not_read(tmp_path: Path,
     ws.config_path.write_text("[settings]\nsar_pfaa = 1e-6\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown setting 'sar_pfaa'"):
         load_settings(ws.root, env={})
+
+
+def test_a_bad_variable_stops_only_the_commands_that_read_its_setting(tmp_path: Path) -> None:
+    """SITEWATCH_MAX_CLOUD=lots stopped `detect`, which does not read max_cloud (it read every variable), while
+    `timeline`, which does not read it either, ran: now each command checks the variables of its own settings."""
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+    from sitewatch.testing import tiny_site
+    from sitewatch.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(tiny_site())
+    site, w = tiny_site().id, ["-w", str(ws.root)]
+    (ws.root / "alerts.yaml").write_text(f"rules:\n  - {{id: a, kind: arrival, sites: [{site}]}}\n", encoding="utf-8")
+    fetch = ["fetch", site, "--collection", "sentinel-2-l2a", "--from", "2024-10-01", "--to", "2024-10-02", *w]
+    cases = [
+        ({"SITEWATCH_MAX_CLOUD": "lots"}, fetch, ["detect", site, *w], ["timeline", site, *w], ["alerts", "check", *w],
+         "environment variable SITEWATCH_MAX_CLOUD (the max_cloud setting) must be a percentage from 0 to 100, got 'lots'"),
+        ({"SITEWATCH_ALERTS_WEBHOOK": "hooks.example.org"}, ["alerts", "check", *w], ["detect", site, *w], None, None,
+         "environment variable SITEWATCH_ALERTS_WEBHOOK (the alerts_webhook setting) must be empty (no webhook) or an "
+         "http:// or https:// URL with a host, got 'hooks.example.org'"),
+        ({"SITEWATCH_WAIT_WORKERS": "ten"}, ["detect", site, *w], ["alerts", "check", *w], ["timeline", site, *w], None,
+         "environment variable SITEWATCH_WAIT_WORKERS (the wait_workers setting) must be a number of seconds above 0, got 'ten'"),
+        ({"SITEWATCH_OPTICAL_MODE": "radar"}, ["detect", site, *w], ["alerts", "check", *w], None, None,
+         "environment variable SITEWATCH_OPTICAL_MODE (the optical_mode setting) must be one of auto, water, image, got 'radar'"),
+    ]  # fmt: skip
+    for env, reads, *others, message in cases:
+        r = CliRunner().invoke(main, reads, env=env)
+        assert r.exit_code == 1 and message in r.output, (env, reads, r.output)
+        for run in filter(None, others):
+            r = CliRunner().invoke(main, run, env=env)
+            assert r.exit_code == 0, (env, run, r.output)
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.type is not str or s.choices or s.check], ids=lambda s: s.name)
+def test_every_refused_value_names_its_variable_or_file_the_value_and_what_is_taken(tmp_path: Path, setting) -> None:  # type: ignore[no-untyped-def]
+    """'SITEWATCH_WAIT_WORKERS: wait_workers must be float': the variable as a prefix, a Python type for what is
+    taken. Each setting's message now reads as a sentence and says what it takes, from either place."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={setting.env: "bogus"}, names=[setting.name])
+    said = str(err.value)
+    assert said == f"environment variable {setting.env} (the {setting.name} setting) must be {setting.accepts}, got 'bogus'"
+    assert " float" not in said and " int" not in said and " str" not in said
+    (tmp_path / "sitewatch.toml").write_text(f"[settings]\n{setting.name} = 'bogus'\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, env={})
+    assert str(err.value).startswith(f"{tmp_path / 'sitewatch.toml'}: [settings] {setting.name} must be {setting.accepts}")
+    assert str(err.value).endswith(", got 'bogus'")
+
+
+def test_the_readme_says_which_commands_read_each_setting() -> None:
+    from sitewatch.config import settings_used_by
+
+    rows = {line.split(" | ")[0].strip("| `"): line.split(" | ") for line in README.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `")}  # fmt: skip
+    for s in SETTINGS:
+        said = rows[s.name][3]
+        if not s.used_by:
+            assert said == "every command that reads a workspace", s.name
+        else:
+            assert said == ", ".join(f"`{c}`" for c in s.used_by), (s.name, said)
+    assert settings_used_by("fetch") == ("max_cloud", "catalog", "cog_compress", "context_m", "sar_thermal_noise")
+    assert settings_used_by("timeline") == ()
+    with pytest.raises(ValueError, match="no such setting"):
+        load_settings(None, env={}, names=["max_clouds"])

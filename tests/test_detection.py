@@ -88,7 +88,7 @@ def test_cli_ingest_names_a_bad_cog_compress(ws_with_sar, tmp_path: Path) -> Non
     tif = next(tmp_path.glob("s1.tif"))
     res = CliRunner().invoke(main, ["ingest", SITE.id, str(tif), "-w", str(ws_with_sar.root)])
     assert res.exit_code == 1, res.output
-    assert "cog_compress must be one of deflate, zstd, lzw, got 'jpeg'" in res.output
+    assert "[settings] cog_compress must be one of deflate, zstd, lzw, got 'jpeg'" in res.output
     assert "Traceback" not in res.output and "JPEGSetupEncode" not in res.output
 
 

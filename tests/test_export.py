@@ -392,3 +392,27 @@ def test_a_geopackage_is_not_renamed_over_a_pipe_or_device(ws: Workspace, tmp_pa
     res = run(ws, "--out", str(fifo))
     assert res.exit_code == 1 and "not a regular file" in res.output, res.output
     assert stat.S_ISFIFO(fifo.stat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]
+
+
+def test_a_csv_file_has_its_columns_types_beside_it_so_gdal_reads_numbers_times_and_flags(ws: Workspace, tmp_path: Path) -> None:
+    """GDAL's CSV driver, and so QGIS, read a CSV alone as all text: lengths sorted as words, `simulated` the
+    word "false". The .csvt beside it types them; standard output gets none (nothing to put it beside)."""
+    from pyogrio.raw import read
+
+    from sitewatch.report.csv_types import DETECTION_CSV_TYPES, csvt_text
+
+    out = tmp_path / "d.csv"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    assert set(DETECTION_CSV_TYPES) == set(DETECTION_CSV_COLUMNS)  # every column typed
+    assert out.with_suffix(".csvt").read_bytes() == csvt_text(DETECTION_CSV_COLUMNS, DETECTION_CSV_TYPES).encode()
+    meta, _, geometry, fields = read(out, datetime_as_string=True)
+    by_name = dict(zip(meta["fields"], fields, strict=True))
+    dtypes = dict(zip(meta["fields"], meta["dtypes"], strict=True))
+    assert dtypes["length_m"] == "float64" and dtypes["lon"] == "float64" and dtypes["simulated"] == "bool"
+    assert dtypes["acquired"].startswith("datetime64") and dtypes["id"] == "object"
+    assert sorted(by_name["length_m"]) == sorted(float(v["length_m"]) for v in stored(ws).values())
+    assert all(by_name["simulated"]) and geometry is not None and len(geometry) == len(stored(ws))
+    # Another format, or the CSV on standard output, writes no .csvt; a rerun replaces it, never adds one.
+    assert run(ws, "--out", str(tmp_path / "d.kml")).exit_code == 0 and run(ws, "--out", "-", "--format", "csv").exit_code == 0
+    assert run(ws, "--out", str(out)).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.csvt", "d.kml"]

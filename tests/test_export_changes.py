@@ -338,3 +338,21 @@ def test_the_regions_read_back_as_geojson_equal_the_stored_ones(ws: Workspace) -
     assert {f["properties"]["change_id"]: shape(f["geometry"]).area for f in fc["features"]} == pytest.approx(
         {k: from_gpkg_blob(r["geom"]).area for k, r in rows.items()}  # type: ignore[union-attr]
     )
+
+
+def test_a_changes_csv_file_has_its_columns_types_beside_it(ws: Workspace, tmp_path: Path) -> None:
+    """The regions' CSV read by GDAL (QGIS) with the .csvt beside it: areas as numbers, times as times, flags as
+    booleans, the GeoPackage's types, not text."""
+    from pyogrio.raw import read
+
+    from sitewatch.report.csv_types import CHANGE_CSV_TYPES
+
+    out = tmp_path / "c.csv"
+    assert run(ws, "--out", str(out)).exit_code == 0
+    assert set(CHANGE_CSV_TYPES) == set(CHANGE_CSV_COLUMNS)
+    meta, _, _, fields = read(out, datetime_as_string=True)
+    dtypes = dict(zip(meta["fields"], meta["dtypes"], strict=True))
+    assert (dtypes["area_m2"], dtypes["compared_fraction"], dtypes["simulated"]) == ("float64", "float64", "bool")
+    assert dtypes["before_acquired"].startswith("datetime64") and dtypes["after_acquired"].startswith("datetime64")
+    areas = dict(zip(meta["fields"], fields, strict=True))["area_m2"]
+    assert sorted(areas) == sorted(float(r["area_m2"]) for r in stored(ws).values())

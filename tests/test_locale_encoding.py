@@ -58,3 +58,31 @@ def test_output_in_an_encoding_without_a_sites_characters_is_escaped_not_a_trace
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     out = done.stdout.decode("cp1252")
     assert "tokyo" in out and "\\u6771\\u4eac\\u6e2f \\u03c3\\u2265" in out
+
+
+def test_json_output_writes_names_as_written_in_utf8_whatever_the_output_encoding(tmp_path: Path) -> None:
+    """`sites list --json` (every --json) escaped a Cyrillic or Chinese name as \\uXXXX; it is written as written, and
+    in UTF-8 (JSON's encoding) also where standard output is cp1252: redirected output on Windows."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(main, ["init", str(ws)]).exit_code == 0
+    name = "Порт Дунай 東京港 Île-d'Yeu σ≥"
+    added = CliRunner().invoke(main, ["sites", "add", "dunai", "--name", name, "--bbox", "132.32,42.87,132.36,42.90",
+                                      "-w", str(ws)])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(main, ["sites", "list", "--json", "-w", str(ws)])
+    assert listed.exit_code == 0, listed.output
+    assert f'"name": "{name}"' in listed.output and "\\u" not in listed.output
+    env = os.environ | {"PYTHONIOENCODING": "cp1252"}
+    for args in (["sites", "list", "--json"], ["observations", "--json"]):
+        done = subprocess.run([sys.executable, "-m", "sitewatch", *args, "-w", str(ws)], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+        doc = json.loads(done.stdout.decode("utf-8"))  # cp1252 bytes (é as 0xE9), or \\u escapes, before
+        if args[0] == "sites":
+            assert doc["features"][0]["properties"]["name"] == name
+            assert name.encode("utf-8") in done.stdout

@@ -205,7 +205,7 @@ def test_a_thermal_noise_value_other_than_keep_or_subtract_is_refused(tmp_path: 
     with ws.store() as store:
         store.put_site(SITE)
     r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)], env={"SITEWATCH_SAR_THERMAL_NOISE": "off"})
-    assert r.exit_code == 1 and "SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'off'" in r.output, r.output
+    assert r.exit_code == 1 and "environment variable SITEWATCH_SAR_THERMAL_NOISE (the sar_thermal_noise setting) must be one of keep, subtract, got 'off'" in r.output, r.output
     with ws.store() as store:
         assert not store.observations(SITE.id)
 
@@ -250,7 +250,7 @@ def test_detect_image_names_a_thermal_noise_choice_it_cannot_apply(tmp_path: Pat
     r = CliRunner().invoke(main, ["detect-image", str(tif), "--sensor", "sar", "--thermal-noise", "subtract", "--out", str(tmp_path / "o.geojson")])
     assert r.exit_code == 1 and f"--thermal-noise: for a Sentinel-1 GRD SAFE product given as IMAGE, whose noise LUT it keeps or subtracts; {tif} are read as they are" in r.output, r.output
     r = CliRunner().invoke(main, ["detect-image", str(product), "--out", str(tmp_path / "o.geojson")], env={"SITEWATCH_SAR_THERMAL_NOISE": "none"})
-    assert r.exit_code == 1 and "SITEWATCH_SAR_THERMAL_NOISE: sar_thermal_noise must be one of keep, subtract, got 'none'" in r.output, r.output
+    assert r.exit_code == 1 and "environment variable SITEWATCH_SAR_THERMAL_NOISE (the sar_thermal_noise setting) must be one of keep, subtract, got 'none'" in r.output, r.output
     assert not (tmp_path / "o.geojson").exists()
 
 

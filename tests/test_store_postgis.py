@@ -340,6 +340,30 @@ def test_a_database_that_does_not_exist_is_named_with_how_to_make_it(postgres_se
         PostgisStore(with_database(postgres_server.url, "sitewatch_nothere"))
 
 
+def test_a_store_connection_error_names_where_its_url_came_from(
+    postgres_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`store copy --to URL` of a database that does not exist was told to check "the store setting in
+    sitewatch.toml, or SITEWATCH_STORE", neither of which named it."""
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    missing = with_database(postgres_server.url, "sitewatch_nothere")
+    ws = init_workspace(tmp_path / "ws")
+    res = CliRunner().invoke(main, ["store", "copy", "--to", missing, "-w", str(ws.root)])
+    assert res.exit_code == 1 and f"{mask_url(missing)} (from --to): cannot connect" in res.output, res.output
+    assert "check the database's name in the URL (--to)" in res.output and "SITEWATCH_STORE" not in res.output
+    assert "store setting" not in res.output
+    monkeypatch.setenv("SITEWATCH_STORE", missing)
+    res = CliRunner().invoke(main, ["observations", "-w", str(ws.root)])
+    assert res.exit_code == 1 and "(from SITEWATCH_STORE): cannot connect" in res.output, res.output
+    assert "check the database's name in the URL (SITEWATCH_STORE)" in res.output
+    monkeypatch.delenv("SITEWATCH_STORE")
+    set_store_setting(ws.root, missing)
+    res = CliRunner().invoke(main, ["observations", "-w", str(ws.root)])
+    assert res.exit_code == 1 and f"(from the store setting in {ws.config_path}): cannot connect" in res.output, res.output
+    res = CliRunner().invoke(main, ["init", str(tmp_path / "new"), "--store", missing])
+    assert res.exit_code == 1 and "(from --store): cannot connect" in res.output, res.output
+
+
 def test_a_database_without_postgis_says_create_extension(postgres_server: Server) -> None:
     name = "sitewatch_test_nopostgis"
     admin(postgres_server.url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name} TEMPLATE template0")
@@ -445,7 +469,7 @@ def test_a_store_setting_that_is_no_url_is_refused(tmp_path: Path, monkeypatch: 
     init_workspace(tmp_path / "ws")
     monkeypatch.setenv("SITEWATCH_STORE", "mysql://ana:pw@db/x")
     res = CliRunner().invoke(main, ["observations", "-w", str(tmp_path / "ws")])
-    assert res.exit_code == 1 and "SITEWATCH_STORE: store must be empty" in res.output and "pw" not in res.output
+    assert res.exit_code == 1 and "environment variable SITEWATCH_STORE (the store setting) must be empty" in res.output and "pw" not in res.output
 
 
 def test_store_info_says_when_sitewatch_store_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -521,8 +545,8 @@ def test_commands_refuse_a_database_without_sitewatch_tables_and_only_init_makes
     for args in (["sites", "list"], ["observations"], ["store", "info"], ["sites", "add", "x", "--bbox", "132.33,42.87,132.34,42.88"]):
         res = CliRunner().invoke(main, [*args, "-w", str(ws.root)])
         assert res.exit_code == 1, (args, res.output)
-        assert f"{mask_url(withpw)}: no sitewatch store in database" in res.output and "hunter2" not in res.output
-        assert "check the database name in the URL" in res.output and "sitewatch init --store URL" in res.output
+        assert f"{mask_url(withpw)} (from SITEWATCH_STORE): no sitewatch store in database" in res.output and "hunter2" not in res.output
+        assert "check the database name in the URL (SITEWATCH_STORE)" in res.output and "sitewatch init --store URL" in res.output
     for read_only in (False, True):
         with pytest.raises(StoreError, match="no sitewatch store in database"):
             PostgisStore(pg_empty_url, read_only=read_only)

@@ -10,7 +10,11 @@ remembers, in the store (``sitewatch_meta``, key :data:`CHECKPOINT_KEY`; SQLite 
   (arrivals, departures) decided after it are the whole timeline's;
 - per site, the **end** (its last usable date at that run);
 - the rules, their parameters and the sitewatch version (:func:`rules_digest`);
-- how many events the rules have **below** the starts, which need no second look.
+- how many events the rules have **below** the starts, which need no second look;
+- how many events ``alert_events`` held (**recorded**): a run that finds fewer (rows deleted by hand: sitewatch
+  deletes none) evaluates whole, so that the events those rows recorded are reported again, whatever their date,
+  as a whole evaluation reports every event not recorded. Alerts are about what was not reported: a deleted row
+  is such an event, and a window must not decide otherwise than the whole history would.
 
 Whether anything stored before a site's end changed since (an image imported late into the past, a ``detect
 --force``, an edited site, a deleted observation...) is not found by reading the history again: the database notes
@@ -293,6 +297,10 @@ def evaluate_window(store: Store, rules: Sequence[Rule], *, full: bool = False) 
                 stale = _stale(_noted(store), sites, sids)
             if now != loaded:
                 why = "another run stored its checkpoint meanwhile"
+            elif isinstance(doc.get("recorded"), int) and _recorded(store) < doc["recorded"]:
+                # Rows deleted from alert_events (sitewatch never deletes one): the events they recorded are not
+                # known any more, and a whole evaluation reports them again; a window would not see those below it.
+                why = "events deleted from alert_events since the last run"
             elif stale:
                 why = f"stored inputs before the last evaluated date changed at {', '.join(stale)}"
             else:
@@ -318,6 +326,11 @@ def evaluate_window(store: Store, rules: Sequence[Rule], *, full: bool = False) 
     return run
 
 
+def _recorded(store: Store) -> int:
+    """How many events ``alert_events`` holds."""
+    return int(store.execute("SELECT count(*) FROM alert_events")[0][0])
+
+
 def store_checkpoint(store: Store, run: WindowRun) -> bool:
     """Store ``run``'s checkpoint, and remove the ``input_changes`` rows it has taken in, in one transaction; unless
     the checkpoint stored is no longer the one the run started from (another run stored its own meanwhile: that
@@ -328,8 +341,13 @@ def store_checkpoint(store: Store, run: WindowRun) -> bool:
         rows = store.execute("SELECT value FROM sitewatch_meta WHERE key = ?", (CHECKPOINT_KEY,))
         if (str(rows[0][0]) if rows else None) != run.loaded:
             return False
+        checkpoint = run.checkpoint
+        if checkpoint is not None and "sites" in (doc := json.loads(checkpoint)):
+            # How many events are recorded with it: fewer at the next run, rows were deleted (by hand, as sitewatch
+            # never deletes one), and that run evaluates whole, so that it reports them as a whole evaluation does.
+            checkpoint = json.dumps(doc | {"recorded": _recorded(store)}, sort_keys=True)
         db.execute("INSERT INTO sitewatch_meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                   (CHECKPOINT_KEY, run.checkpoint))  # fmt: skip
+                   (CHECKPOINT_KEY, checkpoint))  # fmt: skip
         ids = list(run.taken_in)
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]

@@ -375,7 +375,8 @@ _WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> None:
-    """POST one event as JSON to ``url``; an OSError naming the URL and the reason when it is not accepted (2xx).
+    """POST one event (or the chat message :func:`sitewatch.alert_chat.event_to_payload` made of it) as JSON to
+    ``url``; an OSError naming the URL and the reason when it is not accepted (2xx).
 
     A redirect is not followed (it would lose the body): it is an error naming where it leads."""
     body = json.dumps(event).encode("utf-8")
@@ -505,6 +506,7 @@ def check_alerts(
     store: Store, rules: Sequence[Rule], *, since: date | None = None, show_all: bool = False,
     out: Path | None = None, webhook: str | None = None, timeout: float = WEBHOOK_TIMEOUT_S,
     post: Callable[[str, Mapping[str, Any], float], None] = post_event, forget_webhook: bool = False,
+    webhook_format: str = "auto",
 ) -> AlertCheck:  # fmt: skip
     """Evaluate the rules, append the new events to ``out`` (JSON lines, written whole or not at all) and record
     them in the store (one transaction); with ``webhook``, POST every event still pending (new ones, and those a
@@ -515,7 +517,11 @@ def check_alerts(
 
     Once a run has posted to a webhook, a run without one leaves its new events pending for it
     (:data:`WEBHOOK_META_KEY`); ``forget_webhook`` forgets it, and the events that were waiting for it.
+
+    ``webhook_format``: the shape each event is posted in (:mod:`sitewatch.alert_chat`): sitewatch's event JSON,
+    or a chat's message (``slack``, ``mattermost``, ``discord``, ``teams``); ``auto`` takes it from the URL's host.
     """
+    from .alert_chat import WEBHOOK_FORMATS, event_to_payload, webhook_format_for
     from .alert_window import evaluate_window, store_checkpoint
     from .files import write_text_atomic
     from .store.alerts import (
@@ -530,6 +536,8 @@ def check_alerts(
 
     if webhook:
         check_webhook_url(webhook)
+    if webhook_format not in WEBHOOK_FORMATS:
+        raise InputError(f"webhook format must be one of {', '.join(WEBHOOK_FORMATS)}, got {webhook_format!r}")
     window = None
     if since is None:
         # The window since the last run's checkpoint (the whole history when there is none or it is stale, or
@@ -584,8 +592,8 @@ def check_alerts(
     delivered: list[str] = []
     errors: dict[str, str] = {}
     if webhook:
-        url = webhook
-        delivered, errors = deliver_pending(store, lambda e: post(url, e, timeout))
+        url, shape = webhook, webhook_format_for(webhook, webhook_format)
+        delivered, errors = deliver_pending(store, lambda e: post(url, event_to_payload(e, shape), timeout))
     pending = pending_count(store)
     kept_for = None if webhook else store.meta(WEBHOOK_META_KEY)
     return AlertCheck(

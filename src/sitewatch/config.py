@@ -12,15 +12,16 @@ import os
 import re
 import tomllib
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .alert_chat import WEBHOOK_FORMATS
 from .errors import ConfigError
 
-__all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "unknown_env", "workspace_setting",
-           "CONFIG_FILE"]
+__all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "settings_used_by", "unknown_env",
+           "workspace_setting", "CONFIG_FILE"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -48,11 +49,42 @@ class Setting:
     """A number setting must be above zero."""
     check: str = ""
     """A further check of a str setting's value by name (``store``: empty or a PostgreSQL URL; ``webhook``: empty or an http(s) URL)."""
+    used_by: tuple[str, ...] = ()
+    """The commands that read it, and so check its ``SITEWATCH_*`` variable (empty: every command that
+    opens a workspace, ``store``)."""
+    quantity: str = ""
+    """What a number setting counts, for messages ("a number of seconds"); empty: "a number" (a float setting)
+    or "a whole number" (an int one)."""
 
     @property
     def env(self) -> str:
         """The environment variable that sets it (``max_cloud`` → ``SITEWATCH_MAX_CLOUD``)."""
         return "SITEWATCH_" + self.name.upper().replace(".", "_")
+
+    @property
+    def flag(self) -> str:
+        """The command-line option that overrides it (``max_cloud`` → ``--max-cloud``)."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def accepts(self) -> str:
+        """The values it takes, in words, for a message about a value it refuses ("a number of seconds above 0")."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.check == "store":
+            return "empty (the workspace's sitewatch.gpkg) or a postgresql://user@host/dbname URL of a PostGIS store"
+        if self.check == "webhook":
+            return "empty (no webhook) or an http:// or https:// URL with a host"
+        if self.type is str:
+            return "text"
+        what = self.quantity or ("a whole number" if self.type is int else "a number")
+        if self.minimum is not None and self.maximum is not None:
+            return f"{what} from {self.minimum:g} to {self.maximum:g}"
+        if self.positive:
+            return f"{what} above 0"
+        if self.minimum is not None:
+            return f"{what}, {self.minimum:g} or more"
+        return what
 
 
 OPTICAL_MODES = ("auto", "water", "image")
@@ -63,30 +95,58 @@ SAR_THERMAL_NOISE = ("keep", "subtract")
 """What a Sentinel-1 GRD product's thermal noise LUT does to its sigma0 (setting ``sar_thermal_noise``;
 see :mod:`sitewatch.sources.s1_radiometry`)."""
 
+_DASK = ("ingest", "import", "detect")
+"""The commands whose jobs run through :func:`sitewatch.run.map_jobs`, locally or on a Dask cluster."""
+
 SETTINGS: tuple[Setting, ...] = (
-    Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core).", minimum=0),
-    Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally."),
-    Setting("wait_workers", float, None, "Longest wait, seconds, for a worker to join a Dask scheduler that has none, then an error (default: wait until one does).", positive=True),
-    Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20).", positive=True),
-    Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450).", positive=True),
-    Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100),
-    Setting("catalog", str, "earth-search", "Default STAC catalogue: a name, a STAC API URL, or a static catalogue on disk (a relative path written in sitewatch.toml counts from its folder)."),
-    Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS),
-    Setting("context_m", float, 1000.0, "Image archived around a site narrower than 500 m (a berth, a pier), metres each side, by ingest, import and fetch: the detectors take their background from it and still report only what lies in the site (0: the site's box alone, as before).", minimum=0),
-    Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES),
-    Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE),
-    Setting("store", str, "", "Where the workspace's database is: empty for its sitewatch.gpkg, or the postgresql://user@host/dbname URL of a PostGIS team store (sitewatch[postgis]; the password from ~/.pgpass or PGPASSWORD, never this file).", check="store"),
-    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to as JSON (empty: no webhook).", check="webhook"),
+    Setting("workers", int, 0, "Parallel worker processes for ingest and detection (0: one per core).", minimum=0, used_by=("ingest", "import", "detect", "demo")),
+    Setting("scheduler", str, "", "Dask scheduler address (tcp://host:8786); empty runs locally.", used_by=_DASK),
+    Setting("wait_workers", float, None, "Longest wait, seconds, for a worker to join a Dask scheduler that has none, then an error (default: wait until one does).", positive=True, quantity="a number of seconds", used_by=_DASK),
+    Setting("min_vessel_length_m", float, None, "Shortest object reported as a vessel, metres (default: the detector's own, SAR 15, optical 20).", positive=True, quantity="a length in metres", used_by=("detect", "demo")),
+    Setting("max_vessel_length_m", float, None, "Longest object reported as a vessel, metres (default: the detector's own, SAR 500, optical 450).", positive=True, quantity="a length in metres", used_by=("detect", "demo")),
+    Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100, quantity="a percentage", used_by=("fetch",)),
+    Setting("catalog", str, "earth-search", "Default STAC catalogue: a name, a STAC API URL, or a static catalogue on disk (a relative path written in sitewatch.toml counts from its folder).", used_by=("search", "fetch")),
+    Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS, used_by=("ingest", "import", "fetch", "demo")),
+    Setting("context_m", float, 1000.0, "Image archived around a site narrower than 500 m (a berth, a pier), metres each side, by ingest, import and fetch: the detectors take their background from it and still report only what lies in the site (0: the site's box alone, as before).", minimum=0, quantity="a number of metres", used_by=("ingest", "import", "fetch")),
+    Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES, used_by=("detect", "demo")),
+    Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE, used_by=("ingest", "import", "fetch", "detect-image")),
+    Setting("store", str, "", "Where the workspace's database is: empty for its sitewatch.gpkg, or the postgresql://user@host/dbname URL of a PostGIS team store (sitewatch[postgis]; the password from ~/.pgpass or PGPASSWORD, never this file).", check="store", used_by=()),
+    Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to, in the shape alerts_webhook_format says (empty: no webhook).", check="webhook", used_by=("alerts check",)),
+    Setting("alerts_webhook_format", str, "auto", "Shape of what `sitewatch alerts check` POSTs to the webhook: auto (Slack's, Discord's or a Teams workflow's from the URL's host, else json), json (sitewatch's event), slack, mattermost, discord or teams (a chat message).", choices=WEBHOOK_FORMATS, used_by=("alerts check",)),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def settings_used_by(command: str) -> tuple[str, ...]:
+    """The names of the settings ``command`` (``"detect"``, ``"alerts check"``) reads, as :data:`SETTINGS` declares."""
+    return tuple(s.name for s in SETTINGS if command in s.used_by)
+
+
+def _subject(setting: Setting, origin: str) -> str:
+    """The words that name a value by where it came from: ``origin`` is the setting's flag, its environment
+    variable or the sitewatch.toml it was read from."""
+    if origin == setting.env:
+        return f"environment variable {setting.env} (the {setting.name} setting)"
+    if origin.startswith("--"):
+        return origin
+    return f"{origin}: [settings] {setting.name}"
+
+
+def _refused(setting: Setting, value: Any, origin: str, note: str = "") -> ConfigError:
+    """The error of a value a setting does not take: where it came from, what it takes and what it got
+    (any password in a URL masked)."""
+    shown = _masked(value) if setting.check and isinstance(value, str) else value
+    return ConfigError(f"{_subject(setting, origin)} must be {setting.accepts}{note}, got {shown!r}")
+
+
 def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -> Any:
     """``value`` as the setting's type, checked; ``typed`` (a TOML value, which has its own types)
-    refuses a number written in quotes, as it refuses a number for a text setting."""
+    refuses a number written in quotes, as it refuses a number for a text setting. ``origin`` (the
+    flag, the environment variable or the sitewatch.toml's path) is named in any error."""
     if typed and setting.type in (int, float) and isinstance(value, str):
-        kind = "a whole number" if setting.type is int else "a number"
-        raise ConfigError(f"{origin}: {setting.name} must be {kind} without quotes, got {value!r}")
+        raise _refused(setting, value, origin, " without quotes")
+    if typed and setting.type is str and not isinstance(value, str):
+        raise _refused(setting, value, origin, " in quotes")  # scheduler = 8786 is not the address "8786"
     try:
         if setting.type is bool and isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -95,38 +155,26 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
         if setting.type is float and isinstance(value, bool):
             raise ValueError(value)  # float() would take max_cloud = false as 0 %
         if setting.type is str and not isinstance(value, str):
-            raise ValueError(value)  # str() would take scheduler = 8786 as the address "8786"
+            raise ValueError(value)
         out = setting.type(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{origin}: {setting.name} must be {setting.type.__name__}, got {value!r}"
-        ) from exc
-    except OverflowError as exc:  # a whole number of 400 digits for a float setting (TOML's integers have no bound)
-        raise ConfigError(f"{origin}: {setting.name} must be a finite number, got {value!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # (a whole number of 400 digits for a float setting)
+        raise _refused(setting, value, origin) from exc
     if isinstance(out, float) and not math.isfinite(out):  # min_vessel_length_m = inf would report no vessel at all
-        raise ConfigError(f"{origin}: {setting.name} must be a finite number, got {value!r}")
+        raise _refused(setting, value, origin)
     if setting.choices:
         out = out.strip().lower()
         if out not in setting.choices:
-            raise ConfigError(
-                f"{origin}: {setting.name} must be one of {', '.join(setting.choices)}, got {value!r}"
-            )
+            raise _refused(setting, value, origin)
     if setting.check == "store" and out.strip() and not out.strip().lower().startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"{origin}: {setting.name} must be empty (the workspace's sitewatch.gpkg) or a "
-            f"postgresql://user@host/dbname URL of a PostGIS store, got {_masked(out)!r}"
-        )
+        raise _refused(setting, out, origin)
     if setting.check == "webhook" and out.strip() and not _is_http_url(out.strip()):
-        raise ConfigError(
-            f"{origin}: {setting.name} must be empty (no webhook) or an http:// or https:// URL with a host, "
-            f"got {_masked(out)!r}"
-        )
+        raise _refused(setting, out, origin)
     if setting.minimum is not None and not out >= setting.minimum:
-        raise ConfigError(f"{origin}: {setting.name} must be at least {setting.minimum:g}, got {value!r}")
+        raise _refused(setting, value, origin)
     if setting.maximum is not None and not out <= setting.maximum:
-        raise ConfigError(f"{origin}: {setting.name} must be at most {setting.maximum:g}, got {value!r}")
+        raise _refused(setting, value, origin)
     if setting.positive and not out > 0:  # also refuses NaN
-        raise ConfigError(f"{origin}: {setting.name} must be above 0, got {value!r}")
+        raise _refused(setting, value, origin)
     return out
 
 
@@ -162,7 +210,7 @@ def workspace_setting(name: str, workspace: Path, env: Mapping[str, str] | None 
 def _origin(setting: Setting, flags: Mapping[str, Any], env: Mapping[str, str], path: Path | None) -> str:
     """Where a resolved setting came from, for error messages."""
     if flags.get(setting.name) is not None:
-        return f"--{setting.name.replace('_', '-')}"
+        return setting.flag
     if setting.env in env:
         return setting.env
     return f"{path}: [settings] {setting.name}" if path is not None else setting.name
@@ -253,7 +301,7 @@ def load_setting(name: str, flag: Any = None, env: Mapping[str, str] | None = No
     setting = _BY_NAME[name]
     env = os.environ if env is None else env
     if flag is not None:
-        return _coerce(setting, flag, f"--{name.replace('_', '-')}")
+        return _coerce(setting, flag, setting.flag)
     if setting.env in env:
         return _coerce(setting, env[setting.env], setting.env)
     return setting.default
@@ -263,8 +311,14 @@ def load_settings(
     workspace: Path | None = None,
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    names: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Resolve every setting: flag > SITEWATCH_* env > workspace sitewatch.toml > default.
+    """Resolve settings: flag > SITEWATCH_* env > workspace sitewatch.toml > default.
+
+    ``names``: the settings a command uses, the only ones returned and the only ``SITEWATCH_*``
+    variables read, so that a bad value of one it does not use (``SITEWATCH_MAX_CLOUD`` for
+    ``detect``) does not stop it; None resolves every setting. The workspace's sitewatch.toml is
+    checked whole either way: a typo in it is found by the next command, whichever it is.
 
     Unknown keys in the toml's ``[settings]`` table are an error naming the key,
     so a typo does not silently fall back to a default. Other tables (such as
@@ -272,6 +326,11 @@ def load_settings(
     """
     env = os.environ if env is None else env
     flags = flags or {}
+    wanted = set(_BY_NAME) if names is None else set(names)
+    if unknown := sorted(wanted - set(_BY_NAME)):
+        raise ValueError(f"no such setting(s) {unknown}; known: {sorted(_BY_NAME)}")
+    if stray := sorted(set(flags) - wanted):
+        raise ValueError(f"flags {stray} given for settings not asked for ({sorted(wanted)})")
     file_values: dict[str, Any] = {}
     if workspace is not None:
         path = workspace / CONFIG_FILE
@@ -297,15 +356,17 @@ def load_settings(
     out: dict[str, Any] = {}
     toml_path = workspace / CONFIG_FILE if workspace is not None else None
     for s in SETTINGS:
+        if s.name not in wanted:
+            continue
         if flags.get(s.name) is not None:
-            out[s.name] = _coerce(s, flags[s.name], f"--{s.name.replace('_', '-')}")
+            out[s.name] = _coerce(s, flags[s.name], s.flag)
         elif s.env in env:
             out[s.name] = _coerce(s, env[s.env], s.env)
         elif s.name in file_values:
             out[s.name] = file_values[s.name]
         else:
             out[s.name] = s.default
-    lo, hi = out["min_vessel_length_m"], out["max_vessel_length_m"]
+    lo, hi = out.get("min_vessel_length_m"), out.get("max_vessel_length_m")
     if lo is not None and hi is not None and lo >= hi:
         lo_from = _origin(_BY_NAME["min_vessel_length_m"], flags, env, toml_path if "min_vessel_length_m" in file_values else None)
         hi_from = _origin(_BY_NAME["max_vessel_length_m"], flags, env, toml_path if "max_vessel_length_m" in file_values else None)

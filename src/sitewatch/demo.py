@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import load_settings
+from .config import load_settings, settings_used_by
 from .detection import detect_site
 from .errors import InputError
 from .files import remove_stale_partials, write_text_atomic
@@ -314,7 +314,10 @@ def run_demo(
 
     t = time.perf_counter()
     # As `sitewatch ingest` and `detect` do: the workspace's settings (sitewatch.toml, SITEWATCH_*) apply.
-    settings = ws.settings({"workers": workers})
+    settings = ws.settings(
+        {"workers": workers},
+        names=settings_used_by("demo"),
+    )
     site_ids = _import_layouts(ws, simulated)
     with ws.store() as store:
         for sid in site_ids:

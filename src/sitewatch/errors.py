@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "IdTakenError",
+    "SameAcquisitionError",
     "ImageReadError",
     "OutputError",
     "SiteError",
@@ -28,6 +29,7 @@ __all__ = [
     "LandMaskError",
     "SitewatchWarning",
     "SkippedInputWarning",
+    "UncalibratedWarning",
     "RefusedFeatureWarning",
     "RenamedSiteWarning",
     "Level1CWarning",
@@ -50,6 +52,11 @@ class InputError(SitewatchError, ValueError):
 class IdTakenError(InputError):
     """The id an input's observation was to get was recorded for another image by another command (a team
     member's ingest at the same moment) after it was chosen: the input is skipped, and a rerun names it apart."""
+
+
+class SameAcquisitionError(InputError):
+    """An input is the same acquisition as an observation its site holds from another file (another order or
+    product of the scene, a COG copy): it is not recorded as a second look, which would count its vessels twice."""
 
 
 class ImageReadError(SitewatchError, OSError):
@@ -129,6 +136,12 @@ class RefusedFeatureWarning(SitewatchWarning):
 class Level1CWarning(SitewatchWarning):
     """An optical file whose name says Sentinel-2 Level-1C (top-of-atmosphere): ingested, since change
     compares such pairs, but the vessel detector was trained on Level-2A."""
+
+
+class UncalibratedWarning(SitewatchWarning):
+    """A Maxar file of counts read without the calibration its ``.IMD`` gives (no ``.IMD`` beside it, one
+    without the figures, a satellite without published solar irradiance): by its values' range, as before,
+    so darker than its true reflectance."""
 
 
 class RenamedSiteWarning(SitewatchWarning):

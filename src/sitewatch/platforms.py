@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
-    "platform_from_name", "platform_from_metadata", "platform_of", "platform_sensor", "level_1c_note", "MAXAR_PLATFORMS",
+    "platform_from_name", "platform_from_metadata", "platform_of", "platform_sensor", "level_1c_note", "MAXAR_PLATFORMS", "MAXAR_SAT_IDS",
 ]
 
 # Maxar / DigitalGlobe satellite ids (IMD ``satId``, XML ``SATID``).
@@ -27,6 +27,8 @@ _MAXAR = {
     "QB02": "quickbird-2",
     "IK02": "ikonos",
 }
+MAXAR_SAT_IDS: Mapping[str, str] = _MAXAR
+"""The platform each Maxar ``satId`` (``WV02``) names (``worldview-2``)."""
 MAXAR_PLATFORMS = frozenset(_MAXAR.values())
 """The platforms a Maxar ``satId`` names."""
 

@@ -12,11 +12,12 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_FILE, SETTINGS, load_settings, workspace_setting
+from .config import CONFIG_FILE, SETTINGS, load_settings, setting_origin, workspace_setting
 from .errors import StoreError
 from .files import partial_path, remove_stale_partials
 from .store import Store, is_store_url, mask_url, open_store
@@ -57,6 +58,9 @@ class Workspace:
     store_setting: str | None = None
     """The database: a ``postgresql://`` URL, or empty for the folder's ``sitewatch.gpkg``; None (the
     default) reads the ``store`` setting (``SITEWATCH_STORE`` > sitewatch.toml)."""
+    store_origin: str = ""
+    """Where ``store_setting`` came from (``--store``), for an error reaching it; the setting's own place
+    (``SITEWATCH_STORE``, the store setting in sitewatch.toml) when it is read."""
 
     def __post_init__(self) -> None:
         # Workspace("ws") from a script: every path below is built with "/", which a str does not have. A "~"
@@ -102,15 +106,31 @@ class Workspace:
             "archive not mounted, or moved?): mount it, or point the link at the archive's place"
         )
 
+    @property
+    def store_url_origin(self) -> str:
+        """Where :attr:`store_url` came from, in words for a message: ``SITEWATCH_STORE``, ``the store setting in
+        FILE`` or :attr:`store_origin`; "" when none is known."""
+        if self.store_setting is not None:
+            return self.store_origin
+        where = setting_origin("store", self.root)
+        if where.endswith("[settings] store"):
+            return f"the store setting in {self.config_path}"
+        return where if where != "store" else ""
+
     def store(self, *, read_only: bool = False, create: bool = False) -> Store:
         """Open the workspace database (migrating it if an older sitewatch made it). A PostGIS database without
-        sitewatch's tables is refused unless ``create`` (``init``'s)."""
+        sitewatch's tables is refused unless ``create`` (``init``'s). An error reaching a PostGIS store names where
+        its URL came from."""
         url = self.store_url
-        return open_store(url if url else self.db_path, read_only=read_only, create=create)
+        if not url:
+            return open_store(self.db_path, read_only=read_only, create=create)
+        return open_store(url, read_only=read_only, create=create, origin=self.store_url_origin)
 
-    def settings(self, flags: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Every setting for this workspace: ``flags`` (a None value: unset) > env > sitewatch.toml > default."""
-        return load_settings(self.root, flags)
+    def settings(self, flags: dict[str, Any] | None = None, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """The settings ``names`` (None: every one) for this workspace: ``flags`` (a None value: unset) > env >
+        sitewatch.toml > default. Only their ``SITEWATCH_*`` variables are read: a command names the settings it
+        uses, so that a bad value of another one does not stop it."""
+        return load_settings(self.root, flags, names=names)
 
 
 def init_workspace(root: Path, store: str | None = None, *, replace: bool = False) -> Workspace:
@@ -131,7 +151,7 @@ def init_workspace(root: Path, store: str | None = None, *, replace: bool = Fals
         check_toml(root)
         if store is not None and not replace:
             _refuse_switch(root, store)
-    ws = Workspace(root, store_setting=store)
+    ws = Workspace(root, store_setting=store, store_origin="--store")
     given_store = bool(store and store.strip())
     if given_store:
         # The PostGIS store given is reached (and its tables made) before the folder is touched: a
@@ -182,7 +202,7 @@ def _refuse_switch(root: Path, store: str) -> None:
     if current and store.strip() and same_database(current, store):
         _refuse_another_role(root, current, store.strip())
         return
-    ws = Workspace(root, store_setting=current)
+    ws = Workspace(root, store_setting=current, store_origin=f"the store setting in {root / CONFIG_FILE}")
     if not current:
         if not ws.db_path.exists():
             return

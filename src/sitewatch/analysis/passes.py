@@ -44,7 +44,7 @@ from ..model import Observation
 if TYPE_CHECKING:
     from .occupancy import TimelineParams
 
-__all__ = ["ORBIT_KEYS", "Pass", "same_pass", "passes", "pass_valid_fraction", "usability"]
+__all__ = ["ORBIT_KEYS", "Pass", "same_pass", "passes", "footprint_overlap", "pass_valid_fraction", "usability"]
 
 ORBIT_KEYS = ("sat:absolute_orbit", "sat:relative_orbit", "sat:orbit_state", "s1:datatake_id")
 """STAC properties that name a pass: two pieces that record different values are two passes."""
@@ -105,7 +105,7 @@ def _data_footprint(obs: Observation) -> BaseGeometry | None:
     return obs.scene.footprint
 
 
-def _footprint_overlap(a: Observation, b: Observation, site: BaseGeometry | None) -> float:
+def footprint_overlap(a: Observation, b: Observation, site: BaseGeometry | None) -> float:
     """Most of the site (0..1) that two pieces can both hold data for."""
     most = min(a.valid_fraction, b.valid_fraction)
     fa, fb = _data_footprint(a), _data_footprint(b)
@@ -129,7 +129,7 @@ def pass_valid_fraction(pieces: Sequence[Observation], site: BaseGeometry | None
         return 0.0
     total = sum(p.valid_fraction for p in pieces)
     shared = sum(
-        _footprint_overlap(pieces[i], pieces[j], site) for i in range(len(pieces)) for j in range(i + 1, len(pieces))
+        footprint_overlap(pieces[i], pieces[j], site) for i in range(len(pieces)) for j in range(i + 1, len(pieces))
     )
     return round(min(1.0, max(max(p.valid_fraction for p in pieces), total - shared)), 6)
 

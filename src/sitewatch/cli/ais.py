@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from .options import (
     stated_ais_coverage,
     workspace_option,
 )
-from .output import echo_wrapped
+from .output import echo_json, echo_wrapped, json_text
 
 
 def _m(value: float | None) -> str:
@@ -147,9 +146,9 @@ def command(
         result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end, coverage=coverage)
         if out is not None:
             dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid)}
-            write_text_atomic(out, json.dumps(ais_to_geojson(result, dets), indent=1), make_folder=False)
+            write_text_atomic(out, json_text(ais_to_geojson(result, dets), indent=1), make_folder=False)
     if as_json:
-        click.echo(json.dumps(ais_to_dict(result), indent=1))
+        echo_json(ais_to_dict(result), indent=1)
     else:
         print_ais(result, site_ids)
     if out is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -10,8 +9,10 @@ from typing import Any
 
 import click
 
+from ..alert_chat import WEBHOOK_FORMATS
 from ..alert_rules import RULES_FILE
 from ..alerts import WEBHOOK_TIMEOUT_S, check_alerts, load_rules
+from ..config import settings_used_by
 from ..detection_state import warn_older_detections
 from ..errors import StoreError
 from ..model import acquired_label
@@ -28,7 +29,7 @@ from .options import (
     refuse_workspace_file,
     workspace_option,
 )
-from .output import echo_wrapped
+from .output import echo_json, echo_wrapped
 
 EVENTS_FILE = "alerts.jsonl"
 """The JSON-lines file in the workspace that new events are appended to when --out is not given."""
@@ -47,7 +48,11 @@ def command() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.jsonl", callback=existing_folder,
               help=f"JSON-lines file the new events are appended to (default: {EVENTS_FILE} in the workspace).")
 @click.option("--webhook", metavar="URL",
-              help="POST each new event as JSON to this URL (default: the alerts_webhook setting; none when empty).")
+              help="POST each new event to this URL, shaped as --webhook-format says (default: the alerts_webhook setting; none when empty).")
+@click.option("--webhook-format", type=click.Choice(WEBHOOK_FORMATS, case_sensitive=False), default=None,
+              help="What is POSTed: json (sitewatch's event), slack, mattermost, discord or teams (a chat message); "
+                   "auto takes Slack's, Discord's or a Teams workflow's shape from the URL's host, else json. "
+                   "Default: the alerts_webhook_format setting, auto.")
 @click.option("--forget-webhook", is_flag=True,
               help="Forget the webhook earlier runs posted to: new events (and those waiting for it) are no longer kept for it.")
 @click.option("--webhook-timeout", type=FiniteFloatRange(min=0, min_open=True), default=WEBHOOK_TIMEOUT_S,
@@ -57,7 +62,7 @@ def command() -> None:
 @handle_errors
 def check(
     rules_path: Path | None, since: date | None, show_all: bool, out: Path | None, webhook: str | None,
-    forget_webhook: bool, webhook_timeout: float, workspace: Path, as_json: bool,
+    webhook_format: str | None, forget_webhook: bool, webhook_timeout: float, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Evaluate every rule and print the events not reported before (exit 1 when a rule or a delivery failed).
 
@@ -67,7 +72,10 @@ def check(
     ws = open_workspace(workspace)
     refuse_input_as_out(out, [rules_path or ws.root / RULES_FILE])
     refuse_workspace_file(ws, [("--out", out)])
-    hook = webhook if webhook is not None else ws.settings().get("alerts_webhook") or None
+    # --webhook URL: the alerts_webhook setting is not read (a bad SITEWATCH_ALERTS_WEBHOOK does not stop the run).
+    names = [n for n in settings_used_by("alerts check") if n != "alerts_webhook" or webhook is None]
+    settings = ws.settings({"alerts_webhook_format": webhook_format}, names=names)
+    hook = webhook if webhook is not None else settings["alerts_webhook"] or None
     if forget_webhook and hook:
         raise click.UsageError("--forget-webhook is for a run without a webhook; this one has "
                                f"{'--webhook' if webhook is not None else 'the alerts_webhook setting'}")  # fmt: skip
@@ -76,13 +84,13 @@ def check(
         warn_older_detections(store, {s for r in rules for s in r.sites})
         result = check_alerts(
             store, rules, since=since, show_all=show_all, out=out or ws.root / EVENTS_FILE, webhook=hook,
-            timeout=webhook_timeout, forget_webhook=forget_webhook,
+            timeout=webhook_timeout, forget_webhook=forget_webhook, webhook_format=settings["alerts_webhook_format"],
         )  # fmt: skip
         # Each image an event rests on with its acquisition time, so that a line is cited with a time and its zone.
         when = {} if as_json else _acquired_labels(store, result.events)
     if as_json:
         for e in result.events:
-            click.echo(json.dumps({**e, "new": e["event_id"] in result.new}, sort_keys=True))
+            echo_json({**e, "new": e["event_id"] in result.new}, sort_keys=True)
     else:
         for e in result.events:
             mark = "" if e["event_id"] in result.new else " (reported before)"

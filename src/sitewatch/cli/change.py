@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from .options import (
     sites_asked,
     workspace_option,
 )
+from .output import echo_json
 
 
 def _check_geojson_out(out_path: Path | None, site_id: str = "SITE") -> None:
@@ -103,7 +103,7 @@ def command(
 
         write_text_atomic(out_path, changes_to_geojson(outcomes))
     if as_json:
-        click.echo(json.dumps(results[0] if len(site_ids) == 1 else {"sites": results}, indent=1))
+        echo_json(results[0] if len(site_ids) == 1 else {"sites": results}, indent=1)
     elif not results:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     elif any(r["simulated"] for result in results for r in result["pairs"]):

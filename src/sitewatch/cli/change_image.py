@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from .options import (
     min_area_option,
     refuse_input_as_out,
 )
-from .output import pixel_size_text
+from .output import echo_json, pixel_size_text
 
 
 def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -107,13 +106,13 @@ def command(
         write_change_mask(pair, result, mask)
     counts = {d: result.count(d) for d in ("appeared", "disappeared", "altered")}
     if as_json:
-        click.echo(json.dumps({
+        echo_json({
             "before": pair.before.name, "after": pair.after.name, "out": str(out), "mask": str(mask) if mask else None,
             "sensor": result.sensor, "method": f"{result.method} {result.method_version}", "regions": len(result.regions),
             **counts, "area_m2": round(result.area_m2, 1), "compared_fraction": result.compared_fraction,
             "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped),
             **{k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v},
-        }))  # fmt: skip
+        })  # fmt: skip
         return
     if not is_quiet():
         how = ", ".join(f"{n} {d}" for d, n in counts.items())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -23,7 +22,7 @@ from .options import (
     utc_offset_option,
     workspace_option,
 )
-from .output import echo_wrapped, print_table
+from .output import echo_json, echo_wrapped, json_text, print_table
 
 _IMAGES_SHOWN = 4
 
@@ -82,9 +81,9 @@ def check(claims_file: Path, out_path: Path | None, utc_offset: float, workspace
         warn_older_detections(store)
     doc = claims_to_dict(result)
     if out_path is not None:
-        write_text_atomic(out_path, json.dumps(doc, indent=1) + "\n", make_folder=False)
+        write_text_atomic(out_path, json_text(doc, indent=1) + "\n", make_folder=False)
     if as_json:
-        click.echo(json.dumps(doc, indent=1))
+        echo_json(doc, indent=1)
     else:
         _print(result)
     for p in result.problems:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ..demo import run_demo
 from ..sources.scenario import Scenario
 from ..sources.simulate import load_scenario
 from .options import OnceCommand, handle_errors, is_quiet, shown
+from .output import echo_json
 
 DEFAULT_SCENARIO = "seed-story"
 
@@ -72,7 +72,7 @@ def command(out: Path | None, scenario: str, seed: int | None, workers: int | No
 
             result = run_demo(out, scenario=scen, seed=seed, workers=workers, progress=progress)
     if as_json:
-        click.echo(json.dumps({
+        echo_json({
             "scenario": result.scenario,
             "out": str(result.out.resolve()),
             "report": str(result.report.resolve()),
@@ -87,7 +87,7 @@ def command(out: Path | None, scenario: str, seed: int | None, workers: int | No
             "claims": list(result.claims),
             "changes": list(result.changes),
             "story_files": [str(x.resolve()) for x in result.story_files],
-        }, indent=1, default=str))
+        }, indent=1, default=str)
         return
     click.echo(f"sitewatch demo — SIMULATED imagery ({result.scenario} scenario)")
     for sid, periods in result.presence.items():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..config import OPTICAL_MODES
+from ..config import OPTICAL_MODES, settings_used_by
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -23,6 +22,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
+from .output import echo_json
 
 
 @click.command("detect", cls=OnceCommand, short_help="Detect vessels in the sites' observations.")
@@ -57,7 +57,8 @@ def command(
     """
     ws = open_workspace(workspace)
     settings = ws.settings(
-        {"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers, "optical_mode": optical_mode}
+        {"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers, "optical_mode": optical_mode},
+        names=settings_used_by("detect"),
     )
     from ..detection import detect_site  # rasterio, scipy: not imported for --help or a Tab
 
@@ -88,8 +89,8 @@ def command(
                 click.echo(f"error: {err}", err=True)
     if as_json:
         one = len(site_ids) == 1
-        click.echo(json.dumps({k: v for k, v in summaries[0].items() if k != "site"} if one else {"sites": summaries},
-                              indent=1))  # fmt: skip
+        echo_json({k: v for k, v in summaries[0].items() if k != "site"} if one else {"sites": summaries},
+                              indent=1)  # fmt: skip
     elif not ids:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     errors = sum(len(s["errors"]) for s in summaries)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from .options import (
     thermal_noise_option,
     warnings_as_lines,
 )
+from .output import echo_json
 
 if TYPE_CHECKING:
     from ..detect.inputs import ReadOptions
@@ -115,7 +115,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     # Off a terminal (a log, a pipe) a transient bar would leave an empty line behind.
     console = Console(stderr=True)
-    with shown(Progress(transient=True, disable=quiet or not console.is_terminal, console=console)) as bar:
+    # Warnings while detecting (a Maxar file read without its .IMD's calibration) said in a line too.
+    with warnings_as_lines(), shown(Progress(transient=True, disable=quiet or not console.is_terminal, console=console)) as bar:
         task = bar.add_task(escape(f"detecting in {_name(found.image) if found.image else 'bands'}"), total=None)
 
         def progress(done: int, total: int) -> None:
@@ -128,14 +129,14 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     if skew:
         click.echo(f"warning: {info.path}: {skew}", err=True)
     if to_stdout:
-        click.echo(json.dumps(fc))
+        echo_json(fc)
     else:
         write_geojson(fc, out)
     kinds = result.kinds
     if as_json:
         # With --band, "image" is the file whose grid the scene takes (green's, for optical); "bands" names them all.
         bands_read = {"bands": dict(result.band_sources)} if result.band_sources else {}
-        click.echo(json.dumps({"image": str(result.image), **bands_read, "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra))
+        echo_json({"image": str(result.image), **bands_read, "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra)
     elif not quiet:
         source = result.band_sources
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(result.image)
@@ -221,7 +222,7 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
             click.echo(f"skipped: {n - _SAME_REASON_LINES} more image(s) for the same reason: {reason}{gone}", err=True)
     if as_json:
         subfolders = [{"folder": str(sub), "images": n} for sub, n in not_read]
-        click.echo(json.dumps({"folder": str(folder), "out": str(out), "images": written, "failed": failed, "subfolders_not_read": subfolders}))
+        echo_json({"folder": str(folder), "out": str(out), "images": written, "failed": failed, "subfolders_not_read": subfolders})
     elif not quiet:
         click.echo(f"{len(written)} of {len(images)} image(s) → {out}" + (f"; {len(failed)} skipped, refused or unreadable (named above)" if failed else ""))
     if failed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from .options import (
     json_option,
     workspace_option,
 )
+from .output import echo_json
 
 
 def _ratio(value: float | None) -> str:
@@ -95,7 +95,7 @@ def command(
 
         dark = evaluate_ais_files(ws, list(site_ids) or None, ais_files)[1]
     if as_json:
-        click.echo(json.dumps(ev.to_dict() | ({"ais": dark.to_dict()} if dark else {}), indent=1, default=str))
+        echo_json(ev.to_dict() | ({"ais": dark.to_dict()} if dark else {}), indent=1, default=str)
     else:
         _print(ev, kind)
         if dark is not None:

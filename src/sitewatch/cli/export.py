@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Collection
 from contextlib import closing
@@ -15,12 +14,19 @@ import click
 from ..errors import InputError
 from ..model import CHANGE_DIRECTIONS
 from ..report.change_exports import (
+    CHANGE_CSV_COLUMNS,
     changes_to_csv,
     changes_to_kml,
     stored_changes_to_geojson,
     write_changes_gpkg,
 )
-from ..report.detection_exports import detections_to_csv, detections_to_kml, write_detections_gpkg
+from ..report.csv_types import CHANGE_CSV_TYPES, DETECTION_CSV_TYPES, csvt_text
+from ..report.detection_exports import (
+    DETECTION_CSV_COLUMNS,
+    detections_to_csv,
+    detections_to_kml,
+    write_detections_gpkg,
+)
 from ..report.exports import detections_feature_collection, select_detections, write_text_atomic
 from ..share import SHARED_NOTE, shared_paths
 from ..store import Store
@@ -39,6 +45,7 @@ from .options import (
     share_option,
     workspace_option,
 )
+from .output import echo_utf8, json_text
 
 EXPORT_FORMATS: dict[str, str] = {".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".csv": "csv", ".gpkg": "gpkg"}
 """File suffixes ``export`` knows, and the format each means."""
@@ -48,6 +55,11 @@ TEXT_WRITERS: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
     ("changes", "kml"): changes_to_kml, ("changes", "csv"): changes_to_csv,
 }  # fmt: skip
 """How each layer's FeatureCollection becomes KML or CSV text (GeoJSON is the collection itself)."""
+
+CSV_TYPES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "detections": (DETECTION_CSV_COLUMNS, DETECTION_CSV_TYPES), "changes": (CHANGE_CSV_COLUMNS, CHANGE_CSV_TYPES),
+}  # fmt: skip
+"""Each layer's CSV columns and their types, for the ``.csvt`` written beside a CSV file."""
 
 
 @click.command("export", cls=OnceCommand, short_help="Write detections or changes as GeoJSON, KML, CSV or GeoPackage.")
@@ -150,13 +162,18 @@ def command(
     if fmt == "gpkg" and layer == "changes":
         write_changes_gpkg(path, fc)
     elif fmt != "gpkg":
-        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json.dumps(fc, indent=1)
+        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json_text(fc, indent=1)
         if sharing:
             text = sharing.finished(text)
         if to_stdout:
-            click.echo(text, nl=not text.endswith("\n"))
+            echo_utf8(text.removesuffix("\n"))
         else:
             write_text_atomic(path, text)
+            if fmt == "csv" and path.suffix.lower() == ".csv":
+                # Its columns' types beside it, for GDAL and QGIS, which read a CSV alone as all text (csv_types);
+                # not beside a d.txt (--format csv), which GDAL does not open as CSV unprompted.
+                columns, types = CSV_TYPES[layer]
+                write_text_atomic(path.with_suffix(".csvt"), csvt_text(columns, types))
     simulated = any(f["properties"]["simulated"] for f in fc["features"])
     for note in waiting:
         click.echo(f"note: {note}", err=True)

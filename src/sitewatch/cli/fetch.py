@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..config import settings_used_by
 from ..model import iso_utc
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -21,6 +21,7 @@ from .options import (
     sites_asked,
     workspace_option,
 )
+from .output import echo_json
 from .search import StacQuery, chosen_catalog, stac_query_options
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def command(
     """
     check_date_order(query.start, query.end)
     ws = open_workspace(workspace)
-    settings = ws.settings({"max_cloud": query.max_cloud})
+    settings = ws.settings({"max_cloud": query.max_cloud}, names=settings_used_by("fetch"))
     catalog = chosen_catalog(ws, query.catalog_name, settings)
     from ..fetch import fetch_scenes  # pystac-client, rasterio: not imported for --help or a Tab
     from ..fetch_many import fetch_sites
@@ -92,10 +93,10 @@ def command(
                 reports, search_failed = fetch_sites(ws, store, sites, catalog, options, progress=progress)
     if as_json:
         if one:
-            click.echo(json.dumps(_report_json(reports[ids[0]]), indent=1))
+            echo_json(_report_json(reports[ids[0]]), indent=1)
         else:
-            click.echo(json.dumps({"sites": [{"site": sid} | _report_json(reports[sid]) if sid in reports else
-                                             {"site": sid, "error": search_failed[sid]} for sid in ids]}, indent=1))  # fmt: skip
+            echo_json({"sites": [{"site": sid} | _report_json(reports[sid]) if sid in reports else
+                                             {"site": sid, "error": search_failed[sid]} for sid in ids]}, indent=1)  # fmt: skip
     else:
         for sid in ids:
             if sid not in reports:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -11,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import IdTakenError, ImageReadError, InputError
+from ..config import settings_used_by
+from ..errors import IdTakenError, ImageReadError, InputError, SameAcquisitionError
 from ..files import broken_links_apart
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -28,7 +28,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, observation_row, replaced_note
+from .output import duplicate_line, echo_json, observation_row, replaced_note
 
 if TYPE_CHECKING:
     from ..model import SceneRef, Site
@@ -88,7 +88,7 @@ def command(
     from ..sources.planet import udm2_apart
 
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers}, names=settings_used_by("import"))
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
@@ -170,7 +170,7 @@ def command(
                 else:
                     try:
                         commit_archived(ws, store, *result, still_named=naming[k])
-                    except IdTakenError as exc:
+                    except (IdTakenError, SameAcquisitionError) as exc:
                         refused_of[i].append(str(exc))
                     else:
                         imported.append(observation_row(result[0], str(job.path), result[0].id in held))
@@ -188,11 +188,11 @@ def command(
         store.record_run("import", None, {"paths": [str(p) for p in paths], "sites": list(site_ids)},
                          {"observations": len(imported), "refused": len(refused), "duplicates": len(repeats)})  # fmt: skip
     if as_json:
-        click.echo(json.dumps({"imported": imported,
+        echo_json({"imported": imported,
                                "refused": [{"file": n, "reason": r} for n, r in refused],
                                "skipped": [{"file": n, "reason": r} for n, r in missed],
                                "duplicates": [{"file": str(a), "same_as": str(b)} for a, b in repeats],
-                               "unchanged": [str(f) for f in unchanged]}, indent=1))  # fmt: skip
+                               "unchanged": [str(f) for f in unchanged]}, indent=1)  # fmt: skip
     else:
         for row in imported:
             # A date alone is not shown as the time the image was taken (its 12:00 UTC is assumed).
@@ -220,7 +220,7 @@ def command(
 def _say_unchanged(unchanged: list[Path], as_json: bool) -> None:
     """``--new-only`` found nothing new: not an error, the day's job goes on (exit code 0)."""
     if as_json:
-        click.echo(json.dumps({"imported": [], "refused": [], "skipped": [], "duplicates": [],
-                               "unchanged": [str(f) for f in unchanged]}, indent=1))  # fmt: skip
+        echo_json({"imported": [], "refused": [], "skipped": [], "duplicates": [],
+                               "unchanged": [str(f) for f in unchanged]}, indent=1)  # fmt: skip
     else:
         click.echo(f"imported 0 observation(s): {len(unchanged)} file(s) imported before and unchanged, skipped")

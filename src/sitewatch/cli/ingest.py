@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from datetime import datetime
 from pathlib import Path
 
 import click
 
+from ..config import settings_used_by
 from ..errors import InputError, SkippedInputWarning
 from ..workspace import open_workspace
 from .completers import complete_site_ids
@@ -27,7 +27,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, observation_row, replaced_note
+from .output import duplicate_line, echo_json, observation_row, replaced_note
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
@@ -134,7 +134,7 @@ def command(
     if band_files and band_files_sensor(band_files) != "sar":
         _check_optical_bands(band_files)
     ws = open_workspace(workspace)
-    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers})
+    settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers}, names=settings_used_by("ingest"))
     with ws.store() as store, progress_bar("ingest", is_quiet() or as_json) as progress, warnings_as_lines():
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
@@ -150,14 +150,14 @@ def command(
     missed = set(report.missed)
     if as_json:
         # The shape of `import --json`: refused (could not be read), skipped (no pixel over the site).
-        click.echo(json.dumps({
+        echo_json({
             "site": site_id,
             "ingested": [observation_row(o, f, o.id in held) for o, f in zip(report.observations, report.sources, strict=True)],
             "refused": [{"file": n, "reason": r} for n, r in report.skipped if n not in missed],
             "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
             "unchanged": list(report.unchanged),
-        }, indent=1))  # fmt: skip
+        }, indent=1)  # fmt: skip
     else:
         simulated = sum(o.scene.simulated for o in report.observations)
         # Simulated imagery says so wherever it shows (the simulator's scenes, ingested into a workspace).

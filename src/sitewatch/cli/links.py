@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from .options import (
     stated_ais_coverage,
     workspace_option,
 )
-from .output import echo_wrapped, not_shown_line, print_table, rows_shown
+from .output import echo_json, echo_wrapped, not_shown_line, print_table, rows_shown
 
 _D = LinkParams()
 
@@ -171,7 +170,7 @@ def command(
         with progress_bar("routing by sea", is_quiet() or as_json) as progress:
             links = load_links(store, list(site_ids) or None, params, ais=ais, progress=progress)
     if as_json:
-        click.echo(json.dumps(links_to_dict(links), indent=1, default=str))
+        echo_json(links_to_dict(links), indent=1, default=str)
     else:
         _print(links, show_all)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from .options import (
 from .output import (
     TERMINAL_ROWS,
     add_id_column,
+    echo_json,
     echo_wrapped,
     not_shown_line,
     print_table,
@@ -69,6 +69,14 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
         if len(group.pieces) > 1
         for o in group.pieces
     }
+    from ..ingest.acquisition import held_twice
+
+    # One acquisition held twice (a COG copy, a second order of the scene, ingested before such files were refused).
+    twice = [pair for sid, shape in shapes.items() for pair in held_twice([o for o in observations if o.site_id == sid], shape)]
+    twin_of: dict[str, list[str]] = {}
+    for a, b in twice:
+        twin_of.setdefault(a.id, []).append(b.id)
+        twin_of.setdefault(b.id, []).append(a.id)
     # Cut after the passes are found: a pass's pieces outside the period are still named with it.
     observations = [o for o in observations if (start is None or o.scene.acquired >= start)
                     and (end is None or o.scene.acquired <= end)]  # fmt: skip
@@ -90,11 +98,13 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
             # The other pieces of its pass and the least share of the site they hold together; null: a pass alone.
             "pass": {"pieces": [p.id for p in pass_of[o.id].pieces], "valid_pct": round(100 * pass_of[o.id].valid_fraction, 1)}
             if o.id in pass_of else None,
+            # The other observations of the same acquisition (held twice); null: none.
+            "same_acquisition": twin_of.get(o.id),
         }
         for o in observations
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        echo_json(rows, indent=1)
         return
     from rich.table import Table
 
@@ -130,3 +140,10 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
             f"one pass, judged together by the timeline: {' + '.join(p.id for p in group.pieces)} "
             f"(at least {100 * group.valid_fraction:.1f}% of the site together)"
         )
+    for a, b in twice:
+        if a.id in kept or b.id in kept:
+            click.echo(
+                f"held twice: {a.id} and {b.id} are one acquisition ({a.scene.platform}, {a.scene.sensor}, "
+                f"{acquired_label(a)}), two files of it ingested before such a second file was refused: each of its "
+                "vessels counts twice in detect's totals, the report and the exports"
+            )

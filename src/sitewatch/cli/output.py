@@ -4,19 +4,52 @@ every one, and the lines and ``--json`` rows of ``ingest`` and ``import``."""
 
 from __future__ import annotations
 
+import codecs
+import json
 import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
+
 if TYPE_CHECKING:
     from ..model import Observation
 
 __all__ = [
     "RECORD_INDENT", "TERMINAL_ROWS", "add_id_column", "print_table", "echo_wrapped", "line_width", "rows_shown",
-    "not_shown_line", "duplicate_line", "observation_row", "pixel_size_text", "replaced_note",
+    "not_shown_line", "duplicate_line", "observation_row", "pixel_size_text", "replaced_note", "echo_json", "echo_utf8", "json_text",
 ]  # fmt: skip
+
+
+def json_text(doc: Any, **dumps: Any) -> str:
+    """``doc`` as JSON text with every character as written (``Пирс``, ``Île``), not escaped as ``\\uXXXX``."""
+    return json.dumps(doc, ensure_ascii=False, **dumps)
+
+
+def echo_utf8(text: str) -> None:
+    """Print ``text`` (and a newline) on standard output as UTF-8, whatever its encoding.
+
+    JSON is UTF-8 (RFC 8259). On Windows, output redirected to a file or a pipe is in the ANSI code page
+    (cp1252 on most machines), which lacks Cyrillic and CJK names and would write é as a byte no JSON reader
+    takes: there the UTF-8 bytes go to the stream's buffer, so ``sitewatch sites list --json > sites.json``
+    is the same file on every system.
+    """
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if utf8:
+        click.echo(text)
+    else:
+        click.echo((text + "\n").encode("utf-8"), nl=False)
+
+
+def echo_json(doc: Any, **dumps: Any) -> None:
+    """Print ``doc`` as JSON (:func:`json_text`) on standard output, in UTF-8 (:func:`echo_utf8`)."""
+    echo_utf8(json_text(doc, **dumps))
 
 
 TERMINAL_ROWS = 50

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
 import click
 
 from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option
+from .output import echo_json
 
 
 def _ratio(value: float | None) -> str:
@@ -94,7 +94,7 @@ def command(
             "precision": counts.precision, "recall": counts.recall, "f1": counts.f1,
             "length_error_m": counts.length_summary(),
         } | ({"per_image": {k: dict(zip(("tp", "fp", "fn"), v, strict=True)) for k, v in counts.per_image.items()}} if per_image else {})  # fmt: skip
-        click.echo(json.dumps(out, indent=1))
+        echo_json(out, indent=1)
     else:
         if per_image:
             for name, (tp, fp, fn) in counts.per_image.items():

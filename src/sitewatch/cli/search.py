@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import setting_origin
+from ..config import setting_origin, settings_used_by
 from ..fetch_options import GROUP_KM, FetchOptions
 from ..model import iso_utc
 from ..sources.stac import Catalog, resolve_catalog
@@ -35,6 +34,7 @@ from .options import (
 from .output import (
     TERMINAL_ROWS,
     add_id_column,
+    echo_json,
     echo_wrapped,
     not_shown_line,
     print_table,
@@ -176,7 +176,7 @@ def command(
     """
     check_date_order(query.start, query.end)
     ws = open_workspace(workspace)
-    settings = ws.settings()
+    settings = ws.settings(names=settings_used_by("search"))
     catalog = chosen_catalog(ws, query.catalog_name, settings)
     options = query.options()
     max_cloud = query.max_cloud
@@ -215,10 +215,10 @@ def command(
         click.echo(f"failed {sid}: {why}", err=True)
     if as_json:
         if one:
-            click.echo(json.dumps(rows[sites[0].id], indent=1))
+            echo_json(rows[sites[0].id], indent=1)
         else:
-            click.echo(json.dumps({"sites": [{"site": s.id, "scenes": rows[s.id]} if s.id in rows else
-                                             {"site": s.id, "error": failed[s.id]} for s in sites]}, indent=1))  # fmt: skip
+            echo_json({"sites": [{"site": s.id, "scenes": rows[s.id]} if s.id in rows else
+                                             {"site": s.id, "error": failed[s.id]} for s in sites]}, indent=1)  # fmt: skip
     else:
         if not sites:
             click.echo("no site in this workspace: add one with `sitewatch sites add`")

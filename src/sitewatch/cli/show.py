@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from ..untrusted import without_controls
 from ..workspace import open_workspace
 from .completers import complete_observation_ids
 from .options import OnceCommand, handle_errors, json_option, workspace_option
-from .output import print_table
+from .output import echo_json, print_table
 
 _ORDER = (
     "source", "catalog", "catalog_url", "collection", "item_id", "platform", "orbit", "acquired",
@@ -65,7 +64,7 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
             # the archived file keeps every byte, the terminal gets none of its control characters.
             click.echo(without_controls(metadata.read_text(encoding="utf-8", errors="replace")).rstrip("\n"))
             return
-        click.echo(json.dumps(prov.get("stac_item") or prov.get("tags") or {}, indent=1))
+        echo_json(prov.get("stac_item") or prov.get("tags") or {}, indent=1)
         return
     summary = {
         "id": obs.id,
@@ -90,7 +89,7 @@ def command(observation_id: str, show_item: bool, workspace: Path, as_json: bool
             # Observations ingested by earlier versions say +00:00; --json writes every time with Z.
             with contextlib.suppress(ValueError):
                 prov["acquired"] = iso_utc(utc(prov["acquired"]))
-        click.echo(json.dumps(summary | {"provenance": prov}, indent=1, default=str))
+        echo_json(summary | {"provenance": prov}, indent=1, default=str)
         return
     from rich.table import Table
 

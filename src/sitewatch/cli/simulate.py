@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,6 +18,7 @@ from .options import (
     json_option,
     progress_bar,
 )
+from .output import echo_json
 
 
 def _ais_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -77,8 +77,7 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
         # Not an error: a ship may come and go between looks. But it is in no image.
         click.echo(f"warning: {visit} falls between the acquisitions of its site: no scene shows it", err=True)
     if as_json:
-        click.echo(
-            json.dumps(
+        echo_json(
                 {
                     "scenario": scen.name,
                     "out": str(out),
@@ -89,7 +88,6 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
                 },
                 indent=1,
             )
-        )
         return
     if not is_quiet():
         click.echo(f"simulated {len(paths)} scene(s) of scenario {scen.name!r} into {out} in {elapsed:.1f} s (SIMULATED imagery)")

@@ -29,6 +29,7 @@ from .options import (
 from .output import (
     TERMINAL_ROWS,
     add_id_column,
+    echo_json,
     echo_wrapped,
     not_shown_line,
     print_table,
@@ -65,7 +66,7 @@ def list_(workspace: Path, as_json: bool, builtin: bool, show_all: bool) -> None
         with open_workspace(workspace).store() as store:
             sites = store.sites()
     if as_json:
-        click.echo(json.dumps(sites_to_geojson(sites), indent=1))
+        echo_json(sites_to_geojson(sites), indent=1)
         return
     if not sites:
         click.echo("no sites; add one with `sitewatch sites add ID --bbox W,S,E,N` or `--builtin` "
@@ -95,7 +96,7 @@ def show(site_id: str, workspace: Path) -> None:
     with open_workspace(workspace).store() as store:
         # A Cyrillic or Korean name as written, not as JSON \u escapes; a console whose code page lacks a character
         # escapes that one (the group's backslashreplace), and JSON escapes control characters itself.
-        click.echo(json.dumps(sites_to_geojson([store.get_site(site_id)]), indent=1, ensure_ascii=False))
+        echo_json(sites_to_geojson([store.get_site(site_id)]), indent=1)
 
 
 _SAME_AREA_DEG = 1e-7

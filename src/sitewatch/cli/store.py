@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from ..store.copy import copy_store
 from ..store.postgis import same_database, url_without_password
 from ..workspace import DB_FILE, Workspace, open_workspace, set_store_setting
 from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspace_option
+from .output import echo_json
 
 
 @click.group("store", cls=OnceGroup, short_help="The workspace's database: where it is; copy it into PostGIS.")
@@ -53,7 +53,7 @@ def info(workspace: Path, as_json: bool) -> None:
             "counts": store.counts() | {t: int(store.execute(f"SELECT count(*) FROM {t}")[0][0]) for t in RECORD_TABLES},
         }
     if as_json:
-        click.echo(json.dumps(out, indent=1))
+        echo_json(out, indent=1)
         return
     said = ""
     if from_env:
@@ -93,7 +93,7 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             f"{mask_url(target)}: is this workspace's own database ({ws.store_label}); --to names another one"
         )
     # A new PostGIS target gets its tables made: naming it in --to is asking for a store there.
-    with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True) as dest:
+    with ws.store() as source, open_store(target if is_store_url(target) else Path(target), create=True, origin="--to") as dest:
         counts = copy_store(source, dest, replace=replace)
         where = dest.location
     if use:
@@ -109,7 +109,7 @@ def copy(target: str, replace: bool, use: bool, workspace: Path, as_json: bool) 
             err=True,
         )
     if as_json:
-        click.echo(json.dumps({"to": where, "counts": counts, "use": use}, indent=1))
+        echo_json({"to": where, "counts": counts, "use": use}, indent=1)
         return
     click.echo(f"copied to {where}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
     if use and overridden:

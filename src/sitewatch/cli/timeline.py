@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from .options import (
     timeline_params,
     workspace_option,
 )
-from .output import TERMINAL_ROWS, echo_wrapped, not_shown_line, rows_shown
+from .output import TERMINAL_ROWS, echo_utf8, echo_wrapped, json_text, not_shown_line, rows_shown
 
 
 def _print(tl: Timeline, zone: str, show_all: bool = False) -> None:
@@ -170,7 +169,7 @@ def command(
         write_text_atomic(chart_path, timeline_chart_png(tl))
         written.append(chart_path)
     if json_path == "-":
-        click.echo(timeline_to_json(tl))
+        echo_utf8(timeline_to_json(tl))
     elif csv_path == "-":
         click.echo(timeline_to_csv(tl), nl=False)
     else:
@@ -205,7 +204,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
         for tl in timelines:
             written.append(write_text_atomic(_per_site(chart_path, tl.site_id), timeline_chart_png(tl)))
     if json_path == "-":
-        click.echo(_sites_json(timelines))
+        echo_utf8(_sites_json(timelines))
     elif csv_path == "-":
         click.echo(_sites_csv(timelines), nl=False)
     elif not timelines:
@@ -222,7 +221,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
 
 def _sites_json(timelines: list[Timeline]) -> str:
     """Several sites' timelines as one JSON document: ``{"sites": [TIMELINE, ...]}``, each as ``timeline --json``."""
-    return json.dumps({"sites": [timeline_to_dict(tl) for tl in timelines]}, indent=1)
+    return json_text({"sites": [timeline_to_dict(tl) for tl in timelines]}, indent=1)
 
 
 def _sites_csv(timelines: list[Timeline]) -> str:

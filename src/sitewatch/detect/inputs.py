@@ -44,6 +44,7 @@ from typing import Any, Literal, TypedDict, Unpack
 
 from ..band_scaling import DECLARED_SAR_SCALING
 from ..errors import InputError, SitewatchWarning
+from ..sources.maxar_toa import MaxarTOA
 from .base import PixelDetection
 from .image import ImageInfo
 from .sar import SarParams
@@ -436,7 +437,7 @@ def _detect_optical(
     if src.toa is not None and found.dn_scale is None:
         # A Planet radiance file, made TOA reflectance by its metadata XML's coefficients (not surface reflectance).
         by_index = {i: name for name, (_, i) in src.bands.items()}
-        metadata["planet"] = src.toa.provenance([by_index.get(i + 1, f"band{i + 1}") for i in range(len(src.toa.coefficients))])
+        metadata["maxar" if isinstance(src.toa, MaxarTOA) else "planet"] = src.toa.provenance([by_index.get(i + 1, f"band{i + 1}") for i in range(len(src.toa.coefficients))])
     metadata |= _cloud_mask_said(src, given_udm2=found.udm2_given)
     metadata |= {
         "cloud_fraction": None if res.cloud_fraction is None else round(res.cloud_fraction, 4),

@@ -49,9 +49,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, declares_any, shared_scale
-from ..errors import ImageReadError, InputError, read_failure
+from ..errors import ImageReadError, InputError, UncalibratedWarning, read_failure
 from ..run import end_with_command
 from ..sources.landsat import LandsatProduct
+from ..sources.maxar_toa import MaxarTOA, maxar_toa
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
 from ..sources.providers import ProviderProduct, optical_band_indexes, provider_product
@@ -118,9 +119,10 @@ class OpticalSource:
     alpha: tuple[Path | str, int] | None = None
     """The alpha band of an RGBA file (a Planet or SkySat Visual product), 0 where nothing was imaged:
     read with the bands (as ``alpha``) and those pixels no data, as GDAL's mask (and ingest) has them."""
-    toa: PlanetTOA | None = None
-    """A Planet radiance file's reflectance coefficients (:func:`~sitewatch.sources.planet_toa.planet_toa`):
-    each band's DN times its own, unless the caller gives a scale."""
+    toa: PlanetTOA | MaxarTOA | None = None
+    """A Planet radiance file's reflectance coefficients (:func:`~sitewatch.sources.planet_toa.planet_toa`), or a
+    Maxar file's by its ``.IMD`` (:func:`~sitewatch.sources.maxar_toa.maxar_toa`): each band's DN times its own,
+    unless the caller gives a scale."""
     declared: Mapping[str, Scaling] | None = None
     """Each reflectance band's (scale, offset) as its file declares them (:mod:`sitewatch.band_scaling`):
     reflectance = DN x scale + offset, unless the caller gives a scale or an offset
@@ -354,9 +356,11 @@ def open_optical(
     A Planet radiance file (``…_3B_AnalyticMS_clip.tif``) takes the reflectance coefficients of its
     metadata XML, a SkySat ``…_analytic`` file those of its GeoTIFF header; without them, and a SkySat
     ``analytic_dn`` file, it is an :class:`InputError` naming
-    the file unless ``scale_given`` (the caller's scale then applies).
+    the file unless ``scale_given`` (the caller's scale then applies). A Maxar file of counts takes the
+    calibration of its ``.IMD``; without it (or its figures) it is read by its range, with an
+    :class:`~sitewatch.errors.UncalibratedWarning` naming it.
     """
-    toa: PlanetTOA | None = None
+    toa: PlanetTOA | MaxarTOA | None = None
     pair, scalar = _given_pixel_size(pixel_size)
     alpha: tuple[Path | str, int] | None = None
     if isinstance(source, Mapping):
@@ -384,6 +388,13 @@ def open_optical(
             # file's NIR is band 7), or a refusal naming why it cannot be known: not the count's guess.
             bands = {k: (path, i) for k, i in optical_band_indexes(product, path).items()}
             toa = planet_toa(path, product, count, scale_given=scale_given)
+            if toa is None and not scale_given:
+                # A Maxar file of counts: TOA reflectance by its .IMD, as ingest reads it; without, by its range, said.
+                maxar = maxar_toa(path, product, count)
+                if isinstance(maxar, str):
+                    warnings.warn(maxar, UncalibratedWarning, stacklevel=2)
+                elif maxar is not None:
+                    toa = maxar
         elif count == 3:
             bands = {"red": (path, 1), "green": (path, 2), "blue": (path, 3)}
         elif count >= 4:

@@ -27,12 +27,20 @@ from rasterio.errors import RasterioError
 from shapely.geometry import Polygon
 
 from .. import __version__
-from ..errors import IdTakenError, InputError, OutputError, SiteError, SitewatchError
+from ..errors import (
+    IdTakenError,
+    InputError,
+    OutputError,
+    SameAcquisitionError,
+    SiteError,
+    SitewatchError,
+)
 from ..files import owner_running, partial_path, why_not_written
 from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
+from .acquisition import held_acquisition, source_of
 from .grid import (
     _grid_box,
     context_held,
@@ -128,7 +136,9 @@ def commit_archived(
     ``still_named`` says, in that transaction and under :data:`NAMING_LOCK`, whether the id chosen before the
     file was cut is still this image's: another command (a team member's ingest of another image of that
     name, at the same moment) may have recorded its own under it, or under its scene id, since. When it is
-    not, nothing is recorded or moved and an :class:`~sitewatch.errors.IdTakenError` names the file.
+    not, nothing is recorded or moved and an :class:`~sitewatch.errors.IdTakenError` names the file. Nor is
+    anything when the site holds the same acquisition from another file (:func:`~sitewatch.ingest.acquisition.held_acquisition`:
+    another order or product of the scene, a COG copy): a :class:`~sitewatch.errors.SameAcquisitionError` names both files.
     """
     final = ws.root / obs.path
     moves = list(files) if files is not None else [(partial_path(final), final)]
@@ -152,6 +162,15 @@ def commit_archived(
                         f"{obs.scene.id}) while this one was being ingested, a team member's at the same time; "
                         "nothing of this file was kept: run the ingest (or import) again, which names it apart"
                     )
+            cog = next((partial for partial, dest in moves if dest == final), final)
+            if (held := held_acquisition(ws, store, obs, cog)) is not None:
+                source = source_of(obs.provenance, obs.path)
+                raise SameAcquisitionError(
+                    f"{source}: the same acquisition as {held.id}, from {source_of(held.provenance, held.path)} "
+                    f"({held.scene.platform or 'the same pixels'}, {held.scene.sensor}, taken at "
+                    f"{held.scene.acquired.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, over the same part of the site); "
+                    "not recorded as a second observation, which would count each of its vessels twice"
+                )
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
                 try:

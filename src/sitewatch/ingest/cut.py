@@ -28,6 +28,7 @@ from ..errors import ImageReadError, read_failure
 from ..geo import recentred_past_180
 from ..model import Grid, SceneRef
 from ..sources.landsat import LandsatProduct
+from ..sources.maxar_toa import MaxarTOA
 from ..sources.planet_toa import PlanetTOA
 from ..sources.safe import S1Product, S2Product
 from ..untrusted import check_not_linking
@@ -145,7 +146,7 @@ def _cut_to_grid(
     grid: Grid,
     product: S2Product | LandsatProduct | None,
     classes: Callable[[Any], NDArray[np.uint8]] | None = None,
-    toa: PlanetTOA | None = None,
+    toa: PlanetTOA | MaxarTOA | None = None,
     given: tuple[float | None, float | None] | None = None,
 ) -> tuple[NDArray[np.float32], float, bool, dict[str, tuple[float, float]] | None] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
@@ -158,7 +159,7 @@ def _cut_to_grid(
     ``classes``: the reader of a cloud mask on the first file's grid (a Planet UDM2, a Landsat
     QA_PIXEL) in SCL's classes, given that grid's window (None: all of it); it is the last band
     (``bands`` ends with ``SCL``, which ``sources`` does not hold).
-    ``toa``: a Planet radiance file's reflectance coefficients, each band's own factor (the factor
+    ``toa``: a Planet radiance file's reflectance coefficients, or a Maxar file's by its ``.IMD``, each band's own factor (the factor
     returned is then 1.0).
     ``given``: the user's (divisor, offset) for the values (``--dn-scale``, ``--dn-offset``), either
     None: the offset is taken off each value (after DN 0 is read as no data) and the divisor, when

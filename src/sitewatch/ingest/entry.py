@@ -13,7 +13,13 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from ..errors import IdTakenError, ImageReadError, InputError, SkippedInputWarning
+from ..errors import (
+    IdTakenError,
+    ImageReadError,
+    InputError,
+    SameAcquisitionError,
+    SkippedInputWarning,
+)
 from ..files import broken_links_apart
 from ..model import Observation, SceneRef, Site
 from ..sources.landsat import (
@@ -207,7 +213,7 @@ def ingest_paths(
         try:
             scene, _ = read_scene_ref(
                 f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
-                name_bands=not band_files, thermal_noise=thermal_noise,
+                name_bands=not band_files, thermal_noise=thermal_noise, scaling_given=(dn_scale, dn_offset) != (None, None),
             )  # fmt: skip
         except (ImageReadError, InputError):
             scenes.append(None)  # the job names the file and the reason
@@ -243,7 +249,7 @@ def ingest_paths(
             else:
                 try:
                     commit_archived(ws, store, *result, still_named=naming[i])
-                except IdTakenError as exc:
+                except (IdTakenError, SameAcquisitionError) as exc:
                     warnings.warn(str(exc), SkippedInputWarning, stacklevel=2)
                     skipped.append((str(f), str(exc)))
                 else:

@@ -20,13 +20,14 @@ from numpy.typing import NDArray
 
 from ..band_scaling import DECLARED_SAR_SCALING, DECLARED_SCALING
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
-from ..errors import ImageReadError, InputError, Level1CWarning
+from ..errors import ImageReadError, InputError, Level1CWarning, UncalibratedWarning
 from ..files import is_file, partial_owner
 from ..model import Site
 from ..run import map_jobs
 from ..sources.landsat import is_landsat_mtl, open_landsat_l2
+from ..sources.maxar_toa import MaxarTOA, maxar_toa
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
-from ..sources.planet_toa import planet_toa
+from ..sources.planet_toa import PlanetTOA, planet_toa
 from ..sources.providers import provider_product
 from ..sources.s1_radiometry import ThermalNoise
 from ..sources.safe import (
@@ -110,7 +111,9 @@ def archive_file(
     # Sentinel-2 SCL is): detect then reads it instead of running the spectral cloud test.
     plain = not band_files and s1 is None and product is None and landsat is None
     # A Planet radiance file (…_3B_AnalyticMS_clip.tif): TOA reflectance by its metadata XML's coefficients.
-    toa = planet_toa(path, provider_product(path, len(bands)), len(bands)) if plain and scene.sensor == "optical" else None
+    toa: PlanetTOA | MaxarTOA | None = (
+        planet_toa(path, provider_product(path, len(bands)), len(bands)) if plain and scene.sensor == "optical" else None
+    )
     udm2 = udm2_sibling(path) if plain and scene.sensor == "optical" else None
     classes: Callable[[Any], NDArray[np.uint8]] | None = None
     if udm2 is not None and "SCL" not in bands:
@@ -126,6 +129,11 @@ def archive_file(
     if given:
         _check_given_scaling(path, scene.sensor, "a Sentinel-1 product" if s1 else "a Sentinel-2 product" if product else
                              "a Landsat product" if landsat else "a Planet radiance file" if toa else None)  # fmt: skip
+    elif toa is None and plain and scene.sensor == "optical":
+        # A Maxar file of counts: TOA reflectance by its .IMD's absCalFactor, effectiveBandwidth and meanSunEl
+        # (without them, read by its range as before: read_scene_ref warned, naming the file).
+        maxar = maxar_toa(path, provider_product(path, len(bands)), len(bands), scene.acquired)
+        toa = maxar if isinstance(maxar, MaxarTOA) else None
     grid = site_grid(site, resolution_m or scene.resolution_m, context_m=context_m)
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
@@ -177,7 +185,7 @@ def archive_file(
         provenance["scaling_from"] = DECLARED_SCALING if scene.sensor == "optical" else DECLARED_SAR_SCALING
     if toa is not None:
         provenance["scale_applied"] = dict(zip(bands, toa.coefficients, strict=False))
-        provenance["planet"] = toa.provenance([b for b in bands if b != "SCL"])
+        provenance["maxar" if isinstance(toa, MaxarTOA) else "planet"] = toa.provenance([b for b in bands if b != "SCL"])
     if band_files:
         provenance["band_files"] = {
             b: {
@@ -253,6 +261,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
             # ingest_paths said it when it read the product's scene (read_scene_ref); once is enough
             warnings.simplefilter("ignore", NoiseNotRemovedWarning)
             warnings.simplefilter("ignore", Level1CWarning)
+            warnings.simplefilter("ignore", UncalibratedWarning)
             return archive_file(
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,

@@ -22,7 +22,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.warp import transform_bounds
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from ..errors import ImageReadError, InputError, Level1CWarning, read_failure
+from ..errors import ImageReadError, InputError, Level1CWarning, UncalibratedWarning, read_failure
 from ..geo import cut_at_antimeridian, ground_pixel_size
 from ..model import SceneRef, acquired_given, utc
 from ..platforms import level_1c_note, platform_of, platform_sensor
@@ -33,6 +33,7 @@ from ..sources.landsat import (
     landsat_tar_refusal,
     open_landsat_l2,
 )
+from ..sources.maxar_toa import maxar_toa
 from ..sources.planet_toa import planet_toa
 from ..sources.providers import optical_band_indexes, provider_product
 from ..sources.s1_radiometry import ThermalNoise
@@ -128,14 +129,16 @@ def _wgs84_footprint(crs: Any, bounds: Sequence[float]) -> Polygon | MultiPolygo
 
 def read_scene_ref(
     path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True,
-    thermal_noise: ThermalNoise = "keep",
+    thermal_noise: ThermalNoise = "keep", scaling_given: bool = False,
 ) -> tuple[SceneRef, list[str]]:
     """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars.
 
     ``name_bands=False`` (the bands are named by the caller) returns no band names.
     A Sentinel-2 L2A or Sentinel-1 GRD SAFE product (folder or zip) is described from its metadata;
     the latter opened with ``thermal_noise`` (the ``sar_thermal_noise`` setting), so that a noise
-    LUT that cannot be subtracted is said here, once.
+    LUT that cannot be subtracted is said here, once. A Maxar file of counts that cannot be calibrated by its
+    ``.IMD`` (:func:`~sitewatch.sources.maxar_toa.maxar_toa`) is said here too (an :class:`UncalibratedWarning`),
+    unless ``scaling_given`` (``--dn-scale``/``--dn-offset`` say how its values are scaled).
     """
     path = Path(path)
     if is_s1_product(path):
@@ -255,6 +258,10 @@ def read_scene_ref(
     level1c = level_1c_note(path) if kind == "optical" else None
     if level1c:
         warnings.warn(level1c, Level1CWarning, stacklevel=2)
+    if kind == "optical" and name_bands and not scaling_given and isinstance(
+        why := maxar_toa(path, product or provider_product(path, count), count, when), str
+    ):
+        warnings.warn(why, UncalibratedWarning, stacklevel=2)
     provider, collection = "simulator" if simulated else "local", tags.get("SITEWATCH_COLLECTION", "local-geotiff")
     item_id = tags.get("SITEWATCH_SCENE_ID", path.stem)
     whole = _SCENE_ID.fullmatch(item_id) if "SITEWATCH_SCENE_ID" in tags else None

@@ -103,7 +103,7 @@ def timeline_to_csv(tl: Timeline) -> str:
 
 def timeline_to_json(tl: Timeline) -> str:
     """The timeline (parameters, periods with their summary lines, rows, skipped observations) as JSON."""
-    return json.dumps(timeline_to_dict(tl), indent=1)
+    return json.dumps(timeline_to_dict(tl), indent=1, ensure_ascii=False)
 
 
 def acquired_in(acquired: datetime, date_only: bool, start: datetime | None, end: datetime | None) -> bool:

@@ -42,7 +42,7 @@ from ..errors import InputError
 
 __all__ = [
     "ProviderProduct", "provider_product", "optical_band_indexes", "maxar_product_path", "airbus_dim_path",
-    "dimap_imaging_time",
+    "dimap_imaging_time", "MAXAR_BAND_NAMES",
 ]  # fmt: skip
 
 BGRN = ("blue", "green", "red", "nir")
@@ -61,7 +61,8 @@ _AIRBUS = re.compile(r"^(?:IMG|DIM)_(PHR1[AB]|SPOT[67]|PNEO[3-6])_(?:\d{15}_)?(P
 """Pléiades and SPOT name the spectral mode first (``IMG_PHR1A_MS_202410170930051_ORT_…``), Pléiades Neo
 the acquisition's date and time to the tenth (``IMG_PNEO3_202303071043378_MS-FS_ORT_PWOI_…``)."""
 
-_MAXAR_BANDS = {"B": "blue", "G": "green", "R": "red", "N": "nir", "C": "coastal", "Y": "yellow", "RE": "rededge", "N2": "nir2", "P": "pan"}
+MAXAR_BAND_NAMES = {"B": "blue", "G": "green", "R": "red", "N": "nir", "C": "coastal", "Y": "yellow", "RE": "rededge", "N2": "nir2", "P": "pan"}
+"""sitewatch's name for each band a Maxar ``.IMD`` or ``.XML`` lists (``BAND_N`` is NIR1, ``BAND_N2`` NIR2)."""
 _AIRBUS_BANDS = {"B0": "blue", "B1": "green", "B2": "red", "B3": "nir", "B": "blue", "G": "green", "R": "red", "NIR": "nir", "P": "pan"}
 
 
@@ -210,7 +211,7 @@ def maxar_bands(sidecar: Path) -> tuple[str, ...]:
     for g in groups:
         if g not in seen:
             seen.append(g)
-    return tuple(_MAXAR_BANDS.get(g, g.lower()) for g in seen)
+    return tuple(MAXAR_BAND_NAMES.get(g, g.lower()) for g in seen)
 
 
 def _airbus(satellite: str, spectral: str, count: int, path: Path | None) -> ProviderProduct:

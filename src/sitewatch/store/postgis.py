@@ -244,29 +244,31 @@ class PostgisStore(Store):
     _pg: Any
     """The psycopg connection (autocommit: :meth:`transaction` says BEGIN and COMMIT)."""
 
-    def __init__(self, url: str, *, read_only: bool = False, create: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, create: bool = False, origin: str = "") -> None:
         self.url = url
+        # Where the URL came from, for an error reaching it ("--to", "SITEWATCH_STORE", "the store setting in FILE").
+        self.origin = origin
         self.read_only = read_only
         self._depth = 0
         try:
             require_extra("psycopg", "postgis")
         except MissingExtraError as exc:
-            raise StoreError(f"{self.location}: the PostGIS store: {exc}") from exc
+            raise StoreError(f"{self._named}: the PostGIS store: {exc}") from exc
         psycopg = _psycopg()
         try:
             self._pg = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
                                        fallback_application_name=_application_name(), **_dead_peer_limits(url))  # fmt: skip
         except psycopg.OperationalError as exc:
-            hint = _connect_hint(exc)
+            hint = _connect_hint(exc, origin)
             if ("password" in hint or "createuser" in hint) and not url_role(url):
                 # A team's shared URL names no role: which one wants a password, for the ~/.pgpass line.
                 hint += f" (the URL names no role, so libpq signed in as {_default_role()!r}: PGUSER, else the login name)"
-            message = f"{self.location}: cannot connect to the PostGIS store ({_reason(exc)}){hint}"
+            message = f"{self._named}: cannot connect to the PostGIS store ({_reason(exc)}){hint}"
             if _unreachable(psycopg, exc):
                 raise StoreUnavailableError(message, location=self.location, reason=_reason(exc)) from exc
             raise StoreError(message) from exc
         except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
-            raise StoreError(f"{self.location}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
+            raise StoreError(f"{self._named}: not a PostgreSQL URL libpq reads ({_reason(exc)})") from exc
         self._pid = self._pg.info.backend_pid
         # The watch's thread reaches the store only through a weak reference, so that a store nobody closed is still
         # collected (and its connection closed) as before, and the thread stops with it.
@@ -316,6 +318,11 @@ class PostgisStore(Store):
         """The store's URL, password masked."""
         return mask_url(self.url)
 
+    @property
+    def _named(self) -> str:
+        """The store's URL, password masked, and where it came from (for an error opening it)."""
+        return f"{self.location} (from {self.origin})" if self.origin else self.location
+
     def _failed(self, action: str, exc: BaseException) -> StoreError:
         """The error to raise when ``action`` ("read", "write to") failed with psycopg's ``exc``: a
         :class:`StoreUnavailableError` when the server could not be reached (it may be again), else a StoreError."""
@@ -330,7 +337,7 @@ class PostgisStore(Store):
         if row is None:
             db = self._pg.info.dbname
             raise StoreError(
-                f"{self.location}: database {db!r} has no PostGIS; someone allowed to (a superuser, or the "
+                f"{self._named}: database {db!r} has no PostGIS; someone allowed to (a superuser, or the "
                 f"database's owner where the server trusts the extension) must run `CREATE EXTENSION postgis;` "
                 f"in it, e.g. `psql -d {db} -c 'CREATE EXTENSION postgis'` (Debian: apt-get install postgresql-15-postgis-3 first)"
             )
@@ -536,8 +543,8 @@ class PostgisStore(Store):
     def _no_store(self) -> StoreError:
         """A database without sitewatch's tables, opened by a command that does not make them."""
         return StoreError(
-            f"{self.location}: no sitewatch store in database {self._pg.info.dbname!r} (none of its tables): "
-            "check the database name in the URL, or run `sitewatch init --store URL` to make one there"
+            f"{self._named}: no sitewatch store in database {self._pg.info.dbname!r} (none of its tables): "
+            f"check the database name in {_the_url(self.origin)}, or run `sitewatch init --store URL` to make one there"
         )
 
     def _migrate(self, *, create: bool = False) -> None:
@@ -845,9 +852,15 @@ def _default_role() -> str:
         return "?"
 
 
-def _connect_hint(exc: BaseException) -> str:
+def _the_url(origin: str) -> str:
+    """The URL, as a hint names it: with where it came from when known."""
+    return f"the URL ({origin})" if origin else "the URL"
+
+
+def _connect_hint(exc: BaseException, origin: str = "") -> str:
     """What to do about a connection libpq refused, where its own words do not say (they do for a server
-    that is not running or a host it cannot resolve): "" when there is nothing to add."""
+    that is not running or a host it cannot resolve): "" when there is nothing to add. ``origin``: where the
+    URL came from (``--to``, ``SITEWATCH_STORE``, ``the store setting in FILE``), which a hint to check it names."""
     text = str(exc)
     if "no password supplied" in text:
         return f": {_PASSWORD_PLACES}"
@@ -856,12 +869,12 @@ def _connect_hint(exc: BaseException) -> str:
     if missing := re.search(r'database "([^"]+)" does not exist', text):
         db = missing.group(1)
         return (
-            f": check the database's name in the URL (the store setting in sitewatch.toml, or SITEWATCH_STORE; renamed or "
+            f": check the database's name in {_the_url(origin)} (renamed or "
             f"dropped on the server? `psql -l` lists its databases), or make it there (`createdb {db}`, then "
             f"`psql -d {db} -c 'CREATE EXTENSION postgis'`, see README, A team store on PostGIS)"
         )
     if missing := re.search(r'role "([^"]+)" does not exist', text):
-        return f": check the user in the URL, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
+        return f": check the user in {_the_url(origin)}, or have the server's administrator make the role (`createuser {missing.group(1)}`)"
     if getattr(exc, "sqlstate", None) == "53300" or ("too many" in text and "connections" in text) or "too many clients" in text:
         return f": {_FULL}"
     return ""

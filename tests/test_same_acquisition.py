@@ -1,0 +1,126 @@
+"""One acquisition, one observation: a second file of a scene the site holds (a COG copy, another order) is not a second look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import Workspace, init_workspace
+
+SITE = tiny_site()
+WHEN = "2024-10-17T09:30:00Z"
+
+
+def _sar(path: Path, seed: int = 0, platform: str = "", cols: slice = slice(None)) -> Path:
+    """A VV image over the site (its columns outside ``cols`` no data), tagged with ``platform`` when given."""
+    crs, x0, y0 = site_utm_origin(SITE)
+    data = np.random.default_rng(seed).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    keep = np.zeros(data.shape, bool)
+    keep[:, cols] = True
+    data[~keep] = np.nan
+    tags = {"SITEWATCH_ACQUIRED": WHEN} | ({"SITEWATCH_PLATFORM": platform} if platform else {})
+    return write_tiff(path, data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0), descriptions=["VV"], tags=tags)
+
+
+def _cog_copy(src: Path, dest: Path) -> Path:
+    """``src`` written again as a COG (its pixels and tags, other bytes), as `gdal_translate -of COG` makes one."""
+    with rasterio.open(src) as r:
+        profile = {k: r.profile[k] for k in ("width", "height", "count", "dtype", "crs", "transform", "nodata")}
+        with rasterio.open(dest, "w", driver="COG", compress="zstd", **profile) as w:
+            w.write(r.read())
+            w.update_tags(**r.tags())
+            w.set_band_description(1, r.descriptions[0])
+    assert dest.read_bytes() != src.read_bytes()
+    return dest
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def ws(tmp_path: Path, request: pytest.FixtureRequest) -> Workspace:
+    """A workspace holding SITE, on either store (PostGIS with SITEWATCH_TEST_POSTGRES set)."""
+    if request.param == "geopackage":
+        return workspace_with_sites(tmp_path / "ws", SITE)
+    ws = init_workspace(tmp_path / "ws", request.getfixturevalue("pg_url"))
+    with ws.store() as store:
+        store.put_site(SITE)
+    return ws
+
+
+def _ids(ws: Workspace) -> list[str]:
+    with ws.store() as store:
+        return sorted(o.id for o in store.observations(SITE.id))
+
+
+@pytest.mark.parametrize("command", ["ingest", "import"])
+def test_a_cog_copy_of_a_held_image_is_not_a_second_observation(ws, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
+    first = _sar(tmp_path / "pier.tif")
+    copy = _cog_copy(first, tmp_path / "pier_cog.tif")
+    args = [SITE.id] if command == "ingest" else []
+    r = CliRunner().invoke(main, ["-q", command, *args, str(first), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["-q", command, *args, str(copy), "-w", str(ws.root)])
+    assert _ids(ws) == [f"{SITE.id}/pier"]  # was pier and pier_cog: each vessel counted twice
+    assert r.exit_code == 1, r.output  # nothing went in
+    assert f"{copy}: the same acquisition as {SITE.id}/pier, from {first.resolve()}" in r.output
+    assert "not recorded as a second observation" in r.output
+    assert not list((ws.archive / SITE.id).glob("*pier_cog*")) and not list((ws.archive / SITE.id).glob(".*partial"))
+    # The held file again: a rerun, replaced as before.
+    r = CliRunner().invoke(main, ["-q", command, *args, str(first), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert _ids(ws) == [f"{SITE.id}/pier"]
+
+
+def test_the_same_scene_of_a_named_platform_with_other_pixels_goes_in_once(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The same scene in two orders (another clip, the TOA product beside the SR one): other pixels, one acquisition.
+    (tmp_path / "order1").mkdir()
+    (tmp_path / "order2").mkdir()
+    a = _sar(tmp_path / "order1" / "scene.tif", seed=1, platform="ICEYE-X27")
+    b = _sar(tmp_path / "order2" / "scene.tif", seed=2, platform="ICEYE-X27")
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(tmp_path / "order1"), str(tmp_path / "order2"), "-w", str(ws.root)])
+    assert r.exit_code == 3, r.output  # one went in, one refused
+    assert _ids(ws) == [f"{SITE.id}/scene"]
+    assert f"{b}: the same acquisition as {SITE.id}/scene, from {a.resolve()} (ICEYE-X27, sar, taken at 2024-10-17 09:30:00 UTC" in r.output
+
+
+def test_other_images_of_that_second_still_go_in(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Two unnamed images that differ, two satellites, and two halves of one capture (pieces of one pass) stay apart.
+    files = [
+        _sar(tmp_path / "mine.tif", seed=1),
+        _sar(tmp_path / "theirs.tif", seed=2),
+        _sar(tmp_path / "iceye.tif", seed=3, platform="ICEYE-X27"),
+        _sar(tmp_path / "capella.tif", seed=4, platform="Capella-14"),
+        _sar(tmp_path / "west_tile.tif", seed=5, platform="Umbra-08", cols=slice(0, 110)),
+        _sar(tmp_path / "east_tile.tif", seed=6, platform="Umbra-08", cols=slice(110, None)),
+    ]
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, *map(str, files), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    assert _ids(ws) == sorted(f"{SITE.id}/{f.stem}" for f in files)
+
+
+def test_observations_names_an_acquisition_a_workspace_holds_twice(ws, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A workspace made before such copies were refused holds both: `observations` says so, with the pairs in --json."""
+    import json
+
+    import sitewatch.ingest.archive as archive
+
+    (tmp_path / "order1").mkdir()
+    (tmp_path / "order2").mkdir()
+    a = _sar(tmp_path / "order1" / "scene.tif", seed=1, platform="ICEYE-X27")
+    b = _sar(tmp_path / "order2" / "scene.tif", seed=2, platform="ICEYE-X27")
+    apart = _sar(tmp_path / "other.tif", seed=3, platform="Capella-14")
+    monkeypatch.setattr(archive, "held_acquisition", lambda *args: None)  # as ingest recorded them before
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(a), str(b), str(apart), "-w", str(ws.root)])
+    assert r.exit_code == 0, r.output
+    ids = _ids(ws)
+    assert len(ids) == 3
+    r = CliRunner().invoke(main, ["observations", SITE.id, "-w", str(ws.root)], env={"COLUMNS": "200"})
+    twins = sorted(i for i in ids if not i.endswith("/other"))
+    assert f"held twice: {twins[0]} and {twins[1]} are one acquisition (ICEYE-X27, sar, 2024-10-17 09:30 UTC)" in r.output, r.output
+    rows = {row["id"]: row for row in json.loads(CliRunner().invoke(main, ["observations", SITE.id, "--json", "-w", str(ws.root)]).stdout)}
+    assert rows[twins[0]]["same_acquisition"] == [twins[1]] and rows[f"{SITE.id}/other"]["same_acquisition"] is None

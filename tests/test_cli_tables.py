@@ -277,3 +277,35 @@ def test_observations_from_to_keep_the_period(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "no observations acquired in that period" in r.output, r.output
     r = CliRunner().invoke(main, ["observations", "--from", "2024-10-20", "--to", "2024-10-19", "-w", str(ws.root)])
     assert r.exit_code == 2 and "is before --from" in r.output
+
+
+@pytest.mark.parametrize("show_header", [True, False])
+def test_a_cell_beginning_with_a_space_keeps_its_words_whole(capsys: pytest.CaptureFixture[str], show_header: bool) -> None:
+    """A cell that begins with a space (a name as written in a file, a value joined to an empty one) in a column
+    as wide as its longest word: the space pushed the word past the column and rich folded it mid-word
+    (" 2024-10-17" as " 2024-10-1" and "7"); a table without a header went to rich with its cells unwrapped."""
+    table = Table(show_header=show_header)
+    add_id_column(table, "id", [])
+    table.add_column("when")
+    table.add_row("sim-planet-dunai-20241017T0040", " 2024-10-17 00:40 yes")
+    table.add_row("sim-planet-dunai-20241018T0040", "2024-10-18 00:40")
+    print_table(table, width=47)
+    out = capsys.readouterr().out
+    assert not too_wide(out, 47)
+    assert {"sim-planet-dunai-20241017T0040", "2024-10-17", "2024-10-18", "00:40"} <= whole_words(out), out
+
+
+@pytest.mark.parametrize("columns", ["0", "", "wide"])
+def test_a_columns_of_no_width_is_taken_as_unset(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                                 columns: str) -> None:
+    """COLUMNS=0 (or empty, or no number) names no width: lines of text took it so (echo_wrapped), but a table
+    took 0 columns, and piped into a file gave every word of every cell a line of its own."""
+    monkeypatch.setenv("COLUMNS", columns)
+    table = Table()
+    add_id_column(table, "id", [])
+    for header in ("name", "kind"):
+        table.add_column(header)
+    table.add_row("dunai", "Dunai port", "port")
+    print_table(table)
+    out = capsys.readouterr().out
+    assert "│ dunai │ Dunai port │ port │" in out, out

@@ -1337,3 +1337,32 @@ def test_new_only_leaves_out_the_files_ingested_before_and_unchanged(ws, tmp_pat
     assert prov["source_mtime_ns"] == os.stat(a).st_mtime_ns
     res = CliRunner().invoke(main, ["ingest", SITE.id, "--band", f"vv={a}", "--new-only", "-w", str(ws.root)])
     assert res.exit_code == 1 and "--new-only" in res.output
+
+
+def test_detect_goes_on_past_an_observation_another_command_removed_as_it_read_them(  # type: ignore[no-untyped-def]
+    ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """detect reads a site's rows, then the whole rows of those it detects in, by a second statement: an observation
+    another process removed in between (a member's `sites remove` on a team store) stopped it with a KeyError."""
+    from sitewatch.detection import detect_site
+    from sitewatch.store.sqlite import Store
+
+    for sub, when in (("a", "2023-08-21T10:00:00Z"), ("b", "2023-09-05T10:00:00Z")):
+        (tmp_path / sub).mkdir()
+        _ship_sar(tmp_path / sub / "x.tif", when)
+    with ws.store() as store:
+        ingest_paths(ws, store, SITE, [tmp_path / "a", tmp_path / "b"])
+        first = sorted(o.id for o in store.observations(SITE.id))[0]
+    real = Store._observations_where
+
+    def meanwhile(self: Store, *args: Any, **kwargs: Any) -> list[Any]:
+        if kwargs.get("ids") is not None and first in kwargs["ids"]:
+            with self.transaction() as db:  # another command removes it between the two reads
+                db.execute("DELETE FROM observations WHERE observation_id = ?", (first,))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "_observations_where", meanwhile)
+    summary = detect_site(ws, SITE.id, workers=1)
+    assert summary["observations"] == 1 and not summary["errors"], summary
+    with ws.store() as store:
+        assert [o.id for o in store.observations(SITE.id)] != [] and store.undetected(SITE.id) == set()

@@ -1414,3 +1414,25 @@ def test_a_kml_in_a_multi_byte_encoding_expat_lacks_is_read(tmp_path: Path) -> N
     with pytest.warns(RenamedSiteWarning):  # a name without Latin letters
         (site,) = read_sites_file(tmp_path / "s.kml")
     assert site.name == "\u6e2f\u53e3"
+
+
+def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
+    """Google My Maps and Google Earth's rich Description write HTML (lines ended by <br>, entities, a link): the
+    note kept the markup ('Basin<br>floating dock &amp; quay'), which `sites show`, the dashboard and the next
+    export then gave as it was. Plain text with a '<' that is no tag stays as written."""
+    from sitewatch.kml import kml_to_geojson
+
+    def note(description: str) -> str:
+        text = (
+            '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>Bolshoy Kamen</name>'
+            f"<description>{description}</description><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+            "132.30,42.85 132.40,42.85 132.40,42.92 132.30,42.92 132.30,42.85</coordinates></LinearRing>"
+            "</outerBoundaryIs></Polygon></Placemark></Document></kml>"
+        )
+        return str(kml_to_geojson(text)["features"][0]["properties"]["note"])
+
+    html = '<![CDATA[Shipyard basin<br>floating dock &amp; quay<br/><a href="https://example.org/x">source</a>]]>'
+    assert note(html) == "Shipyard basin\nfloating dock & quay\nsource"
+    assert note("<![CDATA[<p>Pier <b>built</b> 2023</p><p>two berths</p>]]>") == "Pier built 2023\ntwo berths"
+    assert note("depth &lt;5 m, draught 3 &lt; 4 m &amp; more") == "depth <5 m, draught 3 < 4 m & more"
+    assert note("Shipyard basin, the floating dock left out") == "Shipyard basin, the floating dock left out"

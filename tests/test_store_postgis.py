@@ -433,6 +433,25 @@ def test_one_database_is_known_by_its_server_and_name_whichever_role_or_form(mon
     assert url_without_role("postgresql://ben:pw@db/x?sslmode=require&user=ben") == "postgresql://db/x?sslmode=require"
 
 
+def test_a_url_naming_no_database_names_the_one_libpq_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libpq takes a URL's missing database from PGDATABASE, else the role's name, and its missing host from PGHOST:
+    two roles' URLs naming no database were one database (`store copy --to postgresql://ben@db` from
+    postgresql://ana@db refused as 'this workspace's own database'; `init` said it was the same one), and a host
+    left to PGHOST was another server than the same host written out."""
+    for name in ("PGPORT", "PGDATABASE", "PGHOST", "PGUSER"):
+        monkeypatch.delenv(name, raising=False)
+    assert not same_database("postgresql://ana@db.example.org", "postgresql://ben@db.example.org")
+    assert same_database("postgresql://ana@db.example.org", "postgresql://db.example.org/ana")
+    assert same_database("postgresql://ana@db.example.org/my%2Ddb", "postgresql://db.example.org/my-db")
+    monkeypatch.setenv("PGUSER", "ana")
+    assert same_database("postgresql://db.example.org", "postgresql://ana@db.example.org/ana")
+    monkeypatch.setenv("PGDATABASE", "team")
+    assert same_database("postgresql://ana@db.example.org", "postgresql://ben@db.example.org/team")
+    monkeypatch.setenv("PGHOST", "db.example.org")
+    assert same_database("postgresql:///team", "postgresql://db.example.org/team")
+    assert url_role("postgresql://db.example.org/team") == ""  # PGUSER is libpq's, not the URL's
+
+
 def test_init_store_with_a_url_without_a_host_part_writes_it_as_given(
     tmp_path: Path, pg_empty_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1118,3 +1137,20 @@ def test_store_copy_keeps_each_stores_own_schema_record(tmp_path: Path, pg_url: 
         assert s.meta("schema_written_by") == __version__ and [x.id for x in s.sites()] == ["dunai"]
     with ws.store() as s:
         assert s.meta("schema_written_by") == "0.0.1"
+
+
+def test_store_info_does_not_say_sitewatch_store_overrides_the_same_url_with_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    """sitewatch.toml keeps a URL without its password; a member's SITEWATCH_STORE of that URL with it named the same
+    database, yet `store info` said it overrode the file's ('over sitewatch.toml's' the very URL)."""
+    from sitewatch.store.postgis import has_password
+
+    ws = init_workspace(tmp_path / "ws")
+    with_password = pg_url if has_password(pg_url) else pg_url + ("&" if "?" in pg_url else "?") + "password=pw"
+    set_store_setting(ws.root, with_password)
+    monkeypatch.setenv("SITEWATCH_STORE", with_password)
+    res = CliRunner().invoke(main, ["store", "info", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.endswith("; from SITEWATCH_STORE)") and "over" not in first, first

@@ -356,13 +356,23 @@ def detect_site(
         built: dict[str, Observation] = {}
         prints: dict[str, str] = {}
 
+        gone: set[str] = set()
+
         def build(oids: set[str]) -> None:
-            for full in store._observations_where(site_id=site_id, ids=oids - set(built)):
+            asked = oids - set(built)
+            for full in store._observations_where(site_id=site_id, ids=asked):
                 built[full["observation_id"]] = store._observation_from_row(full)  # (a StoreError: no scene stored)
+            # Read apart from the rows above: an observation another process removed meanwhile (a member's `sites
+            # remove`, a re-ingest under another id) is gone, not a KeyError; it is not detected in.
+            if missing := asked - set(built):
+                log.info("%s: %d observation(s) removed by another command meanwhile, not detected in", site_id, len(missing))
+                gone.update(missing)
 
         unchanged = {r["observation_id"] for r in rows if r["observation_id"] in previous
                      and known_rows.get(r["observation_id"]) == digests[r["observation_id"]] and r["scene_provider"] is not None}  # fmt: skip
         build({r["observation_id"] for r in rows} - unchanged)
+        rows = [r for r in rows if r["observation_id"] not in gone]
+        ids = [oid for oid in ids if oid not in gone]
         for r in rows:
             oid = r["observation_id"]
             if oid in unchanged:
@@ -391,8 +401,9 @@ def detect_site(
         if kept:
             log.info("%s: %d observation(s) unchanged since the last detect, kept", site_id, len(kept))
         build(set(ids) - kept)
+        ids = [oid for oid in ids if oid not in gone]
         jobs = [DetectJob(site, built[r["observation_id"]], paths[r["observation_id"]], limits)
-                for r in rows if r["observation_id"] not in kept]  # fmt: skip
+                for r in rows if r["observation_id"] not in kept and r["observation_id"] not in gone]  # fmt: skip
         kinds: dict[str, list[tuple[str, bool]]] = {oid: [] for oid in kept}
         for oid, kind, truncated in store.execute(
             "SELECT observation_id, kind, truncated FROM detections WHERE site_id = ? ORDER BY fid", (site_id,)

@@ -133,8 +133,40 @@ def _properties(placemark: ET.Element, schemas: dict[str, dict[str, str]]) -> di
     # its own summary of the data there) or gives a note.
     description = _child(placemark, "description")
     if description is not None and "role" not in props and "note" not in props:
-        props["note"] = "".join(description.itertext()).strip()
+        props["note"] = _description_text("".join(description.itertext()))
     return {k: v for k, v in props.items() if v != ""}
+
+
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>")
+_LINE_TAGS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _description_text(text: str) -> str:
+    """A ``<description>`` as plain text: Google My Maps and Google Earth's rich Description write HTML (lines
+    ended by ``<br>``, ``&amp;``, links), which the note kept, markup and all. Text with no tag in it (a ``<``
+    alone, as in "3 < 4 m") is kept as written."""
+    from html.parser import HTMLParser
+
+    if not _TAG.search(text):
+        return text.strip()
+    parts: list[str] = []
+
+    class _Text(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            if tag in _LINE_TAGS and parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.handle_starttag(tag, [])
+
+        def handle_data(self, data: str) -> None:
+            parts.append(data)
+
+    reader = _Text(convert_charrefs=True)
+    reader.feed(text)
+    reader.close()
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))  # (entities read by the parser)
+    return "\n".join(line for line in lines if line)
 
 
 def kml_to_geojson(text: str | bytes, origin: str = "KML") -> dict[str, Any]:

@@ -148,8 +148,16 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None, hea
     chrome = table._extra_width + sum(table._get_padding_width(i) for i in range(len(columns)))
     # markup=False: cells hold names and ids from files and catalogues, where "[/b]" made rich raise
     # MarkupError and "[link=…]" made a terminal hyperlink; they are printed as they are.
+    columns_env = os.environ.get("COLUMNS", "")
+    columns_given = columns_env.isdigit() and int(columns_env) > 0  # as line_width and rich read it
+    if width is None and "COLUMNS" in os.environ and not columns_given:
+        # COLUMNS=0 (or no number) names no width, as for lines of text (line_width): rich took 0 columns, a word
+        # a line. The terminal's width instead (shutil reads past such a COLUMNS); piped, as if unset, below.
+        import shutil
+
+        width = shutil.get_terminal_size().columns if Console().is_terminal else None
     console = Console(markup=False) if width is None else Console(width=width, markup=False)
-    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+    if width is None and not console.is_terminal and not columns_given:
         # Piped into a file, grep or awk: one line per row, however wide (COLUMNS still sets a width).
         console = Console(width=max(console.width, sum(widest) + chrome), markup=False)
     room = console.width - chrome
@@ -173,9 +181,12 @@ def print_table(table: Any, id_header: str = "id", width: int | None = None, hea
         wrapped = [replace(col, _cells=[_wrap(v, w) for v in col._cells]) for col, w in zip(columns, widths, strict=True)] if plain else None
     except (AttributeError, TypeError):
         wrapped = None
-    if wrapped is not None and table.rows and _print_plain_rows(_replace_table(table, wrapped, table.rows), console, widths):
+    if wrapped is None:
+        console.print(table)
         return
-    console.print(table)
+    ready = _replace_table(table, wrapped, table.rows)
+    if not (table.rows and _print_plain_rows(ready, console, widths)):
+        console.print(ready)  # rich's layout of the cells wrapped here: its own folds a line's leading space mid-word
 
 
 def _column_widths(columns: list[Any], id_header: str, widest: list[int], low: list[int], room: int) -> list[int]:
@@ -227,6 +238,8 @@ def _wrap(text: str, width: int, first: int | None = None) -> str:
             if line and used + len(gap) + n > room:
                 lines.append(line)
                 line, used, room, gap = "", 0, width, ""
+            elif not line and len(gap) + n > room:
+                gap = ""  # spaces before a line's first word that would push it past the room: the word whole instead
             line, used, gap = f"{line}{gap}{token}", used + len(gap) + n, ""
         lines.append(line)
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from ..config import load_settings
 from ..errors import StoreError
 from ..store import is_store_url, mask_url, open_store
 from ..store.copy import copy_store
-from ..store.postgis import same_database
+from ..store.postgis import same_database, url_without_password
 from ..workspace import DB_FILE, Workspace, open_workspace, set_store_setting
 from .options import OnceCommand, OnceGroup, handle_errors, json_option, workspace_option
 from .output import echo_json
@@ -57,7 +57,9 @@ def info(workspace: Path, as_json: bool) -> None:
         return
     said = ""
     if from_env:
-        overridden = "" if in_file == ws.store_url else f", over sitewatch.toml's {mask_url(in_file) if in_file else DB_FILE}"
+        # The file keeps a URL without its password: the same URL with it in SITEWATCH_STORE overrides nothing.
+        same = url_without_password(in_file) == url_without_password(ws.store_url) if in_file and ws.store_url else in_file == ws.store_url
+        overridden = "" if same else f", over sitewatch.toml's {mask_url(in_file) if in_file else DB_FILE}"
         said = f"; from {STORE_ENV}{overridden}"
     click.echo(f"{out['store']}: {out['location']} (schema {out['schema_version']}{said})")
     for table, n in out["counts"].items():

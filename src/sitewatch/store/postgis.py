@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -95,12 +95,16 @@ def _url_parts(url: str) -> dict[str, str]:
         port = str(parts.port or "")
     except ValueError:  # not a number: libpq names it
         port = ""
+    user = unquote(parts.username or "") or given.get("user", "")
     return {
-        "host": (parts.hostname or given.get("host", "")).lower(),
-        # libpq's default port, so that ":5432" written out or left to it is one server
+        # What libpq fills in for what the URL leaves out (PGHOST, PGPORT else 5432, PGDATABASE else the role's
+        # name), so that a part written out or left to libpq is one server, one database: two roles' URLs naming
+        # no database name two databases, each role's own.
+        "host": (unquote(parts.hostname or "") or given.get("host", "") or os.environ.get("PGHOST", "")).lower(),
         "port": port or given.get("port", "") or os.environ.get("PGPORT", "") or "5432",
-        "dbname": parts.path.lstrip("/") or given.get("dbname", ""),
-        "user": parts.username or given.get("user", ""),
+        "dbname": unquote(parts.path.lstrip("/")) or given.get("dbname", "") or os.environ.get("PGDATABASE", "")
+        or user or _default_role(),
+        "user": user,
     }
 
 

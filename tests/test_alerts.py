@@ -432,7 +432,7 @@ def test_events_found_by_a_run_without_the_webhook_wait_for_the_run_with_it(
     _put(store, d19, [_det(d19, 0, 112.0)])
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])  # by hand, no webhook
     assert res.exit_code == 0 and "2024-10-19 dunai [ls]" in res.output, res.output
-    assert f"1 event(s) wait for the webhook earlier runs of this workspace posted to ({url})" in res.output
+    assert f"1 event(s) wait for the webhook earlier runs of this workspace posted to ({url} #" in res.output
     assert [e["event_id"] for e in pending_events(store)] == [e["event_id"] for e in stored_events(store) if e["date"] == "2024-10-19"]
     res = CliRunner().invoke(main, cron)
     assert res.exit_code == 0 and "1 delivered to the webhook" in res.output, res.output
@@ -453,6 +453,37 @@ def test_events_found_by_a_run_without_the_webhook_wait_for_the_run_with_it(
     _put(store, d23, [_det(d23, 0, 112.0)])
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])
     assert res.exit_code == 0 and "2024-10-23 dunai [ls]" in res.output and pending_events(store) == [], res.output
+
+
+def test_a_chat_webhook_url_whose_path_is_its_secret_is_never_shown_or_stored(
+    ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]
+) -> None:
+    """A Slack or Discord webhook's secret is its path (a Teams workflow's, its query): the failed delivery's error,
+    the pending event, the workspace's note of the webhook and the command's output showed it whole, so a cron mail or
+    the workspace's database let anyone post into the team's channel."""
+    from sitewatch.alerts import webhook_shown
+
+    assert webhook_shown("https://hooks.slack.com/services/T0/B0/tok3n") == "https://hooks.slack.com/services/***"
+    assert webhook_shown("https://x.logic.azure.com:443/workflows/id/triggers?api-version=1&sig=tok3n") == (
+        "https://x.logic.azure.com:443/workflows/***?api-version=***&sig=***")
+    assert webhook_shown("https://u:tok3n@example.org/") == "https://u:***@example.org"
+    root, store = ws
+    url, handler = hook
+    secret = url.replace("/hook", "/services/T0/B0/tok3n?token=tok3n")
+    rules = root / "alerts.yaml"
+    rules.write_text(yaml.safe_dump({"rules": [{"id": "ls", "kind": "arrival", "sites": ["dunai"]}]}), encoding="utf-8")
+    handler.status = 503
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", secret])
+    assert "503" in res.output and "tok3n" not in res.output, res.output
+    assert "/services/***?token=***" in res.output, res.output
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])  # the note of the webhook earlier runs used
+    assert "wait for the webhook earlier runs" in res.output and "tok3n" not in res.output, res.output
+    stored = json.dumps([pending_events(store), store.meta("alerts_webhook")], default=str)
+    assert "tok3n" not in stored and "/services/***" in stored
+    other = url.replace("/hook", "/services/T0/B0/other")  # another webhook of the same host is told apart
+    handler.status = 200
+    assert CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", other]).exit_code == 0
+    assert store.meta("alerts_webhook") != json.loads(stored)[1] and handler.got
 
 
 def test_a_webhook_url_with_a_user_and_password_posts_with_them_and_never_shows_the_password(

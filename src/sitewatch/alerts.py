@@ -14,6 +14,7 @@ images), never a detection id, so a rerun of ``detect`` on an observation does n
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.error
 import urllib.parse
@@ -37,10 +38,10 @@ from .analysis.occupancy import (
 )
 from .errors import InputError
 from .model import Detection, Observation, Site, iso_utc
-from .store import Store, mask_url
+from .store import Store
 
 __all__ = ["AlertEvent", "AlertCheck", "evaluate_rules", "check_alerts", "event_to_dict", "post_event", "WEBHOOK_TIMEOUT_S",
-           "load_rules", "check_webhook_url"]
+           "load_rules", "check_webhook_url", "webhook_shown"]
 
 WEBHOOK_TIMEOUT_S = 10.0
 """Seconds a webhook POST may take before it counts as failed (and is retried on the next run)."""
@@ -374,6 +375,28 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
+def webhook_shown(url: str) -> str:
+    """``url`` as messages, logs and the workspace show a webhook: its scheme, host and first path segment, the rest
+    of its path and each query value as ``***``, a password in it too.
+
+    A chat webhook's secret is its URL: Slack's ``https://hooks.slack.com/services/T…/B…/TOKEN``, Discord's
+    ``https://discord.com/api/webhooks/ID/TOKEN``, a Teams workflow's ``…?sig=TOKEN``. Shown whole, anyone who reads
+    a cron mail, a log or the workspace's database could post into the team's channel."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        return url.split("//", 1)[0] + "//***" if "//" in url else "***"
+    if parts.username is not None or parts.password is not None:
+        host = (parts.username or "") + (":***" if parts.password is not None else "") + "@" + host
+    first, _, rest = parts.path.lstrip("/").partition("/")
+    path = ("/" + first if first else "") + ("/***" if rest else "")
+    query = "&".join(k + "=***" for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    if parts.query and not query:
+        query = "***"
+    return f"{parts.scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
 def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> None:
     """POST one event (or the chat message :func:`sitewatch.alert_chat.event_to_payload` made of it) as JSON to
     ``url``; an OSError naming the URL and the reason when it is not accepted (2xx).
@@ -381,14 +404,13 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
     A redirect is not followed (it would lose the body): it is an error naming where it leads."""
     body = json.dumps(event).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": "sitewatch-alerts"}
-    target, shown = url, url
+    target, shown = url, webhook_shown(url)
     parts = urllib.parse.urlsplit(url)
     if parts.username is not None or parts.password is not None:
         # urllib takes "user:pw@host" for the host name (an error that named the URL, password and all): the user
         # part goes as HTTP basic authentication, and messages (stored with the pending event) mask the password.
         host = parts.netloc.rsplit("@", 1)[1]
         target = urllib.parse.urlunsplit(parts._replace(netloc=host))
-        shown = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
         user = urllib.parse.unquote(parts.username or "") + ":" + urllib.parse.unquote(parts.password or "")
         headers["Authorization"] = "Basic " + base64.b64encode(user.encode("utf-8")).decode("ascii")
     req = urllib.request.Request(target, data=body, method="POST", headers=headers)
@@ -408,6 +430,13 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
         raise OSError(f"{url}: {reason}") from exc
     if not 200 <= status < 300:
         raise OSError(f"{url}: HTTP {status}")
+
+
+def _webhook_key(url: str) -> str:
+    """What the workspace keeps of the webhook a run posted to: :func:`webhook_shown` and a digest of the whole URL,
+    so that two webhooks of one host are told apart without the secret being stored."""
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    return f"{webhook_shown(url)} #{digest}"
 
 
 def check_webhook_url(url: str) -> str:
@@ -581,8 +610,8 @@ def check_alerts(
             with store.transaction() as db:
                 db.execute("UPDATE alert_events SET webhook_pending = ? WHERE webhook_pending = ?", (False, True))
             posted_to = None
-        if webhook and posted_to != mask_url(webhook):
-            store.set_meta(WEBHOOK_META_KEY, mask_url(webhook))
+        if webhook and posted_to != _webhook_key(webhook):
+            store.set_meta(WEBHOOK_META_KEY, _webhook_key(webhook))
         record_events(store, new, webhook=bool(webhook or posted_to))
         if again:  # known from now on, as reported (their story was), never posted
             record_events(store, again, webhook=False)

@@ -179,3 +179,34 @@ def test_ctrl_c_while_the_scheduler_does_not_answer_ends_the_run(tmp_path: Path)
             out, err = proc.communicate()
             pytest.fail(f"Ctrl-C did not end a run whose scheduler does not answer: {err[-2000:]}")
     assert proc.returncode == 0 and out == "interrupted\n", err
+
+
+@posix
+def test_a_scheduler_that_accepts_but_does_not_answer_ends_the_connecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler stopped before the run connected: the system accepts the connection for it, and the Dask
+    client waited for its first answer for ever (its timeout bounds the connecting alone). Now the run ends
+    after the connect timeout and dask_client.SILENT_S, naming it, the half-made client's thread stopped."""
+    monkeypatch.setattr(run, "_CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(dask_client, "SILENT_S", 1.0)
+    ended: list[BaseException | None] = []
+
+    def runs(address: str) -> None:
+        try:
+            list(run.map_jobs(time.sleep, [1], scheduler=address))
+            ended.append(None)
+        except BaseException as exc:  # (checked below, in the test's thread)
+            ended.append(exc)
+
+    with scheduler_process(tmp_path) as (address, scheduler):
+        before = threading.active_count()
+        os.kill(scheduler.pid, signal.SIGSTOP)
+        thread = threading.Thread(target=runs, args=(address,), daemon=True)
+        thread.start()
+        thread.join(60)  # (the old code waited for ever: a failure, not a hung test)
+        assert not thread.is_alive(), "the run still waits for a scheduler that does not answer"
+        assert len(ended) == 1 and isinstance(ended[0], WorkerError), ended
+        assert str(ended[0]).startswith(f"the Dask scheduler at {address} has not answered for 2 s")
+        deadline = time.monotonic() + 10
+        while threading.active_count() > before and time.monotonic() < deadline:  # (the loop's thread ending)
+            time.sleep(0.05)
+        assert threading.active_count() == before, [t.name for t in threading.enumerate()]

@@ -51,14 +51,29 @@ def connected(scheduler: str, timeout: float) -> Iterator[Any]:
     """
     from distributed import Client
 
+    cls = _client_class(Client)
+    thread: list[int] = []  # the thread that makes the client: its client is stopped if it never answers
+
+    def make() -> Any:
+        thread.append(threading.get_ident())
+        return cls(scheduler, timeout=timeout, set_as_default=False)
+
     try:
-        client = _client_class(Client)(scheduler, timeout=timeout, set_as_default=False)
+        # Dask's timeout bounds the connection, not the scheduler's answers to the client's first questions:
+        # one that accepts connections but does not answer (stopped) held the command for ever.
+        client = ask(scheduler, make, timeout + SILENT_S)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(
             f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
             "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
             "`scheduler` setting"
         ) from exc
+    except BaseException:  # no answer (SilentScheduler), or Ctrl-C meanwhile: the half-made client's loop stopped
+        _stop_loop(_starting.pop(thread[0], None) if thread else None)
+        raise
+    finally:
+        if thread:
+            _starting.pop(thread[0], None)
     try:
         yield client
     finally:
@@ -66,6 +81,9 @@ def connected(scheduler: str, timeout: float) -> Iterator[Any]:
 
 
 _classes: dict[type, type] = {}
+
+_starting: dict[int, Any] = {}
+"""Each client being started, by the thread that starts it (see :func:`connected`)."""
 
 
 def _client_class(base: type) -> type:
@@ -80,6 +98,7 @@ def _client_class(base: type) -> type:
 
         class Client(base):  # (Dask names a client by its class: "Client-<uuid>" in the scheduler's logs)
             def start(self, **kwargs: Any) -> None:
+                _starting[threading.get_ident()] = self
                 try:
                     super().start(**kwargs)
                 except BaseException:  # (Ctrl-C while it connects too)
@@ -96,6 +115,7 @@ def _stop_loop(client: Any) -> None:
     if runner is not None:
         try:
             runner.stop()
+            client.status = "closed"  # (else the client, collected, tries to close through the stopped loop)
         except Exception:  # a loop already stopped, or Dask's internals changed: nothing more to free
             pass
 

@@ -1,11 +1,12 @@
 """What `sitewatch ingest --scheduler` does when its scheduler goes away mid-run, or the user presses Ctrl-C.
 
     python benchmarks/dask_scheduler_loss.py [--src SRC] [--modes none,sigint,killsched,termsched,stopsched,stopsched+sigint]
-                                             [--files 10] [--side 3000] [--after 15] [--limit 240]
+                                             [--files 10] [--side 3000] [--after 2] [--limit 240]
 
 Writes FILES SAR GeoTIFFs (SIDE × SIDE float32, as ``ingest_dask.py``), then for each mode starts ``dask
 scheduler`` and ``dask worker`` (2 processes of one thread, importing SRC) on loopback, runs ``python -m
-sitewatch ingest`` of the files into a new workspace on them, and AFTER seconds: nothing (``none``), Ctrl-C
+sitewatch ingest`` of the files into a new workspace on them, and AFTER seconds after its jobs reach the
+scheduler: nothing (``none``), Ctrl-C
 to the command (``sigint``), SIGKILL or SIGTERM to the scheduler (``killsched``, ``termsched``), SIGSTOP to it
 (``stopsched``: a wedged scheduler, the connection up), or SIGSTOP then, 10 s later, Ctrl-C to the command
 (``stopsched+sigint``). Prints, per mode: the command's exit code, the seconds from the event to its exit (or
@@ -52,6 +53,10 @@ def _cluster(src: Path, folder: Path) -> tuple[str, subprocess.Popen[bytes], sub
     return address, sched, worker
 
 
+def _tasks(dask_scheduler: object) -> int:
+    return len(dask_scheduler.tasks)  # type: ignore[attr-defined]
+
+
 def _run(mode: str, src: Path, scenes: Path, tmp: Path, after: float, limit: float) -> None:
     from sitewatch.testing import (  # (this checkout's: the workspace's schema is main's)
         tiny_site,
@@ -65,7 +70,14 @@ def _run(mode: str, src: Path, scenes: Path, tmp: Path, after: float, limit: flo
     try:
         env = {**os.environ, "PYTHONPATH": str(src)}
         cmd = subprocess.Popen([sys.executable, "-m", "sitewatch", "ingest", "a", str(scenes), "--scheduler", address,
-                                "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)  # fmt: skip
+                                "-w", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+        # (SIGINT back to its default: a shell's background job starts with it ignored, and so would the command.)
+        from distributed import Client
+
+        with Client(address, timeout=10, set_as_default=False) as c:  # the event once the jobs are on the cluster
+            while not c.run_on_scheduler(_tasks) and cmd.poll() is None:
+                time.sleep(0.2)
         time.sleep(after)
         event = time.monotonic()
         if mode == "sigint":
@@ -118,7 +130,7 @@ def main() -> None:
     ap.add_argument("--modes", default="none,sigint,killsched,termsched,stopsched,stopsched+sigint")
     ap.add_argument("--files", type=int, default=10)
     ap.add_argument("--side", type=int, default=3000)
-    ap.add_argument("--after", type=float, default=15.0, help="seconds from the command's start to the event")
+    ap.add_argument("--after", type=float, default=2.0, help="seconds from the jobs' arrival on the cluster to the event")
     ap.add_argument("--limit", type=float, default=240.0, help="seconds after the event before the command is killed")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE / "benchmarks"))

@@ -169,8 +169,9 @@ def result(client: Any, future: Any, scheduler: str) -> Any:
         try:
             return future.result(timeout=ASK_EVERY_S)
         except TimeoutError:
-            if future.done():  # the job's own TimeoutError
-                raise
+            # Done meanwhile (the result came as the wait timed out), or the job's own TimeoutError: its outcome.
+            if future.done():
+                return future.result()
         ask(scheduler, lambda: _scheduler_info(client))
 
 

@@ -78,7 +78,7 @@ def main() -> None:
         mb = sum(p.stat().st_size for p in paths) / 1e6
         print(f"{args.files} files of {args.side} x {args.side} float32 ({mb:.0f} MB in all); "
               f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores", file=sys.stderr)  # fmt: skip
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
             local: list[float] = []
             dask: list[float] = []
             for k in range(args.repeat):

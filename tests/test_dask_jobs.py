@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import sitewatch.ingest as ingest
 import sitewatch.run as run
+from _dask import local_cluster, on_stall
 from sitewatch.cli import main
 from sitewatch.errors import OutputError
 from sitewatch.files import owner_of, partial_owner, partial_path
@@ -31,7 +32,7 @@ FAR = tiny_site("elsewhere", lon=140.0, lat=45.0)
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     """Two in-process workers of one thread each: what `dask worker` gives, without starting processes."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with local_cluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
         yield cluster.scheduler_address
 
 
@@ -274,24 +275,18 @@ def test_a_probe_left_by_a_killed_command_is_removed(tmp_path: Path) -> None:
     assert not left.exists()
 
 
-@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # (a worker scaled up starts a dashboard of its own)
 def test_a_cluster_without_workers_yet_ingests_once_one_joins(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """No worker to check yet: the run says so, waits, and the files go in once one joins."""
-    import threading
-
     from sitewatch.ingest import ingest_paths
 
     scenes = _scenes(tmp_path / "in", range(10, 12))
     ws = workspace_with_sites(tmp_path / "ws", SITE)
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None, worker_dashboard_address=None) as cluster:
-        timer = threading.Timer(1.0, cluster.scale, (1,))
-        timer.start()
-        try:
-            with caplog.at_level("WARNING", logger="sitewatch.run"), ws.store() as store:
-                report = ingest_paths(ws, store, SITE, [scenes / "s1_20241010.tif", scenes / "s1_20241011.tif"],
-                                      scheduler=cluster.scheduler_address)  # fmt: skip
-        finally:
-            timer.cancel()
+    with local_cluster(n_workers=0, processes=False) as cluster:
+        # A worker once the run has said there is none (a timer of 1 s raced the run's connecting: on a
+        # loaded machine the worker had joined first, and the warning was never given).
+        with caplog.at_level("WARNING", logger="sitewatch.run"), ws.store() as store, on_stall(lambda: cluster.scale(1)):
+            report = ingest_paths(ws, store, SITE, [scenes / "s1_20241010.tif", scenes / "s1_20241011.tif"],
+                                  scheduler=cluster.scheduler_address)  # fmt: skip
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
     assert [o.id for o in report.observations] == ["pier/s1_20241010", "pier/s1_20241011"]
     assert sorted(_archive(ws)) == ["pier/s1_20241010.tif", "pier/s1_20241010.truth.geojson", "pier/s1_20241011.tif"]
@@ -306,8 +301,7 @@ def test_a_cluster_no_worker_joins_is_said_under_quiet_and_ends_the_run_after_wa
 
     scenes = _scenes(tmp_path / "in", range(10, 11))
     ws = workspace_with_sites(tmp_path / "ws", SITE)
-    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
-                                  dashboard_address=None, worker_dashboard_address=None) as cluster:  # fmt: skip
+    with local_cluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1") as cluster:
         address = cluster.scheduler_address  # tcp://127.0.0.1:PORT: another process's command reaches it
         r = subprocess.run(
             [sys.executable, "-m", "sitewatch", "-q", "ingest", SITE.id, str(scenes / "s1_20241010.tif"),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import sitewatch
+from _dask import local_cluster, on_stall
 from sitewatch.errors import MissingExtraError
 from sitewatch.run import _identity, map_jobs
 
@@ -32,8 +33,8 @@ def test_scheduler_without_dask_says_which_extra(monkeypatch: pytest.MonkeyPatch
 
 
 def test_dask_cluster_gives_the_same_results() -> None:
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    pytest.importorskip("distributed")
+    with local_cluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:
         items = list(range(7))
         assert list(map_jobs(_identity, items, scheduler=cluster.scheduler_address)) == items
 
@@ -455,17 +456,10 @@ def test_ctrl_c_while_the_arguments_are_parsed_says_interrupted_and_exits_130(
 def test_a_scheduler_without_workers_is_said_to_have_none(caplog: pytest.LogCaptureFixture) -> None:
     """A scheduler no worker has joined held the jobs without a word; now it is named, and the
     jobs still run once a worker joins."""
-    import threading
-
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
-        timer = threading.Timer(1.0, cluster.scale, (1,))
-        timer.start()
-        try:
-            with caplog.at_level("WARNING", logger="sitewatch.run"):
-                assert list(map_jobs(_identity, [1, 2], scheduler=cluster.scheduler_address)) == [1, 2]
-        finally:
-            timer.cancel()
+    pytest.importorskip("distributed")
+    with local_cluster(n_workers=0, processes=False) as cluster:
+        with caplog.at_level("WARNING", logger="sitewatch.run"), on_stall(lambda: cluster.scale(1)):  # (not a timer: see test_dask_jobs)
+            assert list(map_jobs(_identity, [1, 2], scheduler=cluster.scheduler_address)) == [1, 2]
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in caplog.text
 
 
@@ -510,10 +504,10 @@ def _killed_worker(x: int) -> int:
 
 
 def test_a_job_that_kills_dask_workers_is_named_without_a_traceback() -> None:
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     from sitewatch.errors import WorkerError
 
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with local_cluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:
         with pytest.raises(WorkerError, match="Dask workers died running a job"):
             list(map_jobs(_killed_worker, [1, 2], scheduler=cluster.scheduler_address))
 

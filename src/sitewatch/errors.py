@@ -97,7 +97,8 @@ class StoreUnavailableError(StoreError):
 
 
 class WorkerError(SitewatchError, RuntimeError):
-    """A worker process ended before it returned its job's result (killed, out of memory)."""
+    """A worker process ended before it returned its job's result (killed, out of memory), or the Dask
+    scheduler the jobs ran on went away or stopped answering."""
 
 
 class SourceError(SitewatchError, OSError):

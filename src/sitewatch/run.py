@@ -108,44 +108,46 @@ def _map_on_dask(
 ) -> Generator[R, None, None]:
     """:func:`map_jobs` on the Dask cluster whose scheduler is at ``scheduler``."""
     require_extra("distributed", "dask")
-    from distributed import Client, KilledWorker
+    from distributed import KilledWorker
 
-    try:
-        client = Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
-            "`dask scheduler` and workers with `dask worker ADDRESS`, or check --scheduler / the "
-            "`scheduler` setting"
-        ) from exc
-    with client:
-        if shared_folder is not None:
-            _check_workers_see(client, shared_folder, write=workers_write)
-        futures = client.map(func, list(items), pure=False)
-        if futures and not client.scheduler_info().get("workers"):
-            # Dask would wait for one without a word; an adaptive cluster may yet start one (the jobs are
-            # submitted first: what it scales by). Said even under -q: a cron job would look hung.
-            logging.getLogger(STALL_LOGGER).warning(
-                "the Dask scheduler at %s has no workers: the jobs wait until one joins%s "
-                "(start one with `dask worker %s`, or press Ctrl-C)",
-                scheduler, "" if wait_workers is None else f", for at most {wait_workers:g} s (wait_workers)", scheduler,
-            )  # fmt: skip
-            if wait_workers is not None:
-                _wait_for_a_worker(client, futures, scheduler, wait_workers)
+    from .dask_client import SilentScheduler, ask, connected, is_lost, lost, result
+
+    with connected(scheduler, _CONNECT_TIMEOUT_S) as client:
+        futures: list[Any] = []
         k = 0  # the job whose result is awaited
         try:
+            if shared_folder is not None:
+                _check_workers_see(client, shared_folder, write=workers_write, scheduler=scheduler)
+            futures = client.map(func, list(items), pure=False)
+            if futures and not ask(scheduler, client.scheduler_info).get("workers"):
+                # Dask would wait for one without a word; an adaptive cluster may yet start one (the jobs are
+                # submitted first: what it scales by). Said even under -q: a cron job would look hung.
+                logging.getLogger(STALL_LOGGER).warning(
+                    "the Dask scheduler at %s has no workers: the jobs wait until one joins%s "
+                    "(start one with `dask worker %s`, or press Ctrl-C)",
+                    scheduler, "" if wait_workers is None else f", for at most {wait_workers:g} s (wait_workers)", scheduler,
+                )  # fmt: skip
+                if wait_workers is not None:
+                    _wait_for_a_worker(client, futures, scheduler, wait_workers)
             for fut in futures:
-                yield fut.result()
+                yield result(client, fut, scheduler)
                 k += 1
         except KilledWorker as exc:  # Dask gave up on a job after it killed several workers
-            _stop_dask_jobs(client, futures, settle=shared_folder is not None and workers_write)
+            _stop_dask_jobs(client, futures, scheduler, settle=shared_folder is not None and workers_write)
             job = describe(items[k]) if describe is not None else f"job {k + 1} of {len(items)}"
             raise WorkerError(
                 f"Dask workers died running a job, {job} ({exc}): out of memory, or killed; what was finished "
                 "is kept: give the workers more memory (`dask worker --memory-limit`) and run again"
             ) from exc
-        except BaseException:
-            _stop_dask_jobs(client, futures, settle=shared_folder is not None and workers_write)
+        except SilentScheduler:  # it would not answer a cancel either
+            raise
+        except Exception as exc:
+            if is_lost(client, exc):  # not the job's error: the cluster's, named as such, not a Dask traceback
+                raise lost(client, scheduler, _CONNECT_TIMEOUT_S) from exc
+            _stop_dask_jobs(client, futures, scheduler, settle=shared_folder is not None and workers_write)
+            raise
+        except BaseException:  # Ctrl-C, SIGTERM, or the caller stopping early (GeneratorExit)
+            _stop_dask_jobs(client, futures, scheduler, settle=shared_folder is not None and workers_write)
             raise
 
 
@@ -162,7 +164,7 @@ def _wait_for_a_worker(client: Any, futures: Sequence[Any], scheduler: str, seco
         ) from exc
 
 
-def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None:
+def _check_workers_see(client: Any, folder: Path, *, scheduler: str, write: bool = True) -> None:
     """A ConfigError naming each Dask worker that cannot use ``folder``: one that does not see
     it at that path, sees another folder there (the same path on a disk of its own), or (``write``)
     may not write there.
@@ -182,7 +184,12 @@ def _check_workers_see(client: Any, folder: Path, *, write: bool = True) -> None
     try:
         # on_error="return": a worker that cannot run the check at all (no sitewatch there to unpickle it
         # with) is named with the others, not raised as that worker's traceback.
-        seen: dict[str, Any] = client.run(_cannot_use, str(probe), token, write, _code_fingerprint(), on_error="return")
+        from .dask_client import ask
+
+        seen: dict[str, Any] = ask(
+            scheduler,
+            lambda: client.run(_cannot_use, str(probe), token, write, _code_fingerprint(), on_error="return"),
+        )
     finally:
         probe.unlink(missing_ok=True)
     broken = sorted((a, f"{type(why).__name__}: {why}") for a, why in seen.items() if isinstance(why, BaseException))
@@ -248,22 +255,30 @@ _SETTLE_S = 120.0
 """How long a stopped Dask run waits for the jobs already running on workers (see :func:`map_jobs`)."""
 
 
-def _stop_dask_jobs(client: Any, futures: Sequence[Any], *, settle: bool) -> None:
+def _stop_dask_jobs(client: Any, futures: Sequence[Any], scheduler: str, *, settle: bool) -> None:
     """Cancel a Dask run's jobs; with ``settle``, wait (at most :data:`_SETTLE_S`) for those running.
 
     A worker's thread cannot be stopped mid-job: cancelled, a running job still writes its files.
     Ctrl-C again stops the wait, leaving them to the next run (:func:`~sitewatch.ingest.remove_partials`).
+    A scheduler that does not answer within :data:`~sitewatch.dask_client.STOPPING_S` is left as it is.
     """
+    from .dask_client import STOPPING_S, ask
+
+    if not futures:
+        return
     keys = {fut.key for fut in futures}
-    client.cancel(list(futures))
+    try:
+        ask(scheduler, lambda: client.cancel(list(futures)), STOPPING_S)
+    except Exception:  # the scheduler gone or silent: the reason the run stops, raised already
+        return
     if not settle:
         return
     deadline = time.monotonic() + _SETTLE_S
     said = False
     while time.monotonic() < deadline:
         try:
-            stacks = client.call_stack()  # the jobs each worker runs now, cancelled or not
-        except Exception:  # the scheduler gone: the reason the run stops, raised already
+            stacks = ask(scheduler, client.call_stack, STOPPING_S)  # the jobs each worker runs now, cancelled or not
+        except Exception:  # the scheduler gone or silent: the reason the run stops, raised already
             return
         running = sum(key in keys for jobs in stacks.values() for key in jobs)
         if not running:

@@ -15,6 +15,21 @@ from sitewatch.cli import main
 from sitewatch.cli.output import add_id_column, print_table
 
 
+def _rich_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time rich renders lines (of a cell, a row or a title) from now on."""
+    from rich.console import Console
+
+    rendered: list[int] = []
+    real = Console.render_lines
+
+    def counted(self: Console, *args: object, **kwargs: object) -> object:
+        rendered.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Console, "render_lines", counted)
+    return rendered
+
+
 @pytest.mark.parametrize("columns", [80, 100])
 def test_observations_are_readable_and_say_simulated(tmp_path: Path, columns: int) -> None:
     ws = build(tmp_path / "ws")
@@ -67,14 +82,7 @@ def test_print_table_wraps_between_words_and_keeps_the_id_whole(capsys: pytest.C
             t.add_row(f"port-{i:03d}-of-the-long-list", f"Port number {i} of a long list of ports", "port")
         return t
 
-    rendered = []
-    real = Console.render_lines
-
-    def counted(self: Console, *args: object, **kwargs: object) -> object:
-        rendered.append(1)
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Console, "render_lines", counted)
+    rendered = _rich_renders(monkeypatch)
     print_table(table(), width=60)
     monkeypatch.undo()
     ours = capsys.readouterr().out
@@ -203,16 +211,8 @@ def test_a_long_table_is_printed_as_rich_prints_it(capsys: pytest.CaptureFixture
 def test_a_long_table_is_not_laid_out_cell_by_cell(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """`sites list` of 4,000 sites took 2.5 s of CPU, nearly all of it rich rendering each of its 24,000 cells (about
     1 ms a row); a table whose cells fit on a line has its header and one row rendered by rich, whatever its length."""
-    from rich.console import Console
 
-    rendered = []
-    real = Console.render_lines
-
-    def counted(self: Console, *args: object, **kwargs: object) -> object:
-        rendered.append(1)
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Console, "render_lines", counted)
+    rendered = _rich_renders(monkeypatch)
     print_table(_port_list_table(2000), width=120)
     assert len(capsys.readouterr().out.splitlines()) == 2004 and len(rendered) < 50
 
@@ -248,16 +248,8 @@ def test_a_table_of_cells_of_several_lines_is_printed_as_rich_prints_it(capsys: 
 
 def test_a_table_of_cells_of_several_lines_is_not_laid_out_cell_by_cell(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """As `sites list`'s one-line rows: rich renders the title, header and one row, however long the table."""
-    from rich.console import Console
 
-    rendered = []
-    real = Console.render_lines
-
-    def counted(self: Console, *args: object, **kwargs: object) -> object:
-        rendered.append(1)
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Console, "render_lines", counted)
+    rendered = _rich_renders(monkeypatch)
     print_table(_links_table(1000), id_header="last seen at A", width=200)
     assert len(capsys.readouterr().out.splitlines()) == 1 + 4 + 1000 * 5 and len(rendered) < 50
 

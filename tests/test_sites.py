@@ -387,7 +387,8 @@ def test_sites_show_and_export_write_names_as_written(tmp_path: Path) -> None:
     assert '"name": "Гавань Дуная"' in text and json.loads(text)["features"][0]["properties"]["name"] == "Гавань Дуная"
 
 
-def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:
+def _p1_with_a_berth_and_water(tmp_path: Path) -> tuple[CliRunner, str]:
+    """A new workspace holding the site ``p1`` (imported from GeoJSON) with the berth ``east`` and a water polygon."""
     runner = CliRunner()
     ws = str(tmp_path / "ws")
     runner.invoke(main, ["init", ws])
@@ -397,6 +398,11 @@ def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_p
     ])  # fmt: skip
     (tmp_path / "p1.geojson").write_text(json.dumps(fc), encoding="utf-8")
     assert runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", ws]).exit_code == 0
+    return runner, ws
+
+
+def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_path: Path) -> None:
+    runner, ws = _p1_with_a_berth_and_water(tmp_path)
     r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.38,42.90", "-w", ws])
     assert r.exit_code == 0
     assert "'p1' no longer has 1 berth(s) or its water polygon" in r.output  # it was dropped in silence
@@ -407,15 +413,7 @@ def test_cli_redrawing_a_site_says_which_berths_and_water_it_no_longer_has(tmp_p
 def test_sites_add_of_the_same_area_again_keeps_the_berths_and_water(tmp_path: Path) -> None:
     # The README's team set-up run by a second member (or the same command twice) on a site whose berths and water
     # were imported: `sites add p1 --bbox <its box>` dropped them, and the next detect ran without the water.
-    runner = CliRunner()
-    ws = str(tmp_path / "ws")
-    runner.invoke(main, ["init", ws])
-    fc = _with_extras([
-        {"props": {"role": "berth", "id": "east"}, "geom": mapping(LineString([(132.32, 42.87), (132.33, 42.87)]))},
-        {"props": {"role": "water"}, "geom": mapping(box(132.31, 42.865, 132.36, 42.875))},
-    ])  # fmt: skip
-    (tmp_path / "p1.geojson").write_text(json.dumps(fc), encoding="utf-8")
-    assert runner.invoke(main, ["sites", "import", str(tmp_path / "p1.geojson"), "-w", ws]).exit_code == 0
+    runner, ws = _p1_with_a_berth_and_water(tmp_path)
     with open_workspace(Path(ws)).store() as store:
         before = store.get_site("p1")
     r = runner.invoke(main, ["sites", "add", "p1", "--bbox", "132.30,42.86,132.37,42.90", "-w", ws])

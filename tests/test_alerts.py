@@ -922,3 +922,20 @@ def test_an_out_file_that_is_not_utf8_text_is_named(ws: tuple[Path, Store], tmp_
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
     assert res.exit_code == 1 and str(out) in res.stderr and "--out" in res.stderr, res.output
     assert out.read_bytes() == b"\xff\xfe\x00binary"
+
+
+def test_the_workspace_note_of_a_webhook_holds_no_digest_of_its_password() -> None:
+    """The note of the webhook kept a digest (32 bits of SHA-256) of the whole URL, password and all: a password of a
+    list was found offline by hashing each candidate URL until the digest matched the stored one."""
+    import hashlib
+
+    from sitewatch.alerts import _webhook_key
+
+    key = _webhook_key("https://bot:hunter2@hooks.example.org/alerts/team")
+    assert "hunter2" not in key and key.startswith("https://bot:***@hooks.example.org/alerts/***")
+    for word in ("hunter2", "password", "letmein"):
+        guess = f"https://bot:{word}@hooks.example.org/alerts/team"
+        assert hashlib.sha256(guess.encode("utf-8")).hexdigest()[:8] not in key
+    # Two webhooks of one host are still told apart; one password or another is one webhook.
+    assert key != _webhook_key("https://bot:hunter2@hooks.example.org/alerts/other")
+    assert key == _webhook_key("https://bot:other@hooks.example.org/alerts/team")

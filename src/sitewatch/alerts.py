@@ -434,7 +434,16 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
 
 def _webhook_key(url: str) -> str:
     """What the workspace keeps of the webhook a run posted to: :func:`webhook_shown` and a digest of the whole URL,
-    so that two webhooks of one host are told apart without the secret being stored."""
+    so that two webhooks of one host are told apart without the secret being stored.
+
+    A password in the URL is left out of the digest: a person's password (often theirs elsewhere too) is guessed
+    from a list offline by hashing each candidate URL until its digest is the one stored."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is not None:
+            url = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:@{parts.netloc.rsplit('@', 1)[1]}"))
+    except ValueError:
+        pass
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
     return f"{webhook_shown(url)} #{digest}"
 

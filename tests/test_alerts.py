@@ -939,3 +939,13 @@ def test_the_workspace_note_of_a_webhook_holds_no_digest_of_its_password() -> No
     # Two webhooks of one host are still told apart; one password or another is one webhook.
     assert key != _webhook_key("https://bot:hunter2@hooks.example.org/alerts/other")
     assert key == _webhook_key("https://bot:other@hooks.example.org/alerts/team")
+
+
+def test_a_discord_webhook_url_with_an_api_version_is_posted_in_discord_s_shape() -> None:
+    """Discord answers its webhooks under a version too (``/api/v10/webhooks/ID/TOKEN``, as bots and libraries write
+    them): ``auto`` sent sitewatch's JSON there, which Discord refuses (HTTP 400), and the events stayed pending."""
+    from sitewatch.alert_chat import webhook_format_for
+
+    assert webhook_format_for("https://discord.com/api/v10/webhooks/1/abc") == "discord"
+    assert webhook_format_for("https://discord.com/api/v9/webhooks/1/abc/slack") == "slack"
+    assert webhook_format_for("https://discord.com/api/v10/channels/1/messages") == "json"

@@ -196,7 +196,10 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
 def _keep_mode(path: Path, tmp: Path) -> None:
     """Give ``tmp`` the permissions of the file at ``path`` it replaces: an export made private (``chmod 600``) written
     again with new rows became readable by every user (the new file's were the umask's), though written again with
-    the same bytes it stayed private (left as it is)."""
+    the same bytes it stayed private (left as it is). Not on Windows: its mode is the read-only flag alone (access is
+    the folder's ACLs, which the new file inherits), and a read-only partial file could not be removed after a failure."""
+    if os.name == "nt":
+        return
     try:
         mode = path.stat().st_mode
     except OSError:  # none there yet (or a dangling link): the new file's own

@@ -408,7 +408,7 @@ def test_a_failed_webhook_keeps_the_event_and_the_next_run_retries_it(ws: tuple[
     handler.status = 503
     res = check_alerts(store, rules, webhook=url, timeout=5)
     (err,) = res.delivery_errors
-    assert url in err and "503" in err and "retries" in err and res.pending == 1
+    assert url.removesuffix("/hook") + "/***" in err and "503" in err and "retries" in err and res.pending == 1
     assert len(pending_events(store)) == 1 and not handler.got
     handler.status = 200
     res = check_alerts(store, rules, webhook=url, timeout=5)
@@ -432,7 +432,8 @@ def test_events_found_by_a_run_without_the_webhook_wait_for_the_run_with_it(
     _put(store, d19, [_det(d19, 0, 112.0)])
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])  # by hand, no webhook
     assert res.exit_code == 0 and "2024-10-19 dunai [ls]" in res.output, res.output
-    assert f"1 event(s) wait for the webhook earlier runs of this workspace posted to ({url} #" in res.output
+    shown = url.removesuffix("/hook") + "/***"  # (a path of one segment may be the secret: not shown)
+    assert f"1 event(s) wait for the webhook earlier runs of this workspace posted to ({shown} #" in res.output
     assert [e["event_id"] for e in pending_events(store)] == [e["event_id"] for e in stored_events(store) if e["date"] == "2024-10-19"]
     res = CliRunner().invoke(main, cron)
     assert res.exit_code == 0 and "1 delivered to the webhook" in res.output, res.output
@@ -467,6 +468,9 @@ def test_a_chat_webhook_url_whose_path_is_its_secret_is_never_shown_or_stored(
     assert webhook_shown("https://x.logic.azure.com:443/workflows/id/triggers?api-version=1&sig=tok3n") == (
         "https://x.logic.azure.com:443/workflows/***?api-version=***&sig=***")
     assert webhook_shown("https://u:tok3n@example.org/") == "https://u:***@example.org"
+    # A path of one segment may be the whole secret (an ntfy topic, a webhook.site id): it was shown.
+    assert webhook_shown("https://ntfy.sh/harbour-tok3n") == "https://ntfy.sh/***"
+    assert webhook_shown("https://ntfy.sh/harbour-tok3n/") == "https://ntfy.sh/***"
     root, store = ws
     url, handler = hook
     secret = url.replace("/hook", "/services/T0/B0/tok3n?token=tok3n")
@@ -499,7 +503,7 @@ def test_a_webhook_url_with_a_user_and_password_posts_with_them_and_never_shows_
     rules = _rules(store, {"id": "ls", "kind": "arrival", "sites": ["dunai"]})
     handler.status = 503
     (err,) = check_alerts(store, rules, webhook=secret, timeout=5).delivery_errors
-    assert "503" in err and "s3cret" not in err and url.replace("http://", "http://bot:***@") in err, err
+    assert "503" in err and "s3cret" not in err and url.replace("http://", "http://bot:***@").removesuffix("/hook") + "/***" in err, err
     assert "s3cret" not in json.dumps([e for e in pending_events(store)], default=str)
     handler.status = 200
     res = check_alerts(store, rules, webhook=secret, timeout=5)
@@ -922,3 +926,30 @@ def test_an_out_file_that_is_not_utf8_text_is_named(ws: tuple[Path, Store], tmp_
     res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--rules", str(rules), "--out", str(out)])
     assert res.exit_code == 1 and str(out) in res.stderr and "--out" in res.stderr, res.output
     assert out.read_bytes() == b"\xff\xfe\x00binary"
+
+
+def test_the_workspace_note_of_a_webhook_holds_no_digest_of_its_password() -> None:
+    """The note of the webhook kept a digest (32 bits of SHA-256) of the whole URL, password and all: a password of a
+    list was found offline by hashing each candidate URL until the digest matched the stored one."""
+    import hashlib
+
+    from sitewatch.alerts import _webhook_key
+
+    key = _webhook_key("https://bot:hunter2@hooks.example.org/alerts/team")
+    assert "hunter2" not in key and key.startswith("https://bot:***@hooks.example.org/alerts/***")
+    for word in ("hunter2", "password", "letmein"):
+        guess = f"https://bot:{word}@hooks.example.org/alerts/team"
+        assert hashlib.sha256(guess.encode("utf-8")).hexdigest()[:8] not in key
+    # Two webhooks of one host are still told apart; one password or another is one webhook.
+    assert key != _webhook_key("https://bot:hunter2@hooks.example.org/alerts/other")
+    assert key == _webhook_key("https://bot:other@hooks.example.org/alerts/team")
+
+
+def test_a_discord_webhook_url_with_an_api_version_is_posted_in_discord_s_shape() -> None:
+    """Discord answers its webhooks under a version too (``/api/v10/webhooks/ID/TOKEN``, as bots and libraries write
+    them): ``auto`` sent sitewatch's JSON there, which Discord refuses (HTTP 400), and the events stayed pending."""
+    from sitewatch.alert_chat import webhook_format_for
+
+    assert webhook_format_for("https://discord.com/api/v10/webhooks/1/abc") == "discord"
+    assert webhook_format_for("https://discord.com/api/v9/webhooks/1/abc/slack") == "slack"
+    assert webhook_format_for("https://discord.com/api/v10/channels/1/messages") == "json"

@@ -458,3 +458,17 @@ def test_the_readme_says_which_commands_read_each_setting() -> None:
     assert settings_used_by("timeline") == ()
     with pytest.raises(ValueError, match="no such setting"):
         load_settings(None, env={}, names=["max_clouds"])
+
+
+@pytest.mark.parametrize(("name", "value", "secret"), [
+    ("store", "postgresq://ana@db.example.org/sw?password=s3cret", "s3cret"),  # libpq's password parameter
+    ("store", "postgresq://ana:p@ss@db.example.org/sw", "ss@"),  # an '@' in the password, as libpq reads it
+    ("alerts_webhook", "htps://bot:p@ss@hooks.example.org/x", "ss@"),
+])
+def test_a_refused_url_setting_shows_no_part_of_its_password(name: str, value: str, secret: str) -> None:
+    """A store or webhook setting refused (a scheme mistyped) named its value with the password masked only up to its
+    first '@', and a ``password=`` parameter whole: the error, in a terminal or a cron mail, showed the password."""
+    env = {f"SITEWATCH_{name.upper()}": value}
+    with pytest.raises(ConfigError) as caught:
+        load_setting(name, env=env)
+    assert secret not in str(caught.value) and "***" in str(caught.value), str(caught.value)

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import stat
+import sys
 import xml.etree.ElementTree as ET
 from contextlib import closing
 from datetime import UTC, datetime
@@ -437,6 +438,26 @@ def test_a_file_written_again_with_the_same_bytes_is_left_as_it_is(tmp_path: Pat
     held = _stat(out)
     write_text_atomic(out, "date,vessels\n2024-10-17,3\n")  # the same size, other bytes
     assert _stat(out) != held and out.read_text(encoding="utf-8").endswith(",3\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_file_written_again_with_other_bytes_keeps_its_permissions(tmp_path: Path) -> None:
+    """An export made private (``chmod 600``) and written again with a new row became readable by every user (the
+    new file's permissions were the umask's); written again with the same bytes it stayed private."""
+    from sitewatch.files import write_text_atomic
+
+    out = write_text_atomic(tmp_path / "a.csv", "date,vessels\n2024-10-17,1\n")
+    out.chmod(0o600)
+    write_text_atomic(out, "date,vessels\n2024-10-17,2\n")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text(encoding="utf-8").endswith(",2\n")
+    fresh = write_text_atomic(tmp_path / "b.csv", "x\n")  # a new file: the umask's, as before
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.mark.parametrize("args", [["export", "--out", "OUT/d.geojson"], ["export", "--out", "OUT/d.kml", "--format", "kml"],

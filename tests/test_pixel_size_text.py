@@ -29,7 +29,8 @@ ODD = 9.54335
 
 
 @pytest.mark.parametrize(("metres", "said"), [(ODD, "9.54 m"), (10.0, "10 m"), (0.5, "0.5 m"), (2.98765, "2.99 m"),
-                                              (0.3125, "0.312 m"), (1250.0, "1250 m"), (30.000001, "30 m")])  # fmt: skip
+                                              (0.3125, "0.312 m"), (1250.0, "1250 m"), (30.000001, "30 m"),
+                                              (0.00001, "1e-05 m"), (0.0000898, "8.98e-05 m")])  # fmt: skip
 def test_pixel_size_text(metres: float, said: str) -> None:
     assert pixel_size_text(metres) == said
 
@@ -164,3 +165,13 @@ def test_no_template_writes_a_resolution_with_a_fixed_number_of_decimals() -> No
     env = template_environment()
     assert env.from_string("{{ v|pixel_size }} pixels").render(v=0.5) == "0.5 m pixels"
     assert env.from_string("{{ v|pixel_size }}").render(v=None) == "–"
+
+
+def test_a_grid_refused_for_a_tiny_pixel_size_names_that_size() -> None:
+    """An image whose transform is in degrees but whose CRS says metres (0.00001 "m" pixels) is refused for the
+    pixels it would make, asking whether its pixel size is right: the message said "at 0 m pixels"."""
+    from sitewatch.ingest.grid import site_grid
+
+    site = Site("pier", "Pier", "berth", box(30.0, 45.0, 30.01, 45.01))
+    with pytest.raises(InputError, match=r"at 1e-05 m pixels would be"):
+        site_grid(site, 0.00001)

@@ -18,6 +18,7 @@ own gets what it got before, and those hosts refuse sitewatch's JSON (Slack answ
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -45,7 +46,8 @@ def webhook_format_for(url: str, fmt: str = "auto") -> str:
     host = (parts.hostname or "").lower()
     if host in _SLACK_HOSTS:
         return "slack"
-    if host in _DISCORD_HOSTS and parts.path.startswith("/api/webhooks/"):
+    # Discord's API also answers under a version (``/api/v10/webhooks/…``), as bots and libraries write its URLs.
+    if host in _DISCORD_HOSTS and re.match(r"/api(/v\d+)?/webhooks/", parts.path):
         # Discord's own "/slack" endpoint of a webhook takes Slack's shape.
         return "slack" if parts.path.rstrip("/").endswith("/slack") else "discord"
     if host.endswith(_TEAMS_HOST_ENDINGS):

@@ -377,7 +377,8 @@ _WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
 
 def webhook_shown(url: str) -> str:
     """``url`` as messages, logs and the workspace show a webhook: its scheme, host and first path segment, the rest
-    of its path and each query value as ``***``, a password in it too.
+    of its path and each query value as ``***``, a password in it too; a path of one segment as ``***`` (it may be
+    the secret whole: an ntfy topic).
 
     A chat webhook's secret is its URL: Slack's ``https://hooks.slack.com/services/T…/B…/TOKEN``, Discord's
     ``https://discord.com/api/webhooks/ID/TOKEN``, a Teams workflow's ``…?sig=TOKEN``. Shown whole, anyone who reads
@@ -390,7 +391,8 @@ def webhook_shown(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         host = (parts.username or "") + (":***" if parts.password is not None else "") + "@" + host
     first, _, rest = parts.path.lstrip("/").partition("/")
-    path = ("/" + first if first else "") + ("/***" if rest else "")
+    # A path of one segment may be the secret whole (an ntfy topic, a webhook.site id): shown only before more.
+    path = ("/" + first + "/***" if rest else "/***") if first else ""
     query = "&".join(k + "=***" for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     if parts.query and not query:
         query = "***"
@@ -434,7 +436,16 @@ def post_event(url: str, event: Mapping[str, Any], timeout: float = WEBHOOK_TIME
 
 def _webhook_key(url: str) -> str:
     """What the workspace keeps of the webhook a run posted to: :func:`webhook_shown` and a digest of the whole URL,
-    so that two webhooks of one host are told apart without the secret being stored."""
+    so that two webhooks of one host are told apart without the secret being stored.
+
+    A password in the URL is left out of the digest: a person's password (often theirs elsewhere too) is guessed
+    from a list offline by hashing each candidate URL until its digest is the one stored."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is not None:
+            url = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:@{parts.netloc.rsplit('@', 1)[1]}"))
+    except ValueError:
+        pass
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
     return f"{webhook_shown(url)} #{digest}"
 

@@ -189,8 +189,10 @@ def _is_http_url(value: str) -> bool:
 
 
 def _masked(value: str) -> str:
-    """A value as an error message may show it: any password in it masked."""
-    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", value)
+    """A value as an error message may show it: any password in it masked (in the user part, up to its last ``@``,
+    and libpq's ``password=`` parameter)."""
+    value = re.sub(r"(//[^:/@]*):[^/]*@", r"\1:***@", value)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", value, flags=re.IGNORECASE)
 
 
 def workspace_setting(name: str, workspace: Path, env: Mapping[str, str] | None = None) -> Any:

@@ -9,6 +9,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -163,7 +164,7 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
     folder is an :class:`InputError`. A file that cannot be written (read-only folder, full
     disk) is an :class:`OutputError` naming it, and leaves nothing behind. A file that holds these bytes already (an
     export or a report written again with nothing new) is left as it is, its inode and times with it, so that a
-    backup or ``rsync`` of the folder finds nothing to copy.
+    backup or ``rsync`` of the folder finds nothing to copy; one replaced keeps its permissions (``chmod 600``).
     """
     path = Path(path)
     data = text if isinstance(text, bytes) else text.encode("utf-8")
@@ -182,6 +183,7 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
         tmp = partial_path(path)
         try:
             tmp.write_bytes(data)
+            _keep_mode(path, tmp)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk or Ctrl-C leaves no half file behind
@@ -189,6 +191,21 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
     except OSError as exc:
         raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
     return path
+
+
+def _keep_mode(path: Path, tmp: Path) -> None:
+    """Give ``tmp`` the permissions of the file at ``path`` it replaces: an export made private (``chmod 600``) written
+    again with new rows became readable by every user (the new file's were the umask's), though written again with
+    the same bytes it stayed private (left as it is). Not on Windows: its mode is the read-only flag alone (access is
+    the folder's ACLs, which the new file inherits), and a read-only partial file could not be removed after a failure."""
+    if os.name == "nt":
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # none there yet (or a dangling link): the new file's own
+        return
+    if stat.S_ISREG(mode):
+        os.chmod(tmp, stat.S_IMODE(mode))
 
 
 def _holds(path: Path, data: bytes) -> bool:

@@ -145,16 +145,28 @@ except ImportError:  # (the code before it)
 address, pid, folder = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 
 
+ended = threading.Event()
+
+
+def ctrl_c():  # Ctrl-C every half second, as a user presses it again, until the run has ended
+    while not ended.wait(0.5):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 class Stop(logging.Handler):
     def emit(self, record):  # the jobs sent, the run about to wait: stop the scheduler, then Ctrl-C
-        os.kill(pid, signal.SIGSTOP)
-        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        if not getattr(self, "done", False):
+            self.done = True
+            os.kill(pid, signal.SIGSTOP)
+            threading.Thread(target=ctrl_c, daemon=True).start()
 
 
 logging.getLogger(STALL_LOGGER).addHandler(Stop())
 try:
     list(run.map_jobs(time.sleep, [1, 1], scheduler=address, shared_folder=folder))
 except KeyboardInterrupt:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ended.set()
     print("interrupted", flush=True)
 """
 

@@ -556,7 +556,9 @@ def test_chat_messages_escape_slack_and_fit_discord() -> None:
              "what": "ship at Piers <east> & @everyone " + "x" * 3000, "observations": ["a/o1"]}  # fmt: skip
     slack = event_to_payload(event, "slack")["text"]
     assert "Piers &lt;east&gt; &amp;" in slack and "<east>" not in slack
-    assert "Piers <east> &" in event_to_payload(event, "mattermost")["text"]
+    mattermost = event_to_payload(event, "mattermost")["text"]
+    assert "Piers <east> &" in mattermost and "@everyone" not in mattermost  # Mattermost notifies on @channel/@all
+    assert "@\u200beveryone" in mattermost and "@\u200bchannel" in event_to_payload({**event, "site": "@channel"}, "mattermost")["text"]
     discord = event_to_payload(event, "discord")
     assert len(discord["content"]) <= DISCORD_CONTENT_MAX and discord["content"].endswith("event: k1")
     assert discord["allowed_mentions"] == {"parse": []}

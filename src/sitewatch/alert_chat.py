@@ -104,7 +104,9 @@ def event_to_payload(event: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     if fmt == "slack":
         return {"text": _slack_escaped(event_to_text(event))}
     if fmt == "mattermost":
-        return {"text": event_to_text(event)}
+        # No @channel, @all, @here or @user ping from a site's name or a rule's id: Mattermost notifies on the bare
+        # word, and a webhook has no allowed_mentions; a zero-width space after the @ leaves the text as it reads.
+        return {"text": re.sub(r"@(?=[\w.-])", "@\u200b", event_to_text(event))}
     if fmt == "discord":
         # No @everyone or role ping from a site's name or a rule's id.
         return {"content": _shortened(event_to_text(event), DISCORD_CONTENT_MAX), "allowed_mentions": {"parse": []}}

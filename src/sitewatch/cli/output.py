@@ -96,7 +96,6 @@ def line_width() -> int | None:
 def echo_wrapped(text: str, indent: int = 4) -> None:
     """``click.echo`` a line of text, wrapped between words at :func:`line_width` (its further lines indented
     ``indent``), so that a terminal does not break an id or a path in two; a word too long stays whole."""
-    import click
 
     width = line_width()
     if width is None:

@@ -21,7 +21,7 @@ from .alert_chat import WEBHOOK_FORMATS
 from .errors import ConfigError
 
 __all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "settings_used_by", "unknown_env",
-           "workspace_setting", "CONFIG_FILE"]
+           "workspace_setting", "CONFIG_FILE", "masked_value"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -135,7 +135,7 @@ def _subject(setting: Setting, origin: str) -> str:
 def _refused(setting: Setting, value: Any, origin: str, note: str = "") -> ConfigError:
     """The error of a value a setting does not take: where it came from, what it takes and what it got
     (any password in a URL masked)."""
-    shown = _masked(value) if setting.check and isinstance(value, str) else value
+    shown = masked_value(value, user_shown=setting.check == "store") if setting.check and isinstance(value, str) else value
     return ConfigError(f"{_subject(setting, origin)} must be {setting.accepts}{note}, got {shown!r}")
 
 
@@ -188,10 +188,20 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _masked(value: str) -> str:
+def _user_masked(found: re.Match[str]) -> str:
+    """The user part of a URL (up to its last ``@``) as :func:`masked_value` shows a webhook's: a name before a password
+    kept, anything else ``***``."""
+    user, colon, _ = found[2].partition(":")
+    return found[1] + (f"{user}:***@" if colon and "@" not in user else "***@")
+
+
+def masked_value(value: str, *, user_shown: bool = True) -> str:
     """A value as an error message may show it: any password in it masked (in the user part, up to its last ``@``,
-    and libpq's ``password=`` parameter)."""
+    and libpq's ``password=`` parameter). Without ``user_shown`` (a webhook's URL) a user name without a password
+    is masked too: it is then often a token (``https://TOKEN@host/…``); a PostgreSQL URL's bare role name is none."""
     value = re.sub(r"(//[^:/@]*):[^/]*@", r"\1:***@", value)
+    if not user_shown:
+        value = re.sub(r"^(\s*[^/?#]*//)([^/?#]*)@", _user_masked, value)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", value, flags=re.IGNORECASE)
 
 

@@ -955,3 +955,34 @@ def test_a_discord_webhook_url_with_an_api_version_is_posted_in_discord_s_shape(
     assert webhook_format_for("https://discord.com/api/v10/webhooks/1/abc") == "discord"
     assert webhook_format_for("https://discord.com/api/v9/webhooks/1/abc/slack") == "slack"
     assert webhook_format_for("https://discord.com/api/v10/channels/1/messages") == "json"
+
+
+def test_a_webhook_url_whose_user_name_is_a_token_never_shows_it(
+    ws: tuple[Path, Store], hook: tuple[str, type[_Hook]]
+) -> None:
+    """`https://TOKEN@host/...` (a user name, no password: a token, as GitHub's and ntfy's take one) was shown whole in
+    the failed delivery's error, the pending event, the workspace's note of the webhook and the command's output."""
+    import base64
+
+    from sitewatch.alerts import _webhook_key, check_webhook_url, webhook_shown
+
+    assert webhook_shown("https://tok3n@hooks.example.org/alerts/team") == "https://***@hooks.example.org/alerts/***"
+    assert webhook_shown("https://bot:pw@hooks.example.org/") == "https://bot:***@hooks.example.org"  # a name before a password stays
+    assert "tok3n" not in _webhook_key("https://tok3n@hooks.example.org/alerts/team")
+    assert _webhook_key("https://tok3n@hooks.example.org/a/b") != _webhook_key("https://other@hooks.example.org/a/b")
+    with pytest.raises(InputError) as caught:
+        check_webhook_url("https://tok3n@/alerts")
+    assert "tok3n" not in str(caught.value) and "no host" in str(caught.value)
+    root, store = ws
+    url, handler = hook
+    secret = url.replace("http://", "http://tok3n@")
+    (root / "alerts.yaml").write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
+    handler.status = 503
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", secret])
+    assert "503" in res.output and "tok3n" not in res.output and "http://***@" in res.output, res.output
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])  # the note of the webhook earlier runs used
+    assert "wait for the webhook earlier runs" in res.output and "tok3n" not in res.output, res.output
+    assert "tok3n" not in json.dumps([pending_events(store), store.meta("alerts_webhook")], default=str)
+    handler.status = 200
+    assert CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", secret]).exit_code == 0
+    assert handler.auth[-1] == "Basic " + base64.b64encode(b"tok3n:").decode()  # still sent, as basic authentication

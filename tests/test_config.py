@@ -464,6 +464,8 @@ def test_the_readme_says_which_commands_read_each_setting() -> None:
     ("store", "postgresq://ana@db.example.org/sw?password=s3cret", "s3cret"),  # libpq's password parameter
     ("store", "postgresq://ana:p@ss@db.example.org/sw", "ss@"),  # an '@' in the password, as libpq reads it
     ("alerts_webhook", "htps://bot:p@ss@hooks.example.org/x", "ss@"),
+    ("alerts_webhook", "htps://tok3n@hooks.example.org/x", "tok3n"),  # a user name alone: a token as often as not
+    ("alerts_webhook", "https://tok3n@", "tok3n"),  # no host
 ])
 def test_a_refused_url_setting_shows_no_part_of_its_password(name: str, value: str, secret: str) -> None:
     """A store or webhook setting refused (a scheme mistyped) named its value with the password masked only up to its
@@ -472,3 +474,13 @@ def test_a_refused_url_setting_shows_no_part_of_its_password(name: str, value: s
     with pytest.raises(ConfigError) as caught:
         load_setting(name, env=env)
     assert secret not in str(caught.value) and "***" in str(caught.value), str(caught.value)
+
+
+def test_a_refused_store_url_keeps_its_bare_role_name() -> None:
+    """A PostgreSQL role name is no secret (and the error is about the URL it is in): shown, its password masked."""
+    with pytest.raises(ConfigError) as caught:
+        load_setting("store", env={"SITEWATCH_STORE": "postgresq://analyst@db.example.org/sw"})
+    assert "postgresq://analyst@db.example.org/sw" in str(caught.value), str(caught.value)
+    from sitewatch.store import mask_url
+
+    assert mask_url("postgresql://analyst@db.example.org/sw") == "postgresql://analyst@db.example.org/sw"

@@ -104,6 +104,41 @@ def test_a_scheduler_that_ends_mid_run_is_named_without_a_traceback(tmp_path: Pa
 
 
 @posix
+def test_dasks_own_reconnect_line_does_not_follow_the_lost_scheduler_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After sitewatch's "lost the Dask scheduler at … mid-run", Dask's own logger printed "Failed to reconnect to
+    scheduler after 1.00 seconds, closing client" on standard error. Its reconnect lines are dropped while a run
+    lasts; that logger's other lines, and the logger itself once the run has ended, are as they were."""
+    import logging
+
+    class Seen(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    monkeypatch.setattr(run, "_CONNECT_TIMEOUT_S", 1)
+    logger = logging.getLogger("distributed.client")
+    seen, filters, level = Seen(), list(logger.filters), logger.level
+    logger.addHandler(seen)
+    try:
+        ws = workspace_with_sites(tmp_path / "ws", SITE)
+        scene = _sar(tmp_path / "s1_20241010.tif")
+        with scheduler_process(tmp_path) as (address, scheduler):
+            with on_stall(scheduler.kill):
+                res = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(scene), "--scheduler", address, "-w", str(ws.root)])
+        assert res.exit_code == 1 and f"lost the Dask scheduler at {address} mid-run" in res.output, res.output
+        assert not [line for line in seen.lines if "reconnect" in line.lower()], seen.lines
+        assert logger.filters == filters and logger.level == level  # as it was
+        logger.error("Failed to reconnect to scheduler after 1.00 seconds, closing client")  # outside a run: kept
+        logger.error("another line of Dask's")
+        assert seen.lines[-2:] == ["Failed to reconnect to scheduler after 1.00 seconds, closing client", "another line of Dask's"]
+    finally:
+        logger.removeHandler(seen)
+
+
+@posix
 def test_a_scheduler_that_stops_answering_ends_the_run_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A scheduler stopped (SIGSTOP: as a wedged process or a frozen machine, the connection stays up and
     nothing answers) left the run waiting for ever. Now it ends once the scheduler has not answered for

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
 from sitewatch.sources.simulate import load_scenario, shorten
-from sitewatch.workspace import open_workspace
+from sitewatch.workspace import init_workspace, open_workspace
 
 
 @pytest.fixture(scope="module")
@@ -352,3 +352,30 @@ def test_a_report_of_every_date_is_the_default_report_but_for_naming_its_period(
 
     assert "data:image/png" in whole and "2024-10-17 → 2024-10-20: vessels 1 → 0" in whole
     assert strip(every) == strip(whole)
+
+
+def test_demo_takes_context_m_and_sar_thermal_noise_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's ingest ignored `context_m` and `sar_thermal_noise` (it passed neither, so ingest's defaults
+    held), though it says the workspace's settings apply as in `sitewatch ingest`."""
+    import sitewatch.demo as demo_module
+
+    class Seen(Exception):
+        pass
+
+    seen: dict[str, object] = {}
+
+    def ingest(*args, **kw):  # type: ignore[no-untyped-def]
+        seen.update(kw)
+        raise Seen
+
+    monkeypatch.setattr(demo_module, "ingest_paths", ingest)
+    monkeypatch.setenv("SITEWATCH_SAR_THERMAL_NOISE", "subtract")
+    one = shorten(load_scenario("seed-story"), days=1, start=date(2024, 10, 17), sites=["dunai"])
+    (tmp_path / "d").mkdir()
+    init_workspace(tmp_path / "d", store="")
+    ws = open_workspace(tmp_path / "d")
+    toml = ws.config_path.read_text(encoding="utf-8")
+    ws.config_path.write_text(toml.replace("[settings]", "[settings]\ncontext_m = 250", 1), encoding="utf-8")
+    with pytest.raises(Seen):
+        run_demo(tmp_path / "d", scenario=one, workers=1)
+    assert seen["context_m"] == 250 and seen["thermal_noise"] == "subtract"

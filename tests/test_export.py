@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import io
 import json
 import os
@@ -473,3 +474,58 @@ def test_a_command_run_again_with_nothing_new_leaves_its_output_file(tmp_path: P
         if _ == 0:
             held = _stat(path)
     assert _stat(path) == held
+
+
+@pytest.mark.parametrize("failing", [".csvt", ".csv"])
+def test_a_csv_and_its_csvt_are_written_both_or_neither(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        failing: str) -> None:  # fmt: skip
+    """The CSV was renamed into place before its .csvt was written: a .csvt that failed (a full disk) left the new
+    CSV beside no types (GDAL read it all as text) or beside the old ones. Now a failure of either keeps the old
+    pair as it was, and of a first export leaves neither, and no partial file."""
+    import sitewatch.files as files_module
+
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if str(dst).endswith(failing) and str(src).endswith(".partial"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst)
+
+    out = tmp_path / "d.csv"
+    assert run(ws, "--out", str(out), "--kind", "vessel").exit_code == 0
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(old) == ["d.csv", "d.csvt"]
+    out.with_suffix(".csvt").write_text('"String"\r\n', encoding="utf-8")  # (another .csvt, to see it kept)
+    old["d.csvt"] = b'"String"\r\n'
+    monkeypatch.setattr(files_module.os, "replace", replace)
+    res = run(ws, "--out", str(out))  # every kind: another CSV
+    assert res.exit_code == 1 and f"d{failing}: cannot write it" in res.output, res.output
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+    res = run(ws, "--out", str(tmp_path / "e.csv"))
+    assert res.exit_code == 1 and f"e{failing}: cannot write it" in res.output, res.output
+    assert {p.name for p in tmp_path.iterdir()} == {"d.csv", "d.csvt"}
+    monkeypatch.setattr(files_module.os, "replace", real_replace)
+    assert run(ws, "--out", str(out)).exit_code == 0  # the rerun writes the pair
+    assert out.read_bytes() != old["d.csv"] and out.with_suffix(".csvt").read_bytes() != old["d.csvt"]
+    assert {p.name for p in tmp_path.iterdir()} == {"d.csv", "d.csvt"}
+
+
+def test_files_written_together_keep_the_old_ones_when_one_cannot_be_written(tmp_path: Path) -> None:
+    """write_texts_atomic: a folder where the second file should go (a real failure, no stand-in) leaves the first
+    file's old bytes, removes a file that was not there before, and leaves no partial file."""
+    from sitewatch.errors import OutputError
+    from sitewatch.files import write_texts_atomic
+
+    b, a = tmp_path / "a.csv", tmp_path / "a.csvt"  # renamed last first: the .csvt (a), then the CSV (b)
+    b.mkdir()
+    with pytest.raises(OutputError, match=r"a\.csv: cannot write it"):
+        write_texts_atomic([(b, "new rows"), (a, "new types")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"] and b.is_dir()
+    a.write_text("old types", encoding="utf-8")
+    with pytest.raises(OutputError):
+        write_texts_atomic([(b, "new rows"), (a, "new types")])
+    assert a.read_text(encoding="utf-8") == "old types" and sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.csvt"]
+    b.rmdir()
+    assert write_texts_atomic([(b, "new rows"), (a, "new types")]) == [b, a]
+    assert (a.read_text(encoding="utf-8"), b.read_text(encoding="utf-8")) == ("new types", "new rows")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.csvt"]

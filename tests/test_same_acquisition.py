@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,30 @@ def test_observations_names_an_acquisition_a_workspace_holds_twice(ws, tmp_path:
     assert f"held twice: {twins[0]} and {twins[1]} are one acquisition (ICEYE-X27, sar, 2024-10-17 09:30 UTC)" in r.output, r.output
     rows = {row["id"]: row for row in json.loads(CliRunner().invoke(main, ["observations", SITE.id, "--json", "-w", str(ws.root)]).stdout)}
     assert rows[twins[0]]["same_acquisition"] == [twins[1]] and rows[f"{SITE.id}/other"]["same_acquisition"] is None
+
+
+def test_the_refusal_says_how_to_keep_the_other_file_and_that_way_works(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The refusal named both files but not how to keep the refused one's image instead (README did: put it at the
+    held file's path and ingest that again); it says so now, with the command, and the command does it."""
+    (tmp_path / "order1").mkdir()
+    (tmp_path / "order2").mkdir()
+    a = _sar(tmp_path / "order1" / "scene.tif", seed=1, platform="ICEYE-X27")
+    b = _sar(tmp_path / "order2" / "scene.tif", seed=2, platform="ICEYE-X27")
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(a), "-w", str(ws.root)]).exit_code == 0
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(b), "-w", str(ws.root)])
+    assert r.exit_code == 1, r.output
+    way = f"to keep this file's image instead, put it at {a.resolve()} and run `sitewatch ingest {SITE.id} {a.resolve()}` again"
+    assert way in " ".join(r.output.split()), r.output
+    a.write_bytes(b.read_bytes())  # the way it names
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(a.resolve()), "-w", str(ws.root)]).exit_code == 0
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["source_sha256"] == hashlib.sha256(b.read_bytes()).hexdigest()  # b's image, in a's place
+    # Held from band files: the same way with --band; fetched from a catalogue: no file to put it at, nothing said.
+    import dataclasses
+
+    from sitewatch.ingest.archive import _keep_other_way
+
+    bands = dataclasses.replace(obs, provenance={"band_files": {"vv": {"path": "/d/vv.tif"}, "vh": {"path": "/d/vh.tif"}}})
+    assert f"run `sitewatch ingest {SITE.id} --band vv=/d/vv.tif --band vh=/d/vh.tif` again" in _keep_other_way(bands)
+    assert _keep_other_way(dataclasses.replace(obs, provenance={"catalog": "earth-search", "item_id": "S1A_X"})) == ""

@@ -36,6 +36,7 @@ from .analysis.occupancy import (
     build_timeline,
     read_site_records,
 )
+from .config import masked_value
 from .errors import InputError
 from .model import Detection, Observation, Site, iso_utc
 from .store import Store
@@ -377,8 +378,9 @@ _WEBHOOK_OPENER = urllib.request.build_opener(_NoRedirects)
 
 def webhook_shown(url: str) -> str:
     """``url`` as messages, logs and the workspace show a webhook: its scheme, host and first path segment, the rest
-    of its path and each query value as ``***``, a password in it too; a path of one segment as ``***`` (it may be
-    the secret whole: an ntfy topic).
+    of its path and each query value as ``***``, a password in it too, and a user name without a password (it is
+    then often a token: ``https://TOKEN@host/…``); a path of one segment as ``***`` (it may be the secret whole: an
+    ntfy topic).
 
     A chat webhook's secret is its URL: Slack's ``https://hooks.slack.com/services/T…/B…/TOKEN``, Discord's
     ``https://discord.com/api/webhooks/ID/TOKEN``, a Teams workflow's ``…?sig=TOKEN``. Shown whole, anyone who reads
@@ -388,8 +390,11 @@ def webhook_shown(url: str) -> str:
         host = parts.netloc.rsplit("@", 1)[-1]
     except ValueError:
         return url.split("//", 1)[0] + "//***" if "//" in url else "***"
-    if parts.username is not None or parts.password is not None:
-        host = (parts.username or "") + (":***" if parts.password is not None else "") + "@" + host
+    if parts.password is not None:
+        host = (parts.username or "") + ":***@" + host
+    elif parts.username is not None:
+        # A user name alone is a token as often as a name (https://TOKEN@host/…, as GitHub's and ntfy's take one).
+        host = "***@" + host
     first, _, rest = parts.path.lstrip("/").partition("/")
     # A path of one segment may be the secret whole (an ntfy topic, a webhook.site id): shown only before more.
     path = ("/" + first + "/***" if rest else "/***") if first else ""
@@ -451,17 +456,18 @@ def _webhook_key(url: str) -> str:
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL, or an InputError naming it when it is not an http(s) URL with a host (checked before any event is recorded)."""
+    """The URL, or an InputError naming it (any password or bare user name in it masked: :func:`masked_value`) when it
+    is not an http(s) URL with a host (checked before any event is recorded)."""
     hint = "give an http:// or https:// URL (--webhook or the alerts_webhook setting)"
     if not url.startswith(("http://", "https://")):
-        raise InputError(f"webhook {url!r}: {hint}")
+        raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: {hint}")
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
-        raise InputError(f"webhook {url!r}: not a URL ({exc}); {hint}") from None
+        raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: not a URL ({exc}); {hint}") from None
     if not parts.hostname:
-        raise InputError(f"webhook {url!r}: no host in it; {hint}")
+        raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: no host in it; {hint}")
     return url
 
 

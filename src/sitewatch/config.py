@@ -21,7 +21,7 @@ from .alert_chat import WEBHOOK_FORMATS
 from .errors import ConfigError
 
 __all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "settings_used_by", "unknown_env",
-           "workspace_setting", "CONFIG_FILE"]
+           "workspace_setting", "CONFIG_FILE", "masked_value"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -107,9 +107,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_cloud", float, 100.0, "Default fetch --max-cloud: highest cloud % over the site of a scene fetch archives.", minimum=0, maximum=100, quantity="a percentage", used_by=("fetch",)),
     Setting("catalog", str, "earth-search", "Default STAC catalogue: a name, a STAC API URL, or a static catalogue on disk (a relative path written in sitewatch.toml counts from its folder).", used_by=("search", "fetch")),
     Setting("cog_compress", str, "deflate", "Compression of archive COGs (deflate, zstd, lzw).", choices=COG_COMPRESSIONS, used_by=("ingest", "import", "fetch", "demo")),
-    Setting("context_m", float, 1000.0, "Image archived around a site narrower than 500 m (a berth, a pier), metres each side, by ingest, import and fetch: the detectors take their background from it and still report only what lies in the site (0: the site's box alone, as before).", minimum=0, quantity="a number of metres", used_by=("ingest", "import", "fetch")),
+    Setting("context_m", float, 1000.0, "Image archived around a site narrower than 500 m (a berth, a pier), metres each side, by ingest, import, fetch and demo: the detectors take their background from it and still report only what lies in the site (0: the site's box alone, as before).", minimum=0, quantity="a number of metres", used_by=("ingest", "import", "fetch", "demo")),
     Setting("optical_mode", str, "auto", "How optical detection uses a site's water polygon: auto (the learned detector, vessels kept within 40 m of the polygon; on simulated scenes, water), water (anything opaque inside the polygon is a vessel), image (the polygon is not used).", choices=OPTICAL_MODES, used_by=("detect", "demo")),
-    Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image: keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE, used_by=("ingest", "import", "fetch", "detect-image")),
+    Setting("sar_thermal_noise", str, "keep", "Sentinel-1 GRD products read by ingest, import, fetch and detect-image (demo passes it to its ingest, but simulated scenes are no GRD products): keep (sigma0 with the thermal noise in, as the SAR detector was validated on: OpenSARShip's calibrated chips) or subtract (the product's noise LUT subtracted as SNAP's ThermalNoiseRemoval does: dark sea, VH above all, much darker, and floored where the noise exceeds the signal).", choices=SAR_THERMAL_NOISE, used_by=("ingest", "import", "fetch", "detect-image", "demo")),
     Setting("store", str, "", "Where the workspace's database is: empty for its sitewatch.gpkg, or the postgresql://user@host/dbname URL of a PostGIS team store (sitewatch[postgis]; the password from ~/.pgpass or PGPASSWORD, never this file).", check="store", used_by=()),
     Setting("alerts_webhook", str, "", "URL that `sitewatch alerts check` POSTs each new event to, in the shape alerts_webhook_format says (empty: no webhook).", check="webhook", used_by=("alerts check",)),
     Setting("alerts_webhook_format", str, "auto", "Shape of what `sitewatch alerts check` POSTs to the webhook: auto (Slack's, Discord's or a Teams workflow's from the URL's host, else json), json (sitewatch's event), slack, mattermost, discord or teams (a chat message).", choices=WEBHOOK_FORMATS, used_by=("alerts check",)),
@@ -135,7 +135,7 @@ def _subject(setting: Setting, origin: str) -> str:
 def _refused(setting: Setting, value: Any, origin: str, note: str = "") -> ConfigError:
     """The error of a value a setting does not take: where it came from, what it takes and what it got
     (any password in a URL masked)."""
-    shown = _masked(value) if setting.check and isinstance(value, str) else value
+    shown = masked_value(value, user_shown=setting.check == "store") if setting.check and isinstance(value, str) else value
     return ConfigError(f"{_subject(setting, origin)} must be {setting.accepts}{note}, got {shown!r}")
 
 
@@ -188,10 +188,20 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _masked(value: str) -> str:
+def _user_masked(found: re.Match[str]) -> str:
+    """The user part of a URL (up to its last ``@``) as :func:`masked_value` shows a webhook's: a name before a password
+    kept, anything else ``***``."""
+    user, colon, _ = found[2].partition(":")
+    return found[1] + (f"{user}:***@" if colon and "@" not in user else "***@")
+
+
+def masked_value(value: str, *, user_shown: bool = True) -> str:
     """A value as an error message may show it: any password in it masked (in the user part, up to its last ``@``,
-    and libpq's ``password=`` parameter)."""
+    and libpq's ``password=`` parameter). Without ``user_shown`` (a webhook's URL) a user name without a password
+    is masked too: it is then often a token (``https://TOKEN@host/…``); a PostgreSQL URL's bare role name is none."""
     value = re.sub(r"(//[^:/@]*):[^/]*@", r"\1:***@", value)
+    if not user_shown:
+        value = re.sub(r"^(\s*[^/?#]*//)([^/?#]*)@", _user_masked, value)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", value, flags=re.IGNORECASE)
 
 

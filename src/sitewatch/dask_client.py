@@ -8,6 +8,7 @@ connection of the client stays open in this process after the run, whichever way
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -75,9 +76,37 @@ def connected(scheduler: str, timeout: float) -> Iterator[Any]:
         if thread:
             _starting.pop(thread[0], None)
     try:
-        yield client
+        with _reconnect_lines_dropped():
+            yield client
     finally:
         _close(client)
+
+
+_RECONNECT_LINES = ("Failed to reconnect to scheduler", "Reconnecting...", "Client report stream closed to scheduler")
+"""The beginnings of what ``distributed.client`` logs as it tries to reconnect to a scheduler that went away."""
+
+
+class _NoReconnectLines(logging.Filter):
+    """Drops ``distributed.client``'s lines about reconnecting: a run that lost its scheduler says so itself
+    (:func:`lost`), and Dask's "Failed to reconnect to scheduler after 10.00 seconds, closing client" followed it
+    on standard error, a second account of the same thing in other words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a line of :data:`_RECONNECT_LINES`, True for any other."""
+        return not str(record.msg).startswith(_RECONNECT_LINES)
+
+
+@contextmanager
+def _reconnect_lines_dropped() -> Iterator[None]:
+    """``distributed.client``'s reconnect lines dropped while the block runs (that logger only, its other lines
+    kept, and as it was after): a filter of its own each time, so that two runs at once remove each their own."""
+    logger = logging.getLogger("distributed.client")
+    dropped = _NoReconnectLines()
+    logger.addFilter(dropped)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropped)
 
 
 _classes: dict[type, type] = {}

@@ -286,7 +286,8 @@ def run_demo(
     Rerunning into the same folder reuses simulated scenes that are already
     there for the same scenario and reruns every stage idempotently. ``workers``
     overrides the ``workers`` setting, as ``--workers`` does; the other settings
-    (``cog_compress``, vessel length limits, ``optical_mode``) apply as in the stage commands.
+    (``cog_compress``, ``context_m``, ``sar_thermal_noise``, vessel length limits, ``optical_mode``) apply as in
+    the stage commands.
     """
     from .analysis.occupancy import timeline_for_site, write_timeline_files
     from .evaluate import evaluate_workspace
@@ -324,6 +325,7 @@ def run_demo(
             ingest_paths(
                 ws, store, store.get_site(sid), [simulated / sid], progress=tick(f"ingest {sid}"),
                 workers=settings["workers"], compress=settings["cog_compress"],
+                context_m=settings["context_m"], thermal_noise=settings["sar_thermal_noise"],
             )  # fmt: skip
     timings["ingest"] = time.perf_counter() - t
 

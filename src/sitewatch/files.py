@@ -26,6 +26,7 @@ __all__ = [
     "remove_stale_partials",
     "why_not_written",
     "write_text_atomic",
+    "write_texts_atomic",
     "written_whole",
 ]
 
@@ -191,6 +192,83 @@ def write_text_atomic(path: Path | str, text: str | bytes, *, make_folder: bool 
     except OSError as exc:
         raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
     return path
+
+
+def write_texts_atomic(files: Sequence[tuple[Path, str | bytes]]) -> list[Path]:
+    """Write several files that belong together (a CSV and the ``.csvt`` of its types) as :func:`write_text_atomic`
+    writes one, and all of them or none: the files there before stay as they were and no new one is left alone.
+
+    Each is written to its partial file first, in order; then they are renamed into place last first, the old bytes
+    of each one replaced kept (a hard link, else a copy) until all are in place: the first file (the CSV) is the one
+    an error about its folder names, and the last renamed (a command killed between two renames leaves the old CSV
+    beside its new ``.csvt``, which types the same columns). A failure at any point (a full disk,
+    a folder where a file should go, Ctrl-C) puts back those already replaced, removes those that were not there
+    and every partial file, and is an :class:`OutputError` naming the file that failed. A file that holds its
+    bytes already is left as it is. A device or pipe among them is written into, each in turn: nothing to undo.
+    """
+    items = [(Path(p), t if isinstance(t, bytes) else t.encode("utf-8")) for p, t in files]
+    if any(p.exists() and not p.is_file() and not p.is_dir() for p, _ in items):
+        return [write_text_atomic(p, data) for p, data in items]
+    partials: list[tuple[Path, Path]] = []
+    replaced: list[tuple[Path, Path | None]] = []  # each file renamed into place, and its old bytes' copy (None: new)
+    current = items[0][0] if items else Path()
+    try:
+        for path, data in items:
+            current = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(path)
+            if _holds(path, data):
+                continue
+            tmp = partial_path(path)
+            partials.append((path, tmp))
+            tmp.write_bytes(data)
+            _keep_mode(path, tmp)
+        for path, tmp in reversed(partials):
+            current = path
+            old = _old_kept(path)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if old is not None:
+                    old.unlink(missing_ok=True)
+                raise
+            replaced.append((path, old))
+    except BaseException as exc:
+        _put_back(replaced)
+        for _, tmp in partials:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{current}: cannot write it ({exc.strerror or exc})") from exc
+        raise
+    for _, old in replaced:
+        if old is not None:
+            old.unlink(missing_ok=True)
+    return [p for p, _ in items]
+
+
+def _old_kept(path: Path) -> Path | None:
+    """A partial-named copy of the file at ``path`` (a hard link, else a copy), for :func:`_put_back`; None when
+    there is no file there."""
+    if not path.is_file():
+        return None
+    old = partial_path(path)
+    try:
+        os.link(path, old)
+    except OSError:  # a filesystem without hard links (FAT, some SMB shares)
+        shutil.copy2(path, old)
+    return old
+
+
+def _put_back(replaced: Sequence[tuple[Path, Path | None]]) -> None:
+    """Undo the renames of :func:`write_texts_atomic` (last first): each old file back in place, a new one removed."""
+    for path, old in reversed(replaced):
+        try:
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(old, path)
+        except OSError:  # as much as can be put back is; the error that led here is the one to say
+            continue
 
 
 def _keep_mode(path: Path, tmp: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import InputError
+from ..files import write_texts_atomic
 from ..model import CHANGE_DIRECTIONS
 from ..report.change_exports import (
     CHANGE_CSV_COLUMNS,
@@ -168,12 +169,14 @@ def command(
         if to_stdout:
             echo_utf8(text.removesuffix("\n"))
         else:
-            write_text_atomic(path, text)
             if fmt == "csv" and path.suffix.lower() == ".csv":
                 # Its columns' types beside it, for GDAL and QGIS, which read a CSV alone as all text (csv_types);
-                # not beside a d.txt (--format csv), which GDAL does not open as CSV unprompted.
+                # not beside a d.txt (--format csv), which GDAL does not open as CSV unprompted. Both or neither:
+                # a CSV new beside no .csvt (or an old one's) after a failed write was read as all text again.
                 columns, types = CSV_TYPES[layer]
-                write_text_atomic(path.with_suffix(".csvt"), csvt_text(columns, types))
+                write_texts_atomic([(path, text), (path.with_suffix(".csvt"), csvt_text(columns, types))])
+            else:
+                write_text_atomic(path, text)
     simulated = any(f["properties"]["simulated"] for f in fc["features"])
     for note in waiting:
         click.echo(f"note: {note}", err=True)

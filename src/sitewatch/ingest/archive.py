@@ -173,6 +173,7 @@ def commit_archived(
                     f"({held.scene.platform or 'the same pixels'}, {held.scene.sensor}, taken at "
                     f"{held.scene.acquired.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, over the same part of the site); "
                     "not recorded as a second observation, which would count each of its vessels twice"
+                    + _keep_other_way(held)
                 )
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
@@ -203,6 +204,21 @@ def _same_bytes(a: Path, b: Path) -> bool:
 def _writer_running(partial: Path) -> bool:
     """:func:`~sitewatch.files.owner_running` (the name the ingest tests replace)."""
     return owner_running(partial)
+
+
+def _keep_other_way(held: Observation) -> str:
+    """The sentence a :class:`~sitewatch.errors.SameAcquisitionError` ends with: how to keep the refused file's image
+    instead of ``held``'s (the held file given again replaces its observation), or nothing when it was fetched."""
+    prov, site = held.provenance, held.site_id
+    bands = prov.get("band_files")
+    if isinstance(bands, Mapping) and bands:
+        given = " ".join(f"--band {name}={b.get('path')}" for name, b in bands.items() if isinstance(b, Mapping))
+        return (f"; to keep this file's image instead, put its bands at those files' paths and run "
+                f"`sitewatch ingest {site} {given}` again, which replaces {held.id}")  # fmt: skip
+    if prov.get("source_path"):
+        return (f"; to keep this file's image instead, put it at {prov['source_path']} and run "
+                f"`sitewatch ingest {site} {prov['source_path']}` again, which replaces {held.id}")  # fmt: skip
+    return ""
 
 
 def remove_partials(ws: Workspace, site_id: str) -> int:

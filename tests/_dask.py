@@ -49,16 +49,27 @@ def scheduler_process(folder: Path) -> Iterator[tuple[str, subprocess.Popen[byte
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while not info.is_file() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not info.is_file():
+        address = None
+        while address is None and proc.poll() is None and time.monotonic() < deadline:
+            address = _address(info)
+            time.sleep(0 if address else 0.05)
+        if address is None:
             raise RuntimeError(f"dask scheduler did not start (exit code {proc.poll()})")
-        yield json.loads(info.read_text(encoding="utf-8"))["address"], proc
+        yield address, proc
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGCONT)
             proc.kill()
         proc.wait()
+
+
+def _address(info: Path) -> str | None:
+    """The address in a scheduler file, or None while there is none or it is still being written (the file
+    appears empty before its JSON does)."""
+    try:
+        return str(json.loads(info.read_text(encoding="utf-8"))["address"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 class OnStall(logging.Handler):

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .sar_shore import _label_joined
 from .sar_size import _measure, _pixels
-from .sar_split import _axes, _bin_of, _stepped_over, _water_bins
+from .sar_split import _axes, _stepped_over, _water_bins
 
 if TYPE_CHECKING:
     from .sar import SarParams
@@ -212,7 +212,7 @@ def _water_between(
     axes = _axes(trial, 1, xs, mu, pxy)
     water, _ = _water_bins(np.ones_like(trial), xs, mu, tg, k_grow, use, axes, pxy)
     rr, cc = np.nonzero(trial)
-    return bool((water & ~_stepped_over(rr, cc, _bin_of(rr, cc, 0, axes, pxy), water.size)).any())
+    return bool((water & ~_stepped_over(rr, cc, 0, axes, pxy, water.size)).any())
 
 
 def _max_positions(xs: NDArray[np.float32], lab: NDArray[np.integer], ids: NDArray[np.integer]) -> NDArray[np.int64]:

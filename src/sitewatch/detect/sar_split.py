@@ -212,7 +212,7 @@ def _cuts(
     seeded = np.zeros(water.size, bool)
     seeded[np.clip(_bin_of(rr + corner[0], cc + corner[1], k, axes, pxy), 0, water.size - 1)] = True
     rr, cc = np.nonzero(mine)
-    water = water & ~_stepped_over(rr, cc, _bin_of(rr + corner[0], cc + corner[1], k, axes, pxy), water.size)
+    water = water & ~_stepped_over(rr + corner[0], cc + corner[1], k, axes, pxy, water.size)
     runs, n = ndimage.label(~water)
     found = ndimage.find_objects(runs)
     keep = [
@@ -223,14 +223,17 @@ def _cuts(
     return [(a_stop + b_start) // 2 for (_, a_stop), (b_start, _) in zip(keep, keep[1:], strict=False)] if n >= 2 else []
 
 
-def _stepped_over(rr: NDArray[np.intp], cc: NDArray[np.intp], b: NDArray[np.int64], nbins: int) -> NDArray[np.bool_]:
-    """Bins (of ``nbins`` along an axis) that hold none of an object's pixels (``rr``, ``cc``, in bins
-    ``b``) and lie strictly between the bins of two of them that touch at a side or a corner: the
-    object goes on across them without a gap, as its 8-connected labelling has it. (A bin that holds
-    pixels of the object is left to the water test: a strip of dim pixels can still be water.)"""
+def _stepped_over(
+    rr: NDArray[np.intp], cc: NDArray[np.intp], k: int, axes: dict[str, NDArray[np.float64]], pxy: tuple[float, float], nbins: int
+) -> NDArray[np.bool_]:
+    """Bins (of ``nbins`` along component ``k``'s axis) whose strip holds none of its pixels (``rr``,
+    ``cc``) and that lie strictly between the bins of two of them that touch at a side or a corner:
+    the component goes on across them without a gap, as its 8-connected labelling has it. (A strip
+    that holds pixels of the component is left to the water test: dim pixels can still be water.)"""
     out = np.zeros(nbins, bool)
     if rr.size < 2:
         return out
+    b = _bin_of(rr, cc, k, axes, pxy)
     r0, c0 = int(rr.min()) - 1, int(cc.min()) - 1
     where = np.full((int(rr.max()) - r0 + 2, int(cc.max()) - c0 + 2), -1, np.int64)
     where[rr - r0, cc - c0] = b
@@ -241,5 +244,6 @@ def _stepped_over(rr: NDArray[np.intp], cc: NDArray[np.intp], b: NDArray[np.int6
         for step in range(1, int((hi - lo).max(initial=0))):
             inside = lo + step < hi
             out[np.clip(lo[inside] + step, 0, nbins - 1)] = True
-    out[np.clip(b, 0, nbins - 1)] = False
+    across = -(cc * pxy[0] - axes["mx"][k]) * axes["uy"][k] + (rr * pxy[1] - axes["my"][k]) * axes["ux"][k]
+    out[np.clip(b[np.abs(across) <= axes["half"][k]], 0, nbins - 1)] = False
     return out

@@ -26,17 +26,19 @@ then go through the shape tests and the rescue levels like any component; the jo
 reaches across a cut, since it joins pieces of one parent. On shore land the growth threshold
 is the land's, so the sea's spread is taken from the water's threshold there.
 
-A bin the component's own pixels step over is no gap, whatever the strip holds: along a
-diagonal, a hull a pixel or so wide is a staircase whose pixels touch only at their corners
-(14 m apart along the axis at 45° with 10 m pixels), and a 10 m bin between two such pixels
-holds only the sea pixels beside the corner (:func:`_stepped_over`). A grid turned 33° or 61°
-from the hull's (polar stereographic files resampled onto a site's UTM grid) left an 80 × 14 m
-hull so, and it was cut in two (24.8 + 42.6 m, 19.3 + 57.3 m).
+A bin that two touching pixels of the component step over, and whose strip holds none of its
+pixels, is no gap: along a diagonal, a hull a pixel or so wide is a staircase whose pixels
+touch only at their corners (14 m apart along the axis at 45° with 10 m pixels), and a 10 m
+bin between two such pixels holds only the sea pixels beside the corner (:func:`_stepped_over`).
+A grid turned 33° or 61° from the hull's (polar stereographic files resampled onto a site's UTM
+grid) left an 80 × 14 m hull so, and it was cut in two (24.8 + 42.6 m, 19.3 + 57.3 m).
 
 Limits: at 10 m a gap shows only when it is about a pixel of clear water; along a diagonal
 a 20 m gap is filled by the hulls' edge pixels and stays merged. A deck only 3-5 dB over the
 sea can look like water in a strip three pixels wide (the detector's growth breaks such a hull
-as often without the cut).
+as often without the cut). A hull about one pixel wide, resampled by nearest neighbour from a
+turned grid, can lose a pixel: its pieces, with the sea between them, are two ships a pixel
+apart to this test, and are cut.
 """
 
 from __future__ import annotations

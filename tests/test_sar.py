@@ -338,6 +338,49 @@ def test_ships_end_to_end_are_cut_at_the_water_between_them(gap_m: float, headin
         assert abs(d.length_m - 100.0) <= 15.0
 
 
+def _thin_hull_resampled(turn: float, shift: tuple[float, float], seed: int, n: int = 100) -> np.ndarray:
+    """An 80 × 14 m hull heading 135° drawn in a 10 m grid turned ``turn`` degrees (shifted by a fraction of a
+    pixel), put on a north-up 10 m grid by nearest neighbour as ingest puts SAR on a site's grid."""
+    from affine import Affine
+    from rasterio.crs import CRS
+    from rasterio.warp import Resampling, reproject
+
+    rng = np.random.default_rng(seed)
+    crs = CRS.from_epsg(32633)
+    x0, y0 = 500000.0, 7000000.0
+    cx, cy = x0 + n * PX / 2, y0 - n * PX / 2
+    m = n * 3 // 2
+    src_t = (
+        Affine.translation(cx, cy)
+        @ Affine.rotation(-turn)
+        @ Affine.translation((shift[0] - m / 2) * PX, (m / 2 + shift[1]) * PX)
+        @ Affine.scale(PX, -PX)
+    )
+    src = speckle(rng, SEA, (m, m)).astype(np.float32)
+    cc, rr = np.meshgrid(np.arange(m) + 0.5, np.arange(m) + 0.5)
+    x, y = src_t.a * cc + src_t.b * rr + src_t.c, src_t.d * cc + src_t.e * rr + src_t.f  # pixel centres in metres
+    a = math.radians(135.0)
+    along, across = (x - cx) * math.sin(a) + (y - cy) * math.cos(a), (x - cx) * math.cos(a) - (y - cy) * math.sin(a)
+    hull = (np.abs(along) <= 40.0) & (np.abs(across) <= 7.0)
+    src[hull] = speckle(rng, SEA * 100.0, (int(hull.sum()),)).astype(np.float32)
+    dst = np.zeros((n, n), np.float32)
+    reproject(src, dst, src_transform=src_t, src_crs=crs, dst_transform=Affine(PX, 0.0, x0, 0.0, -PX, y0), dst_crs=crs,
+              resampling=Resampling.nearest)  # fmt: skip
+    return dst
+
+
+@pytest.mark.parametrize("turn", [0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0])
+def test_thin_hull_from_a_turned_grid_stays_one_vessel(turn: float) -> None:
+    """A hull 1.4 pixels wide, resampled from a grid turned against the site's (a polar stereographic file put on
+    UTM), is a staircase whose pixels touch at their corners: no water lies between them, so it is not cut
+    (sar-cfar 1.13.0 cut it in two at 30° and 60°: 24-31 m + 36-58 m pieces)."""
+    for i, shift in enumerate([(a / 3, b / 3) for a in range(3) for b in range(3)]):
+        img = _thin_hull_resampled(turn, shift, i)
+        dets = [d for d in detect_sar(img, PX) if math.hypot(d.row - 50.0, d.col - 50.0) < 8.0]
+        assert [round(d.length_m) for d in dets] == [pytest.approx(80.0, abs=20.0)], (turn, shift)
+        assert abs((dets[0].heading_deg - 135.0 + 90.0) % 180.0 - 90.0) <= 10.0, (turn, shift)
+
+
 @pytest.mark.parametrize("middle_db", [6.0, 10.0])
 def test_hull_with_a_dim_middle_stays_one_vessel(middle_db: float) -> None:
     """A tanker is bright at bow and stern and dim amidships; its deck is still over the sea,

@@ -11,7 +11,7 @@ from scipy import ndimage
 from sitewatch.detect.sar import SarParams
 from sitewatch.detect.sar_cells import _cell_pass, _ring_sum
 from sitewatch.detect.sar_components import _pack
-from sitewatch.detect.sar_pieces import _join_pieces, _max_positions
+from sitewatch.detect.sar_pieces import _join_pieces, _max_positions, _water_between
 from sitewatch.detect.sar_thresholds import _CellMaps, _expand
 from sitewatch.detect.water import _median_at_most, _opening, _otsu_hist, disk
 
@@ -213,6 +213,25 @@ def test_join_pieces_leaves_pieces_with_water_between_them_apart() -> None:
     out, n = _join_pieces(lab, lab2, 4, (10.0, 10.0), SarParams(), sea)
     assert n == 4
     assert len(np.unique(out[lab2 > 0])) == 4
+
+@pytest.mark.parametrize("turn", [False, True])
+def test_water_between_is_not_found_where_a_diagonal_hull_steps_over_a_corner(turn: bool) -> None:
+    # A hull one pixel wide along a diagonal: its pixels touch at their corners, 14 m apart along it, and a 10 m
+    # bin between two of them holds only the sea beside the corner. That is no water between pieces.
+    xs = np.full((30, 30), 1.0, np.float32)
+    trial = np.zeros((30, 30), np.int64)
+    i = np.arange(4, 26)
+    trial[i, 29 - i if turn else i] = 1
+    trial[10, 11 if not turn else 18] = 1  # a doubled pixel here and there: a staircase, not an even line
+    xs[trial > 0] = 100.0
+    sea = (xs, np.full(xs.shape, 1.0), np.full(xs.shape, 1.9), np.ones(xs.shape, bool))
+    assert not _water_between(trial, sea, 3.0, (10.0, 10.0))
+    # Two pixels of the line gone: the pieces no longer touch, and the sea between them is water.
+    gap = trial.copy()
+    gap[15:17] = 0
+    xs2 = np.where(gap > 0, xs, np.float32(1.0))
+    assert _water_between(gap, (xs2, *sea[1:]), 3.0, (10.0, 10.0))
+
 
 def test_raw_length_is_bounded_by_the_extent() -> None:
     from sitewatch.detect.sar import raw_length

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .sar_shore import _label_joined
 from .sar_size import _measure, _pixels
-from .sar_split import _axes, _water_bins
+from .sar_split import _axes, _stepped_over, _water_bins
 
 if TYPE_CHECKING:
     from .sar import SarParams
@@ -206,11 +206,13 @@ def _join_along(
 def _water_between(
     trial: NDArray[np.int64], sea: tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]], k_grow: float, pxy: tuple[float, float]
 ) -> bool:
-    """Whether a strip across the axis of the pieces ``trial`` (label 1) is water anywhere along them."""
+    """Whether a strip across the axis of the pieces ``trial`` (label 1) is water anywhere along them
+    (not where a piece's own pixels step over the strip: :func:`~sitewatch.detect.sar_split._stepped_over`)."""
     xs, mu, tg, use = sea
     axes = _axes(trial, 1, xs, mu, pxy)
     water, _ = _water_bins(np.ones_like(trial), xs, mu, tg, k_grow, use, axes, pxy)
-    return bool(water.any())
+    rr, cc = np.nonzero(trial)
+    return bool((water & ~_stepped_over(rr, cc, 0, axes, pxy, water.size)).any())
 
 
 def _max_positions(xs: NDArray[np.float32], lab: NDArray[np.integer], ids: NDArray[np.integer]) -> NDArray[np.int64]:

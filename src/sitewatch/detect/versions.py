@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["CURRENT_DETECTORS", "OPTICAL_DETECTOR", "OPTICAL_VERSION", "SAR_DETECTOR", "SAR_VERSION"]
 
 SAR_DETECTOR = "sar-cfar"
-SAR_VERSION = "1.13.0"
+SAR_VERSION = "1.14.0"
 OPTICAL_DETECTOR = "optical-mlp"
 OPTICAL_VERSION = "0.5.0"
 

@@ -176,6 +176,53 @@ def test_pixel_geojson_labels_need_no_crs_member(tmp_path: Path) -> None:
     assert score_files([(dets, labels)]).tp == 1
 
 
+def _geojson_labels(path: Path, rings: list[list[list[float]]], crs: str | None = None) -> Path:
+    feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": "ship"}} for ring in rings]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats} | ({"crs": {"type": "name", "properties": {"name": crs}}} if crs else {})), encoding="utf-8")
+    return path
+
+
+def test_geojson_rotated_boxes_are_outlines_not_their_envelopes(tmp_path: Path) -> None:
+    """A GeoJSON polygon was scored by its bounding box: DOTA's P0706 quadrilaterals written as GeoJSON
+    scored F1 0.846 where the same quadrilaterals as DOTA .txt score 0.812 (17 more true positives, each a
+    detection beside a diagonal hull or on its neighbour's)."""
+    # A 40 × 4 box along the diagonal from (36, 36) to (64, 64), as a DOTA quadrilateral would be drawn.
+    h = 2 / math.sqrt(2)
+    ring = [[36 + h, 36 - h], [64 + h, 64 - h], [64 - h, 64 + h], [36 - h, 36 + h], [36 + h, 36 - h]]
+    labels = _geojson_labels(tmp_path / "truth.geojson", [ring])
+    pixel = "pixel (x=col, y=row, pixel centres at integers)"
+    on_hull = _with_crs(_dets(tmp_path / "a.geojson", [(60, 60, 0.9)]), PIXEL_CRS, pixel)
+    assert score_files([(on_hull, labels)]).tp == 1
+    beside = _with_crs(_dets(tmp_path / "b.geojson", [(40, 60, 0.9)]), PIXEL_CRS, pixel)  # in the envelope only
+    c = score_files([(beside, labels)])
+    assert (c.tp, c.fp, c.fn) == (0, 1, 1)
+    # An axis-aligned rectangle is still a box: every point of it holds.
+    square = _geojson_labels(tmp_path / "square.geojson", [[[30, 30], [70, 30], [70, 70], [30, 70], [30, 30]]])
+    assert score_files([(beside, square)]).tp == 1
+
+
+def test_geojson_labels_in_a_crs_are_scored_at_the_detections_centroid(tmp_path: Path) -> None:
+    """With GeoJSON labels the centre of a detection's box was scored, while pixel labels (VOC, COCO, DOTA,
+    masks) and the benchmarks score its centroid (col, row): an optical detector's box may lie off it
+    (7.5 pixels at sen2ships' Genoa, where COCO's boxes scored 20 true positives and the same boxes as
+    EPSG:3857 GeoJSON 19)."""
+    dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), "EPSG:32633", "crs")
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["sitewatch"]["transform"] = [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0]
+    # The centroid, pixel (12, 12), is at (500125, 4999875); its box is drawn 80 m east of it.
+    x, y = 500205.0, 4999875.0
+    fc["features"][0]["geometry"]["coordinates"] = [[[x - 30, y - 5], [x + 30, y - 5], [x + 30, y + 5], [x - 30, y + 5], [x - 30, y - 5]]]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    around_centroid = [[500105.0, 4999855.0], [500145.0, 4999855.0], [500145.0, 4999895.0], [500105.0, 4999895.0], [500105.0, 4999855.0]]
+    labels = _geojson_labels(tmp_path / "truth.geojson", [around_centroid], "EPSG:32633")
+    c = score_files([(dets, labels)])
+    assert (c.tp, c.fp, c.fn) == (1, 0, 0)
+    # A file without the transform (an older detect-image) is scored at its box's centre, as before.
+    del fc["sitewatch"]["transform"]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    assert score_files([(dets, labels)]).tp == 0
+
+
 def test_a_class_no_label_has_is_an_error_not_a_zero(tmp_path: Path) -> None:
     (tmp_path / "chip.xml").write_text(VOC, encoding="utf-8")
     dets = _dets(tmp_path / "chip.geojson", [(12, 15, 0.9)])

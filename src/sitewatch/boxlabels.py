@@ -20,7 +20,8 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
   header lines): the quadrilateral as an outline, in pixel-edge coordinates as DOTA's own COCO
   conversion takes them. YOLO txt (fractions of an image size the detections do not record)
   is refused, naming the file.
-- **GeoJSON** polygons in the detections' own coordinates: each feature's bounding box.
+- **GeoJSON** boxes and polygons in the detections' own coordinates: an axis-aligned rectangle as a box,
+  a rotated box or polygon as an outline (its exterior ring).
 
 A *difficult* object (VOC ``<difficult>1``, DOTA's last column 1) is kept with ``difficult``
 set: :func:`sitewatch.boxscore.match_boxes` neither counts it missed nor a detection on it
@@ -550,9 +551,14 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
                 "polygon (QGIS: Vector > Geometry Tools > Multipart to Singleparts)"
             )
         rectangle = geom.geom_type == "Polygon" and abs(geom.area - (x1 - x0) * (y1 - y0)) <= 1e-9 * max(geom.area, 1e-12)
-        # An axis-aligned rectangle is a box drawn around the object: its sides are not a ship's length.
-        length = partial(outline_length, tuple(geom.exterior.coords)) if geom.geom_type == "Polygon" and not rectangle else None
-        boxes.append(Box(x0, y0, x1, y1, length=length))
+        if geom.geom_type != "Polygon" or rectangle:
+            # An axis-aligned rectangle is a box drawn around the object: its sides are not a ship's length.
+            boxes.append(Box(x0, y0, x1, y1))
+            continue
+        # A rotated box or polygon is what a centroid must fall in, as DOTA's quadrilaterals and VOC's
+        # <robndbox> are: its envelope also holds the water beside a ship lying diagonally, and a neighbour's hull.
+        ring = [(float(x), float(y)) for x, y, *_ in geom.exterior.coords[:-1]]
+        boxes.append(Box.around(ring))
     return boxes
 
 

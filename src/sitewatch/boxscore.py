@@ -188,6 +188,7 @@ def read_detections(
     fc = _detections_json(path) if fc is None else fc
     wanted = set(kinds)
     pixel, geo = [], []
+    place = _centroid_place(fc)
     for i, f, p in geojson_features(path, fc):
         kind = p.get("kind", "vessel")
         if not isinstance(kind, str):
@@ -199,8 +200,11 @@ def read_detections(
             continue
         try:
             col, row = float(p["col"]), float(p["row"])
-            c = shape(f["geometry"]).centroid
-            cx, cy = float(c.x), float(c.y)
+            if place is None:
+                c = shape(f["geometry"]).centroid
+                cx, cy = float(c.x), float(c.y)
+            else:
+                cx, cy = place(col, row)
         except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, ShapelyError) as exc:
             raise InputError(f"{path}: feature {i} lacks what detect-image writes (row, col, geometry): {exc}") from exc
         if not all(map(math.isfinite, (col, row))):
@@ -209,6 +213,24 @@ def read_detections(
         pixel.append(Detected(col, row, score, length))
         geo.append(Detected(cx, cy, score, length))
     return pixel, geo, crs_name(fc, str(path))
+
+
+def _centroid_place(fc: dict[str, Any]) -> Callable[[float, float], tuple[float, float]] | None:
+    """Where a detection's centroid (``col``, ``row``) lies in the coordinates of its geometry, so that
+    GeoJSON labels are scored at the point pixel labels are: itself in pixel coordinates, through the
+    image's transform (``sitewatch.transform``) in a CRS. None for a file that records neither (written by
+    an older sitewatch): its boxes' centres are taken, which an optical detector's box may hold off its centroid."""
+    member = fc.get("sitewatch")
+    meta: dict[str, Any] = member if isinstance(member, dict) else {}
+    coords = meta.get("coordinates")
+    if isinstance(coords, str) and coords.startswith("pixel"):
+        return lambda col, row: (col, row)
+    t = meta.get("transform")
+    if not (isinstance(t, list) and len(t) == 6 and all(_finite(v) is not None for v in t)):
+        return None
+    a, b, c, d, e, f = (float(v) for v in t)
+    # Pixel centres at integers; the transform maps pixel corners.
+    return lambda col, row: (a * (col + 0.5) + b * (row + 0.5) + c, d * (col + 0.5) + e * (row + 0.5) + f)
 
 
 def _finite(value: Any) -> float | None:

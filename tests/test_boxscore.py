@@ -814,3 +814,47 @@ def test_a_rotated_box_holds_its_centre_and_its_corners(box: Box) -> None:
         assert box.holds(x, y), (x, y)
         expected = (0, 0, 0) if box.difficult else (1, 0, 0)
         assert match_boxes([Detected(x, y, 0.5)], [box]) == expected
+
+
+def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path) -> None:
+    """A paper's table: each image's counts, P, R, F1 and length error, the sums, and the rule they were counted by."""
+    import csv
+
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "dets").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
+    (tmp_path / "labels" / "calm.xml").write_text("<annotation><size><width>50</width><height>50</height></size></annotation>", encoding="utf-8")
+    (tmp_path / "labels" / "quad.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n", encoding="utf-8")
+    _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9), (100, 100, 0.6)], source="chip.jpg")
+    _dets(tmp_path / "dets" / "calm.geojson", [(5, 5, 0.9), (20, 20, 0.5)], source="calm.jpg")  # no ships: false positives only
+    _measured(tmp_path / "dets" / "quad.geojson", [(60.0, 60.0, 160.0)], (3.0, 2.0))  # labelled 50 px × 3 m = 150 m
+    fc = json.loads((tmp_path / "dets" / "quad.geojson").read_text(encoding="utf-8"))
+    fc["sitewatch"]["source"] = "quad.png"
+    (tmp_path / "dets" / "quad.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    args = ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship"]
+    r = CliRunner().invoke(main, [*args, "--csv", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = {row["image"]: row for row in csv.DictReader(out.read_text(encoding="utf-8").splitlines())}
+    assert list(rows) == ["calm", "chip", "quad", "(all images)"]
+    calm, chip, quad, total = rows["calm"], rows["chip"], rows["quad"], rows["(all images)"]
+    assert (calm["tp"], calm["fp"], calm["fn"], calm["precision"], calm["recall"], calm["f1"]) == ("0", "2", "0", "0", "", "0")
+    assert (chip["tp"], chip["fp"], chip["fn"], chip["precision"], chip["recall"]) == ("1", "1", "1", "0.5", "0.5")
+    assert chip["labels"].endswith("chip.xml") and chip["detections"].endswith("chip.geojson") and chip["length_n"] == "0"
+    assert quad["length_n"] == "1" and float(quad["length_error_median_m"]) == pytest.approx(10.0, abs=0.01)
+    assert (total["tp"], total["fp"], total["fn"]) == ("2", "3", "1") and float(total["f1"]) == pytest.approx(4 / 8)
+    j = CliRunner().invoke(main, [*args, "--json", "--per-image"])
+    doc = json.loads(j.stdout)
+    assert "one-to-one per image" in doc["rule"] and "difficult are neither missed" in doc["rule"]
+    assert doc["settings"] == {"classes": ["ship"], "kinds": ["vessel"], "min_score": 0.0, "difficult": "ignore"}
+    assert doc["per_image"]["calm"] | {"detections": None, "labels": None} == {
+        "detections": None, "labels": None, "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None,
+    }  # fmt: skip
+    assert doc["per_image"]["quad"]["length_error_m"]["n"] == 1
+    # The CSV alone on standard output; a name no spreadsheet takes for CSV is refused before any work.
+    s = CliRunner().invoke(main, [*args, "--csv", "-"])
+    assert s.exit_code == 0 and s.stdout.startswith("image,detections,labels,tp,") and "P " not in s.stdout
+    bad = CliRunner().invoke(main, [*args, "--csv", str(tmp_path / "scores.xlsx")])
+    assert bad.exit_code == 2 and "name the file .csv" in bad.output
+    both = CliRunner().invoke(main, [*args, "--csv", "-", "--json"])
+    assert both.exit_code == 2 and "standard output" in both.output

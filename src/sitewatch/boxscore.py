@@ -38,9 +38,22 @@ from .errors import InputError
 from .masklabels import is_instance_mask_name, mask_image_stem
 
 __all__ = [
-    "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
+    "Box", "Counts", "Detected", "length_summary", "match_boxes", "matching_rule", "pair_files", "read_detections", "read_labels", "score_files",
     "image_name", "unscored_labels",
 ]  # fmt: skip
+
+
+def matching_rule(difficult: Literal["ignore", "count"] = "ignore") -> str:
+    """The matching rule in words, as ``score --json`` and ``--csv`` state it beside their figures."""
+    return (
+        "one-to-one per image: detections taken in order of score, best first, each matched to the unmatched "
+        "labelled object that holds its centroid and whose centre is nearest; a label holds the points inside it "
+        "or on its edge, measured from the image's top-left corner (a VOC bndbox its pixels xmin..xmax inclusive, a "
+        "COCO bbox x..x+width, a mask its pixels' extent, a rotated box or polygon its outline); a detection "
+        "matched to none is a false positive, an object left unmatched a miss; "
+        + ("objects flagged difficult are neither missed nor, when detected, a true or false positive" if difficult == "ignore"
+           else "objects flagged difficult are counted as any other")
+    )
 
 
 @dataclass(frozen=True)
@@ -66,11 +79,18 @@ class Counts:
     length_errors: list[float] = field(default_factory=list)
     """Detected minus labelled length (m) of each true positive whose label gives a length (a rotated
     box, a polygon or a mask; not an axis-aligned box) in units known as metres."""
+    per_image_lengths: dict[str, list[float]] = field(default_factory=dict)
+    """Each image's share of :attr:`length_errors`."""
+    per_image_files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    """Each image's (detections file, labels file)."""
 
-    def add(self, name: str, t: tuple[int, int, int]) -> None:
-        """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name``."""
+    def add(self, name: str, t: tuple[int, int, int], files: tuple[Path, Path] | None = None) -> None:
+        """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name`` (with ``files``,
+        its detections and labels files)."""
         self.tp, self.fp, self.fn, self.images = self.tp + t[0], self.fp + t[1], self.fn + t[2], self.images + 1
         self.per_image[name] = t
+        if files is not None:
+            self.per_image_files[name] = files
 
     @property
     def precision(self) -> float | None:
@@ -91,11 +111,32 @@ class Counts:
     def length_summary(self) -> dict[str, float | int] | None:
         """``n``, ``median`` (detected minus labelled, m), ``median_abs`` and ``mean_abs`` (m) of the
         length errors, as ``benchmarks/optical_sen2ships.py`` summarises them; None without any."""
-        if not self.length_errors:
-            return None
-        e = sorted(self.length_errors)
-        a = sorted(abs(v) for v in e)
-        return {"n": len(e), "median": _median(e), "median_abs": _median(a), "mean_abs": sum(a) / len(a)}
+        return length_summary(self.length_errors)
+
+    def image_rows(self) -> list[dict[str, Any]]:
+        """One row per image scored, in the order scored: ``image``, ``detections`` and ``labels`` (the
+        files), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined) and
+        ``length_error_m`` (:func:`length_summary` of its matched objects' length errors)."""
+        rows = []
+        for name, (tp, fp, fn) in self.per_image.items():
+            det, lab = self.per_image_files.get(name, (None, None))
+            rows.append({
+                "image": name, "detections": None if det is None else str(det), "labels": None if lab is None else str(lab),
+                "tp": tp, "fp": fp, "fn": fn,
+                "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+                "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+                "length_error_m": length_summary(self.per_image_lengths.get(name, [])),
+            })  # fmt: skip
+        return rows
+
+
+def length_summary(errors: Sequence[float]) -> dict[str, float | int] | None:
+    """``n``, ``median``, ``median_abs`` and ``mean_abs`` of length errors (m); None without any."""
+    if not errors:
+        return None
+    e = sorted(errors)
+    a = sorted(abs(v) for v in e)
+    return {"n": len(e), "median": _median(e), "median_abs": _median(a), "mean_abs": sum(a) / len(a)}
 
 
 def _median(v: list[float]) -> float:
@@ -383,13 +424,15 @@ def score_files(
                     "(flip the labels' y)"
                 )
             matched: list[tuple[int, int]] = []
-            counts.add(det_path.stem, match_boxes(geo, boxes, matched))
+            counts.add(det_path.stem, match_boxes(geo, boxes, matched), (det_path, label_path))
             metres = _pixel_metres(fc) if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') else _ground_metres(det_crs)
-            _add_length_errors(counts, geo, boxes, matched, metres)
+            errors = _length_errors(geo, boxes, matched, metres)
         else:
             matched = []
-            counts.add(det_path.stem, match_boxes(pixel, boxes, matched))
-            _add_length_errors(counts, pixel, boxes, matched, _pixel_metres(fc))
+            counts.add(det_path.stem, match_boxes(pixel, boxes, matched), (det_path, label_path))
+            errors = _length_errors(pixel, boxes, matched, _pixel_metres(fc))
+        counts.length_errors += errors
+        counts.per_image_lengths[det_path.stem] = errors
     if wanted and seen and not wanted & {class_key_of(c) for c in seen}:
         # Every box left out: the figures would read as if nothing had been labelled.
         where = pairs[0][1] if len({lp for _, lp in pairs}) == 1 else pairs[0][1].parent
@@ -450,21 +493,23 @@ def _ground_metres(crs: str | None) -> Callable[[Box], tuple[float, float] | Non
     return projected
 
 
-def _add_length_errors(
-    counts: Counts, dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]],
+def _length_errors(
+    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]],
     metres: tuple[float, float] | Callable[[Box], tuple[float, float] | None] | None,
-) -> None:
+) -> list[float]:
     """Detected minus labelled length of each matched pair whose label gives a length (:attr:`Box.length`),
     ``metres`` the size in ground metres of a unit of the labels' coordinates along x and y, or a function
     giving it at a label (None: unknown, no length)."""
+    errors: list[float] = []
     if metres is None:
-        return
+        return errors
     for j, i in matched:
         detected, measure = dets[j].length_m, boxes[i].length
         scale = metres(boxes[i]) if callable(metres) else metres
         labelled = measure(*scale) if measure is not None and scale is not None else None
         if detected is not None and labelled is not None:
-            counts.length_errors.append(detected - labelled)
+            errors.append(detected - labelled)
+    return errors
 
 
 def _is_label_file(p: Path, any_text: bool = False) -> bool:

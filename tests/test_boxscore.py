@@ -858,3 +858,40 @@ def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path)
     assert bad.exit_code == 2 and "name the file .csv" in bad.output
     both = CliRunner().invoke(main, [*args, "--csv", "-", "--json"])
     assert both.exit_code == 2 and "standard output" in both.output
+
+
+def test_geojson_labels_in_another_crs_are_carried_into_the_detections(tmp_path: Path) -> None:
+    """Labels in lon/lat (GeoJSON's own CRS) against detections in the image's UTM zone were refused
+    ("reproject the labels"); sen2ships' Genoa boxes in lon/lat now score as its COCO file (20 TP, 17 FP, 9 FN)."""
+    from pyproj import Transformer
+
+    # A 200 m ship at 30° drawn in lon/lat around the detection's centroid, pixel (12, 12) of a 10 m UTM grid.
+    x, y = 500125.0, 4999875.0
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    to_lonlat = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
+    ring = [list(to_lonlat.transform(x + c * dx - s * dy, y + s * dx + c * dy)) for dx, dy in ((-100, -15), (100, -15), (100, 15), (-100, 15), (-100, -15))]
+    labels = _geojson_labels(tmp_path / "truth.geojson", [ring])  # no crs member: WGS84 lon/lat
+    dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (10.0, 10.0))
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["crs"] = {"type": "name", "properties": {"name": "EPSG:32633"}}
+    fc["sitewatch"] |= {"coordinates": "crs", "transform": [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0], "image_size": [100, 100]}
+    fc["features"][0]["geometry"]["coordinates"] = [[[x - 5, y - 5], [x + 5, y - 5], [x + 5, y + 5], [x - 5, y + 5], [x - 5, y - 5]]]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    r = CliRunner().invoke(main, ["score", str(dets), str(labels), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["tp"], out["fp"], out["fn"]) == (1, 0, 0)
+    assert out["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)  # measured where it was drawn
+    # 40 m beside the hull, within its envelope in lon/lat: outside the carried outline.
+    fc["features"][0]["properties"] |= {"col": 12.0 - 2.0, "row": 12.0 - 3.5}
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    assert score_files([(dets, labels)]).tp == 0
+    # A wrong crs member (or pixels read as lon/lat) puts every label off the image: named, not scored as all missed.
+    _geojson_labels(labels, [ring], "EPSG:32634")
+    with pytest.raises(InputError, match="none of its 1 label.* lies on the image of d.geojson .*EPSG:32634 into EPSG:32633"):
+        score_files([(dets, labels)])
+    # A file that does not record its image's grid cannot check that: refused, saying how to go on.
+    del fc["sitewatch"]["transform"]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    with pytest.raises(InputError, match="different coordinates.*does not record its image's grid.*run detect-image"):
+        score_files([(dets, labels)])

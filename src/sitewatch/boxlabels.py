@@ -18,8 +18,10 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
   marks every mask it exports ``iscrowd: 1``, ships included.
 - **DOTA txt** (``x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]``, ``imagesource:``/``gsd:``
   header lines): the quadrilateral as an outline, in pixel-edge coordinates as DOTA's own COCO
-  conversion takes them. YOLO txt (fractions of an image size the detections do not record)
-  is refused, naming the file.
+  conversion takes them.
+- **YOLO txt** (``class cx cy w h``, or YOLO OBB's ``class x1 y1 … x4 y4``, in fractions of the image's
+  size; class names from a ``classes.txt`` beside it, else the numbers): boxes once the image's size is
+  known, which detect-image records (:class:`YoloLabels`).
 - **GeoJSON** boxes and polygons in the detections' own coordinates: an axis-aligned rectangle as a box,
   a rotated box or polygon as an outline (its exterior ring).
 
@@ -44,7 +46,7 @@ from typing import Any
 from .errors import InputError
 from .untrusted import json_list, parse_xml
 
-__all__ = ["LABEL_SUFFIXES", "Box", "class_key_of", "file_stem", "read_labels"]
+__all__ = ["LABEL_SUFFIXES", "Box", "YoloLabels", "class_key_of", "file_stem", "read_labels"]
 
 LABEL_SUFFIXES = (".xml", ".json", ".geojson", ".txt")
 
@@ -461,23 +463,88 @@ def _hashable(v: Any) -> bool:
 # --- DOTA -------------------------------------------------------------------------------------
 
 
-def _dota(path: Path, wanted: set[str], seen: set[str]) -> list[Box]:
+@dataclass(frozen=True)
+class YoloLabels:
+    """A YOLO label file's objects, in fractions of an image's size that the file does not hold: boxes come
+    with the size (:meth:`boxes`), which detect-image records (``sitewatch.image_size``)."""
+
+    path: Path
+    corners: tuple[tuple[Point, ...], ...]
+    """Each object's corners in fractions of the image's width and height, from its top-left corner: an
+    axis-aligned box's two (``x0, y0``, ``x1, y1``), an oriented box's four (YOLO OBB)."""
+
+    def boxes(self, width: float, height: float) -> list[Box]:
+        """The objects on an image of ``width`` × ``height`` pixels, in pixel-centre coordinates."""
+        out = []
+        for pts in self.corners:
+            px = [(x * width - 0.5, y * height - 0.5) for x, y in pts]
+            out.append(Box(px[0][0], px[0][1], px[1][0], px[1][1]) if len(px) == 2 else Box.around(px))
+        return out
+
+
+YOLO_CLASS_NAMES = "classes.txt"
+"""Beside YOLO label files, the class names, one a line in the order of their numbers (as labelImg writes it)."""
+
+
+def _yolo(path: Path, lines: list[tuple[int, str]], wanted: set[str], seen: set[str]) -> YoloLabels:
+    """YOLO ``class cx cy w h`` or YOLO OBB ``class x1 y1 x2 y2 x3 y3 x4 y4`` lines, in fractions of the image."""
+    names: list[str] = []
+    named = path.parent / YOLO_CLASS_NAMES
+    if named.is_file() and named != path:
+        try:
+            names = [" ".join(ln.split()) for ln in named.read_bytes().decode("utf-8-sig").splitlines() if ln.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{named}: not readable text ({exc}); it names the classes of {path.name}") from exc
+    objects: list[tuple[Point, ...]] = []
+    for n, s in lines:
+        parts = s.replace(",", " ").split()
+        if len(parts) not in (5, 9) or not all(map(_is_number, parts)):
+            raise InputError(
+                f"{path}, line {n}: not a YOLO object (class cx cy w h, or class x1 y1 … x4 y4 for oriented boxes, "
+                f"in fractions of the image's size): {s[:60]!r}"
+            )
+        v = [float(p) for p in parts[1:]]
+        if not all(-0.01 <= x <= 1.01 for x in v):
+            raise InputError(
+                f"{path}, line {n}: {s[:60]!r} holds values outside 0..1: YOLO labels are fractions of the image's size "
+                "(pixels are DOTA's, COCO's or VOC's)"
+            )
+        number = float(parts[0])
+        if number != int(number) or number < 0:
+            raise InputError(f"{path}, line {n}: class {parts[0]!r} is not a class number (0, 1, …)")
+        k = int(number)
+        if names and k >= len(names):
+            raise InputError(f"{path}, line {n}: class {k}, and {named.name} names {len(names)} class(es) (0..{len(names) - 1})")
+        name = names[k] if names else str(k)
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        if len(v) == 4:
+            cx, cy, w, h = v
+            if w <= 0 or h <= 0:
+                raise InputError(f"{path}, line {n}: a box of zero width or height ({s[:60]!r}): no detection could fall inside it")
+            objects.append(((cx - w / 2, cy - h / 2), (cx + w / 2, cy + h / 2)))
+        else:
+            objects.append(tuple((v[k], v[k + 1]) for k in range(0, 8, 2)))
+    return YoloLabels(path, tuple(objects))
+
+
+def _dota(path: Path, wanted: set[str], seen: set[str]) -> list[Box] | YoloLabels:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not readable text ({exc})") from exc
+    objects = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    objects = [(n, s) for n, s in objects if not s.casefold().startswith(("imagesource:", "gsd:"))]
+    if objects and all(map(_is_number, objects[0][1].replace(",", " ").split())):
+        # A class number and fractions: YOLO (DOTA's lines end in a class name).
+        return _yolo(path, objects, wanted, seen)
     boxes = []
-    for n, line in enumerate(text.splitlines(), 1):
-        s = line.strip()
-        if not s or s.casefold().startswith(("imagesource:", "gsd:")):
-            continue
+    for n, s in objects:
         parts = s.replace(",", " ").split()
         numeric = [_is_number(p) for p in parts]
         if all(numeric):
-            raise InputError(
-                f"{path}, line {n}: YOLO labels ({s[:40]!r}: a class number and fractions of the image's size), which "
-                "score does not read: the detections do not record the image's size; convert them to DOTA, COCO or VOC"
-            )
+            raise InputError(f"{path}, line {n}: a line of numbers alone (YOLO's) among DOTA objects: {s[:60]!r}")
         if len(parts) < 9 or not all(numeric[:8]):
             raise InputError(f"{path}, line {n}: not a DOTA object (x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]): {s[:60]!r}")
         name = parts[8]
@@ -498,7 +565,7 @@ def _is_number(text: str) -> bool:
 
 
 def looks_like_dota(path: Path) -> bool:
-    """Whether a ``.txt`` in a labels folder is a label file (blank, or holding a DOTA object line),
+    """Whether a ``.txt`` in a labels folder is a label file (blank, or holding a DOTA or YOLO object line),
     not a ``classes.txt`` or a read-me."""
     try:
         data = path.read_bytes()[:65536].decode("utf-8-sig", errors="replace")
@@ -506,7 +573,9 @@ def looks_like_dota(path: Path) -> bool:
         return False
     lines = [ln.replace(",", " ").split() for ln in data.splitlines() if ln.strip()]
     objects = [p for p in lines if not p[0].casefold().startswith(("imagesource:", "gsd:"))]
-    return not objects or any(len(p) >= 9 and all(map(_is_number, p[:8])) for p in objects)
+    dota = any(len(p) >= 9 and all(map(_is_number, p[:8])) for p in objects)
+    yolo = any(len(p) in (5, 9) and all(map(_is_number, p)) for p in objects)
+    return not objects or dota or yolo
 
 
 # --- GeoJSON ----------------------------------------------------------------------------------
@@ -582,9 +651,10 @@ def crs_name(fc: dict[str, Any], origin: str = "GeoJSON") -> str | None:
 
 def read_labels(
     path: Path, classes: Any = (), class_key: str = "class", seen: set[str] | None = None,
-) -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
+) -> tuple[str, dict[str, list[Box]] | list[Box] | YoloLabels, str | None]:
     """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
-    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per image (:class:`CocoBoxes`); ``crs`` the GeoJSON's ``crs``
+    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per
+    image (:class:`CocoBoxes`), ``"yolo"`` with :class:`YoloLabels`; ``crs`` the GeoJSON's ``crs``
     member (None for the others and for WGS84 GeoJSON). ``classes`` are compared as
     :func:`class_key_of` does; the class of every labelled object, wanted or not, is added to ``seen``."""
     wanted = {class_key_of(c) for c in classes}
@@ -603,7 +673,8 @@ def read_labels(
     if suffix == ".xml":
         return "voc", _voc(path, wanted, seen), None
     if suffix == ".txt":
-        return "dota", _dota(path, wanted, seen), None
+        txt = _dota(path, wanted, seen)
+        return ("yolo" if isinstance(txt, YoloLabels) else "dota"), txt, None
     if suffix not in (".json", ".geojson"):
         raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png")
     data = read_json(path)

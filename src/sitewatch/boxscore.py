@@ -25,6 +25,8 @@ from .boxlabels import (
     LABEL_SUFFIXES,
     Box,
     CocoBoxes,
+    Point,
+    YoloLabels,
     class_key_of,
     crs_name,
     file_stem,
@@ -376,7 +378,7 @@ def score_files(
     wanted, seen = {class_key_of(c) for c in classes}, set[str]()
     users = Counter(lp for _, lp in pairs)
     scored: dict[tuple[Path, str], Path] = {}  # (labels, image) → the detections file scored as it
-    cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
+    cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box] | YoloLabels, str | None]] = {}
     sharers = {lp: {_image_stem(d) for d, q in pairs if q == lp} for lp, n in users.items() if n > 1}
     for det_path, label_path in pairs:
         if label_path not in cache:
@@ -408,15 +410,21 @@ def score_files(
             )
         scored[label_path, image] = det_path
         pixel, geo, det_crs = read_detections(det_path, kinds, min_score, fc)
-        boxes = labels[image] if isinstance(labels, dict) else labels
+        if isinstance(labels, YoloLabels):
+            size = image_size(fc)
+            if size is None:
+                raise InputError(
+                    f"{label_path}: YOLO labels are fractions of the image's size, which {det_path} does not record "
+                    "(written by an older sitewatch): run detect-image on the image again"
+                )
+            boxes = labels.boxes(*size)
+        else:
+            boxes = labels[image] if isinstance(labels, dict) else labels
         if difficult == "count":
             boxes = [dataclasses.replace(b, difficult=False) for b in boxes]
         if fmt == "geojson":
             if not _same_crs(label_crs, det_crs):
-                raise InputError(
-                    f"{label_path} and {det_path} are in different coordinates "
-                    f"({label_crs or 'WGS84'} against {det_crs or 'WGS84'}); reproject the labels"
-                )
+                boxes = _reprojected(label_path, det_path, boxes, label_crs, det_crs, _footprint(fc))
             if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') and boxes and all(b.y1 <= 0 for b in boxes):
                 raise InputError(
                     f"{label_path}: every box lies at y < 0, above the image: detect-image's pixel coordinates "
@@ -441,6 +449,91 @@ def score_files(
             f"(classes found: {', '.join(sorted(seen))})"
         )
     return counts
+
+
+REPROJECTED_EDGE_POINTS = 8
+"""Points along each edge of a label reprojected into the detections' CRS: a box drawn in lon/lat is slightly
+curved in UTM, and its corners alone would cut its sides short by up to a few centimetres a kilometre."""
+
+
+def _footprint(fc: dict[str, Any]) -> list[Point] | None:
+    """The corners of the detections' image in their CRS (``sitewatch.transform`` and ``image_size``); None
+    when the file does not record both."""
+    size, place = image_size(fc), _centroid_place(fc)
+    if size is None or place is None:
+        return None
+    w, h = size
+    # place() takes pixel-centre indices: the image's corners are half a pixel beyond its outer pixels'.
+    return [place(-0.5, -0.5), place(w - 0.5, -0.5), place(w - 0.5, h - 0.5), place(-0.5, h - 0.5)]
+
+
+def _reprojected(
+    label_path: Path, det_path: Path, boxes: list[Box], label_crs: str | None, det_crs: str | None,
+    footprint: list[Point] | None,
+) -> list[Box]:
+    """GeoJSON labels in another CRS than the detections (lon/lat labels, detections in the image's UTM zone),
+    their outlines carried into the detections' CRS, each keeping the length measured in its own CRS.
+
+    Only where the detections record their image's grid (``footprint``, its corners) and some label then lies
+    on the image: labels whose ``crs`` member is wrong, or pixel coordinates without one (read as lon/lat),
+    would otherwise be scored as all missed. Those, detections in pixel coordinates, and a CRS pyproj does not
+    know are an :class:`InputError` naming both files."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError, ProjError
+    from shapely.geometry import Polygon
+
+    def refuse(why: str = "") -> InputError:
+        return InputError(
+            f"{label_path} and {det_path} are in different coordinates ({label_crs or 'WGS84'} against "
+            f"{det_crs or 'WGS84'}){why}; reproject the labels (ogr2ogr -t_srs)"
+        )
+
+    if det_crs is not None and det_crs.startswith("LOCAL_CS["):
+        raise refuse(": the image has no CRS to carry the labels into")
+    if footprint is None:
+        raise refuse(
+            f", and {det_path.name} does not record its image's grid (written by an older sitewatch: run detect-image "
+            "again, and labels in another CRS are carried into the image's)"
+        )
+    try:
+        source, target = (CRS.from_user_input(c or "OGC:CRS84") for c in (label_crs, det_crs))
+        to_det = Transformer.from_crs(source, target, always_xy=True)
+    except (CRSError, ProjError) as exc:
+        raise refuse(f", which cannot be converted ({exc})") from exc
+    own_metres = _ground_metres(label_crs)
+    out = []
+    for b in boxes:
+        corners = list(b.outline) or [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)]
+        ring = []
+        for (xa, ya), (xb, yb) in zip(corners, corners[1:] + corners[:1], strict=True):
+            ring += [(xa + (xb - xa) * k / REPROJECTED_EDGE_POINTS, ya + (yb - ya) * k / REPROJECTED_EDGE_POINTS) for k in range(REPROJECTED_EDGE_POINTS)]
+        xs, ys = to_det.transform([x for x, _ in ring], [y for _, y in ring], errcheck=False)
+        points = [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
+        if not all(math.isfinite(v) for pt in points for v in pt):
+            raise refuse(f": a label at ({b.x0:g}, {b.y0:g}) lies outside what {det_crs} can place")
+        length = None
+        if b.length is not None and own_metres is not None and (scale := own_metres(b)) is not None:
+            labelled = b.length(*scale)
+            # Measured where it was drawn; whatever scale the detections' CRS is then asked for, this is it.
+            length = None if labelled is None else (lambda _sx, _sy, m=labelled: m)
+        out.append(dataclasses.replace(Box.around(points, b.difficult), length=length))
+    image = Polygon(footprint)
+    if out and not any(Polygon(b.outline).intersects(image) for b in out):
+        raise InputError(
+            f"{label_path}: none of its {len(out)} label(s) lies on the image of {det_path.name} once carried from "
+            f"{label_crs or 'WGS84 lon/lat (it has no crs member)'} into {det_crs}: is its crs member right? (Labels "
+            "drawn in pixels need no crs member only when the detections are in pixels too.)"
+        )
+    return out
+
+
+def image_size(fc: dict[str, Any]) -> tuple[int, int] | None:
+    """The detections' image's width and height in pixels (``sitewatch.image_size``); None when not recorded."""
+    meta = fc.get("sitewatch")
+    size = meta.get("image_size") if isinstance(meta, dict) else None
+    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        return size[0], size[1]
+    return None
 
 
 def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:

@@ -895,3 +895,39 @@ def test_geojson_labels_in_another_crs_are_carried_into_the_detections(tmp_path:
     dets.write_text(json.dumps(fc), encoding="utf-8")
     with pytest.raises(InputError, match="different coordinates.*does not record its image's grid.*run detect-image"):
         score_files([(dets, labels)])
+
+
+def test_labels_of_another_image_size_or_pixel_size_are_warned_of(tmp_path: Path) -> None:
+    """Labels drawn on an 800 × 800 chip scored against detections of a copy resized to 400 × 400 were scored
+    without a word (every box in the wrong place), and DOTA's P0706 (gsd 0.2556 m) detected at --pixel-size 1
+    gave length errors of -19.8 m, 3.9 times the ground's, as if they were metres."""
+    import numpy as np
+    from PIL import Image
+
+    def dets(name: str, size: list[int], pixel_m: float = 2.0) -> Path:
+        path = _measured(tmp_path / f"{name}.geojson", [(12.0, 15.0, 30.0)], (pixel_m, pixel_m))
+        fc = json.loads(path.read_text(encoding="utf-8"))
+        fc["sitewatch"] |= {"image_size": size, "source": f"{name}.png"}
+        path.write_text(json.dumps(fc), encoding="utf-8")
+        return path
+
+    (tmp_path / "voc.xml").write_text(VOC.replace("<filename>chip</filename>", "<size><width>800</width><height>800</height><depth>1</depth></size>"), encoding="utf-8")
+    coco = {"images": [{"id": 1, "file_name": "voc.png", "width": 800, "height": 600}], "categories": [{"id": 1, "name": "ship"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}]}  # fmt: skip
+    (tmp_path / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
+    mask = np.zeros((800, 800, 3), np.uint8)
+    mask[10:15, 10:21] = (255, 0, 0)
+    Image.fromarray(mask).save(tmp_path / "voc_instance_id_RGB.png")
+    (tmp_path / "dota.txt").write_text("imagesource:GoogleEarth\ngsd:0.5\n10 10 21 10 21 15 10 15 ship 0\n", encoding="utf-8")
+    for labels, size, said in (
+        ("voc.xml", [400, 400], "voc.xml labels 'voc' as 800 × 800 pixels, and voc.geojson is of an image of 400 × 400"),
+        ("coco.json", [800, 800], "coco.json labels 'voc' as 800 × 600 pixels"),
+        ("voc_instance_id_RGB.png", [400, 400], "as 800 × 800 pixels"),
+    ):
+        r = CliRunner().invoke(main, ["score", str(dets("voc", size)), str(tmp_path / labels), "--json"])
+        assert r.exit_code == 0 and said in r.stderr and said in json.loads(r.stdout)["warnings"][0], (labels, r.output)
+        same = CliRunner().invoke(main, ["score", str(dets("voc", [800, 600] if labels == "coco.json" else [800, 800])), str(tmp_path / labels), "--json"])
+        assert same.exit_code == 0 and "warning" not in same.stderr and json.loads(same.stdout)["warnings"] == [], labels
+    r = CliRunner().invoke(main, ["score", str(dets("dota", [800, 800], 2.0)), str(tmp_path / "dota.txt")])
+    assert r.exit_code == 0 and "dota.txt gives gsd 0.5 m, and dota.geojson was measured at 2 m a pixel" in r.stderr and "--pixel-size 0.5" in r.stderr
+    assert "warning" not in CliRunner().invoke(main, ["score", str(dets("dota", [800, 800], 0.502)), str(tmp_path / "dota.txt")]).stderr

@@ -46,7 +46,7 @@ from typing import Any
 from .errors import InputError
 from .untrusted import json_list, parse_xml
 
-__all__ = ["LABEL_SUFFIXES", "Box", "YoloLabels", "class_key_of", "file_stem", "read_labels"]
+__all__ = ["LABEL_SUFFIXES", "Box", "LabelBoxes", "YoloLabels", "class_key_of", "file_stem", "read_labels"]
 
 LABEL_SUFFIXES = (".xml", ".json", ".geojson", ".txt")
 
@@ -87,6 +87,14 @@ class Box:
         if not (self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1):
             return False
         return not self.outline or _in_polygon(x, y, self.outline)
+
+
+class LabelBoxes(list[Box]):
+    """One image's boxes, with what its label file says of the image: ``size`` (VOC ``<size>``: width and
+    height in pixels) and ``gsd`` (DOTA's ``gsd:`` line: metres a pixel), each None when not stated."""
+
+    size: tuple[float, float] | None = None
+    gsd: float | None = None
 
 
 def outline_length(points: tuple[Point, ...], sx: float = 1.0, sy: float = 1.0) -> float | None:
@@ -231,12 +239,17 @@ def _voc_outline(obj: ET.Element, what: str) -> list[Point] | None:
     return None
 
 
-def _voc(path: Path, wanted: set[str], seen: set[str]) -> list[Box]:
+def _voc(path: Path, wanted: set[str], seen: set[str]) -> LabelBoxes:
     root = _xml_root(path)
     _plain_tags(root)
     if root.tag != "annotation":
         raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>)")
-    boxes = []
+    boxes = LabelBoxes()
+    try:
+        w, h = (float(root.findtext(f"size/{k}") or "") for k in ("width", "height"))
+        boxes.size = (w, h) if w > 0 and h > 0 and math.isfinite(w + h) else None
+    except ValueError:
+        pass  # no <size>, or not numbers: nothing to check the image against
     for i, obj in enumerate(root.iter("object")):
         name = " ".join((obj.findtext("name") or "").split())
         seen.add(name)
@@ -270,6 +283,8 @@ class CocoBoxes(dict[str, list[Box]]):
     sharing their stem with another (``train/x.jpg``, ``val/x.jpg``), listed in ``shared``."""
 
     shared: dict[str, list[str]]
+    sizes: dict[str, tuple[float, float]]
+    """Each image's ``width`` and ``height`` where the file gives them."""
     folded: dict[str, str]
     """Keys by their case-folded form, to find ``A.JPG``'s boxes for ``a.geojson``."""
 
@@ -428,6 +443,7 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
     # Images in different folders may share a name; their boxes must not be pooled into one image.
     keys = {i: n.replace("\\", "/") if len(by_stem[file_stem(n)]) > 1 else file_stem(n) for i, n in names.items()}
     out = CocoBoxes({k: [] for k in keys.values()})
+    out.sizes = {keys[i]: (float(w), float(h)) for i, (w, h) in sizes.items() if _positive(w) and _positive(h)}
     out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     out.folded = {k.casefold(): k for k in out}
     raw: list[float] = []
@@ -454,6 +470,10 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
             f"{path}: every bbox lies within 0..1, fractions of the image rather than pixels; COCO boxes are in pixels"
         )
     return out
+
+
+def _positive(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
 
 
 def _hashable(v: Any) -> bool:
@@ -529,17 +549,20 @@ def _yolo(path: Path, lines: list[tuple[int, str]], wanted: set[str], seen: set[
     return YoloLabels(path, tuple(objects))
 
 
-def _dota(path: Path, wanted: set[str], seen: set[str]) -> list[Box] | YoloLabels:
+def _dota(path: Path, wanted: set[str], seen: set[str]) -> LabelBoxes | YoloLabels:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not readable text ({exc})") from exc
-    objects = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    objects = [(n, s) for n, s in objects if not s.casefold().startswith(("imagesource:", "gsd:"))]
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    objects = [(n, s) for n, s in lines if not s.casefold().startswith(("imagesource:", "gsd:"))]
     if objects and all(map(_is_number, objects[0][1].replace(",", " ").split())):
         # A class number and fractions: YOLO (DOTA's lines end in a class name).
         return _yolo(path, objects, wanted, seen)
-    boxes = []
+    boxes = LabelBoxes()
+    gsd = [s.split(":", 1)[1].strip() for _, s in lines if s.casefold().startswith("gsd:")]
+    if gsd and _is_number(gsd[0]) and float(gsd[0]) > 0:
+        boxes.gsd = float(gsd[0])
     for n, s in objects:
         parts = s.replace(",", " ").split()
         numeric = [_is_number(p) for p in parts]

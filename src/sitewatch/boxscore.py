@@ -85,6 +85,8 @@ class Counts:
     """Each image's share of :attr:`length_errors`."""
     per_image_files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     """Each image's (detections file, labels file)."""
+    warnings: list[str] = field(default_factory=list)
+    """Labels that disagree with the detections' image (another size, another pixel size), each said once."""
 
     def add(self, name: str, t: tuple[int, int, int], files: tuple[Path, Path] | None = None) -> None:
         """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name`` (with ``files``,
@@ -420,6 +422,7 @@ def score_files(
             boxes = labels.boxes(*size)
         else:
             boxes = labels[image] if isinstance(labels, dict) else labels
+        counts.warnings += _label_warnings(label_path, det_path, fc, labels, image)
         if difficult == "count":
             boxes = [dataclasses.replace(b, difficult=False) for b in boxes]
         if fmt == "geojson":
@@ -524,6 +527,35 @@ def _reprojected(
             f"{label_crs or 'WGS84 lon/lat (it has no crs member)'} into {det_crs}: is its crs member right? (Labels "
             "drawn in pixels need no crs member only when the detections are in pixels too.)"
         )
+    return out
+
+
+GSD_TOLERANCE = 0.02
+"""Pixel sizes of labels and detections this far apart (relative) are one: DOTA rounds nothing, but tools do."""
+
+
+def _label_warnings(label_path: Path, det_path: Path, fc: dict[str, Any], labels: Any, image: str) -> list[str]:
+    """What the label file says of its image that the detections' image contradicts: its size in pixels (VOC
+    ``<size>``, COCO ``width``/``height``, a mask's own), and DOTA's ``gsd``, against the pixel size the
+    detections' lengths were measured in."""
+    out = []
+    size = image_size(fc)
+    stated = labels.sizes.get(image) if isinstance(labels, CocoBoxes) else getattr(labels, "size", None)
+    if size is not None and stated is not None and (abs(stated[0] - size[0]) > 0.5 or abs(stated[1] - size[1]) > 0.5):
+        out.append(
+            f"{label_path.name} labels {image!r} as {stated[0]:g} × {stated[1]:g} pixels, and {det_path.name} is of an "
+            f"image of {size[0]} × {size[1]}: labels of another image, or of this one resized or cut, fall in the "
+            "wrong places (run detect-image on the image the labels were drawn on)"
+        )
+    gsd, metres = getattr(labels, "gsd", None), _pixel_metres(fc)
+    if gsd is not None and metres is not None:
+        measured = (metres[0] + metres[1]) / 2
+        if abs(measured - gsd) > GSD_TOLERANCE * gsd:
+            out.append(
+                f"{label_path.name} gives gsd {gsd:g} m, and {det_path.name} was measured at {measured:g} m a pixel: its "
+                f"lengths in metres, detected and labelled, are {measured / gsd:.3g} times the ground's (run detect-image "
+                f"with --pixel-size {gsd:g})"
+            )
     return out
 
 

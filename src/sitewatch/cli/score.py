@@ -90,6 +90,8 @@ def command(
     unscored = unscored_labels(labels, pairs)
     images = unscored_coco_images(labels, pairs) if detections.is_dir() else []
     # Each one named (README's exit code 3), not the first few: a script re-runs detect-image on them.
+    for warning in counts.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if unreadable:
         click.echo(f"note: {len(unreadable)} detections file(s) cannot be read and are not scored:", err=True)
         for _, why in unreadable:
@@ -118,6 +120,7 @@ def command(
             "length_error_m": counts.length_summary(),
             # What a table in a paper states beside the figures.
             "rule": matching_rule(difficult),
+            "warnings": counts.warnings,
             "settings": {"classes": list(classes) or None, "kinds": list(kinds), "min_score": min_score, "difficult": difficult},
         } | ({"per_image": {r["image"]: {k: v for k, v in r.items() if k != "image"} for r in rows}} if per_image else {})  # fmt: skip
         echo_json(out, indent=1)

@@ -848,12 +848,22 @@ def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path)
     assert "one-to-one per image" in doc["rule"] and "difficult are neither missed" in doc["rule"]
     assert doc["settings"] == {"classes": ["ship"], "kinds": ["vessel"], "min_score": 0.0, "difficult": "ignore"}
     assert doc["per_image"]["calm"] | {"detections": None, "labels": None} == {
-        "detections": None, "labels": None, "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None,
+        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None,
     }  # fmt: skip
     assert doc["per_image"]["quad"]["length_error_m"]["n"] == 1
+    # Which detector, in which version, the figures are of; versions pooled are warned of.
+    assert doc["detectors"] == ["sar-cfar"] and doc["per_image"]["chip"]["detector"] == "sar-cfar" and doc["sitewatch"]
+    for name, version in (("chip", "1.13.0"), ("calm", "1.12.0"), ("quad", "1.13.0")):
+        fc = json.loads((tmp_path / "dets" / f"{name}.geojson").read_text(encoding="utf-8"))
+        fc["sitewatch"]["detector_version"] = version
+        (tmp_path / "dets" / f"{name}.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    mixed = CliRunner().invoke(main, [*args, "--json", "--csv", str(out)])
+    assert json.loads(mixed.stdout)["detectors"] == ["sar-cfar 1.12.0", "sar-cfar 1.13.0"]
+    assert "2 versions of sar-cfar (sar-cfar 1.12.0, sar-cfar 1.13.0)" in mixed.stderr
+    assert [row["detector"] for row in csv.DictReader(out.read_text(encoding="utf-8").splitlines())] == ["sar-cfar 1.12.0", "sar-cfar 1.13.0", "sar-cfar 1.13.0", ""]
     # The CSV alone on standard output; a name no spreadsheet takes for CSV is refused before any work.
     s = CliRunner().invoke(main, [*args, "--csv", "-"])
-    assert s.exit_code == 0 and s.stdout.startswith("image,detections,labels,tp,") and "P " not in s.stdout
+    assert s.exit_code == 0 and s.stdout.startswith("image,detections,labels,detector,tp,") and "P " not in s.stdout
     bad = CliRunner().invoke(main, [*args, "--csv", str(tmp_path / "scores.xlsx")])
     assert bad.exit_code == 2 and "name the file .csv" in bad.output
     both = CliRunner().invoke(main, [*args, "--csv", "-", "--json"])

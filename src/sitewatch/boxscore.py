@@ -85,6 +85,8 @@ class Counts:
     """Each image's share of :attr:`length_errors`."""
     per_image_files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     """Each image's (detections file, labels file)."""
+    per_image_detector: dict[str, str] = field(default_factory=dict)
+    """Each image's detector and its version, as its detections file names them (``sar-cfar 1.13.0``)."""
     warnings: list[str] = field(default_factory=list)
     """Labels that disagree with the detections' image (another size, another pixel size), each said once."""
 
@@ -119,13 +121,14 @@ class Counts:
 
     def image_rows(self) -> list[dict[str, Any]]:
         """One row per image scored, in the order scored: ``image``, ``detections`` and ``labels`` (the
-        files), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined) and
+        files), ``detector`` (its name and version), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined) and
         ``length_error_m`` (:func:`length_summary` of its matched objects' length errors)."""
         rows = []
         for name, (tp, fp, fn) in self.per_image.items():
             det, lab = self.per_image_files.get(name, (None, None))
             rows.append({
                 "image": name, "detections": None if det is None else str(det), "labels": None if lab is None else str(lab),
+                "detector": self.per_image_detector.get(name),
                 "tp": tp, "fp": fp, "fn": fn,
                 "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
                 "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
@@ -444,6 +447,14 @@ def score_files(
             errors = _length_errors(pixel, boxes, matched, _pixel_metres(fc))
         counts.length_errors += errors
         counts.per_image_lengths[det_path.stem] = errors
+        counts.per_image_detector[det_path.stem] = _detector(fc)
+    versions: dict[str, set[str]] = {}
+    for d in counts.per_image_detector.values():
+        versions.setdefault(d.rsplit(" ", 1)[0], set()).add(d)
+    for name, seen_versions in versions.items():
+        if len(seen_versions) > 1:
+            # Figures of a detector pooled over its versions describe none of them.
+            counts.warnings.append(f"the detections are of {len(seen_versions)} versions of {name} ({', '.join(sorted(seen_versions))}): run detect-image again on the older ones")
     if wanted and seen and not wanted & {class_key_of(c) for c in seen}:
         # Every box left out: the figures would read as if nothing had been labelled.
         where = pairs[0][1] if len({lp for _, lp in pairs}) == 1 else pairs[0][1].parent
@@ -532,6 +543,13 @@ def _reprojected(
 
 GSD_TOLERANCE = 0.02
 """Pixel sizes of labels and detections this far apart (relative) are one: DOTA rounds nothing, but tools do."""
+
+
+def _detector(fc: dict[str, Any]) -> str:
+    """``detector detector_version`` of a detect-image output."""
+    meta = fc.get("sitewatch")
+    meta = meta if isinstance(meta, dict) else {}
+    return " ".join(str(meta[k]) for k in ("detector", "detector_version") if meta.get(k) not in (None, ""))
 
 
 def _label_warnings(label_path: Path, det_path: Path, fc: dict[str, Any], labels: Any, image: str) -> list[str]:

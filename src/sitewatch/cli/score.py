@@ -11,7 +11,7 @@ from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option, 
 from .output import echo_json
 
 SCORE_CSV_COLUMNS = (
-    "image", "detections", "labels", "tp", "fp", "fn", "precision", "recall", "f1",
+    "image", "detections", "labels", "detector", "tp", "fp", "fn", "precision", "recall", "f1",
     "length_n", "length_error_median_m", "length_error_median_abs_m", "length_error_mean_abs_m",
 )  # fmt: skip
 """Columns of ``score --csv``: one row per image, then ``(all images)`` with the sums."""
@@ -61,6 +61,7 @@ def command(
     or, in a folder of detections, an unreadable one (each is named; the
     others are scored).
     """
+    from .. import __version__
     from ..boxscore import (
         image_name,
         matching_rule,
@@ -119,6 +120,8 @@ def command(
             "precision": counts.precision, "recall": counts.recall, "f1": counts.f1,
             "length_error_m": counts.length_summary(),
             # What a table in a paper states beside the figures.
+            "detectors": sorted(set(counts.per_image_detector.values())),
+            "sitewatch": __version__,
             "rule": matching_rule(difficult),
             "warnings": counts.warnings,
             "settings": {"classes": list(classes) or None, "kinds": list(kinds), "min_score": min_score, "difficult": difficult},
@@ -150,14 +153,14 @@ def _csv_text(rows: list[dict[str, Any]], counts: Any) -> str:
 
     from ..report.exports import csv_cell
 
-    total = {"image": ALL_IMAGES, "detections": None, "labels": None, "tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
+    total = {"image": ALL_IMAGES, "detections": None, "labels": None, "detector": None, "tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
              "precision": counts.precision, "recall": counts.recall, "f1": counts.f1, "length_error_m": counts.length_summary()}  # fmt: skip
     buf = io.StringIO()
     w = csv.writer(buf)  # lines end CRLF (RFC 4180), as the other CSVs
     w.writerow(SCORE_CSV_COLUMNS)
     for r in [*rows, total]:
         lengths = r["length_error_m"] or {}
-        values = [r["image"], r["detections"], r["labels"], r["tp"], r["fp"], r["fn"], r["precision"], r["recall"], r["f1"],
+        values = [r["image"], r["detections"], r["labels"], r["detector"], r["tp"], r["fp"], r["fn"], r["precision"], r["recall"], r["f1"],
                   lengths.get("n", 0), lengths.get("median"), lengths.get("median_abs"), lengths.get("mean_abs")]  # fmt: skip
         w.writerow(["" if v is None else f"{v:.6g}" if isinstance(v, float) else csv_cell(v) for v in values])
     return buf.getvalue()

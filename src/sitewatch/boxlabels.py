@@ -699,7 +699,7 @@ def read_labels(
         txt = _dota(path, wanted, seen)
         return ("yolo" if isinstance(txt, YoloLabels) else "dota"), txt, None
     if suffix not in (".json", ".geojson"):
-        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png")
+        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA or YOLO .txt, GeoJSON or an instance mask .png")
     data = read_json(path)
     if isinstance(data, dict) and "images" in data and "annotations" in data:
         return "coco", _coco(path, data, wanted, seen), None

@@ -3,7 +3,7 @@
 The datasets' own labels are the baseline, scored as they were published: the twelve SAR-Ship-Dataset
 chips' Pascal VOC boxes, DOTA's P0706 quadrilaterals, sen2ships' Genoa COCO masks. Each is written
 again, into a temporary folder (nothing is written beside the datasets or into the repository), as the
-other formats carry it: COCO, YOLO, DOTA quadrilaterals and GeoJSON in pixels for the chips; GeoJSON
+other formats carry it: COCO, YOLO, DOTA quadrilaterals, LabelMe rectangles and GeoJSON in pixels for the chips; GeoJSON
 polygons in pixels, YOLO's oriented boxes and COCO polygons for P0706; the port's instance mask and
 GeoJSON in EPSG:3857, in lon/lat and in UTM 32N for Genoa. Every format that holds the same objects
 must give the baseline's TP, FP and FN; COCO's axis-aligned ``bbox`` of P0706's diagonal hulls is shown
@@ -63,7 +63,7 @@ def chips(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float 
     """The SAR-Ship-Dataset chips: VOC against COCO, YOLO, DOTA and GeoJSON of the same boxes."""
     src = root / "sar-ship-dataset-samples" / "Raw images"
     out = work / "chips"
-    for d in ("out", "yolo", "dota", "geojson"):
+    for d in ("out", "yolo", "dota", "geojson", "labelme"):
         (out / d).mkdir(parents=True)
     _run("-q", "detect-image", str(src), "--sensor", "sar", "--pixel-size", "10", "--out", str(out / "out"))
     images, anns = [], []
@@ -71,7 +71,7 @@ def chips(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float 
         text = xml.read_text(encoding="utf-8")
         w, h = (int(re.search(f"<{t}>(\\d+)<", text)[1]) for t in ("width", "height"))  # type: ignore[index]
         images.append({"id": k, "file_name": f"JPEGImages/{xml.stem}.jpg", "width": w, "height": h})
-        yolo, dota, feats = [], [], []
+        yolo, dota, feats, shapes = [], [], [], []
         for box in re.findall(r"<bndbox>.*?</bndbox>", text, re.S):
             x0, y0, x1, y1 = (int(v) for v in re.findall(r">(\d+)<", box))
             # VOC's inclusive pixels xmin..xmax are the positions xmin..xmax + 1 from the image's corner.
@@ -79,16 +79,19 @@ def chips(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float 
             anns.append({"id": len(anns) + 1, "image_id": k, "category_id": 1, "bbox": [e0, f0, e1 - e0, f1 - f0]})
             yolo.append(f"0 {(e0 + e1) / 2 / w} {(f0 + f1) / 2 / h} {(e1 - e0) / w} {(f1 - f0) / h}")
             dota.append(f"{e0} {f0} {e1} {f0} {e1} {f1} {e0} {f1} ship 0")
+            shapes.append({"label": "ship", "points": [[e0, f0], [e1, f1]], "shape_type": "rectangle", "flags": {}})
             # detect-image's pixel coordinates have pixel centres at integers: positions less half a pixel.
             feats.append(_feature([(e0 - 0.5, f0 - 0.5), (e1 - 0.5, f0 - 0.5), (e1 - 0.5, f1 - 0.5), (e0 - 0.5, f1 - 0.5)]))
         (out / "yolo" / f"{xml.stem}.txt").write_text("\n".join(yolo) + "\n", encoding="utf-8")
         (out / "dota" / f"{xml.stem}.txt").write_text("\n".join(dota) + "\n", encoding="utf-8")
         (out / "geojson" / f"{xml.stem}.geojson").write_text(_fc(feats), encoding="utf-8")
+        labelme = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": f"{xml.stem}.jpg", "imageWidth": w, "imageHeight": h}
+        (out / "labelme" / f"{xml.stem}.json").write_text(json.dumps(labelme), encoding="utf-8")
     (out / "coco.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "ship"}]}), encoding="utf-8")
     (out / "yolo" / "classes.txt").write_text("ship\n", encoding="utf-8")
     rows = [("Pascal VOC (as published)", _score(out / "out", src)), ("COCO json", _score(out / "out", out / "coco.json")),
             ("YOLO txt + classes.txt", _score(out / "out", out / "yolo", "--class", "ship")),
-            ("DOTA txt", _score(out / "out", out / "dota"))]  # fmt: skip
+            ("DOTA txt", _score(out / "out", out / "dota")), ("LabelMe json", _score(out / "out", out / "labelme"))]  # fmt: skip
     # GeoJSON is one file per image, scored against its detections file one by one.
     geo = [_score(d, out / "geojson" / d.name) for d in sorted((out / "out").glob("*.geojson"))]
     rows.append(("GeoJSON, pixels", (sum(g[0] for g in geo), sum(g[1] for g in geo), sum(g[2] for g in geo), None)))

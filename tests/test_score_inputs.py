@@ -318,6 +318,47 @@ def test_sar_ship_dataset_voc_boxes_as_yolo_score_as_the_voc_files(tmp_path: Pat
     assert _score(out, yolo) == _score(out, chips) == (0, (66, 23, 2))
 
 
+# --- LabelMe
+
+
+def _labelme(path: Path, shapes: list[dict[str, Any]], size: tuple[int, int] = (100, 100)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": f"{path.stem}.jpg", "imageData": None, "imageWidth": size[0], "imageHeight": size[1]}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_labelme_polygons_rectangles_and_rotated_boxes_are_read(tmp_path: Path) -> None:
+    """LabelMe's JSON (one file per image) was refused: "neither COCO nor a GeoJSON FeatureCollection"."""
+    diagonal = [[36 + 1.4, 36 - 1.4], [64 + 1.4, 64 - 1.4], [64 - 1.4, 64 + 1.4], [36 - 1.4, 36 + 1.4]]
+    shapes = [
+        {"label": "ship", "points": diagonal, "shape_type": "polygon", "flags": {}},
+        {"label": "ship", "points": [[21, 15], [10, 10]], "shape_type": "rectangle", "flags": {}},  # corners in any order
+        {"label": "buoy", "points": [[80, 80], [84, 80], [84, 84], [80, 84]], "shape_type": "rotation", "flags": {}},
+        {"label": "ship", "points": [[90, 10], [96, 10], [96, 16], [90, 16]], "shape_type": "polygon", "flags": {"difficult": True}},
+    ]
+    labels = _labelme(tmp_path / "l" / "a.json", shapes)
+    # On the diagonal hull, in the rectangle (positions 10..21, 10..15: pixel centres 10..20, 10..14), at sea.
+    d = _dets(tmp_path / "d" / "a.geojson", [(50, 50, 0.9), (12, 20, 0.8), (40, 60, 0.7)])
+    assert _score(d, labels, "--class", "ship") == (0, (2, 1, 0))  # beside the diagonal hull is no hit; the difficult one no miss
+    assert _score(d.parent, labels.parent) == (0, (2, 1, 1))  # the buoy missed, in a folder too
+    assert _score(_dets(tmp_path / "d" / "a.geojson", [(12, 21, 0.9)]), labels, "--class", "ship") == (0, (0, 1, 2))  # col 21 is past the rectangle
+
+
+@pytest.mark.parametrize(
+    "shape, why",
+    [
+        ({"label": "ship", "points": [[5, 5]], "shape_type": "point"}, "not an outline"),
+        ({"label": "ship", "points": [[5, 5], [5, 9]], "shape_type": "rectangle"}, "zero width or height"),
+        ({"label": "ship", "points": [[5, 5], [9, 9]], "shape_type": "polygon"}, "an outline of 2 point(s)"),
+        ({"label": "ship", "points": [[5, "x"], [9, 9], [1, 1]], "shape_type": "polygon"}, "not [x, y] pairs"),
+    ],
+)
+def test_labelme_shapes_that_are_no_area_are_named(tmp_path: Path, shape: dict[str, Any], why: str) -> None:
+    code, out = _score(_dets(tmp_path / "a.geojson", []), _labelme(tmp_path / "a.json", [shape]))
+    assert code == 1 and "a.json: shape 0 ('ship'" in out and why in out, out
+
+
 # --- GeoJSON
 
 

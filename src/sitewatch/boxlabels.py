@@ -22,6 +22,8 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
 - **YOLO txt** (``class cx cy w h``, or YOLO OBB's ``class x1 y1 … x4 y4``, in fractions of the image's
   size; class names from a ``classes.txt`` beside it, else the numbers): boxes once the image's size is
   known, which detect-image records (:class:`YoloLabels`).
+- **LabelMe JSON** (one file per image, and X-AnyLabeling's): ``shapes`` of type ``polygon``,
+  ``rectangle`` (two corners) or ``rotation`` (four), points in positions from the image's top-left corner.
 - **GeoJSON** boxes and polygons in the detections' own coordinates: an axis-aligned rectangle as a box,
   a rotated box or polygon as an outline (its exterior ring).
 
@@ -601,6 +603,52 @@ def looks_like_dota(path: Path) -> bool:
     return not objects or dota or yolo
 
 
+# --- LabelMe ----------------------------------------------------------------------------------
+
+LABELME_SHAPES = ("polygon", "rectangle", "rotation")
+"""LabelMe ``shape_type`` values that outline an object (``rotation``: X-AnyLabeling's rotated box, 4 corners)."""
+
+
+def _labelme(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) -> LabelBoxes:
+    """A LabelMe (or X-AnyLabeling) file: one image's ``shapes``, points in positions from its top-left corner."""
+    boxes = LabelBoxes()
+    w, h = data.get("imageWidth"), data.get("imageHeight")
+    if isinstance(w, (int, float)) and isinstance(h, (int, float)) and _positive(w) and _positive(h):
+        boxes.size = (float(w), float(h))
+    for i, shp in enumerate(json_list(data, "shapes", path)):
+        if not isinstance(shp, dict):
+            raise InputError(f"{path}: shape {i} is not a JSON object")
+        name = " ".join(str(shp.get("label") or "").split())
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        kind = shp.get("shape_type") or "polygon"
+        what = f"{path}: shape {i} ({name!r}, {kind})"
+        if kind not in LABELME_SHAPES:
+            raise InputError(f"{what}: not an outline ({', '.join(LABELME_SHAPES)}): a labelled object is an area")
+        try:
+            pts = [(float(x), float(y)) for x, y in shp.get("points") or []]
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InputError(f"{what}: its points are not [x, y] pairs ({exc})") from exc
+        if not all(math.isfinite(v) for pt in pts for v in pt):
+            raise InputError(f"{what}: a point that is not a number")
+        difficult = shp.get("difficult") is True or (isinstance(shp.get("flags"), dict) and shp["flags"].get("difficult") is True)
+        # Positions from the image's corner; detect-image's pixel centres are at integers.
+        pts = [(x - 0.5, y - 0.5) for x, y in pts]
+        if kind == "rectangle":
+            if len(pts) != 2:
+                raise InputError(f"{what}: a rectangle has two corners, not {len(pts)}")
+            (xa, ya), (xb, yb) = pts
+            if xa == xb or ya == yb:
+                raise InputError(f"{what}: a rectangle of zero width or height: no detection could fall inside it")
+            boxes.append(Box(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), difficult=difficult))
+        elif len(pts) < 3:
+            raise InputError(f"{what}: an outline of {len(pts)} point(s); it needs three at least")
+        else:
+            boxes.append(Box.around(pts, difficult))
+    return boxes
+
+
 # --- GeoJSON ----------------------------------------------------------------------------------
 
 
@@ -675,7 +723,7 @@ def crs_name(fc: dict[str, Any], origin: str = "GeoJSON") -> str | None:
 def read_labels(
     path: Path, classes: Any = (), class_key: str = "class", seen: set[str] | None = None,
 ) -> tuple[str, dict[str, list[Box]] | list[Box] | YoloLabels, str | None]:
-    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
+    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"labelme"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
     :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per
     image (:class:`CocoBoxes`), ``"yolo"`` with :class:`YoloLabels`; ``crs`` the GeoJSON's ``crs``
     member (None for the others and for WGS84 GeoJSON). ``classes`` are compared as
@@ -699,12 +747,14 @@ def read_labels(
         txt = _dota(path, wanted, seen)
         return ("yolo" if isinstance(txt, YoloLabels) else "dota"), txt, None
     if suffix not in (".json", ".geojson"):
-        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA or YOLO .txt, GeoJSON or an instance mask .png")
+        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO or LabelMe .json, DOTA or YOLO .txt, GeoJSON or an instance mask .png")
     data = read_json(path)
     if isinstance(data, dict) and "images" in data and "annotations" in data:
         return "coco", _coco(path, data, wanted, seen), None
+    if isinstance(data, dict) and "shapes" in data and ("imagePath" in data or "version" in data):
+        return "labelme", _labelme(path, data, wanted, seen), None
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         if is_detect_image_output(data):
             raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
         return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data, str(path))
-    raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")
+    raise InputError(f"{path}: neither COCO (images, annotations), LabelMe (shapes, imagePath) nor a GeoJSON FeatureCollection")

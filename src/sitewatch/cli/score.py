@@ -1,4 +1,4 @@
-"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, DOTA, YOLO, GeoJSON, masks)."""
+"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, DOTA, YOLO, LabelMe, GeoJSON, masks)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _ratio(value: float | None) -> str:
 @click.argument("detections", type=click.Path(exists=True, path_type=Path))
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @click.option("--class", "classes", multiple=True, metavar="NAME",
-              help="Count only labelled objects of this class, in any case (VOC <name>, COCO category or its id, DOTA class, YOLO class number or classes.txt name, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
+              help="Count only labelled objects of this class, in any case (VOC <name>, COCO category or its id, DOTA class, YOLO class number or classes.txt name, LabelMe label, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
 @click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
 @click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True, type=click.Choice(["vessel", "crane"]),
               help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
@@ -46,7 +46,7 @@ def command(
 ) -> None:  # fmt: skip
     """Score DETECTIONS (a `detect-image --out` GeoJSON, or a folder of them) against LABELS.
 
-    LABELS is a Pascal VOC .xml, a COCO .json, a DOTA or YOLO .txt, a GeoJSON of
+    LABELS is a Pascal VOC .xml, a COCO or LabelMe .json, a DOTA or YOLO .txt, a GeoJSON of
     boxes or an instance mask .png (one colour per object on black), or a
     folder of label files named after the images (masks NAME_instance_id_RGB.png). Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,

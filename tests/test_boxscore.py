@@ -105,7 +105,7 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     csv = tmp_path / "labels.csv"
     csv.write_text("x", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(csv)])
-    assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png" in r.output
+    assert r.exit_code == 1 and "Pascal VOC .xml, COCO or LabelMe .json, DOTA or YOLO .txt, GeoJSON or an instance mask .png" in r.output
 
 
 def test_a_label_file_declaring_entities_is_refused(tmp_path: Path) -> None:

@@ -695,3 +695,19 @@ def test_a_coco_image_width_no_float_holds_is_named(tmp_path: Path, width: float
           images=[{"id": 7, "file_name": "a.jpg", "width": width, "height": 100}])
     with pytest.raises(InputError, match=r"l\.json: image 7 has width .*no number of pixels"):
         read_labels(tmp_path / "l.json")
+
+
+def test_a_transform_or_image_size_no_float_holds_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """The grid detect-image now records, damaged: a transform whose products overflow, a side of 400 digits."""
+    d = _dets(tmp_path / "a.geojson", [(1, 1, 0.5)])
+    fc = json.loads(d.read_text(encoding="utf-8"))
+    fc["crs"] = {"type": "name", "properties": {"name": "EPSG:32633"}}
+    fc["sitewatch"] |= {"coordinates": "crs", "transform": [1e308, 0, 1e308, 0, -1, 0], "image_size": [10**400, 5]}
+    d.write_text(json.dumps(fc), encoding="utf-8")
+    (tmp_path / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n", encoding="utf-8")
+    code, out = _score(d, tmp_path / "a.txt")
+    assert code == 1 and "feature 0 lies nowhere through the file's transform" in out
+    fc["sitewatch"]["transform"] = [10, 0, 0, 0, -10, 0]
+    d.write_text(json.dumps(fc), encoding="utf-8")
+    code, out = _score(d, tmp_path / "a.txt")
+    assert code == 1 and "YOLO labels are fractions of the image's size, which" in out

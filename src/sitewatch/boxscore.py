@@ -14,6 +14,7 @@ pixel coordinates when the detections are in pixels).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -257,10 +258,18 @@ def read_detections(
             raise InputError(f"{path}: feature {i} lacks what detect-image writes (row, col, geometry): {exc}") from exc
         if not all(map(math.isfinite, (col, row))):
             raise InputError(f"{path}: feature {i} has a row or col that is not a number ({p['row']}, {p['col']})")
+        if not (math.isfinite(cx) and math.isfinite(cy)):
+            raise InputError(f"{path}: feature {i} lies nowhere through the file's transform ({meta_transform(fc)})")
         length = _finite(p.get("length_m"))
         pixel.append(Detected(col, row, score, length))
         geo.append(Detected(cx, cy, score, length))
     return pixel, geo, crs_name(fc, str(path))
+
+
+def meta_transform(fc: dict[str, Any]) -> str:
+    """A detections file's ``sitewatch.transform`` as text, cut short, for an error message."""
+    meta = fc.get("sitewatch")
+    return json.dumps(meta.get("transform") if isinstance(meta, dict) else None)[:80]
 
 
 def _centroid_place(fc: dict[str, Any]) -> Callable[[float, float], tuple[float, float]] | None:
@@ -581,7 +590,8 @@ def image_size(fc: dict[str, Any]) -> tuple[int, int] | None:
     """The detections' image's width and height in pixels (``sitewatch.image_size``); None when not recorded."""
     meta = fc.get("sitewatch")
     size = meta.get("image_size") if isinstance(meta, dict) else None
-    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+    # Bounded: a side of 400 digits (a damaged file) would overflow a float in the boxes made of it.
+    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31 for v in size):
         return size[0], size[1]
     return None
 

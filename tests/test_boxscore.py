@@ -325,6 +325,8 @@ def test_label_files_left_unscored_are_reported_and_exit_3(tmp_path: Path) -> No
     assert r.exit_code == 3, r.output
     assert json.loads(r.stdout)["images"] == 1
     assert left_out in r.stderr
+    # and in the JSON, for a script that reads no standard error
+    assert [Path(f).name for f in json.loads(r.stdout)["not_scored"]["label_files"]] == [f"{n}.xml" for n in names[1:]]
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path)])
     assert r.exit_code == 3 and "1 image(s): TP 1" in r.stdout and left_out in r.stderr, r.output
     for name in names[1:]:  # every chip has its detections now: the whole set is scored
@@ -478,6 +480,8 @@ def test_coco_images_without_detections_are_named_when_a_folder_is_scored(tmp_pa
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json")])
     assert r.exit_code == 3, r.output  # partial, as with label files left out
     assert "1 image(s) of coco.json have no detections and are not scored: b" in r.stderr
+    j = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json"), "--json"])
+    assert json.loads(j.stdout)["not_scored"] == {"label_files": [], "coco_images": ["b"], "detections_files": []}
     # One detections file scored against a COCO file is that image alone, not a partial run.
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out" / "a.geojson"), str(tmp_path / "coco.json")])
     assert r.exit_code == 0 and r.stderr == "", r.output

@@ -124,6 +124,9 @@ def command(
             "sitewatch": __version__,
             "rule": matching_rule(difficult),
             "warnings": counts.warnings,
+            # What exit code 3 is about, for a script: left out of the figures above.
+            "not_scored": {"label_files": [str(p) for p in unscored], "coco_images": images,
+                           "detections_files": [str(path) for path, _ in unreadable or []]},
             "settings": {"classes": list(classes) or None, "kinds": list(kinds), "min_score": min_score, "difficult": difficult},
         } | ({"per_image": {r["image"]: {k: v for k, v in r.items() if k != "image"} for r in rows}} if per_image else {})  # fmt: skip
         echo_json(out, indent=1)

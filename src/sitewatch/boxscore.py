@@ -6,9 +6,10 @@ one-to-one matching per image, a detection counts when its centroid falls inside
 box (or rotated box, or polygon), detections taken best score first, each matched to the free
 box whose centre is nearest. Objects the dataset flags difficult are neither missed nor
 false alarms (VOC's and DOTA's rule). The label formats, and the coordinates each is read in,
-are those of :mod:`sitewatch.boxlabels`; GeoJSON labels must be in the detections' CRS
+are those of :mod:`sitewatch.boxlabels`; GeoJSON labels in another CRS than the detections
 (compared as CRSs, however the ``crs`` member spells it; labels without one are WGS84, or
-pixel coordinates when the detections are in pixels).
+pixel coordinates when the detections are in pixels) are carried into it through the image's
+grid the detections record, and YOLO's fractions are turned into pixels by its size.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .errors import InputError
 from .masklabels import is_instance_mask_name, mask_image_stem
 
 __all__ = [
-    "Box", "Counts", "Detected", "length_summary", "match_boxes", "matching_rule", "pair_files", "read_detections", "read_labels", "score_files",
+    "Box", "Counts", "Detected", "image_size", "length_summary", "match_boxes", "matching_rule", "pair_files", "read_detections", "read_labels", "score_files",
     "image_name", "unscored_labels",
 ]  # fmt: skip
 
@@ -259,14 +260,14 @@ def read_detections(
         if not all(map(math.isfinite, (col, row))):
             raise InputError(f"{path}: feature {i} has a row or col that is not a number ({p['row']}, {p['col']})")
         if not (math.isfinite(cx) and math.isfinite(cy)):
-            raise InputError(f"{path}: feature {i} lies nowhere through the file's transform ({meta_transform(fc)})")
+            raise InputError(f"{path}: feature {i} lies nowhere through the file's transform ({_meta_transform(fc)})")
         length = _finite(p.get("length_m"))
         pixel.append(Detected(col, row, score, length))
         geo.append(Detected(cx, cy, score, length))
     return pixel, geo, crs_name(fc, str(path))
 
 
-def meta_transform(fc: dict[str, Any]) -> str:
+def _meta_transform(fc: dict[str, Any]) -> str:
     """A detections file's ``sitewatch.transform`` as text, cut short, for an error message."""
     meta = fc.get("sitewatch")
     return json.dumps(meta.get("transform") if isinstance(meta, dict) else None)[:80]

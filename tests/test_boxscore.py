@@ -945,3 +945,26 @@ def test_labels_of_another_image_size_or_pixel_size_are_warned_of(tmp_path: Path
     r = CliRunner().invoke(main, ["score", str(dets("dota", [800, 800], 2.0)), str(tmp_path / "dota.txt")])
     assert r.exit_code == 0 and "dota.txt gives gsd 0.5 m, and dota.geojson was measured at 2 m a pixel" in r.stderr and "--pixel-size 0.5" in r.stderr
     assert "warning" not in CliRunner().invoke(main, ["score", str(dets("dota", [800, 800], 0.502)), str(tmp_path / "dota.txt")]).stderr
+
+
+def test_average_precision_sweeps_every_score_threshold_in_one_run(tmp_path: Path) -> None:
+    """A paper reports AP beside P, R and F1 at one threshold; the greedy best-first matching makes each
+    threshold's matches the first of the full run's, so one run gives the whole precision-recall curve."""
+    from sitewatch.boxscore import average_precision
+
+    # Two ships; detections 0.9 on one, 0.8 at sea, 0.7 on the other: (R, P) = (0.5, 1), (0.5, 0.5), (1, 2/3).
+    assert average_precision([(0.9, True), (0.8, False), (0.7, True)], 2) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert average_precision([(0.7, True), (0.9, True), (0.8, False)], 2) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)  # any order given
+    assert average_precision([], 2) == 0.0 and average_precision([(0.9, False)], 0) is None
+    # Through the command, over two images pooled: the same curve, and a difficult ship's detection is left out of it.
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "dets").mkdir()
+    (tmp_path / "labels" / "a.xml").write_text(VOC, encoding="utf-8")  # ships at rows 10..14 and 40..60; a buoy
+    (tmp_path / "labels" / "b.xml").write_text("<annotation><object><name>ship</name><difficult>1</difficult><bndbox><xmin>0</xmin><ymin>0</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>", encoding="utf-8")
+    _dets(tmp_path / "dets" / "a.geojson", [(12, 15, 0.9), (50, 42, 0.7)], source="a.jpg")
+    _dets(tmp_path / "dets" / "b.geojson", [(90, 90, 0.8), (5, 5, 0.95)], source="b.jpg")  # at sea; on the difficult ship
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship", "--json"])
+    out = json.loads(r.stdout)
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 1, 0) and out["average_precision"] == pytest.approx(0.5 + 0.5 * 2 / 3)
+    text = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship"]).stdout
+    assert "average precision over every score threshold (this rule, not COCO's IoU): 0.833" in text

@@ -42,7 +42,7 @@ from .errors import InputError
 from .masklabels import is_instance_mask_name, mask_image_stem
 
 __all__ = [
-    "Box", "Counts", "Detected", "image_size", "length_summary", "match_boxes", "matching_rule", "pair_files", "read_detections", "read_labels", "score_files",
+    "Box", "Counts", "Detected", "average_precision", "image_size", "length_summary", "match_boxes", "matching_rule", "pair_files", "read_detections", "read_labels", "score_files",
     "image_name", "unscored_labels",
 ]  # fmt: skip
 
@@ -89,6 +89,8 @@ class Counts:
     """Each image's (detections file, labels file)."""
     per_image_detector: dict[str, str] = field(default_factory=dict)
     """Each image's detector and its version, as its detections file names them (``sar-cfar 1.13.0``)."""
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)
+    """Each counted detection's (score, true positive), of every image, for :attr:`average_precision`."""
     warnings: list[str] = field(default_factory=list)
     """Labels that disagree with the detections' image (another size, another pixel size), each said once."""
 
@@ -115,6 +117,11 @@ class Counts:
         """Harmonic mean of precision and recall, 2tp / (2tp + fp + fn) (None: nothing counted)."""
         n = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / n if n else None
+
+    @property
+    def average_precision(self) -> float | None:
+        """:func:`average_precision` over every image's detections (None: no object to find)."""
+        return average_precision(self.outcomes, self.tp + self.fn)
 
     def length_summary(self) -> dict[str, float | int] | None:
         """``n``, ``median`` (detected minus labelled, m), ``median_abs`` and ``mean_abs`` (m) of the
@@ -154,12 +161,14 @@ def _median(v: list[float]) -> float:
 
 
 def match_boxes(
-    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]] | None = None
+    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]] | None = None,
+    outcomes: list[tuple[float, bool]] | None = None,
 ) -> tuple[int, int, int]:
     """``(tp, fp, fn)``: best score first, each detection to the free box holding its centroid
     whose centre is nearest. A detection no free box holds but a difficult one does is left out
     (neither true nor false, as VOC and DOTA score), and a difficult box left free is no miss.
-    ``matched`` (a list) receives each true positive's (detection index, box index)."""
+    ``matched`` (a list) receives each true positive's (detection index, box index), ``outcomes``
+    each counted detection's (score, true positive) in that order."""
     used = [False] * len(boxes)
     tp = ignored = 0
     for j, d in sorted(enumerate(dets), key=lambda jd: -jd[1].score):
@@ -177,7 +186,33 @@ def match_boxes(
                 matched.append((j, best))
         elif any(b.difficult and b.holds(d.x, d.y) for b in boxes):
             ignored += 1
+            continue
+        if outcomes is not None:
+            outcomes.append((d.score, best >= 0))
     return tp, len(dets) - tp - ignored, sum(not b.difficult for b in boxes) - tp
+
+
+def average_precision(outcomes: Sequence[tuple[float, bool]], positives: int) -> float | None:
+    """The area under the precision-recall curve swept over every score threshold, precision interpolated
+    as VOC (2010 on) and COCO do: at each recall the best precision at that recall or above. ``outcomes``:
+    each counted detection's (score, true positive), of every image; ``positives``: the objects to find.
+    Greedy best-first matching makes each threshold's matches the first of the full run's, so one run
+    gives every point. None without objects to find."""
+    if positives <= 0:
+        return None
+    ranked = sorted(outcomes, key=lambda o: -o[0])  # stable: ties keep the order they were matched in
+    points, tp = [], 0
+    for k, (_, hit) in enumerate(ranked, 1):
+        tp += hit
+        points.append((tp / positives, tp / k))
+    ap, best = 0.0, 0.0
+    # From the highest recall down, the precision envelope; add each step in recall under it.
+    for idx in range(len(points) - 1, -1, -1):
+        recall, precision = points[idx]
+        best = max(best, precision)
+        below = points[idx - 1][0] if idx > 0 else 0.0
+        ap += (recall - below) * best
+    return ap
 
 
 def _json_or_none(path: Path) -> Any:
@@ -448,12 +483,12 @@ def score_files(
                     "(flip the labels' y)"
                 )
             matched: list[tuple[int, int]] = []
-            counts.add(det_path.stem, match_boxes(geo, boxes, matched), (det_path, label_path))
+            counts.add(det_path.stem, match_boxes(geo, boxes, matched, counts.outcomes), (det_path, label_path))
             metres = _pixel_metres(fc) if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') else _ground_metres(det_crs)
             errors = _length_errors(geo, boxes, matched, metres)
         else:
             matched = []
-            counts.add(det_path.stem, match_boxes(pixel, boxes, matched), (det_path, label_path))
+            counts.add(det_path.stem, match_boxes(pixel, boxes, matched, counts.outcomes), (det_path, label_path))
             errors = _length_errors(pixel, boxes, matched, _pixel_metres(fc))
         counts.length_errors += errors
         counts.per_image_lengths[det_path.stem] = errors

@@ -118,6 +118,7 @@ def command(
         out = {
             "images": counts.images, "tp": counts.tp, "fp": counts.fp, "fn": counts.fn,
             "precision": counts.precision, "recall": counts.recall, "f1": counts.f1,
+            "average_precision": counts.average_precision,
             "length_error_m": counts.length_summary(),
             # What a table in a paper states beside the figures.
             "detectors": sorted(set(counts.per_image_detector.values())),
@@ -138,6 +139,8 @@ def command(
             f"{counts.images} image(s): TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  "
             f"P {_ratio(counts.precision)}  R {_ratio(counts.recall)}  F1 {_ratio(counts.f1)}"
         )
+        if (ap := counts.average_precision) is not None:
+            click.echo(f"average precision over every score threshold (this rule, not COCO's IoU): {ap:.3f}")
         if (lengths := counts.length_summary()) is not None:
             click.echo(
                 f"length, detected - labelled, over {lengths['n']} matched object(s) with an oriented label: "

@@ -21,7 +21,8 @@ PIXEL_DETS = {"type": "FeatureCollection", "sitewatch": {"source": "a.jpg", "det
               "features": [{"type": "Feature", "properties": {"row": 12, "col": 15, "score": 0.9, "kind": "vessel", "length_m": 80},
                             "geometry": {"type": "Polygon", "coordinates": [[[14, 11], [16, 11], [16, 13], [14, 11]]]}}]}  # fmt: skip
 UTM_DETS = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32652"}},
-            "sitewatch": {"source": "a.tif", "detector": "sar-cfar"},
+            "sitewatch": {"source": "a.tif", "detector": "sar-cfar", "coordinates": "crs", "image_size": [20, 10],
+                          "transform": [10.0, 0.0, 500000.0, 0.0, -10.0, 3900020.0]},
             "features": [{"type": "Feature", "properties": {"row": 1, "col": 5, "score": 0.5, "kind": "vessel", "length_m": 90},
                           "geometry": {"type": "Polygon", "coordinates": [[[500040, 3900005], [500060, 3900005],
                                                                            [500060, 3900015], [500040, 3900005]]]}}]}  # fmt: skip

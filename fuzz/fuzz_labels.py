@@ -1,5 +1,5 @@
 """Fuzz a label file as `sitewatch score DETECTIONS LABELS` reads it; the input's first byte picks the
-format: Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance-mask .png, or a seed's COCO or
+format: Pascal VOC .xml, COCO .json, DOTA or YOLO .txt, GeoJSON or an instance-mask .png, or a seed's COCO or
 GeoJSON with values of other types swapped in."""
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ SEEDS = [
 
 
 SEEDS.append(b"\x05" + bytes(64))
+SEEDS.append(b"\x020 0.5 0.5 0.1 0.2\n1 0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.2\n")  # YOLO and YOLO OBB
 DOCS = [json.loads(SEEDS[1][1:]), json.loads(SEEDS[3][1:])]
 
 

@@ -105,7 +105,7 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
     csv = tmp_path / "labels.csv"
     csv.write_text("x", encoding="utf-8")
     r = CliRunner().invoke(main, ["score", str(dets), str(csv)])
-    assert r.exit_code == 1 and "Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png" in r.output
+    assert r.exit_code == 1 and "Pascal VOC .xml, COCO or LabelMe .json, DOTA or YOLO .txt, GeoJSON or an instance mask .png" in r.output
 
 
 def test_a_label_file_declaring_entities_is_refused(tmp_path: Path) -> None:
@@ -174,6 +174,53 @@ def test_pixel_geojson_labels_need_no_crs_member(tmp_path: Path) -> None:
     labels.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": box}, "properties": {}}]}), encoding="utf-8")
     dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), PIXEL_CRS, "pixel (x=col, y=row, pixel centres at integers)")
     assert score_files([(dets, labels)]).tp == 1
+
+
+def _geojson_labels(path: Path, rings: list[list[list[float]]], crs: str | None = None) -> Path:
+    feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"class": "ship"}} for ring in rings]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats} | ({"crs": {"type": "name", "properties": {"name": crs}}} if crs else {})), encoding="utf-8")
+    return path
+
+
+def test_geojson_rotated_boxes_are_outlines_not_their_envelopes(tmp_path: Path) -> None:
+    """A GeoJSON polygon was scored by its bounding box: DOTA's P0706 quadrilaterals written as GeoJSON
+    scored F1 0.846 where the same quadrilaterals as DOTA .txt score 0.812 (17 more true positives, each a
+    detection beside a diagonal hull or on its neighbour's)."""
+    # A 40 × 4 box along the diagonal from (36, 36) to (64, 64), as a DOTA quadrilateral would be drawn.
+    h = 2 / math.sqrt(2)
+    ring = [[36 + h, 36 - h], [64 + h, 64 - h], [64 - h, 64 + h], [36 - h, 36 + h], [36 + h, 36 - h]]
+    labels = _geojson_labels(tmp_path / "truth.geojson", [ring])
+    pixel = "pixel (x=col, y=row, pixel centres at integers)"
+    on_hull = _with_crs(_dets(tmp_path / "a.geojson", [(60, 60, 0.9)]), PIXEL_CRS, pixel)
+    assert score_files([(on_hull, labels)]).tp == 1
+    beside = _with_crs(_dets(tmp_path / "b.geojson", [(40, 60, 0.9)]), PIXEL_CRS, pixel)  # in the envelope only
+    c = score_files([(beside, labels)])
+    assert (c.tp, c.fp, c.fn) == (0, 1, 1)
+    # An axis-aligned rectangle is still a box: every point of it holds.
+    square = _geojson_labels(tmp_path / "square.geojson", [[[30, 30], [70, 30], [70, 70], [30, 70], [30, 30]]])
+    assert score_files([(beside, square)]).tp == 1
+
+
+def test_geojson_labels_in_a_crs_are_scored_at_the_detections_centroid(tmp_path: Path) -> None:
+    """With GeoJSON labels the centre of a detection's box was scored, while pixel labels (VOC, COCO, DOTA,
+    masks) and the benchmarks score its centroid (col, row): an optical detector's box may lie off it
+    (7.5 pixels at sen2ships' Genoa, where COCO's boxes scored 20 true positives and the same boxes as
+    EPSG:3857 GeoJSON 19)."""
+    dets = _with_crs(_dets(tmp_path / "d.geojson", [(12, 12, 0.9)]), "EPSG:32633", "crs")
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["sitewatch"]["transform"] = [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0]
+    # The centroid, pixel (12, 12), is at (500125, 4999875); its box is drawn 80 m east of it.
+    x, y = 500205.0, 4999875.0
+    fc["features"][0]["geometry"]["coordinates"] = [[[x - 30, y - 5], [x + 30, y - 5], [x + 30, y + 5], [x - 30, y + 5], [x - 30, y - 5]]]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    around_centroid = [[500105.0, 4999855.0], [500145.0, 4999855.0], [500145.0, 4999895.0], [500105.0, 4999895.0], [500105.0, 4999855.0]]
+    labels = _geojson_labels(tmp_path / "truth.geojson", [around_centroid], "EPSG:32633")
+    c = score_files([(dets, labels)])
+    assert (c.tp, c.fp, c.fn) == (1, 0, 0)
+    # A file without the transform (an older detect-image) is scored at its box's centre, as before.
+    del fc["sitewatch"]["transform"]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    assert score_files([(dets, labels)]).tp == 0
 
 
 def test_a_class_no_label_has_is_an_error_not_a_zero(tmp_path: Path) -> None:
@@ -278,6 +325,8 @@ def test_label_files_left_unscored_are_reported_and_exit_3(tmp_path: Path) -> No
     assert r.exit_code == 3, r.output
     assert json.loads(r.stdout)["images"] == 1
     assert left_out in r.stderr
+    # and in the JSON, for a script that reads no standard error
+    assert [Path(f).name for f in json.loads(r.stdout)["not_scored"]["label_files"]] == [f"{n}.xml" for n in names[1:]]
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path)])
     assert r.exit_code == 3 and "1 image(s): TP 1" in r.stdout and left_out in r.stderr, r.output
     for name in names[1:]:  # every chip has its detections now: the whole set is scored
@@ -431,6 +480,8 @@ def test_coco_images_without_detections_are_named_when_a_folder_is_scored(tmp_pa
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json")])
     assert r.exit_code == 3, r.output  # partial, as with label files left out
     assert "1 image(s) of coco.json have no detections and are not scored: b" in r.stderr
+    j = CliRunner().invoke(main, ["score", str(tmp_path / "out"), str(tmp_path / "coco.json"), "--json"])
+    assert json.loads(j.stdout)["not_scored"] == {"label_files": [], "coco_images": ["b"], "detections_files": []}
     # One detections file scored against a COCO file is that image alone, not a partial run.
     r = CliRunner().invoke(main, ["score", str(tmp_path / "out" / "a.geojson"), str(tmp_path / "coco.json")])
     assert r.exit_code == 0 and r.stderr == "", r.output
@@ -767,3 +818,153 @@ def test_a_rotated_box_holds_its_centre_and_its_corners(box: Box) -> None:
         assert box.holds(x, y), (x, y)
         expected = (0, 0, 0) if box.difficult else (1, 0, 0)
         assert match_boxes([Detected(x, y, 0.5)], [box]) == expected
+
+
+def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path) -> None:
+    """A paper's table: each image's counts, P, R, F1 and length error, the sums, and the rule they were counted by."""
+    import csv
+
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "dets").mkdir()
+    (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
+    (tmp_path / "labels" / "calm.xml").write_text("<annotation><size><width>50</width><height>50</height></size></annotation>", encoding="utf-8")
+    (tmp_path / "labels" / "quad.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n", encoding="utf-8")
+    _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9), (100, 100, 0.6)], source="chip.jpg")
+    _dets(tmp_path / "dets" / "calm.geojson", [(5, 5, 0.9), (20, 20, 0.5)], source="calm.jpg")  # no ships: false positives only
+    _measured(tmp_path / "dets" / "quad.geojson", [(60.0, 60.0, 160.0)], (3.0, 2.0))  # labelled 50 px × 3 m = 150 m
+    fc = json.loads((tmp_path / "dets" / "quad.geojson").read_text(encoding="utf-8"))
+    fc["sitewatch"]["source"] = "quad.png"
+    (tmp_path / "dets" / "quad.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    args = ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship"]
+    r = CliRunner().invoke(main, [*args, "--csv", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = {row["image"]: row for row in csv.DictReader(out.read_text(encoding="utf-8").splitlines())}
+    assert list(rows) == ["calm", "chip", "quad", "(all images)"]
+    calm, chip, quad, total = rows["calm"], rows["chip"], rows["quad"], rows["(all images)"]
+    assert (calm["tp"], calm["fp"], calm["fn"], calm["precision"], calm["recall"], calm["f1"]) == ("0", "2", "0", "0", "", "0")
+    assert (chip["tp"], chip["fp"], chip["fn"], chip["precision"], chip["recall"]) == ("1", "1", "1", "0.5", "0.5")
+    assert chip["labels"].endswith("chip.xml") and chip["detections"].endswith("chip.geojson") and chip["length_n"] == "0"
+    assert quad["length_n"] == "1" and float(quad["length_error_median_m"]) == pytest.approx(10.0, abs=0.01)
+    assert (total["tp"], total["fp"], total["fn"]) == ("2", "3", "1") and float(total["f1"]) == pytest.approx(4 / 8)
+    j = CliRunner().invoke(main, [*args, "--json", "--per-image"])
+    doc = json.loads(j.stdout)
+    assert "one-to-one per image" in doc["rule"] and "difficult are neither missed" in doc["rule"]
+    assert doc["settings"] == {"classes": ["ship"], "kinds": ["vessel"], "min_score": 0.0, "difficult": "ignore"}
+    assert doc["per_image"]["calm"] | {"detections": None, "labels": None} == {
+        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None,
+    }  # fmt: skip
+    assert doc["per_image"]["quad"]["length_error_m"]["n"] == 1
+    # Which detector, in which version, the figures are of; versions pooled are warned of.
+    assert doc["detectors"] == ["sar-cfar"] and doc["per_image"]["chip"]["detector"] == "sar-cfar" and doc["sitewatch"]
+    for name, version in (("chip", "1.13.0"), ("calm", "1.12.0"), ("quad", "1.13.0")):
+        fc = json.loads((tmp_path / "dets" / f"{name}.geojson").read_text(encoding="utf-8"))
+        fc["sitewatch"]["detector_version"] = version
+        (tmp_path / "dets" / f"{name}.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    mixed = CliRunner().invoke(main, [*args, "--json", "--csv", str(out)])
+    assert json.loads(mixed.stdout)["detectors"] == ["sar-cfar 1.12.0", "sar-cfar 1.13.0"]
+    assert "2 versions of sar-cfar (sar-cfar 1.12.0, sar-cfar 1.13.0)" in mixed.stderr
+    assert [row["detector"] for row in csv.DictReader(out.read_text(encoding="utf-8").splitlines())] == ["sar-cfar 1.12.0", "sar-cfar 1.13.0", "sar-cfar 1.13.0", ""]
+    # The CSV alone on standard output; a name no spreadsheet takes for CSV is refused before any work.
+    s = CliRunner().invoke(main, [*args, "--csv", "-"])
+    assert s.exit_code == 0 and s.stdout.startswith("image,detections,labels,detector,tp,") and "P " not in s.stdout
+    bad = CliRunner().invoke(main, [*args, "--csv", str(tmp_path / "scores.xlsx")])
+    assert bad.exit_code == 2 and "name the file .csv" in bad.output
+    both = CliRunner().invoke(main, [*args, "--csv", "-", "--json"])
+    assert both.exit_code == 2 and "standard output" in both.output
+
+
+def test_geojson_labels_in_another_crs_are_carried_into_the_detections(tmp_path: Path) -> None:
+    """Labels in lon/lat (GeoJSON's own CRS) against detections in the image's UTM zone were refused
+    ("reproject the labels"); sen2ships' Genoa boxes in lon/lat now score as its COCO file (20 TP, 17 FP, 9 FN)."""
+    from pyproj import Transformer
+
+    # A 200 m ship at 30° drawn in lon/lat around the detection's centroid, pixel (12, 12) of a 10 m UTM grid.
+    x, y = 500125.0, 4999875.0
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    to_lonlat = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
+    ring = [list(to_lonlat.transform(x + c * dx - s * dy, y + s * dx + c * dy)) for dx, dy in ((-100, -15), (100, -15), (100, 15), (-100, 15), (-100, -15))]
+    labels = _geojson_labels(tmp_path / "truth.geojson", [ring])  # no crs member: WGS84 lon/lat
+    dets = _measured(tmp_path / "d.geojson", [(12.0, 12.0, 210.0)], (10.0, 10.0))
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["crs"] = {"type": "name", "properties": {"name": "EPSG:32633"}}
+    fc["sitewatch"] |= {"coordinates": "crs", "transform": [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0], "image_size": [100, 100]}
+    fc["features"][0]["geometry"]["coordinates"] = [[[x - 5, y - 5], [x + 5, y - 5], [x + 5, y + 5], [x - 5, y + 5], [x - 5, y - 5]]]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    r = CliRunner().invoke(main, ["score", str(dets), str(labels), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert (out["tp"], out["fp"], out["fn"]) == (1, 0, 0)
+    assert out["length_error_m"]["median"] == pytest.approx(10.0, abs=0.5)  # measured where it was drawn
+    # 40 m beside the hull, within its envelope in lon/lat: outside the carried outline.
+    fc["features"][0]["properties"] |= {"col": 12.0 - 2.0, "row": 12.0 - 3.5}
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    assert score_files([(dets, labels)]).tp == 0
+    # A wrong crs member (or pixels read as lon/lat) puts every label off the image: named, not scored as all missed.
+    _geojson_labels(labels, [ring], "EPSG:32634")
+    with pytest.raises(InputError, match="none of its 1 label.* lies on the image of d.geojson .*EPSG:32634 into EPSG:32633"):
+        score_files([(dets, labels)])
+    # A file that does not record its image's grid cannot check that: refused, saying how to go on.
+    del fc["sitewatch"]["transform"]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    with pytest.raises(InputError, match="different coordinates.*does not record its image's grid.*run detect-image"):
+        score_files([(dets, labels)])
+
+
+def test_labels_of_another_image_size_or_pixel_size_are_warned_of(tmp_path: Path) -> None:
+    """Labels drawn on an 800 × 800 chip scored against detections of a copy resized to 400 × 400 were scored
+    without a word (every box in the wrong place), and DOTA's P0706 (gsd 0.2556 m) detected at --pixel-size 1
+    gave length errors of -19.8 m, 3.9 times the ground's, as if they were metres."""
+    import numpy as np
+    from PIL import Image
+
+    def dets(name: str, size: list[int], pixel_m: float = 2.0) -> Path:
+        path = _measured(tmp_path / f"{name}.geojson", [(12.0, 15.0, 30.0)], (pixel_m, pixel_m))
+        fc = json.loads(path.read_text(encoding="utf-8"))
+        fc["sitewatch"] |= {"image_size": size, "source": f"{name}.png"}
+        path.write_text(json.dumps(fc), encoding="utf-8")
+        return path
+
+    (tmp_path / "voc.xml").write_text(VOC.replace("<filename>chip</filename>", "<size><width>800</width><height>800</height><depth>1</depth></size>"), encoding="utf-8")
+    coco = {"images": [{"id": 1, "file_name": "voc.png", "width": 800, "height": 600}], "categories": [{"id": 1, "name": "ship"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 11, 5]}]}  # fmt: skip
+    (tmp_path / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
+    mask = np.zeros((800, 800, 3), np.uint8)
+    mask[10:15, 10:21] = (255, 0, 0)
+    Image.fromarray(mask).save(tmp_path / "voc_instance_id_RGB.png")
+    (tmp_path / "dota.txt").write_text("imagesource:GoogleEarth\ngsd:0.5\n10 10 21 10 21 15 10 15 ship 0\n", encoding="utf-8")
+    for labels, size, said in (
+        ("voc.xml", [400, 400], "voc.xml labels 'voc' as 800 × 800 pixels, and voc.geojson is of an image of 400 × 400"),
+        ("coco.json", [800, 800], "coco.json labels 'voc' as 800 × 600 pixels"),
+        ("voc_instance_id_RGB.png", [400, 400], "as 800 × 800 pixels"),
+    ):
+        r = CliRunner().invoke(main, ["score", str(dets("voc", size)), str(tmp_path / labels), "--json"])
+        assert r.exit_code == 0 and said in r.stderr and said in json.loads(r.stdout)["warnings"][0], (labels, r.output)
+        same = CliRunner().invoke(main, ["score", str(dets("voc", [800, 600] if labels == "coco.json" else [800, 800])), str(tmp_path / labels), "--json"])
+        assert same.exit_code == 0 and "warning" not in same.stderr and json.loads(same.stdout)["warnings"] == [], labels
+    r = CliRunner().invoke(main, ["score", str(dets("dota", [800, 800], 2.0)), str(tmp_path / "dota.txt")])
+    assert r.exit_code == 0 and "dota.txt gives gsd 0.5 m, and dota.geojson was measured at 2 m a pixel" in r.stderr and "--pixel-size 0.5" in r.stderr
+    assert "warning" not in CliRunner().invoke(main, ["score", str(dets("dota", [800, 800], 0.502)), str(tmp_path / "dota.txt")]).stderr
+
+
+def test_average_precision_sweeps_every_score_threshold_in_one_run(tmp_path: Path) -> None:
+    """A paper reports AP beside P, R and F1 at one threshold; the greedy best-first matching makes each
+    threshold's matches the first of the full run's, so one run gives the whole precision-recall curve."""
+    from sitewatch.boxscore import average_precision
+
+    # Two ships; detections 0.9 on one, 0.8 at sea, 0.7 on the other: (R, P) = (0.5, 1), (0.5, 0.5), (1, 2/3).
+    assert average_precision([(0.9, True), (0.8, False), (0.7, True)], 2) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert average_precision([(0.7, True), (0.9, True), (0.8, False)], 2) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)  # any order given
+    assert average_precision([], 2) == 0.0 and average_precision([(0.9, False)], 0) is None
+    # Through the command, over two images pooled: the same curve, and a difficult ship's detection is left out of it.
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "dets").mkdir()
+    (tmp_path / "labels" / "a.xml").write_text(VOC, encoding="utf-8")  # ships at rows 10..14 and 40..60; a buoy
+    (tmp_path / "labels" / "b.xml").write_text("<annotation><object><name>ship</name><difficult>1</difficult><bndbox><xmin>0</xmin><ymin>0</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>", encoding="utf-8")
+    _dets(tmp_path / "dets" / "a.geojson", [(12, 15, 0.9), (50, 42, 0.7)], source="a.jpg")
+    _dets(tmp_path / "dets" / "b.geojson", [(90, 90, 0.8), (5, 5, 0.95)], source="b.jpg")  # at sea; on the difficult ship
+    r = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship", "--json"])
+    out = json.loads(r.stdout)
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 1, 0) and out["average_precision"] == pytest.approx(0.5 + 0.5 * 2 / 3)
+    text = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship"]).stdout
+    assert "average precision over every score threshold (this rule, not COCO's IoU): 0.833" in text

@@ -60,6 +60,8 @@ def test_georeferenced_geotiff_gives_crs_coordinates(tmp_path: Path) -> None:
     assert fc["crs"]["properties"]["name"] == "EPSG:32633"
     x, y = np.array(fc["features"][0]["geometry"]["coordinates"][0])[:4].mean(axis=0)
     assert abs(x - (500000 + 60.5 * PX)) < 15 and abs(y - (4000000 - 60.5 * PX)) < 15
+    # The transform, with which `score` places each centroid (col, row) where GeoJSON labels are drawn.
+    assert fc["sitewatch"]["transform"] == list(transform)[:6]
 
 
 @pytest.mark.parametrize("name, content", [("missing.tif", None), ("notimage.tif", b"hello")])

@@ -238,15 +238,125 @@ def test_a_folder_of_dota_labels_pairs_and_ignores_other_text(tmp_path: Path) ->
     assert _score(tmp_path / "d", tmp_path / "l") == (0, (1, 0, 0))  # classes.txt is no image left unscored
 
 
-def test_yolo_labels_are_refused_by_name(tmp_path: Path) -> None:
+def _sized(path: Path, points: list[tuple[float, float, Any]], size: list[int] | None) -> Path:
+    """Detections of an image of ``size`` [width, height] pixels, as detect-image records it."""
+    _dets(path, points)
+    fc = json.loads(path.read_text(encoding="utf-8"))
+    if size is not None:
+        fc["sitewatch"]["image_size"] = size
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    return path
+
+
+def test_yolo_labels_are_read_with_the_image_size_detect_image_records(tmp_path: Path) -> None:
+    """YOLO txt (the SAR-Ship-Dataset's own labels since 2021, and many others') was refused: its boxes are
+    fractions of the image's size, which the detections did not record. The twelve SAR-Ship-Dataset chips'
+    VOC boxes written as YOLO now score as the VOC files do, P 0.742, R 0.971."""
     labels = tmp_path / "l" / "a.txt"
     labels.parent.mkdir()
-    labels.write_text("0 0.15 0.12 0.1 0.05\n", encoding="utf-8")
-    code, out = _score(_dets(tmp_path / "a.geojson", []), labels)
-    assert code == 1 and "a.txt, line 1: YOLO labels" in out
-    # In a folder too, rather than "no label file for a.geojson".
-    code, out = _score(_dets(tmp_path / "d" / "a.geojson", []), labels.parent)
-    assert code == 1 and "a.txt, line 1: YOLO labels" in out
+    # On a 200 × 100 image: columns 20..40, rows 5..15 (pixel edges), so pixel centres 20..39 and 5..14.
+    labels.write_text("0 0.15 0.1 0.1 0.1\n", encoding="utf-8")
+    for (row, col), hit in (((10, 20), 1), ((10, 39), 1), ((10, 40), 0), ((15, 30), 0), ((5, 30), 1)):
+        assert _score(_sized(tmp_path / "a.geojson", [(row, col, 0.9)], [200, 100]), labels) == (0, (hit, 1 - hit, 1 - hit)), (row, col)
+    # In a folder too; the class names come from classes.txt beside them.
+    (tmp_path / "l" / "classes.txt").write_text("ship\nbuoy\n", encoding="utf-8")
+    labels.write_text("0 0.15 0.1 0.1 0.1\n1 0.9 0.9 0.02 0.02\n", encoding="utf-8")
+    d = _sized(tmp_path / "d" / "a.geojson", [(10, 30, 0.9)], [200, 100])
+    assert _score(d.parent, labels.parent) == (0, (1, 0, 1))
+    assert _score(d.parent, labels.parent, "--class", "ship") == (0, (1, 0, 0))
+    # Without the image's size (an older detect-image's file) it is named, with what to do.
+    code, out = _score(_sized(tmp_path / "old.geojson", [], None), labels)
+    assert code == 1 and "a.txt: YOLO labels are fractions of the image's size, which" in out and "run detect-image" in out
+
+
+def test_yolo_obb_labels_are_outlines(tmp_path: Path) -> None:
+    # Ultralytics' oriented boxes: class x1 y1 … x4 y4, fractions; a thin box along the diagonal of a 100 × 100 image.
+    labels = tmp_path / "a.txt"
+    labels.write_text("0 0.38 0.36 0.64 0.62 0.62 0.64 0.36 0.38\n", encoding="utf-8")
+    assert _score(_sized(tmp_path / "a.geojson", [(49.5, 49.5, 0.9)], [100, 100]), labels) == (0, (1, 0, 0))
+    assert _score(_sized(tmp_path / "a.geojson", [(40, 60, 0.9)], [100, 100]), labels) == (0, (0, 1, 1))  # in the envelope only
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("0 15 10 10 10\n", "outside 0..1"),  # pixels, not fractions
+        ("0 0.5 0.5 0.1\n", "not a YOLO object"),
+        ("0.5 0.5 0.5 0.1 0.1\n", "not a class number"),
+        ("3 0.5 0.5 0.1 0.1\n", "classes.txt names 1 class(es)"),
+        ("0 0.5 0.5 0 0.1\n", "zero width or height"),
+    ],
+)
+def test_yolo_lines_that_are_not_yolo_are_named(tmp_path: Path, text: str, why: str) -> None:
+    (tmp_path / "classes.txt").write_text("ship\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    code, out = _score(_sized(tmp_path / "a.geojson", [], [100, 100]), tmp_path / "a.txt")
+    assert code == 1 and "a.txt, line 1" in out and why in out, out
+
+
+@pytest.mark.dataset
+def test_sar_ship_dataset_voc_boxes_as_yolo_score_as_the_voc_files(tmp_path: Path) -> None:
+    import re
+
+    chips = DATASETS / "sar-ship-dataset-samples" / "Raw images"
+    if not chips.is_dir():
+        pytest.skip("../shared/datasets not present")
+    out, yolo = tmp_path / "out", tmp_path / "yolo"
+    out.mkdir()
+    yolo.mkdir()
+    r = CliRunner().invoke(main, ["-q", "detect-image", str(chips), "--sensor", "sar", "--pixel-size", "10", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    for xml in chips.glob("*.xml"):
+        text = xml.read_text(encoding="utf-8")
+        w, h = (int(re.search(f"<{k}>(\\d+)<", text)[1]) for k in ("width", "height"))  # type: ignore[index]
+        lines = []
+        for box in re.findall(r"<bndbox>.*?</bndbox>", text, re.S):
+            x0, y0, x1, y1 = (int(v) for v in re.findall(r">(\d+)<", box))
+            # VOC's inclusive pixels xmin..xmax are the edges xmin..xmax + 1.
+            lines.append(f"0 {(x0 + x1 + 1) / 2 / w} {(y0 + y1 + 1) / 2 / h} {(x1 + 1 - x0) / w} {(y1 + 1 - y0) / h}")
+        (yolo / f"{xml.stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _score(out, yolo) == _score(out, chips) == (0, (66, 23, 2))
+
+
+# --- LabelMe
+
+
+def _labelme(path: Path, shapes: list[dict[str, Any]], size: tuple[int, int] = (100, 100)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": f"{path.stem}.jpg", "imageData": None, "imageWidth": size[0], "imageHeight": size[1]}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_labelme_polygons_rectangles_and_rotated_boxes_are_read(tmp_path: Path) -> None:
+    """LabelMe's JSON (one file per image) was refused: "neither COCO nor a GeoJSON FeatureCollection"."""
+    diagonal = [[36 + 1.4, 36 - 1.4], [64 + 1.4, 64 - 1.4], [64 - 1.4, 64 + 1.4], [36 - 1.4, 36 + 1.4]]
+    shapes = [
+        {"label": "ship", "points": diagonal, "shape_type": "polygon", "flags": {}},
+        {"label": "ship", "points": [[21, 15], [10, 10]], "shape_type": "rectangle", "flags": {}},  # corners in any order
+        {"label": "buoy", "points": [[80, 80], [84, 80], [84, 84], [80, 84]], "shape_type": "rotation", "flags": {}},
+        {"label": "ship", "points": [[90, 10], [96, 10], [96, 16], [90, 16]], "shape_type": "polygon", "flags": {"difficult": True}},
+    ]
+    labels = _labelme(tmp_path / "l" / "a.json", shapes)
+    # On the diagonal hull, in the rectangle (positions 10..21, 10..15: pixel centres 10..20, 10..14), at sea.
+    d = _dets(tmp_path / "d" / "a.geojson", [(50, 50, 0.9), (12, 20, 0.8), (40, 60, 0.7)])
+    assert _score(d, labels, "--class", "ship") == (0, (2, 1, 0))  # beside the diagonal hull is no hit; the difficult one no miss
+    assert _score(d.parent, labels.parent) == (0, (2, 1, 1))  # the buoy missed, in a folder too
+    assert _score(_dets(tmp_path / "d" / "a.geojson", [(12, 21, 0.9)]), labels, "--class", "ship") == (0, (0, 1, 2))  # col 21 is past the rectangle
+
+
+@pytest.mark.parametrize(
+    "shape, why",
+    [
+        ({"label": "ship", "points": [[5, 5]], "shape_type": "point"}, "not an outline"),
+        ({"label": "ship", "points": [[5, 5], [5, 9]], "shape_type": "rectangle"}, "zero width or height"),
+        ({"label": "ship", "points": [[5, 5], [9, 9]], "shape_type": "polygon"}, "an outline of 2 point(s)"),
+        ({"label": "ship", "points": [[5, "x"], [9, 9], [1, 1]], "shape_type": "polygon"}, "not [x, y] pairs"),
+    ],
+)
+def test_labelme_shapes_that_are_no_area_are_named(tmp_path: Path, shape: dict[str, Any], why: str) -> None:
+    code, out = _score(_dets(tmp_path / "a.geojson", []), _labelme(tmp_path / "a.json", [shape]))
+    assert code == 1 and "a.json: shape 0 ('ship'" in out and why in out, out
 
 
 # --- GeoJSON
@@ -585,3 +695,19 @@ def test_a_coco_image_width_no_float_holds_is_named(tmp_path: Path, width: float
           images=[{"id": 7, "file_name": "a.jpg", "width": width, "height": 100}])
     with pytest.raises(InputError, match=r"l\.json: image 7 has width .*no number of pixels"):
         read_labels(tmp_path / "l.json")
+
+
+def test_a_transform_or_image_size_no_float_holds_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """The grid detect-image now records, damaged: a transform whose products overflow, a side of 400 digits."""
+    d = _dets(tmp_path / "a.geojson", [(1, 1, 0.5)])
+    fc = json.loads(d.read_text(encoding="utf-8"))
+    fc["crs"] = {"type": "name", "properties": {"name": "EPSG:32633"}}
+    fc["sitewatch"] |= {"coordinates": "crs", "transform": [1e308, 0, 1e308, 0, -1, 0], "image_size": [10**400, 5]}
+    d.write_text(json.dumps(fc), encoding="utf-8")
+    (tmp_path / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n", encoding="utf-8")
+    code, out = _score(d, tmp_path / "a.txt")
+    assert code == 1 and "feature 0 lies nowhere through the file's transform" in out
+    fc["sitewatch"]["transform"] = [10, 0, 0, 0, -10, 0]
+    d.write_text(json.dumps(fc), encoding="utf-8")
+    code, out = _score(d, tmp_path / "a.txt")
+    assert code == 1 and "YOLO labels are fractions of the image's size, which" in out

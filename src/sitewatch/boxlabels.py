@@ -18,9 +18,14 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
   marks every mask it exports ``iscrowd: 1``, ships included.
 - **DOTA txt** (``x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]``, ``imagesource:``/``gsd:``
   header lines): the quadrilateral as an outline, in pixel-edge coordinates as DOTA's own COCO
-  conversion takes them. YOLO txt (fractions of an image size the detections do not record)
-  is refused, naming the file.
-- **GeoJSON** polygons in the detections' own coordinates: each feature's bounding box.
+  conversion takes them.
+- **YOLO txt** (``class cx cy w h``, or YOLO OBB's ``class x1 y1 … x4 y4``, in fractions of the image's
+  size; class names from a ``classes.txt`` beside it, else the numbers): boxes once the image's size is
+  known, which detect-image records (:class:`YoloLabels`).
+- **LabelMe JSON** (one file per image, and X-AnyLabeling's): ``shapes`` of type ``polygon``,
+  ``rectangle`` (two corners) or ``rotation`` (four), points in positions from the image's top-left corner.
+- **GeoJSON** boxes and polygons in the detections' own coordinates: an axis-aligned rectangle as a box,
+  a rotated box or polygon as an outline (its exterior ring).
 
 A *difficult* object (VOC ``<difficult>1``, DOTA's last column 1) is kept with ``difficult``
 set: :func:`sitewatch.boxscore.match_boxes` neither counts it missed nor a detection on it
@@ -43,7 +48,7 @@ from typing import Any
 from .errors import InputError
 from .untrusted import json_list, parse_xml
 
-__all__ = ["LABEL_SUFFIXES", "Box", "class_key_of", "file_stem", "read_labels"]
+__all__ = ["LABEL_SUFFIXES", "Box", "LabelBoxes", "YoloLabels", "class_key_of", "file_stem", "read_labels"]
 
 LABEL_SUFFIXES = (".xml", ".json", ".geojson", ".txt")
 
@@ -84,6 +89,14 @@ class Box:
         if not (self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1):
             return False
         return not self.outline or _in_polygon(x, y, self.outline)
+
+
+class LabelBoxes(list[Box]):
+    """One image's boxes, with what its label file says of the image: ``size`` (VOC ``<size>``: width and
+    height in pixels) and ``gsd`` (DOTA's ``gsd:`` line: metres a pixel), each None when not stated."""
+
+    size: tuple[float, float] | None = None
+    gsd: float | None = None
 
 
 def outline_length(points: tuple[Point, ...], sx: float = 1.0, sy: float = 1.0) -> float | None:
@@ -228,12 +241,17 @@ def _voc_outline(obj: ET.Element, what: str) -> list[Point] | None:
     return None
 
 
-def _voc(path: Path, wanted: set[str], seen: set[str]) -> list[Box]:
+def _voc(path: Path, wanted: set[str], seen: set[str]) -> LabelBoxes:
     root = _xml_root(path)
     _plain_tags(root)
     if root.tag != "annotation":
         raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>)")
-    boxes = []
+    boxes = LabelBoxes()
+    try:
+        w, h = (float(root.findtext(f"size/{k}") or "") for k in ("width", "height"))
+        boxes.size = (w, h) if w > 0 and h > 0 and math.isfinite(w + h) else None
+    except ValueError:
+        pass  # no <size>, or not numbers: nothing to check the image against
     for i, obj in enumerate(root.iter("object")):
         name = " ".join((obj.findtext("name") or "").split())
         seen.add(name)
@@ -267,6 +285,8 @@ class CocoBoxes(dict[str, list[Box]]):
     sharing their stem with another (``train/x.jpg``, ``val/x.jpg``), listed in ``shared``."""
 
     shared: dict[str, list[str]]
+    sizes: dict[str, tuple[float, float]]
+    """Each image's ``width`` and ``height`` where the file gives them."""
     folded: dict[str, str]
     """Keys by their case-folded form, to find ``A.JPG``'s boxes for ``a.geojson``."""
 
@@ -425,6 +445,7 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
     # Images in different folders may share a name; their boxes must not be pooled into one image.
     keys = {i: n.replace("\\", "/") if len(by_stem[file_stem(n)]) > 1 else file_stem(n) for i, n in names.items()}
     out = CocoBoxes({k: [] for k in keys.values()})
+    out.sizes = {keys[i]: (float(w), float(h)) for i, (w, h) in sizes.items() if _positive(w) and _positive(h)}
     out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     out.folded = {k.casefold(): k for k in out}
     raw: list[float] = []
@@ -453,6 +474,10 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
     return out
 
 
+def _positive(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
+
+
 def _hashable(v: Any) -> bool:
     return isinstance(v, (int, float, str, bool)) or v is None
 
@@ -460,23 +485,91 @@ def _hashable(v: Any) -> bool:
 # --- DOTA -------------------------------------------------------------------------------------
 
 
-def _dota(path: Path, wanted: set[str], seen: set[str]) -> list[Box]:
+@dataclass(frozen=True)
+class YoloLabels:
+    """A YOLO label file's objects, in fractions of an image's size that the file does not hold: boxes come
+    with the size (:meth:`boxes`), which detect-image records (``sitewatch.image_size``)."""
+
+    path: Path
+    corners: tuple[tuple[Point, ...], ...]
+    """Each object's corners in fractions of the image's width and height, from its top-left corner: an
+    axis-aligned box's two (``x0, y0``, ``x1, y1``), an oriented box's four (YOLO OBB)."""
+
+    def boxes(self, width: float, height: float) -> list[Box]:
+        """The objects on an image of ``width`` × ``height`` pixels, in pixel-centre coordinates."""
+        out = []
+        for pts in self.corners:
+            px = [(x * width - 0.5, y * height - 0.5) for x, y in pts]
+            out.append(Box(px[0][0], px[0][1], px[1][0], px[1][1]) if len(px) == 2 else Box.around(px))
+        return out
+
+
+YOLO_CLASS_NAMES = "classes.txt"
+"""Beside YOLO label files, the class names, one a line in the order of their numbers (as labelImg writes it)."""
+
+
+def _yolo(path: Path, lines: list[tuple[int, str]], wanted: set[str], seen: set[str]) -> YoloLabels:
+    """YOLO ``class cx cy w h`` or YOLO OBB ``class x1 y1 x2 y2 x3 y3 x4 y4`` lines, in fractions of the image."""
+    names: list[str] = []
+    named = path.parent / YOLO_CLASS_NAMES
+    if named.is_file() and named != path:
+        try:
+            names = [" ".join(ln.split()) for ln in named.read_bytes().decode("utf-8-sig").splitlines() if ln.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{named}: not readable text ({exc}); it names the classes of {path.name}") from exc
+    objects: list[tuple[Point, ...]] = []
+    for n, s in lines:
+        parts = s.replace(",", " ").split()
+        if len(parts) not in (5, 9) or not all(map(_is_number, parts)):
+            raise InputError(
+                f"{path}, line {n}: not a YOLO object (class cx cy w h, or class x1 y1 … x4 y4 for oriented boxes, "
+                f"in fractions of the image's size): {s[:60]!r}"
+            )
+        v = [float(p) for p in parts[1:]]
+        if not all(-0.01 <= x <= 1.01 for x in v):
+            raise InputError(
+                f"{path}, line {n}: {s[:60]!r} holds values outside 0..1: YOLO labels are fractions of the image's size "
+                "(pixels are DOTA's, COCO's or VOC's)"
+            )
+        number = float(parts[0])
+        if number != int(number) or number < 0:
+            raise InputError(f"{path}, line {n}: class {parts[0]!r} is not a class number (0, 1, …)")
+        k = int(number)
+        if names and k >= len(names):
+            raise InputError(f"{path}, line {n}: class {k}, and {named.name} names {len(names)} class(es) (0..{len(names) - 1})")
+        name = names[k] if names else str(k)
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        if len(v) == 4:
+            cx, cy, w, h = v
+            if w <= 0 or h <= 0:
+                raise InputError(f"{path}, line {n}: a box of zero width or height ({s[:60]!r}): no detection could fall inside it")
+            objects.append(((cx - w / 2, cy - h / 2), (cx + w / 2, cy + h / 2)))
+        else:
+            objects.append(tuple((v[k], v[k + 1]) for k in range(0, 8, 2)))
+    return YoloLabels(path, tuple(objects))
+
+
+def _dota(path: Path, wanted: set[str], seen: set[str]) -> LabelBoxes | YoloLabels:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not readable text ({exc})") from exc
-    boxes = []
-    for n, line in enumerate(text.splitlines(), 1):
-        s = line.strip()
-        if not s or s.casefold().startswith(("imagesource:", "gsd:")):
-            continue
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    objects = [(n, s) for n, s in lines if not s.casefold().startswith(("imagesource:", "gsd:"))]
+    if objects and all(map(_is_number, objects[0][1].replace(",", " ").split())):
+        # A class number and fractions: YOLO (DOTA's lines end in a class name).
+        return _yolo(path, objects, wanted, seen)
+    boxes = LabelBoxes()
+    gsd = [s.split(":", 1)[1].strip() for _, s in lines if s.casefold().startswith("gsd:")]
+    if gsd and _is_number(gsd[0]) and float(gsd[0]) > 0:
+        boxes.gsd = float(gsd[0])
+    for n, s in objects:
         parts = s.replace(",", " ").split()
         numeric = [_is_number(p) for p in parts]
         if all(numeric):
-            raise InputError(
-                f"{path}, line {n}: YOLO labels ({s[:40]!r}: a class number and fractions of the image's size), which "
-                "score does not read: the detections do not record the image's size; convert them to DOTA, COCO or VOC"
-            )
+            raise InputError(f"{path}, line {n}: a line of numbers alone (YOLO's) among DOTA objects: {s[:60]!r}")
         if len(parts) < 9 or not all(numeric[:8]):
             raise InputError(f"{path}, line {n}: not a DOTA object (x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]): {s[:60]!r}")
         name = parts[8]
@@ -497,7 +590,7 @@ def _is_number(text: str) -> bool:
 
 
 def looks_like_dota(path: Path) -> bool:
-    """Whether a ``.txt`` in a labels folder is a label file (blank, or holding a DOTA object line),
+    """Whether a ``.txt`` in a labels folder is a label file (blank, or holding a DOTA or YOLO object line),
     not a ``classes.txt`` or a read-me."""
     try:
         data = path.read_bytes()[:65536].decode("utf-8-sig", errors="replace")
@@ -505,7 +598,55 @@ def looks_like_dota(path: Path) -> bool:
         return False
     lines = [ln.replace(",", " ").split() for ln in data.splitlines() if ln.strip()]
     objects = [p for p in lines if not p[0].casefold().startswith(("imagesource:", "gsd:"))]
-    return not objects or any(len(p) >= 9 and all(map(_is_number, p[:8])) for p in objects)
+    dota = any(len(p) >= 9 and all(map(_is_number, p[:8])) for p in objects)
+    yolo = any(len(p) in (5, 9) and all(map(_is_number, p)) for p in objects)
+    return not objects or dota or yolo
+
+
+# --- LabelMe ----------------------------------------------------------------------------------
+
+LABELME_SHAPES = ("polygon", "rectangle", "rotation")
+"""LabelMe ``shape_type`` values that outline an object (``rotation``: X-AnyLabeling's rotated box, 4 corners)."""
+
+
+def _labelme(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) -> LabelBoxes:
+    """A LabelMe (or X-AnyLabeling) file: one image's ``shapes``, points in positions from its top-left corner."""
+    boxes = LabelBoxes()
+    w, h = data.get("imageWidth"), data.get("imageHeight")
+    if isinstance(w, (int, float)) and isinstance(h, (int, float)) and _positive(w) and _positive(h):
+        boxes.size = (float(w), float(h))
+    for i, shp in enumerate(json_list(data, "shapes", path)):
+        if not isinstance(shp, dict):
+            raise InputError(f"{path}: shape {i} is not a JSON object")
+        name = " ".join(str(shp.get("label") or "").split())
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        kind = shp.get("shape_type") or "polygon"
+        what = f"{path}: shape {i} ({name!r}, {kind})"
+        if kind not in LABELME_SHAPES:
+            raise InputError(f"{what}: not an outline ({', '.join(LABELME_SHAPES)}): a labelled object is an area")
+        try:
+            pts = [(float(x), float(y)) for x, y in shp.get("points") or []]
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InputError(f"{what}: its points are not [x, y] pairs ({exc})") from exc
+        if not all(math.isfinite(v) for pt in pts for v in pt):
+            raise InputError(f"{what}: a point that is not a number")
+        difficult = shp.get("difficult") is True or (isinstance(shp.get("flags"), dict) and shp["flags"].get("difficult") is True)
+        # Positions from the image's corner; detect-image's pixel centres are at integers.
+        pts = [(x - 0.5, y - 0.5) for x, y in pts]
+        if kind == "rectangle":
+            if len(pts) != 2:
+                raise InputError(f"{what}: a rectangle has two corners, not {len(pts)}")
+            (xa, ya), (xb, yb) = pts
+            if xa == xb or ya == yb:
+                raise InputError(f"{what}: a rectangle of zero width or height: no detection could fall inside it")
+            boxes.append(Box(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), difficult=difficult))
+        elif len(pts) < 3:
+            raise InputError(f"{what}: an outline of {len(pts)} point(s); it needs three at least")
+        else:
+            boxes.append(Box.around(pts, difficult))
+    return boxes
 
 
 # --- GeoJSON ----------------------------------------------------------------------------------
@@ -550,9 +691,14 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
                 "polygon (QGIS: Vector > Geometry Tools > Multipart to Singleparts)"
             )
         rectangle = geom.geom_type == "Polygon" and abs(geom.area - (x1 - x0) * (y1 - y0)) <= 1e-9 * max(geom.area, 1e-12)
-        # An axis-aligned rectangle is a box drawn around the object: its sides are not a ship's length.
-        length = partial(outline_length, tuple(geom.exterior.coords)) if geom.geom_type == "Polygon" and not rectangle else None
-        boxes.append(Box(x0, y0, x1, y1, length=length))
+        if geom.geom_type != "Polygon" or rectangle:
+            # An axis-aligned rectangle is a box drawn around the object: its sides are not a ship's length.
+            boxes.append(Box(x0, y0, x1, y1))
+            continue
+        # A rotated box or polygon is what a centroid must fall in, as DOTA's quadrilaterals and VOC's
+        # <robndbox> are: its envelope also holds the water beside a ship lying diagonally, and a neighbour's hull.
+        ring = [(float(x), float(y)) for x, y, *_ in geom.exterior.coords[:-1]]
+        boxes.append(Box.around(ring))
     return boxes
 
 
@@ -576,9 +722,10 @@ def crs_name(fc: dict[str, Any], origin: str = "GeoJSON") -> str | None:
 
 def read_labels(
     path: Path, classes: Any = (), class_key: str = "class", seen: set[str] | None = None,
-) -> tuple[str, dict[str, list[Box]] | list[Box], str | None]:
-    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
-    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per image (:class:`CocoBoxes`); ``crs`` the GeoJSON's ``crs``
+) -> tuple[str, dict[str, list[Box]] | list[Box] | YoloLabels, str | None]:
+    """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"labelme"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
+    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per
+    image (:class:`CocoBoxes`), ``"yolo"`` with :class:`YoloLabels`; ``crs`` the GeoJSON's ``crs``
     member (None for the others and for WGS84 GeoJSON). ``classes`` are compared as
     :func:`class_key_of` does; the class of every labelled object, wanted or not, is added to ``seen``."""
     wanted = {class_key_of(c) for c in classes}
@@ -597,14 +744,17 @@ def read_labels(
     if suffix == ".xml":
         return "voc", _voc(path, wanted, seen), None
     if suffix == ".txt":
-        return "dota", _dota(path, wanted, seen), None
+        txt = _dota(path, wanted, seen)
+        return ("yolo" if isinstance(txt, YoloLabels) else "dota"), txt, None
     if suffix not in (".json", ".geojson"):
-        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO .json, DOTA .txt, GeoJSON or an instance mask .png")
+        raise InputError(f"{path}: labels must be Pascal VOC .xml, COCO or LabelMe .json, DOTA or YOLO .txt, GeoJSON or an instance mask .png")
     data = read_json(path)
     if isinstance(data, dict) and "images" in data and "annotations" in data:
         return "coco", _coco(path, data, wanted, seen), None
+    if isinstance(data, dict) and "shapes" in data and ("imagePath" in data or "version" in data):
+        return "labelme", _labelme(path, data, wanted, seen), None
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         if is_detect_image_output(data):
             raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
         return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data, str(path))
-    raise InputError(f"{path}: neither COCO (images, annotations) nor a GeoJSON FeatureCollection")
+    raise InputError(f"{path}: neither COCO (images, annotations), LabelMe (shapes, imagePath) nor a GeoJSON FeatureCollection")

@@ -6,14 +6,16 @@ one-to-one matching per image, a detection counts when its centroid falls inside
 box (or rotated box, or polygon), detections taken best score first, each matched to the free
 box whose centre is nearest. Objects the dataset flags difficult are neither missed nor
 false alarms (VOC's and DOTA's rule). The label formats, and the coordinates each is read in,
-are those of :mod:`sitewatch.boxlabels`; GeoJSON labels must be in the detections' CRS
+are those of :mod:`sitewatch.boxlabels`; GeoJSON labels in another CRS than the detections
 (compared as CRSs, however the ``crs`` member spells it; labels without one are WGS84, or
-pixel coordinates when the detections are in pixels).
+pixel coordinates when the detections are in pixels) are carried into it through the image's
+grid the detections record, and YOLO's fractions are turned into pixels by its size.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +27,8 @@ from .boxlabels import (
     LABEL_SUFFIXES,
     Box,
     CocoBoxes,
+    Point,
+    YoloLabels,
     class_key_of,
     crs_name,
     file_stem,
@@ -38,9 +42,22 @@ from .errors import InputError
 from .masklabels import is_instance_mask_name, mask_image_stem
 
 __all__ = [
-    "Box", "Counts", "Detected", "match_boxes", "pair_files", "read_detections", "read_labels", "score_files",
+    "Box", "Counts", "Detected", "average_precision", "image_size", "length_summary", "match_boxes", "matching_rule", "pair_files", "read_detections", "read_labels", "score_files",
     "image_name", "unscored_labels",
 ]  # fmt: skip
+
+
+def matching_rule(difficult: Literal["ignore", "count"] = "ignore") -> str:
+    """The matching rule in words, as ``score --json`` and ``--csv`` state it beside their figures."""
+    return (
+        "one-to-one per image: detections taken in order of score, best first, each matched to the unmatched "
+        "labelled object that holds its centroid and whose centre is nearest; a label holds the points inside it "
+        "or on its edge, measured from the image's top-left corner (a VOC bndbox its pixels xmin..xmax inclusive, a "
+        "COCO bbox x..x+width, a mask its pixels' extent, a rotated box or polygon its outline); a detection "
+        "matched to none is a false positive, an object left unmatched a miss; "
+        + ("objects flagged difficult are neither missed nor, when detected, a true or false positive" if difficult == "ignore"
+           else "objects flagged difficult are counted as any other")
+    )
 
 
 @dataclass(frozen=True)
@@ -66,11 +83,24 @@ class Counts:
     length_errors: list[float] = field(default_factory=list)
     """Detected minus labelled length (m) of each true positive whose label gives a length (a rotated
     box, a polygon or a mask; not an axis-aligned box) in units known as metres."""
+    per_image_lengths: dict[str, list[float]] = field(default_factory=dict)
+    """Each image's share of :attr:`length_errors`."""
+    per_image_files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    """Each image's (detections file, labels file)."""
+    per_image_detector: dict[str, str] = field(default_factory=dict)
+    """Each image's detector and its version, as its detections file names them (``sar-cfar 1.13.0``)."""
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)
+    """Each counted detection's (score, true positive), of every image, for :attr:`average_precision`."""
+    warnings: list[str] = field(default_factory=list)
+    """Labels that disagree with the detections' image (another size, another pixel size), each said once."""
 
-    def add(self, name: str, t: tuple[int, int, int]) -> None:
-        """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name``."""
+    def add(self, name: str, t: tuple[int, int, int], files: tuple[Path, Path] | None = None) -> None:
+        """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name`` (with ``files``,
+        its detections and labels files)."""
         self.tp, self.fp, self.fn, self.images = self.tp + t[0], self.fp + t[1], self.fn + t[2], self.images + 1
         self.per_image[name] = t
+        if files is not None:
+            self.per_image_files[name] = files
 
     @property
     def precision(self) -> float | None:
@@ -88,14 +118,41 @@ class Counts:
         n = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / n if n else None
 
+    @property
+    def average_precision(self) -> float | None:
+        """:func:`average_precision` over every image's detections (None: no object to find)."""
+        return average_precision(self.outcomes, self.tp + self.fn)
+
     def length_summary(self) -> dict[str, float | int] | None:
         """``n``, ``median`` (detected minus labelled, m), ``median_abs`` and ``mean_abs`` (m) of the
         length errors, as ``benchmarks/optical_sen2ships.py`` summarises them; None without any."""
-        if not self.length_errors:
-            return None
-        e = sorted(self.length_errors)
-        a = sorted(abs(v) for v in e)
-        return {"n": len(e), "median": _median(e), "median_abs": _median(a), "mean_abs": sum(a) / len(a)}
+        return length_summary(self.length_errors)
+
+    def image_rows(self) -> list[dict[str, Any]]:
+        """One row per image scored, in the order scored: ``image``, ``detections`` and ``labels`` (the
+        files), ``detector`` (its name and version), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined) and
+        ``length_error_m`` (:func:`length_summary` of its matched objects' length errors)."""
+        rows = []
+        for name, (tp, fp, fn) in self.per_image.items():
+            det, lab = self.per_image_files.get(name, (None, None))
+            rows.append({
+                "image": name, "detections": None if det is None else str(det), "labels": None if lab is None else str(lab),
+                "detector": self.per_image_detector.get(name),
+                "tp": tp, "fp": fp, "fn": fn,
+                "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+                "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+                "length_error_m": length_summary(self.per_image_lengths.get(name, [])),
+            })  # fmt: skip
+        return rows
+
+
+def length_summary(errors: Sequence[float]) -> dict[str, float | int] | None:
+    """``n``, ``median``, ``median_abs`` and ``mean_abs`` of length errors (m); None without any."""
+    if not errors:
+        return None
+    e = sorted(errors)
+    a = sorted(abs(v) for v in e)
+    return {"n": len(e), "median": _median(e), "median_abs": _median(a), "mean_abs": sum(a) / len(a)}
 
 
 def _median(v: list[float]) -> float:
@@ -104,12 +161,14 @@ def _median(v: list[float]) -> float:
 
 
 def match_boxes(
-    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]] | None = None
+    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]] | None = None,
+    outcomes: list[tuple[float, bool]] | None = None,
 ) -> tuple[int, int, int]:
     """``(tp, fp, fn)``: best score first, each detection to the free box holding its centroid
     whose centre is nearest. A detection no free box holds but a difficult one does is left out
     (neither true nor false, as VOC and DOTA score), and a difficult box left free is no miss.
-    ``matched`` (a list) receives each true positive's (detection index, box index)."""
+    ``matched`` (a list) receives each true positive's (detection index, box index), ``outcomes``
+    each counted detection's (score, true positive) in that order."""
     used = [False] * len(boxes)
     tp = ignored = 0
     for j, d in sorted(enumerate(dets), key=lambda jd: -jd[1].score):
@@ -127,7 +186,33 @@ def match_boxes(
                 matched.append((j, best))
         elif any(b.difficult and b.holds(d.x, d.y) for b in boxes):
             ignored += 1
+            continue
+        if outcomes is not None:
+            outcomes.append((d.score, best >= 0))
     return tp, len(dets) - tp - ignored, sum(not b.difficult for b in boxes) - tp
+
+
+def average_precision(outcomes: Sequence[tuple[float, bool]], positives: int) -> float | None:
+    """The area under the precision-recall curve swept over every score threshold, precision interpolated
+    as VOC (2010 on) and COCO do: at each recall the best precision at that recall or above. ``outcomes``:
+    each counted detection's (score, true positive), of every image; ``positives``: the objects to find.
+    Greedy best-first matching makes each threshold's matches the first of the full run's, so one run
+    gives every point. None without objects to find."""
+    if positives <= 0:
+        return None
+    ranked = sorted(outcomes, key=lambda o: -o[0])  # stable: ties keep the order they were matched in
+    points, tp = [], 0
+    for k, (_, hit) in enumerate(ranked, 1):
+        tp += hit
+        points.append((tp / positives, tp / k))
+    ap, best = 0.0, 0.0
+    # From the highest recall down, the precision envelope; add each step in recall under it.
+    for idx in range(len(points) - 1, -1, -1):
+        recall, precision = points[idx]
+        best = max(best, precision)
+        below = points[idx - 1][0] if idx > 0 else 0.0
+        ap += (recall - below) * best
+    return ap
 
 
 def _json_or_none(path: Path) -> Any:
@@ -188,6 +273,7 @@ def read_detections(
     fc = _detections_json(path) if fc is None else fc
     wanted = set(kinds)
     pixel, geo = [], []
+    place = _centroid_place(fc)
     for i, f, p in geojson_features(path, fc):
         kind = p.get("kind", "vessel")
         if not isinstance(kind, str):
@@ -199,16 +285,45 @@ def read_detections(
             continue
         try:
             col, row = float(p["col"]), float(p["row"])
-            c = shape(f["geometry"]).centroid
-            cx, cy = float(c.x), float(c.y)
+            if place is None:
+                c = shape(f["geometry"]).centroid
+                cx, cy = float(c.x), float(c.y)
+            else:
+                cx, cy = place(col, row)
         except (KeyError, IndexError, TypeError, ValueError, OverflowError, AttributeError, ShapelyError) as exc:
             raise InputError(f"{path}: feature {i} lacks what detect-image writes (row, col, geometry): {exc}") from exc
         if not all(map(math.isfinite, (col, row))):
             raise InputError(f"{path}: feature {i} has a row or col that is not a number ({p['row']}, {p['col']})")
+        if not (math.isfinite(cx) and math.isfinite(cy)):
+            raise InputError(f"{path}: feature {i} lies nowhere through the file's transform ({_meta_transform(fc)})")
         length = _finite(p.get("length_m"))
         pixel.append(Detected(col, row, score, length))
         geo.append(Detected(cx, cy, score, length))
     return pixel, geo, crs_name(fc, str(path))
+
+
+def _meta_transform(fc: dict[str, Any]) -> str:
+    """A detections file's ``sitewatch.transform`` as text, cut short, for an error message."""
+    meta = fc.get("sitewatch")
+    return json.dumps(meta.get("transform") if isinstance(meta, dict) else None)[:80]
+
+
+def _centroid_place(fc: dict[str, Any]) -> Callable[[float, float], tuple[float, float]] | None:
+    """Where a detection's centroid (``col``, ``row``) lies in the coordinates of its geometry, so that
+    GeoJSON labels are scored at the point pixel labels are: itself in pixel coordinates, through the
+    image's transform (``sitewatch.transform``) in a CRS. None for a file that records neither (written by
+    an older sitewatch): its boxes' centres are taken, which an optical detector's box may hold off its centroid."""
+    member = fc.get("sitewatch")
+    meta: dict[str, Any] = member if isinstance(member, dict) else {}
+    coords = meta.get("coordinates")
+    if isinstance(coords, str) and coords.startswith("pixel"):
+        return lambda col, row: (col, row)
+    t = meta.get("transform")
+    if not (isinstance(t, list) and len(t) == 6 and all(_finite(v) is not None for v in t)):
+        return None
+    a, b, c, d, e, f = (float(v) for v in t)
+    # Pixel centres at integers; the transform maps pixel corners.
+    return lambda col, row: (a * (col + 0.5) + b * (row + 0.5) + c, d * (col + 0.5) + e * (row + 0.5) + f)
 
 
 def _finite(value: Any) -> float | None:
@@ -313,7 +428,7 @@ def score_files(
     wanted, seen = {class_key_of(c) for c in classes}, set[str]()
     users = Counter(lp for _, lp in pairs)
     scored: dict[tuple[Path, str], Path] = {}  # (labels, image) → the detections file scored as it
-    cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box], str | None]] = {}
+    cache: dict[Path, tuple[str, dict[str, list[Box]] | list[Box] | YoloLabels, str | None]] = {}
     sharers = {lp: {_image_stem(d) for d, q in pairs if q == lp} for lp, n in users.items() if n > 1}
     for det_path, label_path in pairs:
         if label_path not in cache:
@@ -345,15 +460,22 @@ def score_files(
             )
         scored[label_path, image] = det_path
         pixel, geo, det_crs = read_detections(det_path, kinds, min_score, fc)
-        boxes = labels[image] if isinstance(labels, dict) else labels
+        if isinstance(labels, YoloLabels):
+            size = image_size(fc)
+            if size is None:
+                raise InputError(
+                    f"{label_path}: YOLO labels are fractions of the image's size, which {det_path} does not record "
+                    "(written by an older sitewatch): run detect-image on the image again"
+                )
+            boxes = labels.boxes(*size)
+        else:
+            boxes = labels[image] if isinstance(labels, dict) else labels
+        counts.warnings += _label_warnings(label_path, det_path, fc, labels, image)
         if difficult == "count":
             boxes = [dataclasses.replace(b, difficult=False) for b in boxes]
         if fmt == "geojson":
             if not _same_crs(label_crs, det_crs):
-                raise InputError(
-                    f"{label_path} and {det_path} are in different coordinates "
-                    f"({label_crs or 'WGS84'} against {det_crs or 'WGS84'}); reproject the labels"
-                )
+                boxes = _reprojected(label_path, det_path, boxes, label_crs, det_crs, _footprint(fc))
             if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') and boxes and all(b.y1 <= 0 for b in boxes):
                 raise InputError(
                     f"{label_path}: every box lies at y < 0, above the image: detect-image's pixel coordinates "
@@ -361,13 +483,23 @@ def score_files(
                     "(flip the labels' y)"
                 )
             matched: list[tuple[int, int]] = []
-            counts.add(det_path.stem, match_boxes(geo, boxes, matched))
+            counts.add(det_path.stem, match_boxes(geo, boxes, matched, counts.outcomes), (det_path, label_path))
             metres = _pixel_metres(fc) if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') else _ground_metres(det_crs)
-            _add_length_errors(counts, geo, boxes, matched, metres)
+            errors = _length_errors(geo, boxes, matched, metres)
         else:
             matched = []
-            counts.add(det_path.stem, match_boxes(pixel, boxes, matched))
-            _add_length_errors(counts, pixel, boxes, matched, _pixel_metres(fc))
+            counts.add(det_path.stem, match_boxes(pixel, boxes, matched, counts.outcomes), (det_path, label_path))
+            errors = _length_errors(pixel, boxes, matched, _pixel_metres(fc))
+        counts.length_errors += errors
+        counts.per_image_lengths[det_path.stem] = errors
+        counts.per_image_detector[det_path.stem] = _detector(fc)
+    versions: dict[str, set[str]] = {}
+    for d in counts.per_image_detector.values():
+        versions.setdefault(d.rsplit(" ", 1)[0], set()).add(d)
+    for name, seen_versions in versions.items():
+        if len(seen_versions) > 1:
+            # Figures of a detector pooled over its versions describe none of them.
+            counts.warnings.append(f"the detections are of {len(seen_versions)} versions of {name} ({', '.join(sorted(seen_versions))}): run detect-image again on the older ones")
     if wanted and seen and not wanted & {class_key_of(c) for c in seen}:
         # Every box left out: the figures would read as if nothing had been labelled.
         where = pairs[0][1] if len({lp for _, lp in pairs}) == 1 else pairs[0][1].parent
@@ -376,6 +508,128 @@ def score_files(
             f"(classes found: {', '.join(sorted(seen))})"
         )
     return counts
+
+
+REPROJECTED_EDGE_POINTS = 8
+"""Points along each edge of a label reprojected into the detections' CRS: a box drawn in lon/lat is slightly
+curved in UTM, and its corners alone would cut its sides short by up to a few centimetres a kilometre."""
+
+
+def _footprint(fc: dict[str, Any]) -> list[Point] | None:
+    """The corners of the detections' image in their CRS (``sitewatch.transform`` and ``image_size``); None
+    when the file does not record both."""
+    size, place = image_size(fc), _centroid_place(fc)
+    if size is None or place is None:
+        return None
+    w, h = size
+    # place() takes pixel-centre indices: the image's corners are half a pixel beyond its outer pixels'.
+    return [place(-0.5, -0.5), place(w - 0.5, -0.5), place(w - 0.5, h - 0.5), place(-0.5, h - 0.5)]
+
+
+def _reprojected(
+    label_path: Path, det_path: Path, boxes: list[Box], label_crs: str | None, det_crs: str | None,
+    footprint: list[Point] | None,
+) -> list[Box]:
+    """GeoJSON labels in another CRS than the detections (lon/lat labels, detections in the image's UTM zone),
+    their outlines carried into the detections' CRS, each keeping the length measured in its own CRS.
+
+    Only where the detections record their image's grid (``footprint``, its corners) and some label then lies
+    on the image: labels whose ``crs`` member is wrong, or pixel coordinates without one (read as lon/lat),
+    would otherwise be scored as all missed. Those, detections in pixel coordinates, and a CRS pyproj does not
+    know are an :class:`InputError` naming both files."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError, ProjError
+    from shapely.geometry import Polygon
+
+    def refuse(why: str = "") -> InputError:
+        return InputError(
+            f"{label_path} and {det_path} are in different coordinates ({label_crs or 'WGS84'} against "
+            f"{det_crs or 'WGS84'}){why}; reproject the labels (ogr2ogr -t_srs)"
+        )
+
+    if det_crs is not None and det_crs.startswith("LOCAL_CS["):
+        raise refuse(": the image has no CRS to carry the labels into")
+    if footprint is None:
+        raise refuse(
+            f", and {det_path.name} does not record its image's grid (written by an older sitewatch: run detect-image "
+            "again, and labels in another CRS are carried into the image's)"
+        )
+    try:
+        source, target = (CRS.from_user_input(c or "OGC:CRS84") for c in (label_crs, det_crs))
+        to_det = Transformer.from_crs(source, target, always_xy=True)
+    except (CRSError, ProjError) as exc:
+        raise refuse(f", which cannot be converted ({exc})") from exc
+    own_metres = _ground_metres(label_crs)
+    out = []
+    for b in boxes:
+        corners = list(b.outline) or [(b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1)]
+        ring = []
+        for (xa, ya), (xb, yb) in zip(corners, corners[1:] + corners[:1], strict=True):
+            ring += [(xa + (xb - xa) * k / REPROJECTED_EDGE_POINTS, ya + (yb - ya) * k / REPROJECTED_EDGE_POINTS) for k in range(REPROJECTED_EDGE_POINTS)]
+        xs, ys = to_det.transform([x for x, _ in ring], [y for _, y in ring], errcheck=False)
+        points = [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
+        if not all(math.isfinite(v) for pt in points for v in pt):
+            raise refuse(f": a label at ({b.x0:g}, {b.y0:g}) lies outside what {det_crs} can place")
+        length = None
+        if b.length is not None and own_metres is not None and (scale := own_metres(b)) is not None:
+            labelled = b.length(*scale)
+            # Measured where it was drawn; whatever scale the detections' CRS is then asked for, this is it.
+            length = None if labelled is None else (lambda _sx, _sy, m=labelled: m)
+        out.append(dataclasses.replace(Box.around(points, b.difficult), length=length))
+    image = Polygon(footprint)
+    if out and not any(Polygon(b.outline).intersects(image) for b in out):
+        raise InputError(
+            f"{label_path}: none of its {len(out)} label(s) lies on the image of {det_path.name} once carried from "
+            f"{label_crs or 'WGS84 lon/lat (it has no crs member)'} into {det_crs}: is its crs member right? (Labels "
+            "drawn in pixels need no crs member only when the detections are in pixels too.)"
+        )
+    return out
+
+
+GSD_TOLERANCE = 0.02
+"""Pixel sizes of labels and detections this far apart (relative) are one: DOTA rounds nothing, but tools do."""
+
+
+def _detector(fc: dict[str, Any]) -> str:
+    """``detector detector_version`` of a detect-image output."""
+    meta = fc.get("sitewatch")
+    meta = meta if isinstance(meta, dict) else {}
+    return " ".join(str(meta[k]) for k in ("detector", "detector_version") if meta.get(k) not in (None, ""))
+
+
+def _label_warnings(label_path: Path, det_path: Path, fc: dict[str, Any], labels: Any, image: str) -> list[str]:
+    """What the label file says of its image that the detections' image contradicts: its size in pixels (VOC
+    ``<size>``, COCO ``width``/``height``, a mask's own), and DOTA's ``gsd``, against the pixel size the
+    detections' lengths were measured in."""
+    out = []
+    size = image_size(fc)
+    stated = labels.sizes.get(image) if isinstance(labels, CocoBoxes) else getattr(labels, "size", None)
+    if size is not None and stated is not None and (abs(stated[0] - size[0]) > 0.5 or abs(stated[1] - size[1]) > 0.5):
+        out.append(
+            f"{label_path.name} labels {image!r} as {stated[0]:g} × {stated[1]:g} pixels, and {det_path.name} is of an "
+            f"image of {size[0]} × {size[1]}: labels of another image, or of this one resized or cut, fall in the "
+            "wrong places (run detect-image on the image the labels were drawn on)"
+        )
+    gsd, metres = getattr(labels, "gsd", None), _pixel_metres(fc)
+    if gsd is not None and metres is not None:
+        measured = (metres[0] + metres[1]) / 2
+        if abs(measured - gsd) > GSD_TOLERANCE * gsd:
+            out.append(
+                f"{label_path.name} gives gsd {gsd:g} m, and {det_path.name} was measured at {measured:g} m a pixel: its "
+                f"lengths in metres, detected and labelled, are {measured / gsd:.3g} times the ground's (run detect-image "
+                f"with --pixel-size {gsd:g})"
+            )
+    return out
+
+
+def image_size(fc: dict[str, Any]) -> tuple[int, int] | None:
+    """The detections' image's width and height in pixels (``sitewatch.image_size``); None when not recorded."""
+    meta = fc.get("sitewatch")
+    size = meta.get("image_size") if isinstance(meta, dict) else None
+    # Bounded: a side of 400 digits (a damaged file) would overflow a float in the boxes made of it.
+    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31 for v in size):
+        return size[0], size[1]
+    return None
 
 
 def _pixel_metres(fc: dict[str, Any]) -> tuple[float, float] | None:
@@ -428,21 +682,23 @@ def _ground_metres(crs: str | None) -> Callable[[Box], tuple[float, float] | Non
     return projected
 
 
-def _add_length_errors(
-    counts: Counts, dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]],
+def _length_errors(
+    dets: Sequence[Detected], boxes: Sequence[Box], matched: list[tuple[int, int]],
     metres: tuple[float, float] | Callable[[Box], tuple[float, float] | None] | None,
-) -> None:
+) -> list[float]:
     """Detected minus labelled length of each matched pair whose label gives a length (:attr:`Box.length`),
     ``metres`` the size in ground metres of a unit of the labels' coordinates along x and y, or a function
     giving it at a label (None: unknown, no length)."""
+    errors: list[float] = []
     if metres is None:
-        return
+        return errors
     for j, i in matched:
         detected, measure = dets[j].length_m, boxes[i].length
         scale = metres(boxes[i]) if callable(metres) else metres
         labelled = measure(*scale) if measure is not None and scale is not None else None
         if detected is not None and labelled is not None:
-            counts.length_errors.append(detected - labelled)
+            errors.append(detected - labelled)
+    return errors
 
 
 def _is_label_file(p: Path, any_text: bool = False) -> bool:

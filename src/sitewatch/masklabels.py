@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .boxlabels import Box, mask_length
+from .boxlabels import Box, LabelBoxes, mask_length
 from .errors import InputError
 
 __all__ = ["INSTANCE_MASK_TAIL", "is_instance_mask_name", "mask_image_stem", "read_instance_mask"]
@@ -39,7 +39,7 @@ def mask_image_stem(path: Path) -> str:
     return stem[: -len(INSTANCE_MASK_TAIL)] if stem.lower().endswith(INSTANCE_MASK_TAIL) else stem
 
 
-def read_instance_mask(path: Path) -> list[Box]:
+def read_instance_mask(path: Path) -> LabelBoxes:
     """One box per colour of the mask other than black (or fully transparent); in a grey or 16-bit
     mask, one per grey level other than 0."""
     from PIL import Image, UnidentifiedImageError
@@ -66,7 +66,8 @@ def read_instance_mask(path: Path) -> list[Box]:
             "one colour per object (SegmentationObject/, NAME_instance_id_RGB.png)"
         )
     labels = _labels(code, colours)  # black is 0, each colour its own label
-    boxes = []
+    boxes = LabelBoxes()
+    boxes.size = (float(code.shape[1]), float(code.shape[0]))  # a mask is drawn on its image's grid
     for k, window in enumerate(ndimage.find_objects(labels), 1):
         if window is not None:
             rows, cols = window

@@ -701,6 +701,10 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
         "detector_version": det_version,
         "pixel_size_m": [round(v, 4) for v in info.pixel_size],
         "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",
+        # `score` reads YOLO labels (fractions of the image's size) by it.
+        "image_size": [info.width, info.height],
+        # `score` places a detection's centroid (col, row) in the CRS through it, as GeoJSON labels are drawn.
+        **({} if t is None else {"transform": [t.a, t.b, t.c, t.d, t.e, t.f]}),
         "heading": "degrees clockwise from image up" if t is None
         else "degrees clockwise from true north" if info.crs
         else "degrees clockwise from the transform's y axis",

@@ -78,8 +78,10 @@ def server_figures(server: Server) -> dict[str, float]:
 
 
 def normalised(data: bytes, ws: Path) -> bytes:
-    """Output as compared: the workspace's folder as WS, the report's time and code version aside."""
+    """Output as compared: the workspace's folder as WS (the report's relative links name it too), the report's time
+    and code version aside."""
     data = data.replace(str(ws).encode(), b"WS").replace(str(ws.resolve()).encode(), b"WS")
+    data = data.replace(f"/{ws.name}/archive/".encode(), b"/WS/archive/")  # (the report's links, relative to its folder)
     data = re.sub(rb"Generated \d{4}-\d\d-\d\d \d\d:\d\d UTC", b"Generated T", data)
     return re.sub(rb"sitewatch (\d+\.\d+\.\d+)( \(git [0-9a-f]+\))?", rb"sitewatch \1", data)
 

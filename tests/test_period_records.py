@@ -167,3 +167,17 @@ def test_images_at_the_edge_of_the_read_may_be_a_pass_cut_by_it() -> None:
     store = HistoryStore([obs("2024-02-01"), edge, *(obs(since.date() + timedelta(days=k)) for k in range(1, 15))], [])
     assert _from_period(store, params) == _whole(store, params)
     assert store.read >= 16
+
+
+def test_the_dashboard_s_period_timeline_is_timeline_from_s_when_a_berth_was_hidden_for_weeks_before_it() -> None:
+    """The site page read its period and gap_days + 2 days before it, whatever those held: a ship seen, then its
+    berth hidden through those weeks and seen again on the period's first date was an arrival there, which
+    `timeline --from` (and the report) did not count. Now it reads what settles the period, as they do."""
+    from sitewatch.web.data import period_timeline
+
+    store = _daily(200, hidden_from=100, hidden_to=159)
+    params = TimelineParams(start=FIRST + timedelta(days=160), end=FIRST + timedelta(days=170))
+    site = store.get_site(SITE)
+    page = timeline_to_dict(period_timeline(store, site, params))  # type: ignore[arg-type]
+    assert page == {**_whole(store, params), "site_name": SITE}
+    assert page["rows"][0]["arrivals"] == 0

@@ -652,7 +652,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             # Years of daily images: the page shows one period (the last DEFAULT_PERIOD_DAYS unless asked), read alone.
             period = data.site_period(store, site.id, start, end, dash.params)
             params = dash.period_params(period)
-            records = data.load_period_records(store, site.id, params)
+            records = data.load_period_records(store, site.id, params, site_geometry=site.geometry)
             tl = build_timeline(site.id, records.observations, records.detections, params, site_name=site.name,
                                 undetected=records.undetected, site_geometry=site.geometry)  # fmt: skip
             observations = [o for o in records.observations if in_period(o, params)]

@@ -8,7 +8,8 @@ runs every command on each copy in turn (the order alternating), each in a fresh
 ``--before-src`` and ``after`` with this checkout's src (or ``--src``):
 
 - ``timeline SITE``, ``timeline SITE --from/--to`` (the last 30 days), ``report SITE --from/--to`` (30 days),
-  ``export SITE`` (GeoJSON), ``links --from`` (the last 90 days), ``observations SITE --from`` (90 days);
+  ``export SITE`` (GeoJSON) and with ``--from/--to`` (30 days), ``links --from`` (the last 90 days),
+  ``observations SITE --from`` (90 days);
 - the dashboard: one process serving ``--requests`` requests in turn (the site page, its API and the sites list, of
   SITE and another site), after a first request to each (the libraries loaded, as in a server running a while).
 
@@ -140,6 +141,7 @@ def main() -> None:
         ("timeline --from/--to (30 days)", ["timeline", site, "--from", since30, "--to", last.isoformat()]),
         ("report --from/--to (30 days)", ["report", site, "--from", since30, "--to", last.isoformat(), "--out", "OUT/report.html"]),
         ("export (GeoJSON)", ["export", site, "--out", "OUT/export.geojson"]),
+        ("export --from/--to (30 days)", ["export", site, "--from", since30, "--to", last.isoformat(), "--out", "OUT/export.geojson"]),
         ("links --from (90 days)", ["links", "--from", since90]),
         ("observations --from (90 days)", ["observations", site, "--from", since90]),
         (f"dashboard, {args.requests} requests", []),

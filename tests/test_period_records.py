@@ -48,9 +48,10 @@ class HistoryStore:
         self.read += len(out)
         return out
 
-    def detections(self, *, site_id: str, since: datetime | None = None, until: datetime | None = None) -> list[Detection]:
+    def detections(self, *, site_id: str, kind: str | None = None, since: datetime | None = None,
+                   until: datetime | None = None) -> list[Detection]:  # fmt: skip
         times = {o.id: o.scene.acquired for o in self._obs}
-        return [d for d in self._dets if self._between(times[d.observation_id], since, until)]
+        return [d for d in self._dets if self._between(times[d.observation_id], since, until) and kind in (None, d.kind)]
 
     def undetected(self, site_id: str) -> set[str]:
         return set(self._undetected)
@@ -181,3 +182,15 @@ def test_the_dashboard_s_period_timeline_is_timeline_from_s_when_a_berth_was_hid
     page = timeline_to_dict(period_timeline(store, site, params))  # type: ignore[arg-type]
     assert page == {**_whole(store, params), "site_name": SITE}
     assert page["rows"][0]["arrivals"] == 0
+
+
+def test_an_export_of_a_period_reads_that_period_alone() -> None:
+    """`export --from/--to` read every image and detection of the site, then kept the period's."""
+    from sitewatch.report.exports import select_detections
+
+    store = _daily(730)
+    start, end = datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 11, 30, 23, 59, 59, tzinfo=UTC)
+    selected = select_detections(store, [SITE], start=start, end=end)  # type: ignore[arg-type]
+    assert store.read <= 32
+    whole = [(o, ds) for o, ds in select_detections(store, [SITE]) if start <= o.scene.acquired <= end]  # type: ignore[arg-type]
+    assert selected == whole and len(selected) == 30

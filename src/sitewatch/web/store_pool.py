@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from ..store import Store
 from ..store.postgis import PostgisStore
@@ -67,10 +68,11 @@ class StorePool:
     def give_back(self, store: Store) -> None:
         """``store`` kept for another request, or closed: its session broken (a request that failed with the
         server), :attr:`max_idle` kept already, or not a PostGIS store."""
-        if isinstance(store, PostgisStore) and store.still_usable(ask_server=False):  # (asked when taken: a session may end while it waits)
+        usable = getattr(store, "still_usable", None)  # (a PostgisStore's; a GeoPackage's is opened for each request)
+        if usable is not None and usable(ask_server=False):  # (asked when taken: a session may end while it waits)
             with self._lock:
                 if len(self._idle) < self.max_idle:
-                    self._idle.append(store)
+                    self._idle.append(cast(PostgisStore, store))  # (one, or a stand-in with its still_usable)
                     return
         store.close()
 

@@ -1,6 +1,6 @@
 """The dashboard while its store is down: a PostGIS server stopped, restarted or lost mid-request answers 503 with
 Retry-After (it passes) naming the store without its password, and 200 again once it is back, without restarting
-the app; a GeoPackage deleted or replaced by a folder since the start is named as such. Other database errors
+the app; the session kept between requests is replaced when the server ended it, and follows the store setting; a GeoPackage deleted or replaced by a folder since the start is named as such. Other database errors
 (a bug) stay 500.
 
 The PostGIS tests make a cluster of their own (stopped and started again here, which the session's shared one
@@ -151,6 +151,8 @@ def test_a_postgis_server_with_no_connection_left_is_503_with_retry_after(
     assert client.get("/api/sites").status_code == 200
     with psycopg.connect(cluster[1], autocommit=True) as conn:
         conn.execute("ALTER ROLE viewer CONNECTION LIMIT 0")
+        # (The dashboard's session kept open between requests still answers: ended, it must connect anew.)
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'viewer'")
     for url in ("/api/sites", "/sites/harbour"):
         r = client.get(url)
         assert r.status_code == 503, (url, r.text)
@@ -197,6 +199,100 @@ def test_a_session_ended_mid_request_or_mid_opening_is_503_not_500(
     assert "administrator command" in _says_unreachable(r)
     monkeypatch.setattr(PostgisStore, "_check_postgis", check)
     assert client.get("/api/sites").status_code == 200
+
+
+def _count_openings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs of the PostGIS stores opened from now on (each a new server session)."""
+    from sitewatch.store.postgis import PostgisStore
+
+    opened: list[str] = []
+    init = PostgisStore.__init__
+
+    def counted(self: PostgisStore, url: str, **kwargs: Any) -> None:
+        init(self, url, **kwargs)
+        opened.append(url)
+
+    monkeypatch.setattr(PostgisStore, "__init__", counted)
+    return opened
+
+
+def _sessions(cluster: tuple[Path, str], database: str = "served") -> int:
+    import psycopg
+
+    with psycopg.connect(cluster[1].replace("/served?", "/postgres?"), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            (database,)).fetchone()[0]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_dashboard_reads_a_postgis_store_through_one_session_and_replaces_one_the_server_ended(
+    cluster: tuple[Path, str], pg_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request opened the store anew (a connection, a dozen statements, PostGIS loaded again in the new
+    session): now one session serves request after request, and one the server ended (a restart, an
+    administrator's pg_terminate_backend) is replaced at the next request, which answers 200, not 503."""
+    client = _client(pg_root)  # (its check of the store at the start opens the session the requests use)
+    opened = _count_openings(monkeypatch)
+    _all_answer(client, 200)
+    assert opened == [] and _sessions(cluster) == 1
+    _terminate_sessions(cluster)
+    assert _sessions(cluster) == 0
+    _all_answer(client, 200)  # not one 503: the ended session is found at the first request and replaced
+    assert len(opened) == 1 and _sessions(cluster) == 1
+    folder, _ = cluster
+    stop_cluster(folder)
+    restart_cluster(folder)  # back before the next request: nothing to tell the user
+    _all_answer(client, 200)
+    assert len(opened) == 2 and _sessions(cluster) == 1
+
+
+@pytest.mark.slow
+def test_the_dashboard_reads_the_store_a_changed_setting_names_at_the_next_request(
+    cluster: tuple[Path, str], pg_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The session kept between requests is the store the setting names at each request: changed (SITEWATCH_STORE
+    here, sitewatch.toml alike), the next request reads the other database, and the old one's session is closed."""
+    import psycopg
+
+    other = cluster[1].replace("/served?", "/other?")
+    with psycopg.connect(cluster[1].replace("/served?", "/postgres?"), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE other")
+    with psycopg.connect(other, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    second = tmp_path / "second"
+    assert CliRunner().invoke(main, ["init", str(second), "--store", other]).exit_code == 0
+    res = CliRunner().invoke(main, ["sites", "add", "dock", "--bbox", "131.20,42.70,131.24,42.73", "-w", str(second)])
+    assert res.exit_code == 0, res.output
+    client = _client(pg_root)
+    assert [s["id"] for s in client.get("/api/sites").json()["sites"]] == ["harbour"]
+    monkeypatch.setenv("SITEWATCH_STORE", other)
+    assert [s["id"] for s in client.get("/api/sites").json()["sites"]] == ["dock"]
+    assert (_sessions(cluster, "served"), _sessions(cluster, "other")) == (0, 1)
+    monkeypatch.delenv("SITEWATCH_STORE")
+    assert [s["id"] for s in client.get("/api/sites").json()["sites"]] == ["harbour"]
+    assert (_sessions(cluster, "served"), _sessions(cluster, "other")) == (1, 0)
+
+
+@pytest.mark.slow
+def test_a_request_that_lost_its_session_does_not_give_it_to_the_next(
+    cluster: tuple[Path, str], pg_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session ended in the middle of a request (503 for that one) is not kept: the next request connects anew."""
+    from sitewatch.web import data
+
+    client = _client(pg_root)
+    opened = _count_openings(monkeypatch)
+    find_site = data.find_site
+
+    def restarted_meanwhile(store: Any, site_id: str) -> Any:
+        _terminate_sessions(cluster)
+        return find_site(store, site_id)
+
+    monkeypatch.setattr(data, "find_site", restarted_meanwhile)
+    assert client.get("/api/sites/harbour").status_code == 503
+    monkeypatch.setattr(data, "find_site", find_site)
+    assert client.get("/api/sites/harbour").status_code == 200
+    assert len(opened) == 1 and client.app.state.dashboard.pool.idle() == 1  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow

@@ -731,9 +731,13 @@ def read_site_records(store: Store, site_id: str, *, since: datetime | None = No
 
 
 def load_timeline(store: Store, site_id: str, params: TimelineParams | None = None) -> Timeline:
-    """Read a site's observations and detections from a store (:func:`read_site_records`) and build its timeline."""
+    """Read a site's observations and detections from a store and build its timeline: of a period (``params.start``,
+    ``params.end``), those of the period and the weeks before it that settle it
+    (:func:`~sitewatch.analysis.period_records.read_timeline_records`), else every one (:func:`read_site_records`)."""
+    from .period_records import read_timeline_records
+
     site = store.get_site(site_id)
-    records = read_site_records(store, site_id)
+    records = read_timeline_records(store, site_id, params or TimelineParams(), site_geometry=site.geometry)
     return build_timeline(
         site_id, records.observations, records.detections, params, site_name=site.name, undetected=records.undetected,
         site_geometry=site.geometry,

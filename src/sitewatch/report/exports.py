@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..analysis.occupancy import Timeline, timeline_to_dict
@@ -135,13 +135,25 @@ def select_detections(
     """
     # Of every site, those with observations (one query): a port list's thousands of others have none to read.
     sites = list(site_ids) if site_ids else store.imaged_site_ids()
+    # Read the period's rows alone (a day either side: an image known by its date alone is kept by its date), not
+    # the site's years of them.
+    since, until = _widened(start, -1), _widened(end, 1)
     selected = []
     for sid in sites:
         by_obs: dict[str, list[Detection]] = {}
-        for d in store.detections(site_id=sid, kind=kind):
+        for d in store.detections(site_id=sid, kind=kind, since=since, until=until):
             by_obs.setdefault(d.observation_id, []).append(d)
-        selected += [(o, by_obs.get(o.id, [])) for o in store.observations(sid) if acquired_in(o.scene.acquired, o.acquired_date_only, start, end)]
+        selected += [(o, by_obs.get(o.id, [])) for o in store.observations(sid, since=since, until=until)
+                     if acquired_in(o.scene.acquired, o.acquired_date_only, start, end)]  # fmt: skip
     return selected
+
+
+def _widened(t: datetime | None, days: int) -> datetime | None:
+    """``t`` moved by ``days`` days; None for none, or past year 1 or 9999 (read without that edge)."""
+    try:
+        return None if t is None else t + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def detections_to_geojson(

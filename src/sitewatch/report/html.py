@@ -45,8 +45,8 @@ from ..analysis.occupancy import (
     count_noun,
     equipment_changes,
     observation_date,
-    read_site_records,
 )
+from ..analysis.period_records import read_timeline_records
 from ..evaluate import latest_evaluation
 from ..model import (
     Change,
@@ -391,8 +391,9 @@ def period_text(params: TimelineParams) -> str:
 def _site_section(ws: Workspace, site: Site, observations: list[Observation], detections: list[Detection],
                   params: TimelineParams, undetected: set[str],
                   change_pairs: Sequence[tuple[ChangePair, list[Change]]] = ()) -> _SiteSection:  # fmt: skip
-    # The timeline is built from every observation, as `timeline --from` builds it: the first date of the period
-    # is compared with the usable date before it, so a vessel already there then is no arrival.
+    # The timeline is built from every observation read (the period's and those before it that settle it), as
+    # `timeline --from` builds it: the first date of the period is compared with the usable date before it, so a
+    # vessel already there then is no arrival.
     tl = build_timeline(site.id, observations, detections, params, site_name=site.name, undetected=undetected,
                         site_geometry=site.geometry)
     # Everything else shows the period alone: no image, chip or detection from outside it.
@@ -636,8 +637,10 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         sites = [s for s in named if s.id in held]
         unimaged = [_unimaged_row(s) for s in named if s.id not in held]
         # Each site's observations, detections and undetected ones of one moment (a `detect` may be recording).
-        records = {s.id: read_site_records(store, s.id) for s in sites}
-        # Those of the period (--from/--to): the sections build their timelines from every one (the period's edges).
+        # Of a period (--from/--to): its records and those of the weeks before it that settle its timeline's first
+        # dates, the whole history when they do not (the timeline is the whole history's either way).
+        records = {s.id: read_timeline_records(store, s.id, params, site_geometry=s.geometry) for s in sites}
+        # Those of the period (--from/--to): the sections build their timelines from every one read (the period's edges).
         observations = {s.id: [o for o in records[s.id].observations if in_period(o, params)] for s in sites}
         kept = {o.id for obs in observations.values() for o in obs}
         # sitewatch change's stored pairs, for the sites that have any (both images in the period)

@@ -629,6 +629,25 @@ class PostgisStore(Store):
 
     # -- transactions ---------------------------------------------------------------------------
 
+    def still_usable(self, *, ask_server: bool = True) -> bool:
+        """Whether this read-only store's session can serve another request as it is (the dashboard keeps it open
+        between requests): its connection open and in no transaction and, ``ask_server``, the server still answering
+        it (one statement) and the schema still the one it was opened at. False for a session the server ended meanwhile (restarted, an administrator's
+        ``pg_terminate_backend``, ``idle_session_timeout``), a connection lost, or a store a newer sitewatch migrated
+        since: its caller opens the store anew, which connects again or says why it cannot."""
+        psycopg = _psycopg()
+        if not self.read_only or self._depth or self._pg.closed:
+            return False
+        if self._pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return False
+        if not ask_server:
+            return True
+        try:
+            row = self._pg.execute("SELECT value FROM sitewatch_meta WHERE key = 'schema_version'").fetchone()
+        except psycopg.Error:
+            return False
+        return row is not None and str(row[0]) == str(PG_SCHEMA_VERSION)
+
     def close(self) -> None:
         """Close the connection to PostgreSQL."""
         self._watch.close()
@@ -883,7 +902,7 @@ def _connect_hint(exc: BaseException, origin: str = "") -> str:
 _FULL = (
     "the server lets no more sessions in (its max_connections, or the role's or the database's CONNECTION LIMIT, is "
     "reached; `SELECT usename, application_name, state FROM pg_stat_activity` lists who holds them): a sitewatch "
-    "command holds one connection (`serve` one for each request it is answering, a Dask run's workers none); close "
+    "command holds one connection (`serve` one for each request it is answering and up to 4 idle, a Dask run's workers none); close "
     "idle sessions or have the database's administrator raise the limit, then run the command again"
 )
 """What to do when the server refuses another connection for want of room (SQLSTATE 53300)."""

@@ -143,8 +143,15 @@ def _footprint(geom: BaseGeometry | None) -> BaseGeometry | None:
 
 _SCENE_COLUMNS = ("provider", "collection", "item_id", "sensor", "acquired", "resolution_m", "hrefs", "geom", "platform",
                   "cloud_cover", "simulated", "properties")  # fmt: skip
+_OBSERVATION_COLUMNS = ("observation_id", "site_id", "scene_id", "sensor", "acquired", "crs", "transform", "width", "height",
+                        "path", "sha256", "valid_fraction", "cloud_fraction", "provenance")  # fmt: skip
+"""The columns of ``observations`` an :class:`~sitewatch.model.Observation` is built from (and its row sorted by): not
+its footprint over the site (``geom``, read by :meth:`Store.observation_footprints`), which a site's years of rows
+read whole sent as thousands of geometries that no caller of :meth:`Store.observations` looked at."""
+
 _OBSERVATIONS_WITH_SCENES = (
-    "SELECT observations.*, "
+    "SELECT "
+    + ", ".join(f"observations.{c}" for c in _OBSERVATION_COLUMNS) + ", "
     + ", ".join(f"scenes.{c} AS scene_{c}" for c in _SCENE_COLUMNS)
     + " FROM observations LEFT JOIN scenes ON scenes.scene_id = observations.scene_id"
 )

@@ -16,8 +16,8 @@ Pages (no script, nothing loaded from elsewhere):
 The JSON API (``/api/...``) returns what the pages show; ``/openapi.json`` describes it. FastAPI's
 ``/docs`` and ``/redoc`` are off: they load their scripts from a CDN.
 
-Every request opens the store read-only (SQLite refuses writes on that connection) in the thread
-that serves it. Files are served by observation id only: the path comes from the database and
+Every request reads the store read-only (SQLite refuses writes on that connection) in the thread
+that serves it: a GeoPackage opened for it, a PostGIS store kept open between requests (:mod:`.store_pool`). Files are served by observation id only: the path comes from the database and
 must lie inside the workspace's archive.
 """
 
@@ -57,6 +57,7 @@ from ..report import charts
 from ..report.exports import date_zone
 from ..report.html import by_kind, candidates_text, imagery_lines, in_period, template_environment
 from ..store import Store
+from ..store.postgis import PostgisStore
 from ..workspace import Workspace, open_workspace
 from . import data, schemas
 from .data import BadId, NotFound, check_id
@@ -72,6 +73,7 @@ from .quicklook import (
     quicklook_png,
     quicklook_shape,
 )
+from .store_pool import StorePool
 from .svg import changes_overlay_svg, months_svg, overlay_svg, site_crs, site_svg
 
 __all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX", "RETRY_AFTER_S"]
@@ -84,7 +86,7 @@ CLOSE_UP_MIN_IMAGE_PX = 64
 """A close-up's window is about four times its detection's length, and at least this many image pixels."""
 RETRY_AFTER_S = 5
 """The ``Retry-After`` (s) of a 503 that passes (the PostGIS server restarting or unreachable, the GeoPackage
-locked by a stage writing it): a restart of PostgreSQL takes a few seconds, and each request connects anew."""
+locked by a stage writing it): a restart of PostgreSQL takes a few seconds, and the next request connects anew."""
 
 
 class GeoJSONResponse(JSONResponse):
@@ -121,22 +123,35 @@ class Dashboard:
         self.cache = cache
         self.max_px = max_px
         self.env = _environment()
+        self.pool = StorePool()
+        """The PostGIS stores kept open between requests (a GeoPackage is opened for each)."""
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        """The workspace's store, read-only, for one request (and the thread serving it): opened anew each
-        time, so that a PostGIS server back after a restart, or a GeoPackage put back, is read at once."""
+        """The workspace's store, read-only, for one request (and the thread serving it). A GeoPackage is opened
+        anew each time, so that one put back is read at once; a PostGIS store is taken from :attr:`pool` (kept open
+        between requests, its session asked first whether it still answers: one ended by a server's restart is
+        replaced at once), under the ``store`` setting read for this request."""
+        url = self.ws.store_url
+        if url:
+            with self.pool.store(url, self._open) as pg:
+                yield pg
+            return
+        store = self._open()
         try:
-            store = self.ws.store(read_only=True)
+            yield store
+        finally:
+            store.close()
+
+    def _open(self) -> Store:
+        """The workspace's store opened read-only, an error opening it named in the dashboard's terms."""
+        try:
+            return self.ws.store(read_only=True)
         except StoreError as exc:
             named = self._why_not(exc)
             if named is exc:
                 raise
             raise named from exc
-        try:
-            yield store
-        finally:
-            store.close()
 
     def _why_not(self, exc: StoreError) -> StoreError:
         """``exc`` (the GeoPackage would not open) said in the dashboard's terms when its file went away since the
@@ -254,12 +269,17 @@ def create_app(
     must exist and its database be of this sitewatch's schema: it is never migrated or written.
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
-    ws.store(read_only=True).close()  # fail now, not at the first request
+    first = ws.store(read_only=True)  # fail now, not at the first request
     ais = tuple(Path(f) for f in ais_files)
     for f in ais:
         if not f.is_file():
+            first.close()
             raise InputError(f"AIS file {f} does not exist: give an AIS CSV file (as `sitewatch ais --ais` reads)")
     dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px, ais, ais_coverage)
+    if isinstance(first, PostgisStore) and first.url == ws.store_url:
+        dash.pool.give_back(first)  # the first request's
+    else:
+        first.close()
     app = FastAPI(
         title="sitewatch dashboard",
         version=__version__,
@@ -269,6 +289,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.dashboard = dash
+    app.router.on_shutdown.append(dash.pool.close)
     _add_error_handlers(app, dash)
     _add_api(app, dash)
     _add_pages(app, dash)
@@ -430,7 +451,7 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
         # The PostGIS server stopped, restarting or too busy: it passes, and the next request connects anew.
         return reply(request, 503, f"the workspace's store {exc.location} cannot be reached at the moment ({exc.reason}): "
                                    "check that its PostgreSQL server is running and accepts connections; the dashboard "
-                                   f"connects anew for each request, so it answers again as soon as the server does "
+                                   f"connects again at the next request, so it answers again as soon as the server does "
                                    f"(no restart needed): try again in {RETRY_AFTER_S} s", retry=True)  # fmt: skip
 
     @app.exception_handler(HTTPException)
@@ -631,7 +652,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             # Years of daily images: the page shows one period (the last DEFAULT_PERIOD_DAYS unless asked), read alone.
             period = data.site_period(store, site.id, start, end, dash.params)
             params = dash.period_params(period)
-            records = data.load_period_records(store, site.id, params)
+            records = data.load_period_records(store, site.id, params, site_geometry=site.geometry)
             tl = build_timeline(site.id, records.observations, records.detections, params, site_name=site.name,
                                 undetected=records.undetected, site_geometry=site.geometry)  # fmt: skip
             observations = [o for o in records.observations if in_period(o, params)]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.occupancy import (
@@ -27,6 +28,7 @@ from ..analysis.occupancy import (
     read_site_records,
     timeline_to_dict,
 )
+from ..analysis.period_records import read_timeline_records
 from ..errors import InputError, SiteError, SitewatchError, StoreError, StoreUnavailableError
 from ..model import (
     Change,
@@ -58,6 +60,7 @@ __all__ = [
     "asked_period",
     "site_period",
     "load_period_records",
+    "period_only_records",
     "period_timeline",
     "site_months",
     "observation_row",
@@ -192,7 +195,7 @@ def site_detail(store: Store, site_id: str, params: TimelineParams | None = None
         observations = []
         period = {"from": empty.start.isoformat() if empty.start else None, "to": empty.end.isoformat() if empty.end else None}
     elif params is not None and (params.start or params.end):
-        records = load_period_records(store, site_id, params)
+        records = period_only_records(store, site_id, params)
         observations = [observation_row(o, counts.get(o.id, 0)) for o in records.observations if in_period(o, params)]
     else:
         observations = [observation_row(o, counts.get(o.id, 0)) for o in store.observations(site_id)]
@@ -235,7 +238,7 @@ def site_detections(store: Store, site_id: str, params: TimelineParams | None = 
     dates ``params.start``..``params.end``, the timeline's, when either is given)."""
     find_site(store, site_id)
     if params is not None and (params.start or params.end):
-        records = load_period_records(store, site_id, params)
+        records = period_only_records(store, site_id, params)
         obs = {o.id: o for o in records.observations if in_period(o, params)}
         features = [detection_feature(obs[d.observation_id], d) for d in records.detections if d.observation_id in obs]
     else:
@@ -443,14 +446,20 @@ def _read_bounds(params: TimelineParams, days_before: int) -> tuple[datetime | N
     return bound(params.start, -days_before), bound(params.end, 2)
 
 
-def load_period_records(store: Store, site_id: str, params: TimelineParams) -> SiteRecords:
-    """The site's records a timeline of ``params.start``..``params.end`` rests on, read for those dates alone (and
-    ``gap_days`` before, to judge its first date against the usable date before it, as ``timeline --from`` does):
-    a site with years of daily images is not read whole for one season.
+def load_period_records(store: Store, site_id: str, params: TimelineParams, *,
+                        site_geometry: BaseGeometry | None = None) -> SiteRecords:  # fmt: skip
+    """The site's records a timeline of ``params.start``..``params.end`` rests on, read for those dates and the
+    ``gap_days`` (+2) before them that settle its first date, as ``timeline --from`` reads them
+    (:func:`~sitewatch.analysis.period_records.read_timeline_records`; the whole history only when a berth was hidden
+    on every usable date of those weeks): a site with years of daily images is not read whole for one season, and
+    the page's timeline is ``timeline --from``'s. ``site_geometry``: the site's polygon, as the timeline takes it."""
+    return read_timeline_records(store, site_id, params, site_geometry=site_geometry)
 
-    The timeline of these is the whole archive's over the period, but for a vessel carried forward (not seen,
-    its berth hidden) through more than ``gap_days`` of dates before the period: read from there, it is not known."""
-    since, until = _read_bounds(params, params.gap_days + 2)
+
+def period_only_records(store: Store, site_id: str, params: TimelineParams) -> SiteRecords:
+    """The site's records of the dates ``params.start``..``params.end`` (and 2 days either side: a local date runs up
+    to 14 h from UTC's), for what shows the period's images and detections alone (no timeline)."""
+    since, until = _read_bounds(params, 2)
     return read_site_records(store, site_id, since=since, until=until)
 
 
@@ -488,7 +497,7 @@ def pairs_regions(pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> list[
 
 def period_timeline(store: Store, site: Site, params: TimelineParams) -> Timeline:
     """The site's timeline of the period of ``params`` from :func:`load_period_records`."""
-    records = load_period_records(store, site.id, params)
+    records = load_period_records(store, site.id, params, site_geometry=site.geometry)
     return build_timeline(site.id, records.observations, records.detections, params, site_name=site.name,
                           undetected=records.undetected, site_geometry=site.geometry)  # fmt: skip
 

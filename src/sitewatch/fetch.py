@@ -94,6 +94,7 @@ __all__ = [
     "Candidate",
     "FetchOptions",
     "FetchReport",
+    "item_changes",
     "site_stats",
     "read_window",
     "find_scenes",
@@ -162,6 +163,10 @@ class Candidate:
     """Pixel figures over the site, once known (read or cached)."""
     fetched: bool = False
     """Already archived as an observation of the site."""
+    changed: str = ""
+    """Archived, but from another version of the item: what differs between the item the observation was
+    fetched from and the catalogue's item of that id now (:func:`item_changes`; blank: the same, or not archived).
+    A fetch takes the new version."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,9 @@ class FetchReport:
     """(item id, reason): already fetched, cloudier than asked, no valid pixel over the site."""
     failed: tuple[tuple[str, str], ...] = ()
     """(item id/asset, what went wrong and what to do)."""
+    replaced: tuple[tuple[str, str], ...] = ()
+    """(item id, what changed): observations fetched again because the catalogue's item changed since (a provider
+    reprocessed it under the same id); each is among ``observations`` too."""
 
 
 # -- pixels ---------------------------------------------------------------------------------------
@@ -340,9 +348,62 @@ def _stats_key(site: Site, scene: SceneRef) -> str:
     return f"{site.id}|{shape_id}|{scene.id}"
 
 
-def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef) -> bool:
-    rows = store.execute("SELECT path FROM observations WHERE observation_id = ?", (f"{site.id}/{scene.item_id}",))
-    return bool(rows) and (ws.root / rows[0]["path"]).exists()
+def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef, item: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the item is archived as an observation of the site, and what changed in the catalogue's item since
+    it was fetched (:func:`item_changes`; blank: nothing, or not archived)."""
+    rows = store.execute("SELECT path, provenance FROM observations WHERE observation_id = ?",
+                         (f"{site.id}/{scene.item_id}",))  # fmt: skip
+    if not rows or not (ws.root / rows[0]["path"]).exists():
+        return False, ""
+    provenance = rows[0]["provenance"]
+    try:
+        held = json.loads(provenance) if isinstance(provenance, str | bytes) else provenance
+    except ValueError:
+        return True, ""
+    stored = held.get("stac_item") if isinstance(held, dict) else None
+    if not isinstance(stored, dict):  # imported, or fetched by a sitewatch that kept no item: nothing to compare
+        return True, ""
+    return True, ", ".join(item_changes(stored, item))
+
+
+def _asset_shape(asset: Any) -> Any:
+    """An asset as :func:`item_changes` compares it: its file's name for its href (a catalogue on disk moved, a CDN's
+    host or a signed URL's query changes no image) and its other fields, but its ``alternate`` hrefs."""
+    if not isinstance(asset, dict):
+        return asset
+    href = str(asset.get("href") or "")
+    name = urlsplit(href).path.rstrip("/").rpartition("/")[2] if "://" in href else Path(href).name
+    return {k: v for k, v in asset.items() if k not in ("href", "alternate")} | {"href": name}
+
+
+def _as_text(value: Any) -> str:
+    """``value`` as JSON text, keys sorted: NaN (which a catalogue may write) equal to NaN, as ``==`` does not have it."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def item_changes(stored: Mapping[str, Any], item: Mapping[str, Any]) -> list[str]:
+    """What differs between the STAC item an observation was fetched from (``stored``, kept in its provenance) and the
+    catalogue's item of that id now: ``"properties KEY"`` of each property added, removed or changed (``updated``,
+    ``earthsearch:boa_offset_applied``, ``s2:processing_baseline``…), ``"asset KEY"`` of each asset whose file name or
+    other fields (checksum, size, scaling) differ; ``"geometry"``. Links are not compared (a catalogue rewrites them
+    as it likes); an empty list: the same item, as far as its JSON tells (an image rewritten under the same name with
+    the same metadata is not seen: ``fetch --force`` takes it)."""
+    out: list[str] = []
+    old_p, new_p = stored.get("properties") or {}, item.get("properties") or {}
+    if isinstance(old_p, dict) and isinstance(new_p, dict):
+        out += [f"properties {k}" for k in sorted(set(old_p) | set(new_p), key=str)
+                if _as_text(old_p.get(k)) != _as_text(new_p.get(k))]  # fmt: skip
+    elif _as_text(old_p) != _as_text(new_p):
+        out.append("properties")
+    old_a, new_a = stored.get("assets") or {}, item.get("assets") or {}
+    if isinstance(old_a, dict) and isinstance(new_a, dict):
+        out += [f"asset {k}" for k in sorted(set(old_a) | set(new_a), key=str)
+                if _as_text(_asset_shape(old_a.get(k))) != _as_text(_asset_shape(new_a.get(k)))]  # fmt: skip
+    elif _as_text(old_a) != _as_text(new_a):
+        out.append("assets")
+    if _as_text(stored.get("geometry")) != _as_text(item.get("geometry")):
+        out.append("geometry")
+    return out
 
 
 def find_scenes(
@@ -407,7 +468,10 @@ def site_candidates(
             stats = SiteStats(**cached) if cached else None
         except TypeError:  # a cache written by another version: measure again
             stats = None
-        out.append(Candidate(scene, item, coverage, stats, _archived(ws, store, site, scene)))
+        fetched, changed = _archived(ws, store, site, scene, item)
+        if changed:
+            stats = None  # the figures measured on the item fetched: the new version's are measured anew
+        out.append(Candidate(scene, item, coverage, stats, fetched, changed))
     return out
 
 
@@ -699,13 +763,14 @@ class _SiteRun:
         self.done: list[Observation] = []
         self.skipped: list[tuple[str, str]] = list(duplicates)
         self.failed: list[tuple[str, str]] = list(refused)
+        self.replaced: list[tuple[str, str]] = []
 
     def step(self, catalog: Catalog, options: FetchOptions, cand: Candidate, reader: _Reader,
              stats_table: dict[str, Any]) -> None:  # fmt: skip
         """Fetch one candidate, or say why not (skipped, failed)."""
         site, scene = self.site, cand.scene
         try:
-            if cand.fetched and not options.force:
+            if cand.fetched and not options.force and not cand.changed:
                 self.skipped.append((scene.item_id, "already fetched"))
                 return
             if twin := _archived_twin(self.archived, site, scene):
@@ -716,9 +781,19 @@ class _SiteRun:
             if known is not None and (reason := _rejection(known, options.max_cloud)):
                 self.skipped.append((scene.item_id, reason + " (cached)"))
                 return
+            held = next((o for o in self.archived if o.id == f"{site.id}/{scene.item_id}"), None)
             outcome = _fetch_one(self.ws, self.store, site, catalog, cand, reader, options, stats_table)
             if isinstance(outcome, Observation):
                 self.done.append(outcome)
+                if cand.changed and held is not None:
+                    image = ("its image changed: its detections were dropped, the next `sitewatch detect` finds them "
+                             "again" if held.sha256 != outcome.sha256 else "its image is the same: its detections stay")
+                    self.replaced.append((scene.item_id, f"the catalogue's item changed since it was fetched "
+                                                         f"({cand.changed}); fetched again, {image}"))  # fmt: skip
+            elif cand.changed:
+                self.skipped.append((scene.item_id, f"the catalogue's item changed since it was fetched ({cand.changed}), "
+                                                    f"and the new version is not kept: {outcome}; the observation "
+                                                    "fetched before stays"))  # fmt: skip
             else:
                 self.skipped.append((scene.item_id, outcome))
         except (CredentialError, ImageReadError, SourceError, InputError) as exc:
@@ -732,12 +807,13 @@ class _SiteRun:
             self.site.id,
             {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, options.collection),
              "from": options.start.isoformat(), "to": options.end.isoformat(), "max_cloud": options.max_cloud},
-            {"observations": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)},
+            {"observations": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed),
+             **({"replaced": len(self.replaced)} if self.replaced else {})},
         )  # fmt: skip
 
     def report(self) -> FetchReport:
         """What the site's fetch did."""
-        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed))
+        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed), tuple(self.replaced))
 
 
 def measure_site_stats(
@@ -976,6 +1052,7 @@ def _fetch_one(
         "site_cloud_fraction": stats.cloud_fraction,
         "cloud_rule": stats.rule,
         "partial_failures": failures,
+        **({"item_changed": cand.changed} if cand.changed else {}),
         "stac_item": dict(item),
     }
     # Outside the workspace: a run killed here (SIGKILL) leaves no stray folder beside sitewatch.gpkg.

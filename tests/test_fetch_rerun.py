@@ -1,0 +1,168 @@
+"""``fetch`` run again, as a user runs it: against a STAC API on 127.0.0.1 (``test_stac.StacServer``) with Sentinel-2
+and Sentinel-1 RTC items whose assets are small COGs written here. Nothing new: nothing written; a new item: it alone
+read; an item reprocessed under its id: its new version fetched, its observation replaced and said so."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+from shapely.geometry import box, mapping
+
+from sitewatch.cli import main
+from sitewatch.fetch import item_changes
+from sitewatch.geo import reproject_geometry
+from sitewatch.workspace import init_workspace
+from test_stac import SITE, UTM, StacServer, _cog, _s2_item, _site_xy
+
+
+def _rtc_item(files: Path, base: str, item_id: str, when: str, value: float = 0.05) -> dict[str, Any]:
+    """A Planetary-Computer-shaped Sentinel-1 RTC item whose COGs (VV, VH, linear gamma0) cover the site."""
+    x, y = _site_xy()
+    x0, y1 = np.floor((x - 1500) / 10) * 10, np.ceil((y + 1500) / 10) * 10
+    n = 300
+    assets = {}
+    for key in ("vv", "vh"):
+        _cog(files / "rtc" / f"{item_id}_{key}.tif", np.full((n, n), value, np.float32), Affine(10, 0, x0, 0, -10, y1),
+             nodata=None)  # fmt: skip
+        assets[key] = {"href": f"{base}/files/rtc/{item_id}_{key}.tif", "type": "image/tiff", "roles": ["data"]}
+    foot = reproject_geometry(box(x0, y1 - n * 10, x0 + n * 10, y1), UTM, "EPSG:4326")
+    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": "sentinel-1-rtc",
+            "geometry": mapping(foot), "bbox": list(foot.bounds),
+            "properties": {"datetime": when, "platform": "sentinel-1a", "sat:orbit_state": "ascending",
+                           "sat:relative_orbit": 54, "sar:polarizations": ["VV", "VH"]},
+            "assets": assets, "links": []}  # fmt: skip
+
+
+@pytest.fixture()
+def catalogue(tmp_path: Path):  # type: ignore[no-untyped-def]
+    files = tmp_path / "files"
+    state = StacServer(files=files)
+    server = state.start()
+    state.items = [
+        _s2_item(files, state.url, "S2A_A_20241005", "2024-10-05T01:53:49Z"),
+        _rtc_item(files, state.url, "S1A_RTC_20241006", "2024-10-06T08:34:14Z"),
+        _s2_item(files, state.url, "S2B_B_20241008", "2024-10-08T01:53:49Z"),
+        _rtc_item(files, state.url, "S1A_RTC_20241018", "2024-10-18T08:34:14Z"),
+    ]
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    (ws.root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{state.url}"\n', encoding="utf-8")
+    yield state, ws.root
+    server.shutdown()
+    server.server_close()
+
+
+def _fetch(root: Path, collection: str, *more: str) -> Any:
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(root), "--catalog", "local", "--collection", collection,
+                                    "--from", "2024-10-01", "--to", "2024-11-30", *more])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _files(root: Path) -> dict[str, tuple[int, int, int]]:
+    return {p.relative_to(root).as_posix(): (p.stat().st_mtime_ns, p.stat().st_size, p.stat().st_ino)
+            for p in root.rglob("*") if p.is_file()}  # fmt: skip
+
+
+def _rows(root: Path) -> dict[str, int]:
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+
+
+def _taken_in(root: Path) -> None:
+    """What an ``alerts check`` does to ``input_changes``: takes its rows in."""
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        db.execute("DELETE FROM input_changes")
+
+
+def test_fetch_again_with_nothing_new_writes_nothing_and_says_so(catalogue):
+    state, root = catalogue
+    for coll in ("s2", "sentinel-1-rtc"):
+        assert "fetched 2," in _fetch(root, coll).output
+    _taken_in(root)
+    files, rows = _files(root), _rows(root)
+    for more in ((), ("--refresh",)):
+        for coll in ("s2", "sentinel-1-rtc"):
+            before = len(state.log)
+            out = _fetch(root, coll, *more).output
+            assert "fetched 0, skipped 2, failed 0" in out and out.count(": already fetched") == 2, out
+            assert not [p for _, p, _ in state.log[before:] if p.startswith("/files/")]  # no asset read
+    now = _files(root)
+    # The search cache is written again by --refresh (it holds when the catalogue was asked); the store's file holds
+    # the `runs` rows (one a command, as every command records). Nothing else: no COG, sidecar or figure rewritten.
+    assert {k for k in files.keys() | now.keys() if files.get(k) != now.get(k)} <= {"sitewatch.gpkg"} | {
+        k for k in now if k.startswith("cache/stac/search-")}
+    assert _rows(root) == rows | {"runs": rows["runs"] + 4}  # input_changes among them: still empty
+
+
+def test_a_new_item_alone_is_fetched(catalogue):
+    state, root = catalogue
+    _fetch(root, "s2")
+    state.items.append(_s2_item(state.files, state.url, "S2A_NEW_20241015", "2024-10-15T01:53:49Z"))
+    before = len(state.log)
+    out = _fetch(root, "s2", "--refresh").output
+    assert "port/S2A_NEW_20241015" in out and "fetched 1, skipped 2" in out
+    assert {p.split("/")[-1].split("_")[1] for _, p, _ in state.log[before:] if p.startswith("/files/")} == {"NEW"}
+
+
+def test_an_item_reprocessed_under_its_id_replaces_its_observation_and_says_so(catalogue):
+    """A provider reprocessing an item under the same id (Earth Search's BOA offset, a new processing baseline): the
+    rerun said "already fetched" and kept the old image for good, whatever --refresh asked."""
+    state, root = catalogue
+    _fetch(root, "s2")
+    assert CliRunner().invoke(main, ["detect", "port", "--workers", "1", "-w", str(root)]).exit_code == 0
+    new = _s2_item(state.files, state.url, "S2A_A_20241005", "2024-10-05T01:53:49Z", dn=3000, folder="v2")
+    new["properties"]["updated"] = "2025-01-01T00:00:00Z"
+    state.items[0] = new
+    res = _fetch(root, "s2", "--refresh", "--json")
+    report = json.loads(res.stdout)
+    assert [o["item_id"] for o in report["observations"]] == ["S2A_A_20241005"]
+    (replaced,) = report["replaced"]
+    assert replaced["item_id"] == "S2A_A_20241005"
+    assert "(properties updated)" in replaced["reason"]  # (the files of the new version have the same names)
+    assert "detections were dropped" in replaced["reason"]
+    with rasterio.open(root / "archive/port/S2A_A_20241005.tif") as src:
+        red = src.read(list(src.descriptions).index("red") + 1)
+    assert np.nanmedian(red) == pytest.approx(3000 * 1e-4 - 0.1, abs=1e-6)  # the new version's pixels
+    shown = CliRunner().invoke(main, ["show", "port/S2A_A_20241005", "--json", "-w", str(root)])
+    provenance = json.loads(shown.stdout)["provenance"]
+    assert provenance["stac_item"]["properties"]["updated"] == "2025-01-01T00:00:00Z"
+    assert "properties updated" in provenance["item_changed"]
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        waiting = [r[0] for r in db.execute("SELECT observation_id FROM observations WHERE detected_at IS NULL")]
+    assert waiting == ["port/S2A_A_20241005"]  # the next `detect` reads it, the other keeps its detections
+    out = _fetch(root, "s2", "--refresh").output  # and once taken, it is the item archived: not fetched a third time
+    assert "fetched 0, skipped 2" in out and "replaced" not in out
+
+
+def test_a_catalogue_moving_its_files_or_rewriting_links_fetches_nothing_again(catalogue):
+    state, root = catalogue
+    _fetch(root, "s2")
+    for item in state.items:
+        item["links"] = [{"rel": "self", "href": f"{state.url}/collections/x/items/{item['id']}"}]
+        for asset in item["assets"].values():  # the same files behind another host (a CDN), signed
+            asset["href"] = asset["href"].replace("127.0.0.1", "localhost") + "?sig=abc"
+            asset["alternate"] = {"s3": {"href": "s3://bucket/" + asset["href"].rsplit("/", 1)[1]}}
+    out = _fetch(root, "s2", "--refresh").output
+    assert "fetched 0, skipped 2" in out and "replaced" not in out
+
+
+def test_item_changes_names_what_differs_and_takes_nan_for_nan():
+    old = {"properties": {"datetime": "2024-10-05T00:00:00Z", "eo:cloud_cover": float("nan")},
+           "assets": {"red": {"href": "https://a/x/B04.tif", "file:checksum": "12"}}, "geometry": None}  # fmt: skip
+    assert item_changes(old, json.loads(json.dumps(old))) == []
+    new = json.loads(json.dumps(old))
+    new["properties"]["s2:processing_baseline"] = "05.11"
+    new["assets"]["red"]["file:checksum"] = "13"
+    new["assets"]["nir"] = {"href": "https://a/x/B08.tif"}
+    assert item_changes(old, new) == ["properties s2:processing_baseline", "asset nir", "asset red"]

@@ -166,3 +166,22 @@ def test_item_changes_names_what_differs_and_takes_nan_for_nan():
     new["assets"]["red"]["file:checksum"] = "13"
     new["assets"]["nir"] = {"href": "https://a/x/B08.tif"}
     assert item_changes(old, new) == ["properties s2:processing_baseline", "asset nir", "asset red"]
+
+
+def test_a_search_answered_from_the_cache_says_the_catalogue_was_not_asked(catalogue):
+    """A rerun within 24 h used the cached search without a word: "fetched 0" while the catalogue had a new item."""
+    state, root = catalogue
+    assert "from the cache" not in _fetch(root, "s2").output  # asked: nothing cached yet
+    state.items.append(_s2_item(state.files, state.url, "S2A_NEW_20241015", "2024-10-15T01:53:49Z"))
+    out = _fetch(root, "s2").output
+    assert "fetched 0, skipped 2" in out
+    assert "searched from the cache (" in out and "--refresh asks the catalogue for items published since" in out
+    assert json.loads(_fetch(root, "s2", "--json").stdout)["search_cached_at"].endswith("Z")
+    res = CliRunner().invoke(main, ["search", "-w", str(root), "--catalog", "local", "--collection", "s2",
+                                    "--from", "2024-10-01", "--to", "2024-11-30"])  # fmt: skip
+    assert "searched from the cache (" in res.output
+    many = CliRunner().invoke(main, ["fetch", "-w", str(root), "--catalog", "local", "--collection", "s2",
+                                     "--from", "2024-10-01", "--to", "2024-11-30", "--json"])  # fmt: skip
+    assert json.loads(many.stdout)["sites"][0]["search_cached_at"].endswith("Z")  # every site: a group's search
+    res = _fetch(root, "s2", "--refresh", "--json")
+    assert json.loads(res.stdout)["search_cached_at"] is None

@@ -181,6 +181,9 @@ class FetchReport:
     replaced: tuple[tuple[str, str], ...] = ()
     """(item id, what changed): observations fetched again because the catalogue's item changed since (a provider
     reprocessed it under the same id); each is among ``observations`` too."""
+    search_cached: float | None = None
+    """When the search these items came from was made (``time.time()``), when its answer was the cache's (the
+    catalogue not asked: items published since are not seen without ``--refresh``); None: the catalogue was asked."""
 
 
 # -- pixels ---------------------------------------------------------------------------------------
@@ -414,17 +417,19 @@ def find_scenes(
     options: FetchOptions,
     *,
     refused: list[tuple[str, str]] | None = None,
+    cached: list[float] | None = None,
 ) -> list[Candidate]:
     """The catalogue's items of ``options.collection`` over the site in the period, with coverage and any known
     site figures.
 
     An item that cannot be read as a scene (no datetime, an asset that is no remote URL…) is named in a
-    warning and left out; with ``refused``, its (item id, reason) is added there too."""
+    warning and left out; with ``refused``, its (item id, reason) is added there too. With ``cached``, the time the
+    search was made is added to it when its answer came from the cache (:func:`~sitewatch.sources.stac.search_items`)."""
     geom = site.require_geometry()
     items = search_items(
         catalog, options.collection, geom.bounds, options.start, options.end,
         cache_dir=cache_dir(ws), refresh=options.refresh, retries=options.retries, backoff=options.backoff,
-        limit=options.page_size, env=options.env,
+        limit=options.page_size, env=options.env, cached=cached,
     )  # fmt: skip
     return site_candidates(ws, store, site, read_items(items, catalog), _load_stats(ws), refused)
 
@@ -679,8 +684,10 @@ def fetch_scenes(
     refetches items already archived (:class:`FetchOptions` says what each option does).
     """
     refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
-    candidates = find_scenes(ws, store, site, catalog, options, refused=refused)
-    return fetch_candidates(ws, store, site, catalog, options, candidates, refused, progress=progress)
+    cached: list[float] = []
+    candidates = find_scenes(ws, store, site, catalog, options, refused=refused, cached=cached)
+    report = fetch_candidates(ws, store, site, catalog, options, candidates, refused, progress=progress)
+    return replace(report, search_cached=cached[0]) if cached else report
 
 
 def fetch_candidates(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,8 @@ from .options import (
     sites_asked,
     workspace_option,
 )
-from .output import echo_json
-from .search import StacQuery, chosen_catalog, stac_query_options
+from .output import echo_json, echo_wrapped
+from .search import StacQuery, cached_search_note, chosen_catalog, stac_query_options
 
 if TYPE_CHECKING:
     from ..fetch import FetchReport
@@ -113,12 +114,14 @@ def command(
                 f"({catalog.name}, {query.collection}, {sid})"
             )
             for item_id, reason in report.replaced:  # (with -q too: detections were dropped)
-                click.echo(f"  replaced {item_id}: {reason}")
+                echo_wrapped(f"  replaced {item_id}: {reason}")
             if not is_quiet():
                 for item_id, reason in report.skipped:
                     click.echo(f"  skipped {item_id}: {reason}")
         if not ids:
             click.echo("no site in this workspace: add one with `sitewatch sites add`")
+        if not is_quiet() and (note := cached_search_note([r.search_cached for r in reports.values()])):
+            click.echo(note)
     # with --json too: standard output may be a script's, this is the user's
     for sid in ids:
         if sid in reports:
@@ -146,4 +149,5 @@ def _report_json(report: FetchReport) -> dict[str, Any]:
         "skipped": [{"item_id": i, "reason": r} for i, r in report.skipped],
         "failed": [{"item_id": i, "error": e} for i, e in report.failed],
         "replaced": [{"item_id": i, "reason": r} for i, r in report.replaced],
+        "search_cached_at": None if report.search_cached is None else iso_utc(datetime.fromtimestamp(report.search_cached, UTC)),
     }  # fmt: skip

@@ -950,6 +950,7 @@ def search_items(
     env: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     reuse: dict[str, Any] | None = None,
+    cached: list[float] | None = None,
 ) -> list[dict[str, Any]]:
     """STAC items (as JSON dicts, oldest first) of ``collection`` over ``bbox`` between two times.
 
@@ -958,7 +959,9 @@ def search_items(
     naming the credential to set. With ``cache_dir``, results are kept there for
     :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``. ``reuse``, a dict kept
     between calls, holds the catalogue's opened client: many searches of one
-    catalogue (a group of sites each) read its landing page once, not twice each.
+    catalogue (a group of sites each) read its landing page once, not twice each. ``cached``: when given, the time
+    (``time.time()``) the answer was made at is added to it when it comes from the cache, not the catalogue (so that
+    the command can say so).
     """
     given, collection = collection, resolve_collection(catalog, collection)
     if catalog.on_disk:  # walked, not searched; not cached either: a delivery is read in a moment, and may change
@@ -970,10 +973,12 @@ def search_items(
         cache_file = Path(cache_dir) / f"search-{_cache_key(catalog, collection, bbox, start, end)}.json"
         if cache_file.exists() and not refresh:
             try:
-                cached = json.loads(cache_file.read_text(encoding="utf-8"))
-                if time.time() - float(cached["created"]) < SEARCH_CACHE_HOURS * 3600:
+                kept = json.loads(cache_file.read_text(encoding="utf-8"))
+                if time.time() - float(kept["created"]) < SEARCH_CACHE_HOURS * 3600:
                     log.info("search results from cache %s", cache_file.name)
-                    return list(cached["features"])
+                    if cached is not None:
+                        cached.append(float(kept["created"]))
+                    return list(kept["features"])
             except (ValueError, KeyError):
                 pass  # a damaged cache file is just asked again
     require_extra("pystac_client", "stac")

@@ -185,3 +185,51 @@ def test_a_search_answered_from_the_cache_says_the_catalogue_was_not_asked(catal
     assert json.loads(many.stdout)["sites"][0]["search_cached_at"].endswith("Z")  # every site: a group's search
     res = _fetch(root, "s2", "--refresh", "--json")
     assert json.loads(res.stdout)["search_cached_at"] is None
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    ((500, "text/html", b"<html>Internal Server Error</html>", {}),
+     "search failed (HTTP 500, its server failed: asked 2 times; try again later)"),
+    ((429, "application/json", b'{"code": "TooManyRequests"}', {"Retry-After": "0"}),
+     "search failed (HTTP 429, too many requests: asked 2 times, as its Retry-After said; try again later)"),
+    ((200, "text/html", b"<html>sign in to the proxy</html>", {}), "did not answer as a STAC API does"),
+])  # fmt: skip
+def test_a_catalogue_failing_is_named_by_its_url_and_what_was_fetched_stays(catalogue, answer, said):
+    """A catalogue named in sitewatch.toml that failed was named by its name alone ("local search failed (HTTP 500)"):
+    which URL, and that a rate limit or a server error passes, were not said."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state, root = catalogue
+    _fetch(root, "s2")
+    files = _files(root)
+    status, ctype, body, headers = answer
+
+    class Failing(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(status)
+            for k, v in {"Content-Type": ctype, "Content-Length": str(len(body)), **headers}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/stac"
+    try:
+        (root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{url}"\n', encoding="utf-8")
+        res = CliRunner().invoke(main, ["fetch", "port", "-w", str(root), "--catalog", "local", "--collection", "s2",
+                                        "--from", "2024-10-01", "--to", "2024-11-30", "--refresh", "--retries", "1"])  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.exit_code == 1
+    assert f"Error: local ({url}) {said}" in res.output, res.output
+    now = _files(root)
+    assert {k: v for k, v in now.items() if k != "sitewatch.toml"} == {k: v for k, v in files.items() if k != "sitewatch.toml"}
+    # (the observations fetched before, untouched: nothing but the toml written here)

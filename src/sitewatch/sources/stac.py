@@ -1061,13 +1061,19 @@ def search_items(
         if status is None:
             # pystac-client wraps connection failures in APIError without a status.
             raise SourceError(unreachable_message(catalog, exc)) from exc
-        raise SourceError(f"{catalog.name} search failed (HTTP {status}): {redact(str(exc))[:300]}") from exc
+        if status == 429:
+            why = f", too many requests: asked {retries + 1} times, as its Retry-After said; try again later"
+        elif status in _TRANSIENT:
+            why = f", its server failed: asked {retries + 1} times; try again later"
+        else:
+            why = ""
+        raise SourceError(f"{_named(catalog)} search failed (HTTP {status}{why}): {redact(str(exc))[:300]}") from exc
     except requests.RequestException as exc:
         raise SourceError(unreachable_message(catalog, exc)) from exc
     except (ValueError, TypeError, AttributeError, KeyError, ClientTypeError, STACError, STACTypeError) as exc:
         # An answer that is not JSON, or JSON that is not a STAC API (an HTML page, a proxy's error)
         raise SourceError(
-            f"{catalog.name} did not answer as a STAC API does ({type(exc).__name__}: {redact(str(exc))[:200]}); "
+            f"{_named(catalog)} did not answer as a STAC API does ({type(exc).__name__}: {redact(str(exc))[:200]}); "
             "check that the URL is a STAC API root"
         ) from exc
     features = _in_api_order(features)
@@ -1077,6 +1083,12 @@ def search_items(
         write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _named(catalog: Catalog) -> str:
+    """The catalogue as an error names it: its name and URL (``mine (https://example.org/stac)``; a password in it as
+    ``***``), or its URL alone when it was given by URL."""
+    return catalog.name if catalog.name == catalog.shown_url else f"{catalog.name} ({catalog.shown_url})"
 
 
 def _remote_only(base: Any, catalog: Catalog) -> Any:

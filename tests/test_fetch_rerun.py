@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,45 @@ def test_a_catalogue_failing_is_named_by_its_url_and_what_was_fetched_stays(cata
     now = _files(root)
     assert {k: v for k, v in now.items() if k != "sitewatch.toml"} == {k: v for k, v in files.items() if k != "sitewatch.toml"}
     # (the observations fetched before, untouched: nothing but the toml written here)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_a_fetch_stopped_mid_item_by_a_signal_leaves_nothing_half_written_and_the_rerun_completes(catalogue, sig):
+    """Ctrl-C, `kill` or SIGKILL while the third item's assets come in (a slow catalogue), then the same fetch again."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    state, root = catalogue
+    state.items = [_s2_item(state.files, state.url, f"S2A_{d}_202410{d}", f"2024-10-{d}T01:53:49Z") for d in range(11, 16)]
+    state.delay = 0.05
+    args = [sys.executable, "-m", "sitewatch", "fetch", "port", "-w", str(root), "--catalog", "local", "--collection",
+            "s2", "--from", "2024-10-01", "--to", "2024-11-30"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    # As a terminal's Ctrl-C: a background job (as CI may run the tests) starts with SIGINT ignored.
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    try:
+        while not any("S2A_13_" in p for _, p, _ in list(state.log)) and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143, "SIGKILL": -9}[sig], err
+    half = [p for p in root.rglob("*") if "partial" in p.name or p.name.startswith("sitewatch-item-")]
+    assert not half or sig == "SIGKILL", half  # (SIGKILL's partial files: the rerun removes them)
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        paths = [r[0] for r in db.execute("SELECT path FROM observations")]
+    assert len(paths) < 5 and all((root / p).is_file() for p in paths)  # every row's COG there
+    state.delay = 0.0
+    res = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert f"fetched {5 - len(paths)}, skipped {len(paths)}, failed 0" in res.stdout
+    with sqlite3.connect(root / "sitewatch.gpkg") as db:
+        ids = [r[0] for r in db.execute("SELECT observation_id FROM observations ORDER BY observation_id")]
+    assert ids == [f"port/S2A_{d}_202410{d}" for d in range(11, 16)]  # each once
+    assert sorted(p.name for p in (root / "archive" / "port").iterdir()) == sorted(
+        f"S2A_{d}_202410{d}{ext}" for d in range(11, 16) for ext in (".tif", ".stac.json"))

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -1277,6 +1278,8 @@ class StacServer:
     tokens: dict[str, int] = field(default_factory=dict)
     issued: int = 0
     url: str = ""
+    delay: float = 0.0
+    """Seconds each asset request waits before its answer (a slow catalogue, to stop a fetch mid-item)."""
 
     def new_token(self) -> str:
         self.issued += 1
@@ -1364,6 +1367,8 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
             self._json(_search(state, body))
 
         def _file(self, name: str, query: dict[str, list[str]]) -> None:
+            if state.delay:
+                time.sleep(state.delay)
             if name.startswith("forbidden/"):
                 return self._send(403, b"AccessDenied", "text/plain")
             if name.startswith("signed/"):

@@ -276,3 +276,20 @@ def test_a_fetch_stopped_mid_item_by_a_signal_leaves_nothing_half_written_and_th
     assert ids == [f"port/S2A_{d}_202410{d}" for d in range(11, 16)]  # each once
     assert sorted(p.name for p in (root / "archive" / "port").iterdir()) == sorted(
         f"S2A_{d}_202410{d}{ext}" for d in range(11, 16) for ext in (".tif", ".stac.json"))
+
+
+def test_a_catalogue_not_listening_is_named_by_its_url(catalogue):
+    import socket
+
+    state, root = catalogue
+    _fetch(root, "s2")
+    files = _files(root)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/stac"
+    (root / "sitewatch.toml").write_text(f'[catalogs.local]\nurl = "{url}"\n', encoding="utf-8")
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(root), "--catalog", "local", "--collection", "s2",
+                                    "--from", "2024-10-01", "--to", "2024-11-30", "--refresh", "--retries", "0"])  # fmt: skip
+    assert res.exit_code == 1 and f"Error: local ({url}): could not reach 127.0.0.1" in res.output, res.output
+    assert {k: v for k, v in _files(root).items() if k != "sitewatch.toml"} == {
+        k: v for k, v in files.items() if k != "sitewatch.toml"}

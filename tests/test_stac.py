@@ -225,7 +225,7 @@ def test_unresolvable_host_fails_fast_and_says_so_in_full(monkeypatch):
         stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
     assert time.monotonic() - t0 < 3  # 5 retries with backoff 1 s took about 31 s
     assert str(caught.value) == (
-        "offline: cannot resolve host stac.example.invalid (Name or service not known): "
+        "offline (https://stac.example.invalid/v1): cannot resolve host stac.example.invalid (Name or service not known): "
         "no network, or a mistyped catalogue URL"
     )
 

@@ -871,7 +871,8 @@ def _retry_class() -> Any:
 
 
 def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
-    """Why ``catalog`` could not be reached, in full and short: the host and the root cause.
+    """Why ``catalog`` (its name and URL, :func:`_named`) could not be reached, in full and short: the host and the
+    root cause.
 
     urllib3 nests the cause in several layers of reprs (hundreds of characters); the
     innermost exception says it plainly.
@@ -894,7 +895,7 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     if any(isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError" for e in chain):
         why = next((e.strerror for e in chain if isinstance(e, socket.gaierror) and e.strerror), "")
         return (
-            f"{catalog.name}: cannot resolve host {host}{f' ({why})' if why else ''}: "
+            f"{_named(catalog)}: cannot resolve host {host}{f' ({why})' if why else ''}: "
             "no network, or a mistyped catalogue URL"
         )
     root = chain[-1]
@@ -902,21 +903,21 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     reason = re.sub(r"^<[^>]*>: ", "", reason)  # urllib3's '<connection object at 0x…>: ' prefix
     if any(type(e).__name__ == "ReadTimeoutError" for e in chain):
         return (
-            f"{catalog.name}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
+            f"{_named(catalog)}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
             "catalogue is overloaded, or a proxy or firewall holds the requests; try again later"
         )
     if any(type(e).__name__ == "ConnectTimeoutError" for e in chain):
         return (
-            f"{catalog.name}: no connection to {host} in {CONNECT_TIMEOUT_S:g} s, tried three times: no network to it (a "
+            f"{_named(catalog)}: no connection to {host} in {CONNECT_TIMEOUT_S:g} s, tried three times: no network to it (a "
             "firewall, a VPN that is down), or a mistyped address"
         )
     if _TLS_REFUSED.search(reason):
         return (
-            f"{catalog.name}: {host} answered, but not with a certificate this machine trusts for it, or not over https "
+            f"{_named(catalog)}: {host} answered, but not with a certificate this machine trusts for it, or not over https "
             f"({type(root).__name__}: {redact(reason)}); check the URL (http:// or https://, the host name), or give the "
             "certificate authority of a proxy that inspects HTTPS in REQUESTS_CA_BUNDLE"
         )
-    return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
+    return f"{_named(catalog)}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 
 class _HideCredentials(logging.Filter):

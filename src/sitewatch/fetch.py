@@ -379,9 +379,10 @@ def _asset_shape(asset: Any) -> Any:
     return {k: v for k, v in asset.items() if k not in ("href", "alternate")} | {"href": name}
 
 
-def _as_text(value: Any) -> str:
-    """``value`` as JSON text, keys sorted: NaN (which a catalogue may write) equal to NaN, as ``==`` does not have it."""
-    return json.dumps(value, sort_keys=True, default=str)
+def _same(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same: ``==`` (fast: a rerun compares every archived item), else as JSON text,
+    keys sorted, where NaN (which a catalogue may write) is NaN, as ``==`` does not have it."""
+    return bool(a == b) or json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
 def item_changes(stored: Mapping[str, Any], item: Mapping[str, Any]) -> list[str]:
@@ -393,18 +394,22 @@ def item_changes(stored: Mapping[str, Any], item: Mapping[str, Any]) -> list[str
     the same metadata is not seen: ``fetch --force`` takes it)."""
     out: list[str] = []
     old_p, new_p = stored.get("properties") or {}, item.get("properties") or {}
-    if isinstance(old_p, dict) and isinstance(new_p, dict):
+    if old_p == new_p:  # (the rerun's usual case, at C speed: a rerun compares every archived item)
+        pass
+    elif isinstance(old_p, dict) and isinstance(new_p, dict):
         out += [f"properties {k}" for k in sorted(set(old_p) | set(new_p), key=str)
-                if _as_text(old_p.get(k)) != _as_text(new_p.get(k))]  # fmt: skip
-    elif _as_text(old_p) != _as_text(new_p):
+                if not _same(old_p.get(k), new_p.get(k))]  # fmt: skip
+    elif not _same(old_p, new_p):
         out.append("properties")
     old_a, new_a = stored.get("assets") or {}, item.get("assets") or {}
-    if isinstance(old_a, dict) and isinstance(new_a, dict):
-        out += [f"asset {k}" for k in sorted(set(old_a) | set(new_a), key=str)
-                if _as_text(_asset_shape(old_a.get(k))) != _as_text(_asset_shape(new_a.get(k)))]  # fmt: skip
-    elif _as_text(old_a) != _as_text(new_a):
+    if old_a == new_a:
+        pass
+    elif isinstance(old_a, dict) and isinstance(new_a, dict):
+        out += [f"asset {k}" for k in sorted(set(old_a) | set(new_a), key=str) if old_a.get(k) != new_a.get(k)
+                and not _same(_asset_shape(old_a.get(k)), _asset_shape(new_a.get(k)))]  # fmt: skip
+    elif not _same(old_a, new_a):
         out.append("assets")
-    if _as_text(stored.get("geometry")) != _as_text(item.get("geometry")):
+    if not _same(stored.get("geometry"), item.get("geometry")):
         out.append("geometry")
     return out
 

@@ -293,3 +293,16 @@ def test_a_catalogue_not_listening_is_named_by_its_url(catalogue):
     assert res.exit_code == 1 and f"Error: local ({url}): could not reach 127.0.0.1" in res.output, res.output
     assert {k: v for k, v in _files(root).items() if k != "sitewatch.toml"} == {
         k: v for k, v in files.items() if k != "sitewatch.toml"}
+
+
+def test_a_pass_reprocessed_under_a_new_id_is_said_to_be_one_not_another_catalogue(catalogue):
+    """Earth Search's S2B_…_0_L2A reprocessed as S2B_…_1_L2A: the new item was skipped as "already archived (another
+    catalogue or collection)", which it was not: same catalogue, same collection."""
+    state, root = catalogue
+    _fetch(root, "s2")
+    state.items[0] = _s2_item(state.files, state.url, "S2A_A_20241005_1", "2024-10-05T01:53:49Z", dn=3000)
+    res = _fetch(root, "s2", "--refresh", "--json")
+    reason = {s["item_id"]: s["reason"] for s in json.loads(res.stdout)["skipped"]}["S2A_A_20241005_1"]
+    assert reason == ("same acquisition as port/S2A_A_20241005, already archived (from this catalogue and collection, "
+                      "under another id: another tile of this pass, or a version the provider has since reprocessed "
+                      "under a new id): one observation per moment")

@@ -786,8 +786,13 @@ class _SiteRun:
                 self.skipped.append((scene.item_id, "already fetched"))
                 return
             if twin := _archived_twin(self.archived, site, scene):
-                self.skipped.append((scene.item_id, f"same acquisition as {twin}, already archived (another "
-                                                    "catalogue or collection): one observation per moment"))  # fmt: skip
+                here = (twin.provenance.get("catalog_url") == catalog.shown_url
+                        and twin.provenance.get("collection") == scene.collection)  # fmt: skip
+                where = ("from this catalogue and collection, under another id: another tile of this pass, or a "
+                         "version the provider has since reprocessed under a new id" if here
+                         else "another catalogue or collection")  # fmt: skip
+                self.skipped.append((scene.item_id, f"same acquisition as {twin.id}, already archived ({where}): "
+                                                    "one observation per moment"))  # fmt: skip
                 return
             known = cand.stats
             if known is not None and (reason := _rejection(known, options.max_cloud)):
@@ -944,8 +949,8 @@ def _one_per_acquisition(candidates: list[Candidate], site: Site) -> tuple[list[
     return kept, dropped
 
 
-def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> str | None:
-    """The id of another observation of the site that holds the same acquisition as ``scene``.
+def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> Observation | None:
+    """Another observation of the site that holds the same acquisition as ``scene``.
 
     The same Sentinel-2 pass has other item ids on Earth Search and Planetary Computer (and a
     Sentinel-1 pass is both RTC and GRD): fetched from both, it would count twice.
@@ -955,7 +960,7 @@ def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> str 
     for obs in held:
         if (obs.id != own and platform and obs.scene.platform.lower() == platform and obs.scene.sensor == scene.sensor
                 and abs((obs.scene.acquired - scene.acquired).total_seconds()) < 2.0):  # fmt: skip
-            return obs.id
+            return obs
     return None
 
 

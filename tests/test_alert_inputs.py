@@ -432,3 +432,73 @@ def test_a_member_granted_the_tables_before_the_upgrade_writes_and_checks_alerts
     _check(w.root)
     assert not _next(w.root).full  # its checkpoint stored, the notes it took in removed
     assert all(json.loads(line)["event_id"] for line in (w.root / "alerts.jsonl").read_text(encoding="utf-8").splitlines())
+
+
+def _notes(root: Path) -> list[tuple[Any, ...]]:
+    with open_workspace(root).store() as store:
+        return [tuple(r) for r in store.execute("SELECT site_id, acquired FROM input_changes ORDER BY id")]
+
+
+@pytest.mark.parametrize("what", ["an image imported late, into the past", "an old detection deleted", "the site renamed",
+                                  "an old observation moved to after the end"])  # fmt: skip
+def test_notes_folded_into_one_a_site_still_give_the_window_up(root: Path, what: str) -> None:
+    """``input_changes`` grew without bound in a workspace that never runs ``alerts check``; folded, it must still
+    tell each site's change before its end."""
+    _write(root, STALE_WRITES[what])
+    _write(root, KEPT_WRITES["the day's new image"])
+    before = _notes(root)
+    with open_workspace(root).store() as store:
+        assert store.compact_input_changes(most=1) == len(before) - len(_notes(root)) > 0
+    assert len(_notes(root)) <= 2 and {s for s, _ in _notes(root)} == {s for s, _ in before}
+    run = _next(root)
+    assert run.full and "dunai" in run.why_full and "rason" not in run.why_full, (what, run.why_full)
+
+
+def test_notes_folded_keep_the_window_when_nothing_before_the_end_changed(root: Path) -> None:
+    _write(root, KEPT_WRITES["the day's new image"])
+    _write(root, KEPT_WRITES["a site of no rule edited"])
+    with open_workspace(root).store() as store:
+        assert store.compact_input_changes(most=0) > 0
+    assert not _next(root).full
+
+
+def test_notes_folded_while_a_run_had_taken_some_in_are_not_lost(root: Path) -> None:
+    """A run takes in the notes it found at its start and removes them with its checkpoint: notes folded meanwhile
+    (an image late into the past among them, noted after its start) must outlive that checkpoint."""
+    _write(root, KEPT_WRITES["the day's new image"])
+    with open_workspace(root).store() as store:
+        a = evaluate_window(store, _rules(store))
+    assert a.taken_in and not a.full
+    _write(root, STALE_WRITES["an image imported late, into the past"])
+    with open_workspace(root).store() as store:
+        assert store.compact_input_changes(most=0) > 0
+        assert store_checkpoint(store, a)
+    run = _next(root)
+    assert run.full and "dunai" in run.why_full, run.why_full
+
+
+def test_every_command_bounds_the_notes_when_alerts_check_never_runs(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sitewatch.store import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "INPUT_CHANGES_MOST", 3)
+    for day in range(DAYS, DAYS + 4):
+        _write(root, lambda s, day=day: _put(s, (o := _obs("dunai", START + timedelta(days=day))),
+                                             _dets(o, [(1, 110.0, True), (2, 90.0, False)], False)))  # fmt: skip
+        assert len(_notes(root)) > 3
+        with open_workspace(root).store() as store:
+            store.record_run("detect", "dunai", {}, {})  # as each command ends
+        assert _notes(root) == [("dunai", _notes(root)[0][1])]  # one a site: its earliest
+    assert not _next(root).full  # the days after the end: the window kept
+
+
+def test_a_member_who_may_not_insert_notes_leaves_them_unfolded(member: str, tmp_path: Path) -> None:
+    """A team member is granted reading and deleting ``input_changes``, not inserting: its commands end without
+    folding (an error there would fail every command of a member), the owner's fold them."""
+    w = init_workspace(tmp_path / "ws", member)
+    _fill(w.root)
+    _write(w.root, KEPT_WRITES["the day's new image"])
+    before = _notes(w.root)
+    with open_workspace(w.root).store() as store:
+        assert store.compact_input_changes(most=0) == 0
+        store.record_run("detect", "dunai", {}, {})
+    assert _notes(w.root) == before

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -224,7 +225,7 @@ def test_unresolvable_host_fails_fast_and_says_so_in_full(monkeypatch):
         stac.search_items(catalog, "sentinel-2-l2a", (0, 0, 1, 1), T0, T1, retries=5, backoff=1.0)
     assert time.monotonic() - t0 < 3  # 5 retries with backoff 1 s took about 31 s
     assert str(caught.value) == (
-        "offline: cannot resolve host stac.example.invalid (Name or service not known): "
+        "offline (https://stac.example.invalid/v1): cannot resolve host stac.example.invalid (Name or service not known): "
         "no network, or a mistyped catalogue URL"
     )
 
@@ -1277,6 +1278,8 @@ class StacServer:
     tokens: dict[str, int] = field(default_factory=dict)
     issued: int = 0
     url: str = ""
+    delay: float = 0.0
+    """Seconds each asset request waits before its answer (a slow catalogue, to stop a fetch mid-item)."""
 
     def new_token(self) -> str:
         self.issued += 1
@@ -1364,6 +1367,8 @@ def _handler(state: StacServer) -> type[BaseHTTPRequestHandler]:
             self._json(_search(state, body))
 
         def _file(self, name: str, query: dict[str, list[str]]) -> None:
+            if state.delay:
+                time.sleep(state.delay)
             if name.startswith("forbidden/"):
                 return self._send(403, b"AccessDenied", "text/plain")
             if name.startswith("signed/"):

@@ -231,7 +231,8 @@ def _failing_group(state: StacServer, ws: Any, store: Any, sites: list[Site]) ->
     many = find_scenes_for_sites(ws, store, sites, catalog, FetchOptions("s2", T0, T1, retries=2, backoff=0.01))
     assert state.status_count("/search", 429) == 1
     assert set(many.failed) == {"fiji-e", "fiji-w"}
-    assert "the search for site fiji-e failed: local search failed (HTTP 503)" in many.failed["fiji-e"]
+    assert (f"the search for site fiji-e failed: local ({state.url}) search failed (HTTP 503, its server failed: asked 3 "
+            "times; try again later)") in many.failed["fiji-e"]
     assert [c.scene.item_id for c in many.candidates["c"]] == ["S2_C"]
     assert [c.scene.item_id for c in many.candidates["a"]] == ["S2_AB_1005", "S2_A_HALF", "S2_AB_1010"]
     # The command: every site (none named), the failed ones said with their sites, exit 3. (400: not retried, as

@@ -94,6 +94,7 @@ __all__ = [
     "Candidate",
     "FetchOptions",
     "FetchReport",
+    "item_changes",
     "site_stats",
     "read_window",
     "find_scenes",
@@ -162,6 +163,10 @@ class Candidate:
     """Pixel figures over the site, once known (read or cached)."""
     fetched: bool = False
     """Already archived as an observation of the site."""
+    changed: str = ""
+    """Archived, but from another version of the item: what differs between the item the observation was
+    fetched from and the catalogue's item of that id now (:func:`item_changes`; blank: the same, or not archived).
+    A fetch takes the new version."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,12 @@ class FetchReport:
     """(item id, reason): already fetched, cloudier than asked, no valid pixel over the site."""
     failed: tuple[tuple[str, str], ...] = ()
     """(item id/asset, what went wrong and what to do)."""
+    replaced: tuple[tuple[str, str], ...] = ()
+    """(item id, what changed): observations fetched again because the catalogue's item changed since (a provider
+    reprocessed it under the same id); each is among ``observations`` too."""
+    search_cached: float | None = None
+    """When the search these items came from was made (``time.time()``), when its answer was the cache's (the
+    catalogue not asked: items published since are not seen without ``--refresh``); None: the catalogue was asked."""
 
 
 # -- pixels ---------------------------------------------------------------------------------------
@@ -340,9 +351,67 @@ def _stats_key(site: Site, scene: SceneRef) -> str:
     return f"{site.id}|{shape_id}|{scene.id}"
 
 
-def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef) -> bool:
-    rows = store.execute("SELECT path FROM observations WHERE observation_id = ?", (f"{site.id}/{scene.item_id}",))
-    return bool(rows) and (ws.root / rows[0]["path"]).exists()
+def _archived(ws: Workspace, store: Store, site: Site, scene: SceneRef, item: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the item is archived as an observation of the site, and what changed in the catalogue's item since
+    it was fetched (:func:`item_changes`; blank: nothing, or not archived)."""
+    rows = store.execute("SELECT path, provenance FROM observations WHERE observation_id = ?",
+                         (f"{site.id}/{scene.item_id}",))  # fmt: skip
+    if not rows or not (ws.root / rows[0]["path"]).exists():
+        return False, ""
+    provenance = rows[0]["provenance"]
+    try:
+        held = json.loads(provenance) if isinstance(provenance, str | bytes) else provenance
+    except ValueError:
+        return True, ""
+    stored = held.get("stac_item") if isinstance(held, dict) else None
+    if not isinstance(stored, dict):  # imported, or fetched by a sitewatch that kept no item: nothing to compare
+        return True, ""
+    return True, ", ".join(item_changes(stored, item))
+
+
+def _asset_shape(asset: Any) -> Any:
+    """An asset as :func:`item_changes` compares it: its file's name for its href (a catalogue on disk moved, a CDN's
+    host or a signed URL's query changes no image) and its other fields, but its ``alternate`` hrefs."""
+    if not isinstance(asset, dict):
+        return asset
+    href = str(asset.get("href") or "")
+    name = urlsplit(href).path.rstrip("/").rpartition("/")[2] if "://" in href else Path(href).name
+    return {k: v for k, v in asset.items() if k not in ("href", "alternate")} | {"href": name}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same: ``==`` (fast: a rerun compares every archived item), else as JSON text,
+    keys sorted, where NaN (which a catalogue may write) is NaN, as ``==`` does not have it."""
+    return bool(a == b) or json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def item_changes(stored: Mapping[str, Any], item: Mapping[str, Any]) -> list[str]:
+    """What differs between the STAC item an observation was fetched from (``stored``, kept in its provenance) and the
+    catalogue's item of that id now: ``"properties KEY"`` of each property added, removed or changed (``updated``,
+    ``earthsearch:boa_offset_applied``, ``s2:processing_baseline``…), ``"asset KEY"`` of each asset whose file name or
+    other fields (checksum, size, scaling) differ; ``"geometry"``. Links are not compared (a catalogue rewrites them
+    as it likes); an empty list: the same item, as far as its JSON tells (an image rewritten under the same name with
+    the same metadata is not seen: ``fetch --force`` takes it)."""
+    out: list[str] = []
+    old_p, new_p = stored.get("properties") or {}, item.get("properties") or {}
+    if old_p == new_p:  # (the rerun's usual case, at C speed: a rerun compares every archived item)
+        pass
+    elif isinstance(old_p, dict) and isinstance(new_p, dict):
+        out += [f"properties {k}" for k in sorted(set(old_p) | set(new_p), key=str)
+                if not _same(old_p.get(k), new_p.get(k))]  # fmt: skip
+    elif not _same(old_p, new_p):
+        out.append("properties")
+    old_a, new_a = stored.get("assets") or {}, item.get("assets") or {}
+    if old_a == new_a:
+        pass
+    elif isinstance(old_a, dict) and isinstance(new_a, dict):
+        out += [f"asset {k}" for k in sorted(set(old_a) | set(new_a), key=str) if old_a.get(k) != new_a.get(k)
+                and not _same(_asset_shape(old_a.get(k)), _asset_shape(new_a.get(k)))]  # fmt: skip
+    elif not _same(old_a, new_a):
+        out.append("assets")
+    if not _same(stored.get("geometry"), item.get("geometry")):
+        out.append("geometry")
+    return out
 
 
 def find_scenes(
@@ -353,17 +422,19 @@ def find_scenes(
     options: FetchOptions,
     *,
     refused: list[tuple[str, str]] | None = None,
+    cached: list[float] | None = None,
 ) -> list[Candidate]:
     """The catalogue's items of ``options.collection`` over the site in the period, with coverage and any known
     site figures.
 
     An item that cannot be read as a scene (no datetime, an asset that is no remote URL…) is named in a
-    warning and left out; with ``refused``, its (item id, reason) is added there too."""
+    warning and left out; with ``refused``, its (item id, reason) is added there too. With ``cached``, the time the
+    search was made is added to it when its answer came from the cache (:func:`~sitewatch.sources.stac.search_items`)."""
     geom = site.require_geometry()
     items = search_items(
         catalog, options.collection, geom.bounds, options.start, options.end,
         cache_dir=cache_dir(ws), refresh=options.refresh, retries=options.retries, backoff=options.backoff,
-        limit=options.page_size, env=options.env,
+        limit=options.page_size, env=options.env, cached=cached,
     )  # fmt: skip
     return site_candidates(ws, store, site, read_items(items, catalog), _load_stats(ws), refused)
 
@@ -407,7 +478,10 @@ def site_candidates(
             stats = SiteStats(**cached) if cached else None
         except TypeError:  # a cache written by another version: measure again
             stats = None
-        out.append(Candidate(scene, item, coverage, stats, _archived(ws, store, site, scene)))
+        fetched, changed = _archived(ws, store, site, scene, item)
+        if changed:
+            stats = None  # the figures measured on the item fetched: the new version's are measured anew
+        out.append(Candidate(scene, item, coverage, stats, fetched, changed))
     return out
 
 
@@ -615,8 +689,10 @@ def fetch_scenes(
     refetches items already archived (:class:`FetchOptions` says what each option does).
     """
     refused: list[tuple[str, str]] = []  # items that are no scene sitewatch reads: failed, not fetched
-    candidates = find_scenes(ws, store, site, catalog, options, refused=refused)
-    return fetch_candidates(ws, store, site, catalog, options, candidates, refused, progress=progress)
+    cached: list[float] = []
+    candidates = find_scenes(ws, store, site, catalog, options, refused=refused, cached=cached)
+    report = fetch_candidates(ws, store, site, catalog, options, candidates, refused, progress=progress)
+    return replace(report, search_cached=cached[0]) if cached else report
 
 
 def fetch_candidates(
@@ -699,26 +775,42 @@ class _SiteRun:
         self.done: list[Observation] = []
         self.skipped: list[tuple[str, str]] = list(duplicates)
         self.failed: list[tuple[str, str]] = list(refused)
+        self.replaced: list[tuple[str, str]] = []
 
     def step(self, catalog: Catalog, options: FetchOptions, cand: Candidate, reader: _Reader,
              stats_table: dict[str, Any]) -> None:  # fmt: skip
         """Fetch one candidate, or say why not (skipped, failed)."""
         site, scene = self.site, cand.scene
         try:
-            if cand.fetched and not options.force:
+            if cand.fetched and not options.force and not cand.changed:
                 self.skipped.append((scene.item_id, "already fetched"))
                 return
             if twin := _archived_twin(self.archived, site, scene):
-                self.skipped.append((scene.item_id, f"same acquisition as {twin}, already archived (another "
-                                                    "catalogue or collection): one observation per moment"))  # fmt: skip
+                here = (twin.provenance.get("catalog_url") == catalog.shown_url
+                        and twin.provenance.get("collection") == scene.collection)  # fmt: skip
+                where = ("from this catalogue and collection, under another id: another tile of this pass, or a "
+                         "version the provider has since reprocessed under a new id" if here
+                         else "another catalogue or collection")  # fmt: skip
+                self.skipped.append((scene.item_id, f"same acquisition as {twin.id}, already archived ({where}): "
+                                                    "one observation per moment"))  # fmt: skip
                 return
             known = cand.stats
             if known is not None and (reason := _rejection(known, options.max_cloud)):
                 self.skipped.append((scene.item_id, reason + " (cached)"))
                 return
+            held = next((o for o in self.archived if o.id == f"{site.id}/{scene.item_id}"), None)
             outcome = _fetch_one(self.ws, self.store, site, catalog, cand, reader, options, stats_table)
             if isinstance(outcome, Observation):
                 self.done.append(outcome)
+                if cand.changed and held is not None:
+                    image = ("its image changed: its detections were dropped, the next `sitewatch detect` finds them "
+                             "again" if held.sha256 != outcome.sha256 else "its image is the same: its detections stay")
+                    self.replaced.append((scene.item_id, f"the catalogue's item changed since it was fetched "
+                                                         f"({cand.changed}); fetched again, {image}"))  # fmt: skip
+            elif cand.changed:
+                self.skipped.append((scene.item_id, f"the catalogue's item changed since it was fetched ({cand.changed}), "
+                                                    f"and the new version is not kept: {outcome}; the observation "
+                                                    "fetched before stays"))  # fmt: skip
             else:
                 self.skipped.append((scene.item_id, outcome))
         except (CredentialError, ImageReadError, SourceError, InputError) as exc:
@@ -732,12 +824,13 @@ class _SiteRun:
             self.site.id,
             {"catalog": catalog.shown_url, "collection": resolve_collection(catalog, options.collection),
              "from": options.start.isoformat(), "to": options.end.isoformat(), "max_cloud": options.max_cloud},
-            {"observations": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)},
+            {"observations": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed),
+             **({"replaced": len(self.replaced)} if self.replaced else {})},
         )  # fmt: skip
 
     def report(self) -> FetchReport:
         """What the site's fetch did."""
-        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed))
+        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed), tuple(self.replaced))
 
 
 def measure_site_stats(
@@ -856,8 +949,8 @@ def _one_per_acquisition(candidates: list[Candidate], site: Site) -> tuple[list[
     return kept, dropped
 
 
-def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> str | None:
-    """The id of another observation of the site that holds the same acquisition as ``scene``.
+def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> Observation | None:
+    """Another observation of the site that holds the same acquisition as ``scene``.
 
     The same Sentinel-2 pass has other item ids on Earth Search and Planetary Computer (and a
     Sentinel-1 pass is both RTC and GRD): fetched from both, it would count twice.
@@ -867,7 +960,7 @@ def _archived_twin(held: list[Observation], site: Site, scene: SceneRef) -> str 
     for obs in held:
         if (obs.id != own and platform and obs.scene.platform.lower() == platform and obs.scene.sensor == scene.sensor
                 and abs((obs.scene.acquired - scene.acquired).total_seconds()) < 2.0):  # fmt: skip
-            return obs.id
+            return obs
     return None
 
 
@@ -976,6 +1069,7 @@ def _fetch_one(
         "site_cloud_fraction": stats.cloud_fraction,
         "cloud_rule": stats.rule,
         "partial_failures": failures,
+        **({"item_changed": cand.changed} if cand.changed else {}),
         "stac_item": dict(item),
     }
     # Outside the workspace: a run killed here (SIGKILL) leaves no stray folder beside sitewatch.gpkg.

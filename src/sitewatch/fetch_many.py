@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shapely import STRtree
@@ -79,6 +79,8 @@ class SitesFound:
     """Site id → why its group's search failed (the message names the group's sites)."""
     searches: int = 0
     """Searches made (one a group)."""
+    cached: dict[str, float] = field(default_factory=dict)
+    """Site id → when its group's search was made, for the sites whose search was answered from the cache."""
 
 
 def _span_km(west: float, south: float, east: float, north: float) -> tuple[float, float]:
@@ -178,11 +180,12 @@ def find_scenes_for_sites(
     reuse: dict[str, Any] = {}
     for k, group in enumerate(groups):
         ids = group.site_ids
+        cached: list[float] = []
         try:
             items = search_items(
                 catalog, options.collection, group.bbox, options.start, options.end,
                 cache_dir=cache_dir(ws), refresh=options.refresh, retries=options.retries, backoff=options.backoff,
-                limit=options.page_size, env=options.env, reuse=reuse,
+                limit=options.page_size, env=options.env, reuse=reuse, cached=cached,
             )  # fmt: skip
         except (SourceError, CredentialError) as exc:
             named = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
@@ -195,6 +198,7 @@ def find_scenes_for_sites(
             found.searches += 1
             if progress:
                 progress(k + 1, len(groups), ",".join(ids[:3]))
+        found.cached |= dict.fromkeys(ids, cached[0]) if cached else {}
         shares = _items_by_site(group, read_items(items, catalog))
         for site in group.sites:
             refused: list[tuple[str, str]] = []
@@ -223,4 +227,4 @@ def fetch_sites(
     todo = [s for s in sites if s.id in found.candidates]
     reports = fetch_candidates_of_sites(ws, store, todo, catalog, options, found.candidates, found.refused,
                                         progress=progress)  # fmt: skip
-    return reports, found.failed
+    return {sid: replace(r, search_cached=found.cached.get(sid)) for sid, r in reports.items()}, found.failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,8 @@ from .options import (
     sites_asked,
     workspace_option,
 )
-from .output import echo_json
-from .search import StacQuery, chosen_catalog, stac_query_options
+from .output import echo_json, echo_wrapped
+from .search import StacQuery, cached_search_note, chosen_catalog, stac_query_options
 
 if TYPE_CHECKING:
     from ..fetch import FetchReport
@@ -52,9 +53,11 @@ def command(
 
     Optical scenes cloudier over the site than --max-cloud (default: the
     `max_cloud` setting, 100), or with no valid pixel over it, are skipped
-    before their bands are downloaded. A rerun fetches only what is missing;
-    an acquisition the site already holds from another catalogue or collection
-    is skipped. Items that failed are listed at the end.
+    before their bands are downloaded. A rerun fetches only what is missing,
+    and an item the catalogue changed since it was fetched (reprocessed under
+    the same id: its properties or assets differ), which replaces its
+    observation; an acquisition the site already holds from another catalogue
+    or collection is skipped. Items that failed are listed at the end.
 
     Several sites (or none: every site) are asked for in one search a group of
     sites close together (--group-km); an item over two sites is listed once
@@ -105,15 +108,20 @@ def command(
             for o in report.observations:
                 cloud = "" if o.cloud_fraction is None else f", cloud {o.cloud_fraction * 100:.1f}%"
                 click.echo(f"{o.id}  {o.scene.acquired:%Y-%m-%d %H:%M}Z  valid {o.valid_fraction * 100:.1f}%{cloud}")
+            replaced = f" ({len(report.replaced)} fetched again)" if report.replaced else ""
             click.echo(
-                f"fetched {len(report.observations)}, skipped {len(report.skipped)}, failed {len(report.failed)} "
+                f"fetched {len(report.observations)}{replaced}, skipped {len(report.skipped)}, failed {len(report.failed)} "
                 f"({catalog.name}, {query.collection}, {sid})"
             )
+            for item_id, reason in report.replaced:  # (with -q too: detections were dropped)
+                echo_wrapped(f"  replaced {item_id}: {reason}")
             if not is_quiet():
                 for item_id, reason in report.skipped:
                     click.echo(f"  skipped {item_id}: {reason}")
         if not ids:
             click.echo("no site in this workspace: add one with `sitewatch sites add`")
+        if not is_quiet() and (note := cached_search_note([r.search_cached for r in reports.values()])):
+            click.echo(note)
     # with --json too: standard output may be a script's, this is the user's
     for sid in ids:
         if sid in reports:
@@ -140,4 +148,6 @@ def _report_json(report: FetchReport) -> dict[str, Any]:
         ],
         "skipped": [{"item_id": i, "reason": r} for i, r in report.skipped],
         "failed": [{"item_id": i, "error": e} for i, e in report.failed],
+        "replaced": [{"item_id": i, "reason": r} for i, r in report.replaced],
+        "search_cached_at": None if report.search_cached is None else iso_utc(datetime.fromtimestamp(report.search_cached, UTC)),
     }  # fmt: skip

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ import click
 from ..config import setting_origin, settings_used_by
 from ..fetch_options import GROUP_KM, FetchOptions
 from ..model import iso_utc
-from ..sources.stac import Catalog, resolve_catalog
+from ..sources.stac import SEARCH_CACHE_HOURS, Catalog, resolve_catalog
 from ..workspace import Workspace, open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -119,6 +119,19 @@ def chosen_catalog(ws: Workspace, catalog_name: str | None, settings: Mapping[st
     )
 
 
+def cached_search_note(made: Sequence[float | None]) -> str:
+    """The lines saying the catalogue was not asked, when some of the searches ``made`` (``time.time()`` of each, None:
+    asked now) were answered from the workspace's cache; blank when none was."""
+    times = [t for t in made if t is not None]
+    if not times:
+        return ""
+    when = datetime.fromtimestamp(min(times), UTC)
+    some = "" if len(times) == len(made) else f"{len(times)} of {len(made)} "
+    # Two short lines: a narrow terminal's width (60) without wrapping, which a pipe does not get.
+    return (f"{some}searched from the cache ({when:%Y-%m-%d %H:%M} UTC, kept {SEARCH_CACHE_HOURS:g} h):\n"
+            "  --refresh asks the catalogue for items published since")
+
+
 def _orbit(value: Any) -> int | None:
     """The relative orbit as a whole number, or None when the catalogue gives none or text."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -191,12 +204,15 @@ def command(
         if one:
             site = store.get_site(site_ids[0])
             sites = [site]
-            found[site.id] = find_scenes(ws, store, site, catalog, options)
+            cached: list[float] = []
+            found[site.id] = find_scenes(ws, store, site, catalog, options, cached=cached)
+            made: list[float | None] = [cached[0] if cached else None]
         else:
             sites = [store.get_site(sid) for sid in sites_asked(store, list(dict.fromkeys(site_ids)), every=True)]
             with progress_bar("searching", is_quiet() or as_json) as progress:
                 many = find_scenes_for_sites(ws, store, sites, catalog, options, progress=progress)
             found, failed = many.candidates, many.failed
+            made = [many.cached.get(sid) for sid in found]
         if measure or (measure is None and max_cloud is not None):
             searched = [site for site in sites if site.id in found]
             with progress_bar("measuring clouds", is_quiet() or as_json) as progress:
@@ -225,6 +241,8 @@ def command(
         for site in sites:
             if site.id in rows:
                 _print_rows(catalog, query.collection, site.id, rows[site.id], query.start, query.end, show_all)
+        if not is_quiet() and (note := cached_search_note(made)):
+            click.echo(note)
     if failed:
         raise SystemExit(3 if rows else 1)
 

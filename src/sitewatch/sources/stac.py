@@ -871,7 +871,8 @@ def _retry_class() -> Any:
 
 
 def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
-    """Why ``catalog`` could not be reached, in full and short: the host and the root cause.
+    """Why ``catalog`` (its name and URL, :func:`_named`) could not be reached, in full and short: the host and the
+    root cause.
 
     urllib3 nests the cause in several layers of reprs (hundreds of characters); the
     innermost exception says it plainly.
@@ -894,7 +895,7 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     if any(isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError" for e in chain):
         why = next((e.strerror for e in chain if isinstance(e, socket.gaierror) and e.strerror), "")
         return (
-            f"{catalog.name}: cannot resolve host {host}{f' ({why})' if why else ''}: "
+            f"{_named(catalog)}: cannot resolve host {host}{f' ({why})' if why else ''}: "
             "no network, or a mistyped catalogue URL"
         )
     root = chain[-1]
@@ -902,21 +903,21 @@ def unreachable_message(catalog: Catalog, exc: BaseException) -> str:
     reason = re.sub(r"^<[^>]*>: ", "", reason)  # urllib3's '<connection object at 0x…>: ' prefix
     if any(type(e).__name__ == "ReadTimeoutError" for e in chain):
         return (
-            f"{catalog.name}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
+            f"{_named(catalog)}: {host} took the request but did not answer in time, asked twice ({redact(reason)}): the "
             "catalogue is overloaded, or a proxy or firewall holds the requests; try again later"
         )
     if any(type(e).__name__ == "ConnectTimeoutError" for e in chain):
         return (
-            f"{catalog.name}: no connection to {host} in {CONNECT_TIMEOUT_S:g} s, tried three times: no network to it (a "
+            f"{_named(catalog)}: no connection to {host} in {CONNECT_TIMEOUT_S:g} s, tried three times: no network to it (a "
             "firewall, a VPN that is down), or a mistyped address"
         )
     if _TLS_REFUSED.search(reason):
         return (
-            f"{catalog.name}: {host} answered, but not with a certificate this machine trusts for it, or not over https "
+            f"{_named(catalog)}: {host} answered, but not with a certificate this machine trusts for it, or not over https "
             f"({type(root).__name__}: {redact(reason)}); check the URL (http:// or https://, the host name), or give the "
             "certificate authority of a proxy that inspects HTTPS in REQUESTS_CA_BUNDLE"
         )
-    return f"{catalog.name}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
+    return f"{_named(catalog)}: could not reach {host} ({type(root).__name__}: {redact(reason)}); no network, or the catalogue is down"
 
 
 class _HideCredentials(logging.Filter):
@@ -950,6 +951,7 @@ def search_items(
     env: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
     reuse: dict[str, Any] | None = None,
+    cached: list[float] | None = None,
 ) -> list[dict[str, Any]]:
     """STAC items (as JSON dicts, oldest first) of ``collection`` over ``bbox`` between two times.
 
@@ -958,7 +960,9 @@ def search_items(
     naming the credential to set. With ``cache_dir``, results are kept there for
     :data:`SEARCH_CACHE_HOURS` and reused unless ``refresh``. ``reuse``, a dict kept
     between calls, holds the catalogue's opened client: many searches of one
-    catalogue (a group of sites each) read its landing page once, not twice each.
+    catalogue (a group of sites each) read its landing page once, not twice each. ``cached``: when given, the time
+    (``time.time()``) the answer was made at is added to it when it comes from the cache, not the catalogue (so that
+    the command can say so).
     """
     given, collection = collection, resolve_collection(catalog, collection)
     if catalog.on_disk:  # walked, not searched; not cached either: a delivery is read in a moment, and may change
@@ -970,10 +974,12 @@ def search_items(
         cache_file = Path(cache_dir) / f"search-{_cache_key(catalog, collection, bbox, start, end)}.json"
         if cache_file.exists() and not refresh:
             try:
-                cached = json.loads(cache_file.read_text(encoding="utf-8"))
-                if time.time() - float(cached["created"]) < SEARCH_CACHE_HOURS * 3600:
+                kept = json.loads(cache_file.read_text(encoding="utf-8"))
+                if time.time() - float(kept["created"]) < SEARCH_CACHE_HOURS * 3600:
                     log.info("search results from cache %s", cache_file.name)
-                    return list(cached["features"])
+                    if cached is not None:
+                        cached.append(float(kept["created"]))
+                    return list(kept["features"])
             except (ValueError, KeyError):
                 pass  # a damaged cache file is just asked again
     require_extra("pystac_client", "stac")
@@ -1056,13 +1062,19 @@ def search_items(
         if status is None:
             # pystac-client wraps connection failures in APIError without a status.
             raise SourceError(unreachable_message(catalog, exc)) from exc
-        raise SourceError(f"{catalog.name} search failed (HTTP {status}): {redact(str(exc))[:300]}") from exc
+        if status == 429:
+            why = f", too many requests: asked {retries + 1} times, as its Retry-After said; try again later"
+        elif status in _TRANSIENT:
+            why = f", its server failed: asked {retries + 1} times; try again later"
+        else:
+            why = ""
+        raise SourceError(f"{_named(catalog)} search failed (HTTP {status}{why}): {redact(str(exc))[:300]}") from exc
     except requests.RequestException as exc:
         raise SourceError(unreachable_message(catalog, exc)) from exc
     except (ValueError, TypeError, AttributeError, KeyError, ClientTypeError, STACError, STACTypeError) as exc:
         # An answer that is not JSON, or JSON that is not a STAC API (an HTML page, a proxy's error)
         raise SourceError(
-            f"{catalog.name} did not answer as a STAC API does ({type(exc).__name__}: {redact(str(exc))[:200]}); "
+            f"{_named(catalog)} did not answer as a STAC API does ({type(exc).__name__}: {redact(str(exc))[:200]}); "
             "check that the URL is a STAC API root"
         ) from exc
     features = _in_api_order(features)
@@ -1072,6 +1084,12 @@ def search_items(
         write_text_atomic(cache_file, json.dumps({"created": time.time(), "catalog": catalog.shown_url, "collection": collection,
                                                   "bbox": list(bbox), "features": features}))  # fmt: skip
     return features
+
+
+def _named(catalog: Catalog) -> str:
+    """The catalogue as an error names it: its name and URL (``mine (https://example.org/stac)``; a password in it as
+    ``***``), or its URL alone when it was given by URL."""
+    return catalog.name if catalog.name == catalog.shown_url else f"{catalog.name} ({catalog.shown_url})"
 
 
 def _remote_only(base: Any, catalog: Catalog) -> Any:

@@ -590,6 +590,10 @@ class PostgisStore(Store):
         except psycopg.Error as exc:
             raise StoreError(f"{self.location}: cannot make or migrate the sitewatch tables ({_reason(exc)})") from exc
 
+    def _may_note_changes(self) -> bool:
+        """Whether this role may insert into ``input_changes`` (its owner: members are granted reading and deleting)."""
+        return bool(self.execute("SELECT has_table_privilege('input_changes', 'INSERT')")[0][0])
+
     def records_input_changes(self) -> bool:
         """:meth:`Store.records_input_changes`: each trigger of the migration there and enabled always, as it made
         them (not disabled by ``ALTER TABLE … DISABLE TRIGGER``, nor left to sessions not in replica mode by

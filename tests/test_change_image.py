@@ -254,3 +254,54 @@ def test_images_inside_a_zip_are_compared_by_their_gdal_virtual_paths(tmp_path: 
     assert summary["before"].startswith("/vsizip//") and summary["before"].endswith("d1/before.tif")
     missing = CliRunner().invoke(main, ["change-image", f"{vsi}/d1/nothing.tif", f"{vsi}/d2/after.tif", "--out", str(out)])
     assert missing.exit_code == 1 and "nothing.tif: GDAL cannot open this virtual path" in missing.output
+
+
+def test_simulated_and_dated_images_say_so_in_the_line_the_json_and_each_region(tmp_path: Path) -> None:
+    # Scenes cut from a workspace's archive (sitewatch's simulator, or any archived image) carry their tags.
+    before, after = _pair(tmp_path)
+    tagged = []
+    for path, when in ((before, "2024-09-30T01:30:00Z"), (after, "2024-10-05T01:30:00Z")):
+        with rasterio.open(path) as ds:
+            data, names = ds.read(), list(ds.descriptions)
+        tags = {"SITEWATCH_SIMULATED": "true", "SITEWATCH_ACQUIRED": when}
+        tagged.append(write_tiff(tmp_path / f"sim-{path.name}", data, crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0),
+                                 descriptions=names, tags=tags))  # fmt: skip
+    out = tmp_path / "changes.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(tagged[0]), str(tagged[1]), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("SIMULATED imagery: 2024-09-30 01:30 UTC -> 2024-10-05 01:30 UTC: 1 region(s)"), r.stdout
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert fc["sitewatch"]["simulated"] is True and fc["sitewatch"]["after_acquired"] == "2024-10-05T01:30:00Z"
+    props = fc["features"][0]["properties"]
+    assert props["simulated"] is True and props["before_acquired"] == "2024-09-30T01:30:00Z"
+    assert props["after_acquired"] == "2024-10-05T01:30:00Z" and fc["sitewatch"]["after"] == str(tagged[1])
+    summary = json.loads(CliRunner().invoke(main, ["change-image", *map(str, tagged), "--out", str(out), "--json"]).output)
+    assert summary["simulated"] is True and summary["before_acquired"] == "2024-09-30T01:30:00Z"
+    # Given the later image first, it is refused naming both (what appeared would be called disappeared).
+    swapped = CliRunner().invoke(main, ["change-image", str(tagged[1]), str(tagged[0]), "--out", str(out)])
+    assert swapped.exit_code == 1 and f"{tagged[1]} was acquired 2024-10-05T01:30:00Z, after {tagged[0]}" in swapped.output
+    # Untagged images are not called simulated, and no time is made up for them.
+    plain = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out)])
+    assert plain.exit_code == 0 and plain.stdout.startswith("1 region(s)"), plain.stdout
+    props = json.loads(out.read_text(encoding="utf-8"))["features"][0]["properties"]
+    assert props["simulated"] is False and "before_acquired" not in props
+
+
+def test_an_scl_band_in_the_files_is_said_not_read(tmp_path: Path) -> None:
+    # change-image masks no cloud: a file carrying its cloud mask (an L2A export with SCL) must not be taken to be masked.
+    before, after = _pair(tmp_path)
+    with_scl = []
+    for path in (before, after):
+        with rasterio.open(path) as ds:
+            data = np.concatenate([ds.read(), np.full((1, *ds.shape), 4, np.float32)])
+        with_scl.append(write_tiff(tmp_path / f"scl-{path.name}", data, crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0),
+                                   descriptions=["blue", "green", "red", "nir", "SCL"]))  # fmt: skip
+    out = tmp_path / "changes.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(with_scl[0]), str(before), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"note: the SCL band of {with_scl[0]} is not read: change-image masks no cloud" in r.stderr
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert fc["sitewatch"]["notes"] == [r.stderr.split("note: ", 1)[1].strip()]
+    both = CliRunner().invoke(main, ["change-image", *map(str, with_scl), "--out", str(out), "--json"])
+    assert "the SCL bands of" in json.loads(both.stdout)["notes"][0]
+    assert "note:" not in CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out)]).stderr

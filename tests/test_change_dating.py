@@ -91,3 +91,18 @@ def test_change_prints_and_json_gives_each_change_dated(workspace: tuple[Path, P
     assert dated["last_seen_without"]["observation"].endswith("20241001") and dated["first_seen"]["acquired_date_only"] is True
     assert dated["first_seen"]["observation"].endswith("20241005") and dated["directions"] == ["appeared"]
     assert len(dated["change_ids"]) == 1 and dated["hidden_between"] == []
+
+
+def test_the_report_dates_the_changes_in_its_findings_and_changes_section(workspace: tuple[Path, Point], tmp_path: Path) -> None:  # noqa: F811
+    root, _ = workspace
+    runner = CliRunner()
+    assert runner.invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    out = tmp_path / "report.html"
+    assert runner.invoke(main, ["report", "base", "--out", str(out), "-w", str(root)]).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    findings = html.split('id="findings"', 1)[1].split("<h2", 1)[0]
+    dated = ("last seen without 2024-10-01, time unknown (10 m optical), first seen 2024-10-05, time unknown (10 m optical), "
+             "4 days apart")  # fmt: skip
+    assert "The first change on the ground: appeared, " in findings and dated in findings
+    section = html.split("<h3>Changes</h3>", 1)[1]
+    assert '<ol class="dated"><li>appeared, ' in section and dated in section.split("</ol>", 1)[0]

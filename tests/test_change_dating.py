@@ -106,3 +106,17 @@ def test_the_report_dates_the_changes_in_its_findings_and_changes_section(worksp
     assert "The first change on the ground: appeared, " in findings and dated in findings
     section = html.split("<h3>Changes</h3>", 1)[1]
     assert '<ol class="dated"><li>appeared, ' in section and dated in section.split("</ol>", 1)[0]
+
+
+def test_the_dashboards_site_page_dates_the_changes(workspace: tuple[Path, Point]) -> None:  # noqa: F811
+    from starlette.testclient import TestClient
+
+    from sitewatch.web.app import create_app
+
+    root, _ = workspace
+    assert CliRunner().invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    page = TestClient(create_app(root)).get("/sites/base?from=2024-09-01&to=2024-10-31")
+    assert page.status_code == 200
+    section = page.text.split('id="changes"', 1)[1].split("</ol>", 1)[0]
+    assert '<ol class="dated"><li>appeared, ' in section
+    assert "last seen without 2024-10-01, time unknown (10 m optical), first seen 2024-10-05, time unknown (10 m optical)" in section

@@ -25,7 +25,7 @@ from .store.changes import ChangePair
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["DatedChange", "date_changes", "dated_json", "dated_text", "stored_dating"]
+__all__ = ["DatedChange", "date_changes", "dated_json", "dated_lines", "dated_text", "stored_dating"]
 
 _HIDING = 0.5
 """A pair that compared less of the site than this may have hidden the change in its images."""
@@ -178,3 +178,12 @@ def dated_json(d: DatedChange, obs: Mapping[str, Observation]) -> dict[str, obje
         "directions": list(d.directions), "largest_m2": d.regions[0].area_m2, "change_ids": [r.id for r in d.regions],
         "hidden_between": [{"observation": oid, "acquired": iso_utc(t), "compared_fraction": f} for oid, t, f in d.hidden_between],
     }  # fmt: skip
+
+
+def dated_lines(observations: Sequence[Observation], pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> list[str]:
+    """The changes on the ground of a site's stored pairs with their regions, dated (:func:`dated_text`), as the
+    report and the dashboard list them; a pair whose image was ingested again since, or is gone, is left out."""
+    obs = {o.id: o for o in observations}
+    current = [(p, rs) for p, rs in pairs if p.before_id in obs and p.after_id in obs
+               and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)]  # fmt: skip
+    return [dated_text(d, obs) for d in date_changes([p for p, _ in current], [r for _, rs in current for r in rs])]

@@ -371,14 +371,7 @@ def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]],
     return f"{head}, {count_noun(sum(len(rs) for _, rs in changed), 'region')} in all; the most: {_change_text(p, rs)}.{dated}"
 
 
-def _dated_changes(observations: Sequence[Observation], pairs: Sequence[tuple[ChangePair, list[Change]]]) -> list[str]:
-    """The site's changes on the ground dated by its stored pairs (those whose images are still the ones stored)."""
-    from ..change_dating import date_changes, dated_text
 
-    obs = {o.id: o for o in observations}
-    current = [(p, rs) for p, rs in pairs if p.before_id in obs and p.after_id in obs
-               and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)]  # fmt: skip
-    return [dated_text(d, obs) for d in date_changes([p for p, _ in current], [r for _, rs in current for r in rs])]
 
 
 def in_period(o: Observation, params: TimelineParams) -> bool:
@@ -421,7 +414,9 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
     chart = None if inland else charts.timeline_chart_png(tl)
-    dated = _dated_changes(observations, change_pairs)
+    from ..change_dating import dated_lines
+
+    dated = dated_lines(observations, change_pairs)
     section = _SiteSection(
         site=site,
         timeline=tl,

@@ -163,6 +163,9 @@ def test_a_region_another_pair_already_saw_before_the_dates_does_not_support_the
     # Claimed on days the 10 m pair also spans, it supports: the change may lie in them.
     r = _claimed("change_present", "2024-10-01", "2024-10-10", fine + coarse, [*fine_pairs, early, late], regions)
     assert r.verdict == "supported", r.reason
+    # ...and the reason dates it by both series: the 3 m pair's before image and the 10 m pair's after image.
+    assert ("; dated by every pair: last seen without 2024-10-01 09:00 UTC (3 m optical), first seen 2024-10-05 01:00 UTC "
+            "(10 m optical) (SIMULATED imagery)") in r.reason, r.reason  # fmt: skip
 
 
 def test_a_region_another_pair_places_after_the_dates_does_not_support_them() -> None:

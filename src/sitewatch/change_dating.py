@@ -25,7 +25,7 @@ from .store.changes import ChangePair
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["DatedChange", "date_changes", "dated_json", "dated_lines", "dated_text", "stored_dating"]
+__all__ = ["DatedChange", "date_changes", "dated_json", "dated_lines", "dated_text", "ends_text", "stored_dating"]
 
 _HIDING = 0.5
 """A pair that compared less of the site than this may have hidden the change in its images."""
@@ -147,14 +147,19 @@ def _apart(d: DatedChange, obs: Mapping[str, Observation]) -> str:
     return f"{(d.seen_with - d.seen_without).total_seconds() / 86400:.1f} days apart"
 
 
+def ends_text(d: DatedChange, obs: Mapping[str, Observation]) -> str:
+    """``last seen without 2024-10-01 00:50 UTC (3 m optical), first seen 2024-10-05 01:30 UTC (10 m optical)``."""
+    return (f"last seen without {_image(d.last_without.before_id, d.seen_without, obs)}, "
+            f"first seen {_image(d.first_with.after_id, d.seen_with, obs)}")  # fmt: skip
+
+
 def dated_text(d: DatedChange, obs: Mapping[str, Observation]) -> str:
     """``appeared, 18,500 m² (2 regions in 2 pairs): last seen without 2024-10-01 00:50 UTC (3 m optical), first
     seen 2024-10-05 01:30 UTC (10 m optical), 4 days apart``, and the images between that may have hidden it."""
     n_pairs = len({(r.before_id, r.after_id) for r in d.regions})
     text = (
         f"{'/'.join(d.directions)}, {d.regions[0].area_m2:,.0f} m² ({len(d.regions)} region{'s' * (len(d.regions) > 1)} in "
-        f"{n_pairs} pair{'s' * (n_pairs > 1)}): last seen without {_image(d.last_without.before_id, d.seen_without, obs)}, "
-        f"first seen {_image(d.first_with.after_id, d.seen_with, obs)}, {_apart(d, obs)}"
+        f"{n_pairs} pair{'s' * (n_pairs > 1)}): {ends_text(d, obs)}, {_apart(d, obs)}"
     )
     if d.hidden_between:
         hid = "; ".join(f"{_image(oid, t, obs)} compared {f:.0%} of the site" for oid, t, f in d.hidden_between)

@@ -8,7 +8,8 @@ the dates: run ``sitewatch change``); a pair whose image was ingested again sinc
 count. A region of the claimed direction and size in a bracketing pair
 supports a present claim (contradicts an absent one); the reason names the pair's two images (of the pairs
 with such regions, one within the claimed dates first, then the finest pixels, then the largest region),
-says when they reach outside the claimed dates, and gives the regions' areas. A region that a pair of any
+says when they reach outside the claimed dates, gives the regions' areas and, when pairs of other series narrow it,
+the change dated by every pair (:mod:`sitewatch.change_dating`). A region that a pair of any
 series places outside the dates (it overlaps a region of a pair whose after image, before the first date, already
 showed it, or whose before image, after the last, did not yet) does not count: with only such regions the claim
 is not testable, saying which pair placed them. None in a run of pairs that each compared at
@@ -116,6 +117,20 @@ def _seen_outside(
     return seen
 
 
+def _dated(region: Change, pairs: Sequence[ChangePair], changes: Sequence[Change], obs: dict[str, Observation]) -> str:
+    """``; dated by every pair: last seen without …, first seen …`` for the change on the ground ``region`` is part
+    of (:mod:`sitewatch.change_dating`), when other pairs narrow what its own pair says; else empty."""
+    from .change_dating import date_changes, ends_text
+
+    site = [c for c in changes if c.site_id == region.site_id]
+    for d in date_changes(pairs, site):
+        if any(r.id == region.id for r in d.regions):
+            if d.last_without is d.first_with:
+                return ""  # its own pair is the bracket, said already
+            return f"; dated by every pair: {ends_text(d, obs)}"
+    return ""
+
+
 def _what(a: Assertion, n: int = 1) -> str:
     size = f" of at least {a.min_area_m2:,.0f} m²" if a.min_area_m2 else ""
     return f"{a.direction or 'changed'} region{'' if n == 1 else 's'}{size}"
@@ -184,6 +199,7 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
             f"{pair_text(p)}: {len(rs)} {_what(a, len(rs))}, {total:,.0f} m² in all (largest {max(c.area_m2 for c in rs):,.0f} m²)"
             + (f"; the pair's images reach outside {span}, so the change may lie just outside it" if outside else "")
             + (f" (and {count_noun(len(found) - 1, 'other pair')} with such regions)" if len(found) > 1 else "")
+            + _dated(rs[0], pairs, world.changes, obs)
         )
         ims = tuple(im for q, qs in found for im in images(q, qs))
         return PartResult(a, SUPPORTED if present else CONTRADICTED, reason, ims, tested, ())

@@ -120,3 +120,18 @@ def test_the_dashboards_site_page_dates_the_changes(workspace: tuple[Path, Point
     section = page.text.split('id="changes"', 1)[1].split("</ol>", 1)[0]
     assert '<ol class="dated"><li>appeared, ' in section
     assert "last seen without 2024-10-01, time unknown (10 m optical), first seen 2024-10-05, time unknown (10 m optical)" in section
+
+
+def test_an_image_cloudy_in_both_its_pairs_is_a_gap_named_with_the_pair_to_compare() -> None:
+    from sitewatch.change_dating import cloud_gaps, gap_note
+
+    # 10 October half under cloud: 5 -> 10 and 10 -> 15 each compared 31 %; a change under that cloud is in neither.
+    chain = [_pair("2024-10-05", "2024-10-10", compared=0.31), _pair("2024-10-10", "2024-10-15", compared=0.31),
+             _pair("2024-10-15", "2024-10-20")]  # fmt: skip
+    assert cloud_gaps(chain) == [(chain[0], chain[1])]
+    note = gap_note(chain[0], chain[1], {})
+    assert note.startswith("2024-10-10 01:00 UTC compared only 31% and 31% of the site in its two pairs")
+    assert note.endswith("`sitewatch change base --before base/10-2024-10-05 --after base/10-2024-10-15`")
+    # Compared directly, the gap is closed; one pair that compared most of the site is no gap either.
+    assert cloud_gaps([*chain, _pair("2024-10-05", "2024-10-15")]) == []
+    assert cloud_gaps([chain[0], _pair("2024-10-10", "2024-10-15", compared=0.8)]) == []

@@ -25,7 +25,9 @@ from .store.changes import ChangePair
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["DatedChange", "date_changes", "dated_json", "dated_lines", "dated_text", "ends_text", "stored_dating"]
+__all__ = [
+    "DatedChange", "cloud_gaps", "date_changes", "dated_json", "dated_lines", "dated_text", "ends_text", "gap_note", "stored_dating",
+]
 
 _HIDING = 0.5
 """A pair that compared less of the site than this may have hidden the change in its images."""
@@ -112,9 +114,10 @@ def _hidden(pairs: Sequence[ChangePair], lo: datetime, hi: datetime) -> tuple[tu
     return tuple(sorted(((oid, t, f) for oid, (t, f) in most.items() if f < _HIDING), key=lambda x: (x[1], x[0])))
 
 
-def stored_dating(store: Store, site_id: str) -> tuple[list[DatedChange], dict[str, Observation]]:
-    """The site's stored regions dated (:func:`date_changes`), with the site's observations by id. A pair whose
-    image was ingested again since it was compared, or is no longer stored, is left out, as claims leave it."""
+def stored_dating(store: Store, site_id: str) -> tuple[list[DatedChange], dict[str, Observation], list[str]]:
+    """The site's stored regions dated (:func:`date_changes`), with the site's observations by id and a note for
+    each :func:`cloud_gaps` gap. A pair whose image was ingested again since it was compared, or is no longer
+    stored, is left out, as claims leave it."""
     from .store.changes import change_pairs, changes
 
     obs = {o.id: o for o in store.observations(site_id)}
@@ -123,7 +126,7 @@ def stored_dating(store: Store, site_id: str) -> tuple[list[DatedChange], dict[s
         if p.before_id in obs and p.after_id in obs
         and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)
     ]  # fmt: skip
-    return date_changes(pairs, changes(store, site_id=site_id)), obs
+    return date_changes(pairs, changes(store, site_id=site_id)), obs, [gap_note(p, q, obs) for p, q in cloud_gaps(pairs)]
 
 
 def _date_only(oid: str, obs: Mapping[str, Observation]) -> bool:
@@ -192,3 +195,29 @@ def dated_lines(observations: Sequence[Observation], pairs: Sequence[tuple[Chang
     current = [(p, rs) for p, rs in pairs if p.before_id in obs and p.after_id in obs
                and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)]  # fmt: skip
     return [dated_text(d, obs) for d in date_changes([p for p, _ in current], [r for _, rs in current for r in rs])]
+
+
+def cloud_gaps(pairs: Sequence[ChangePair]) -> list[tuple[ChangePair, ChangePair]]:
+    """Chained pairs (one's after image the next one's before) that both compared less than half the site: a
+    change under the shared image's cloud between the first's before and the second's after is in neither
+    pair, and only a pair of those two images, compared directly, can find it. Each gap once, in time order,
+    and none where such a direct pair is stored."""
+    direct = {(p.before_id, p.after_id) for p in pairs}
+    by_before: dict[str, list[ChangePair]] = {}
+    for p in pairs:
+        by_before.setdefault(p.before_id, []).append(p)
+    gaps = [
+        (p, q) for p in pairs if p.compared_fraction < _HIDING for q in by_before.get(p.after_id, [])
+        if q.compared_fraction < _HIDING and q.after_acquired > p.after_acquired and (p.before_id, q.after_id) not in direct
+    ]  # fmt: skip
+    return sorted(gaps, key=lambda pq: (pq[0].after_acquired, pq[0].after_id, pq[1].after_id))
+
+
+def gap_note(p: ChangePair, q: ChangePair, obs: Mapping[str, Observation]) -> str:
+    """What :func:`cloud_gaps` found, said with what to run."""
+    return (
+        f"{_image(p.after_id, p.after_acquired, obs)} compared only {p.compared_fraction:.0%} and {q.compared_fraction:.0%} "
+        f"of the site in its two pairs (cloud or no data): a change there under it between {_image(p.before_id, p.before_acquired, obs)} "
+        f"and {_image(q.after_id, q.after_acquired, obs)} is in neither; compare those two: "
+        f"`sitewatch change {p.site_id} --before {p.before_id} --after {q.after_id}`"
+    )

@@ -99,7 +99,8 @@ def command(
             outcomes += done
             notes += [n for o in done for n in o.notes]
             notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
-            dated, obs = stored_dating(store, site_id)
+            dated, obs, gaps = stored_dating(store, site_id)
+            notes = list(dict.fromkeys(notes + gaps))
             results.append({"site": site_id, "pairs": [outcome_summary(o) for o in done], "notes": notes, "errors": errors,
                             "dated": [dated_json(d, obs) for d in dated], "_dated": [dated_text(d, obs) for d in dated]})
     if out_path is not None:

@@ -14,6 +14,7 @@ the change may have been hidden in them, so the bracket cannot be narrowed by th
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,38 +81,50 @@ def date_changes(pairs: Sequence[ChangePair], changes: Sequence[Change]) -> list
         ((c, by_ids[(c.before_id, c.after_id)]) for c in changes if (c.before_id, c.after_id) in by_ids),
         key=lambda t: (t[1].after_acquired, t[1].before_acquired, -t[0].area_m2, t[0].id),
     )
+    # Regions come in the order of their after image, so a change's first-seen time (the earliest after image, its
+    # window's end) is its first region's, and the changes are made in that order: a region can join only those
+    # whose window ends after its pair's before image, found by bisection, not by trying every change of years.
     groups: list[list[tuple[Change, ChangePair]]] = []
+    ends: list[datetime] = []
+    starts: list[datetime] = []
     for c, p in held:
-        for g in groups:
-            lo = max(q.before_acquired for _, q in g)
-            hi = min(q.after_acquired for _, q in g)
-            # The same change when it lies on the same ground and the spans leave it a time to have happened in.
-            if max(lo, p.before_acquired) < min(hi, p.after_acquired) and any(c.polygon.intersects(d.polygon) for d, _ in g):
-                g.append((c, p))
+        for k in range(bisect_right(ends, p.before_acquired), len(groups)):
+            # The same change when the spans leave it a time to have happened in and it lies on the same ground.
+            if max(starts[k], p.before_acquired) < min(ends[k], p.after_acquired) and any(c.polygon.intersects(d.polygon) for d, _ in groups[k]):
+                groups[k].append((c, p))
+                starts[k] = max(starts[k], p.before_acquired)
                 break
         else:
             groups.append([(c, p)])
+            ends.append(p.after_acquired)
+            starts.append(p.before_acquired)
+    hiding = _hiding_images(pairs)
     out = []
     for g in groups:
         last = max((q for _, q in g), key=lambda q: (q.before_acquired, q.before_id))
         first = min((q for _, q in g), key=lambda q: (q.after_acquired, q.after_id))
         out.append(DatedChange(
             g[0][1].site_id, tuple(sorted((c for c, _ in g), key=lambda c: (-c.area_m2, c.id))), last, first,
-            _hidden(pairs, last.before_acquired, first.after_acquired),
+            _between(hiding, last.before_acquired, first.after_acquired),
         ))  # fmt: skip
     return sorted(out, key=lambda d: (d.seen_with, d.seen_without, d.regions[0].id))
 
 
-def _hidden(pairs: Sequence[ChangePair], lo: datetime, hi: datetime) -> tuple[tuple[str, datetime, float], ...]:
-    """Images strictly between ``lo`` and ``hi`` none of whose stored pairs compared half the site (an image
-    beside a cloudy one compares little in that pair alone, and is not named)."""
+def _hiding_images(pairs: Sequence[ChangePair]) -> list[tuple[datetime, str, float]]:
+    """The images none of whose stored pairs compared half the site (an image beside a cloudy one compares
+    little in that pair alone, and is not one), in time order: (time, observation id, the most a pair compared)."""
     most: dict[str, tuple[datetime, float]] = {}
     for p in pairs:
         for oid, t in ((p.before_id, p.before_acquired), (p.after_id, p.after_acquired)):
-            if lo < t < hi:
-                old = most.get(oid)
-                most[oid] = (t, p.compared_fraction if old is None else max(old[1], p.compared_fraction))
-    return tuple(sorted(((oid, t, f) for oid, (t, f) in most.items() if f < _HIDING), key=lambda x: (x[1], x[0])))
+            old = most.get(oid)
+            most[oid] = (t, p.compared_fraction if old is None else max(old[1], p.compared_fraction))
+    return sorted((t, oid, f) for oid, (t, f) in most.items() if f < _HIDING)
+
+
+def _between(hiding: Sequence[tuple[datetime, str, float]], lo: datetime, hi: datetime) -> tuple[tuple[str, datetime, float], ...]:
+    """Those of ``hiding`` strictly between ``lo`` and ``hi``."""
+    i = bisect_right([t for t, _, _ in hiding], lo)
+    return tuple((oid, t, f) for t, oid, f in hiding[i:] if t < hi)
 
 
 def stored_dating(store: Store, site_id: str) -> tuple[list[DatedChange], dict[str, Observation], list[str]]:

@@ -287,21 +287,34 @@ def test_simulated_and_dated_images_say_so_in_the_line_the_json_and_each_region(
     assert props["simulated"] is False and "before_acquired" not in props
 
 
-def test_an_scl_band_in_the_files_is_said_not_read(tmp_path: Path) -> None:
-    # change-image masks no cloud: a file carrying its cloud mask (an L2A export with SCL) must not be taken to be masked.
+def test_cloud_an_scl_band_in_the_files_marks_is_not_compared(tmp_path: Path) -> None:
+    # A bright cloud over the fields in the later image read as a region "appeared": change-image read no cloud
+    # mask, though the file carried one (an L2A export with SCL, or an archived observation of a workspace).
     before, after = _pair(tmp_path)
-    with_scl = []
-    for path in (before, after):
-        with rasterio.open(path) as ds:
-            data = np.concatenate([ds.read(), np.full((1, *ds.shape), 4, np.float32)])
-        with_scl.append(write_tiff(tmp_path / f"scl-{path.name}", data, crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0),
-                                   descriptions=["blue", "green", "red", "nir", "SCL"]))  # fmt: skip
+    with rasterio.open(after) as ds:
+        cloudy = ds.read()
+    cloudy[:, 20:60, 120:170] = np.float32(0.6)  # cloud, 80 x 100 m, away from the roof
+    scl = np.full((1, *cloudy.shape[1:]), 4, np.float32)  # 4: vegetation
+    scl[0, 20:60, 120:170] = 9  # 9: cloud, high probability
+    t = Affine(PX, 0, X0, 0, -PX, Y0)
+    names = ["blue", "green", "red", "nir"]
+    plain = write_tiff(tmp_path / "cloudy.tif", cloudy, crs=UTM, transform=t, descriptions=names)
+    masked = write_tiff(tmp_path / "cloudy-scl.tif", np.concatenate([cloudy, scl]), crs=UTM, transform=t, descriptions=[*names, "SCL"])
     out = tmp_path / "changes.geojson"
-    r = CliRunner().invoke(main, ["change-image", str(with_scl[0]), str(before), "--out", str(out)])
+    without = json.loads(CliRunner().invoke(main, ["change-image", str(before), str(plain), "--out", str(out), "--json"]).stdout)
+    assert without["regions"] == 2 and without["compared_fraction"] == 1.0 and without["notes"] == []  # the roof and the cloud
+    r = CliRunner().invoke(main, ["change-image", str(before), str(masked), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert f"note: the SCL band of {with_scl[0]} is not read: change-image masks no cloud" in r.stderr
+    assert r.stdout.startswith("1 region(s) (1 appeared"), r.stdout  # the roof alone
+    assert f"note: cloud, cloud shadow and no data as the SCL band of {masked} marks them (widened by 100 m) are not compared" in r.stderr
     fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["sitewatch"]["notes"] == [r.stderr.split("note: ", 1)[1].strip()]
-    both = CliRunner().invoke(main, ["change-image", *map(str, with_scl), "--out", str(out), "--json"])
-    assert "the SCL bands of" in json.loads(both.stdout)["notes"][0]
-    assert "note:" not in CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out)]).stderr
+    assert 0.5 < fc["sitewatch"]["compared_fraction"] < 0.9  # the cloud and 100 m around it
+    # Integer DN with the SCL band beside them (read a block of rows at a time where it can be): masked alike.
+    with rasterio.open(before) as ds:
+        clear = ds.read()
+    dn = [write_tiff(tmp_path / f"dn-{p.name}", np.concatenate([np.clip(d * 10000, 1, 65535).astype(np.uint16), s.astype(np.uint16)]),
+                     crs=UTM, transform=t, descriptions=[*names, "SCL"])  # fmt: skip
+          for p, d, s in ((before, clear, np.full_like(scl, 4)), (after, cloudy, scl))]
+    summary = json.loads(CliRunner().invoke(main, ["change-image", *map(str, dn), "--out", str(out), "--json"]).stdout)
+    assert summary["regions"] == 1 and summary["appeared"] == 1 and summary["compared_fraction"] < 0.9

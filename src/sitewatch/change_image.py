@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,7 +80,7 @@ class ChangePair:
     after_acquired: str | None = None
     """The same of the later image."""
     notes: tuple[str, ...] = ()
-    """What the comparison left out that the reader should know (a cloud mask in the files, not read)."""
+    """What the comparison left out that the reader should know (cloud an SCL band marks)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def _choose_sensor(path: Path | str, sensor: Sensor | None) -> tuple[Sensor, str
 
 
 _REFUSED_BANDS = ("scl", "udm2")
-"""``--band`` names detect-image takes that change-image does not: cloud masks, which it does not read."""
+"""``--band`` names detect-image takes that change-image does not: cloud masks given as band files (an SCL band
+inside an image file is read, :func:`_scl_valid`)."""
 
 
 def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
@@ -134,7 +135,7 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
             if name in bands:
                 raise InputError(
                     f"{option} {name}: change-image compares the reflectance bands ({', '.join(OPTICAL_BANDS)}) "
-                    "and reads no cloud mask; drop it"
+                    "and reads a cloud mask only as an SCL band inside an image file; drop it"
                 )
         for name, path in bands.items():
             if isinstance(path, Path) and not path.exists():
@@ -353,20 +354,60 @@ def read_change_pair(
     if why and say is not None:
         say(f"sensor: {kind}, {why} (--sensor to choose)")
     (b_sim, b_time, b_scl), (a_sim, a_time, a_scl) = _date_tags(b_date), _date_tags(a_date)
-    masks = [d.label for d, has in ((b_date, b_scl), (a_date, a_scl)) if has]
-    notes = [
-        f"the SCL band{'s' if len(masks) > 1 else ''} of {' and '.join(masks)} {'are' if len(masks) > 1 else 'is'} not read: "
-        "change-image masks no cloud, so cloud and its shadow read as "
-        "change (in a workspace, `sitewatch change` leaves them out)"
-    ] if masks and kind == "optical" else []  # fmt: skip
+    masks = [d for d, has in ((b_date, b_scl), (a_date, a_scl)) if has and kind == "optical"]
     if b_time is not None and a_time is not None and b_time > a_time:
         raise InputError(
             f"{b_date.label} was acquired {_iso(b_time)}, after {a_date.label} ({_iso(a_time)}): give the earlier image as "
             "BEFORE (swapped, what appeared would be called disappeared)"
         )
-    dated = {"simulated": b_sim or a_sim, "before_acquired": _iso(b_time), "after_acquired": _iso(a_time), "notes": tuple(notes)}
+    dated = {"simulated": b_sim or a_sim, "before_acquired": _iso(b_time), "after_acquired": _iso(a_time)}
     pair = _read_change_pair(b_date, a_date, kind, pixel_size, dn_scale)
-    return replace(pair, **dated)  # type: ignore[arg-type]
+    notes: tuple[str, ...] = ()
+    if masks:
+        from .change_stage import CLOUD_MARGIN_M
+
+        valid = _scl_valid(masks, pair)
+        pair = replace(pair, before=replace(pair.before, valid=valid), after=replace(pair.after, valid=valid))
+        notes = (f"cloud, cloud shadow and no data as the SCL band of {' and '.join(d.label for d in masks)} marks them "
+                 f"(widened by {CLOUD_MARGIN_M:g} m) are not compared, as `sitewatch change` leaves them out",)  # fmt: skip
+    return replace(pair, notes=notes, **dated)  # type: ignore[arg-type]
+
+
+def _scl_valid(dates: Sequence[_Date], pair: ChangePair) -> NDArray[np.bool_]:
+    """The pixels of the compared grid that no date's SCL band marks as cloud, cloud shadow or no data, cloud and
+    shadow widened by :data:`~sitewatch.change_stage.CLOUD_MARGIN_M` as ``change`` widens them; each SCL read on
+    its file's own grid and laid on the compared one by nearest neighbour (no data where it does not reach)."""
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+    from scipy import ndimage
+
+    from .change_stage import CLOUD_MARGIN_M
+    from .detect.clouds import SCL_CLOUD, SCL_NO_DATA
+
+    grid = pair.before.grid
+    hidden = np.zeros(grid.shape, bool)
+    gone = np.zeros(grid.shape, bool)
+    for d in dates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning of a chip
+            with rasterio.open(d.image) as ds:
+                k = next(i for i, n in enumerate(ds.descriptions, 1) if str(n or "").strip().upper() == "SCL")
+                own = ds.read(k)
+                own = np.where(np.isfinite(own), own, 0).astype(np.uint8) if own.dtype.kind == "f" else own.astype(np.uint8)
+                same = not pair.georeferenced or (ds.crs is not None and ds.crs.to_string() == str(grid.crs)
+                                                  and tuple(ds.transform)[:6] == tuple(grid.transform) and own.shape == grid.shape)  # fmt: skip
+                if same:
+                    scl = own
+                else:
+                    scl = np.zeros(grid.shape, np.uint8)
+                    reproject(own, scl, src_transform=ds.transform, src_crs=ds.crs, dst_transform=grid.affine, dst_crs=grid.crs,
+                              src_nodata=None, dst_nodata=0, resampling=Resampling.nearest)  # fmt: skip
+        hidden |= np.isin(scl, SCL_CLOUD)
+        gone |= np.isin(scl, SCL_NO_DATA)
+    if hidden.any():
+        # Cloud edges and thin haze around what SCL holds read as change: widened as `change` widens them.
+        hidden = ndimage.binary_dilation(hidden, iterations=max(1, round(CLOUD_MARGIN_M / max(1.0, pair.pixel_size_m))))
+    return ~(hidden | gone)
 
 
 def _read_change_pair(b_date: _Date, a_date: _Date, kind: Sensor, pixel_size: float | None, dn_scale: float | None) -> ChangePair:

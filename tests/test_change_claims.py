@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
@@ -135,3 +136,44 @@ def test_with_a_utc_offset_a_pair_brackets_the_dates_by_its_images_local_dates()
     r = check_claim(c, local)
     assert r.verdict == "supported", r.reason
     assert r.parts[0].tested == (date(2024, 9, 24), date(2024, 10, 10))
+
+
+def _claimed(kind: str, start: str, end: str, o: list[Any], pairs: list[ChangePair], regions: list[Change]) -> Any:
+    c = claim({"kind": kind}, sites=("base",), **{"from": start, "to": end})
+    return check_claim(c, World({"base": SITE}, o, [], change_pairs=pairs, changes=regions))
+
+
+def test_a_region_another_pair_already_saw_before_the_dates_does_not_support_them() -> None:
+    # Trenches dug on 3 October: the 3 m pair 1 -> 8 October holds them, and so does the 10 m pair 30 September ->
+    # 5 October. A claim of 6 to 9 October rests on the 3 m pair, but the 10 m one saw them on the 5th: not in the dates.
+    fine, fine_pairs = _series(DAYS)
+    coarse = [obs(d, site="base", sensor="optical", res=10.0, hour=1) for d in ("2024-09-30", "2024-10-05", "2024-10-15")]
+    early, late = _pair(coarse[0], coarse[1]), _pair(coarse[1], coarse[2])
+    regions = [_region(fine_pairs[1], 1, 7800.0, "altered"), _region(early, 1, 18500.0)]
+    r = _claimed("change_present", "2024-10-06", "2024-10-09", fine + coarse, [*fine_pairs, early, late], regions)
+    assert r.verdict == "not testable", r.reason
+    assert "already seen in 2024-09-30 01:00 UTC, 10 m optical → 2024-10-05 01:00 UTC, 10 m optical, before 2024-10-06" in r.reason
+    assert {im.observation_id for im in r.images} == {fine[1].id, fine[2].id, coarse[0].id, coarse[1].id}
+    absent = _claimed("change_absent", "2024-10-06", "2024-10-09", fine + coarse, [*fine_pairs, early, late], regions)
+    assert absent.verdict == "not testable", absent.reason
+    # A region elsewhere on the ground is another change: it still supports (the pair reaching outside, said so).
+    apart = [regions[0], dataclasses.replace(regions[1], polygon=box(0.01, 0.01, 0.011, 0.011))]
+    r = _claimed("change_present", "2024-10-06", "2024-10-09", fine + coarse, [*fine_pairs, early, late], apart)
+    assert r.verdict == "supported" and "reach outside" in r.reason, r.reason
+    # Claimed on days the 10 m pair also spans, it supports: the change may lie in them.
+    r = _claimed("change_present", "2024-10-01", "2024-10-10", fine + coarse, [*fine_pairs, early, late], regions)
+    assert r.verdict == "supported", r.reason
+    # ...and the reason dates it by both series: the 3 m pair's before image and the 10 m pair's after image.
+    assert ("; dated by every pair: last seen without 2024-10-01 09:00 UTC (3 m optical), first seen 2024-10-05 01:00 UTC "
+            "(10 m optical) (SIMULATED imagery)") in r.reason, r.reason  # fmt: skip
+
+
+def test_a_region_another_pair_places_after_the_dates_does_not_support_them() -> None:
+    # The 3 m pair 8 -> 17 October holds a region; the 10 m pair 15 -> 20 October shows it appearing after the 15th.
+    fine, fine_pairs = _series(DAYS)
+    coarse = [obs(d, site="base", sensor="optical", res=10.0, hour=1) for d in ("2024-10-05", "2024-10-15", "2024-10-20")]
+    first, second = _pair(coarse[0], coarse[1]), _pair(coarse[1], coarse[2])
+    regions = [_region(fine_pairs[2], 1, 3000.0), _region(second, 1, 6000.0)]
+    r = _claimed("change_present", "2024-10-09", "2024-10-12", fine + coarse, [*fine_pairs, first, second], regions)
+    assert r.verdict == "not testable", r.reason
+    assert "not yet there in 2024-10-15 01:00 UTC, 10 m optical → 2024-10-20 01:00 UTC, 10 m optical, after 2024-10-12" in r.reason

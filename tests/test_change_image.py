@@ -254,3 +254,67 @@ def test_images_inside_a_zip_are_compared_by_their_gdal_virtual_paths(tmp_path: 
     assert summary["before"].startswith("/vsizip//") and summary["before"].endswith("d1/before.tif")
     missing = CliRunner().invoke(main, ["change-image", f"{vsi}/d1/nothing.tif", f"{vsi}/d2/after.tif", "--out", str(out)])
     assert missing.exit_code == 1 and "nothing.tif: GDAL cannot open this virtual path" in missing.output
+
+
+def test_simulated_and_dated_images_say_so_in_the_line_the_json_and_each_region(tmp_path: Path) -> None:
+    # Scenes cut from a workspace's archive (sitewatch's simulator, or any archived image) carry their tags.
+    before, after = _pair(tmp_path)
+    tagged = []
+    for path, when in ((before, "2024-09-30T01:30:00Z"), (after, "2024-10-05T01:30:00Z")):
+        with rasterio.open(path) as ds:
+            data, names = ds.read(), list(ds.descriptions)
+        tags = {"SITEWATCH_SIMULATED": "true", "SITEWATCH_ACQUIRED": when}
+        tagged.append(write_tiff(tmp_path / f"sim-{path.name}", data, crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0),
+                                 descriptions=names, tags=tags))  # fmt: skip
+    out = tmp_path / "changes.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(tagged[0]), str(tagged[1]), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("SIMULATED imagery: 2024-09-30 01:30 UTC -> 2024-10-05 01:30 UTC: 1 region(s)"), r.stdout
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert fc["sitewatch"]["simulated"] is True and fc["sitewatch"]["after_acquired"] == "2024-10-05T01:30:00Z"
+    props = fc["features"][0]["properties"]
+    assert props["simulated"] is True and props["before_acquired"] == "2024-09-30T01:30:00Z"
+    assert props["after_acquired"] == "2024-10-05T01:30:00Z" and fc["sitewatch"]["after"] == str(tagged[1])
+    summary = json.loads(CliRunner().invoke(main, ["change-image", *map(str, tagged), "--out", str(out), "--json"]).output)
+    assert summary["simulated"] is True and summary["before_acquired"] == "2024-09-30T01:30:00Z"
+    # Given the later image first, it is refused naming both (what appeared would be called disappeared).
+    swapped = CliRunner().invoke(main, ["change-image", str(tagged[1]), str(tagged[0]), "--out", str(out)])
+    assert swapped.exit_code == 1 and f"{tagged[1]} was acquired 2024-10-05T01:30:00Z, after {tagged[0]}" in swapped.output
+    # Untagged images are not called simulated, and no time is made up for them.
+    plain = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out)])
+    assert plain.exit_code == 0 and plain.stdout.startswith("1 region(s)"), plain.stdout
+    props = json.loads(out.read_text(encoding="utf-8"))["features"][0]["properties"]
+    assert props["simulated"] is False and "before_acquired" not in props
+
+
+def test_cloud_an_scl_band_in_the_files_marks_is_not_compared(tmp_path: Path) -> None:
+    # A bright cloud over the fields in the later image read as a region "appeared": change-image read no cloud
+    # mask, though the file carried one (an L2A export with SCL, or an archived observation of a workspace).
+    before, after = _pair(tmp_path)
+    with rasterio.open(after) as ds:
+        cloudy = ds.read()
+    cloudy[:, 20:60, 120:170] = np.float32(0.6)  # cloud, 80 x 100 m, away from the roof
+    scl = np.full((1, *cloudy.shape[1:]), 4, np.float32)  # 4: vegetation
+    scl[0, 20:60, 120:170] = 9  # 9: cloud, high probability
+    t = Affine(PX, 0, X0, 0, -PX, Y0)
+    names = ["blue", "green", "red", "nir"]
+    plain = write_tiff(tmp_path / "cloudy.tif", cloudy, crs=UTM, transform=t, descriptions=names)
+    masked = write_tiff(tmp_path / "cloudy-scl.tif", np.concatenate([cloudy, scl]), crs=UTM, transform=t, descriptions=[*names, "SCL"])
+    out = tmp_path / "changes.geojson"
+    without = json.loads(CliRunner().invoke(main, ["change-image", str(before), str(plain), "--out", str(out), "--json"]).stdout)
+    assert without["regions"] == 2 and without["compared_fraction"] == 1.0 and without["notes"] == []  # the roof and the cloud
+    r = CliRunner().invoke(main, ["change-image", str(before), str(masked), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("1 region(s) (1 appeared"), r.stdout  # the roof alone
+    assert f"note: cloud, cloud shadow and no data as the SCL band of {masked} marks them (widened by 100 m) are not compared" in r.stderr
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert fc["sitewatch"]["notes"] == [r.stderr.split("note: ", 1)[1].strip()]
+    assert 0.5 < fc["sitewatch"]["compared_fraction"] < 0.9  # the cloud and 100 m around it
+    # Integer DN with the SCL band beside them (read a block of rows at a time where it can be): masked alike.
+    with rasterio.open(before) as ds:
+        clear = ds.read()
+    dn = [write_tiff(tmp_path / f"dn-{p.name}", np.concatenate([np.clip(d * 10000, 1, 65535).astype(np.uint16), s.astype(np.uint16)]),
+                     crs=UTM, transform=t, descriptions=[*names, "SCL"])  # fmt: skip
+          for p, d, s in ((before, clear, np.full_like(scl, 4)), (after, cloudy, scl))]
+    summary = json.loads(CliRunner().invoke(main, ["change-image", *map(str, dn), "--out", str(out), "--json"]).stdout)
+    assert summary["regions"] == 1 and summary["appeared"] == 1 and summary["compared_fraction"] < 0.9

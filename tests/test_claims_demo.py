@@ -69,6 +69,9 @@ def test_the_demo_finds_the_trenches_dug_at_the_training_ground_and_eval_scores_
     from sitewatch.workspace import open_workspace
 
     assert [line.split(":")[0] for line in demo.changes] == ["sergeyevka-base"]
+    # When: the trenches dug on 3 and 4 October, bracketed by the 3 m image of the 1st and the 10 m one of the 5th.
+    assert ("the first change on the ground: last seen without 2024-10-01 00:50 UTC (3 m optical), first seen "
+            "2024-10-05 01:30 UTC (10 m optical) (of 5 dated)") in demo.changes[0], demo.changes  # fmt: skip
     ws = open_workspace(demo.out)
     with ws.store() as store:
         dug = changes(store, before_id="sergeyevka-base/sim-planet-sergeyevka-base-20241001T0050",

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +71,16 @@ class ChangePair:
     """Band name -> file, when the earlier date was given one file a band (or as their folder)."""
     after_bands: Mapping[str, str] = field(default_factory=dict)
     """The same of the later date."""
+    simulated: bool = False
+    """Either date is a scene of sitewatch's simulator (its ``SITEWATCH_SIMULATED=true`` tag): said wherever
+    the pair's result shows."""
+    before_acquired: str | None = None
+    """The earlier image's acquisition time (UTC, ISO 8601) as its ``SITEWATCH_ACQUIRED`` tag gives it (sitewatch's
+    archive and simulator write it); None when the file does not say."""
+    after_acquired: str | None = None
+    """The same of the later image."""
+    notes: tuple[str, ...] = ()
+    """What the comparison left out that the reader should know (cloud an SCL band marks)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,8 @@ def _choose_sensor(path: Path | str, sensor: Sensor | None) -> tuple[Sensor, str
 
 
 _REFUSED_BANDS = ("scl", "udm2")
-"""``--band`` names detect-image takes that change-image does not: cloud masks, which it does not read."""
+"""``--band`` names detect-image takes that change-image does not: cloud masks given as band files (an SCL band
+inside an image file is read, :func:`_scl_valid`)."""
 
 
 def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
@@ -123,7 +135,7 @@ def _date(given: ImageSource, which: Literal["before", "after"]) -> _Date:
             if name in bands:
                 raise InputError(
                     f"{option} {name}: change-image compares the reflectance bands ({', '.join(OPTICAL_BANDS)}) "
-                    "and reads no cloud mask; drop it"
+                    "and reads a cloud mask only as an SCL band inside an image file; drop it"
                 )
         for name, path in bands.items():
             if isinstance(path, Path) and not path.exists():
@@ -221,6 +233,37 @@ def _read(date: _Date, sensor: Sensor, pixel_size: float | None, dn_scale: float
     return _read_sar(path, pixel_size)
 
 
+def _date_tags(date: _Date) -> tuple[bool, datetime | None, bool]:
+    """Whether ``date``'s file (or any of its band files) is tagged simulated, its ``SITEWATCH_ACQUIRED``
+    time, and whether it holds a band described ``SCL`` (a cloud mask change-image does not read); a file
+    whose tags cannot be read (a PNG, a JPEG) says none of them."""
+    import rasterio
+
+    simulated, acquired, scl = False, None, False
+    for path in [date.image] if date.image is not None else list(date.bands.values()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # NotGeoreferencedWarning of a chip
+                with rasterio.open(path) as ds:
+                    tags = ds.tags()
+                    scl = scl or any(str(d or "").strip().upper() == "SCL" for d in ds.descriptions)
+        except (rasterio.errors.RasterioError, OSError):
+            continue
+        simulated = simulated or str(tags.get("SITEWATCH_SIMULATED", "")).strip().lower() == "true"
+        text = str(tags.get("SITEWATCH_ACQUIRED", "")).strip()
+        if text and acquired is None:
+            try:
+                t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            acquired = (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
+    return simulated, acquired, scl
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _date_sensor(date: _Date, sensor: Sensor | None) -> tuple[Sensor, str]:
     """The sensor to read ``date`` as, and why (empty when given, or band files: optical)."""
     if date.image is not None:
@@ -293,7 +336,7 @@ def read_change_pair(
     """The two images read and laid on one grid (module doc). Raises :class:`InputError` naming the image
     for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
     sizes, or images that do not overlap; band files naming other bands on each date, naming the band and the
-    date without it. ``say`` is told the sensor chosen and why, when not given, as ``detect-image`` tells it
+    date without it; two images whose ``SITEWATCH_ACQUIRED`` tags put BEFORE after AFTER. ``say`` is told the sensor chosen and why, when not given, as ``detect-image`` tells it
     (a colour picture reads as optical, a grey one, as SAR chips are stored, as SAR), and the band files
     found in a folder."""
     b_date, a_date = _date(before, "before"), _date(after, "after")
@@ -310,6 +353,65 @@ def read_change_pair(
         )
     if why and say is not None:
         say(f"sensor: {kind}, {why} (--sensor to choose)")
+    (b_sim, b_time, b_scl), (a_sim, a_time, a_scl) = _date_tags(b_date), _date_tags(a_date)
+    masks = [d for d, has in ((b_date, b_scl), (a_date, a_scl)) if has and kind == "optical"]
+    if b_time is not None and a_time is not None and b_time > a_time:
+        raise InputError(
+            f"{b_date.label} was acquired {_iso(b_time)}, after {a_date.label} ({_iso(a_time)}): give the earlier image as "
+            "BEFORE (swapped, what appeared would be called disappeared)"
+        )
+    dated = {"simulated": b_sim or a_sim, "before_acquired": _iso(b_time), "after_acquired": _iso(a_time)}
+    pair = _read_change_pair(b_date, a_date, kind, pixel_size, dn_scale)
+    notes: tuple[str, ...] = ()
+    if masks:
+        from .change_stage import CLOUD_MARGIN_M
+
+        valid = _scl_valid(masks, pair)
+        pair = replace(pair, before=replace(pair.before, valid=valid), after=replace(pair.after, valid=valid))
+        notes = (f"cloud, cloud shadow and no data as the SCL band of {' and '.join(d.label for d in masks)} marks them "
+                 f"(widened by {CLOUD_MARGIN_M:g} m) are not compared, as `sitewatch change` leaves them out",)  # fmt: skip
+    return replace(pair, notes=notes, **dated)  # type: ignore[arg-type]
+
+
+def _scl_valid(dates: Sequence[_Date], pair: ChangePair) -> NDArray[np.bool_]:
+    """The pixels of the compared grid that no date's SCL band marks as cloud, cloud shadow or no data, cloud and
+    shadow widened by :data:`~sitewatch.change_stage.CLOUD_MARGIN_M` as ``change`` widens them; each SCL read on
+    its file's own grid and laid on the compared one by nearest neighbour (no data where it does not reach)."""
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+    from scipy import ndimage
+
+    from .change_stage import CLOUD_MARGIN_M
+    from .detect.clouds import SCL_CLOUD, SCL_NO_DATA
+
+    grid = pair.before.grid
+    hidden = np.zeros(grid.shape, bool)
+    gone = np.zeros(grid.shape, bool)
+    for d in dates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning of a chip
+            with rasterio.open(d.image) as ds:
+                k = next(i for i, n in enumerate(ds.descriptions, 1) if str(n or "").strip().upper() == "SCL")
+                own = ds.read(k)
+                own = np.where(np.isfinite(own), own, 0).astype(np.uint8) if own.dtype.kind == "f" else own.astype(np.uint8)
+                same = not pair.georeferenced or (ds.crs is not None and ds.crs.to_string() == str(grid.crs)
+                                                  and tuple(ds.transform)[:6] == tuple(grid.transform) and own.shape == grid.shape)  # fmt: skip
+                if same:
+                    scl = own
+                else:
+                    scl = np.zeros(grid.shape, np.uint8)
+                    reproject(own, scl, src_transform=ds.transform, src_crs=ds.crs, dst_transform=grid.affine, dst_crs=grid.crs,
+                              src_nodata=None, dst_nodata=0, resampling=Resampling.nearest)  # fmt: skip
+        hidden |= np.isin(scl, SCL_CLOUD)
+        gone |= np.isin(scl, SCL_NO_DATA)
+    if hidden.any():
+        # Cloud edges and thin haze around what SCL holds read as change: widened as `change` widens them.
+        hidden = ndimage.binary_dilation(hidden, iterations=max(1, round(CLOUD_MARGIN_M / max(1.0, pair.pixel_size_m))))
+    return ~(hidden | gone)
+
+
+def _read_change_pair(b_date: _Date, a_date: _Date, kind: Sensor, pixel_size: float | None, dn_scale: float | None) -> ChangePair:
+    """:func:`read_change_pair` once the dates and their sensor are known."""
     before, after = b_date.label, a_date.label
     b_files, a_files = ({n: str(p) for n, p in d.bands.items()} for d in (b_date, a_date))
     from .change_image_rows import _rows_pair, _sar_rows_pair
@@ -400,21 +502,26 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
     from .geo import cut_at_antimeridian
     from .store.gpkg import as_multipolygon
 
+    # Each region says when it lies between and whether it is simulated, as `export --layer changes` does: a GIS
+    # shows a feature's properties, not the collection's `sitewatch` member (which names the files).
+    dated: dict[str, Any] = {k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v}
+    dated["simulated"] = pair.simulated
     features = []
     for k, r in enumerate(result.regions):
         # Every region a MultiPolygon: a layer of both kinds is "Unknown" to GDAL, and QGIS asks which to load.
         geom = as_multipolygon(r.polygon_wgs84 if pair.georeferenced else _to_pixels(r.polygon, pair.pixel_size_m))
         features.append({
             "type": "Feature", "id": k, "geometry": mapping(cut_at_antimeridian(geom) if pair.georeferenced else geom),
-            "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels},
+            "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels} | dated,
         })  # fmt: skip
     meta: dict[str, Any] = {
         "before": pair.before.name, "after": pair.after.name, "sensor": result.sensor, "method": result.method,
         "method_version": result.method_version, "compared_fraction": result.compared_fraction,
         "parameters": result.parameters, "pixel_size_m": pair.pixel_size_m, "sitewatch": __version__,
         "compared_on": pair.before.grid.crs if pair.georeferenced else "pixels, as given",
-        "warped": list(pair.warped),
+        "warped": list(pair.warped), "simulated": pair.simulated, "notes": list(pair.notes),
     }  # fmt: skip
+    meta |= {k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v}
     meta |= {k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v}
     fc: dict[str, Any] = {"type": "FeatureCollection", "features": features, "sitewatch": meta}
     if not pair.georeferenced:

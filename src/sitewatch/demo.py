@@ -216,6 +216,7 @@ def _run_changes(ws: Workspace, site_ids: Sequence[str]) -> tuple[str, ...]:
     Consecutive pairs, not only those around the scenario's events: the pairs in which nothing was dug or
     parked are where the false alarms (the season, the sun, cloud edges) show, and ``sitewatch eval`` counts them.
     """
+    from .change_dating import ends_text, stored_dating
     from .change_stage import choose_pairs, run_changes
 
     lines = []
@@ -225,7 +226,9 @@ def _run_changes(ws: Workspace, site_ids: Sequence[str]) -> tuple[str, ...]:
             outcomes, errors = run_changes(store, ws.root, store.get_site(sid), pairs)
             regions = [r for o in outcomes for r in o.result.regions]
             counts = ", ".join(f"{n} {d}" for d, n in direction_counts(r.direction for r in regions).items())
-            lines.append(f"{sid}: {len(outcomes)} pairs compared, {len(regions)} regions ({counts})"
+            dated, obs, _ = stored_dating(store, sid)
+            first = f"; the first change on the ground: {ends_text(dated[0], obs)} (of {len(dated)} dated)" if dated else ""
+            lines.append(f"{sid}: {len(outcomes)} pairs compared, {len(regions)} regions ({counts}){first}"
                          + (f"; {len(errors)} pair(s) failed: {errors[0]}" if errors else ""))  # fmt: skip
     return tuple(lines)
 

@@ -8,7 +8,11 @@ the dates: run ``sitewatch change``); a pair whose image was ingested again sinc
 count. A region of the claimed direction and size in a bracketing pair
 supports a present claim (contradicts an absent one); the reason names the pair's two images (of the pairs
 with such regions, one within the claimed dates first, then the finest pixels, then the largest region),
-says when they reach outside the claimed dates, and gives the regions' areas. None in a run of pairs that each compared at
+says when they reach outside the claimed dates, gives the regions' areas and, when pairs of other series narrow it,
+the change dated by every pair (:mod:`sitewatch.change_dating`). A region that a pair of any
+series places outside the dates (it overlaps a region of a pair whose after image, before the first date, already
+showed it, or whose before image, after the last, did not yet) does not count: with only such regions the claim
+is not testable, saying which pair placed them. None in a run of pairs that each compared at
 least half the site contradicts it (supports the absent one); a run that compared less (cloud) leaves
 it not testable.
 """
@@ -90,6 +94,43 @@ def _regions(a: Assertion, p: ChangePair, changes: Sequence[Change]) -> list[Cha
     ]  # fmt: skip
 
 
+def _seen_outside(
+    a: Assertion, pairs: Sequence[ChangePair], changes: Sequence[Change], on: Callable[[str, datetime], date],
+) -> Callable[[ChangePair, Change], ChangePair | None]:  # fmt: skip
+    """For a region ``r`` of pair ``p``: a pair (of any series) whose regions overlap ``r`` and whose after image,
+    taken after ``p``'s before image, is of a date before ``a.start`` (the change was there before the dates), or
+    whose before image, taken before ``p``'s after image, is of a date after ``a.end`` (it came after them); else None."""
+    by_pair: dict[tuple[str, str], list[Change]] = defaultdict(list)
+    for c in changes:
+        by_pair[(c.before_id, c.after_id)].append(c)
+
+    def seen(p: ChangePair, r: Change) -> ChangePair | None:
+        hits = []
+        for q in pairs:
+            early = q.after_acquired > p.before_acquired and on(q.after_id, q.after_acquired) < a.start
+            late = q.before_acquired < p.after_acquired and on(q.before_id, q.before_acquired) > a.end
+            if q is not p and (early or late) and any(c.polygon.intersects(r.polygon) for c in by_pair[(q.before_id, q.after_id)]):
+                hits.append(q)
+        # The earliest after image (the first sight of it before the dates), else the latest before image.
+        return min(hits, key=lambda q: (on(q.after_id, q.after_acquired) >= a.start, q.after_acquired, -q.before_acquired.timestamp()), default=None)
+
+    return seen
+
+
+def _dated(region: Change, pairs: Sequence[ChangePair], changes: Sequence[Change], obs: dict[str, Observation]) -> str:
+    """``; dated by every pair: last seen without …, first seen …`` for the change on the ground ``region`` is part
+    of (:mod:`sitewatch.change_dating`), when other pairs narrow what its own pair says; else empty."""
+    from .change_dating import date_changes, ends_text
+
+    site = [c for c in changes if c.site_id == region.site_id]
+    for d in date_changes(pairs, site):
+        if any(r.id == region.id for r in d.regions):
+            if d.last_without is d.first_with:
+                return ""  # its own pair is the bracket, said already
+            return f"; dated by every pair: {ends_text(d, obs)}"
+    return ""
+
+
 def _what(a: Assertion, n: int = 1) -> str:
     size = f" of at least {a.min_area_m2:,.0f} m²" if a.min_area_m2 else ""
     return f"{a.direction or 'changed'} region{'' if n == 1 else 's'}{size}"
@@ -125,6 +166,25 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
 
     found = [(p, rs) for run in runs for p in run if (rs := _regions(a, p, world.changes))]
     tested = tuple(sorted({d for run in runs for p in run for d in (on(p.before_id, p.before_acquired), on(p.after_id, p.after_acquired))}))
+    # A pair reaching outside the dates may hold a change another pair places outside them: drawn where that pair's
+    # after image, before the first date, already showed it (or its before image, after the last, did not yet).
+    seen_by = _seen_outside(a, pairs, world.changes, on)
+    elsewhere = [(p, r, q) for p, rs in found for r in rs if (q := seen_by(p, r)) is not None]
+    placed = {r.id for _, r, _ in elsewhere}
+    found = [(p, kept) for p, rs in found if (kept := [r for r in rs if r.id not in placed])]
+    if elsewhere and not found:
+        elsewhere.sort(key=lambda t: -t[1].area_m2)
+        p, r, q = elsewhere[0]
+        when = f"already seen in {pair_text(q)}, before {a.start}" if on(q.after_id, q.after_acquired) < a.start \
+            else f"not yet there in {pair_text(q)}, after {a.end}"  # fmt: skip
+        n = len(elsewhere)
+        reason = (
+            f"{pair_text(p)}: {n} {_what(a, n)} ({', '.join(f'{x.area_m2:,.0f} m²' for _, x, _ in elsewhere)}), but "
+            f"{'it lies' if n == 1 else 'they lie'} outside {span}: {'the largest' if n > 1 else 'it'} was {when}"
+            f"{'' if n == 1 else ' (the others likewise)'}; a change there within the dates cannot be told from it"
+        )
+        ims = tuple(im for x, xr, y in elsewhere for im in (*images(x, (xr,)), *images(y)))
+        return PartResult(a, UNTESTABLE, reason, tuple(dict.fromkeys(ims)), (), tested)
     if found:
         def strength(t: tuple[ChangePair, list[Change]]) -> tuple[bool, float, float]:
             # A pair within the claimed dates first (the change then lies in them), then the finer pixels, then the larger region.
@@ -139,6 +199,7 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
             f"{pair_text(p)}: {len(rs)} {_what(a, len(rs))}, {total:,.0f} m² in all (largest {max(c.area_m2 for c in rs):,.0f} m²)"
             + (f"; the pair's images reach outside {span}, so the change may lie just outside it" if outside else "")
             + (f" (and {count_noun(len(found) - 1, 'other pair')} with such regions)" if len(found) > 1 else "")
+            + _dated(rs[0], pairs, world.changes, obs)
         )
         ims = tuple(im for q, qs in found for im in images(q, qs))
         return PartResult(a, SUPPORTED if present else CONTRADICTED, reason, ims, tested, ())

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..change.optical import COVER_CLASSES
+from ..change_dating import dated_json, dated_text, stored_dating
 from ..change_stage import (
     PairOutcome,
     changes_to_geojson,
@@ -98,19 +99,23 @@ def command(
             outcomes += done
             notes += [n for o in done for n in o.notes]
             notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
-            results.append({"site": site_id, "pairs": [outcome_summary(o) for o in done], "notes": notes, "errors": errors})
+            dated, obs, gaps = stored_dating(store, site_id)
+            notes = list(dict.fromkeys(notes + gaps))
+            results.append({"site": site_id, "pairs": [outcome_summary(o) for o in done], "notes": notes, "errors": errors,
+                            "dated": [dated_json(d, obs) for d in dated], "_dated": [dated_text(d, obs) for d in dated]})
     if out_path is not None:
         from ..report.exports import write_text_atomic
 
         write_text_atomic(out_path, changes_to_geojson(outcomes))
+    texts = [result.pop("_dated") for result in results]
     if as_json:
         echo_json(results[0] if len(site_ids) == 1 else {"sites": results}, indent=1)
     elif not results:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     elif any(r["simulated"] for result in results for r in result["pairs"]):
         click.echo("Simulated imagery.")
-    for result in [] if as_json else results:
-        _print_site(result)
+    for result, dated in [] if as_json else zip(results, texts, strict=True):
+        _print_site(result, dated)
     if out_path is not None:
         click.echo(f"wrote {out_path}", err=as_json)
     errors = [e for result in results for e in result["errors"]]
@@ -121,8 +126,8 @@ def command(
         raise SystemExit(3 if any(result["pairs"] for result in results) else 1)
 
 
-def _print_site(result: dict[str, Any]) -> None:
-    """One site's pairs and notes, a line each."""
+def _print_site(result: dict[str, Any], dated: list[str]) -> None:
+    """One site's pairs, notes and dated changes, a line each."""
     site_id, rows, notes, errors = result["site"], result["pairs"], result["notes"], result["errors"]
     if not rows and not errors:
         click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
@@ -140,3 +145,7 @@ def _print_site(result: dict[str, Any]) -> None:
         )
     for note in notes:
         click.echo(f"note: {note}")
+    if dated:
+        click.echo(f"{result['site']}: {len(dated)} change(s) on the ground, dated by every stored pair (the region's last image without it, its first with it):")
+    for k, line in enumerate(dated, 1):
+        click.echo(f"  {k}. {line}")

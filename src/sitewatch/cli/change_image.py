@@ -102,6 +102,9 @@ def command(
         say=None if is_quiet() or as_json else lambda line: click.echo(line, err=True),
     )  # fmt: skip
     write_geojson(change_pair_geojson(pair, result), out)
+    if not as_json and not is_quiet():
+        for note in pair.notes:
+            click.echo(f"note: {note}", err=True)
     if mask is not None:
         write_change_mask(pair, result, mask)
     counts = {d: result.count(d) for d in ("appeared", "disappeared", "altered")}
@@ -110,14 +113,18 @@ def command(
             "before": pair.before.name, "after": pair.after.name, "out": str(out), "mask": str(mask) if mask else None,
             "sensor": result.sensor, "method": f"{result.method} {result.method_version}", "regions": len(result.regions),
             **counts, "area_m2": round(result.area_m2, 1), "compared_fraction": result.compared_fraction,
-            "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped),
+            "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped), "simulated": pair.simulated, "notes": list(pair.notes),
+            **{k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v},
             **{k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v},
         })  # fmt: skip
         return
     if not is_quiet():
         how = ", ".join(f"{n} {d}" for d, n in counts.items())
         warped = f"; {' and '.join(pair.warped)} laid on the compared grid" if pair.warped else ""
+        when = (f"{pair.before_acquired[:16].replace('T', ' ')} UTC -> {pair.after_acquired[:16].replace('T', ' ')} UTC: "
+                if pair.before_acquired and pair.after_acquired else "")  # fmt: skip
         click.echo(
-            f"{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², {result.compared_fraction:.0%} of the pixels "
-            f"compared at {pixel_size_text(pair.pixel_size_m)} ({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
+            f"{'SIMULATED imagery: ' if pair.simulated else ''}{when}{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², "
+            f"{result.compared_fraction:.0%} of the pixels compared at {pixel_size_text(pair.pixel_size_m)} "
+            f"({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
         )

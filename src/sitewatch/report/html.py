@@ -153,6 +153,8 @@ class _SiteSection:
     """Before/after chips of the stored change pairs (``sitewatch change``) with the most changed area."""
     change_finding: str = ""
     """The stored changes in one sentence, for the findings; empty when change has not run on the site."""
+    change_dated: list[str] = field(default_factory=list)
+    """Each change on the ground dated by every stored pair (:func:`sitewatch.change_dating.dated_text`)."""
     images: dict[str, str] = field(default_factory=dict)
     """Each observation's archived image (its ``path``) by observation id: the timeline table links its ids to them."""
 
@@ -355,8 +357,9 @@ def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> st
     return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
 
 
-def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]]) -> str:
-    """The stored change pairs of a site in one sentence (empty when there are none)."""
+def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]], first: str = "") -> str:
+    """The stored change pairs of a site in one sentence (empty when there are none); ``first``, the first
+    change on the ground dated (:func:`sitewatch.change_dating.dated_text`), ends it."""
     if not pairs:
         return ""
     changed = [(p, rs) for p, rs in pairs if rs]
@@ -364,7 +367,11 @@ def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]])
     if not changed:
         return f"{name}: no change found in the {count_noun(len(pairs), 'pair')} of observations compared."
     p, rs = max(changed, key=lambda pr: (sum(r.area_m2 for r in pr[1]), pr[0].after_acquired))
-    return f"{head}, {count_noun(sum(len(rs) for _, rs in changed), 'region')} in all; the most: {_change_text(p, rs)}."
+    dated = f" The first change on the ground: {first}." if first else ""
+    return f"{head}, {count_noun(sum(len(rs) for _, rs in changed), 'region')} in all; the most: {_change_text(p, rs)}.{dated}"
+
+
+
 
 
 def in_period(o: Observation, params: TimelineParams) -> bool:
@@ -408,6 +415,9 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
     chart = None if inland else charts.timeline_chart_png(tl)
+    from ..change_dating import dated_lines
+
+    dated = dated_lines(observations, change_pairs)
     section = _SiteSection(
         site=site,
         timeline=tl,
@@ -416,7 +426,8 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         chart_png=_b64(chart) or "",
         chart_size=charts.png_size(chart) if chart else (0, 0),
         inland=inland,
-        change_finding=_change_finding(site.name or site.id, change_pairs),
+        change_finding=_change_finding(site.name or site.id, change_pairs, (dated or [""])[0]),
+        change_dated=dated,
         images={o.id: o.path for o in observations},
     )
     section.imagery, section.revisit_note = _imagery_lines(observations, params.utc_offset_hours)

@@ -49,6 +49,7 @@ from .. import __version__
 from ..analysis.ais_coverage import StatedCoverage
 from ..analysis.links import inland_without_vessels
 from ..analysis.occupancy import Timeline, TimelineParams, build_timeline, timeline_to_dict
+from ..change_dating import dated_lines
 from ..detection_masks import has_context, window_grid
 from ..errors import NO_ROOM_TO_LOAD, ImageReadError, InputError, StoreError, StoreUnavailableError
 from ..geo import reproject_geometry
@@ -664,6 +665,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             pairs = [data.change_pair_dict(p, rs) for p, rs in kept_pairs]
             alerts = [e for e in data.site_alerts(store, site.id) if _date_in(e.get("date"), period)]
             regions = data.pairs_regions(kept_pairs)
+            dated = dated_lines(records.observations, kept_pairs)
             months = data.site_months(store, site.id, dash.params)
         page_of_month = f"/sites/{quote(site.id, safe='/')}?from={{}}&to={{}}"
         shown = (period.start or period.first, period.end or period.last)
@@ -690,7 +692,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
             observations=rows, date_zone=date_zone(dash.params.utc_offset_hours), changes=pairs, alerts=alerts,
             regions=len(regions), inland=inland, chart_size=chart_size, period=period, query=period.query(),
-            default_days=data.DEFAULT_PERIOD_DAYS, overview=overview,
+            default_days=data.DEFAULT_PERIOD_DAYS, overview=overview, dated=dated,
         )  # fmt: skip
 
     @app.get("/links", response_class=HTMLResponse, include_in_schema=False)

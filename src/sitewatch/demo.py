@@ -223,7 +223,7 @@ def _run_changes(ws: Workspace, site_ids: Sequence[str]) -> tuple[str, ...]:
         for sid in site_ids:
             pairs, _ = choose_pairs(store.observations(sid), sid)
             outcomes, errors = run_changes(store, ws.root, store.get_site(sid), pairs)
-            regions = [r for o in outcomes for r in o.result.regions]
+            regions = [r for o in outcomes for r in o.changes]
             counts = ", ".join(f"{n} {d}" for d, n in direction_counts(r.direction for r in regions).items())
             lines.append(f"{sid}: {len(outcomes)} pairs compared, {len(regions)} regions ({counts})"
                          + (f"; {len(errors)} pair(s) failed: {errors[0]}" if errors else ""))  # fmt: skip

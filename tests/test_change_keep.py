@@ -217,3 +217,25 @@ def test_the_migration_adds_the_column_to_a_schema_14_database_keeping_its_pairs
         assert store.schema_version() == SCHEMA_VERSION
         (pair,) = change_pairs(store, "s")
         assert pair.inputs == "" and change_state.stored_inputs(store, "s") == {}
+
+
+def test_a_pair_another_command_replaced_meanwhile_is_an_error_not_shown_as_kept(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the read of the stored inputs and that of the kept pairs' regions, another command (a member's `change
+    --min-area-m2 500` on a team store) compared a pair from other inputs: its regions are not this run's to print."""
+    import sitewatch.store.changes as store_changes
+
+    _change(root)
+    real = store_changes.pairs_with_regions
+
+    def another_command_first(store: Store, site_id: str, **kw: Any) -> Any:
+        with store.transaction() as db:
+            db.execute("UPDATE change_pairs SET inputs = ? WHERE after_id = 'base/base_20241009'", ("0" * 64,))
+        return real(store, site_id, **kw)
+
+    monkeypatch.setattr(store_changes, "pairs_with_regions", another_command_first)
+    res = CliRunner().invoke(main, ["change", "base", "--json", "-w", str(root)])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert [(p["after"], p["kept"]) for p in doc["pairs"]] == [("base/base_20241005", True)]
+    assert doc["errors"] == ["base/base_20241005 -> base/base_20241009: its stored pair was replaced by another command "
+                             "meanwhile; run change again"]  # fmt: skip

@@ -300,7 +300,7 @@ def run_changes(
     files = FileCheck(store, site.id, root, forget=force)
     undetected = set() if with_detections else store.undetected(site.id)
     footprints: dict[str, list[BaseGeometry]] = {}
-    slots: list[PairOutcome | tuple[Observation, Observation, int, tuple[str, ...]]] = []
+    slots: list[PairOutcome | _Kept] = []
     errors: list[str] = []
     for before, after in pairs:
         _check_pair(before, after)
@@ -314,7 +314,7 @@ def run_changes(
         notes = tuple(_undetected_notes(undetected, before, after))
         inputs = pair_inputs(site, before, after, settings, masked)
         if held.get((before.id, after.id)) == inputs and files.unchanged(before) and files.unchanged(after):
-            slots.append((before, after, len(masked or ()), notes))
+            slots.append(_Kept(before, after, len(masked or ()), notes, inputs))
             continue
         try:
             b = read_change_image(site, before, root / before.path)
@@ -351,12 +351,20 @@ def _objects_mask(footprints: Sequence[BaseGeometry], obs: Observation) -> NDArr
     return objects_mask(footprints, obs.grid)
 
 
-def _with_kept(
-    store: Store, site_id: str, slots: Sequence[PairOutcome | tuple[Observation, Observation, int, tuple[str, ...]]],
-    errors: list[str],
-) -> list[PairOutcome]:  # fmt: skip
-    """The outcomes in order, each pair kept (a slot of its observations, detections left out and notes) read
-    from the store with its regions: the site's in two queries, only when some were kept."""
+@dataclass(frozen=True)
+class _Kept:
+    """A pair whose stored regions stand, until they are read (:func:`_with_kept`)."""
+
+    before: Observation
+    after: Observation
+    masked_objects: int
+    notes: tuple[str, ...]
+    inputs: str
+
+
+def _with_kept(store: Store, site_id: str, slots: Sequence[PairOutcome | _Kept], errors: list[str]) -> list[PairOutcome]:
+    """The outcomes in order, each pair kept read from the store with its regions (the site's in two queries, only
+    when some were kept); one another command has removed or compared from other inputs since is an error."""
     if all(isinstance(s, PairOutcome) for s in slots):
         return [s for s in slots if isinstance(s, PairOutcome)]
     from .store.changes import pairs_with_regions
@@ -367,13 +375,13 @@ def _with_kept(
         if isinstance(slot, PairOutcome):
             out.append(slot)
             continue
-        before, after, n_objects, notes = slot
-        if (before.id, after.id) not in stored:  # removed by another command since its inputs were read
-            errors.append(f"{before.id} -> {after.id}: its stored pair was removed by another command meanwhile; "
-                          "run change again")  # fmt: skip
+        before, after = slot.before, slot.after
+        pair, regions = stored.get((before.id, after.id), (None, []))
+        if pair is None or pair.inputs != slot.inputs:  # another command's, since its inputs were read
+            errors.append(f"{before.id} -> {after.id}: its stored pair was {'removed' if pair is None else 'replaced'} "
+                          "by another command meanwhile; run change again")  # fmt: skip
             continue
-        pair, regions = stored[(before.id, after.id)]
-        out.append(PairOutcome(pair, before, after, None, tuple(regions), n_objects, notes, kept=True))
+        out.append(PairOutcome(pair, before, after, None, tuple(regions), slot.masked_objects, slot.notes, kept=True))
     return out
 
 

@@ -239,3 +239,34 @@ def test_a_pair_another_command_replaced_meanwhile_is_an_error_not_shown_as_kept
     assert [(p["after"], p["kept"]) for p in doc["pairs"]] == [("base/base_20241005", True)]
     assert doc["errors"] == ["base/base_20241005 -> base/base_20241009: its stored pair was replaced by another command "
                              "meanwhile; run change again"]  # fmt: skip
+
+
+def test_on_a_postgis_team_store_a_rerun_compares_no_pair_and_a_vessel_detected_its_pairs(
+    tmp_path: Path, pg_url: str, compared: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    from sitewatch.workspace import open_workspace
+
+    monkeypatch.delenv("SITEWATCH_STORE", raising=False)
+    runner = CliRunner()
+    root = tmp_path / "ws"
+    assert runner.invoke(main, ["init", str(root), "--store", pg_url]).exit_code == 0
+    with open_workspace(root).store() as store:
+        store.put_site(tiny_site("base", half_deg=0.004))
+    files = [_write(tmp_path, day) for day in DAYS]
+    res = runner.invoke(main, ["ingest", "base", *map(str, files), "--sensor", "optical", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    first = _change(root)
+    assert sorted(compared) == [FIRST, SECOND]
+    assert _again(root, compared) == []
+    with open_workspace(root).store() as store:
+        assert len(change_state.stored_inputs(store, "base")) == 2
+        obs = store.get_observation("base/base_20241005")
+        c = tiny_site("base", half_deg=0.004).require_geometry().centroid
+        store.replace_detections(obs, [Detection(f"{obs.id}#1", obs.id, "vessel", box(c.x - 0.0005, c.y - 0.0001, c.x + 0.0005,
+                                                 c.y + 0.0001), 80.0, 15.0, 90.0, 0.9, "test", "1")])  # fmt: skip
+        (summary,) = store.execute("SELECT summary FROM runs WHERE stage = 'change' ORDER BY run_id DESC LIMIT 1")[0]
+    summary = json.loads(summary) if isinstance(summary, str) else summary
+    assert (summary["compared"], summary["kept"]) == (0, 2)
+    assert _again(root, compared) == [FIRST, SECOND]  # the vessel's image is in both pairs
+    again = _change(root)
+    assert [p["kept"] for p in again["pairs"]] == [True, True] and len(again["pairs"]) == len(first["pairs"])

@@ -255,6 +255,7 @@ def test_the_migration_to_13_gives_every_window_up_once(tmp_path: Path) -> None:
     for table in INPUT_TABLES:
         db.execute(f"DROP TRIGGER sitewatch_input_{table}_update_replace")
     db.execute("DROP INDEX idx_observations_undetected")  # (schema 14)
+    db.execute("ALTER TABLE change_pairs DROP COLUMN inputs")  # (schema 15)
     db.execute("UPDATE sitewatch_meta SET value = '12' WHERE key = 'schema_version'")
     db.execute("UPDATE OR REPLACE detections SET detection_id = (SELECT detection_id FROM detections WHERE observation_id = ? "
                "LIMIT 1) WHERE fid = (SELECT max(fid) FROM detections WHERE site_id = 'dunai')", (OLD,))  # fmt: skip
@@ -406,6 +407,7 @@ def member(pg_url: str) -> Iterator[str]:
     with psycopg.connect(pg_url, autocommit=True) as conn:  # the store as the version before left it (2: later ones undone)
         conn.execute("DROP TABLE input_changes; DROP FUNCTION sitewatch_input_changed() CASCADE")
         conn.execute("DROP INDEX idx_observations_undetected")  # (version 4)
+        conn.execute("ALTER TABLE change_pairs DROP COLUMN inputs")  # (version 5)
         conn.execute("UPDATE sitewatch_meta SET value = '2' WHERE key = 'schema_version'")
     admin(pg_url, f"CREATE ROLE {role} LOGIN", f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
           f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")  # fmt: skip

@@ -212,7 +212,7 @@ def test_a_workspace_of_schema_6_gets_the_column_with_its_old_rows_not_recorded(
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         (old,) = store.detections()
         assert old.truncated is None  # not recorded: neither whole nor cut is known
         assert [c.name for c in old.class_candidates] == ["Ropucha"]

@@ -741,7 +741,7 @@ def test_a_workspace_of_schema_5_gets_its_spatial_indexes_filled(tmp_path: Path)
     db.close()
     assert _index_problems(path) == [f"{t}: no spatial index" for t in _layers(path)]
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         assert len(store.detections()) == 6
     assert _index_problems(path) == []
     # An index QGIS made on a layer before the upgrade ("create spatial index"; GDAL before 3.9 wrote

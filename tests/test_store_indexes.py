@@ -131,7 +131,7 @@ def test_a_workspace_of_schema_10_gets_the_indexes_once_and_its_queries_use_them
     statements = sqlite_store._sql_statements
     monkeypatch.setattr(sqlite_store, "_sql_statements", lambda sql: [s for s in statements(sql) if not ran.append(s)])
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14 and store.meta("schema_written_by") == __version__
+        assert store.schema_version() == SCHEMA_VERSION == 15 and store.meta("schema_written_by") == __version__
         assert len(store.observations()) == 4 and len(change_pairs(store)) == 3  # every row kept
         with _sqlite_statements(store) as seen:
             _queries(store, tmp_path)
@@ -166,12 +166,12 @@ def test_a_new_workspace_has_the_indexes_and_an_older_sitewatch_refuses_it(tmp_p
     # The sitewatch before (schema 10) refuses it as the README says, naming both, and changes nothing in it.
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:10])
     monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 10)
-    with pytest.raises(StoreError, match=re.escape(f"schema version 14 (made by sitewatch {__version__}) is newer than "
+    with pytest.raises(StoreError, match=re.escape(f"schema version 15 (made by sitewatch {__version__}) is newer than "
                                                    f"the schema 10 this sitewatch")):  # fmt: skip
         Store(path)
     monkeypatch.undo()
     with Store(path) as store:
-        assert store.schema_version() == 14 and len(store.observations()) == 4
+        assert store.schema_version() == 15 and len(store.observations()) == 4
 
 
 # -- PostGIS ----------------------------------------------------------------------------------------------------
@@ -218,12 +218,18 @@ def test_a_postgis_store_of_schema_1_gets_the_indexes_once_and_its_queries_use_t
         m.setattr(postgis, "PG_SCHEMA_VERSION", 1)
         with postgis.PostgisStore(pg_url, create=True) as store:
             assert store.schema_version() == 1
+            # This sitewatch writes and reads change pairs with their `inputs` (version 5): the column is there while
+            # it fills the store, and gone again before the upgrade, as the sitewatch of schema 1 left it.
+            with store.transaction() as db:
+                db.execute("ALTER TABLE change_pairs ADD COLUMN inputs text")
             _fill(store)
             assert indexes().isdisjoint(NEW_INDEXES)
             old = _scans(_pg_plans(store, lambda: _queries(store, tmp_path)))
             assert old, "the queries read whole tables without the indexes"
+            with store.transaction() as db:
+                db.execute("ALTER TABLE change_pairs DROP COLUMN inputs")
     with postgis.PostgisStore(pg_url) as store:
-        assert store.schema_version() == PG_SCHEMA_VERSION == 4 and store.meta("schema_written_by") == __version__
+        assert store.schema_version() == PG_SCHEMA_VERSION == 5 and store.meta("schema_written_by") == __version__
         assert NEW_INDEXES <= indexes() and len(store.observations()) == 4
         oids = store.execute("SELECT indexname, indexrelid::regclass::oid FROM pg_indexes JOIN pg_stat_user_indexes "
                              "ON indexrelname = indexname WHERE indexname LIKE 'idx_%' ORDER BY 1")  # fmt: skip
@@ -231,7 +237,7 @@ def test_a_postgis_store_of_schema_1_gets_the_indexes_once_and_its_queries_use_t
     assert _scans(plans) == {}
     assert NEW_INDEXES <= _used(plans)
     with postgis.PostgisStore(pg_url) as store:  # opened again: nothing migrated, the same indexes
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
         assert store.execute("SELECT indexname, indexrelid::regclass::oid FROM pg_indexes JOIN pg_stat_user_indexes "
                              "ON indexrelname = indexname WHERE indexname LIKE 'idx_%' ORDER BY 1") == oids  # fmt: skip
         store.delete_site("dunai", observations=True)

@@ -141,6 +141,44 @@ def test_a_pair_compared_again_to_the_same_regions_keeps_its_rows(store: Store) 
     assert [c.id for c in changes(store, "dunai")] == ["c0"]
 
 
+def test_a_pair_keeps_what_its_regions_rest_on_and_the_same_regions_again_only_update_it(store: Store) -> None:
+    """``change_pairs.inputs`` (schema 15, PostGIS 5): stored with the pair, read back by ``change_pairs`` and
+    ``stored_inputs``; the same regions compared from other inputs (a change of sitewatch that finds them again) keep
+    the pair's rows and ``computed_at``, and only the record of the inputs follows."""
+    from sitewatch.change_state import stored_inputs
+
+    before, after = _obs(item="a"), _obs(item="b")
+    after = replace(after, scene=replace(after.scene, acquired=datetime(2024, 10, 18, tzinfo=UTC)))
+    found = [Change("c0", "dunai", before.id, after.id, box(132.33, 42.88, 132.331, 42.881), 100.0, 2.0, "appeared", "test", "1")]
+
+    def compare(inputs: str) -> Any:
+        return replace_changes(store, before, after, compared_fraction=0.9, method="test", method_version="1",
+                               parameters={"x": 1}, changes=found, inputs=inputs)  # fmt: skip
+
+    first = compare("a" * 64)
+    assert change_pairs(store, "dunai")[0].inputs == "a" * 64 == first.inputs
+    assert stored_inputs(store, "dunai") == {(before.id, after.id): "a" * 64}
+    fids = [tuple(r) for r in store.execute("SELECT fid FROM changes")]
+    again = compare("b" * 64)
+    assert again.computed_at == first.computed_at and [tuple(r) for r in store.execute("SELECT fid FROM changes")] == fids
+    assert stored_inputs(store, "dunai") == {(before.id, after.id): "b" * 64}
+    assert stored_inputs(store, "rason") == {}
+
+
+def test_a_postgis_store_of_version_4_gets_change_pairs_inputs_keeping_its_pairs(pg_url: str) -> None:
+    before, after = _obs(item="a"), _obs(item="b")
+    with PostgisStore(pg_url) as s:
+        replace_changes(s, before, after, compared_fraction=0.9, method="test", method_version="1", parameters={},
+                        changes=[], inputs="c" * 64)  # fmt: skip
+    with _raw(pg_url) as conn:  # the store as sitewatch of PostGIS schema 4 left it
+        conn.execute("ALTER TABLE change_pairs DROP COLUMN inputs")
+        conn.execute("UPDATE sitewatch_meta SET value = '4' WHERE key = 'schema_version'")
+    with PostgisStore(pg_url) as s:
+        assert s.schema_version() == PG_SCHEMA_VERSION == 5
+        (pair,) = change_pairs(s, "dunai")
+        assert (pair.before_id, pair.after_id, pair.inputs) == (before.id, after.id, "")
+
+
 def test_meta_runs_changes_and_alert_events(store: Store) -> None:
     store.set_meta("k", "v")
     store.set_meta("k", "w")

@@ -7,7 +7,8 @@ cloud and cloud shadow as the detection stage masks them: the SCL band, a UDM2 o
 SCL's classes, when the observation has one, else the spectral test), compared by
 :func:`sitewatch.change.detect_changes` and recorded by
 :func:`sitewatch.store.changes.replace_changes`, which replaces what an earlier run recorded for
-the same pair.
+the same pair, with a digest of what the pair rests on (:mod:`sitewatch.change_state`): a pair whose
+stored digest is that of its inputs now is not read nor compared again, its stored regions stand.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
 
 from .change.compare import detect_changes, to_changes
 from .change.optical import COVER_CLASSES
@@ -41,16 +43,19 @@ CLOUD_MARGIN_M = 100.0
 
 @dataclass(frozen=True)
 class PairOutcome:
-    """One pair compared: what was stored and the regions found."""
+    """One pair compared (or kept as stored): what is stored and the regions found."""
 
     pair: ChangePair
     before: Observation
     after: Observation
-    result: ChangeResult
+    result: ChangeResult | None
+    """The comparison; None for a pair kept (``kept``)."""
     changes: tuple[Change, ...]
     masked_objects: int = 0
     """Stored detections (vessels, cranes) of both observations whose pixels were left out."""
     notes: tuple[str, ...] = ()
+    kept: bool = False
+    """Not compared again: its inputs are those its stored regions were found from (:mod:`sitewatch.change_state`)."""
 
 
 def _grid_key(obs: Observation) -> tuple[str, tuple[float, ...], int, int]:
@@ -244,25 +249,29 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
     return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
 
 
-def _objects_exclusion(store: Store, before: Observation, after: Observation) -> tuple[NDArray[np.bool_], int, list[str]]:
-    """The pixels of both observations' stored vessels and cranes (grown: :mod:`sitewatch.change_objects`),
-    how many detections they are, and a note for each observation detection has not run on."""
-    from .change_objects import masked_detections, objects_mask
+def _masked_footprints(store: Store, obs: Observation, cache: dict[str, list[BaseGeometry]]) -> list[BaseGeometry]:
+    """The footprints of the observation's stored vessels and cranes (:mod:`sitewatch.change_objects`), read once a run."""
+    from .change_objects import masked_detections
 
-    undetected = store.undetected(before.site_id)
-    notes = [f"{o.id}: detection has not run on it, so its vessels are compared as ground (run `sitewatch detect`)"
-             for o in (before, after) if o.id in undetected]  # fmt: skip
-    found = [d for o in (before, after) for d in masked_detections(store.detections(observation_id=o.id))]
-    return objects_mask([d.footprint for d in found], before.grid), len(found), notes
+    if obs.id not in cache:
+        cache[obs.id] = [d.footprint for d in masked_detections(store.detections(observation_id=obs.id))]
+    return cache[obs.id]
+
+
+def _undetected_notes(undetected: set[str], before: Observation, after: Observation) -> list[str]:
+    """A note for each observation of the pair detection has not run on."""
+    return [f"{o.id}: detection has not run on it, so its vessels are compared as ground (run `sitewatch detect`)"
+            for o in (before, after) if o.id in undetected]  # fmt: skip
 
 
 def run_changes(
     store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0,
     with_detections: bool = False, cover_classes: int = COVER_CLASSES, learned: bool = True,
-    selection: Mapping[str, Any] | None = None,
+    selection: Mapping[str, Any] | None = None, force: bool = False,
 ) -> tuple[list[PairOutcome], list[str]]:  # fmt: skip
     """Compare each pair and record it (replacing an earlier run's rows for that pair), and the run in the store's
-    ``runs`` table (its parameters, with ``selection``, how the pairs were chosen, and how many regions it found).
+    ``runs`` table (its parameters, with ``selection``, how the pairs were chosen, how many pairs it compared and
+    kept, and how many regions they hold).
 
     ``cover_classes``: the spectral classes the optical test centres each pixel's change on
     (:func:`sitewatch.change.detect_changes`' ``classes``; 0: none); ``learned``: its ``learned``.
@@ -271,15 +280,28 @@ def run_changes(
     (a ship that came or went is reported by detection, not as a change of the ground), unless
     ``with_detections``; the parameters stored with the pair say how much area that was.
 
-    Returns the pairs compared and, for each pair that could not be (an archived image missing or
-    unreadable, too few pixels to compare), a line naming it and why; the other pairs proceed, and a
-    pair that failed keeps what an earlier run stored for it.
+    A pair whose stored regions were found from the inputs it has now (both observations and their archived
+    files, the site's polygon, these settings, the detections left out, the sitewatch code:
+    :mod:`sitewatch.change_state`) is not read nor compared again, unless ``force``: its outcome is the stored
+    pair and regions, ``kept``.
+
+    Returns the pairs compared or kept, in the order given, and, for each pair that could not be compared (an
+    archived image missing or unreadable, too few pixels to compare), a line naming it and why; the other pairs
+    proceed, and a pair that failed keeps what an earlier run stored for it.
     """
+    from .change_state import FileCheck, pair_inputs, stored_inputs
     from .errors import SitewatchError
     from .ingest.grid import site_mask
 
     started = now_utc()
-    out, errors = [], []
+    settings = {"min_area_m2": min_area_m2, "cover_classes": cover_classes, "learned": learned,
+                "with_detections": with_detections}  # fmt: skip
+    held = {} if force else stored_inputs(store, site.id)
+    files = FileCheck(store, site.id, root, forget=force)
+    undetected = set() if with_detections else store.undetected(site.id)
+    footprints: dict[str, list[BaseGeometry]] = {}
+    slots: list[PairOutcome | _Kept] = []
+    errors: list[str] = []
     for before, after in pairs:
         _check_pair(before, after)
         missing = [o for o in (before, after) if not (root / o.path).is_file()]
@@ -287,33 +309,90 @@ def run_changes(
             errors.append(f"{before.id} -> {after.id}: the archived image of {missing[0].id}, {root / missing[0].path}, "
                           "is missing; ingest its source again")  # fmt: skip
             continue
+        masked = None if with_detections else [*_masked_footprints(store, before, footprints),
+                                               *_masked_footprints(store, after, footprints)]  # fmt: skip
+        notes = tuple(_undetected_notes(undetected, before, after))
+        inputs = pair_inputs(site, before, after, settings, masked)
+        if held.get((before.id, after.id)) == inputs and files.unchanged(before) and files.unchanged(after):
+            slots.append(_Kept(before, after, len(masked or ()), notes, inputs))
+            continue
         try:
             b = read_change_image(site, before, root / before.path)
             a = read_change_image(site, after, root / after.path)
-            exclude, n_objects, notes = (None, 0, []) if with_detections else _objects_exclusion(store, before, after)
+            exclude = None if masked is None else _objects_mask(masked, before)
             result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2, exclude=exclude,
                                     classes=cover_classes, learned=learned)  # fmt: skip
         except SitewatchError as exc:
             errors.append(f"{before.id} -> {after.id}: {exc}")
             continue
+        n_objects = len(masked or ())
         params = result.parameters | {"detections_masked": n_objects, "masked_m2": result.excluded_m2,
                                       "with_detections": with_detections}  # fmt: skip
         changes = tuple(to_changes(result, site.id, before.id, after.id))
         pair = replace_changes(
             store, before, after, compared_fraction=result.compared_fraction, method=result.method,
-            method_version=result.method_version, parameters=params, changes=changes,
+            method_version=result.method_version, parameters=params, changes=changes, inputs=inputs,
         )  # fmt: skip
-        out.append(PairOutcome(pair, before, after, result, changes, n_objects, tuple(notes)))
-    parameters = {**(selection or {}), "min_area_m2": min_area_m2, "cover_classes": cover_classes, "learned": learned,
-                  "with_detections": with_detections}  # fmt: skip
+        slots.append(PairOutcome(pair, before, after, result, changes, n_objects, notes))
+    out = _with_kept(store, site.id, slots, errors)
+    files.save(str(r[0]) for r in store.execute("SELECT observation_id FROM observations WHERE site_id = ?", (site.id,)))
+    parameters = {**(selection or {}), **settings, "force": force}
+    kept = sum(o.kept for o in out)
     store.record_run("change", site.id, parameters,
-                     {"pairs": len(out), "regions": sum(len(o.changes) for o in out), "errors": errors}, started)  # fmt: skip
+                     {"pairs": len(out), "compared": len(out) - kept, "kept": kept,
+                      "regions": sum(len(o.changes) for o in out), "errors": errors}, started)  # fmt: skip
     return out, errors
 
 
+def _objects_mask(footprints: Sequence[BaseGeometry], obs: Observation) -> NDArray[np.bool_]:
+    """The pixels of ``footprints`` on the observation's grid, grown (:func:`sitewatch.change_objects.objects_mask`)."""
+    from .change_objects import objects_mask
+
+    return objects_mask(footprints, obs.grid)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A pair whose stored regions stand, until they are read (:func:`_with_kept`)."""
+
+    before: Observation
+    after: Observation
+    masked_objects: int
+    notes: tuple[str, ...]
+    inputs: str
+
+
+def _with_kept(store: Store, site_id: str, slots: Sequence[PairOutcome | _Kept], errors: list[str]) -> list[PairOutcome]:
+    """The outcomes in order, each pair kept read from the store with its regions (the site's in two queries, only
+    when some were kept); one another command has removed or compared from other inputs since is an error."""
+    if all(isinstance(s, PairOutcome) for s in slots):
+        return [s for s in slots if isinstance(s, PairOutcome)]
+    from .store.changes import pairs_with_regions
+
+    stored = {(p.before_id, p.after_id): (p, regions) for p, regions in pairs_with_regions(store, site_id)}
+    out = []
+    for slot in slots:
+        if isinstance(slot, PairOutcome):
+            out.append(slot)
+            continue
+        before, after = slot.before, slot.after
+        pair, regions = stored.get((before.id, after.id), (None, []))
+        if pair is None or pair.inputs != slot.inputs:  # another command's, since its inputs were read
+            errors.append(f"{before.id} -> {after.id}: its stored pair was {'removed' if pair is None else 'replaced'} "
+                          "by another command meanwhile; run change again")  # fmt: skip
+            continue
+        out.append(PairOutcome(pair, before, after, None, tuple(regions), slot.masked_objects, slot.notes, kept=True))
+    return out
+
+
 def outcome_summary(o: PairOutcome) -> dict[str, object]:
-    """One pair as ``--json`` prints it and the run records it."""
-    r = o.result
+    """One pair as ``--json`` prints it, from what is stored of it (compared now or ``kept``)."""
+    p = o.pair
+    regions = sorted(o.changes, key=lambda c: (-c.area_m2, c.id))
+
+    def count(direction: str) -> int:
+        return sum(1 for c in o.changes if c.direction == direction)
+
     return {
         "site": o.pair.site_id,
         "before": o.before.id,
@@ -323,14 +402,15 @@ def outcome_summary(o: PairOutcome) -> dict[str, object]:
         "sensor": o.pair.sensor,
         "resolution_m": o.after.scene.resolution_m,
         "simulated": o.pair.simulated,
-        "method": f"{r.method} {r.method_version}",
-        "compared_fraction": r.compared_fraction,
-        "appeared": r.count("appeared"),
-        "disappeared": r.count("disappeared"),
-        "altered": r.count("altered"),
-        "area_m2": round(r.area_m2, 1),
+        "method": f"{p.method} {p.method_version}",
+        "compared_fraction": p.compared_fraction,
+        "appeared": count("appeared"),
+        "disappeared": count("disappeared"),
+        "altered": count("altered"),
+        "area_m2": round(float(sum(c.area_m2 for c in regions)), 1),
         "detections_masked": o.masked_objects,
-        "masked_m2": round(r.excluded_m2, 1),
+        "masked_m2": round(float(p.parameters.get("masked_m2", 0.0)), 1),
+        "kept": o.kept,
     }
 
 

@@ -224,7 +224,7 @@ def _run_changes(ws: Workspace, site_ids: Sequence[str]) -> tuple[str, ...]:
         for sid in site_ids:
             pairs, _ = choose_pairs(store.observations(sid), sid)
             outcomes, errors = run_changes(store, ws.root, store.get_site(sid), pairs)
-            regions = [r for o in outcomes for r in o.result.regions]
+            regions = [r for o in outcomes for r in o.changes]
             counts = ", ".join(f"{n} {d}" for d, n in direction_counts(r.direction for r in regions).items())
             dated, obs, _ = stored_dating(store, sid)
             first = f"; the first change on the ground: {ends_text(dated[0], obs)} (of {len(dated)} dated)" if dated else ""

@@ -55,6 +55,7 @@ def _check_geojson_out(out_path: Path | None, site_id: str = "SITE") -> None:
 @learned_option
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
+@click.option("--force", is_flag=True, help="Compare again the pairs whose inputs have not changed since the last run.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
               help="Write the regions as GeoJSON (WGS84) into a .geojson file (KML, CSV, GeoPackage: `export --layer changes`).")
 @workspace_option
@@ -62,14 +63,18 @@ def _check_geojson_out(out_path: Path | None, site_id: str = "SITE") -> None:
 @handle_errors
 def command(
     site_ids: tuple[str, ...], before: str | None, after: str | None, min_area_m2: float, cover_classes: int, learned: bool, with_detections: bool,
-    out_path: Path | None, workspace: Path, as_json: bool,
+    force: bool, out_path: Path | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Regions of each SITE that appeared, disappeared or altered between two observations
     (default: every site with observations; --before/--after with one SITE only).
 
     Without --before/--after, each usable observation is compared with the previous
     one of the same sensor and grid; of several on one UTC date, the one that shows
-    most of the site stands for it. A rerun of a pair replaces its stored regions.
+    most of the site stands for it. A pair whose inputs have not changed since it was
+    last compared (both images, the site's polygon, the settings, the detections left
+    out, the sitewatch version) keeps its stored regions and is not read again ("kept"
+    in --json); one whose inputs changed, or every pair with --force, is compared again
+    and its stored regions replaced.
     The vessels and cranes detection stored for either observation are left out
     of the comparison (ships come and go; the ground is what is compared) unless
     --with-detections.
@@ -95,7 +100,8 @@ def command(
             site = store.get_site(site_id)
             pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
             done, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2, with_detections=with_detections,
-                                       cover_classes=cover_classes, learned=learned, selection={"before": before, "after": after})
+                                       cover_classes=cover_classes, learned=learned, selection={"before": before, "after": after},
+                                       force=force)
             outcomes += done
             notes += [n for o in done for n in o.notes]
             notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
@@ -143,6 +149,10 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
             f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"
             f"  ({r['before']} -> {r['after']})"
         )
+    kept = sum(1 for r in rows if r["kept"])
+    if kept:
+        click.echo(f"{site_id}: {kept} of the {len(rows)} pairs unchanged since they were compared, kept "
+                   "(--force compares them again)")  # fmt: skip
     for note in notes:
         click.echo(f"note: {note}")
     if dated:

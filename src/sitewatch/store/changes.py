@@ -40,21 +40,28 @@ class ChangePair:
     before_sha256: str = ""
     """The archived COG compared (an observation ingested again since has another)."""
     after_sha256: str = ""
+    inputs: str = ""
+    """The digest of what the regions rest on (:func:`sitewatch.change_state.pair_inputs`); "" when not recorded (a
+    pair stored before schema 15)."""
 
 
 def replace_changes(
     store: Store, before: Observation, after: Observation, *, compared_fraction: float, method: str,
-    method_version: str, parameters: dict[str, Any], changes: Sequence[Change],
+    method_version: str, parameters: dict[str, Any], changes: Sequence[Change], inputs: str = "",
 ) -> ChangePair:  # fmt: skip
     """Record the pair and its regions, replacing what an earlier run recorded for it, in one transaction.
 
-    A pair compared again to what is stored, value for value (its images, parameters and regions: ``change`` run
-    again with nothing new), is left as stored, ``computed_at`` with it (when these regions were found): the
-    stored pair is returned and nothing is written."""
+    ``inputs``: the digest of what they rest on (:func:`sitewatch.change_state.pair_inputs`), stored with them.
+
+    A pair compared again to what is stored, value for value (its images, parameters and regions: ``change --force``
+    with nothing new, or a change of sitewatch that finds the same regions), is left as stored, ``computed_at`` with
+    it (when these regions were found): the stored pair is returned, and only its ``inputs`` written when they
+    differ."""
     simulated = before.scene.simulated or after.scene.simulated
     pair = ChangePair(
         after.site_id, before.id, after.id, before.scene.acquired, after.scene.acquired, after.scene.sensor,
         compared_fraction, method, method_version, dict(parameters), simulated, now_utc(), before.sha256, after.sha256,
+        inputs,
     )  # fmt: skip
     geoms = [as_multipolygon(c.polygon) for c in changes]
     rows = [
@@ -69,14 +76,18 @@ def replace_changes(
         store._lock(db, f"changes {before.id} {after.id}")  # two runs of one pair at once: one after the other
         held = _as_stored(store, db, pair_row, rows)
         if held is not None:
-            return replace(pair, computed_at=held)
+            computed_at, recorded = held
+            if recorded != inputs:
+                db.execute("UPDATE change_pairs SET inputs = ? WHERE before_id = ? AND after_id = ?",
+                           (inputs or None, before.id, after.id))  # fmt: skip
+            return replace(pair, computed_at=computed_at)
         db.execute("DELETE FROM changes WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute("DELETE FROM change_pairs WHERE before_id = ? AND after_id = ?", (before.id, after.id))
         db.execute(
             """INSERT INTO change_pairs (site_id, before_id, after_id, before_acquired, after_acquired, before_sha256,
-               after_sha256, sensor, compared_fraction, method, method_version, parameters, simulated, computed_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (*pair_row, pair.computed_at),
+               after_sha256, sensor, compared_fraction, method, method_version, parameters, simulated, computed_at, inputs)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (*pair_row, pair.computed_at, inputs or None),
         )  # fmt: skip
         db.executemany(
             """INSERT INTO changes (geom, change_id, site_id, before_id, after_id, before_acquired, after_acquired,
@@ -95,13 +106,14 @@ _CHANGE_COLUMNS = ("geom", "change_id", "site_id", "before_id", "after_id", "bef
                    "direction", "area_m2", "magnitude", "method", "method_version", "simulated")
 
 
-def _as_stored(store: Store, db: Connection, pair_row: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> str | None:
-    """The stored ``computed_at`` of the pair when its row holds ``pair_row`` (values of :data:`_PAIR_COLUMNS`) and
-    its regions are ``rows`` (of :data:`_CHANGE_COLUMNS`), value for value (geometries by their WKB); else None."""
+def _as_stored(store: Store, db: Connection, pair_row: tuple[Any, ...], rows: list[tuple[Any, ...]]) -> tuple[str, str] | None:
+    """The stored ``computed_at`` and ``inputs`` ("" for none) of the pair when its row holds ``pair_row`` (values of
+    :data:`_PAIR_COLUMNS`) and its regions are ``rows`` (of :data:`_CHANGE_COLUMNS`), value for value (geometries by
+    their WKB); else None."""
     before_id, after_id = pair_row[1], pair_row[2]
-    held = db.execute(f"SELECT {', '.join(_PAIR_COLUMNS)}, computed_at FROM change_pairs WHERE before_id = ? AND after_id = ?",
+    held = db.execute(f"SELECT {', '.join(_PAIR_COLUMNS)}, computed_at, inputs FROM change_pairs WHERE before_id = ? AND after_id = ?",
                       (before_id, after_id)).fetchone()  # fmt: skip
-    if held is None or tuple(held)[:-1] != pair_row:
+    if held is None or tuple(held)[:-2] != pair_row:
         return None
     stored = db.execute(f"SELECT {', '.join(_CHANGE_COLUMNS)} FROM changes WHERE before_id = ? AND after_id = ?",
                         (before_id, after_id)).fetchall()  # fmt: skip
@@ -113,7 +125,7 @@ def _as_stored(store: Store, db: Connection, pair_row: tuple[Any, ...], rows: li
 
     if sorted(map(comparable, stored), key=lambda r: r[1]) != sorted(map(comparable, rows), key=lambda r: r[1]):
         return None
-    return str(tuple(held)[-1])
+    return str(tuple(held)[-2]), str(tuple(held)[-1] or "")
 
 
 def _after_of_period(site_id: str | None, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
@@ -144,7 +156,7 @@ def change_pairs(store: Store, site_id: str | None = None, *, since: datetime | 
         ChangePair(
             r["site_id"], r["before_id"], r["after_id"], utc(r["before_acquired"]), utc(r["after_acquired"]), r["sensor"],
             r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
-            r["computed_at"], r["before_sha256"], r["after_sha256"],
+            r["computed_at"], r["before_sha256"], r["after_sha256"], r["inputs"] or "",
         )  # fmt: skip
         for r in store.execute(sql, [*([of_site] if of_site else []), *args])
         if site_id is None or r["site_id"] == site_id

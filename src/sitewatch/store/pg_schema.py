@@ -1,13 +1,14 @@
 """The PostGIS team store's schema and its migrations.
 
-The same tables, columns and indexes as the GeoPackage (:mod:`sitewatch.store.schema` at its version 14; its
+The same tables, columns and indexes as the GeoPackage (:mod:`sitewatch.store.schema` at its version 15; its
 13, triggers for SQLite's ``UPDATE OR REPLACE``, has no counterpart here), in
 PostgreSQL's own types: geometries as PostGIS ``geometry(…, 4326)`` columns with a GiST index each (so
 QGIS, GDAL and any PostGIS client open the feature tables as layers), times as ``timestamptz``, flags as
 ``boolean``, JSON as ``json`` (kept as written, key order too). ``fid`` is each table's primary key, as
 in the GeoPackage. The GeoPackage's own bookkeeping (``gpkg_contents``, R-trees and their triggers) has no
 counterpart: PostGIS keeps its ``geometry_columns`` view and the indexes itself. ``input_changes`` and its
-triggers (version 3) are the GeoPackage's version 12, in PL/pgSQL; version 4 is its version 14 (an index).
+triggers (version 3) are the GeoPackage's version 12, in PL/pgSQL; version 4 is its version 14 (an index), version 5
+its version 15 (``change_pairs.inputs``).
 
 ``sitewatch_meta.schema_version`` says which of :data:`PG_MIGRATIONS` have run (its own count, not the
 GeoPackage's); each runs once, in a transaction holding :data:`MIGRATION_LOCK`.
@@ -15,7 +16,7 @@ GeoPackage's); each runs once, in a transaction holding :data:`MIGRATION_LOCK`.
 
 from __future__ import annotations
 
-from .schema import INDEX_V14, INDEXES_V11
+from .schema import CHANGE_INPUTS_V15, INDEX_V14, INDEXES_V11
 
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "PG_FEATURE_TABLES", "PG_INPUT_TABLES", "MIGRATION_LOCK",
            "input_function_body"]
@@ -196,7 +197,12 @@ def input_function_body() -> str:
     return _V3_INPUT_LOG.split("AS $$", 1)[1].split("$$;", 1)[0]
 
 
-PG_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3_INPUT_LOG, _V4)
+_V5 = CHANGE_INPUTS_V15.replace("TEXT", "text")
+"""Version 5: the GeoPackage's version 15, ``change_pairs.inputs`` (what each pair rests on: ``change`` run again skips
+the pairs whose inputs have not changed)."""
+
+
+PG_MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3_INPUT_LOG, _V4, _V5)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

@@ -6,7 +6,7 @@ and attribute tables, each feature table with its R-tree spatial index (from ver
 the detections' ``truncated`` flag from version 7; ``acquired_date_only`` on observations and detections from 8;
 the ``changes`` layer and ``change_pairs`` from 9, ``alert_events`` from 10, and indexes for a long history from 11;
 ``input_changes`` and the triggers that note in it each change of what ``alerts check`` reads from 12
-(:func:`input_log_sql`).
+(:func:`input_log_sql`); ``change_pairs.inputs`` (what each pair rests on, so that ``change`` run again skips it) from 15.
 ``sitewatch_meta.schema_version`` says which migrations have run; each migration runs once,
 in a transaction.
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MIGRATIONS", "INDEXES_V11", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES", "GPKG_EXTENSIONS", "INPUT_TABLES",
-           "SCHEMA_VERSION", "input_log_sql", "input_update_replace_sql", "rtree_index_sql"]
+__all__ = ["MIGRATIONS", "INDEXES_V11", "INDEX_V14", "CHANGE_INPUTS_V15", "FEATURE_TABLES", "GPKG_CORE", "GPKG_TABLES",
+           "GPKG_EXTENSIONS", "INPUT_TABLES", "SCHEMA_VERSION", "input_log_sql", "input_update_replace_sql", "rtree_index_sql"]
 
 _GPKG_CORE = """
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -538,8 +538,17 @@ holds). ``Store.undetected(site)``, which ``alerts check``, ``timeline``, ``link
 ask of each site, read every observation of the site's history to find them, and ``export``'s count of them by
 site every observation of the workspace (0.14-0.25 s at 19,000 observations on a GeoPackage)."""
 
+CHANGE_INPUTS_V15 = """
+ALTER TABLE change_pairs ADD COLUMN inputs TEXT;
+"""
+"""Version 15: ``change_pairs.inputs``, a digest of everything a pair's regions rest on (both observations' rows and
+archived COGs' sha256, the site's polygon, the change settings, the detections left out, the sitewatch code:
+:mod:`sitewatch.change_state`), so that ``change`` run again with nothing new skips the pair instead of comparing it
+again (every pair of every site was read and compared on each run). NULL on the rows an older sitewatch wrote: each
+such pair is compared once more and then has it."""
+
 MIGRATIONS: tuple[str, ...] = (_v1(), _V2, _v3(), _v4(), _v5(), _v6(), _V7, _V8, _v_changes(), _V_ALERTS, INDEXES_V11,
-                               input_log_sql(), input_update_replace_sql(), INDEX_V14)
+                               input_log_sql(), input_update_replace_sql(), INDEX_V14, CHANGE_INPUTS_V15)
 """Migration i brings the schema from version i to i + 1. Append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

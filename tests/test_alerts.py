@@ -986,3 +986,16 @@ def test_a_webhook_url_whose_user_name_is_a_token_never_shows_it(
     handler.status = 200
     assert CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", secret]).exit_code == 0
     assert handler.auth[-1] == "Basic " + base64.b64encode(b"tok3n:").decode()  # still sent, as basic authentication
+
+
+def test_a_webhook_url_with_its_scheme_in_capitals_is_taken_as_the_setting_takes_it(tmp_path: Path) -> None:
+    """``HTTPS://hooks.example.org/…`` (a scheme is case-insensitive, RFC 3986) passed the alerts_webhook setting's
+    check, then `alerts check` refused it: "give an http:// or https:// URL"."""
+    from sitewatch.alerts import check_webhook_url
+    from sitewatch.config import load_settings
+
+    url = "HTTPS://hooks.example.org/alerts/team"
+    assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": url})["alerts_webhook"] == url
+    assert check_webhook_url(url) == url
+    with pytest.raises(InputError, match="give an http:// or https:// URL"):
+        check_webhook_url("ftp://hooks.example.org/alerts/team")

@@ -459,7 +459,7 @@ def check_webhook_url(url: str) -> str:
     """The URL, or an InputError naming it (any password or bare user name in it masked: :func:`masked_value`) when it
     is not an http(s) URL with a host (checked before any event is recorded)."""
     hint = "give an http:// or https:// URL (--webhook or the alerts_webhook setting)"
-    if not url.startswith(("http://", "https://")):
+    if not url[:8].lower().startswith(("http://", "https://")):  # a scheme in any case (RFC 3986), as the setting takes it
         raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: {hint}")
     try:
         parts = urllib.parse.urlsplit(url)

@@ -986,3 +986,38 @@ def test_a_webhook_url_whose_user_name_is_a_token_never_shows_it(
     handler.status = 200
     assert CliRunner().invoke(main, ["alerts", "check", "-w", str(root), "--webhook", secret]).exit_code == 0
     assert handler.auth[-1] == "Basic " + base64.b64encode(b"tok3n:").decode()  # still sent, as basic authentication
+
+
+def test_a_webhook_url_with_its_scheme_in_capitals_is_taken_as_the_setting_takes_it(tmp_path: Path) -> None:
+    """``HTTPS://hooks.example.org/…`` (a scheme is case-insensitive, RFC 3986) passed the alerts_webhook setting's
+    check, then `alerts check` refused it: "give an http:// or https:// URL"."""
+    from sitewatch.alerts import check_webhook_url
+    from sitewatch.config import load_settings
+
+    url = "HTTPS://hooks.example.org/alerts/team"
+    assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": url})["alerts_webhook"] == url
+    assert check_webhook_url(url) == url
+    with pytest.raises(InputError, match="give an http:// or https:// URL"):
+        check_webhook_url("ftp://hooks.example.org/alerts/team")
+
+
+@pytest.mark.parametrize(
+    ("written_before", "shown"),
+    [
+        # As sitewatch kept a webhook before user names were masked, and before one-segment paths were.
+        ("https://tok3n@hooks.example.org/alerts/*** #1a2b3c4d", "https://***@hooks.example.org/alerts/*** #1a2b3c4d"),
+        ("https://ntfy.sh/s3cret-topic #1a2b3c4d", "https://ntfy.sh/*** #1a2b3c4d"),
+        ("https://bot:***@hooks.example.org/alerts/*** #1a2b3c4d", "https://bot:***@hooks.example.org/alerts/*** #1a2b3c4d"),
+    ],
+)
+def test_a_webhook_noted_by_an_older_sitewatch_is_shown_masked_as_now(ws: tuple[Path, Store], written_before: str, shown: str) -> None:
+    """A workspace's note of the webhook its runs posted to, written before user names (tokens) and one-segment
+    paths were masked, was printed as it was stored by each run without a webhook: the token in it, on stderr."""
+    from sitewatch.alerts import WEBHOOK_META_KEY
+
+    root, store = ws
+    (root / "alerts.yaml").write_text("rules:\n  - {id: ls, kind: arrival, sites: [dunai]}\n", encoding="utf-8")
+    store.set_meta(WEBHOOK_META_KEY, written_before)
+    res = CliRunner().invoke(main, ["alerts", "check", "-w", str(root)])
+    assert f"wait for the webhook earlier runs of this workspace posted to ({shown})" in " ".join(res.output.split()), res.output
+    assert "tok3n" not in res.output and "s3cret" not in res.output

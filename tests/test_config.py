@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sitewatch.config import SETTINGS, load_setting, load_settings
-from sitewatch.errors import ConfigError
+from sitewatch.errors import ConfigError, InputError
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -484,3 +484,23 @@ def test_a_refused_store_url_keeps_its_bare_role_name() -> None:
     from sitewatch.store import mask_url
 
     assert mask_url("postgresql://analyst@db.example.org/sw") == "postgresql://analyst@db.example.org/sw"
+
+
+@pytest.mark.parametrize(("name", "value", "secret", "shown"), [
+    ("alerts_webhook", "bot:pa55@hooks.example.org/alerts/team", "pa55", "bot:***@hooks.example.org/alerts/team"),
+    ("alerts_webhook", "tok3n@hooks.example.org/alerts/team", "tok3n", "***@hooks.example.org/alerts/team"),
+    ("store", "analyst:pa55@db.example.org/sw", "pa55", "analyst:***@db.example.org/sw"),
+])
+def test_a_url_without_its_scheme_shows_no_password_or_token_when_refused(name: str, value: str, secret: str, shown: str) -> None:
+    """``bot:PASSWORD@hooks.example.org/…`` pasted without its ``https://`` (the likeliest way for a URL not to be
+    one) was refused with its password, or its token user name, whole: the masks looked for the user part after
+    ``//`` only. The webhook given as --webhook is refused the same way."""
+    from sitewatch.alerts import check_webhook_url
+
+    with pytest.raises(ConfigError) as caught:
+        load_setting(name, env={f"SITEWATCH_{name.upper()}": value})
+    assert secret not in str(caught.value) and repr(shown) in str(caught.value), str(caught.value)
+    if name == "alerts_webhook":
+        with pytest.raises(InputError) as refused:
+            check_webhook_url(value)
+        assert secret not in str(refused.value) and repr(shown) in str(refused.value), str(refused.value)

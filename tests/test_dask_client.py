@@ -142,6 +142,38 @@ def test_dasks_own_reconnect_line_does_not_follow_the_lost_scheduler_error(tmp_p
         logger.removeHandler(seen)
 
 
+
+def test_dasks_reconnect_line_on_closing_a_reconnecting_client_is_dropped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client closed while it still tries to reconnect (the run stopped another way meanwhile: Ctrl-C, a job's
+    error) ends Dask's reconnect loop, which then logs "Failed to reconnect to scheduler after 10.00 seconds,
+    closing client" (its ``while … else``). That came from the close, after the lines were no longer dropped."""
+    import logging
+
+    seen: list[str] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    class Reconnecting:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.status = "connecting"
+
+        def close(self, timeout: float) -> None:
+            logging.getLogger("distributed.client").error("Failed to reconnect to scheduler after %.2f seconds, closing client", 10.0)
+            self.status = "closed"
+
+    monkeypatch.setattr(dask_client, "_client_class", lambda base: Reconnecting)
+    logger, handler = logging.getLogger("distributed.client"), Seen()
+    filters = list(logger.filters)
+    logger.addHandler(handler)
+    try:
+        with dask_client.connected("tcp://127.0.0.1:1", 1) as client:
+            assert client.status == "connecting"
+        assert client.status == "closed" and seen == [] and logger.filters == filters
+    finally:
+        logger.removeHandler(handler)
+
 @posix
 def test_a_scheduler_that_stops_answering_ends_the_run_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A scheduler stopped (SIGSTOP: as a wedged process or a frozen machine, the connection stays up and

@@ -152,3 +152,28 @@ def test_the_refusal_says_how_to_keep_the_other_file_and_that_way_works(ws, tmp_
     bands = dataclasses.replace(obs, provenance={"band_files": {"vv": {"path": "/d/vv.tif"}, "vh": {"path": "/d/vh.tif"}}})
     assert f"run `sitewatch ingest {SITE.id} --band vv=/d/vv.tif --band vh=/d/vh.tif` again" in _keep_other_way(bands)
     assert _keep_other_way(dataclasses.replace(obs, provenance={"catalog": "earth-search", "item_id": "S1A_X"})) == ""
+
+
+def test_the_command_it_advises_holds_a_path_with_spaces_as_one_argument(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The advised command was written with its paths bare: copied from the message, `sitewatch ingest tiny
+    /data/my order 1/scene.tif` is three files, none of them there. Each path is quoted as a shell reads it."""
+    import shlex
+
+    from sitewatch.ingest.archive import _keep_other_way
+
+    (tmp_path / "my order 1").mkdir()
+    (tmp_path / "o2").mkdir()
+    a = _sar(tmp_path / "my order 1" / "scene.tif", seed=1, platform="ICEYE-X27")
+    b = _sar(tmp_path / "o2" / "scene.tif", seed=2, platform="ICEYE-X27")
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(a), "-w", str(ws.root)]).exit_code == 0
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(b), "-w", str(ws.root)])
+    assert r.exit_code == 1, r.output
+    advised = " ".join(r.output.split()).split("`")[1]
+    assert shlex.split(advised) == ["sitewatch", "ingest", SITE.id, str(a.resolve())], advised
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    import dataclasses
+
+    bands = dataclasses.replace(obs, provenance={"band_files": {"vv": {"path": "/d/my vv.tif"}, "vh": {"path": "/d/vh.tif"}}})
+    advised = _keep_other_way(bands).split("`")[1]
+    assert shlex.split(advised) == ["sitewatch", "ingest", SITE.id, "--band", "vv=/d/my vv.tif", "--band", "vh=/d/vh.tif"], advised

@@ -345,6 +345,17 @@ def test_labelme_polygons_rectangles_and_rotated_boxes_are_read(tmp_path: Path) 
     assert _score(_dets(tmp_path / "d" / "a.geojson", [(12, 21, 0.9)]), labels, "--class", "ship") == (0, (0, 1, 2))  # col 21 is past the rectangle
 
 
+
+def test_x_anylabeling_rectangles_of_four_corners_are_read(tmp_path: Path) -> None:
+    """X-AnyLabeling saves every rectangle as its four corners (LabelMe as two): each was refused, "a rectangle
+    has two corners, not 4", though the module says it reads X-AnyLabeling's files."""
+    shapes = [{"label": "ship", "points": [[21, 15], [10, 15], [10, 10], [21, 10]], "shape_type": "rectangle", "flags": {}}]
+    labels = _labelme(tmp_path / "a.json", shapes)
+    assert _score(_dets(tmp_path / "a.geojson", [(12, 20, 0.8)]), labels) == (0, (1, 0, 0))
+    assert _score(_dets(tmp_path / "a.geojson", [(12, 21, 0.8)]), labels) == (0, (0, 1, 1))  # col 21 is past it
+    code, out = _score(_dets(tmp_path / "a.geojson", []), _labelme(tmp_path / "b.json", [{**shapes[0], "points": shapes[0]["points"][:3]}]))
+    assert code == 1 and "a rectangle has two corners (LabelMe) or four (X-AnyLabeling), not 3" in out, out
+
 @pytest.mark.parametrize(
     "shape, why",
     [

@@ -455,11 +455,21 @@ def _webhook_key(url: str) -> str:
     return f"{webhook_shown(url)} #{digest}"
 
 
+def _note_shown(note: str | None) -> str | None:
+    """A workspace's note of its webhook (:func:`_webhook_key`) as messages show it: its URL through
+    :func:`webhook_shown` again, so that a note an older sitewatch wrote (a token as the user name, a one-segment
+    path, shown whole then) is masked as one written now is."""
+    if not note:
+        return note
+    url, sep, digest = note.rpartition(" #")
+    return f"{webhook_shown(url)} #{digest}" if sep else webhook_shown(note)
+
+
 def check_webhook_url(url: str) -> str:
     """The URL, or an InputError naming it (any password or bare user name in it masked: :func:`masked_value`) when it
     is not an http(s) URL with a host (checked before any event is recorded)."""
     hint = "give an http:// or https:// URL (--webhook or the alerts_webhook setting)"
-    if not url.startswith(("http://", "https://")):
+    if not url[:8].lower().startswith(("http://", "https://")):  # a scheme in any case (RFC 3986), as the setting takes it
         raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: {hint}")
     try:
         parts = urllib.parse.urlsplit(url)
@@ -641,7 +651,7 @@ def check_alerts(
         url, shape = webhook, webhook_format_for(webhook, webhook_format)
         delivered, errors = deliver_pending(store, lambda e: post(url, event_to_payload(e, shape), timeout))
     pending = pending_count(store)
-    kept_for = None if webhook else store.meta(WEBHOOK_META_KEY)
+    kept_for = None if webhook else _note_shown(store.meta(WEBHOOK_META_KEY))
     return AlertCheck(
         events=tuple(events if show_all else new), new=frozenset(e["event_id"] for e in new), evaluated=n_evaluated,
         delivered=len(delivered),

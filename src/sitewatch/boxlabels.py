@@ -23,7 +23,7 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
   size; class names from a ``classes.txt`` beside it, else the numbers): boxes once the image's size is
   known, which detect-image records (:class:`YoloLabels`).
 - **LabelMe JSON** (one file per image, and X-AnyLabeling's): ``shapes`` of type ``polygon``,
-  ``rectangle`` (two corners) or ``rotation`` (four), points in positions from the image's top-left corner.
+  ``rectangle`` (two corners, X-AnyLabeling's four) or ``rotation`` (four), points in positions from the image's top-left corner.
 - **GeoJSON** boxes and polygons in the detections' own coordinates: an axis-aligned rectangle as a box,
   a rotated box or polygon as an outline (its exterior ring).
 
@@ -636,9 +636,10 @@ def _labelme(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str])
         # Positions from the image's corner; detect-image's pixel centres are at integers.
         pts = [(x - 0.5, y - 0.5) for x, y in pts]
         if kind == "rectangle":
-            if len(pts) != 2:
-                raise InputError(f"{what}: a rectangle has two corners, not {len(pts)}")
-            (xa, ya), (xb, yb) = pts
+            # LabelMe saves two opposite corners, X-AnyLabeling all four (its issue 1262).
+            if len(pts) not in (2, 4):
+                raise InputError(f"{what}: a rectangle has two corners (LabelMe) or four (X-AnyLabeling), not {len(pts)}")
+            (xa, ya), (xb, yb) = (min(x for x, _ in pts), min(y for _, y in pts)), (max(x for x, _ in pts), max(y for _, y in pts))
             if xa == xb or ya == yb:
                 raise InputError(f"{what}: a rectangle of zero width or height: no detection could fall inside it")
             boxes.append(Box(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), difficult=difficult))

@@ -200,8 +200,12 @@ def masked_value(value: str, *, user_shown: bool = True) -> str:
     and libpq's ``password=`` parameter). Without ``user_shown`` (a webhook's URL) a user name without a password
     is masked too: it is then often a token (``https://TOKEN@host/…``); a PostgreSQL URL's bare role name is none."""
     value = re.sub(r"(//[^:/@]*):[^/]*@", r"\1:***@", value)
+    if "//" not in value:
+        # A URL without its scheme (``bot:PASSWORD@host/…`` pasted without ``https://``, the likeliest URL refused):
+        # its user part is all before the first ``/`` up to an ``@``.
+        value = re.sub(r"^(\s*[^:/?#@\s]*):[^/?#]*@", r"\1:***@", value)
     if not user_shown:
-        value = re.sub(r"^(\s*[^/?#]*//)([^/?#]*)@", _user_masked, value)
+        value = re.sub(r"^(\s*[^/?#]*//)([^/?#]*)@" if "//" in value else r"^(\s*)([^/?#]*)@", _user_masked, value)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", value, flags=re.IGNORECASE)
 
 

@@ -75,11 +75,13 @@ def connected(scheduler: str, timeout: float) -> Iterator[Any]:
     finally:
         if thread:
             _starting.pop(thread[0], None)
-    try:
-        with _reconnect_lines_dropped():
+    # Around the close too: a client closed while it still tries to reconnect ends Dask's reconnect loop, which
+    # then logs "Failed to reconnect to scheduler …, closing client" all the same.
+    with _reconnect_lines_dropped():
+        try:
             yield client
-    finally:
-        _close(client)
+        finally:
+            _close(client)
 
 
 _RECONNECT_LINES = ("Failed to reconnect to scheduler", "Reconnecting...", "Client report stream closed to scheduler")

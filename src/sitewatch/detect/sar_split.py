@@ -38,7 +38,10 @@ a 20 m gap is filled by the hulls' edge pixels and stays merged. A deck only 3-5
 sea can look like water in a strip three pixels wide (the detector's growth breaks such a hull
 as often without the cut). A hull about one pixel wide, resampled by nearest neighbour from a
 turned grid, can lose a pixel: its pieces, with the sea between them, are two ships a pixel
-apart to this test, and are cut.
+apart to this test, and are cut; and two ships a pixel apart whose pixels touch at a corner
+across the gap (nearest-neighbour resampling from a turned grid often leaves them so) are one hull
+stepped over to it, and are not (benchmarks/sar_end_to_end_turned.py: at a 10 m gap 0.59-0.64 times
+as many pairs split as without the rule).
 """
 
 from __future__ import annotations

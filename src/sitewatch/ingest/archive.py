@@ -13,6 +13,7 @@ import filecmp
 import hashlib
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC
@@ -212,12 +213,13 @@ def _keep_other_way(held: Observation) -> str:
     prov, site = held.provenance, held.site_id
     bands = prov.get("band_files")
     if isinstance(bands, Mapping) and bands:
-        given = " ".join(f"--band {name}={b.get('path')}" for name, b in bands.items() if isinstance(b, Mapping))
+        # Quoted as a shell splits a command (a path with a space in it is one argument), to copy as it is.
+        given = " ".join("--band " + shlex.quote(f"{name}={b.get('path')}") for name, b in bands.items() if isinstance(b, Mapping))
         return (f"; to keep this file's image instead, put its bands at those files' paths and run "
-                f"`sitewatch ingest {site} {given}` again, which replaces {held.id}")  # fmt: skip
+                f"`sitewatch ingest {shlex.quote(site)} {given}` again, which replaces {held.id}")  # fmt: skip
     if prov.get("source_path"):
         return (f"; to keep this file's image instead, put it at {prov['source_path']} and run "
-                f"`sitewatch ingest {site} {prov['source_path']}` again, which replaces {held.id}")  # fmt: skip
+                f"`sitewatch ingest {shlex.quote(site)} {shlex.quote(str(prov['source_path']))}` again, which replaces {held.id}")  # fmt: skip
     return ""
 
 

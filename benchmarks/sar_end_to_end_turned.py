@@ -20,39 +20,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-from affine import Affine
-from rasterio.crs import CRS
-from rasterio.warp import Resampling, reproject
 
+from _turned_grid import PX, N, turned_scene  # (the scenes shared with sar_thin_turned.py)
 from sitewatch.detect import sar_pieces, sar_split
 from sitewatch.detect.sar import detect_sar
 
-PX = 10.0
-SEA = 0.01
-N = 100
 LENGTH = 80.0
 
 
 def scene(turn: float, shift: tuple[float, float], beam: float, gap: float, seed: int) -> np.ndarray:
     """Two hulls end to end around the site's centre, drawn in the turned file and resampled onto the site's grid."""
-    rng = np.random.default_rng(seed)
-    crs = CRS.from_epsg(32633)
-    x0, y0 = 500000.0, 7000000.0
-    cx, cy = x0 + N * PX / 2, y0 - N * PX / 2
-    m = N * 3 // 2
-    src_t = Affine.translation(cx, cy) @ Affine.rotation(-turn) @ Affine.translation((shift[0] - m / 2) * PX, (m / 2 + shift[1]) * PX) @ Affine.scale(PX, -PX)
-    src = (SEA * rng.gamma(4.5, 1 / 4.5, (m, m))).astype(np.float32)
-    cc, rr = np.meshgrid(np.arange(m) + 0.5, np.arange(m) + 0.5)
-    x, y = src_t.a * cc + src_t.b * rr + src_t.c, src_t.d * cc + src_t.e * rr + src_t.f
-    a = math.radians(135.0)
-    along, across = (x - cx) * math.sin(a) + (y - cy) * math.cos(a), (x - cx) * math.cos(a) - (y - cy) * math.sin(a)
     off = (LENGTH + gap) / 2
-    hulls = ((np.abs(along - off) <= LENGTH / 2) | (np.abs(along + off) <= LENGTH / 2)) & (np.abs(across) <= beam / 2)
-    src[hulls] = (100 * SEA * rng.gamma(4.5, 1 / 4.5, int(hulls.sum()))).astype(np.float32)
-    dst = np.zeros((N, N), np.float32)
-    reproject(src, dst, src_transform=src_t, src_crs=crs, dst_transform=Affine(PX, 0.0, x0, 0.0, -PX, y0), dst_crs=crs,
-              resampling=Resampling.nearest)  # fmt: skip
-    return dst
+
+    def hulls(along: np.ndarray, across: np.ndarray) -> np.ndarray:
+        return ((np.abs(along - off) <= LENGTH / 2) | (np.abs(along + off) <= LENGTH / 2)) & (np.abs(across) <= beam / 2)
+
+    return turned_scene(turn, shift, seed, hulls)[1]
 
 
 def two_vessels(img: np.ndarray) -> bool:

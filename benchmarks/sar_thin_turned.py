@@ -19,39 +19,14 @@ import math
 import statistics
 
 import numpy as np
-from affine import Affine
-from rasterio.crs import CRS
-from rasterio.warp import Resampling, reproject
 
+from _turned_grid import PX, N, turned_scene  # (the scenes shared with sar_end_to_end_turned.py)
 from sitewatch.detect.sar import detect_sar
-
-PX = 10.0
-SEA = 0.01
-N = 100
-"""Side of the site's grid (pixels); the file is half as wide again, so its corners cover the site at any turn."""
 
 
 def scene(turn: float, shift: tuple[float, float], length: float, beam: float, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """The file (its own grid), the same resampled onto the site's grid, and the hull's centre in the file (row, col)."""
-    rng = np.random.default_rng(seed)
-    crs = CRS.from_epsg(32633)
-    x0, y0 = 500000.0, 7000000.0
-    cx, cy = x0 + N * PX / 2, y0 - N * PX / 2
-    m = N * 3 // 2
-    src_t = Affine.translation(cx, cy) @ Affine.rotation(-turn) @ Affine.translation((shift[0] - m / 2) * PX, (m / 2 + shift[1]) * PX) @ Affine.scale(PX, -PX)
-    src = (SEA * rng.gamma(4.5, 1 / 4.5, (m, m))).astype(np.float32)
-    cc, rr = np.meshgrid(np.arange(m) + 0.5, np.arange(m) + 0.5)
-    x, y = src_t.a * cc + src_t.b * rr + src_t.c, src_t.d * cc + src_t.e * rr + src_t.f
-    a = math.radians(135.0)
-    along, across = (x - cx) * math.sin(a) + (y - cy) * math.cos(a), (x - cx) * math.cos(a) - (y - cy) * math.sin(a)
-    hull = (np.abs(along) <= length / 2) & (np.abs(across) <= beam / 2)
-    src[hull] = (100 * SEA * rng.gamma(4.5, 1 / 4.5, int(hull.sum()))).astype(np.float32)
-    dst = np.zeros((N, N), np.float32)
-    reproject(src, dst, src_transform=src_t, src_crs=crs, dst_transform=Affine(PX, 0.0, x0, 0.0, -PX, y0), dst_crs=crs,
-              resampling=Resampling.nearest)  # fmt: skip
-    inv = ~src_t
-    col, row = inv.a * cx + inv.b * cy + inv.c, inv.d * cx + inv.e * cy + inv.f
-    return src, dst, (row - 0.5, col - 0.5)
+    return turned_scene(turn, shift, seed, lambda along, across: (np.abs(along) <= length / 2) & (np.abs(across) <= beam / 2))
 
 
 def near(img: np.ndarray, centre: tuple[float, float], length: float) -> list[float]:

@@ -861,3 +861,35 @@ def test_a_disabled_bar_is_never_stopped_so_no_rich_prints_its_empty_line() -> N
             got.update(got.add_task("detecting", total=2), completed=1)
         assert got is bar and (out.getvalue() == "" or not disable)
     assert calls == ["start False", "stop False"]
+
+
+def test_a_simulated_scene_says_so_in_the_line_the_json_and_each_feature(tmp_path: Path) -> None:
+    # A scene of sitewatch's simulator (the demo's archive) is tagged SITEWATCH_SIMULATED=true: detect-image says
+    # so as change-image does, in its line, its --json and each feature (a GIS shows a feature's properties).
+    img = _scene()
+    transform = from_origin(500000.0, 4000000.0, PX, PX)
+    files = {}
+    for name, tags in (("sim.tif", {"SITEWATCH_SIMULATED": "true"}), ("real.tif", {})):
+        files[name] = tmp_path / name
+        with rasterio.open(files[name], "w", driver="GTiff", width=120, height=120, count=1, dtype="float32", crs="EPSG:32633", transform=transform) as ds:
+            ds.write(img, 1)
+            ds.update_tags(**tags)
+    out = tmp_path / "d.geojson"
+    r = CliRunner().invoke(main, ["detect-image", str(files["sim.tif"]), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("SIMULATED imagery: 1 vessel(s) in "), r.stdout
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert fc["sitewatch"]["simulated"] is True and [f["properties"]["simulated"] for f in fc["features"]] == [True]
+    summary = json.loads(CliRunner().invoke(main, ["detect-image", str(files["sim.tif"]), "--out", str(out), "--json"]).output)
+    assert summary["simulated"] is True
+    # A folder of them: each image's line and --json entry.
+    folder_out = tmp_path / "out"
+    folder_out.mkdir()
+    r = CliRunner().invoke(main, ["detect-image", str(tmp_path), "--out", str(folder_out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert {Path(i["image"]).name: i["simulated"] for i in json.loads(r.output)["images"]} == {"sim.tif": True, "real.tif": False}
+    # An untagged image is not called simulated.
+    r = CliRunner().invoke(main, ["detect-image", str(files["real.tif"]), "--out", str(out)])
+    assert r.exit_code == 0 and r.stdout.startswith("1 vessel(s) in "), r.stdout
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    assert fc["sitewatch"]["simulated"] is False and [f["properties"]["simulated"] for f in fc["features"]] == [False]

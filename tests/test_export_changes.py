@@ -356,3 +356,57 @@ def test_a_changes_csv_file_has_its_columns_types_beside_it(ws: Workspace, tmp_p
     assert dtypes["before_acquired"].startswith("datetime64") and dtypes["after_acquired"].startswith("datetime64")
     areas = dict(zip(meta["fields"], fields, strict=True))["area_m2"]
     assert sorted(areas) == sorted(float(r["area_m2"]) for r in stored(ws).values())
+
+
+def test_a_region_carries_its_changes_dating_by_every_pair_in_every_format_and_the_api(tmp_path: Path) -> None:
+    # Trenches on the same ground in the 3 m optical pair (17 01:00 -> 20 01:00) and the 10 m SAR pair (17 21:00 ->
+    # 20 21:00): one change, last seen without on 17 Oct 21:00 (SAR) and first seen on 20 Oct 01:00 (optical), as
+    # `change` dates it. Each region says so in every export format, typed as times, and in the dashboard's API.
+    pyogrio = pytest.importorskip("pyogrio")
+    w = build(tmp_path / "ws")
+    ground = _wgs(box(CX - 300, CY + 200, CX - 240, CY + 250))
+    with w.store() as st:
+        for pair in (OPTICAL, SAR):
+            replace_changes(st, st.get_observation(pair[0]), st.get_observation(pair[1]), compared_fraction=0.875, method="irmad-cva",
+                            method_version="2", parameters={"min_area_m2": 200}, changes=[_region(pair, 1, "appeared", 3000.0, ground)])  # fmt: skip
+    dated = {"last_seen_without": "2024-10-17T21:00:00Z", "last_seen_without_id": SAR[0], "last_seen_without_date_only": False,
+             "first_seen": "2024-10-20T01:00:00Z", "first_seen_id": OPTICAL[1], "first_seen_date_only": False}  # fmt: skip
+    out = tmp_path / "c.geojson"
+    assert run(w, "--out", str(out)).exit_code == 0
+    features = json.loads(out.read_text(encoding="utf-8"))["features"]
+    assert len(features) == 2 and all({k: f["properties"][k] for k in dated} == dated for f in features)
+    # The CSV, with its .csvt typing both as DateTime.
+    csv_out = tmp_path / "c.csv"
+    assert run(w, "--out", str(csv_out)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(csv_out.read_text(encoding="utf-8"))))
+    assert {(r["last_seen_without"], r["first_seen"], r["first_seen_id"]) for r in rows} == {(dated["last_seen_without"], dated["first_seen"], OPTICAL[1])}
+    header = csv_out.read_text(encoding="utf-8").splitlines()[0].split(",")
+    types = dict(zip(header, csv_out.with_suffix(".csvt").read_text(encoding="utf-8").strip().split(","), strict=True))
+    assert types["last_seen_without"] == types["first_seen"] == '"DateTime"' and types["first_seen_date_only"] == '"Integer(Boolean)"'
+    # The GeoPackage, whose columns QGIS reads as times.
+    gpkg = tmp_path / "c.gpkg"
+    assert run(w, "--out", str(gpkg)).exit_code == 0
+    meta, _, _, values = pyogrio.raw.read(gpkg, layer="changes")
+    columns = dict(zip(meta["fields"], meta["dtypes"], strict=True))
+    assert columns["last_seen_without"].startswith("datetime64") and columns["first_seen"].startswith("datetime64")
+    assert {str(v)[:16] for v in values[list(meta["fields"]).index("last_seen_without")]} == {"2024-10-17T21:00"}
+    # The KML, each Placemark's SchemaData.
+    kml = tmp_path / "c.kml"
+    assert run(w, "--out", str(kml)).exit_code == 0
+    cells = [{d.get("name"): d.text for d in p.iter(f"{KML}SimpleData")} for p in ET.parse(kml).getroot().iter(f"{KML}Placemark")]
+    assert len(cells) == 2 and all((c["last_seen_without"], c["first_seen"]) == (dated["last_seen_without"], dated["first_seen"]) for c in cells)
+    # The dashboard's API, each region's ends as `change --json` gives them.
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+    from fastapi.testclient import TestClient
+
+    from sitewatch.web import create_app
+
+    api = TestClient(create_app(w.root)).get("/api/sites/dunai/changes")
+    assert api.status_code == 200, api.text
+    regions = [r for pair in api.json() for r in pair["regions"]]
+    assert len(regions) == 2
+    for r in regions:
+        assert r["last_seen_without"]["observation"] == SAR[0] and r["last_seen_without"]["acquired"] == dated["last_seen_without"]
+        assert r["first_seen"]["observation"] == OPTICAL[1] and r["first_seen"]["acquired_date_only"] is False
+    period = TestClient(create_app(w.root)).get("/api/sites/dunai/changes?from=2024-10-20&to=2024-10-20")
+    assert period.status_code == 200 and all(r["first_seen"]["acquired"] == dated["first_seen"] for p in period.json() for r in p["regions"])

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = [
-    "DatedChange", "cloud_gaps", "date_changes", "dated_json", "dated_lines", "dated_text", "ends_text", "gap_note", "stored_dating",
+    "DatedChange", "cloud_gaps", "date_changes", "dated_json", "dated_lines", "dated_text", "ends_by_region", "ends_json", "ends_text", "gap_note",
+    "region_ends", "stored_dating",
 ]
 
 _HIDING = 0.5
@@ -183,8 +184,9 @@ def dated_text(d: DatedChange, obs: Mapping[str, Observation]) -> str:
     return text
 
 
-def dated_json(d: DatedChange, obs: Mapping[str, Observation]) -> dict[str, object]:
-    """One dated change as ``change --json`` prints it."""
+def ends_json(d: DatedChange, obs: Mapping[str, Observation]) -> dict[str, dict[str, object]]:
+    """The two ends of a dated change (``last_seen_without``, ``first_seen``), each the observation, its
+    acquisition (ISO 8601 UTC), whether only its date is known and its pixel size, as ``change --json`` gives them."""
     from .model import iso_utc
 
     def res(oid: str) -> float | None:
@@ -195,6 +197,27 @@ def dated_json(d: DatedChange, obs: Mapping[str, Observation]) -> dict[str, obje
                               "acquired_date_only": _date_only(d.last_without.before_id, obs), "resolution_m": res(d.last_without.before_id)},
         "first_seen": {"observation": d.first_with.after_id, "acquired": iso_utc(d.seen_with),
                        "acquired_date_only": _date_only(d.first_with.after_id, obs), "resolution_m": res(d.first_with.after_id)},
+    }  # fmt: skip
+
+
+def region_ends(store: Store, site_id: str) -> dict[str, dict[str, dict[str, object]]]:
+    """Each stored region of the site (by id) that :func:`stored_dating` dates -> its change's two ends
+    (:func:`ends_json`): a region is dated by every pair that saw its change, not by its own pair alone. A
+    region of a pair left out (an image ingested again since, or gone) is not in it."""
+    dated, obs, _ = stored_dating(store, site_id)
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for d in dated:
+        ends = ends_json(d, obs)
+        out |= {r.id: ends for r in d.regions}
+    return out
+
+
+def dated_json(d: DatedChange, obs: Mapping[str, Observation]) -> dict[str, object]:
+    """One dated change as ``change --json`` prints it."""
+    from .model import iso_utc
+
+    return {
+        **ends_json(d, obs),
         "days_apart": round((d.seen_with - d.seen_without).total_seconds() / 86400, 2),
         "directions": list(d.directions), "largest_m2": d.regions[0].area_m2, "change_ids": [r.id for r in d.regions],
         "hidden_between": [{"observation": oid, "acquired": iso_utc(t), "compared_fraction": f} for oid, t, f in d.hidden_between],
@@ -205,9 +228,21 @@ def dated_lines(observations: Sequence[Observation], pairs: Sequence[tuple[Chang
     """The changes on the ground of a site's stored pairs with their regions, dated (:func:`dated_text`), as the
     report and the dashboard list them; a pair whose image was ingested again since, or is gone, is left out."""
     obs = {o.id: o for o in observations}
+    return [dated_text(d, obs) for d in _dated_of(obs, pairs)]
+
+
+def ends_by_region(observations: Sequence[Observation], pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> dict[str, dict[str, dict[str, object]]]:
+    """Each region of ``pairs`` that :func:`dated_lines` dates (by id) -> its change's two ends (:func:`ends_json`):
+    the dashboard's API dates the pairs it read as its site page does."""
+    obs = {o.id: o for o in observations}
+    return {r.id: ends_json(d, obs) for d in _dated_of(obs, pairs) for r in d.regions}
+
+
+def _dated_of(obs: Mapping[str, Observation], pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> list[DatedChange]:
+    """The changes of ``pairs`` dated, a pair whose image was ingested again since, or is gone, left out."""
     current = [(p, rs) for p, rs in pairs if p.before_id in obs and p.after_id in obs
                and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)]  # fmt: skip
-    return [dated_text(d, obs) for d in date_changes([p for p, _ in current], [r for _, rs in current for r in rs])]
+    return date_changes([p for p, _ in current], [r for _, rs in current for r in rs])
 
 
 def cloud_gaps(pairs: Sequence[ChangePair]) -> list[tuple[ChangePair, ChangePair]]:

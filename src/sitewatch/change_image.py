@@ -39,6 +39,7 @@ from .change.optical import COVER_CLASSES
 from .change.pair import ChangeImage, ChangeResult
 from .errors import ImageReadError, InputError
 from .model import Grid
+from .simulated_tag import tagged_simulated
 
 __all__ = ["ChangePair", "ImageSource", "change_images", "change_pair_geojson", "read_change_pair", "write_change_mask"]
 
@@ -249,7 +250,7 @@ def _date_tags(date: _Date) -> tuple[bool, datetime | None, bool]:
                     scl = scl or any(str(d or "").strip().upper() == "SCL" for d in ds.descriptions)
         except (rasterio.errors.RasterioError, OSError):
             continue
-        simulated = simulated or str(tags.get("SITEWATCH_SIMULATED", "")).strip().lower() == "true"
+        simulated = simulated or tagged_simulated(tags)
         text = str(tags.get("SITEWATCH_ACQUIRED", "")).strip()
         if text and acquired is None:
             try:

@@ -414,13 +414,14 @@ def outcome_summary(o: PairOutcome) -> dict[str, object]:
     }
 
 
-def changes_to_geojson(outcomes: Sequence[PairOutcome]) -> str:
+def changes_to_geojson(outcomes: Sequence[PairOutcome], ends: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None) -> str:
     """The regions of every pair as one GeoJSON FeatureCollection (WGS84): each region with the properties
     ``sitewatch export --layer changes`` gives it (:func:`~sitewatch.report.change_exports.change_feature`:
-    both observations with their times, archived images and sha256, method, ``simulated``...)."""
+    both observations with their times, archived images and sha256, method, ``simulated``...), its change dated
+    by ``ends`` (region id -> :func:`~sitewatch.change_dating.ends_json`)."""
     import json
 
     from .report.change_exports import change_feature
 
-    features = [change_feature(o.pair, o.before, o.after, c) for o in outcomes for c in o.changes]
+    features = [change_feature(o.pair, o.before, o.after, c, (ends or {}).get(c.id)) for o in outcomes for c in o.changes]
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"

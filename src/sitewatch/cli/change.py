@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..change.optical import COVER_CLASSES
-from ..change_dating import dated_json, dated_text, stored_dating
+from ..change_dating import dated_json, dated_text, ends_json, stored_dating
 from ..change_stage import (
     PairOutcome,
     changes_to_geojson,
@@ -93,6 +93,7 @@ def command(
     ws = open_workspace(workspace)
     outcomes: list[PairOutcome] = []
     results: list[dict[str, Any]] = []
+    ends: dict[str, dict[str, dict[str, object]]] = {}
     with ws.store() as store:
         if len(ids) != 1:
             ids = sites_asked(store, ids)
@@ -106,13 +107,14 @@ def command(
             notes += [n for o in done for n in o.notes]
             notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once
             dated, obs, gaps = stored_dating(store, site_id)
+            ends |= {r.id: ends_json(d, obs) for d in dated for r in d.regions}  # --geojson's regions dated as export's
             notes = list(dict.fromkeys(notes + gaps))
             results.append({"site": site_id, "pairs": [outcome_summary(o) for o in done], "notes": notes, "errors": errors,
                             "dated": [dated_json(d, obs) for d in dated], "_dated": [dated_text(d, obs) for d in dated]})
     if out_path is not None:
         from ..report.exports import write_text_atomic
 
-        write_text_atomic(out_path, changes_to_geojson(outcomes))
+        write_text_atomic(out_path, changes_to_geojson(outcomes, ends))
     texts = [result.pop("_dated") for result in results]
     if as_json:
         echo_json(results[0] if len(site_ids) == 1 else {"sites": results}, indent=1)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..change.optical import COVER_CLASSES
+from ..simulated_tag import simulated_lead
 from .options import (
     FiniteFloatRange,
     ImagePath,
@@ -124,7 +125,7 @@ def command(
         when = (f"{pair.before_acquired[:16].replace('T', ' ')} UTC -> {pair.after_acquired[:16].replace('T', ' ')} UTC: "
                 if pair.before_acquired and pair.after_acquired else "")  # fmt: skip
         click.echo(
-            f"{'SIMULATED imagery: ' if pair.simulated else ''}{when}{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², "
+            f"{simulated_lead(pair.simulated)}{when}{len(result.regions)} region(s) ({how}), {result.area_m2:,.0f} m², "
             f"{result.compared_fraction:.0%} of the pixels compared at {pixel_size_text(pair.pixel_size_m)} "
             f"({result.sensor}: {result.method} {result.method_version}){warped} → {out}"
         )

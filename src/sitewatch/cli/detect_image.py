@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..simulated_tag import simulated_lead
 from .options import (
     FiniteFloatRange,
     ImagePath,
@@ -136,13 +137,14 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     if as_json:
         # With --band, "image" is the file whose grid the scene takes (green's, for optical); "bands" names them all.
         bands_read = {"bands": dict(result.band_sources)} if result.band_sources else {}
-        echo_json({"image": str(result.image), **bands_read, "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size)} | extra)
+        echo_json({"image": str(result.image), **bands_read, "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size),
+                   "simulated": result.simulated} | extra)  # fmt: skip
     elif not quiet:
         source = result.band_sources
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(result.image)
         # Written to a stream (-, /dev/stdout, a pipe), the GeoJSON is read from it: the line goes to standard error.
         stream = to_stdout or not out.is_file()
-        click.echo(f"{_counted(kinds)} in {what} → {'standard output' if to_stdout else out}", err=stream)
+        click.echo(f"{simulated_lead(result.simulated)}{_counted(kinds)} in {what} → {'standard output' if to_stdout else out}", err=stream)
 
 
 _SAME_REASON_LINES = 3
@@ -212,9 +214,9 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
                     click.echo(f"warning: {image}: {skew}", err=True)
                 kinds = result.kinds
                 written.append({"image": str(image), "out": str(target), "sensor": result.sensor, "detections": len(result.detections),
-                                "vessels": kinds["vessel"], "pixel_size_m": list(result.info.pixel_size)})  # fmt: skip
+                                "vessels": kinds["vessel"], "pixel_size_m": list(result.info.pixel_size), "simulated": result.simulated})  # fmt: skip
                 if not quiet:
-                    click.echo(f"{_counted(kinds)} in {image} ({result.sensor}) → {target}")
+                    click.echo(f"{simulated_lead(result.simulated)}{_counted(kinds)} in {image} ({result.sensor}) → {target}")
             bar.advance(task)
     for reason, n in same.items():
         if n > _SAME_REASON_LINES:

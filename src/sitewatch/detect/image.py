@@ -49,6 +49,7 @@ from ..band_scaling import Scaling, apply_scaling, band_scalings, declares_any
 from ..errors import ImageReadError, InputError, read_failure
 from ..files import write_text_atomic
 from ..geo import grid_skew_deg, ground_pixel_size, heading_from_north
+from ..simulated_tag import tagged_simulated
 from ..untrusted import check_not_linking
 from ..zero_collar import zero_is_no_data
 from .base import PixelDetection
@@ -167,7 +168,7 @@ def impulse_response_from_tags(tags: Mapping[str, str]) -> float | None:
     sharp as they are now, so 0. Read as a real radar's (the default, twice the pixel), every width of such a
     workspace came out at the 5 m floor when `detect` ran again after an upgrade, and the class candidates with it."""
     if IMPULSE_RESPONSE_TAG not in tags:
-        return 0.0 if str(tags.get("SITEWATCH_SIMULATED", "")).strip().lower() == "true" else None
+        return 0.0 if tagged_simulated(tags) else None
     try:
         value = float(tags.get(IMPULSE_RESPONSE_TAG, ""))
     except ValueError:
@@ -652,8 +653,12 @@ def detect_image(
     return info, dets
 
 
-def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of oriented boxes (CRS or pixel coordinates, see the module doc)."""
+def detections_to_geojson(
+    info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None, *, simulated: bool = False
+) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of oriented boxes (CRS or pixel coordinates, see the module doc); ``simulated``
+    (the image is a scene of sitewatch's simulator) is said in each feature's properties and the collection's
+    ``sitewatch`` member, since a GIS shows a feature's properties, not the collection's."""
     from ..vessels import class_candidates
 
     t = info.transform
@@ -684,6 +689,7 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
                     "score": round(d.score, 4),
                     "kind": d.kind,
                     "truncated": d.truncated,
+                    "simulated": simulated,
                 }
                 | (
                     # A truncated hull's size is a lower bound: a class by size would be a guess.
@@ -699,6 +705,7 @@ def detections_to_geojson(info: ImageInfo, dets: list[PixelDetection], sensor: s
         "sensor": sensor,
         "detector": det_name,
         "detector_version": det_version,
+        "simulated": simulated,
         "pixel_size_m": [round(v, 4) for v in info.pixel_size],
         "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",
         # `score` reads YOLO labels (fractions of the image's size) by it.

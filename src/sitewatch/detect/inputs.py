@@ -44,6 +44,7 @@ from typing import Any, Literal, TypedDict, Unpack
 
 from ..band_scaling import DECLARED_SAR_SCALING
 from ..errors import InputError, SitewatchWarning
+from ..simulated_tag import files_simulated
 from ..sources.maxar_toa import MaxarTOA
 from .base import PixelDetection
 from .image import ImageInfo
@@ -121,12 +122,15 @@ class ImageDetections:
     """The file or product read (for band files, the one whose grid is used)."""
     band_sources: dict[str, str] = field(default_factory=dict)
     """Band name -> file, when the input was band files."""
+    simulated: bool = False
+    """The image (or any of its band files) is a scene of sitewatch's simulator (its ``SITEWATCH_SIMULATED=true``
+    tag): said wherever the detections show."""
 
     def geojson(self) -> dict[str, Any]:
         """The detections as a GeoJSON FeatureCollection (:func:`~sitewatch.detect.image.detections_to_geojson`)."""
         from .image import detections_to_geojson
 
-        return detections_to_geojson(self.info, self.detections, self.sensor, extra=self.metadata)
+        return detections_to_geojson(self.info, self.detections, self.sensor, extra=self.metadata, simulated=self.simulated)
 
     @property
     def kinds(self) -> Counter[str]:
@@ -413,7 +417,9 @@ def detect_image_input(found: ImageInput, *, workers: int = 1, progress: Callabl
             metadata["values"] = DECLARED_SAR_SCALING
             metadata["band_scaling"] = {str(i): {"scale": sc, "offset": off} for i, (sc, off) in enumerate(info.scaling, 1)}
     assert image is not None
-    return ImageDetections(info=info, detections=dets, sensor=found.sensor, metadata=metadata, image=image, band_sources=found.band_sources)
+    simulated = files_simulated(found.band_sources.values() if found.band_sources else [image])
+    return ImageDetections(info=info, detections=dets, sensor=found.sensor, metadata=metadata, image=image, band_sources=found.band_sources,
+                           simulated=simulated)  # fmt: skip
 
 
 def _detect_optical(

@@ -9,7 +9,7 @@ how (method and version, the fraction of the site compared) and whether the imag
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -63,7 +63,9 @@ __all__ = [
 CHANGE_FIELDS: dict[str, str] = {
     "change_id": "TEXT", "site_id": "TEXT", "direction": "TEXT", "area_m2": "REAL", "magnitude": "REAL",
     "before_id": "TEXT", "after_id": "TEXT", "before_acquired": "DATETIME", "after_acquired": "DATETIME",
-    "before_acquired_date_only": "BOOLEAN", "after_acquired_date_only": "BOOLEAN", "sensor": "TEXT",
+    "before_acquired_date_only": "BOOLEAN", "after_acquired_date_only": "BOOLEAN",
+    "last_seen_without": "DATETIME", "last_seen_without_id": "TEXT", "last_seen_without_date_only": "BOOLEAN",
+    "first_seen": "DATETIME", "first_seen_id": "TEXT", "first_seen_date_only": "BOOLEAN", "sensor": "TEXT",
     "resolution_m": "REAL", "before_image": "TEXT", "after_image": "TEXT", "before_sha256": "TEXT",
     "after_sha256": "TEXT", "method": "TEXT", "method_version": "TEXT", "compared_fraction": "REAL",
     "simulated": "BOOLEAN",
@@ -122,24 +124,39 @@ def stored_changes_to_geojson(
     :data:`CHANGE_FIELDS`: ``before_image`` and ``after_image`` are the observations' archived COGs,
     relative to the workspace folder; ``before_sha256`` and ``after_sha256`` those of the images compared
     (an observation ingested again since holds another file); ``*_acquired_date_only`` says only the date
-    of that image is known (its time is 12:00 UTC, assumed); ``simulated`` is true for a pair with a
+    of that image is known (its time is 12:00 UTC, assumed); ``last_seen_without`` and ``first_seen`` (with
+    their observations' ``_id`` and ``_date_only``) date the change the region is part of by every stored
+    pair that saw it, as ``sitewatch change`` dates it (:func:`~sitewatch.change_dating.region_ends`; null
+    for a region of a pair whose image was ingested again since); ``simulated`` is true for a pair with a
     simulated image, whose regions are no evidence about the real site.
     """
+    from ..change_dating import region_ends
+
     chosen = select_changes(store, site_ids, start=start, end=end, directions=directions, min_area_m2=min_area_m2)
-    features = [change_feature(pair, before, after, c) for pair, before, after, regions in chosen for c in regions]
+    ends: dict[str, dict[str, dict[str, object]]] = {}
+    for sid in dict.fromkeys(pair.site_id for pair, _, _, regions in chosen if regions):
+        ends |= region_ends(store, sid)  # of the site's whole series: a change is dated by every pair that saw it
+    features = [change_feature(pair, before, after, c, ends.get(c.id)) for pair, before, after, regions in chosen for c in regions]
     return {"type": "FeatureCollection", "features": features}
 
 
-def change_feature(pair: ChangePair, before: Observation | None, after: Observation | None, c: Change) -> dict[str, Any]:
+def change_feature(
+    pair: ChangePair, before: Observation | None, after: Observation | None, c: Change, ends: Mapping[str, Mapping[str, object]] | None = None
+) -> dict[str, Any]:
     """Region ``c`` of ``pair`` (whose observations are ``before`` and ``after``) as a GeoJSON Feature
-    with the properties of :func:`stored_changes_to_geojson`."""
+    with the properties of :func:`stored_changes_to_geojson`; ``ends`` dates its change
+    (:func:`~sitewatch.change_dating.ends_json`; None: not dated, its dating properties null)."""
     shown = after or before
+    without, first = (ends or {}).get("last_seen_without") or {}, (ends or {}).get("first_seen") or {}
     props = {
         "change_id": c.id, "site_id": c.site_id, "direction": c.direction, "area_m2": c.area_m2,
         "magnitude": c.magnitude, "before_id": pair.before_id, "after_id": pair.after_id,
         "before_acquired": iso_utc(pair.before_acquired), "after_acquired": iso_utc(pair.after_acquired),
         "before_acquired_date_only": before is not None and before.acquired_date_only,
         "after_acquired_date_only": after is not None and after.acquired_date_only,
+        "last_seen_without": without.get("acquired"), "last_seen_without_id": without.get("observation"),
+        "last_seen_without_date_only": without.get("acquired_date_only"),
+        "first_seen": first.get("acquired"), "first_seen_id": first.get("observation"), "first_seen_date_only": first.get("acquired_date_only"),
         "sensor": pair.sensor, "resolution_m": shown.scene.resolution_m if shown else None,
         "before_image": before.path if before else None, "after_image": after.path if after else None,
         "before_sha256": pair.before_sha256 or None, "after_sha256": pair.after_sha256 or None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -277,9 +277,12 @@ def pair_id(before_id: str, after_id: str) -> str:
     return f"{before_id}..{after_id}"
 
 
-def change_pair_dict(p: ChangePair, regions: Sequence[Change]) -> dict[str, Any]:
+def change_pair_dict(p: ChangePair, regions: Sequence[Change], ends: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """A stored pair as the dashboard gives it: its id, the two observations, what was compared, the regions
-    (GeoJSON, WGS84, largest first), how many of each direction and their total area."""
+    (GeoJSON, WGS84, largest first), how many of each direction and their total area; with ``ends`` (region id
+    -> :func:`~sitewatch.change_dating.ends_json`), each region's change dated: ``last_seen_without`` and
+    ``first_seen`` (null for a region not dated: its pair's image ingested again since)."""
+    dating = (lambda r: {"last_seen_without": None, "first_seen": None} | dict(ends.get(r.id) or {})) if ends is not None else (lambda r: {})
     return {
         "id": pair_id(p.before_id, p.after_id),
         "before_id": p.before_id, "after_id": p.after_id,
@@ -290,7 +293,7 @@ def change_pair_dict(p: ChangePair, regions: Sequence[Change]) -> dict[str, Any]
         "area_m2": round(sum(r.area_m2 for r in regions), 1),
         "regions": [
             {"id": r.id, "direction": r.direction, "area_m2": round(r.area_m2, 1), "magnitude": round(r.magnitude, 3),
-             "geometry": right_handed(r.polygon)}
+             "geometry": right_handed(r.polygon)} | dating(r)
             for r in regions
         ],
     }  # fmt: skip
@@ -299,8 +302,12 @@ def change_pair_dict(p: ChangePair, regions: Sequence[Change]) -> dict[str, Any]
 def site_changes(store: Store, site_id: str) -> list[dict[str, Any]]:
     """The pairs ``sitewatch change`` compared and stored for the site, oldest after-image first, as
     :func:`change_pair_dict` gives each. Empty when change has not been run on the site."""
+    from ..change_dating import ends_by_region
+
     find_site(store, site_id)
-    return [change_pair_dict(p, regions) for p, regions in pairs_with_regions(store, site_id)]
+    pairs = pairs_with_regions(store, site_id)
+    ends = ends_by_region(store.observations(site_id), pairs) if pairs else {}
+    return [change_pair_dict(p, regions, ends) for p, regions in pairs]
 
 
 def site_alerts(store: Store, site_id: str) -> list[dict[str, Any]]:
@@ -485,7 +492,14 @@ def period_pairs(store: Store, site_id: str, params: TimelineParams,
 
 def period_changes(store: Store, site_id: str, params: TimelineParams) -> list[dict[str, Any]]:
     """The site's stored pairs of the period of ``params`` (:func:`period_pairs`) as :func:`site_changes` gives each."""
-    return [change_pair_dict(p, regions) for p, regions in period_pairs(store, site_id, params)]
+    from ..change_dating import ends_by_region
+
+    pairs = period_pairs(store, site_id, params)
+    ends: dict[str, Any] = {}
+    if pairs:  # dated by the period's pairs, as the site page of the period dates them; their images read alone
+        since, until = min(p.before_acquired for p, _ in pairs), max(p.after_acquired for p, _ in pairs)
+        ends = ends_by_region(store.observations(site_id, since=since, until=until), pairs)
+    return [change_pair_dict(p, regions, ends) for p, regions in pairs]
 
 
 def pairs_regions(pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> list[Change]:

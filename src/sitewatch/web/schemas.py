@@ -156,6 +156,10 @@ class Region(BaseModel):
     area_m2: float
     magnitude: float
     geometry: GeoJSON
+    last_seen_without: dict[str, Any] | None = Field(default=None, description="The change it is part of, dated by every pair that saw it "
+        "(as `sitewatch change` dates it): the last image without it (observation, acquired, acquired_date_only, resolution_m); "
+        "null when not dated (its pair's image ingested again since)")  # fmt: skip
+    first_seen: dict[str, Any] | None = Field(default=None, description="The first image with it, as last_seen_without")
 
 
 class ChangePairSummary(BaseModel):

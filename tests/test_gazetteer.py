@@ -325,7 +325,8 @@ def test_change_at_every_site_or_at_several(tmp_path: Path) -> None:
     assert one.exit_code == 0 and json.loads(one.stdout)["site"] == "south"  # one site: its object, as before
     assert json.loads(one.stdout)["pairs"][0]["appeared"] == sites[1]["pairs"][0]["appeared"]
     text = runner.invoke(main, ["change", "south", "north", *w])
-    assert text.exit_code == 0 and [line.split()[0] for line in text.output.splitlines() if not line.startswith("note: ")] == ["south", "north"]
+    pair_lines = [line for line in text.output.splitlines() if re.match(r"\S+ \d{4}-\d\d-\d\d -> ", line)]
+    assert text.exit_code == 0 and [line.split()[0] for line in pair_lines] == ["south", "north"], text.output
     with ws.store() as store:  # a rerun replaces each pair's regions: as many rows as one run made
         assert store.execute("SELECT count(*) FROM change_pairs")[0][0] == 2
     refused = runner.invoke(main, ["change", "--before", "2024-10-15", *w])

@@ -913,7 +913,7 @@ def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path)
     assert "one-to-one per image" in doc["rule"] and "difficult are neither missed" in doc["rule"]
     assert doc["settings"] == {"classes": ["ship"], "kinds": ["vessel"], "min_score": 0.0, "difficult": "ignore"}
     assert doc["per_image"]["calm"] | {"detections": None, "labels": None} == {
-        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None,
+        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None, "off_image_labels": 0,
     }  # fmt: skip
     assert doc["per_image"]["quad"]["length_error_m"]["n"] == 1
     # Which detector, in which version, the figures are of; versions pooled are warned of.
@@ -1029,3 +1029,52 @@ def test_average_precision_sweeps_every_score_threshold_in_one_run(tmp_path: Pat
     assert (out["tp"], out["fp"], out["fn"]) == (2, 1, 0) and out["average_precision"] == pytest.approx(0.5 + 0.5 * 2 / 3)
     text = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship"]).stdout
     assert "average precision over every score threshold (this rule, not COCO's IoU): 0.833" in text
+
+
+def test_labels_wholly_off_the_image_are_warned_of_and_not_counted_as_misses(tmp_path: Path) -> None:
+    """A chip scored against its scene's label file (labels cut from a bigger scene) counted every label off the
+    chip a miss, silently: recall 1/4 for a detector that found the chip's one ship. They are named, by file and
+    number, and left out of the counts; a label partly on the image still counts."""
+    dets = _dets(tmp_path / "chip.geojson", [(50, 50, 0.9)])
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["sitewatch"]["image_size"] = [100, 80]  # 100 columns, 80 rows
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    voc = """<annotation><filename>chip</filename>
+<object><name>ship</name><bndbox><xmin>45</xmin><ymin>45</ymin><xmax>55</xmax><ymax>55</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>95</xmin><ymin>10</ymin><xmax>120</xmax><ymax>14</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>140</xmin><ymin>10</ymin><xmax>160</xmax><ymax>14</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>10</xmin><ymin>85</ymin><xmax>30</xmax><ymax>90</ymax></bndbox></object>
+</annotation>"""
+    (tmp_path / "chip.xml").write_text(voc, encoding="utf-8")
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--json", "--per-image"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["tp"], doc["fp"], doc["fn"]) == (1, 0, 1)  # the one across the right edge is still a miss
+    assert doc["off_image_labels"] == 2 and doc["per_image"]["chip"]["off_image_labels"] == 2
+    assert "chip.xml: 2 label(s) of image 'chip' lie wholly off the image chip.geojson was detected on" in " ".join(r.stderr.split())
+    # A DOTA quadrilateral beyond the image's corner, its envelope over the corner: off too.
+    (tmp_path / "chip.txt").write_text("50 45 55 45 55 55 50 55 ship 0\n96.5 -8.5 108.5 3.5 110.5 1.5 98.5 -10.5 ship 0\n", encoding="utf-8")
+    doc = json.loads(CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"]).stdout)
+    assert (doc["tp"], doc["fn"], doc["off_image_labels"]) == (1, 0, 1)
+    # GeoJSON labels in the detections' pixel coordinates likewise.
+    _with_crs(dets, PIXEL_CRS)
+    feats = [{"type": "Feature", "properties": {"class": "ship"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+             for ring in ([[48, 48], [52, 48], [52, 52], [48, 52], [48, 48]], [[20, 90], [30, 90], [30, 95], [20, 95], [20, 90]])]
+    (tmp_path / "truth.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "truth.geojson"), "--json"])
+    doc = json.loads(r.stdout)
+    assert (doc["tp"], doc["fn"], doc["off_image_labels"]) == (1, 0, 1), r.output
+    # In a CRS, by the image's footprint (its transform and size): a UTM label 1 km east of a 1 km image.
+    utm = _with_crs(_dets(tmp_path / "utm.geojson", [(12, 12, 0.9)]), "EPSG:32633", "crs")
+    u = json.loads(utm.read_text(encoding="utf-8"))
+    u["sitewatch"] |= {"transform": [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0], "image_size": [100, 100]}
+    utm.write_text(json.dumps(u), encoding="utf-8")
+    on = [[500105.0, 4999855.0], [500145.0, 4999855.0], [500145.0, 4999895.0], [500105.0, 4999895.0], [500105.0, 4999855.0]]
+    off = [[x + 2000.0, y] for x, y in on]
+    c = score_files([(utm, _geojson_labels(tmp_path / "utm_truth.geojson", [on, off], "EPSG:32633"))])
+    assert (c.tp, c.fn, c.off_image) == (1, 0, {"utm": 1})
+    # Without the image's size (an older detect-image's output, a VOC file without <size>) nothing is left out.
+    del fc["sitewatch"]["image_size"]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    doc = json.loads(CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--json"]).stdout)
+    assert (doc["fn"], doc["off_image_labels"]) == (3, 0)

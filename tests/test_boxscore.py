@@ -656,12 +656,73 @@ def test_length_error_against_rotated_boxes_and_masks_not_axis_aligned_ones(tmp_
     assert json.loads(plain.output)["tp"] == 1 and json.loads(plain.output)["length_error_m"] is None
 
 
+def _hull_quad() -> str:
+    """A DOTA line of a hull 150 × 8 m at 20° around pixel (60, 60), on pixels 3 m wide and 2 m tall: a parallelogram
+    in pixels, 150 m long once each axis is scaled by its own size (an axis-aligned quad gives no length)."""
+    c, s = math.cos(math.radians(20)), math.sin(math.radians(20))
+    corners = [(60 + (c * dx - s * dy) / 3, 60 + (s * dx + c * dy) / 2) for dx, dy in ((-75, -4), (75, -4), (75, 4), (-75, 4))]
+    return " ".join(f"{x:.6f} {y:.6f}" for x, y in corners) + " ship 0\n"
+
+
 def test_length_error_uses_each_axis_of_a_non_square_pixel(tmp_path: Path) -> None:
-    # A quad 50 px along x: 50 × 3 m = 150 m, not 50 × the mean of 3 and 2.
-    (tmp_path / "chip.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n", encoding="utf-8")
+    # 150 m, not measured with the mean of 3 and 2.
+    (tmp_path / "chip.txt").write_text(_hull_quad(), encoding="utf-8")
     dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 150.0)], (3.0, 2.0))
     r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"])
     assert json.loads(r.output)["length_error_m"]["median"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_an_axis_aligned_box_gives_no_length_in_any_format(tmp_path: Path) -> None:
+    """A DOTA quadrilateral (or YOLO oriented box, LabelMe rotation or polygon, COCO polygon) that is axis-aligned gave
+    its long side as the hull's length while the same rectangle in GeoJSON gave none: the SAR chips' VOC boxes written
+    as DOTA had a length error of −32 m, a box's long side. An axis-aligned rectangle is a box drawn around the
+    object in every format; a rotated one still gives its length."""
+    dets = _measured(tmp_path / "chip.geojson", [(60.0, 60.0, 110.0)], (2.0, 2.0))
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["sitewatch"]["image_size"] = [120, 120]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    _with_crs(dets, PIXEL_CRS)  # detect-image's pixel output: GeoJSON labels in pixels too
+    upright = [(35.0, 58.0), (85.0, 58.0), (85.0, 62.0), (35.0, 62.0)]  # 50 × 4 px around the detection
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    turned = [(60 + c * dx - s * dy, 60 + s * dx + c * dy) for dx, dy in ((-25, -2), (25, -2), (25, 2), (-25, 2))]
+
+    def lengths(corners: list[tuple[float, float]]) -> dict[str, object]:
+        flat = [v for xy in corners for v in xy]
+        edge = [(x + 0.5, y + 0.5) for x, y in corners]  # positions from the image's corner (LabelMe, COCO)
+        files = {
+            "dota.txt": " ".join(f"{v:.6f}" for v in flat) + " ship 0\n",
+            "yolo.txt": "0 " + " ".join(f"{(v + 0.5) / 120:.8f}" for v in flat) + "\n",
+            "labelme.json": json.dumps({"shapes": [{"label": "ship", "points": edge, "shape_type": "rotation", "flags": {}}],
+                                        "imagePath": "chip.png", "imageWidth": 120, "imageHeight": 120}),
+            "polygon.json": json.dumps({"shapes": [{"label": "ship", "points": edge, "shape_type": "polygon", "flags": {}}],
+                                        "imagePath": "chip.png", "imageWidth": 120, "imageHeight": 120}),
+            "coco.json": json.dumps({"images": [{"id": 1, "file_name": "chip.png", "width": 120, "height": 120}],
+                                     "categories": [{"id": 1, "name": "ship"}],
+                                     "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                                                      "segmentation": [[v + 0.5 for v in flat]]}]}),
+            "pixels.geojson": json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"class": "ship"},
+                                          "geometry": {"type": "Polygon", "coordinates": [[*map(list, corners), list(corners[0])]]}}]}),
+        }  # fmt: skip
+        out: dict[str, object] = {}
+        for name, text in files.items():
+            folder = tmp_path / name.replace(".", "_")
+            folder.mkdir(exist_ok=True)
+            label = folder / ("chip" + name[name.index("."):])
+            label.write_text(text, encoding="utf-8")
+            r = CliRunner().invoke(main, ["score", str(dets), str(label), "--json"])
+            assert r.exit_code == 0 and json.loads(r.stdout)["tp"] == 1, (name, r.output)
+            err = json.loads(r.stdout)["length_error_m"]
+            out[name] = None if err is None else round(err["median"], 1)
+        return out
+
+    assert set(lengths(upright).values()) == {None}, lengths(upright)
+    assert set(lengths(turned).values()) == {10.0}, lengths(turned)  # 50 px × 2 m = 100 m labelled, 110 m detected
+    # A rectangle in Web Mercator metres (millions) is one too, its area's last digits not lost to rounding.
+    from sitewatch.boxlabels import fills_its_box
+
+    x, y = 990_736.3, 5_528_411.7
+    assert fills_its_box([(x, y), (x + 200.4, y), (x + 200.4, y + 30.2), (x, y + 30.2)])
+    assert not fills_its_box([(x, y), (x + 200.4, y + 0.5), (x + 200.4, y + 30.7), (x, y + 30.2)])
 
 
 def test_length_error_of_geojson_labels_in_web_mercator_is_in_ground_metres(tmp_path: Path) -> None:
@@ -828,10 +889,10 @@ def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path)
     (tmp_path / "dets").mkdir()
     (tmp_path / "labels" / "chip.xml").write_text(VOC, encoding="utf-8")
     (tmp_path / "labels" / "calm.xml").write_text("<annotation><size><width>50</width><height>50</height></size></annotation>", encoding="utf-8")
-    (tmp_path / "labels" / "quad.txt").write_text("35 58 85 58 85 62 35 62 ship 0\n", encoding="utf-8")
+    (tmp_path / "labels" / "quad.txt").write_text(_hull_quad(), encoding="utf-8")
     _dets(tmp_path / "dets" / "chip.geojson", [(12, 15, 0.9), (100, 100, 0.6)], source="chip.jpg")
     _dets(tmp_path / "dets" / "calm.geojson", [(5, 5, 0.9), (20, 20, 0.5)], source="calm.jpg")  # no ships: false positives only
-    _measured(tmp_path / "dets" / "quad.geojson", [(60.0, 60.0, 160.0)], (3.0, 2.0))  # labelled 50 px × 3 m = 150 m
+    _measured(tmp_path / "dets" / "quad.geojson", [(60.0, 60.0, 160.0)], (3.0, 2.0))  # labelled 150 m
     fc = json.loads((tmp_path / "dets" / "quad.geojson").read_text(encoding="utf-8"))
     fc["sitewatch"]["source"] = "quad.png"
     (tmp_path / "dets" / "quad.geojson").write_text(json.dumps(fc), encoding="utf-8")
@@ -852,7 +913,7 @@ def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path)
     assert "one-to-one per image" in doc["rule"] and "difficult are neither missed" in doc["rule"]
     assert doc["settings"] == {"classes": ["ship"], "kinds": ["vessel"], "min_score": 0.0, "difficult": "ignore"}
     assert doc["per_image"]["calm"] | {"detections": None, "labels": None} == {
-        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None,
+        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None, "off_image_labels": 0,
     }  # fmt: skip
     assert doc["per_image"]["quad"]["length_error_m"]["n"] == 1
     # Which detector, in which version, the figures are of; versions pooled are warned of.
@@ -968,3 +1029,52 @@ def test_average_precision_sweeps_every_score_threshold_in_one_run(tmp_path: Pat
     assert (out["tp"], out["fp"], out["fn"]) == (2, 1, 0) and out["average_precision"] == pytest.approx(0.5 + 0.5 * 2 / 3)
     text = CliRunner().invoke(main, ["score", str(tmp_path / "dets"), str(tmp_path / "labels"), "--class", "ship"]).stdout
     assert "average precision over every score threshold (this rule, not COCO's IoU): 0.833" in text
+
+
+def test_labels_wholly_off_the_image_are_warned_of_and_not_counted_as_misses(tmp_path: Path) -> None:
+    """A chip scored against its scene's label file (labels cut from a bigger scene) counted every label off the
+    chip a miss, silently: recall 1/4 for a detector that found the chip's one ship. They are named, by file and
+    number, and left out of the counts; a label partly on the image still counts."""
+    dets = _dets(tmp_path / "chip.geojson", [(50, 50, 0.9)])
+    fc = json.loads(dets.read_text(encoding="utf-8"))
+    fc["sitewatch"]["image_size"] = [100, 80]  # 100 columns, 80 rows
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    voc = """<annotation><filename>chip</filename>
+<object><name>ship</name><bndbox><xmin>45</xmin><ymin>45</ymin><xmax>55</xmax><ymax>55</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>95</xmin><ymin>10</ymin><xmax>120</xmax><ymax>14</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>140</xmin><ymin>10</ymin><xmax>160</xmax><ymax>14</ymax></bndbox></object>
+<object><name>ship</name><bndbox><xmin>10</xmin><ymin>85</ymin><xmax>30</xmax><ymax>90</ymax></bndbox></object>
+</annotation>"""
+    (tmp_path / "chip.xml").write_text(voc, encoding="utf-8")
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--json", "--per-image"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["tp"], doc["fp"], doc["fn"]) == (1, 0, 1)  # the one across the right edge is still a miss
+    assert doc["off_image_labels"] == 2 and doc["per_image"]["chip"]["off_image_labels"] == 2
+    assert "chip.xml: 2 label(s) of image 'chip' lie wholly off the image chip.geojson was detected on" in " ".join(r.stderr.split())
+    # A DOTA quadrilateral beyond the image's corner, its envelope over the corner: off too.
+    (tmp_path / "chip.txt").write_text("50 45 55 45 55 55 50 55 ship 0\n96.5 -8.5 108.5 3.5 110.5 1.5 98.5 -10.5 ship 0\n", encoding="utf-8")
+    doc = json.loads(CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.txt"), "--json"]).stdout)
+    assert (doc["tp"], doc["fn"], doc["off_image_labels"]) == (1, 0, 1)
+    # GeoJSON labels in the detections' pixel coordinates likewise.
+    _with_crs(dets, PIXEL_CRS)
+    feats = [{"type": "Feature", "properties": {"class": "ship"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+             for ring in ([[48, 48], [52, 48], [52, 52], [48, 52], [48, 48]], [[20, 90], [30, 90], [30, 95], [20, 95], [20, 90]])]
+    (tmp_path / "truth.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    r = CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "truth.geojson"), "--json"])
+    doc = json.loads(r.stdout)
+    assert (doc["tp"], doc["fn"], doc["off_image_labels"]) == (1, 0, 1), r.output
+    # In a CRS, by the image's footprint (its transform and size): a UTM label 1 km east of a 1 km image.
+    utm = _with_crs(_dets(tmp_path / "utm.geojson", [(12, 12, 0.9)]), "EPSG:32633", "crs")
+    u = json.loads(utm.read_text(encoding="utf-8"))
+    u["sitewatch"] |= {"transform": [10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0], "image_size": [100, 100]}
+    utm.write_text(json.dumps(u), encoding="utf-8")
+    on = [[500105.0, 4999855.0], [500145.0, 4999855.0], [500145.0, 4999895.0], [500105.0, 4999895.0], [500105.0, 4999855.0]]
+    off = [[x + 2000.0, y] for x, y in on]
+    c = score_files([(utm, _geojson_labels(tmp_path / "utm_truth.geojson", [on, off], "EPSG:32633"))])
+    assert (c.tp, c.fn, c.off_image) == (1, 0, {"utm": 1})
+    # Without the image's size (an older detect-image's output, a VOC file without <size>) nothing is left out.
+    del fc["sitewatch"]["image_size"]
+    dets.write_text(json.dumps(fc), encoding="utf-8")
+    doc = json.loads(CliRunner().invoke(main, ["score", str(dets), str(tmp_path / "chip.xml"), "--json"]).stdout)
+    assert (doc["fn"], doc["off_image_labels"]) == (3, 0)

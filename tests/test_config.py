@@ -67,6 +67,21 @@ def test_alerts_webhook_must_be_an_http_url_when_the_file_is_read(tmp_path: Path
     assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": ""})["alerts_webhook"] == ""
 
 
+def test_alerts_webhook_with_spaces_around_it_is_taken_as_alerts_check_takes_it(tmp_path: Path) -> None:
+    """A webhook pasted with a space before or after it passed the setting's check, then `alerts check` refused it
+    (`webhook ' https://…': give an http:// or https:// URL`): the setting drops the spaces, as it checks it."""
+    from sitewatch.alerts import check_webhook_url
+
+    url = "https://hooks.example.org/services/T0/B0"
+    (tmp_path / "sitewatch.toml").write_text(f"[settings]\nalerts_webhook = \" {url}\\t\"\n", encoding="utf-8")
+    got = load_settings(tmp_path, env={})["alerts_webhook"]
+    assert got == url and check_webhook_url(got) == url
+    assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": f"{url} "})["alerts_webhook"] == url
+    assert load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": "  "})["alerts_webhook"] == ""  # blank: no webhook
+    with pytest.raises(ConfigError, match=r"alerts_webhook setting\) must be empty"):
+        load_settings(None, env={"SITEWATCH_ALERTS_WEBHOOK": " hooks.example.org/x "})
+
+
 def test_cog_compress_accepts_any_case() -> None:
     assert load_settings(None, env={"SITEWATCH_COG_COMPRESS": "ZSTD"})["cog_compress"] == "zstd"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,47 @@ def test_the_command_it_advises_holds_a_path_with_spaces_as_one_argument(ws, tmp
     bands = dataclasses.replace(obs, provenance={"band_files": {"vv": {"path": "/d/my vv.tif"}, "vh": {"path": "/d/vh.tif"}}})
     advised = _keep_other_way(bands).split("`")[1]
     assert shlex.split(advised) == ["sitewatch", "ingest", SITE.id, "--band", "vv=/d/my vv.tif", "--band", "vh=/d/vh.tif"], advised
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["safe-folder", "zip"])
+def test_held_from_a_product_the_advice_is_one_that_works(ws, tmp_path: Path, as_zip: bool) -> None:  # type: ignore[no-untyped-def]
+    """Held from a Sentinel-1 product's .SAFE folder or .zip, the refusal advised putting the GeoTIFF at that path:
+    a GeoTIFF at a .zip path is refused as a damaged zip (and one at a folder's path is not a folder). It says so, and
+    gives the way that does work, which the test follows to the end."""
+    from sitewatch.testing.safe import write_s1_grd_safe
+
+    crs, x0, y0 = site_utm_origin(SITE)
+    dn = np.random.default_rng(3).integers(40, 90, (260, 220)).astype(np.uint16)
+    (tmp_path / "s1").mkdir()
+    product = write_s1_grd_safe(tmp_path / "s1", {"VV": dn}, crs=crs, west=x0, north=y0, as_zip=as_zip)
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)]).exit_code == 0
+    with ws.store() as store:
+        (held,) = store.observations(SITE.id)
+    # The same pass as a terrain-corrected GeoTIFF (another processor's), tagged with its platform and time.
+    rtc = _sar(tmp_path / "rtc.tif", seed=4, platform="sentinel-1a")
+    with rasterio.open(rtc, "r+") as r:
+        r.update_tags(SITEWATCH_ACQUIRED="2024-10-17T09:30:05Z")
+    r = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(rtc), "-w", str(ws.root)])
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.output.split())
+    assert f"the same acquisition as {held.id}" in said, said
+    assert f"put it at {product.resolve()}" not in said
+    kind = "its zip" if as_zip else "its folder or file"
+    assert f"this file (an image file) is not of the kind of {product.resolve()} (a Sentinel-1 product ({kind}))" in said
+    if as_zip:  # the old advice, followed: the GeoTIFF at the zip's path is read as a damaged zip
+        kept = product.read_bytes()
+        product.write_bytes(rtc.read_bytes())
+        followed = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
+        assert followed.exit_code == 1 and "not a readable zip file" in followed.output, followed.output
+        product.write_bytes(kept)
+    steps = [s for s in said.split("`") if s.startswith("sitewatch ")]
+    assert steps == ["sitewatch sites export sites.geojson", f"sitewatch sites remove {SITE.id} --with-observations",
+                     "sitewatch sites import sites.geojson"], steps
+    for step in steps:  # the way it gives, then this file alone
+        args = [str(tmp_path / a) if a == "sites.geojson" else a for a in shlex.split(step)[1:]]
+        got = CliRunner().invoke(main, ["-q", *args, "-w", str(ws.root)])
+        assert got.exit_code == 0, (step, got.output)
+    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(rtc), "-w", str(ws.root)]).exit_code == 0
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    assert obs.provenance["source_path"] == str(rtc.resolve())

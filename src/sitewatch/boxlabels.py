@@ -29,7 +29,8 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
 
 A *difficult* object (VOC ``<difficult>1``, DOTA's last column 1) is kept with ``difficult``
 set: :func:`sitewatch.boxscore.match_boxes` neither counts it missed nor a detection on it
-false, as VOC's and DOTA's own evaluations do.
+false, as VOC's and DOTA's own evaluations do. An outline of any format that is an axis-aligned rectangle
+(:func:`fills_its_box`) is a box drawn around its object and gives no length (:attr:`Box.length`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import dataclasses
 import json
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PureWindowsPath
@@ -80,9 +81,11 @@ class Box:
 
     @classmethod
     def around(cls, points: list[Point], difficult: bool = False) -> Box:
-        """The box of an outline (at least three points), with its oriented length (:func:`outline_length`)."""
+        """The box of an outline (at least three points), with its oriented length (:func:`outline_length`), or
+        none when the outline is an axis-aligned rectangle (:func:`fills_its_box`), as a GeoJSON rectangle has none."""
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        return cls(min(xs), min(ys), max(xs), max(ys), tuple(points), difficult, partial(outline_length, tuple(points)))
+        length = None if fills_its_box(points) else partial(outline_length, tuple(points))
+        return cls(min(xs), min(ys), max(xs), max(ys), tuple(points), difficult, length)
 
     def holds(self, x: float, y: float) -> bool:
         """Whether (x, y) lies in the box and, when it has one, in its outline (edges included)."""
@@ -97,6 +100,18 @@ class LabelBoxes(list[Box]):
 
     size: tuple[float, float] | None = None
     gsd: float | None = None
+
+
+def fills_its_box(points: Sequence[Point]) -> bool:
+    """Whether an outline is an axis-aligned rectangle (its area that of its box): a box drawn around an object,
+    whatever the format writes it as (a DOTA quadrilateral, a YOLO oriented box, a polygon), whose long side is not a
+    ship's length (a ship lying diagonally fills its corners); one rule for every format, GeoJSON's."""
+    # From the box's corner: a label in Web Mercator metres (millions) lost the area's last digits to rounding.
+    xs, ys = [p[0] - min(p[0] for p in points) for p in points], [p[1] - min(p[1] for p in points) for p in points]
+    box = max(xs) * max(ys)
+    n = len(points)
+    area = abs(sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n))) / 2
+    return box > 0 and abs(area - box) <= 1e-9 * box
 
 
 def outline_length(points: tuple[Point, ...], sx: float = 1.0, sy: float = 1.0) -> float | None:
@@ -365,7 +380,8 @@ def _segmentation_box(seg: Any) -> Box | None:
         ys += values[1::2]
     if not xs or not all(map(math.isfinite, xs + ys)):
         return None
-    length = partial(outline_length, tuple(zip(xs, ys, strict=True))) if len(xs) >= 3 else None
+    points = tuple(zip(xs, ys, strict=True))
+    length = partial(outline_length, points) if len(xs) >= 3 and (len(seg) > 1 or not fills_its_box(points)) else None
     return Box(min(xs) - 0.5, min(ys) - 0.5, max(xs) - 0.5, max(ys) - 0.5, length=length)
 
 
@@ -691,8 +707,7 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
                 f"{path}: feature {i} is a {geom.geom_type} of {len(parts)} separate areas; one labelled object is one "
                 "polygon (QGIS: Vector > Geometry Tools > Multipart to Singleparts)"
             )
-        rectangle = geom.geom_type == "Polygon" and abs(geom.area - (x1 - x0) * (y1 - y0)) <= 1e-9 * max(geom.area, 1e-12)
-        if geom.geom_type != "Polygon" or rectangle:
+        if geom.geom_type != "Polygon" or fills_its_box(list(geom.exterior.coords)[:-1]):
             # An axis-aligned rectangle is a box drawn around the object: its sides are not a ship's length.
             boxes.append(Box(x0, y0, x1, y1))
             continue

@@ -92,7 +92,10 @@ class Counts:
     outcomes: list[tuple[float, bool]] = field(default_factory=list)
     """Each counted detection's (score, true positive), of every image, for :attr:`average_precision`."""
     warnings: list[str] = field(default_factory=list)
-    """Labels that disagree with the detections' image (another size, another pixel size), each said once."""
+    """Labels that disagree with the detections' image (another size, another pixel size, labels wholly off it), each said once."""
+    off_image: dict[str, int] = field(default_factory=dict)
+    """Each image's labels that lie wholly off it (a chip's labels cut from a bigger scene's), left out of the counts:
+    no detection in the image could be on them, and as misses they would lower the recall of every detector alike."""
 
     def add(self, name: str, t: tuple[int, int, int], files: tuple[Path, Path] | None = None) -> None:
         """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name`` (with ``files``,
@@ -130,8 +133,9 @@ class Counts:
 
     def image_rows(self) -> list[dict[str, Any]]:
         """One row per image scored, in the order scored: ``image``, ``detections`` and ``labels`` (the
-        files), ``detector`` (its name and version), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined) and
-        ``length_error_m`` (:func:`length_summary` of its matched objects' length errors)."""
+        files), ``detector`` (its name and version), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined),
+        ``length_error_m`` (:func:`length_summary` of its matched objects' length errors) and ``off_image_labels``
+        (:attr:`off_image`)."""
         rows = []
         for name, (tp, fp, fn) in self.per_image.items():
             det, lab = self.per_image_files.get(name, (None, None))
@@ -142,6 +146,7 @@ class Counts:
                 "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
                 "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
                 "length_error_m": length_summary(self.per_image_lengths.get(name, [])),
+                "off_image_labels": self.off_image.get(name, 0),
             })  # fmt: skip
         return rows
 
@@ -473,9 +478,18 @@ def score_files(
         counts.warnings += _label_warnings(label_path, det_path, fc, labels, image)
         if difficult == "count":
             boxes = [dataclasses.replace(b, difficult=False) for b in boxes]
+        if fmt == "geojson" and not _same_crs(label_crs, det_crs):
+            boxes = _reprojected(label_path, det_path, boxes, label_crs, det_crs, _footprint(fc))
+        pixels = fmt != "geojson" or (det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"'))
+        extent = _image_extent(fc, labels, image) if pixels else _footprint(fc)
+        if extent is not None and (off := sum(_off_image(b, extent) for b in boxes)):
+            boxes = [b for b in boxes if not _off_image(b, extent)]
+            counts.off_image[det_path.stem] = off
+            counts.warnings.append(
+                f"{label_path.name}: {off} label(s) of image {image!r} lie wholly off the image {det_path.name} was "
+                "detected on (the labels of a bigger scene, or of another image): left out of the counts, not misses"
+            )
         if fmt == "geojson":
-            if not _same_crs(label_crs, det_crs):
-                boxes = _reprojected(label_path, det_path, boxes, label_crs, det_crs, _footprint(fc))
             if det_crs is not None and det_crs.startswith('LOCAL_CS["pixel"') and boxes and all(b.y1 <= 0 for b in boxes):
                 raise InputError(
                     f"{label_path}: every box lies at y < 0, above the image: detect-image's pixel coordinates "
@@ -524,6 +538,33 @@ def _footprint(fc: dict[str, Any]) -> list[Point] | None:
     w, h = size
     # place() takes pixel-centre indices: the image's corners are half a pixel beyond its outer pixels'.
     return [place(-0.5, -0.5), place(w - 0.5, -0.5), place(w - 0.5, h - 0.5), place(-0.5, h - 0.5)]
+
+
+def _image_extent(fc: dict[str, Any], labels: Any, image: str) -> list[Point] | None:
+    """The corners of the detections' image in detect-image's pixel coordinates (pixel centres at whole numbers):
+    its size as the detections record it, else as the label file states it; None when neither does."""
+    size = image_size(fc) or (labels.sizes.get(image) if isinstance(labels, CocoBoxes) else getattr(labels, "size", None))
+    if size is None:
+        return None
+    w, h = size
+    return [(-0.5, -0.5), (w - 0.5, -0.5), (w - 0.5, h - 0.5), (-0.5, h - 0.5)]
+
+
+def _off_image(box: Box, extent: list[Point]) -> bool:
+    """Whether a label shares no area with the image whose corners (in the labels' coordinates) are ``extent``."""
+    xs, ys = [p[0] for p in extent], [p[1] for p in extent]
+    if box.x1 <= min(xs) or box.x0 >= max(xs) or box.y1 <= min(ys) or box.y0 >= max(ys):
+        return True
+    if box.x0 >= min(xs) and box.x1 <= max(xs) and box.y0 >= min(ys) and box.y1 <= max(ys) and len(set(xs)) == 2 == len(set(ys)):
+        return False  # within an upright image: the common case, decided without geometry
+    from shapely.geometry import Polygon
+    from shapely.geometry import box as envelope
+
+    shape = Polygon(box.outline) if len(box.outline) >= 3 else envelope(box.x0, box.y0, box.x1, box.y1)
+    try:
+        return not shape.buffer(0).intersection(Polygon(extent)).area > 0
+    except ValueError:  # a footprint that is no polygon (the image's place not finite): no evidence it is off
+        return False
 
 
 def _reprojected(

@@ -167,8 +167,11 @@ def _coerce(setting: Setting, value: Any, origin: str, *, typed: bool = False) -
             raise _refused(setting, value, origin)
     if setting.check == "store" and out.strip() and not out.strip().lower().startswith(("postgresql://", "postgres://")):
         raise _refused(setting, out, origin)
-    if setting.check == "webhook" and out.strip() and not _is_http_url(out.strip()):
-        raise _refused(setting, out, origin)
+    if setting.check == "webhook":
+        # As `alerts check` posts to it: " https://hooks.example.org/x" passed this check, then was refused there.
+        out = out.strip()
+        if out and not _is_http_url(out):
+            raise _refused(setting, out, origin)
     if setting.minimum is not None and not out >= setting.minimum:
         raise _refused(setting, value, origin)
     if setting.maximum is not None and not out <= setting.maximum:

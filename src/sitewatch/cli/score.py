@@ -125,6 +125,8 @@ def command(
             "sitewatch": __version__,
             "rule": matching_rule(difficult),
             "warnings": counts.warnings,
+            # Labels wholly off their image (a chip's, cut from a bigger scene's labels): in no count above.
+            "off_image_labels": sum(counts.off_image.values()),
             # What exit code 3 is about, for a script: left out of the figures above.
             "not_scored": {"label_files": [str(p) for p in unscored], "coco_images": images,
                            "detections_files": [str(path) for path, _ in unreadable or []]},

@@ -174,7 +174,7 @@ def commit_archived(
                     f"({held.scene.platform or 'the same pixels'}, {held.scene.sensor}, taken at "
                     f"{held.scene.acquired.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, over the same part of the site); "
                     "not recorded as a second observation, which would count each of its vessels twice"
-                    + _keep_other_way(held)
+                    + _keep_other_way(held, obs.provenance)
                 )
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
@@ -207,10 +207,35 @@ def _writer_running(partial: Path) -> bool:
     return owner_running(partial)
 
 
-def _keep_other_way(held: Observation) -> str:
+_PRODUCTS = {"sentinel-1 safe": "a Sentinel-1 product", "sentinel-2 safe": "a Sentinel-2 product", "landsat c2 l2": "a Landsat product"}
+"""Provenance ``source`` of the inputs read as products (a folder or zip of many files), as a message names them."""
+
+
+def _input_kind(prov: Mapping[str, Any]) -> str:
+    """What an observation was made from, as a message names it: an image file, or a product's folder or zip."""
+    product = _PRODUCTS.get(str(prov.get("source")))
+    if product is None:
+        return "an image file"
+    return f"{product} ({'its zip' if str(prov.get('source_path', '')).lower().endswith('.zip') else 'its folder or file'})"
+
+
+def _keep_other_way(held: Observation, refused: Mapping[str, Any] | None = None) -> str:
     """The sentence a :class:`~sitewatch.errors.SameAcquisitionError` ends with: how to keep the refused file's image
-    instead of ``held``'s (the held file given again replaces its observation), or nothing when it was fetched."""
+    (``refused``: its provenance) instead of ``held``'s, or nothing when ``held`` was fetched.
+
+    The held file given again replaces its observation, so the refused one put at its path does, when the two are
+    of one kind (two image files, two zips or two folders of products). A GeoTIFF at a product's ``.zip`` path, or
+    a product at an image file's, is not read as what the path was: the way that works is then said instead, the site's
+    observations removed with it and ingested again."""
     prov, site = held.provenance, held.site_id
+    if prov.get("source_path") and "band_files" not in prov and refused is not None and "band_files" not in refused:
+        kind, other = _input_kind(prov), _input_kind(refused)
+        if kind != other:
+            return (f"; this file ({other}) is not of the kind of {prov['source_path']} ({kind}), so it cannot be put "
+                    f"in its place to replace {held.id}; to keep this file's image instead, take the "
+                    f"site's observations out with it (`sitewatch sites export sites.geojson`, `sitewatch sites remove "
+                    f"{shlex.quote(site)} --with-observations`, `sitewatch sites import sites.geojson`) and ingest this file "
+                    "and the site's other files again")  # fmt: skip
     bands = prov.get("band_files")
     if isinstance(bands, Mapping) and bands:
         # Quoted as a shell splits a command (a path with a space in it is one argument), to copy as it is.

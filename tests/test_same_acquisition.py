@@ -126,6 +126,13 @@ def test_observations_names_an_acquisition_a_workspace_holds_twice(ws, tmp_path:
     assert f"held twice: {twins[0]} and {twins[1]} are one acquisition (ICEYE-X27, sar, 2024-10-17 09:30 UTC)" in r.output, r.output
     rows = {row["id"]: row for row in json.loads(CliRunner().invoke(main, ["observations", SITE.id, "--json", "-w", str(ws.root)]).stdout)}
     assert rows[twins[0]]["same_acquisition"] == [twins[1]] and rows[f"{SITE.id}/other"]["same_acquisition"] is None
+    # The way it gives to keep one, followed: the other is gone, and so is the note.
+    said = " ".join(r.output.split())
+    step = said.split("keep one: `")[1].split("`")[0]
+    assert step == f"sitewatch observations remove {twins[1]}"
+    assert CliRunner().invoke(main, [*shlex.split(step)[1:], "-w", str(ws.root)]).exit_code == 0
+    r = CliRunner().invoke(main, ["observations", SITE.id, "-w", str(ws.root)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "held twice" not in r.output and sorted(_ids(ws)) == sorted([twins[0], f"{SITE.id}/other"])
 
 
 def test_the_refusal_says_how_to_keep_the_other_file_and_that_way_works(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -165,5 +166,6 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
             click.echo(
                 f"held twice: {a.id} and {b.id} are one acquisition ({a.scene.platform}, {a.scene.sensor}, "
                 f"{acquired_label(a)}), two files of it ingested before such a second file was refused: each of its "
-                "vessels counts twice in detect's totals, the report and the exports"
+                "vessels counts twice in detect's totals, the report and the exports; keep one: "
+                f"`sitewatch observations remove {shlex.quote(b.id)}` takes the other out"
             )

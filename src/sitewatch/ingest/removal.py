@@ -43,10 +43,22 @@ def observation_files(ws: Workspace, obs: Observation) -> list[Path]:
     return files
 
 
-def _files_kept(ws: Workspace, store: Store, gone: Sequence[Observation]) -> set[Path]:
-    """The files of the observations of ``gone``'s sites that stay (the COG or a sidecar two of them share)."""
-    return {f for site_id in sorted({o.site_id for o in gone}) for o in store.observations(site_id)
-            if o.id not in {g.id for g in gone} for f in observation_files(ws, o)}  # fmt: skip
+def _cogs_kept(store: Store, gone: Sequence[Observation]) -> set[str]:
+    """The COG paths of ``gone`` that another observation names too (one file recorded under two ids): those
+    stay, with the sidecars beside them, which are named after the COG. Only the ``path`` column of those rows is
+    read, not a site's years of observations."""
+    ids, paths = {o.id for o in gone}, sorted({o.path for o in gone})
+    kept: set[str] = set()
+    for start in range(0, len(paths), 500):
+        part = paths[start:start + 500]
+        rows = store.execute(f"SELECT observation_id, path FROM observations WHERE path IN ({', '.join('?' * len(part))})", part)
+        kept |= {r[1] for r in rows if r[0] not in ids}
+    return kept
+
+
+def _files(ws: Workspace, gone: Sequence[Observation], kept: set[str]) -> tuple[Path, ...]:
+    """The files of ``gone`` to delete: those of each whose COG is not in ``kept``."""
+    return tuple(dict.fromkeys(f for o in gone if o.path not in kept for f in observation_files(ws, o)))
 
 
 def plan_removal(ws: Workspace, store: Store, observation_ids: Sequence[str]) -> Removal:
@@ -61,8 +73,7 @@ def plan_removal(ws: Workspace, store: Store, observation_ids: Sequence[str]) ->
             "(list them with `sitewatch observations [SITE]`)"
         )
     counts = store.observation_dependents(ids)
-    kept = _files_kept(ws, store, held)
-    files = tuple(dict.fromkeys(f for o in held for f in observation_files(ws, o) if f not in kept))
+    files = _files(ws, held, _cogs_kept(store, held))
     return Removal(tuple(held), counts["detections"], counts["change_pairs"], counts["changes"], files)
 
 
@@ -77,8 +88,7 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
     with store.transaction():
         removed = store.delete_observations([o.id for o in plan.observations])
         # Looked at again in the transaction: an observation recorded meanwhile may name a file too.
-        kept = _files_kept(ws, store, removed)
-    files = tuple(dict.fromkeys(f for o in removed for f in observation_files(ws, o) if f not in kept))
+        files = _files(ws, removed, _cogs_kept(store, removed))
     failed = []
     for path in files:
         try:

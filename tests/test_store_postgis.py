@@ -284,6 +284,34 @@ def test_removing_observations_removes_what_rests_on_them_or_nothing_when_one_is
     assert sorted(r[0] for r in store.execute("SELECT scene_id FROM scenes")) == [a.scene.id]
 
 
+def test_a_pair_of_an_observation_removed_while_change_compared_it_is_not_recorded(store: Store) -> None:
+    """``change`` compared a pair while `observations remove` took one of its images out: the pair and its regions
+    were recorded after the removal's commit, resting on an observation no longer there (its neighbours' pair then
+    beside it). Recorded only while both are stored as compared; the stage names the pair instead."""
+    from sitewatch.errors import ObservationGoneError
+
+    store.put_site(_site())
+    before, after = _obs(item="a"), _obs(item="b")
+    after = replace(after, scene=replace(after.scene, acquired=datetime(2024, 10, 18, tzinfo=UTC)))
+    for obs in (before, after):
+        store.put_observation(obs)
+    region = Change("c0", "dunai", before.id, after.id, box(132.33, 42.88, 132.331, 42.881), 100.0, 2.0, "appeared", "test", "1")
+
+    def compare() -> Any:
+        return replace_changes(store, before, after, compared_fraction=0.9, method="test", method_version="1",
+                               parameters={}, changes=[region], stored_only=True)  # fmt: skip
+
+    store.put_observation(replace(after, sha256="2" * 64))  # replaced: another image under its id
+    with pytest.raises(ObservationGoneError, match=r"dunai/a -> dunai/b: removed or replaced by another command"):
+        compare()
+    store.put_observation(after)
+    assert compare().after_id == after.id
+    store.delete_observations([after.id])
+    with pytest.raises(ObservationGoneError):
+        compare()
+    assert change_pairs(store, "dunai") == [] and changes(store, "dunai") == []
+
+
 # -- PostGIS only -------------------------------------------------------------------------------
 
 

@@ -317,3 +317,16 @@ def test_a_pass_reprocessed_under_a_new_id_is_said_to_be_one_not_another_catalog
         ids = [o.id for o in store.observations("port")]
     assert "port/S2A_A_20241005_1" in ids and "port/S2A_A_20241005" not in ids
     assert not [p for p in (root / "archive" / "port").iterdir() if p.name.startswith("S2A_A_20241005.")]
+
+
+def test_an_observation_removed_is_fetched_again_while_the_catalogue_lists_it(catalogue):
+    """`observations remove` takes a fetched observation out; the catalogue still lists its item, so the next fetch of
+    its period takes it in again, as README says."""
+    state, root = catalogue
+    _fetch(root, "s2")
+    res = CliRunner().invoke(main, ["observations", "remove", "port/S2A_A_20241005", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert not (root / "archive" / "port" / "S2A_A_20241005.tif").exists()
+    _fetch(root, "s2")
+    with open_workspace(root).store() as store:
+        assert "port/S2A_A_20241005" in [o.id for o in store.observations("port")]

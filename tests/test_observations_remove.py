@@ -119,3 +119,24 @@ def test_a_site_named_remove_is_still_listed() -> None:
     ctx = command.make_context("observations", ["--", "remove"])
     assert ctx.params["site_id"] == "remove"
     assert command.make_context("observations", ["remove", "x"]).command.name == "remove"
+
+
+def test_a_layer_extent_shrinks_when_the_observation_at_its_edge_goes(tmp_path: Path) -> None:
+    """The extents in gpkg_contents (QGIS's "zoom to layer") are recomputed only for a layer a removed row reached the
+    edge of: removing one inside leaves them; removing the one at the edge shrinks them to the others."""
+    ws = build(tmp_path / "ws")
+
+    def extent() -> tuple[float, ...]:
+        with ws.store() as store:
+            return tuple(store.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'detections'")[0])
+
+    with ws.store() as store:
+        store.update_extents()
+        boxes = {d.observation_id: d.footprint.bounds for d in store.detections()}
+    full = extent()
+    edge = {oid for oid, b in boxes.items() if b[2] == full[2]}
+    assert edge and len(edge) < len(boxes)  # one observation's detection reaches the east edge, not all
+    assert _run(ws, "observations", "remove", *edge)[0] == 0
+    with ws.store() as store:
+        left = [d.footprint.bounds for d in store.detections()]
+    assert extent()[2] == max(b[2] for b in left) < full[2]

@@ -608,6 +608,20 @@ class Store:
              "d": max(b[3] for b in boxes), "t": table},
         )  # fmt: skip
 
+    def _reach_edge(self, db: Connection, table: str, where: str, args: Sequence[Any]) -> bool:
+        """Whether a row of ``table`` matching ``where`` reaches the layer's extent in gpkg_contents (or the layer has
+        none recorded): removing it may shrink the extent."""
+        ext = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?", (table,)).fetchone()
+        if ext is None or any(v is None for v in ext):
+            return True
+        for row in db.execute(f"SELECT geom FROM {table} WHERE {where}", args).fetchall():
+            geom = from_gpkg_blob(row[0])
+            if geom is not None and not geom.is_empty:
+                b = geom.bounds
+                if b[0] <= ext[0] or b[1] <= ext[1] or b[2] >= ext[2] or b[3] >= ext[3]:
+                    return True
+        return False
+
     def update_extents(self, tables: Iterable[str] | None = None) -> None:
         """Recompute the extent in gpkg_contents of ``tables`` (default: every feature table) from their geometries."""
         with self.transaction() as db:
@@ -747,6 +761,22 @@ class Store:
             for oid in sorted(ids):
                 self._lock(db, f"detections {oid}")
             self._lock_tables(db, ("scenes",))
+            # A layer's extent is recomputed (every geometry of it read) only when a row removed reached its edge:
+            # one observation out of years of history otherwise read them all (0.1 s at 2,000 observations).
+            scene_ids = sorted({o.scene.id for o in removed})
+            edges: set[str] = set()
+            for start in range(0, len(ids), _IDS_AT_ONCE):
+                part = ids[start:start + _IDS_AT_ONCE]
+                marks = ", ".join("?" * len(part))
+                for table, where, args in (("detections", f"observation_id IN ({marks})", part),
+                                           ("changes", f"before_id IN ({marks}) OR after_id IN ({marks})", part * 2),
+                                           ("observations", f"observation_id IN ({marks})", part)):  # fmt: skip
+                    if self._reach_edge(db, table, where, args):
+                        edges.add(table)
+            for start in range(0, len(scene_ids), _IDS_AT_ONCE):
+                part = scene_ids[start:start + _IDS_AT_ONCE]
+                if self._reach_edge(db, "scenes", f"scene_id IN ({', '.join('?' * len(part))})", part):
+                    edges.add("scenes")
             for start in range(0, len(ids), _IDS_AT_ONCE):
                 part = ids[start:start + _IDS_AT_ONCE]
                 marks = ", ".join("?" * len(part))
@@ -759,9 +789,9 @@ class Store:
             db.executemany(
                 "DELETE FROM scenes WHERE scene_id = ? AND NOT EXISTS "
                 "(SELECT 1 FROM observations WHERE observations.scene_id = scenes.scene_id)",
-                [(sid,) for sid in sorted({o.scene.id for o in removed})],
+                [(sid,) for sid in scene_ids],
             )
-            self.update_extents(("observations", "detections", "changes", "scenes"))
+            self.update_extents(sorted(edges))
         return removed
 
     def _site_from_row(self, row: Any, berth_rows: list[Any] | None = None, water_row: Any = ...) -> Site:

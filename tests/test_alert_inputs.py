@@ -107,6 +107,7 @@ STALE_WRITES: dict[str, Callable[[Store], None]] = {
     "an old image's hidden berths measured again": lambda s: s.set_berths_hidden(OLD, {"pier": 0.7}),
     "an old image's scene edited": lambda s: s.put_scene(replace(_old("dunai", OLD_DAY)[0].scene, cloud_cover=55.0)),
     "an old observation put again with another COG": lambda s: s.put_observation(replace(_old("dunai", OLD_DAY)[0], sha256="1" * 64)),
+    "an old observation removed (`observations remove`)": lambda s: s.delete_observations([OLD]),
     "the site's berth moved": lambda s: s.put_site(replace(_site("dunai"), berths=(replace(_site("dunai").berths[0], name="moved"),))),
     "the site's water drawn": lambda s: s.put_site(replace(_site("dunai"), water=box(132.33, 42.87, 132.35, 42.89))),
     # other programs (QGIS editing a layer, the sqlite3 shell, psql): the database's triggers, not sitewatch's code

@@ -5,6 +5,7 @@ read; an item reprocessed under its id: its new version fetched, its observation
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from shapely.geometry import box, mapping
 from sitewatch.cli import main
 from sitewatch.fetch import item_changes
 from sitewatch.geo import reproject_geometry
-from sitewatch.workspace import init_workspace
+from sitewatch.workspace import init_workspace, open_workspace
 from test_stac import SITE, UTM, StacServer, _cog, _s2_item, _site_xy
 
 
@@ -305,4 +306,27 @@ def test_a_pass_reprocessed_under_a_new_id_is_said_to_be_one_not_another_catalog
     reason = {s["item_id"]: s["reason"] for s in json.loads(res.stdout)["skipped"]}["S2A_A_20241005_1"]
     assert reason == ("same acquisition as port/S2A_A_20241005, already archived (from this catalogue and collection, "
                       "under another id: another tile of this pass, or a version the provider has since reprocessed "
-                      "under a new id): one observation per moment")
+                      "under a new id): one observation per moment; to take this one instead, `sitewatch observations "
+                      "remove port/S2A_A_20241005` and fetch again")
+    # The way it gives, followed: the new version fetched in the old one's stead, whose image leaves the archive.
+    step = reason.split("`")[1]
+    res = CliRunner().invoke(main, [*shlex.split(step)[1:], "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    _fetch(root, "s2", "--refresh")
+    with open_workspace(root).store() as store:
+        ids = [o.id for o in store.observations("port")]
+    assert "port/S2A_A_20241005_1" in ids and "port/S2A_A_20241005" not in ids
+    assert not [p for p in (root / "archive" / "port").iterdir() if p.name.startswith("S2A_A_20241005.")]
+
+
+def test_an_observation_removed_is_fetched_again_while_the_catalogue_lists_it(catalogue):
+    """`observations remove` takes a fetched observation out; the catalogue still lists its item, so the next fetch of
+    its period takes it in again, as README says."""
+    state, root = catalogue
+    _fetch(root, "s2")
+    res = CliRunner().invoke(main, ["observations", "remove", "port/S2A_A_20241005", "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert not (root / "archive" / "port" / "S2A_A_20241005.tif").exists()
+    _fetch(root, "s2")
+    with open_workspace(root).store() as store:
+        assert "port/S2A_A_20241005" in [o.id for o in store.observations("port")]

@@ -126,6 +126,13 @@ def test_observations_names_an_acquisition_a_workspace_holds_twice(ws, tmp_path:
     assert f"held twice: {twins[0]} and {twins[1]} are one acquisition (ICEYE-X27, sar, 2024-10-17 09:30 UTC)" in r.output, r.output
     rows = {row["id"]: row for row in json.loads(CliRunner().invoke(main, ["observations", SITE.id, "--json", "-w", str(ws.root)]).stdout)}
     assert rows[twins[0]]["same_acquisition"] == [twins[1]] and rows[f"{SITE.id}/other"]["same_acquisition"] is None
+    # The way it gives to keep one, followed: the other is gone, and so is the note.
+    said = " ".join(r.output.split())
+    step = said.split("keep one: `")[1].split("`")[0]
+    assert step == f"sitewatch observations remove {twins[1]}"
+    assert CliRunner().invoke(main, [*shlex.split(step)[1:], "-w", str(ws.root)]).exit_code == 0
+    r = CliRunner().invoke(main, ["observations", SITE.id, "-w", str(ws.root)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "held twice" not in r.output and sorted(_ids(ws)) == sorted([twins[0], f"{SITE.id}/other"])
 
 
 def test_the_refusal_says_how_to_keep_the_other_file_and_that_way_works(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -211,14 +218,15 @@ def test_held_from_a_product_the_advice_is_one_that_works(ws, tmp_path: Path, as
         followed = CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(product), "-w", str(ws.root)])
         assert followed.exit_code == 1 and "not a readable zip file" in followed.output, followed.output
         product.write_bytes(kept)
+    # The way it gives: the held observation removed (it was the site's whole history: `sites remove
+    # --with-observations` and an import of the sites again), then this file ingested.
     steps = [s for s in said.split("`") if s.startswith("sitewatch ")]
-    assert steps == ["sitewatch sites export sites.geojson", f"sitewatch sites remove {SITE.id} --with-observations",
-                     "sitewatch sites import sites.geojson"], steps
-    for step in steps:  # the way it gives, then this file alone
-        args = [str(tmp_path / a) if a == "sites.geojson" else a for a in shlex.split(step)[1:]]
-        got = CliRunner().invoke(main, ["-q", *args, "-w", str(ws.root)])
+    assert steps == [f"sitewatch observations remove {shlex.quote(held.id)}",
+                     f"sitewatch ingest {SITE.id} {shlex.quote(str(rtc.resolve()))}"], steps
+    for step in steps:
+        got = CliRunner().invoke(main, ["-q", *shlex.split(step)[1:], "-w", str(ws.root)])
         assert got.exit_code == 0, (step, got.output)
-    assert CliRunner().invoke(main, ["-q", "ingest", SITE.id, str(rtc), "-w", str(ws.root)]).exit_code == 0
+    assert not (ws.root / held.path).exists()
     with ws.store() as store:
         (obs,) = store.observations(SITE.id)
     assert obs.provenance["source_path"] == str(rtc.resolve())

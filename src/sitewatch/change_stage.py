@@ -26,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from .change.compare import detect_changes, to_changes
 from .change.optical import COVER_CLASSES
 from .change.pair import RESAMPLE_HINT, ChangeImage, ChangeResult, check_same_grid
-from .errors import InputError
+from .errors import InputError, ObservationGoneError
 from .model import Change, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store, now_utc
 from .store.changes import ChangePair, replace_changes
@@ -329,10 +329,14 @@ def run_changes(
         params = result.parameters | {"detections_masked": n_objects, "masked_m2": result.excluded_m2,
                                       "with_detections": with_detections}  # fmt: skip
         changes = tuple(to_changes(result, site.id, before.id, after.id))
-        pair = replace_changes(
-            store, before, after, compared_fraction=result.compared_fraction, method=result.method,
-            method_version=result.method_version, parameters=params, changes=changes, inputs=inputs,
-        )  # fmt: skip
+        try:
+            pair = replace_changes(
+                store, before, after, compared_fraction=result.compared_fraction, method=result.method,
+                method_version=result.method_version, parameters=params, changes=changes, inputs=inputs, stored_only=True,
+            )  # fmt: skip
+        except ObservationGoneError as exc:
+            errors.append(str(exc))
+            continue
         slots.append(PairOutcome(pair, before, after, result, changes, n_objects, notes))
     out = _with_kept(store, site.id, slots, errors)
     files.save(str(r[0]) for r in store.execute("SELECT observation_id FROM observations WHERE site_id = ?", (site.id,)))

@@ -22,6 +22,7 @@ __all__ = [
     "StoreError",
     "StoreReadOnlyError",
     "StoreUnavailableError",
+    "ObservationGoneError",
     "WorkerError",
     "SourceError",
     "CredentialError",
@@ -76,6 +77,11 @@ class SiteError(SitewatchError, KeyError):
 
 class StoreError(SitewatchError, RuntimeError):
     """The workspace database is missing, locked or from a newer sitewatch."""
+
+
+class ObservationGoneError(StoreError):
+    """An observation a result rests on was removed (``observations remove``, ``sites remove --with-observations``)
+    or replaced while the result was computed: nothing of the result is recorded."""
 
 
 class StoreReadOnlyError(StoreError):

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import shlex
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -791,8 +792,11 @@ class _SiteRun:
                 where = ("from this catalogue and collection, under another id: another tile of this pass, or a "
                          "version the provider has since reprocessed under a new id" if here
                          else "another catalogue or collection")  # fmt: skip
+                # The same catalogue's newer version: taken in its stead once the one archived is removed.
+                instead = (f"; to take this one instead, `sitewatch observations remove {shlex.quote(twin.id)}` and fetch "
+                           "again" if here else "")  # fmt: skip
                 self.skipped.append((scene.item_id, f"same acquisition as {twin.id}, already archived ({where}): "
-                                                    "one observation per moment"))  # fmt: skip
+                                                    f"one observation per moment{instead}"))  # fmt: skip
                 return
             known = cand.stats
             if known is not None and (reason := _rejection(known, options.max_cloud)):

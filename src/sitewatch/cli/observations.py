@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,7 +33,23 @@ from .output import (
 )
 
 
-@click.command("observations", cls=OnceCommand, short_help="List the observations (scenes cut to sites).")
+class _ListOrRemove(OnceCommand):
+    """``sitewatch observations [SITE]`` lists; ``sitewatch observations remove ID…`` removes
+    (:mod:`.observations_remove`). A site named ``remove`` is listed with ``sitewatch observations -- remove``."""
+
+    subcommands = ("remove",)
+    """The words that, first, make this the command of that name (read by the README test, as a group's)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:  # fmt: skip
+        if args and args[0] == "remove":
+            from .observations_remove import command as remove
+
+            return remove.make_context(f"{info_name} remove", list(args[1:]), parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.command("observations", cls=_ListOrRemove, short_help="List the observations (scenes cut to sites).")
 @click.argument("site_id", required=False, shell_complete=complete_site_ids)
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="Only this sensor.")
 @click.option("--from", "start", type=DateOrTime("start"), metavar="DATE",
@@ -47,6 +65,7 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
     """List observations (scenes cut to sites), oldest first; ids work with `sitewatch show`.
 
     --from/--to keep the observations acquired in that period (a site watched for years has thousands).
+    `sitewatch observations remove ID [ID ...]` removes observations (see its --help).
     """
     check_date_order(start, end)
     with open_workspace(workspace).store() as store:
@@ -147,5 +166,6 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
             click.echo(
                 f"held twice: {a.id} and {b.id} are one acquisition ({a.scene.platform}, {a.scene.sensor}, "
                 f"{acquired_label(a)}), two files of it ingested before such a second file was refused: each of its "
-                "vessels counts twice in detect's totals, the report and the exports"
+                "vessels counts twice in detect's totals, the report and the exports; keep one: "
+                f"`sitewatch observations remove {shlex.quote(b.id)}` takes the other out"
             )

@@ -225,17 +225,19 @@ def _keep_other_way(held: Observation, refused: Mapping[str, Any] | None = None)
 
     The held file given again replaces its observation, so the refused one put at its path does, when the two are
     of one kind (two image files, two zips or two folders of products). A GeoTIFF at a product's ``.zip`` path, or
-    a product at an image file's, is not read as what the path was: the way that works is then said instead, the site's
-    observations removed with it and ingested again."""
+    a product at an image file's, is not read as what the path was: the way that works is then said instead, ``held``
+    removed (``sitewatch observations remove``) and the refused file ingested again."""
     prov, site = held.provenance, held.site_id
     if prov.get("source_path") and "band_files" not in prov and refused is not None and "band_files" not in refused:
         kind, other = _input_kind(prov), _input_kind(refused)
         if kind != other:
+            given = refused.get("source_path")
+            again = (f"`sitewatch ingest {shlex.quote(site)} {shlex.quote(str(given))}`" if given
+                     else "ingest this file again")  # fmt: skip
             return (f"; this file ({other}) is not of the kind of {prov['source_path']} ({kind}), so it cannot be put "
-                    f"in its place to replace {held.id}; to keep this file's image instead, take the "
-                    f"site's observations out with it (`sitewatch sites export sites.geojson`, `sitewatch sites remove "
-                    f"{shlex.quote(site)} --with-observations`, `sitewatch sites import sites.geojson`) and ingest this file "
-                    "and the site's other files again")  # fmt: skip
+                    f"in its place to replace {held.id}; to keep this file's image instead, remove that observation "
+                    f"(`sitewatch observations remove {shlex.quote(held.id)}`: its detections, change pairs and archived "
+                    f"image go with it) and run {again}")  # fmt: skip
     bands = prov.get("band_files")
     if isinstance(bands, Mapping) and bands:
         # Quoted as a shell splits a command (a path with a space in it is one argument), to copy as it is.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ..errors import ObservationGoneError
 from ..model import Change, Observation, utc
 from .gpkg import as_multipolygon
 from .sqlite import Connection, Store, _acquired_between, _iso, _times, now_utc, select_equal
@@ -47,11 +48,13 @@ class ChangePair:
 
 def replace_changes(
     store: Store, before: Observation, after: Observation, *, compared_fraction: float, method: str,
-    method_version: str, parameters: dict[str, Any], changes: Sequence[Change], inputs: str = "",
+    method_version: str, parameters: dict[str, Any], changes: Sequence[Change], inputs: str = "", stored_only: bool = False,
 ) -> ChangePair:  # fmt: skip
     """Record the pair and its regions, replacing what an earlier run recorded for it, in one transaction.
 
     ``inputs``: the digest of what they rest on (:func:`sitewatch.change_state.pair_inputs`), stored with them.
+    ``stored_only``: record the pair only while both observations are stored as compared (their sha256), else an
+    :class:`~sitewatch.errors.ObservationGoneError` (``sitewatch change``: one removed while it compared them).
 
     A pair compared again to what is stored, value for value (its images, parameters and regions: ``change --force``
     with nothing new, or a change of sitewatch that finds the same regions), is left as stored, ``computed_at`` with
@@ -74,6 +77,20 @@ def replace_changes(
                 json.dumps(parameters, sort_keys=True, default=str), simulated)  # fmt: skip
     with store.transaction() as db:
         store._lock(db, f"changes {before.id} {after.id}")  # two runs of one pair at once: one after the other
+        # The locks a removal of the observations takes (`observations remove`, `sites remove`), in its order: one
+        # removed or replaced while they were compared is then seen here, and no pair resting on it is recorded.
+        if stored_only:
+            for oid in sorted({before.id, after.id}):
+                store._lock(db, f"detections {oid}")
+            current = db.execute(
+                "SELECT count(*) FROM observations WHERE (observation_id = ? AND sha256 = ?) OR (observation_id = ? AND sha256 = ?)",
+                (before.id, before.sha256, after.id, after.sha256),
+            ).fetchone()[0]
+            if current != len({before.id, after.id}):
+                raise ObservationGoneError(
+                    f"{before.id} -> {after.id}: removed or replaced by another command while they were compared; "
+                    "nothing recorded of this pair (run `sitewatch change` again)"
+                )
         held = _as_stored(store, db, pair_row, rows)
         if held is not None:
             computed_at, recorded = held

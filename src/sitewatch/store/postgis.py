@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -753,6 +753,10 @@ class PostgisStore(Store):
 
     def _extend(self, db: Connection, table: str, geoms: Iterable[BaseGeometry | None]) -> None:
         """Nothing: QGIS and GDAL take a PostGIS layer's extent from the table itself."""
+
+    def _reach_edge(self, db: Connection, table: str, where: str, args: Sequence[Any]) -> bool:
+        """False: no extent is recorded (see :meth:`_extend`)."""
+        return False
 
     def update_extents(self, tables: Iterable[str] | None = None) -> None:
         """Nothing to do (see :meth:`_extend`)."""

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -608,6 +608,20 @@ class Store:
              "d": max(b[3] for b in boxes), "t": table},
         )  # fmt: skip
 
+    def _reach_edge(self, db: Connection, table: str, where: str, args: Sequence[Any]) -> bool:
+        """Whether a row of ``table`` matching ``where`` reaches the layer's extent in gpkg_contents (or the layer has
+        none recorded): removing it may shrink the extent."""
+        ext = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?", (table,)).fetchone()
+        if ext is None or any(v is None for v in ext):
+            return True
+        for row in db.execute(f"SELECT geom FROM {table} WHERE {where}", args).fetchall():
+            geom = from_gpkg_blob(row[0])
+            if geom is not None and not geom.is_empty:
+                b = geom.bounds
+                if b[0] <= ext[0] or b[1] <= ext[1] or b[2] >= ext[2] or b[3] >= ext[3]:
+                    return True
+        return False
+
     def update_extents(self, tables: Iterable[str] | None = None) -> None:
         """Recompute the extent in gpkg_contents of ``tables`` (default: every feature table) from their geometries."""
         with self.transaction() as db:
@@ -710,6 +724,75 @@ class Store:
                 )
                 tables += ("observations", "detections", "changes", "scenes")
             self.update_extents(tables)
+
+    def observation_dependents(self, observation_ids: Sequence[str]) -> dict[str, int]:
+        """What rests on these observations: how many detections, change pairs and change regions
+        (``sitewatch change``'s) :meth:`delete_observations` would remove with them."""
+        ids = list(dict.fromkeys(observation_ids))
+        counts = {"detections": 0, "change_pairs": 0, "changes": 0}
+        for start in range(0, len(ids), _IDS_AT_ONCE):
+            part = ids[start:start + _IDS_AT_ONCE]
+            marks = ", ".join("?" * len(part))
+            counts["detections"] += int(self.execute(f"SELECT count(*) FROM detections WHERE observation_id IN ({marks})", part)[0][0])
+            for table in ("change_pairs", "changes"):
+                counts[table] += int(self.execute(f"SELECT count(*) FROM {table} WHERE before_id IN ({marks}) OR after_id IN ({marks})",
+                                                  part * 2)[0][0])  # fmt: skip
+        return counts
+
+    def delete_observations(self, observation_ids: Sequence[str]) -> list[Observation]:
+        """Drop observations with their detections, the change pairs and regions that rest on them, and the
+        scenes no other observation names, in one transaction; return the observations removed.
+
+        Nothing is removed when any id is unknown: a StoreError names them all. Their archived files are the
+        caller's to remove, after this commits (an interrupted run leaves a file, never a row naming a missing one).
+        The input triggers note each row deleted, so the next ``alerts check`` looks at those sites again."""
+        ids = list(dict.fromkeys(observation_ids))
+        with self.transaction() as db:
+            removed = self.observations_by_id(ids)
+            if missing := [i for i in ids if i not in {o.id for o in removed}]:
+                raise StoreError(
+                    f"no observation {', '.join(repr(i) for i in missing)} in this workspace; nothing removed "
+                    "(list them with `sitewatch observations [SITE]`)"
+                )
+            # The locks `sites remove` takes, in its order: the sites (an ingest's commit into one), each
+            # observation's detections (detect's write of them) and the scenes (an ingest naming one of them).
+            for site_id in sorted({o.site_id for o in removed}):
+                self._lock(db, f"site {site_id}")
+            for oid in sorted(ids):
+                self._lock(db, f"detections {oid}")
+            self._lock_tables(db, ("scenes",))
+            # A layer's extent is recomputed (every geometry of it read) only when a row removed reached its edge:
+            # one observation out of years of history otherwise read them all (0.1 s at 2,000 observations).
+            scene_ids = sorted({o.scene.id for o in removed})
+            edges: set[str] = set()
+            for start in range(0, len(ids), _IDS_AT_ONCE):
+                part = ids[start:start + _IDS_AT_ONCE]
+                marks = ", ".join("?" * len(part))
+                for table, where, args in (("detections", f"observation_id IN ({marks})", part),
+                                           ("changes", f"before_id IN ({marks}) OR after_id IN ({marks})", part * 2),
+                                           ("observations", f"observation_id IN ({marks})", part)):  # fmt: skip
+                    if self._reach_edge(db, table, where, args):
+                        edges.add(table)
+            for start in range(0, len(scene_ids), _IDS_AT_ONCE):
+                part = scene_ids[start:start + _IDS_AT_ONCE]
+                if self._reach_edge(db, "scenes", f"scene_id IN ({', '.join('?' * len(part))})", part):
+                    edges.add("scenes")
+            for start in range(0, len(ids), _IDS_AT_ONCE):
+                part = ids[start:start + _IDS_AT_ONCE]
+                marks = ", ".join("?" * len(part))
+                db.execute(f"DELETE FROM detections WHERE observation_id IN ({marks})", part)
+                db.execute(f"DELETE FROM changes WHERE before_id IN ({marks}) OR after_id IN ({marks})", part * 2)
+                db.execute(f"DELETE FROM change_pairs WHERE before_id IN ({marks}) OR after_id IN ({marks})", part * 2)
+                db.execute(f"DELETE FROM observations WHERE observation_id IN ({marks})", part)
+            # Scenes only these observations named: left, a later image of the same name (another file) would be
+            # taken for a clash with them.
+            db.executemany(
+                "DELETE FROM scenes WHERE scene_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM observations WHERE observations.scene_id = scenes.scene_id)",
+                [(sid,) for sid in scene_ids],
+            )
+            self.update_extents(sorted(edges))
+        return removed
 
     def _site_from_row(self, row: Any, berth_rows: list[Any] | None = None, water_row: Any = ...) -> Site:
         """The site of a ``sites`` row, with its berths' and water's rows (read here when not given)."""
@@ -963,6 +1046,11 @@ class Store:
         """Observations, oldest first, optionally of one site and/or sensor, acquired from ``since`` to ``until``
         (inclusive; the dashboard's period of a site with years of daily images reads that period, not all of them)."""
         return [self._observation_from_row(r) for r in self._observations_where(since, until, site_id=site_id, sensor=sensor)]
+
+    def observations_by_id(self, observation_ids: Iterable[str]) -> list[Observation]:
+        """The observations stored under these ids, oldest first (an id none is stored under is left out)."""
+        ids = set(observation_ids)
+        return [self._observation_from_row(r) for r in self._observations_where(ids=ids)] if ids else []
 
     def get_observation(self, observation_id: str) -> Observation:
         """The observation stored under ``observation_id``; a StoreError when there is none."""

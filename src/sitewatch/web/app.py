@@ -194,9 +194,9 @@ class Dashboard:
 
     def gone(self, obs: Observation) -> str:
         """Why the image of ``obs`` cannot be shown when it went from the archive after the store named it: a 404's
-        message (``sites remove --with-observations`` deletes the rows, then the files)."""
+        message (``observations remove`` and ``sites remove --with-observations`` delete the rows, then the files)."""
         return (f"the image of observation {obs.id!r} ({obs.path}) is no longer in the workspace's archive: it was removed "
-                "while the dashboard read it (`sitewatch sites remove --with-observations`); reload the page")  # fmt: skip
+                "while the dashboard read it (`sitewatch observations remove`, `sites remove --with-observations`); reload the page")  # fmt: skip
 
     def quicklook(self, obs: Observation, window: PixelWindow | None = None) -> bytes:
         """The quick-look PNG of ``obs`` (or of its pixels in ``window``), a small one blown up towards
@@ -332,7 +332,7 @@ class ArchivedFile(FileResponse):
     read through for nothing).
 
     A GET opens the file once, before anything is sent, and takes its headers from that open file (``fstat``)
-    and its bytes from it: an image replaced (ingested again) or deleted (``sites remove --with-observations``)
+    and its bytes from it: an image replaced (ingested again) or deleted (``observations remove``, ``sites remove --with-observations``)
     while it is sent is downloaded whole, as it was when opened. Starlette opened it again by its name after
     sending the headers: the old file's length and tag came with the new file's bytes (the connection then
     broken halfway, "Too much data for declared Content-Length"), or nothing after the headers for one deleted.

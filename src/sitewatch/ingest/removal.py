@@ -1,0 +1,98 @@
+"""Removing observations from a workspace: their rows (and what rests on them), then their archived files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model import Observation
+from ..store import Store
+from ..workspace import Workspace
+
+__all__ = ["Removal", "observation_files", "plan_removal", "remove_observations"]
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What removing some observations takes away (or took away)."""
+
+    observations: tuple[Observation, ...]
+    """The observations, oldest first."""
+    detections: int
+    """Their detections."""
+    change_pairs: int
+    """The pairs ``sitewatch change`` compared of which one of them is the before or the after image."""
+    changes: int
+    """The change regions of those pairs."""
+    files: tuple[Path, ...]
+    """Their archived files (the COGs and the sidecars beside them) that no other observation names."""
+
+
+def observation_files(ws: Workspace, obs: Observation) -> list[Path]:
+    """The files in the archive that are an observation's: its COG and the sidecars archived beside it (a
+    simulated scene's truth, a provider's metadata, a fetched item's STAC JSON, named after the COG)."""
+    cog = ws.root / obs.path
+    files = [cog]
+    for value in obs.provenance.values():
+        # Sidecars are recorded by their path in the workspace; the input's own path (absolute) is never one.
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            path = ws.root / value
+            if path.parent == cog.parent and path.name.startswith(cog.stem + ".") and path not in files:
+                files.append(path)
+    return files
+
+
+def _cogs_kept(store: Store, gone: Sequence[Observation]) -> set[str]:
+    """The COG paths of ``gone`` that another observation names too (one file recorded under two ids): those
+    stay, with the sidecars beside them, which are named after the COG. Only the ``path`` column of those rows is
+    read, not a site's years of observations."""
+    ids, paths = {o.id for o in gone}, sorted({o.path for o in gone})
+    kept: set[str] = set()
+    for start in range(0, len(paths), 500):
+        part = paths[start:start + 500]
+        rows = store.execute(f"SELECT observation_id, path FROM observations WHERE path IN ({', '.join('?' * len(part))})", part)
+        kept |= {r[1] for r in rows if r[0] not in ids}
+    return kept
+
+
+def _files(ws: Workspace, gone: Sequence[Observation], kept: set[str]) -> tuple[Path, ...]:
+    """The files of ``gone`` to delete: those of each whose COG is not in ``kept``."""
+    return tuple(dict.fromkeys(f for o in gone if o.path not in kept for f in observation_files(ws, o)))
+
+
+def plan_removal(ws: Workspace, store: Store, observation_ids: Sequence[str]) -> Removal:
+    """What :func:`remove_observations` would remove, nothing removed; a StoreError naming the ids unknown."""
+    from ..errors import StoreError
+
+    ids = list(dict.fromkeys(observation_ids))
+    held = store.observations_by_id(ids)
+    if missing := [i for i in ids if i not in {o.id for o in held}]:
+        raise StoreError(
+            f"no observation {', '.join(repr(i) for i in missing)} in this workspace; nothing removed "
+            "(list them with `sitewatch observations [SITE]`)"
+        )
+    counts = store.observation_dependents(ids)
+    files = _files(ws, held, _cogs_kept(store, held))
+    return Removal(tuple(held), counts["detections"], counts["change_pairs"], counts["changes"], files)
+
+
+def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[str]) -> tuple[Removal, list[tuple[Path, str]]]:
+    """Remove observations, their detections, the change pairs and regions resting on them and the scenes only they
+    named (one transaction), then their archived files no other observation names; return what went and the
+    files that could not be deleted (each with the reason).
+
+    The files go after the commit: a run stopped between the two leaves a file no row names, never a row naming
+    a missing file. Nothing is removed when an id is unknown (a StoreError names it)."""
+    plan = plan_removal(ws, store, observation_ids)
+    with store.transaction():
+        removed = store.delete_observations([o.id for o in plan.observations])
+        # Looked at again in the transaction: an observation recorded meanwhile may name a file too.
+        files = _files(ws, removed, _cogs_kept(store, removed))
+    failed = []
+    for path in files:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            failed.append((path, exc.strerror or str(exc)))
+    return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed

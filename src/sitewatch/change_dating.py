@@ -135,11 +135,7 @@ def stored_dating(store: Store, site_id: str) -> tuple[list[DatedChange], dict[s
     from .store.changes import change_pairs, changes
 
     obs = {o.id: o for o in store.observations(site_id)}
-    pairs = [
-        p for p in change_pairs(store, site_id)
-        if p.before_id in obs and p.after_id in obs
-        and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)
-    ]  # fmt: skip
+    pairs = [p for p in change_pairs(store, site_id) if p.current(obs)]
     return date_changes(pairs, changes(store, site_id=site_id)), obs, [gap_note(p, q, obs) for p, q in cloud_gaps(pairs)]
 
 
@@ -240,8 +236,7 @@ def ends_by_region(observations: Sequence[Observation], pairs: Sequence[tuple[Ch
 
 def _dated_of(obs: Mapping[str, Observation], pairs: Sequence[tuple[ChangePair, Sequence[Change]]]) -> list[DatedChange]:
     """The changes of ``pairs`` dated, a pair whose image was ingested again since, or is gone, left out."""
-    current = [(p, rs) for p, rs in pairs if p.before_id in obs and p.after_id in obs
-               and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)]  # fmt: skip
+    current = [(p, rs) for p, rs in pairs if p.current(obs)]
     return date_changes([p for p, _ in current], [r for _, rs in current for r in rs])
 
 

@@ -141,11 +141,7 @@ def change_part(a: Assertion, world: World, present: bool) -> PartResult:
     sid = a.site_ids[0]
     obs = {o.id: o for o in world.site_observations(sid)}
     # A pair counts while both its images are the ones stored now (an image ingested again since is another file).
-    pairs = [
-        p for p in world.change_pairs
-        if p.site_id == sid and p.compared_fraction > 0 and p.before_id in obs and p.after_id in obs
-        and p.before_sha256 in ("", obs[p.before_id].sha256) and p.after_sha256 in ("", obs[p.after_id].sha256)
-    ]  # fmt: skip
+    pairs = [p for p in world.change_pairs if p.site_id == sid and p.compared_fraction > 0 and p.current(obs)]
     span = f"{a.start}" if a.start == a.end else f"{a.start} to {a.end}"
     offset = world.params.utc_offset_hours
 

@@ -26,6 +26,7 @@ from ..errors import ImageReadError, InputError, Level1CWarning, UncalibratedWar
 from ..geo import cut_at_antimeridian, ground_pixel_size
 from ..model import SceneRef, acquired_given, utc
 from ..platforms import level_1c_note, platform_of, platform_sensor
+from ..simulated_tag import tagged_simulated
 from ..sources.landsat import (
     LandsatProduct,
     is_landsat_mtl,
@@ -254,7 +255,7 @@ def read_scene_ref(
                 "--band NAME=PATH …`"
             )
         raise InputError(f"{path}: cannot tell whether it is SAR or optical; pass --sensor")
-    simulated = tags.get("SITEWATCH_SIMULATED", "").lower() == "true"
+    simulated = tagged_simulated(tags)
     level1c = level_1c_note(path) if kind == "optical" else None
     if level1c:
         warnings.warn(level1c, Level1CWarning, stacklevel=2)

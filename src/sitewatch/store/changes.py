@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,15 @@ class ChangePair:
     inputs: str = ""
     """The digest of what the regions rest on (:func:`sitewatch.change_state.pair_inputs`); "" when not recorded (a
     pair stored before schema 15)."""
+
+    def current(self, observations: Mapping[str, Observation]) -> bool:
+        """Whether both images are stored in ``observations`` (by id) as they were compared: neither gone nor
+        ingested again since (another file, another sha256; a pair stored without its sha256 counts)."""
+        return (
+            self.before_id in observations and self.after_id in observations
+            and self.before_sha256 in ("", observations[self.before_id].sha256)
+            and self.after_sha256 in ("", observations[self.after_id].sha256)
+        )  # fmt: skip
 
 
 def replace_changes(

@@ -1,0 +1,236 @@
+"""``ingest``/``import`` ``--orthorectify``: images placed by RPCs or GCPs, not a map grid, warped onto a site's
+grid, checked against the mapping the test wrote into them."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+from pyproj import Transformer
+from rasterio.control import GroundControlPoint
+from rasterio.rpc import RPC
+
+from sitewatch.cli import main
+from sitewatch.errors import ImageReadError, InputError
+from sitewatch.ingest import read_scene_ref, site_grid
+from sitewatch.ingest.ortho import Orthorectify, placement_of
+from sitewatch.testing import tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import Workspace
+
+SITE = tiny_site()
+LON, LAT = 132.338, 42.880  # the site's centre, and the scene's
+DLON, DLAT = 1.2e-4, 9e-5  # about 10 m a pixel
+SIZE = 400
+BRIGHT = (slice(200, 206), slice(180, 186))  # rows, cols of a bright square; its centre: sample 182.5, line 202.5
+HX, HY = 0.02, 0.03  # how far the sensor sees a point 500 m up shifted (in the RPCs' normalised units): off nadir
+HEIGHT_SCALE = 500.0
+
+
+def _coeffs(**terms: float) -> list[float]:
+    out = [0.0] * 20
+    for name, value in terms.items():
+        out[int(name[1:])] = value
+    return out
+
+
+RPCS = RPC(
+    height_off=0.0, height_scale=HEIGHT_SCALE, lat_off=LAT, lat_scale=0.05, long_off=LON, long_scale=0.05,
+    line_off=SIZE / 2, line_scale=0.05 / DLAT, samp_off=SIZE / 2, samp_scale=0.05 / DLON,
+    samp_num_coeff=_coeffs(c1=1.0, c3=HX), samp_den_coeff=_coeffs(c0=1.0),
+    line_num_coeff=_coeffs(c2=-1.0, c3=HY), line_den_coeff=_coeffs(c0=1.0),
+)  # fmt: skip
+"""A known mapping: sample = samp_off + samp_scale (L + HX H), line = line_off + line_scale (-P + HY H), with L, P
+and H the normalised longitude, latitude and height (RPC00B's terms 1, 2 and 3)."""
+
+
+def _ground_of(sample: float, line: float, height: float) -> tuple[float, float]:
+    """The longitude and latitude ``RPCS`` put pixel centre (``sample``, ``line``) at, at ``height``."""
+    h = (height - RPCS.height_off) / HEIGHT_SCALE
+    lon = LON + RPCS.long_scale * ((sample - RPCS.samp_off) / RPCS.samp_scale - HX * h)
+    lat = LAT + RPCS.lat_scale * (HY * h - (line - RPCS.line_off) / RPCS.line_scale)
+    return lon, lat
+
+
+def _scene() -> np.ndarray:
+    data = np.full((SIZE, SIZE), 0.01, np.float32)
+    data[BRIGHT] = 1.0
+    return data
+
+
+def _rpc_tiff(path: Path, **creation: str) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio: no geotransform
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="float32", rpcs=RPCS,
+                           **creation) as dst:  # fmt: skip
+            dst.write(_scene()[None])
+            dst.set_band_description(1, "VV")
+            dst.update_tags(SITEWATCH_ACQUIRED="2024-10-17T09:30:00Z")
+    return path
+
+
+def _gcp_tiff(path: Path, step: int) -> Path:
+    """GCPs every ``step`` pixels from the same mapping at height 0 (a georeferencer's points, or a GRD's grid)."""
+    gcps = []
+    for r in range(0, SIZE + 1, step):
+        for c in range(0, SIZE + 1, step):
+            lon, lat = _ground_of(c - 0.5, r - 0.5, 0.0)  # GDAL's pixel corner (c, r) is RPC sample c - 0.5
+            gcps.append(GroundControlPoint(row=r, col=c, x=lon, y=lat))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="float32",
+                           gcps=gcps, crs="EPSG:4326") as dst:  # fmt: skip
+            dst.write(_scene()[None])
+            dst.set_band_description(1, "VV")
+            dst.update_tags(SITEWATCH_ACQUIRED="2024-10-17T09:30:00Z")
+    return path
+
+
+def _dem(path: Path, height: float, *, crs: str | None = "EPSG:4326", west: float = LON - 0.05) -> Path:
+    return write_tiff(
+        path, np.full((100, 100), height, np.float32), crs=crs, transform=Affine(0.001, 0, west, 0, -0.001, LAT + 0.05)
+    )
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Workspace:
+    return workspace_with_sites(tmp_path / "ws", SITE)
+
+
+def _bright_lonlat(ws: Workspace, obs_id: str) -> tuple[tuple[float, float], float]:
+    """The bright square's centre in the archived COG, in longitude/latitude, and the COG's pixel size."""
+    with ws.store() as store:
+        obs = store.get_observation(obs_id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        arr = cog.read(1)
+        rows, cols = np.nonzero(arr > 0.5)
+        x, y = cog.transform @ (cols.mean() + 0.5, rows.mean() + 0.5)
+        crs, pixel = cog.crs, cog.transform.a
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return (lon, lat), pixel
+
+
+def _metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:
+    from pyproj import Geod
+
+    return float(Geod(ellps="WGS84").inv(a[0], a[1], b[0], b[1])[2])
+
+
+def _ingest(ws: Workspace, *args: str) -> object:
+    return CliRunner().invoke(main, ["ingest", SITE.id, *args, "-w", str(ws.root)])
+
+
+@pytest.mark.parametrize("height", [0.0, 100.0])
+def test_an_rpc_image_lands_within_a_pixel_of_where_its_rpcs_put_it_at_the_height_given(ws, tmp_path, height) -> None:  # type: ignore[no-untyped-def]
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    res = _ingest(ws, str(path), "--orthorectify", "--height", f"{height:g}", "--json")
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["ingested"][0]
+    assert f"{height:g} m above the WGS84 ellipsoid" in row["orthorectified"] and "relief" in row["orthorectified"]
+    found, pixel = _bright_lonlat(ws, row["id"])
+    expected = _ground_of(182.5, 202.5, height)
+    assert _metres_apart(found, expected) < pixel
+    # the height matters: at the other height the square is 40 m away, four pixels
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 100.0 - height)) > 3 * pixel
+    with ws.store() as store:
+        prov = store.get_observation(row["id"]).provenance
+    assert prov["orthorectified"]["by"] == "sitewatch" and prov["orthorectified"]["method"] == "rpc"
+    assert prov["orthorectified"]["height_m"] == height and "dem" not in prov["orthorectified"]
+
+
+def test_an_rpc_image_with_a_dem_takes_the_dems_heights_and_says_so(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    dem = _dem(tmp_path / "dem.tif", 100.0)
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(dem))
+    assert res.exit_code == 0, res.output
+    assert f"from its RPCs and the heights of the DEM {dem.resolve()}" in res.output
+    with ws.store() as store:
+        (obs,) = store.observations()
+    found, pixel = _bright_lonlat(ws, obs.id)
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 100.0)) < pixel
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 0.0)) > 3 * pixel
+    assert obs.provenance["orthorectified"]["dem"] == str(dem.resolve())
+    assert obs.scene.resolution_m == pytest.approx(10.0, abs=0.3)  # read through the RPCs: 9.8 m x 10.0 m
+
+
+def test_rpcs_in_an_rpb_sidecar_are_read_too(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Maxar delivery keeps its RPCs in a .RPB file beside the image (GDAL reads it as the file's)."""
+    path = _rpc_tiff(tmp_path / "24OCT17093005-P1BS_20241017.TIF", RPB="YES")
+    assert path.with_suffix(".RPB").exists()
+    res = _ingest(ws, str(path), "--orthorectify", "--height", "0")
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations()
+    found, pixel = _bright_lonlat(ws, obs.id)
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 0.0)) < pixel
+
+
+@pytest.mark.parametrize(("step", "method"), [(400, "gcp-polynomial-1"), (50, "gcp-tps")])
+def test_a_gcp_image_lands_within_a_pixel_of_where_its_gcps_put_it(ws, tmp_path, step, method) -> None:  # type: ignore[no-untyped-def]
+    path = _gcp_tiff(tmp_path / "gcps_20241017.tif", step)
+    res = CliRunner().invoke(main, ["import", str(path), "--orthorectify", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["imported"][0]
+    assert "GCPs" in row["orthorectified"]
+    found, pixel = _bright_lonlat(ws, row["id"])
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 0.0)) < pixel
+    with ws.store() as store:
+        assert store.get_observation(row["id"]).provenance["orthorectified"]["method"] == method
+
+
+def test_without_the_option_the_refusal_names_it(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rpc = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    gcp = _gcp_tiff(tmp_path / "gcps_20241017.tif", 400)
+    with pytest.raises(ImageReadError, match=r"not orthorectified.*--orthorectify with --dem.*gdalwarp -rpc"):
+        read_scene_ref(rpc)
+    with pytest.raises(ImageReadError, match=r"ground control points.*--orthorectify.*gdalwarp"):
+        read_scene_ref(gcp)
+    res = _ingest(ws, str(rpc), str(gcp))
+    assert res.exit_code == 1 and res.output.count("--orthorectify") == 2
+
+
+def test_an_rpc_image_without_a_height_or_dem_is_refused_by_name(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    with pytest.raises(InputError, match=r"basic_20241017.tif: is placed by RPCs.*--dem PATH.*--height METRES"):
+        read_scene_ref(path, orthorectify=Orthorectify())
+    res = _ingest(ws, str(path), "--orthorectify")
+    assert res.exit_code == 1 and "--dem PATH" in res.output
+
+
+def test_bad_dem_and_misused_options_are_named(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    bare = _dem(tmp_path / "dem_no_crs.tif", 100.0, crs=None)
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(bare))
+    assert res.exit_code != 0 and f"--dem {bare}: has no CRS" in res.output
+    away = _dem(tmp_path / "dem_elsewhere.tif", 100.0, west=LON + 0.2)
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(away))
+    assert res.exit_code == 1 and f"--dem {away}: covers" in res.output and f"not all of site '{SITE.id}'" in res.output
+    text = tmp_path / "dem.txt"
+    text.write_text("no raster", encoding="utf-8")
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(text))
+    assert res.exit_code != 0 and f"--dem {text}: not a readable raster" in res.output
+    res = _ingest(ws, str(path), "--height", "10")
+    assert res.exit_code != 0 and "--height: only with --orthorectify" in res.output
+    res = _ingest(ws, str(path), "--orthorectify", "--height", "10", "--dem", str(_dem(tmp_path / "dem.tif", 1.0)))
+    assert res.exit_code != 0 and "--dem and --height: give one" in res.output
+    with ws.store() as store:
+        assert list(store.observations()) == []  # nothing went in, nothing half-written
+    assert not list((ws.root).rglob("*.tif"))
+
+
+def test_only_the_window_over_the_site_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A site of 1.6 x 2.2 km out of a 4 km scene: the window read is the site's, a few pixels around it."""
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    with rasterio.open(path) as src:
+        placement = placement_of(src, path, Orthorectify(height_m=0.0))
+    assert placement is not None
+    grid = site_grid(SITE, 10.0)
+    window = placement.window(grid)
+    assert window is not None
+    assert window.width < grid.width + 30 and window.height < grid.height + 30
+    assert window.width * window.height < SIZE * SIZE / 2

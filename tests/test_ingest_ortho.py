@@ -234,3 +234,53 @@ def test_only_the_window_over_the_site_is_read(tmp_path) -> None:  # type: ignor
     assert window is not None
     assert window.width < grid.width + 30 and window.height < grid.height + 30
     assert window.width * window.height < SIZE * SIZE / 2
+
+
+# A QuickBird IMD as Maxar wrote them before its 2016v0 calibration (version "AA": absCalFactor and
+# effectiveBandwidth, no GAIN or OFFSET); SYNTHETIC figures of the real ones' size.
+OLD_IMD = """version = "AA";
+generationTime = 2012-10-18T03:00:00.000000Z;
+productOrderId = "052345678010_01_P001";
+bandId = "Multi";
+productLevel = "LV1B";
+radiometricLevel = "Corrected";
+bitsPerPixel = 16;
+numRows = 400;
+numColumns = 400;
+""" + "".join(
+    f"BEGIN_GROUP = BAND_{b}\n\tULLon = 132.32;\n\tULLat = 42.90;\n\tabsCalFactor = {k:.6e};\n"
+    f"\teffectiveBandwidth = {bw:.6e};\nEND_GROUP = BAND_{b}\n"
+    for b, (k, bw) in {"B": (1.604120e-02, 6.8e-02), "G": (1.438470e-02, 9.9e-02),
+                       "R": (1.267350e-02, 7.1e-02), "N": (1.542420e-02, 1.14e-01)}.items()
+) + """BEGIN_GROUP = IMAGE_1
+\tsatId = "QB02";
+\tfirstLineTime = 2012-10-17T02:11:07.512345Z;
+\tmeanSunEl = 38.2;
+\tmeanOffNadirViewAngle = 14.1;
+END_GROUP = IMAGE_1
+END;
+"""
+
+
+def test_a_maxar_basic_file_with_an_old_imd_goes_in_orthorectified_and_as_toa_reflectance(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Maxar Basic (L1B) delivery: RPCs, counts, and an .IMD of 2012 without the 2016v0 note's gain and offset."""
+    name = "12OCT17021107-M1BS-052345678010_01_P001"
+    path = tmp_path / f"{name}.TIF"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=4, dtype="uint16", rpcs=RPCS) as dst:
+            dst.write(np.stack([np.full((SIZE, SIZE), 300 + k, np.uint16) for k in range(4)]))
+    (tmp_path / f"{name}.IMD").write_text(OLD_IMD, encoding="utf-8")
+    res = CliRunner().invoke(main, ["import", str(path), "--orthorectify", "--height", "0", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["imported"]
+    assert row["acquired"] == "2012-10-17T02:11:07.512000Z"
+    with ws.store() as store:
+        obs = store.get_observation(row["id"])
+    assert obs.provenance["orthorectified"]["method"] == "rpc"
+    maxar = obs.provenance["maxar"]
+    assert maxar["platform"] == "quickbird-2" and maxar["esun"]["blue"] == 1949.59
+    with rasterio.open(ws.root / obs.path) as cog:
+        blue = float(np.nanmedian(cog.read(list(cog.descriptions).index("blue") + 1)))
+    assert blue == pytest.approx(300 * maxar["reflectance_coefficients"]["blue"], rel=1e-4)
+    assert 0.1 < blue < 0.3  # reflectance, not 300 / 10,000

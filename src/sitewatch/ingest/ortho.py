@@ -43,7 +43,8 @@ _PAD = 8
 """Pixels of image read beyond those the site's outline maps to: the bilinear kernel's, and some to spare."""
 
 _EDGE_POINTS = 21
-"""Points along each edge of an image (its footprint) or of a site's grid (its window) mapped by the RPCs."""
+"""Points along each edge of an image (its footprint), or each side of the lattice over a site's grid (its window),
+mapped by the RPCs or GCPs."""
 
 
 @dataclass(frozen=True)
@@ -213,9 +214,9 @@ class Placement:
             return found
         from pyproj import Transformer
 
+        # A lattice over the whole grid, not its outline alone: with a DEM, a hill inside the site maps further out.
         u = np.linspace(0.0, 1.0, _EDGE_POINTS)
-        gx = np.concatenate([u * grid.width, np.full_like(u, grid.width), u * grid.width, np.zeros_like(u)])
-        gy = np.concatenate([np.zeros_like(u), u * grid.height, np.full_like(u, grid.height), u * grid.height])
+        gx, gy = (a.ravel() for a in np.meshgrid(u * grid.width, u * grid.height))
         t = grid.affine
         xs, ys = t.a * gx + t.b * gy + t.c, t.d * gx + t.e * gy + t.f
         lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xs, ys)

@@ -63,10 +63,10 @@ def _scene() -> np.ndarray:
     return data
 
 
-def _rpc_tiff(path: Path, **creation: str) -> Path:
+def _rpc_tiff(path: Path, rpcs: RPC = RPCS, **creation: str) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rasterio: no geotransform
-        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="float32", rpcs=RPCS,
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="float32", rpcs=rpcs,
                            **creation) as dst:  # fmt: skip
             dst.write(_scene()[None])
             dst.set_band_description(1, "VV")
@@ -158,10 +158,13 @@ def test_an_rpc_image_with_a_dem_takes_the_dems_heights_and_says_so(ws, tmp_path
     assert obs.scene.resolution_m == pytest.approx(10.0, abs=0.3)  # read through the RPCs: 9.8 m x 10.0 m
 
 
-def test_rpcs_in_an_rpb_sidecar_are_read_too(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A Maxar delivery keeps its RPCs in a .RPB file beside the image (GDAL reads it as the file's)."""
-    path = _rpc_tiff(tmp_path / "24OCT17093005-P1BS_20241017.TIF", RPB="YES")
-    assert path.with_suffix(".RPB").exists()
+@pytest.mark.parametrize(("option", "sidecar"), [("RPB", ".RPB"), ("RPCTXT", "_RPC.TXT")])
+def test_rpcs_in_a_sidecar_are_read_too(ws, tmp_path, option, sidecar) -> None:  # type: ignore[no-untyped-def]
+    """A Maxar delivery keeps its RPCs in a .RPB file beside the image, others in an _RPC.TXT (GDAL reads both)."""
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif", **{option: "YES"})
+    assert (tmp_path / f"basic_20241017{sidecar}").exists()
+    with rasterio.open(path) as src:
+        assert "RPC_HEIGHT_SCALE" not in src.tags()  # not in the TIFF: the sidecar only
     res = _ingest(ws, str(path), "--orthorectify", "--height", "0")
     assert res.exit_code == 0, res.output
     with ws.store() as store:
@@ -221,6 +224,26 @@ def test_bad_dem_and_misused_options_are_named(ws, tmp_path) -> None:  # type: i
     with ws.store() as store:
         assert list(store.observations()) == []  # nothing went in, nothing half-written
     assert not list((ws.root).rglob("*.tif"))
+
+
+def test_a_site_far_from_an_rpc_scene_is_missed_not_refused_and_a_gridded_file_is_left_as_it_is(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """RPCs are polynomials fitted over their scene: a cubic term, nothing within it (0.1 pixel), folds a site 1°
+    east (20 normalised units) back onto the scene's centre, which that site was given."""
+    far = tiny_site("far", lon=LON + 1.0, lat=LAT)
+    ws = workspace_with_sites(tmp_path / "ws", SITE, far)
+    folding = RPC(**{**RPCS.to_dict(), "samp_num_coeff": _coeffs(c1=1.0, c3=HX, c11=-1 / 400)})
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif", folding)
+    res = CliRunner().invoke(main, ["ingest", "far", str(path), "--orthorectify", "--height", "0", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 1, res.output
+    assert [r["file"] for r in json.loads(res.stdout)["skipped"]] == [str(path)]  # no pixel over it, not "cannot place"
+    gridded = write_tiff(tmp_path / "gridded_20241017.tif", _scene(), crs="EPSG:4326",
+                         transform=Affine(DLON, 0, LON - 0.024, 0, -DLAT, LAT + 0.018), descriptions=["VV"])  # fmt: skip
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(gridded), "--orthorectify", "--height", "0", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "orthorectified" not in json.loads(res.stdout)["ingested"][0]
+    with ws.store() as store:
+        (obs,) = store.observations()
+    assert "orthorectified" not in obs.provenance
 
 
 def test_only_the_window_over_the_site_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]

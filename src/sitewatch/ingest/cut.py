@@ -74,6 +74,11 @@ def _warp_to_grid(
     )
 
 
+def _grid_lonlat_box(grid: Grid) -> Any:
+    """The grid's bounds in longitude/latitude, as a box."""
+    return box(*transform_bounds(grid.crs, "EPSG:4326", *_grid_box(grid).bounds, densify_pts=21))
+
+
 def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
     """Each polarisation of a Sentinel-1 GRD product as sigma0 on ``grid``, placed by its GCPs
     over the window that covers the grid, and calibrated before it is placed (as ``sitewatch fetch`` does GRD)."""
@@ -196,7 +201,9 @@ def _cut_to_grid(
             first = opened[sources[0][0]]
             for f, src in opened.items():
                 if f in placed:
-                    misses = placed[f].window(grid) is None
+                    # Far outside the scene its RPCs (polynomials fitted over it) can fold back into it: a site
+                    # there is missed by the footprint first, never given the scene's pixels.
+                    misses = not placed[f].footprint().intersects(_grid_lonlat_box(grid)) or placed[f].window(grid) is None
                 else:
                     misses = not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(_grid_box(grid))
                 if misses:

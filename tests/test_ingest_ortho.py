@@ -246,6 +246,27 @@ def test_a_site_far_from_an_rpc_scene_is_missed_not_refused_and_a_gridded_file_i
     assert "orthorectified" not in obs.provenance
 
 
+def test_an_ortho_ready_file_on_a_map_grid_is_placed_again_by_its_rpcs_only_when_asked(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Maxar OR2A file is on a map grid projected at one height for the whole scene (here 0 m) and carries RPCs:
+    with --orthorectify they place it at the height given (as gdalwarp -rpc sets its grid aside); without, its grid."""
+    path = _rpc_tiff(tmp_path / "or2a_20241017.tif")
+    corner = _ground_of(-0.5, -0.5, 0.0)  # GDAL's (0, 0), the first pixel's outer corner, at 0 m
+    with rasterio.open(path, "r+") as dst:
+        dst.crs = "EPSG:4326"
+        dst.transform = Affine(DLON, 0, corner[0], 0, -DLAT, corner[1])
+    res = _ingest(ws, str(path), "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["ingested"]
+    found, pixel = _bright_lonlat(ws, row["id"])
+    assert "orthorectified" not in row and _metres_apart(found, _ground_of(182.5, 202.5, 0.0)) < pixel
+    res = _ingest(ws, str(path), "--orthorectify", "--height", "100", "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["ingested"]
+    assert "from its RPCs, not by its map grid" in row["orthorectified"]
+    found, pixel = _bright_lonlat(ws, row["id"])
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 100.0)) < pixel
+
+
 def test_only_the_window_over_the_site_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A site of 1.6 x 2.2 km out of a 4 km scene: the window read is the site's, a few pixels around it."""
     path = _rpc_tiff(tmp_path / "basic_20241017.tif")

@@ -1,7 +1,8 @@
 """Orthorectification at import: an image placed by rational polynomial coefficients (RPCs: a Maxar
-ortho-ready standard, a Planet basic scene) or by ground control points (GCPs) instead of a map grid,
-warped onto a site's grid as ``gdalwarp -rpc`` (or ``gdalwarp -tps``) would, but over the window of the
-image that covers the site only, never the whole scene (``import``/``ingest`` ``--orthorectify``).
+Basic or ortho-ready standard OR2A product, a Planet basic scene) or by ground control points (GCPs) instead
+of a map grid, warped onto a site's grid as ``gdalwarp -rpc`` (or ``gdalwarp -tps``) would, but over the window
+of the image that covers the site only, never the whole scene (``import``/``ingest`` ``--orthorectify``). An
+OR2A file has a map grid too, projected at one height for the whole scene; its RPCs place it again (over a DEM).
 
 RPCs map a ground point (longitude, latitude, height) to a pixel, so the height under each pixel decides
 where it lands: a DEM gives it (``--dem``, gdalwarp's ``RPC_DEM``), or one height above the WGS84 ellipsoid
@@ -120,6 +121,8 @@ class Placement:
     rpcs: RPC | None = None
     gcps: tuple[GroundControlPoint, ...] = ()
     gcp_crs: str = "EPSG:4326"
+    over_grid: bool = False
+    """The file has a map grid too (a Maxar OR2A at one height), set aside for its RPCs."""
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -134,7 +137,8 @@ class Placement:
     def describe(self) -> str:
         """One line for the output: how the image was placed."""
         if self.rpcs is not None:
-            return f"orthorectified by sitewatch from its RPCs and {self.ortho.describe()}"
+            grid = ", not by its map grid (one height for the whole scene)" if self.over_grid else ""
+            return f"orthorectified by sitewatch from its RPCs{grid} and {self.ortho.describe()}"
         how = "a thin-plate spline" if self.method == "gcp-tps" else f"a polynomial of order {self.method[-1]}"
         return f"warped by sitewatch through its {len(self.gcps)} GCPs ({how}; terrain is not modelled)"
 
@@ -263,9 +267,11 @@ class Placement:
 
 
 def placement_of(src: Any, path: Path, ortho: Orthorectify | None) -> Placement | None:
-    """How ``src`` (an opened raster without a CRS) is placed when orthorectified as ``ortho`` says; None when it has a
-    CRS or ``ortho`` is None. Refuses, naming the file, an RPC image given neither a DEM nor a height, and GCPs too few."""
-    if ortho is None or src.crs is not None:
+    """How ``src`` is placed when orthorectified as ``ortho`` says: by its RPCs when it has them (also over a map grid:
+    a Maxar ortho-ready OR2A file is on one, projected at one height for the whole scene, as ``gdalwarp -rpc`` sets
+    it aside), else by its GCPs when it has no CRS; None otherwise, or when ``ortho`` is None. Refuses, naming the
+    file, an RPC image given neither a DEM nor a height, and GCPs too few."""
+    if ortho is None or (src.crs is not None and src.rpcs is None):
         return None
     shape = (src.height, src.width)
     if src.rpcs is not None:
@@ -274,7 +280,7 @@ def placement_of(src: Any, path: Path, ortho: Orthorectify | None) -> Placement 
                 f"{path}: is placed by RPCs, which need the ground's height: give --dem PATH (a DEM GeoTIFF) or "
                 "--height METRES (above the WGS84 ellipsoid, e.g. the quay's) with --orthorectify"
             )
-        return Placement(path, shape, ortho, rpcs=src.rpcs)
+        return Placement(path, shape, ortho, rpcs=src.rpcs, over_grid=src.crs is not None)
     gcps, crs = src.gcps
     if gcps:
         if len(gcps) < 3:

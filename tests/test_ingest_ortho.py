@@ -328,3 +328,17 @@ def test_a_maxar_basic_file_with_an_old_imd_goes_in_orthorectified_and_as_toa_re
         blue = float(np.nanmedian(cog.read(list(cog.descriptions).index("blue") + 1)))
     assert blue == pytest.approx(300 * maxar["reflectance_coefficients"]["blue"], rel=1e-4)
     assert 0.1 < blue < 0.3  # reflectance, not 300 / 10,000
+
+
+def test_rpcs_that_place_nothing_are_named(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A damaged RPC set (a denominator of zeros) places no pixel: the file is named, the others go in."""
+    bad = _rpc_tiff(tmp_path / "bad_20241017.tif", RPC(**{**RPCS.to_dict(), "samp_den_coeff": [0.0] * 20}))
+    good = _rpc_tiff(tmp_path / "good_20241017.tif")
+    with pytest.raises(ImageReadError, match=r"bad_20241017.tif: its RPCs cannot place its pixels"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio's TransformWarning
+        read_scene_ref(bad, orthorectify=Orthorectify(height_m=0.0))
+    res = _ingest(ws, str(bad), str(good), "--orthorectify", "--height", "0", "--json")
+    assert res.exit_code == 3, res.output
+    out = json.loads(res.stdout)
+    assert [Path(r["file"]).name for r in out["ingested"]] == [good.name]
+    assert [Path(r["file"]).name for r in out["refused"]] == [bad.name]

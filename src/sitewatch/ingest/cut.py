@@ -53,7 +53,7 @@ def _warp_to_grid(
     placement: Placement | None = None,
 ) -> None:
     """Resample one band read from ``src`` (over ``window``, or whole) onto the site's ``grid`` into ``out``;
-    NaN is no data on both sides. ``placement``: how a file without a map grid is placed (its RPCs or GCPs)."""
+    NaN is no data on both sides. ``placement``: how a file is placed by its RPCs or GCPs (``--orthorectify``)."""
     if placement is not None:
         placement.warp(values, out, window, grid, resampling)
         return
@@ -178,8 +178,8 @@ def _cut_to_grid(
     bands declare a scale and offset is read by those (DN x scale + offset), not by its range: a
     Sentinel-2 file saved with its -0.1 offset declared went in 0.1 too bright, a Landsat-style one
     (x 2.75e-05 - 0.2) several times too bright.
-    ``orthorectify``: how files placed by RPCs or GCPs, not a map grid, are placed (:mod:`.ortho`); only the window of
-    each that covers the grid is read.
+    ``orthorectify``: how files that carry RPCs, or GCPs and no map grid, are placed (:mod:`.ortho`); only the window
+    of each that covers the grid is read.
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     if classes is not None:

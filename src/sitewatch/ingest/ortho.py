@@ -161,7 +161,20 @@ class Placement:
         return RPCTransformer(self.rpcs, **options)
 
     def _lonlat(self, rows: NDArray[np.float64], cols: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Pixel positions (GDAL's: 0, 0 the first pixel's outer corner) to longitude/latitude."""
+        """Pixel positions (GDAL's: 0, 0 the first pixel's outer corner) to longitude/latitude; refused by name when
+        the RPCs or GCPs cannot place them."""
+        what = "RPCs" if self.rpcs is not None else "GCPs"
+        try:
+            lon, lat = self._lonlat_unchecked(rows, cols)
+        except (RasterioError, CPLE_BaseError) as exc:
+            raise ImageReadError(f"{self.path}: its {what} cannot place its pixels ({exc})") from exc
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            raise ImageReadError(f"{self.path}: its {what} cannot place its pixels")
+        return lon, lat
+
+    def _lonlat_unchecked(
+        self, rows: NDArray[np.float64], cols: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if self.rpcs is not None:
             # The footprint and pixel size need no DEM (one that covers the site may not cover the scene):
             # at the height given, or the scene's mean height its RPCs declare.

@@ -342,3 +342,28 @@ def test_rpcs_that_place_nothing_are_named(ws, tmp_path) -> None:  # type: ignor
     out = json.loads(res.stdout)
     assert [Path(r["file"]).name for r in out["ingested"]] == [good.name]
     assert [Path(r["file"]).name for r in out["refused"]] == [bad.name]
+
+
+def test_a_planet_basic_scene_with_its_rpc_txt_goes_in_orthorectified_as_toa_reflectance(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A PSScene basic_analytic_4b delivery: radiance on the sensor's own grid, its RPCs in …_RPC.TXT beside it
+    and its metadata XML, which gives the TOA reflectance coefficients."""
+    from test_planet_radiance import COEFFICIENTS, _xml
+
+    scene = "20241017_012345_22_2470_1B_AnalyticMS"
+    path = tmp_path / f"{scene}.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=4, dtype="uint16", rpcs=RPCS,
+                           RPCTXT="YES") as dst:  # fmt: skip
+            dst.write(np.stack([np.full((SIZE, SIZE), 2500 + k, np.uint16) for k in range(4)]))
+    assert (tmp_path / f"{scene}_RPC.TXT").exists()
+    (tmp_path / f"{scene}_metadata.xml").write_text(_xml(), encoding="utf-8")
+    res = CliRunner().invoke(main, ["import", str(path), "--orthorectify", "--height", "0", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["imported"]
+    assert row["acquired"] == "2024-10-17T01:23:45Z" and "from its RPCs" in row["orthorectified"]
+    with ws.store() as store:
+        obs = store.get_observation(row["id"])
+    with rasterio.open(ws.root / obs.path) as cog:
+        blue = float(np.nanmedian(cog.read(list(cog.descriptions).index("blue") + 1)))
+    assert blue == pytest.approx(2500 * COEFFICIENTS[0], rel=1e-4)  # 0.05, not 2500 / 10,000

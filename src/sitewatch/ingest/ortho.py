@@ -41,7 +41,7 @@ TPS_MIN_GCPS = 10
 polynomial of the highest order they allow (1 from 3 points, 2 from 6), as gdalwarp's default."""
 
 _PAD = 8
-"""Pixels of image read beyond those the site's outline maps to: the bilinear kernel's, and some to spare."""
+"""Pixels of image read beyond those the points of the site's grid map to: the bilinear kernel's, and some to spare."""
 
 _EDGE_POINTS = 21
 """Points along each edge of an image (its footprint), or each side of the lattice over a site's grid (its window),

@@ -367,3 +367,55 @@ def test_a_planet_basic_scene_with_its_rpc_txt_goes_in_orthorectified_as_toa_ref
     with rasterio.open(ws.root / obs.path) as cog:
         blue = float(np.nanmedian(cog.read(list(cog.descriptions).index("blue") + 1)))
     assert blue == pytest.approx(2500 * COEFFICIENTS[0], rel=1e-4)  # 0.05, not 2500 / 10,000
+
+
+def test_a_dem_s_heights_place_each_part_of_the_image_by_its_own(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Ground at 0 m in the west, 150 m in the east (a cliff at the site's centre): two squares, one on each,
+    each where the RPCs put it at its own height, which no single --height does for both."""
+    data = np.full((SIZE, SIZE), 0.01, np.float32)
+    data[200:206, 150:156] = 1.0  # west: sample 152.5, some 470 m west of the centre
+    data[200:206, 250:256] = 1.0  # east: sample 252.5
+    path = tmp_path / "relief_20241017.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=1, dtype="float32", rpcs=RPCS) as dst:
+            dst.write(data[None])
+            dst.set_band_description(1, "VV")
+            dst.update_tags(SITEWATCH_ACQUIRED="2024-10-17T09:30:00Z")
+    heights = np.zeros((100, 100), np.float32)
+    heights[:, 50:] = 150.0  # east of LON
+    dem = write_tiff(tmp_path / "dem.tif", heights, crs="EPSG:4326", transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(dem), "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["ingested"]
+    with ws.store() as store:
+        obs = store.get_observation(row["id"])
+    with rasterio.open(ws.root / obs.path) as cog:
+        arr, transform, crs, pixel = cog.read(1), cog.transform, cog.crs, cog.transform.a
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    found = []
+    for side in (slice(0, arr.shape[1] // 2), slice(arr.shape[1] // 2, None)):
+        rows, cols = np.nonzero(arr[:, side] > 0.5)
+        x, y = transform @ (cols.mean() + side.start + 0.5, rows.mean() + 0.5)
+        found.append(to_lonlat.transform(x, y))
+    assert _metres_apart(found[0], _ground_of(152.5, 202.5, 0.0)) < pixel
+    assert _metres_apart(found[1], _ground_of(252.5, 202.5, 150.0)) < pixel
+    assert _metres_apart(found[1], _ground_of(252.5, 202.5, 0.0)) > 3 * pixel
+
+
+def test_band_files_placed_by_rpcs_go_in_together(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--band vv=… --band vh=…, each file with its RPCs: each is placed by its own, into one observation."""
+    vv = _rpc_tiff(tmp_path / "vv_20241017.tif")
+    vh = _rpc_tiff(tmp_path / "vh_20241017.tif")
+    res = _ingest(ws, "--band", f"vv={vv}", "--band", f"vh={vh}", "--orthorectify", "--height", "0", "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["ingested"]
+    with ws.store() as store:
+        obs = store.get_observation(row["id"])
+    assert obs.provenance["orthorectified"]["method"] == "rpc"
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert list(cog.descriptions) == ["VV", "VH"]
+        a, b = cog.read(1), cog.read(2)
+    assert np.array_equal(a > 0.5, b > 0.5) and (a > 0.5).any()
+    found, pixel = _bright_lonlat(ws, row["id"])
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 0.0)) < pixel

@@ -649,6 +649,34 @@ acquired_option = click.option(
 files_sensor_option = click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 """``--sensor`` of ``ingest`` and ``import``: the sensor of files that do not name one."""
 
+def orthorectify_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--orthorectify``, ``--dem`` and ``--height`` of ``ingest`` and ``import`` (:func:`orthorectify_given`)."""
+    f = click.option("--height", "rpc_height", type=FiniteFloatRange(), default=None, metavar="METRES",
+                     help="With --orthorectify: one ground height above the WGS84 ellipsoid for an RPC image (the quay's), "
+                          "as gdalwarp's RPC_HEIGHT; relief off it shifts the image. Or --dem.")(f)  # fmt: skip
+    f = click.option("--dem", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, metavar="PATH",
+                     help="With --orthorectify: a DEM GeoTIFF (heights above the ellipsoid) that covers the site, as "
+                          "gdalwarp's RPC_DEM.")(f)  # fmt: skip
+    return click.option("--orthorectify", is_flag=True,
+                        help="Orthorectify images placed by RPCs (Maxar OR2A, Planet basic) or GCPs instead of a map "
+                             "grid, over each site's part only, instead of refusing them; RPCs need --dem or --height.")(f)  # fmt: skip
+
+
+def orthorectify_given(orthorectify: bool, dem: Path | None, height: float | None) -> Any:
+    """The :class:`~sitewatch.ingest.ortho.Orthorectify` the options ask for (None without ``--orthorectify``);
+    ``--dem`` or ``--height`` without it, both, or a DEM that cannot be placed are refused by name."""
+    if not orthorectify:
+        if dem is not None or height is not None:
+            given = "--dem" if dem is not None else "--height"
+            raise InputError(f"{given}: only with --orthorectify (an image placed by RPCs is refused without it)")
+        return None
+    from ..ingest.ortho import Orthorectify, check_dem
+
+    if dem is not None:
+        check_dem(dem)
+    return Orthorectify(dem, height)
+
+
 dn_scale_option = click.option(
     "--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",
     help="Optical: integer values are reflectance x N (default: 255 for 8-bit; 65535 when the values fill the "

@@ -1,4 +1,4 @@
-"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, DOTA, YOLO, LabelMe, GeoJSON, masks)."""
+"""``sitewatch score``: detect-image output against labelled boxes (VOC, HRSC2016, COCO, DOTA, YOLO, LabelMe, GeoJSON, xView, masks)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _ratio(value: float | None) -> str:
 @click.argument("detections", type=click.Path(exists=True, path_type=Path))
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @click.option("--class", "classes", multiple=True, metavar="NAME",
-              help="Count only labelled objects of this class, in any case (VOC <name>, COCO category or its id, DOTA class, YOLO class number or classes.txt name, LabelMe label, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
+              help="Count only labelled objects of this class, in any case (VOC <name>, HRSC2016 Class_ID, COCO category or its id, DOTA class, YOLO class number or classes.txt name, LabelMe label, GeoJSON --class-key, xView type_id); repeat. Default: all.")  # fmt: skip
 @click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
 @click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True, type=click.Choice(["vessel", "crane"]),
               help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
@@ -46,8 +46,8 @@ def command(
 ) -> None:  # fmt: skip
     """Score DETECTIONS (a `detect-image --out` GeoJSON, or a folder of them) against LABELS.
 
-    LABELS is a Pascal VOC .xml, a COCO or LabelMe .json, a DOTA or YOLO .txt, a GeoJSON of
-    boxes or an instance mask .png (one colour per object on black), or a
+    LABELS is a Pascal VOC or HRSC2016 .xml, a COCO or LabelMe .json, a DOTA or YOLO .txt, a GeoJSON of
+    boxes (or xView's, of many images) or an instance mask .png (one colour per object on black), or a
     folder of label files named after the images (masks NAME_instance_id_RGB.png). Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1, and

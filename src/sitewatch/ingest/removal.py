@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import time
 from collections.abc import Sequence
@@ -105,13 +106,22 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
     return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed
 
 
-def _named_files(ws: Workspace, store: Store, site_id: str) -> set[Path]:
-    """The files of a site's archive folder that an observation names: the COG and recorded sidecars of each of the
-    site's observations, and any other observation's COG whose path lies in that folder (one file under two ids)."""
-    named = {f for o in store.observations(site_id) for f in observation_files(ws, o)}
-    prefix = f"{(ws.archive / site_id).relative_to(ws.root).as_posix()}/"
-    rows = store.execute("SELECT path FROM observations WHERE site_id <> ? AND substr(path, 1, ?) = ?", (site_id, len(prefix), prefix))
-    return named | {ws.root / r[0] for r in rows}
+def _recorded_stems(ws: Workspace, store: Store, site_id: str) -> set[str]:
+    """The stems of the COGs in a site's archive folder that an observation names (the site's, or another's whose
+    path lies there: one file under two ids). Only the ``path`` column is read, not a site's years of provenance."""
+    folder = ws.archive / site_id
+    prefix = f"{folder.relative_to(ws.root).as_posix()}/"
+    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR substr(path, 1, ?) = ?", (site_id, len(prefix), prefix))
+    # (plain strings: a Path a row is thousands of objects a run for a site of years)
+    names = (str(r[0])[len(prefix):] for r in rows if str(r[0]).startswith(prefix))
+    return {n.rpartition(".")[0] or n for n in names if "/" not in n}
+
+
+def _named(name: str, stems: set[str]) -> bool:
+    """Whether the file ``name`` is a recorded COG (``STEM.tif``) or a sidecar archived beside one, named after it
+    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`); a sidecar of a recorded COG that its row
+    does not name is kept too, which is the safe side."""
+    return any(name[:i] in stems for i, c in enumerate(name) if c == ".")
 
 
 def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
@@ -134,27 +144,30 @@ def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: f
     and only under the site's lock, in a write transaction: a COG another command is moving into place is renamed
     under that lock and recorded before it is let go, so no file is between its rename and its row then. Hidden
     files (the partial files :func:`~sitewatch.ingest.archive.remove_partials` looks after) and subfolders are left
-    alone. The folder is listed first, outside any transaction: with nothing left behind (the usual case) no lock is
-    taken."""
+    alone. The folder is listed and its names compared with the rows' paths first, outside any transaction: with
+    nothing left behind (the usual case) no file is looked at and no lock is taken."""
     min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
     folder = ws.archive / site_id
-    now = time.time()
     try:
-        listed = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        with os.scandir(folder) as entries:
+            listed = [e.name for e in entries if not e.name.startswith(".")]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    candidates = [p for p in listed if _left_alone_since(p, now, min_age_s)]
-    if candidates:
-        named = _named_files(ws, store, site_id)
-        candidates = [p for p in candidates if p not in named]
+    if not listed:
+        return []
+    # Names first (one query of paths): a file is looked at only when no row names it, seldom one.
+    stems = _recorded_stems(ws, store, site_id)
+    now = time.time()
+    candidates = [folder / n for n in listed if not _named(n, stems)]
+    candidates = [p for p in candidates if _left_alone_since(p, now, min_age_s)]
     if not candidates:
         return []
     removed: list[Path] = []
     with store.transaction() as db:
         store._lock(db, f"site {site_id}")  # as commit_archived takes it: no other command's COG is mid-commit now
-        named = _named_files(ws, store, site_id)  # looked at again under the lock: a row committed meanwhile
+        stems = _recorded_stems(ws, store, site_id)  # looked at again under the lock: a row committed meanwhile
         for path in candidates:
-            if path in named or not _left_alone_since(path, time.time(), min_age_s):
+            if _named(path.name, stems) or not _left_alone_since(path, time.time(), min_age_s):
                 continue
             try:
                 path.unlink()

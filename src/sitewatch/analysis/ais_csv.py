@@ -33,9 +33,11 @@ time formats were checked against public copies of both data dictionaries, and a
 downloaded from either provider has been read by this code: a real day's file is still the test
 this reader lacks.
 
-A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 digits, its time
-cannot be read, or its latitude or longitude is not a number in range - including 91 and 181,
-AIS's "not available". SOG 102.3, COG 360 and heading 511 (AIS's "not available") are read as
+A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 digits (zeros that pad it
+longer, as a fixed-width text column writes ``0273456780``, are dropped), its time cannot be read, or its
+latitude or longitude is not a number in range - including 91 and 181, AIS's "not available", and 0, 0, a
+transponder without a position fix. A file whose rows near the sites all have an MMSI that cannot be read
+is refused, naming the column and a value, as is one none of whose times can be read. SOG 102.3, COG 360 and heading 511 (AIS's "not available") are read as
 unknown, as are empty cells. A row outside every window asked for (:class:`AisWindow`: a box
 and a time span) is counted as outside and not checked further (its MMSI and time are not read),
 which is what lets a MarineCadastre day of millions of rows be read in seconds and in little
@@ -309,6 +311,19 @@ def _reads(seconds: Callable[[str], float], text: str) -> bool:
     return True
 
 
+def _mmsi(text: str) -> str:
+    """A cell's MMSI as its 9 digits: a spreadsheet's float (``273456780.0``) and text padded with zeros
+    (``0273456780``, a fixed-width column) read as the number they write; anything else as written."""
+    s = text.strip().removesuffix(".0")
+    if len(s) > 9 and s.isdigit() and not s[:-9].strip("0"):
+        return s[-9:]
+    return s
+
+
+def _is_mmsi(text: str) -> bool:
+    return len(text) == 9 and text.isdigit()
+
+
 def _dma_seconds(text: str) -> float:
     # '17/10/2024 09:30:00', day first; strptime is several times slower than slicing.
     s = text.strip()
@@ -446,6 +461,9 @@ def _read_rows(
     n = kept = outside = not_ships = 0
     timed = untimed = 0  # rows whose time was read, and of those the ones whose time could not be
     first_bad_time, bad_time_line = "", 0
+    named = 0  # rows whose MMSI was read (bad["mmsi"] of them could not be)
+    first_bad_mmsi, bad_mmsi_line = "", 0
+    sample_mmsis: list[str] = []  # of the file's first rows
     sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
     t_lo, t_hi = math.inf, -math.inf  # the file's time span
@@ -467,17 +485,25 @@ def _read_rows(
             simulated = chunk[0][i_sim].strip().lower() in ("true", "1", "yes")
         n += len(chunk)
         sample_times += [r[i_time] for r in chunk[: 20 - len(sample_times)]]
+        sample_mmsis += [r[i_mmsi] for r in chunk[: 20 - len(sample_mmsis)]]
         lats = _floats([r[i_lat] for r in chunk], decimal_comma)
         lons = _floats([r[i_lon] for r in chunk], decimal_comma)
-        # NaN fails too; 91 / 181 are AIS's "not available".
-        valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180)
+        # NaN fails too; 91 / 181 are AIS's "not available", and 0, 0 a transponder without a fix (no ship is
+        # there): kept, it stretched the file's box printed to 0° and marked a cell in the Gulf of Guinea.
+        valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180) & ((lats != 0) | (lons != 0))
         if unplaced := int((~valid).sum()):
             bad["position"] += unplaced
         if valid.any():
             cover.add(lons[valid], lats[valid])
-        for r in (*chunk[::SPAN_SAMPLE], chunk[-1]) if chunk else ():
+        # The chunk's earliest and latest time written year first (ISO, Unix seconds) sort as text: a file out of
+        # time order (sorted by MMSI, shuffled, two exports joined) has its ends there, where the samples missed
+        # them and an image near an end was called not covered. Each is a time of the file, whatever its form, so
+        # the span is never overstated.
+        texts = [r[i_time] for r in chunk]
+        ends = (min(texts), max(texts)) if chunk else ()
+        for text in (*(r[i_time] for r in chunk[::SPAN_SAMPLE]), *ends):
             try:
-                t = seconds(r[i_time])
+                t = seconds(text)
             except (ValueError, OverflowError):
                 continue
             t_lo, t_hi = min(t_lo, t), max(t_hi, t)
@@ -503,11 +529,12 @@ def _read_rows(
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
-            mmsi = row[i_mmsi].strip()
-            if mmsi.endswith(".0"):  # a spreadsheet's float
-                mmsi = mmsi[:-2]
-            if len(mmsi) != 9 or not mmsi.isdigit():
+            mmsi = _mmsi(row[i_mmsi])
+            named += 1
+            if not _is_mmsi(mmsi):
                 bad["mmsi"] += 1
+                if not first_bad_mmsi:
+                    first_bad_mmsi, bad_mmsi_line = row[i_mmsi], line + 1 + int(k if where is None else where[k])
                 continue
             if mmsi[0] not in "234567":
                 not_ships += 1
@@ -528,6 +555,12 @@ def _read_rows(
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z, or Unix seconds"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
                          f"(e.g. {first_bad_time!r} on line {bad_time_line}): give the times as {form}")  # fmt: skip
+    if named and bad["mmsi"] == named and not any(_is_mmsi(_mmsi(m)) for m in sample_mmsis):
+        # Every row near the sites refused for its MMSI, while the rest of the file was never asked: going on would
+        # call every detection dark.
+        raise InputError(f"{path}: no MMSI could be read in its {header[i_mmsi].strip()!r} column "
+                         f"(e.g. {_shown(first_bad_mmsi)!r} on line {bad_mmsi_line}): give each vessel's MMSI "
+                         "as its 9 digits, e.g. 273456780")  # fmt: skip
     if n and sum(bad.values()) == n:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
         raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "

@@ -1,0 +1,118 @@
+"""AIS files as providers and a user's own tools write them, walked through as an analyst would (7 Dec):
+MMSIs as zero-padded text, a transponder's 0, 0 without a fix, rows out of time order.
+
+The files are written here; none is real data."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import Point
+
+from _report_world import CRS, CX, CY, build
+from sitewatch.analysis.ais_csv import AisWindow, read_ais
+from sitewatch.cli import main
+from sitewatch.errors import InputError
+from sitewatch.geo import reproject_geometry
+
+T = datetime(2024, 10, 17, 9, 30, tzinfo=UTC)
+WINDOW = AisWindow(132.3, 42.8, 132.4, 42.9, T - timedelta(minutes=10), T + timedelta(minutes=10))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text.lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_mmsis_written_as_text_padded_with_zeros_are_read(tmp_path: Path) -> None:
+    # Was: every row skipped ("mmsi 2"), so every vessel at the site came out dark.
+    f = _write(tmp_path / "export.csv", """
+mmsi;timestamp;latitude;longitude
+0273456780;2024-10-17T09:30:00Z;42,88;132,338
+00273456781;2024-10-17T09:30:00Z;42,881;132,339
+1273456782;2024-10-17T09:30:00Z;42,882;132,339
+""")
+    data = read_ais([f])
+    assert set(data.tracks) == {"273456780", "273456781"}
+    assert data.files[0].bad == {"mmsi": 1}  # ten digits that are not zeros first: no MMSI
+
+
+def test_a_file_whose_mmsis_near_the_sites_all_fail_is_refused_naming_the_column(tmp_path: Path) -> None:
+    # Was: the rows near the sites skipped for their MMSI, those elsewhere never asked, no error: every
+    # detection at the site was called dark.
+    rows = [f"MMSI-{273000000 + i},2024-10-17T09:{28 + i}:00Z,42.88,132.338" for i in range(3)]
+    rows += [f"MMSI-{273000010 + i},2024-10-17T09:30:00Z,10.0,10.0" for i in range(30)]
+    f = _write(tmp_path / "export.csv", "MMSI,time,lat,lon\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError) as err:
+        read_ais([f], [WINDOW])
+    text = str(err.value)
+    assert str(f) in text and "'MMSI' column" in text and "'MMSI-273000000' on line 2" in text, text
+    # One bad MMSI among good ones is a skipped row, as before.
+    g = _write(tmp_path / "mixed.csv", "mmsi,time,lat,lon\nMMSI-1,2024-10-17T09:30:00Z,42.88,132.338\n"
+                                       "273000001,2024-10-17T09:30:00Z,10.0,10.0\n")  # fmt: skip
+    assert read_ais([g], [WINDOW]).files[0].bad == {"mmsi": 1}
+
+
+def test_a_position_of_0_0_is_no_position(tmp_path: Path) -> None:
+    # Was: read as a place in the Gulf of Guinea, so the file's box, printed on every image it did not
+    # cover, ran from lon 0.00, lat 0.00 to the port.
+    f = _write(tmp_path / "spire.csv", """
+timestamp,mmsi,latitude,longitude
+2024-10-17T09:30:00Z,273000001,42.88,132.338
+2024-10-17T09:31:00Z,273000001,0.0,0.0
+2024-10-17T09:32:00Z,273000002,1.5,12.5
+""")
+    (s,) = read_ais([f]).files
+    assert s.bad == {"position": 1} and s.kept == 2
+    assert s.extent == (12.5, 1.5, 132.338, 42.88)
+
+
+def _shuffled_day(path: Path) -> list[str]:
+    """A day of a ship far from the window, one report a minute, written in no time order (sorted by MMSI, then
+    shuffled within it, as two exports joined): the rows' times, as written."""
+    times = [(datetime(2024, 10, 17, tzinfo=UTC) + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in range(1440)]
+    order = times[:]
+    random.Random(7).shuffle(order)
+    path.write_text("mmsi,time,lat,lon\n" + "".join(f"273000009,{t},10.0,10.0\n" for t in order), encoding="utf-8")
+    return times
+
+
+def test_the_span_of_a_file_out_of_time_order_is_its_first_and_last_report(tmp_path: Path) -> None:
+    # Was: read from every 64th row, so a shuffled day spanned 00:05 to 23:5x, and an image taken in its first or
+    # last minutes was "not covered", its vessels not judged.
+    times = _shuffled_day(tmp_path / "day.csv")
+    (s,) = read_ais([tmp_path / "day.csv"], [WINDOW]).files
+    assert (s.first, s.last) == (times[0], times[-1])
+
+
+def _wgs(east: float, north: float) -> tuple[float, float]:
+    p = reproject_geometry(Point(CX + east, CY + north), CRS, "EPSG:4326")
+    return p.x, p.y
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report world: a 118 m SAR detection at 21:00 and a 114 m optical one at 01:00 on 17 October."""
+    root = tmp_path_factory.mktemp("walk") / "ws"
+    build(root)
+    return root
+
+
+def test_zero_padded_mmsis_match_the_vessel_rather_than_calling_it_dark(world: Path, tmp_path: Path) -> None:
+    ship = _wgs(3, 4)
+    rows = ["MMSI,TIMESTAMP,LAT,LON,SPEED,SHIPNAME"]
+    for minutes in (-4, -1, 2, 5):
+        t = datetime(2024, 10, 17, 21, tzinfo=UTC) + timedelta(minutes=minutes, seconds=10)
+        rows.append(f"0273111111,{t:%Y-%m-%dT%H:%M:%S}+00:00,{ship[1]:.6f},{ship[0]:.6f},0.0,NIKOLAY")
+    rows += [f"0273333333,2024-10-17T{t}Z,{ship[1] + 0.05:.6f},{ship[0]:.6f},0.0,FAR" for t in ("00:00:05", "23:59:55")]
+    ais = _write(tmp_path / "padded.csv", "\n".join(rows) + "\n")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
+    assert [m["mmsi"] for m in sar["matched"]] == ["273111111"] and sar["dark"] == []

@@ -388,7 +388,7 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     again = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--json"])
     doc = json.loads(again.output)
     assert doc["sites"]["dunai"] == {"observations": 2, "date_only": 0, "not_detected": 0, "not_covered": 2, "matched": 1,
-                                     "dark": 1, "unseen": 1, "hidden": 0}  # fmt: skip
+                                     "dark": 1, "unseen": 1, "hidden": 0, "unplaced": 0}  # fmt: skip
     sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
     assert sar["matched"][0]["ais_length_m"] == 113 and sar["matched"][0]["length_m"] == 118
     assert sar["matched"][0]["distance_m"] < 20

@@ -116,3 +116,35 @@ def test_zero_padded_mmsis_match_the_vessel_rather_than_calling_it_dark(world: P
     doc = json.loads(res.output)
     sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
     assert [m["mmsi"] for m in sar["matched"]] == ["273111111"] and sar["dark"] == []
+
+
+def test_a_vessel_whose_reports_are_too_far_apart_to_place_is_named_not_left_silently_dark(world: Path, tmp_path: Path) -> None:
+    # A file thinned to a report every 15 minutes (a provider's history, satellite AIS): the moored ship's reports
+    # 8 min before and 7 min after the image are further apart than --max-gap-min 10, so it has no position and
+    # its detection is dark. Was: "no AIS position near" and nothing more, the ship's AIS in the file unmentioned.
+    ship = _wgs(3, 4)
+    rows = ["mmsi,time,lat,lon,sog,name"]
+    for t in ("20:37", "20:52", "21:07", "21:22"):
+        rows.append(f"273111111,2024-10-17T{t}:00Z,{ship[1]:.6f},{ship[0]:.6f},0.0,NIKOLAY")
+    rows += [f"273333333,2024-10-17T{t}Z,{ship[1] + 0.05:.6f},{ship[0]:.6f},0.0,FAR" for t in ("00:00:05", "23:59:55")]
+    ais = _write(tmp_path / "thinned.csv", "\n".join(rows) + "\n")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world)])
+    assert res.exit_code == 0, res.output
+    assert "1 dark, 0 unseen, 1 AIS vessel(s) not placed" in res.output
+    assert ("unplaced MMSI 273111111 NIKOLAY" in res.output and "reports 8 min before and 7 min after the image, "
+            "15 min apart (over --max-gap-min 10)" in res.output and "--max-gap-min 15 would place it" in res.output), res.output
+    assert "1 time(s) an AIS vessel reporting near the site could not be placed" in res.output
+    doc = json.loads(CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world), "--json"]).output)
+    sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
+    assert [(u["mmsi"], u["before_s"], u["after_s"]) for u in sar["unplaced"]] == [("273111111", 480.0, 420.0)]
+    assert doc["sites"]["dunai"]["unplaced"] == 1
+    # As the line says: with --max-gap-min 15 it is placed and matched, and nothing is left unplaced.
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world), "--max-gap-min", "15", "--json"])
+    sar = next(o for o in json.loads(res.output)["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
+    assert [m["mmsi"] for m in sar["matched"]] == ["273111111"] and sar["dark"] == [] and sar["unplaced"] == []
+    # The report's AIS section says so beside the dark detection (it printed the detection alone).
+    html = tmp_path / "report.html"
+    res = CliRunner().invoke(main, ["report", "dunai", "--ais", str(ais), "-w", str(world), "--out", str(html)])
+    assert res.exit_code == 0, res.output
+    assert "AIS near the site not placed at this time, its reports too far apart" in html.read_text(encoding="utf-8")
+    assert "MMSI 273111111 NIKOLAY" in html.read_text(encoding="utf-8")

@@ -148,3 +148,40 @@ def test_a_vessel_whose_reports_are_too_far_apart_to_place_is_named_not_left_sil
     assert res.exit_code == 0, res.output
     assert "AIS near the site not placed at this time, its reports too far apart" in html.read_text(encoding="utf-8")
     assert "MMSI 273111111 NIKOLAY" in html.read_text(encoding="utf-8")
+
+
+def _thinned(path: Path) -> Path:
+    ship = _wgs(3, 4)
+    rows = ["mmsi,time,lat,lon,sog,name"]
+    rows += [f"273111111,2024-10-17T{t}:00Z,{ship[1]:.6f},{ship[0]:.6f},0.0,NIKOLAY" for t in ("20:37", "20:52", "21:07", "21:22")]
+    rows += [f"273333333,2024-10-17T{t}Z,{ship[1] + 0.05:.6f},{ship[0]:.6f},0.0,FAR" for t in ("00:00:05", "23:59:55")]
+    return _write(path, "\n".join(rows) + "\n")
+
+
+def test_links_and_report_take_the_max_gap_that_ais_takes(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Was: `ais --max-gap-min 15` placed a thinned file's ships, while `links --ais` and `report --ais` had no such
+    # option and matched them with 10 minutes: the report called dark the ship `ais` had matched.
+    ais = _thinned(tmp_path / "thinned.csv")
+    html = tmp_path / "report.html"
+    res = CliRunner().invoke(main, ["report", "dunai", "--ais", str(ais), "--max-gap-min", "15", "-w", str(world), "--out", str(html)])
+    assert res.exit_code == 0, res.output
+    text = html.read_text(encoding="utf-8")
+    assert "= MMSI 273111111 NIKOLAY" in text and "not placed at this time" not in text
+    import sitewatch.analysis.ais as ais_module
+
+    seen: list[float] = []
+    real = ais_module.match_workspace
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        seen.append(result.params.max_gap_s)
+        return result
+
+    monkeypatch.setattr(ais_module, "match_workspace", spy)
+    res = CliRunner().invoke(main, ["links", "--ais", str(ais), "--max-gap-min", "15", "-w", str(world)])
+    assert res.exit_code == 0, res.output
+    assert seen == [900.0]
+    # Without --ais it would change nothing: refused, as --ais-coverage is.
+    for cmd in (["links"], ["report", "--out", str(tmp_path / "r.html")]):
+        res = CliRunner().invoke(main, [*cmd, "--max-gap-min", "15", "-w", str(world)])
+        assert res.exit_code == 2 and "give the AIS files too (--ais FILE)" in res.output, res.output

@@ -26,6 +26,7 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    ais_max_gap_option,
     check_date_order,
     geojson_out,
     handle_errors,
@@ -131,8 +132,7 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 @ais_coverage_options
 @click.option("--from", "start", type=DateOrTime("date"), metavar="DATE", help="First UTC date of images kept.")
 @click.option("--to", "end", type=DateOrTime("date"), metavar="DATE", help="Last UTC date of images kept.")
-@click.option("--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,
-              metavar="MIN", help="Interpolate between two AIS reports only when they are at most this many minutes apart.")
+@ais_max_gap_option
 @click.option("--max-distance", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
               help="Fixed distance gate between an AIS position and a detection (default: per pair, from the "
                    "pixel size, AIS error, the AIS length and speed).")  # fmt: skip

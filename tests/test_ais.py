@@ -414,11 +414,12 @@ def test_command_says_when_the_ais_file_is_simulated(world: tuple[Path, Path], t
 
 
 def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
-    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON.
+    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON (a .csv is
+    # now written as CSV: test_ais_provider_files.py); a .kml is still refused.
     root, ais = world
-    out = tmp_path / "dark.csv"
+    out = tmp_path / "dark.kml"
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)])
-    assert res.exit_code == 2 and "dark.csv" in res.stderr and ".geojson" in res.stderr, res.output
+    assert res.exit_code == 2 and "dark.kml" in res.stderr and ".geojson" in res.stderr, res.output
     assert not out.exists()
 
 

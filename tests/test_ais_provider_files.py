@@ -185,3 +185,21 @@ def test_links_and_report_take_the_max_gap_that_ais_takes(world: Path, tmp_path:
     for cmd in (["links"], ["report", "--out", str(tmp_path / "r.html")]):
         res = CliRunner().invoke(main, [*cmd, "--max-gap-min", "15", "-w", str(world)])
         assert res.exit_code == 2 and "give the AIS files too (--ais FILE)" in res.output, res.output
+
+
+def test_ais_out_csv_is_a_spreadsheet_of_the_points(world: Path, tmp_path: Path) -> None:
+    # Was: refused ("written as GeoJSON; name the file .geojson"): the dark vessels could not go to an editor's
+    # spreadsheet but through GeoJSON.
+    import csv
+
+    ais = _thinned(tmp_path / "thinned.csv")
+    out = tmp_path / "dark.csv"
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world), "--max-gap-min", "15", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    by_status = {r["status"]: r for r in rows}
+    assert set(by_status) == {"matched", "dark"}  # the SAR ship matched, the 01:00 optical one dark
+    m = by_status["matched"]
+    assert (m["observation_id"], m["mmsi"], m["name"], m["simulated"]) == ("dunai:sim-dunai-2024-10-17-sar", "273111111", "NIKOLAY", "true")
+    assert m["image"].startswith("archive/") and float(m["lat"]) > 42 and float(m["ais_lat"]) > 42
+    assert by_status["dark"]["mmsi"] == "" and float(by_status["dark"]["length_m"]) > 100

@@ -78,6 +78,7 @@ __all__ = [
     "match_workspace",
     "ais_to_dict",
     "ais_to_geojson",
+    "AIS_CSV_COLUMNS",
     "DARK_CAVEAT",
     "read_ais",
     "AisWindow",
@@ -675,6 +676,15 @@ def ais_to_dict(result: AisResult) -> dict[str, Any]:
         "sites": result.site_counts(),
         "observations": [asdict(o) for o in result.observations],
     }
+
+
+AIS_CSV_COLUMNS = (
+    "status", "site_id", "observation_id", "acquired", "sensor", "detection_id", "length_m", "truncated", "mmsi",
+    "name", "ais_length_m", "distance_m", "method", "nearest_mmsi", "nearest_m", "lon", "lat", "ais_lon", "ais_lat",
+    "image", "simulated",
+)  # fmt: skip
+"""The columns of ``sitewatch ais --out FILE.csv``: a row per matched, dark and unseen point of :func:`ais_to_geojson`,
+each column of it that a status has (an unseen position has no detection, a dark detection no MMSI)."""
 
 
 def ais_to_geojson(result: AisResult, detections: Mapping[str, Detection]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..analysis.ais import (
+    AIS_CSV_COLUMNS,
     DARK_CAVEAT,
     AisParams,
     AisResult,
@@ -28,9 +29,9 @@ from .options import (
     ais_files_option,
     ais_max_gap_option,
     check_date_order,
-    geojson_out,
     handle_errors,
     json_option,
+    named_out,
     refuse_input_as_out,
     stated_ais_coverage,
     workspace_option,
@@ -136,8 +137,10 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 @click.option("--max-distance", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
               help="Fixed distance gate between an AIS position and a detection (default: per pair, from the "
                    "pixel size, AIS error, the AIS length and speed).")  # fmt: skip
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), callback=geojson_out,
-              help="Write matched, dark and unseen as GeoJSON points into a file (.geojson or .json).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              callback=named_out("GeoJSON or CSV", (".geojson", ".json", ".csv")),
+              help="Write matched, dark and unseen as points into a file: GeoJSON (.geojson or .json) or, for a "
+                   "spreadsheet, CSV (.csv: a row each, lon and lat).")  # fmt: skip
 @json_option
 @workspace_option
 @handle_errors
@@ -170,7 +173,16 @@ def command(
         result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end, coverage=coverage)
         if out is not None:
             dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid)}
-            write_text_atomic(out, json_text(ais_to_geojson(result, dets), indent=1), make_folder=False)
+            fc = ais_to_geojson(result, dets)
+            if out.suffix.lower() == ".csv":
+                from ..report.detection_exports import features_to_csv
+
+                rows = [{**f, "properties": dict.fromkeys(AIS_CSV_COLUMNS) | f["properties"]} for f in fc["features"]]
+                for r in rows:  # to 1 cm, as lon and lat are
+                    r["properties"].update({k: round(r["properties"][k], 7) for k in ("ais_lon", "ais_lat") if r["properties"][k] is not None})
+                write_text_atomic(out, features_to_csv(rows, AIS_CSV_COLUMNS), make_folder=False)
+            else:
+                write_text_atomic(out, json_text(fc, indent=1), make_folder=False)
     if as_json:
         echo_json(ais_to_dict(result), indent=1)
     else:

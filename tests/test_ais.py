@@ -592,8 +592,9 @@ def test_view_states_read_data_and_cloud_from_the_image(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (b"PK\x03\x04" + bytes(range(256)) * 40, "zip archive: unzip it"),
-    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 40, "gzip-compressed: gunzip it"),
+    # A gzip file or a zip of one CSV is read (test_ais_provider_files.py); a damaged one is named so.
+    (b"PK\x03\x04" + bytes(range(256)) * 40, "zip archive that cannot be opened"),
+    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 40, "cannot be unpacked"),
     ("mmsi,time,lat,lon\n".encode("utf-16"), "UTF-16: save it as UTF-8"),
     (b"mmsi\x00,time,lat,lon\n\x00\x01\x02", "binary data"),
     (b"\x1b[31m" + b"x" * 50_000 + b"\n1\n", "not an AIS CSV"),

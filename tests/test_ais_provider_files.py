@@ -203,3 +203,29 @@ def test_ais_out_csv_is_a_spreadsheet_of_the_points(world: Path, tmp_path: Path)
     assert (m["observation_id"], m["mmsi"], m["name"], m["simulated"]) == ("dunai:sim-dunai-2024-10-17-sar", "273111111", "NIKOLAY", "true")
     assert m["image"].startswith("archive/") and float(m["lat"]) > 42 and float(m["ais_lat"]) > 42
     assert by_status["dark"]["mmsi"] == "" and float(by_status["dark"]["length_m"]) > 100
+
+
+def test_a_gzip_file_or_a_zip_of_one_csv_is_read_as_downloaded(tmp_path: Path) -> None:
+    # Was: refused, "gunzip it" / "unzip it": a day of MarineCadastre or the DMA unpacked to gigabytes first.
+    import gzip
+    import zipfile
+
+    text = "mmsi,time,lat,lon,name\n273000001,2024-10-17T09:30:00Z,42.88,132.338,ØSTERSØ\n"
+    gz = tmp_path / "spire.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode("cp1252")))  # a Windows spreadsheet's bytes, compressed
+    day = tmp_path / "aisdk-2024-10-17.zip"
+    with zipfile.ZipFile(day, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("aisdk-2024-10-17.csv", text)
+    data = read_ais([gz, day])
+    assert [f.rows for f in data.files] == [1, 1] and data.files[1].duplicates == 1
+    assert data.tracks["273000001"].name == "ØSTERSØ"
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as zf:
+        zf.writestr("a.csv", text)
+        zf.writestr("b.csv", text)
+    with pytest.raises(InputError, match=r"two\.zip: is a zip archive of 2 file\(s\) \(a\.csv, b\.csv\), not of one CSV"):
+        read_ais([two])
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gzip.compress((text * 2000).encode())[:500])
+    with pytest.raises(InputError, match=r"cut\.csv\.gz: is compressed \(gzip or zip\) but cannot be unpacked"):
+        read_ais([cut])

@@ -24,7 +24,8 @@ Times are read as ISO 8601 (a space for the ``T``, and a trailing ``UTC`` as Big
 2000-2099, so milliseconds are not taken for seconds), and in the DMA form also day first as the DMA
 writes them. A file whose columns are separated by ``;``, tabs or ``|`` (a spreadsheet's CSV in a locale
 whose decimal mark is a comma) is read so, and a decimal comma in its numbers (``42,88``) is a decimal mark.
-Text is UTF-8; bytes that are not are read as Windows-1252 (:func:`_as_cp1252`).
+Text is UTF-8; bytes that are not are read as Windows-1252 (:func:`_as_cp1252`). A gzip file (``.csv.gz``) or a zip
+holding one CSV (the DMA's and MarineCadastre's daily downloads) is read as it is unpacked, never unpacked to disk.
 
 Sources of the column sets: MarineCadastre's "AIS Data Dictionary" (the files at
 coast.noaa.gov/htdata/CMSP/AISDataHandler) and the DMA's column list on its "AIS data" page (the
@@ -55,15 +56,20 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
+import io
 import math
+import zipfile
+import zlib
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -383,8 +389,6 @@ def _floats(texts: list[str], decimal_comma: bool = False) -> NDArray[np.float64
 
 
 _NOT_TEXT = (
-    (b"PK\x03\x04", "is a zip archive: unzip it and pass the CSV inside"),
-    (b"\x1f\x8b", "is gzip-compressed: gunzip it and pass the CSV"),
     (b"\xff\xfe", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
     (b"\xfe\xff", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
 )
@@ -421,18 +425,54 @@ _Report = tuple[float, float, float, float, float, int]
 """A kept row: time, lat, lon, SOG, COG, and the index of the file it came from."""
 
 
+_GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
+
+
+@contextmanager
+def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
+    """The bytes of the CSV ``path`` holds: the file's own, or, as providers deliver a day, unpacked as read from a
+    gzip file (``.csv.gz``) or from a zip holding one CSV (``aisdk-2024-10-17.zip``, ``AIS_2024_10_17.zip``)."""
+    if head.startswith(_GZIP):
+        with gzip.open(path, "rb") as f:
+            yield cast(IO[bytes], f)  # a GzipFile is a binary stream; typeshed names it apart
+    elif head.startswith(_ZIP):
+        try:
+            zf = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise InputError(f"{path}: is a zip archive that cannot be opened ({exc}): is it damaged?") from exc
+        with zf:
+            files = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+            csvs = [i for i in files if i.filename.lower().endswith((".csv", ".txt"))]
+            if len(csvs) != 1:
+                names = ", ".join(_shown(i.filename) for i in files[:5]) + (", …" if len(files) > 5 else "")
+                raise InputError(f"{path}: is a zip archive of {len(files)} file(s) ({names or 'none'}), not of one CSV: "
+                                 "unzip it and pass each AIS CSV inside (--ais FILE.csv)")  # fmt: skip
+            with zf.open(csvs[0]) as f:
+                yield f
+    else:
+        with open(path, "rb") as f:
+            yield f
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[_Report]],
     static: dict[str, tuple[str, float, float]], footprint: FootprintBuilder, index: int = 0,
 ) -> AisReadSummary:
     try:
         with open(path, "rb") as raw:
-            _check_text(path, raw.read(4096))
-        with open(path, newline="", encoding="utf-8-sig", errors="sitewatch.cp1252") as f:
+            head = raw.read(4096)
+        with _binary(path, head) as data:
+            _check_text(path, data.read(4096) if head.startswith((_GZIP, _ZIP)) else head)
+            data.seek(0)
+            f = io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
             separator = _separator(f.readline())
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
                               footprint, index)
+    except (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
+        # A download cut short or damaged: each decompressor says so in its own way.
+        raise InputError(f"{path}: is compressed (gzip or zip) but cannot be unpacked ({exc}): is it damaged or "
+                         "cut short?") from exc  # fmt: skip
     except OSError as exc:
         raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
     except csv.Error as exc:

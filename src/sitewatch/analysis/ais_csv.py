@@ -58,6 +58,7 @@ import codecs
 import csv
 import gzip
 import io
+import lzma
 import math
 import zipfile
 import zlib
@@ -438,7 +439,7 @@ def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
     elif head.startswith(_ZIP):
         try:
             zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:  # a name not in its stated encoding too
             raise InputError(f"{path}: is a zip archive that cannot be opened ({exc}): is it damaged?") from exc
         with zf:
             files = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
@@ -447,7 +448,12 @@ def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
                 names = ", ".join(_shown(i.filename) for i in files[:5]) + (", …" if len(files) > 5 else "")
                 raise InputError(f"{path}: is a zip archive of {len(files)} file(s) ({names or 'none'}), not of one CSV: "
                                  "unzip it and pass each AIS CSV inside (--ais FILE.csv)")  # fmt: skip
-            with zf.open(csvs[0]) as f:
+            try:
+                member = zf.open(csvs[0])
+            except (RuntimeError, NotImplementedError, UnicodeDecodeError) as exc:  # encrypted; AES; a garbled name
+                raise InputError(f"{path}: {_shown(csvs[0].filename)} in the zip cannot be unpacked ({exc}): is it "
+                                 "encrypted? unzip it and pass the CSV (--ais FILE.csv)") from exc  # fmt: skip
+            with member as f:
                 yield f
     else:
         with open(path, "rb") as f:
@@ -469,7 +475,7 @@ def _read_one(
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
                               footprint, index)
-    except (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
+    except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile, NotImplementedError) as exc:
         # A download cut short or damaged: each decompressor says so in its own way.
         raise InputError(f"{path}: is compressed (gzip or zip) but cannot be unpacked ({exc}): is it damaged or "
                          "cut short?") from exc  # fmt: skip

@@ -128,7 +128,7 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
 
 @click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")
 @click.argument("site_ids", nargs=-1, required=True, shell_complete=complete_site_ids)
-@ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.",
+@ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon; also gzipped, or a zip of one CSV); repeat for more.",
                   required=True)
 @ais_coverage_options
 @click.option("--from", "start", type=DateOrTime("date"), metavar="DATE", help="First UTC date of images kept.")

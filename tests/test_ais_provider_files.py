@@ -229,3 +229,20 @@ def test_a_gzip_file_or_a_zip_of_one_csv_is_read_as_downloaded(tmp_path: Path) -
     cut.write_bytes(gzip.compress((text * 2000).encode())[:500])
     with pytest.raises(InputError, match=r"cut\.csv\.gz: is compressed \(gzip or zip\) but cannot be unpacked"):
         read_ais([cut])
+
+
+def test_an_aishub_export_is_read_with_its_gmt_times_and_its_size_from_a_b_c_d(tmp_path: Path) -> None:
+    # AISHub's human-readable CSV (VesselFinder's has the same A, B, C, D): times '2024-10-17 09:30:00 GMT' and
+    # the size as the antenna's distances. Was: refused, "no time could be read in its 'TIME' column"; and with
+    # readable times, no AIS length (the gate took 50 m for half a hull of unknown length).
+    f = _write(tmp_path / "aishub.csv", """
+MMSI,TIME,LONGITUDE,LATITUDE,COG,SOG,HEADING,ROT,NAVSTAT,IMO,NAME,CALLSIGN,TYPE,A,B,C,D,DRAUGHT,DEST,ETA
+273000001,2024-10-17 09:30:00 GMT,132.338,42.88,356,0.1,116,0,1,9118824,JIN HAI,BVKU,70,97,27,10,6,7.5,DUNAI,10-17 07:00
+273000002,2024-10-17 09:31:00 GMT,132.339,42.881,0,0,511,0,1,0,NO SIZE,,0,0,0,0,0,0,,
+""")
+    data = read_ais([f])
+    assert data.files[0].skipped == 0
+    a = data.tracks["273000001"]
+    assert (a.times[0], a.length_m, a.width_m) == (T.timestamp(), 124.0, 16.0)
+    b = data.tracks["273000002"]
+    assert (b.length_m, b.width_m) == (None, None)  # 0 is AIS's "not available"

@@ -17,10 +17,11 @@ without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestam
   UTC), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
   ``sitewatch simulate --ais`` writes this form. Each column may go by another name other exports
   use (:data:`GENERIC_ALIASES`: Global Fishing Watch's ``ssvid`` and ``speed_knots``, ``timestamp``,
-  ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…).
+  ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…). Without a length or width column, the
+  antenna's distances ``A`` + ``B`` and ``C`` + ``D`` (AISHub's, VesselFinder's) give them.
 
 Times are read as ISO 8601 (a space for the ``T``, and a trailing ``UTC`` as BigQuery's CSV writes it,
-``2024-10-17 09:30:00 UTC``, and slashes in a year-first date are read too), as Unix seconds (``1729157400``, GFW's track files; years
+``2024-10-17 09:30:00 UTC``, or ``GMT`` as AISHub's does, and slashes in a year-first date are read too), as Unix seconds (``1729157400``, GFW's track files; years
 2000-2099, so milliseconds are not taken for seconds), and in the DMA form also day first as the DMA
 writes them. A file whose columns are separated by ``;``, tabs or ``|`` (a spreadsheet's CSV in a locale
 whose decimal mark is a comma) is read so, and a decimal comma in its numbers (``42,88``) is a decimal mark.
@@ -301,7 +302,7 @@ def _iso_seconds(text: str) -> float:
         if not _UNIX_SECONDS[0] <= value < _UNIX_SECONDS[1]:
             raise ValueError(text)
         return value
-    if s.endswith("UTC"):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'
+    if s.endswith(("UTC", "GMT")):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'; AISHub's '… GMT'
         s = s[:-3].rstrip()
     if s[4:5] == "/" and s[7:8] == "/":  # '2024/10/17 09:30:00': year first, so never ambiguous
         s = s[:10].replace("/", "-") + s[10:]
@@ -316,6 +317,14 @@ def _reads(seconds: Callable[[str], float], text: str) -> bool:
     except (ValueError, OverflowError):
         return False
     return True
+
+
+def _sides(row: Sequence[str], cols: tuple[int, int] | None, num: Callable[..., float]) -> float:
+    """A size as the sum of two of AIS's antenna distances (A + B, C + D; 0 is "not available"), NaN without both."""
+    if cols is None or max(cols) >= len(row):
+        return math.nan
+    a, b = num(row[cols[0]]), num(row[cols[1]])
+    return a + b if a > 0 and b > 0 else math.nan
 
 
 def _mmsi(text: str) -> str:
@@ -500,6 +509,12 @@ def _read_rows(
     simulated = False
     i_mmsi, i_time, i_lat, i_lon = (col[f] for f in _REQUIRED)
     i_sog, i_cog, i_name, i_len, i_wid = (col.get(f) for f in ("sog", "cog", "name", "length", "width"))
+    # Without a length or width column, the antenna's distances to bow and stern (A, B) and to port and starboard
+    # (C, D), as AISHub and VesselFinder give the size: length A + B, width C + D.
+    abcd = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+    i_a, i_b, i_c, i_d = (abcd.get(k) for k in "abcd")
+    sum_len = (i_a, i_b) if i_len is None and i_a is not None and i_b is not None else None
+    sum_wid = (i_c, i_d) if i_wid is None and i_c is not None and i_d is not None else None
     seconds = _dma_seconds if fmt == "dma" else _iso_seconds
     need = max(col.values()) + 1
     west, south, east, north = windows.outer
@@ -590,8 +605,8 @@ def _read_rows(
             into[mmsi].append((t, lat, lon, sog, cog, index))
             kept += 1
             name = row[i_name].strip() if i_name is not None else ""
-            length = num(row[i_len]) if i_len is not None else math.nan
-            width = num(row[i_wid]) if i_wid is not None else math.nan
+            length = num(row[i_len]) if i_len is not None else _sides(row, sum_len, num)
+            width = num(row[i_wid]) if i_wid is not None else _sides(row, sum_wid, num)
             if name or length > 0 or width > 0:
                 old = static.get(mmsi, ("", math.nan, math.nan))
                 static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])

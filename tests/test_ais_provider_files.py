@@ -246,3 +246,16 @@ MMSI,TIME,LONGITUDE,LATITUDE,COG,SOG,HEADING,ROT,NAVSTAT,IMO,NAME,CALLSIGN,TYPE,
     assert (a.times[0], a.length_m, a.width_m) == (T.timestamp(), 124.0, 16.0)
     b = data.tracks["273000002"]
     assert (b.length_m, b.width_m) == (None, None)  # 0 is AIS's "not available"
+
+
+def test_simulated_ais_gzipped_is_scored_as_read(tmp_path: Path) -> None:
+    # `eval --ais sim.csv.gz` matched the gzipped file (read_ais reads it) and then fell over reading its vessel ids
+    # itself: "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x8b", a traceback.
+    import gzip
+
+    from sitewatch.analysis.ais_eval import broadcasting_vessels
+
+    text = "mmsi,time,lat,lon,vessel_id,simulated\n273456780,2024-10-14T09:30:00Z,42.88,132.338,cargo,true\n"
+    gz = tmp_path / "sim.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    assert broadcasting_vessels([gz]) == {"cargo": "273456780"}

@@ -87,6 +87,7 @@ __all__ = [
     "AisReadSummary",
     "AisData",
     "detect_format",
+    "open_ais_text",
     "read_ais",
 ]
 
@@ -469,17 +470,26 @@ def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
             yield f
 
 
+@contextmanager
+def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
+    """The AIS CSV ``path`` as text (:func:`read_ais` reads it so): a gzip file or a zip of one CSV unpacked as read,
+    UTF-8 with bytes that are not read as Windows-1252. A file that is no text CSV (UTF-16, binary, a zip of several
+    files) is an :class:`~sitewatch.errors.InputError` saying what to do."""
+    path = Path(path)
+    with open(path, "rb") as raw:
+        head = raw.read(4096)
+    with _binary(path, head) as data:
+        _check_text(path, data.read(4096) if head.startswith((_GZIP, _ZIP)) else head)
+        data.seek(0)
+        yield io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[_Report]],
     static: dict[str, tuple[str, float, float]], footprint: FootprintBuilder, index: int = 0,
 ) -> AisReadSummary:
     try:
-        with open(path, "rb") as raw:
-            head = raw.read(4096)
-        with _binary(path, head) as data:
-            _check_text(path, data.read(4096) if head.startswith((_GZIP, _ZIP)) else head)
-            data.seek(0)
-            f = io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
+        with open_ais_text(path) as f:
             separator = _separator(f.readline())
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",

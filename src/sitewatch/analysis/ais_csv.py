@@ -571,7 +571,7 @@ def _read_rows(
         # them and an image near an end was called not covered. Each is a time of the file, whatever its form, so
         # the span is never overstated.
         texts = [r[i_time] for r in chunk]
-        ends = (min(texts), max(texts)) if chunk else ()
+        ends = (min(texts), max(texts), texts[-1]) if chunk else ()  # the last row too: a word sorts after a time
         for text in (*(r[i_time] for r in chunk[::SPAN_SAMPLE]), *ends):
             try:
                 t = seconds(text)

@@ -259,3 +259,14 @@ def test_simulated_ais_gzipped_is_scored_as_read(tmp_path: Path) -> None:
     gz = tmp_path / "sim.csv.gz"
     gz.write_bytes(gzip.compress(text.encode()))
     assert broadcasting_vessels([gz]) == {"cargo": "273456780"}
+
+
+def test_a_word_in_the_time_column_does_not_cut_the_span_of_a_file_in_time_order(tmp_path: Path) -> None:
+    # A word sorts after every time written as digits, so a chunk's greatest text is then no time: its last row
+    # still gives the file's last report (the span read the 193rd of 200 rows as the last).
+    times = [(datetime(2024, 10, 17, tzinfo=UTC) + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in range(200)]
+    rows = [f"273000009,{t},10.0,10.0" for t in times]
+    rows.insert(50, "273000009,n/a,10.0,10.0")
+    f = _write(tmp_path / "day.csv", "mmsi,time,lat,lon\n" + "\n".join(rows) + "\n")
+    (s,) = read_ais([f], [WINDOW]).files
+    assert (s.first, s.last) == (times[0], times[-1])

@@ -270,3 +270,27 @@ def test_a_word_in_the_time_column_does_not_cut_the_span_of_a_file_in_time_order
     f = _write(tmp_path / "day.csv", "mmsi,time,lat,lon\n" + "\n".join(rows) + "\n")
     (s,) = read_ais([f], [WINDOW]).files
     assert (s.first, s.last) == (times[0], times[-1])
+
+
+def test_the_dashboard_takes_the_max_gap_too(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `serve --ais` settled the links page's links with 10 minutes whatever `ais --max-gap-min` had been told.
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    import sitewatch.analysis.ais as ais_module
+    from sitewatch.web import create_app
+
+    ais = _thinned(tmp_path / "thinned.csv")
+    seen: list[float] = []
+    real = ais_module.match_workspace
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        seen.append(result.params.max_gap_s)
+        return result
+
+    monkeypatch.setattr(ais_module, "match_workspace", spy)
+    client = TestClient(create_app(world, ais_files=[ais], ais_max_gap_s=900.0))
+    assert client.get("/api/links").status_code == 200 and seen == [900.0]
+    res = CliRunner().invoke(main, ["serve", "-w", str(world), "--max-gap-min", "15"])
+    assert res.exit_code == 2 and "give the AIS files too (--ais FILE)" in res.output, res.output

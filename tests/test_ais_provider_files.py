@@ -1,12 +1,17 @@
 """AIS files as providers and a user's own tools write them, walked through as an analyst would (7 Dec):
-MMSIs as zero-padded text, a transponder's 0, 0 without a fix, rows out of time order.
+MMSIs as zero-padded text, a transponder's 0, 0 without a fix, rows out of time order, a file thinned to a report
+every 15 minutes (and --max-gap-min in `links`, `report` and `serve`), `ais --out` as CSV, gzip and zip files,
+AISHub's CSV.
 
 The files are written here; none is real data."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import random
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,8 +19,10 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import Point
 
+import sitewatch.analysis.ais as ais_module
 from _report_world import CRS, CX, CY, build
 from sitewatch.analysis.ais_csv import AisWindow, read_ais
+from sitewatch.analysis.ais_eval import broadcasting_vessels
 from sitewatch.cli import main
 from sitewatch.errors import InputError
 from sitewatch.geo import reproject_geometry
@@ -167,8 +174,6 @@ def test_links_and_report_take_the_max_gap_that_ais_takes(world: Path, tmp_path:
     assert res.exit_code == 0, res.output
     text = html.read_text(encoding="utf-8")
     assert "= MMSI 273111111 NIKOLAY" in text and "not placed at this time" not in text
-    import sitewatch.analysis.ais as ais_module
-
     seen: list[float] = []
     real = ais_module.match_workspace
 
@@ -190,8 +195,6 @@ def test_links_and_report_take_the_max_gap_that_ais_takes(world: Path, tmp_path:
 def test_ais_out_csv_is_a_spreadsheet_of_the_points(world: Path, tmp_path: Path) -> None:
     # Was: refused ("written as GeoJSON; name the file .geojson"): the dark vessels could not go to an editor's
     # spreadsheet but through GeoJSON.
-    import csv
-
     ais = _thinned(tmp_path / "thinned.csv")
     out = tmp_path / "dark.csv"
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world), "--max-gap-min", "15", "--out", str(out)])
@@ -207,9 +210,6 @@ def test_ais_out_csv_is_a_spreadsheet_of_the_points(world: Path, tmp_path: Path)
 
 def test_a_gzip_file_or_a_zip_of_one_csv_is_read_as_downloaded(tmp_path: Path) -> None:
     # Was: refused, "gunzip it" / "unzip it": a day of MarineCadastre or the DMA unpacked to gigabytes first.
-    import gzip
-    import zipfile
-
     text = "mmsi,time,lat,lon,name\n273000001,2024-10-17T09:30:00Z,42.88,132.338,ØSTERSØ\n"
     gz = tmp_path / "spire.csv.gz"
     gz.write_bytes(gzip.compress(text.encode("cp1252")))  # a Windows spreadsheet's bytes, compressed
@@ -251,10 +251,6 @@ MMSI,TIME,LONGITUDE,LATITUDE,COG,SOG,HEADING,ROT,NAVSTAT,IMO,NAME,CALLSIGN,TYPE,
 def test_simulated_ais_gzipped_is_scored_as_read(tmp_path: Path) -> None:
     # `eval --ais sim.csv.gz` matched the gzipped file (read_ais reads it) and then fell over reading its vessel ids
     # itself: "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x8b", a traceback.
-    import gzip
-
-    from sitewatch.analysis.ais_eval import broadcasting_vessels
-
     text = "mmsi,time,lat,lon,vessel_id,simulated\n273456780,2024-10-14T09:30:00Z,42.88,132.338,cargo,true\n"
     gz = tmp_path / "sim.csv.gz"
     gz.write_bytes(gzip.compress(text.encode()))
@@ -277,7 +273,6 @@ def test_the_dashboard_takes_the_max_gap_too(world: Path, tmp_path: Path, monkey
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    import sitewatch.analysis.ais as ais_module
     from sitewatch.web import create_app
 
     ais = _thinned(tmp_path / "thinned.csv")

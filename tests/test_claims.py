@@ -577,3 +577,14 @@ def test_a_yaml_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path
     (tmp_path / "claims.yaml").write_text("- " + "1" * 5000 + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"claims.yaml: not valid YAML .*4300 digits"):
         read_claims(tmp_path / "claims.yaml")
+
+
+def test_an_image_that_decides_two_parts_names_the_detections_of_both() -> None:
+    # The seed story's first claim: a landing ship and a crane extended to it, both seen on the 3 m
+    # image of the 17th. The claim's image named the ship alone, not the crane that decided the second part.
+    o = obs("2024-10-17", hour=0, res=3.0, sensor="optical", cloud=0.0)
+    ship, arm = vessel(o, 1, 111.0), crane(o, 0, 90.0)
+    r = verdict([LANDING, {"kind": "object_present", "object": "crane", "state": "extended"}], [o], [arm, ship])
+    assert r.verdict == "supported"
+    (im,) = r.images
+    assert im.detection_ids == (ship.id, arm.id)

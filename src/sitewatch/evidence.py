@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -165,11 +165,23 @@ class ClaimResult:
 
     @property
     def images(self) -> tuple[Image, ...]:
-        """The images the parts rest on, each once, oldest first."""
+        """The images the parts rest on, each once, oldest first, with what decided it in every part.
+
+        One image may decide two parts (a landing ship and a crane beside it, both on the 3 m image of
+        the 17th): it then names the detections, change regions and notes of both, not only the first's.
+        """
         seen: dict[str, Image] = {}
         for p in self.parts:
             for im in p.images:
-                seen.setdefault(im.observation_id, im)
+                if (first := seen.get(im.observation_id)) is None:
+                    seen[im.observation_id] = im
+                    continue
+                seen[im.observation_id] = replace(
+                    first,
+                    detection_ids=tuple(dict.fromkeys(first.detection_ids + im.detection_ids)),
+                    change_ids=tuple(dict.fromkeys(first.change_ids + im.change_ids)),
+                    note="; ".join(dict.fromkeys(n for n in (first.note, im.note) if n)),
+                )
         return tuple(sorted(seen.values(), key=lambda i: (i.acquired, i.observation_id)))
 
     @property

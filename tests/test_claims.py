@@ -588,3 +588,35 @@ def test_an_image_that_decides_two_parts_names_the_detections_of_both() -> None:
     assert r.verdict == "supported"
     (im,) = r.images
     assert im.detection_ids == (ship.id, arm.id)
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("Alligator-class", "Alligator/Tapir (Project 1171) landing ship"),  # as an article writes it: refused before
+        ("Alligator class", "Alligator/Tapir (Project 1171) landing ship"),
+        ("Ropucha-class landing ship", "Ropucha (Project 775/775M) landing ship"),  # words of the name, not one run of it
+        ("ropucha", "Ropucha (Project 775/775M) landing ship"),
+        ("Tapir", "Alligator/Tapir (Project 1171) landing ship"),
+    ],
+)
+def test_a_class_written_as_an_article_writes_it_is_read(written: str, meant: str) -> None:
+    (a,) = claim({"kind": "vessel_present", "class": written}).assertions
+    assert a.vessel_class == meant
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [
+        # a close spelling is refused (a fact-check does not guess a class) naming the class it is close to
+        ("Aligator", "'Aligator' is no class of the vessel catalogue (did you mean 'Alligator/Tapir (Project 1171) landing ship'?)"),
+        ("Ropusha-class", "(did you mean 'Ropucha (Project 775/775M) landing ship'?)"),
+        # a name that fits several says which, not every class of the catalogue
+        ("landing ship", "'landing ship' fits 2 classes (Ropucha (Project 775/775M) landing ship; "
+                         "Alligator/Tapir (Project 1171) landing ship): name one of them"),
+    ],
+)
+def test_a_class_misspelt_or_fitting_several_is_refused_saying_which(written: str, words: str) -> None:
+    parsed = parse_claims([{**GOOD, "assert": {"kind": "vessel_present", "class": written}}])
+    (problem,) = parsed.problems
+    assert problem.field == "assert.class" and words in problem.message, problem.message

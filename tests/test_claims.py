@@ -620,3 +620,13 @@ def test_a_class_misspelt_or_fitting_several_is_refused_saying_which(written: st
     parsed = parse_claims([{**GOOD, "assert": {"kind": "vessel_present", "class": written}}])
     (problem,) = parsed.problems
     assert problem.field == "assert.class" and words in problem.message, problem.message
+
+
+def test_a_site_named_in_another_case_is_the_site_of_that_id() -> None:
+    # Site ids are lower case; an article's "Dunai" was refused as "not a site of the workspace".
+    raw = [{**GOOD, "sites": ["Dunai"]}, {**GOOD, "id": "t", "sites": ["RASON", "Dunai"],
+           "assert": {"kind": "vessel_transit", "within_days": 2, "origin": "Rason", "destination": "DUNAI"}}]  # fmt: skip
+    checked = check_against_sites(parse_claims(raw), {"dunai": _site(), "rason": _site("rason", *RASON)})
+    assert not checked.problems, checked.problems
+    assert [c.site_ids for c in checked.claims] == [("dunai",), ("rason", "dunai")]
+    assert checked.claims[1].assertions[0].site_ids == ("rason", "dunai")

@@ -216,6 +216,11 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
     return str(value).strip()
 
 
+def _site_id(value: Any, field: str) -> str:
+    # Site ids are lower case (model.SITE_ID_PATTERN), so an article's "Dunai" can mean only dunai.
+    return _text(value, field).lower()
+
+
 _NUMERIC = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})")
 _MONTH_ALONE = re.compile(r"(\d{4})-(\d{2})")
 
@@ -369,14 +374,14 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
             raise _Bad(f"{prefix}{key}", f"missing (a {kind} assertion needs it)")
     start, end = _range(raw, prefix, span, utc_offset_hours)
     if kind == "vessel_transit":
-        origin = _text(raw.get("origin", sites[0] if sites else None), f"{prefix}origin")
-        dest = _text(raw.get("destination", sites[1] if len(sites) > 1 else None), f"{prefix}destination")
+        origin = _site_id(raw.get("origin", sites[0] if sites else None), f"{prefix}origin")
+        dest = _site_id(raw.get("destination", sites[1] if len(sites) > 1 else None), f"{prefix}destination")
         if origin == dest:
             raise _Bad(f"{prefix}destination", f"is the origin {origin!r}: a transit needs two sites")
         site_ids: tuple[str, ...] = (origin, dest)
     else:
         if "site" in raw:
-            site_ids = (_text(raw["site"], f"{prefix}site"),)
+            site_ids = (_site_id(raw["site"], f"{prefix}site"),)
         elif len(sites) == 1:
             site_ids = sites
         else:
@@ -439,7 +444,7 @@ def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
         raw_sites = [raw_sites]
     if not isinstance(raw_sites, list) or not raw_sites:
         raise _Bad("sites", "missing" if raw_sites is None else "must be a list of site ids")
-    sites = tuple(dict.fromkeys(_text(s, "sites") for s in raw_sites))
+    sites = tuple(dict.fromkeys(_site_id(s, "sites") for s in raw_sites))
     span = _range(raw, "", None, utc_offset_hours) if any(k in raw for k in ("date", "from", "to")) else None
     raw_assert = raw.get("assert")
     if raw_assert is None:

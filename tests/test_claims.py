@@ -630,3 +630,28 @@ def test_a_site_named_in_another_case_is_the_site_of_that_id() -> None:
     assert not checked.problems, checked.problems
     assert [c.site_ids for c in checked.claims] == [("dunai",), ("rason", "dunai")]
     assert checked.claims[1].assertions[0].site_ids == ("rason", "dunai")
+
+
+@pytest.mark.parametrize(("written", "day"), [
+    ("Thursday, 17 October 2024", date(2024, 10, 17)), ("Thu 17 Oct 2024", date(2024, 10, 17)),
+    ("Sunday, October 20, 2024", date(2024, 10, 20)),
+])  # fmt: skip
+def test_a_date_with_its_weekday_as_an_article_writes_it_is_read(tmp_path: Path, written: str, day: date) -> None:
+    # Refused before as "is not a date (YYYY-MM-DD)", with nothing said about the weekday.
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X + f"    date: '{written}'\n", encoding="utf-8")
+    parsed = read_claims(path)
+    assert not parsed.problems, parsed.problems
+    assert parsed.claims[0].assertions[0].start == day
+
+
+@pytest.mark.parametrize(("written", "words"), [
+    ("Friday, 17 October 2024", "'Friday, 17 October 2024': 2024-10-17 was a Thursday, not a Friday; check which is meant"),
+    ("17 October", "'17 October' has no year: write the date with its year (YYYY-MM-DD)"),
+    ("October 17", "'October 17' has no year"),
+])  # fmt: skip
+def test_a_wrong_weekday_or_a_date_without_its_year_is_refused_saying_so(tmp_path: Path, written: str, words: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X + f"    date: '{written}'\n", encoding="utf-8")
+    (problem,) = read_claims(path).problems
+    assert words in problem.message, problem.message

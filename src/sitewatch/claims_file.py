@@ -221,6 +221,18 @@ def _site_id(value: Any, field: str) -> str:
     return _text(value, field).lower()
 
 
+_WEEKDAY = re.compile(r"(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+                      r"\.?,?\s+(.+)", re.IGNORECASE)
+
+
+def _day_of(text: str) -> date | None:
+    """The date of ``2024-10-17`` or of a date written out (:func:`written_date`); None else."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return written_date(text)
+
+
 _NUMERIC = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})")
 _MONTH_ALONE = re.compile(r"(\d{4})-(\d{2})")
 
@@ -276,6 +288,13 @@ def _date(value: Any, field: str, utc_offset_hours: float) -> date:
         pass
     if (written := written_date(text)) is not None:
         return written
+    if (m := _WEEKDAY.fullmatch(" ".join(text.split()))) and (day := _day_of(m.group(2))) is not None:
+        named = m.group(1).lower()
+        if not calendar.day_name[day.weekday()].lower().startswith(named):
+            raise _Bad(field, f"{value!r}: {day} was a {calendar.day_name[day.weekday()]}, not a {named.title()}; check which is meant")
+        return day
+    if written_date(f"{text} 2000") is not None:
+        raise _Bad(field, f"{value!r} has no year: write the date with its year (YYYY-MM-DD)")
     if (m := _MONTH_ALONE.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
         year, month = int(m.group(1)), int(m.group(2))
         last = date(year, month, calendar.monthrange(year, month)[1])

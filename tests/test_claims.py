@@ -236,7 +236,9 @@ def test_presence_days_within_the_tolerance_support_and_more_contradict() -> Non
     assert r.verdict == "supported" and r.reason.startswith("6 dates with a vessel at a berth of rason among 10 usable imaged dates")
     assert len(r.images) == 6
     assert _days_claim(4, 1, o, d, "2023-09-10").verdict == "contradicted"  # 6 > 4 + 1
-    assert _days_claim(8, 1, o, d, "2023-09-10").verdict == "contradicted"  # every day imaged: 6 < 7
+    r = _days_claim(8, 1, o, d, "2023-09-10")  # every day imaged: 6 < 7
+    assert r.verdict == "contradicted" and r.reason.endswith(": fewer than claimed, with every day of the range imaged (SIMULATED imagery)")
+    assert "all 0 days" not in r.reason  # was "even if all 0 days without a usable image had one"
 
 
 def test_presence_days_below_the_claim_with_days_unimaged_is_not_testable() -> None:

@@ -538,8 +538,9 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
     if n > claimed + tol:
         return PartResult(a, CONTRADICTED, base + ": more than claimed", images, tested, untested)
     if n + blind < claimed - tol:
-        return PartResult(a, CONTRADICTED, base + f": fewer than claimed, even if all {blind} days without a usable image had one",
-                          images, tested, untested)  # fmt: skip
+        # "even if all 0 days without a usable image had one" read as a slip when every day was imaged
+        why = f"even if all {blind} days without a usable image had one" if blind else "with every day of the range imaged"
+        return PartResult(a, CONTRADICTED, f"{base}: fewer than claimed, {why}", images, tested, untested)
     return PartResult(a, UNTESTABLE, base + f": fewer than claimed, but the {blind} days without a usable image could hold the rest",
                       images, tested, untested)  # fmt: skip
 

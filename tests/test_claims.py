@@ -657,3 +657,36 @@ def test_a_wrong_weekday_or_a_date_without_its_year_is_refused_saying_so(tmp_pat
     path.write_text(_CLAIM_X + f"    date: '{written}'\n", encoding="utf-8")
     (problem,) = read_claims(path).problems
     assert words in problem.message, problem.message
+
+
+def test_a_transit_whose_vessel_was_still_at_the_origin_on_the_last_date_with_no_image_after_is_not_testable() -> None:
+    # Rason imaged 11-13 October with a vessel there on each date and no image after: it may have left on
+    # the 13th after its image and been the vessel first seen at Dunai on the 14th. The claim was
+    # "contradicted ... with both sites imaged on every date", though no image could show it gone.
+    rason = _site("rason", *RASON, berths=())
+    dunai = _site(berths=())
+    r_obs = [obs(f"2024-10-{d}", site="rason") for d in (11, 12, 13)]
+    d_obs = [obs(f"2024-10-{d}", site="dunai", hour=1) for d in range(11, 16)]
+    dets = [vessel(o, 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs]
+    dets += [vessel(o, 0, 90.0, berth=None) for o in d_obs if o.scene.acquired.day >= 14]
+    transit = {"kind": "vessel_transit", "within_days": 2}
+    when = {"from": "2024-10-11", "to": "2024-10-13"}
+    r = verdict(transit, r_obs + d_obs, dets, sites=("rason", "dunai"), site_objs=[rason, dunai], **when)
+    assert r.verdict == "not testable", r.reason
+    assert "rason has no usable image on 1 date (2024-10-14)" in r.reason
+    # With no vessel at Rason, none could have left on the 13th: the 14th is not needed.
+    r = verdict(transit, r_obs + d_obs, [d for d in dets if d.observation_id not in {o.id for o in r_obs}],
+                sites=("rason", "dunai"), site_objs=[rason, dunai], **when)
+    assert r.verdict == "contradicted", r.reason
+
+
+def test_a_transit_contradicted_names_the_images_that_saw_no_such_vessel() -> None:
+    # "no vessel left rason ... with both sites imaged on every date" named no image at all.
+    r = _transit(DAYS, DAYS, "2024-10-16")  # 4 days later: too late
+    assert r.verdict == "contradicted"
+    assert r.reason.endswith("(SIMULATED imagery)")  # resting on no image, it did not say the imagery was simulated
+    rason = [im.observation_id for im in r.images if im.site_id == "rason"]
+    dunai = [im.observation_id for im in r.images if im.site_id == "dunai"]
+    assert rason == [f"rason/rason-2024-10-{d}-sar-10" for d in (11, 12, 13)]
+    assert dunai == [f"dunai/dunai-2024-10-{d}-sar-10" for d in range(11, 16)]
+    assert all(not im.detection_ids for im in r.images if im.site_id == "dunai")

@@ -609,12 +609,22 @@ def _transit(a: Assertion, world: World) -> PartResult:
         return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in maybe for im in _link_images(k2, by_id, det_by_id)),
                           (), (dep.date, arr.date))  # fmt: skip
     need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
+    # A vessel of the size still at the origin on the last date may have left that day after its image: only
+    # an image of the next day shows it gone (or not), so without one the claim cannot be contradicted.
+    if any(
+        d.kind == "vessel" and fit_state != "no"
+        for o in world.on_date(origin.id, a.end)[0] for d in world.detections_of(o.id)
+        for fit_state in (_fit(sized, d, o.scene.resolution_m)[0],)
+    ):  # fmt: skip
+        need[origin.id] = [*need[origin.id], a.end + timedelta(days=1)]
     gaps = {sid: [d for d in days if not world.on_date(sid, d)[0]] for sid, days in need.items()}
     missing = {sid: g for sid, g in gaps.items() if g}
     if not missing:
+        # The images that saw no such departure and no such arrival: every usable one of the dates that matter.
+        seen = tuple(Image.of(o) for sid, days in need.items() for d in days for o in world.on_date(sid, d)[0])
         return PartResult(a, CONTRADICTED, f"no vessel {a.size_text() + ' ' if a.size_text() else ''}left {origin.id} between "
                           f"{a.start} and {a.end} and reached {dest.id} within {count_noun(within, 'day')}, with both sites "
-                          "imaged on every date", (), tuple(need[origin.id]), ())  # fmt: skip
+                          "imaged on every date", seen, tuple(_days(a.start, a.end)), ())  # fmt: skip
     text = "; ".join(f"{sid} has no usable image on {count_noun(len(g), 'date')} ({_dates_text(g, 4)})" for sid, g in missing.items())
     return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {count_noun(within, 'day')}, "
                       f"but a vessel may have come and gone between images: {text}", (), (),

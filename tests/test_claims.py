@@ -690,3 +690,13 @@ def test_a_transit_contradicted_names_the_images_that_saw_no_such_vessel() -> No
     assert rason == [f"rason/rason-2024-10-{d}-sar-10" for d in (11, 12, 13)]
     assert dunai == [f"dunai/dunai-2024-10-{d}-sar-10" for d in range(11, 16)]
     assert all(not im.detection_ids for im in r.images if im.site_id == "dunai")
+
+
+def test_a_yaml_error_names_the_lines_as_an_editor_shows_them(tmp_path: Path) -> None:
+    # It read "(while scanning a quoted scalar in "<unicode string>", line 3, column 11: text: "unclosed ^ found …)".
+    path = tmp_path / "c.yaml"
+    path.write_text('claims:\n  - id: a\n    text: "unclosed\n    sites: [dunai]\n', encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_claims(path)
+    assert str(err.value) == (f"{path}: not valid YAML (found unexpected end of stream at line 5, column 1; while "
+                              "scanning a quoted scalar at line 3, column 11: 'text: \"unclosed')")

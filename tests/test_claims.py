@@ -700,3 +700,37 @@ def test_a_yaml_error_names_the_lines_as_an_editor_shows_them(tmp_path: Path) ->
         read_claims(path)
     assert str(err.value) == (f"{path}: not valid YAML (found unexpected end of stream at line 5, column 1; while "
                               "scanning a quoted scalar at line 3, column 11: 'text: \"unclosed')")
+
+
+WEST = Berth("pier-west", LineString([(LON - 0.002, LAT - 0.003), (LON - 0.002, LAT + 0.002)]), "Pier, west face")
+
+
+def test_no_vessel_at_two_claimed_berths_one_hidden_by_cloud_is_not_testable() -> None:
+    # "At pier-east or pier-west" with pier-east under cloud and pier-west empty: a vessel may be at pier-east.
+    # It was contradicted (and "the pier empty" supported) because one claimed berth was seen.
+    site = _site(berths=(PIER, WEST))
+    o = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.1, hidden={"pier-east": 1.0})
+    both = {"berth": ["pier-east", "pier-west"], "min_length_m": 100, "max_length_m": 130}
+    r = verdict({"kind": "vessel_present", **both}, [o], [], site_objs=[site])
+    assert r.verdict == "not testable", r.reason
+    assert "pier-east hidden (cloud or no data)" in r.reason
+    assert verdict({"kind": "vessel_absent", **both}, [o], [], site_objs=[site]).verdict == "not testable"
+    assert verdict({"kind": "vessel_absent", "berth": "any"}, [o], [], site_objs=[site]).verdict == "not testable"
+    # The berth that was seen alone is decided, and so are both when a second image that day saw pier-east.
+    assert verdict({"kind": "vessel_present", "berth": "pier-west"}, [o], [], site_objs=[site]).verdict == "contradicted"
+    sar = obs("2024-10-17", hour=9)
+    assert verdict({"kind": "vessel_absent", **both}, [o, sar], [], site_objs=[site]).verdict == "supported"
+    # A fitting vessel at the berth that was seen still decides.
+    r = verdict({"kind": "vessel_present", **both}, [o], [vessel(o, 0, 111.0, berth="pier-west")], site_objs=[site])
+    assert r.verdict == "supported"
+
+
+def test_no_crane_at_a_claimed_berth_hidden_by_cloud_is_not_testable() -> None:
+    # "A crane at pier-east" on a 3 m image whose cloud (10 % of the site) lay on pier-east was contradicted.
+    o = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.1, hidden={"pier-east": 1.0})
+    at_pier = {"kind": "object_present", "object": "crane", "berth": "pier-east"}
+    r = verdict(at_pier, [o], [])
+    assert r.verdict == "not testable" and "pier-east hidden (cloud or no data)" in r.reason, r.reason
+    assert verdict({**at_pier, "kind": "object_absent"}, [o], []).verdict == "not testable"
+    clear = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.0)
+    assert verdict(at_pier, [clear], []).verdict == "contradicted"

@@ -338,13 +338,17 @@ def _at_place(a: Assertion, berth_id: str | None) -> bool:
     return berth_id in a.berths
 
 
-def _place_seen(a: Assertion, o: Observation, site: Site, params: TimelineParams) -> bool:
-    """The image saw the claimed place: the site, or some claimed berth not hidden by cloud or no data."""
+def _claimed_berths(a: Assertion, site: Site) -> list[str]:
+    """The berths a claim names (all the site's for ``berth: any``); empty: the whole site."""
     if not a.berths:
-        return True
+        return []
+    return [b.id for b in site.berths] if a.berths == (ANY_BERTH,) else list(a.berths)
+
+
+def _berths_seen(a: Assertion, o: Observation, site: Site, params: TimelineParams) -> set[str]:
+    """The claimed berths the image saw: not hidden by cloud or missing data."""
     hidden = set(hidden_berths([o], params))
-    wanted = [b.id for b in site.berths] if a.berths == (ANY_BERTH,) else list(a.berths)
-    return any(b not in hidden for b in wanted)
+    return {b for b in _claimed_berths(a, site) if b not in hidden}
 
 
 def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
@@ -355,9 +359,13 @@ def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     fits: list[tuple[Observation, Detection, str]] = []
     maybes: list[tuple[Observation, Detection, str]] = []
     seen: list[Observation] = []
+    site = world.sites[a.site_ids[0]]
+    berths_seen: set[str] = set()
     for o in usable:
-        if _place_seen(a, o, world.sites[a.site_ids[0]], world.params):
+        saw = _berths_seen(a, o, site, world.params)
+        if saw or not a.berths:
             seen.append(o)
+            berths_seen |= saw
         for d in world.detections_of(o.id):
             if d.kind != "vessel" or not _at_place(a, d.berth_id):
                 continue
@@ -377,6 +385,12 @@ def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     if not seen:
         return _Day(UNTESTABLE, f"{day}: {a.where_text()} hidden (cloud or no data) in every usable image",
                     tuple(Image.of(o, note="the place hidden") for o in usable) + notes, False)  # fmt: skip
+    # "No vessel at pier-east or pier-west" needs both seen that day: one under cloud may hold it.
+    if unseen := [b for b in _claimed_berths(a, site) if b not in berths_seen]:
+        looks = ", ".join(Image.of(o).label() for o in seen)
+        return _Day(UNTESTABLE, f"{looks}: no {what[2:]} at {', '.join(sorted(berths_seen))}, but "
+                    f"{' and '.join(unseen)} hidden (cloud or no data) in every usable image",
+                    tuple(Image.of(o, note=f"{', '.join(unseen)} hidden") for o in usable) + notes, False)  # fmt: skip
     looks = ", ".join(Image.of(o).label() for o in seen)
     reason = f"{looks}: no {what[2:]} {a.where_text()}"
     return _Day(CONTRADICTED if present else SUPPORTED, reason, tuple(Image.of(o) for o in seen), True)
@@ -458,6 +472,11 @@ def _object_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
         o, _, text = unknown[0]
         return _Day(UNTESTABLE, f"{Image.of(o).label()}: {text}", _grouped(unknown), False)
     looks = ", ".join(Image.of(o).label() for o in fine)
+    # As for vessels: "no crane at pier-east" needs pier-east seen, not under cloud, in some fine image of the date.
+    seen = set().union(*(_berths_seen(a, o, site, world.params) for o in fine))
+    if unseen := [b for b in _claimed_berths(a, site) if b not in seen]:
+        return _Day(UNTESTABLE, f"{looks}: no {what}, but {' and '.join(unseen)} hidden (cloud or no data) in every usable image "
+                    f"of {fine_res:g} m or finer", tuple(Image.of(o, note=f"{', '.join(unseen)} hidden") for o in fine) + notes, False)  # fmt: skip
     return _Day(CONTRADICTED if present else SUPPORTED, f"{looks}: no {what}", tuple(Image.of(o) for o in fine), True)
 
 

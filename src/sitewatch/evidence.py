@@ -630,11 +630,9 @@ def _transit(a: Assertion, world: World) -> PartResult:
     need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
     # A vessel of the size still at the origin on the last date may have left that day after its image: only
     # an image of the next day shows it gone (or not), so without one the claim cannot be contradicted.
-    if any(
-        d.kind == "vessel" and fit_state != "no"
-        for o in world.on_date(origin.id, a.end)[0] for d in world.detections_of(o.id)
-        for fit_state in (_fit(sized, d, o.scene.resolution_m)[0],)
-    ):  # fmt: skip
+    still_there = any(d.kind == "vessel" and _fit(sized, d, o.scene.resolution_m)[0] != "no"
+                      for o in world.on_date(origin.id, a.end)[0] for d in world.detections_of(o.id))  # fmt: skip
+    if still_there:
         need[origin.id] = [*need[origin.id], a.end + timedelta(days=1)]
     gaps = {sid: [d for d in days if not world.on_date(sid, d)[0]] for sid, days in need.items()}
     missing = {sid: g for sid, g in gaps.items() if g}

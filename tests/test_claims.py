@@ -734,3 +734,16 @@ def test_no_crane_at_a_claimed_berth_hidden_by_cloud_is_not_testable() -> None:
     assert verdict({**at_pier, "kind": "object_absent"}, [o], []).verdict == "not testable"
     clear = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.0)
     assert verdict(at_pier, [clear], []).verdict == "contradicted"
+
+
+def test_a_berth_named_in_another_case_is_the_berth_so_spelt() -> None:
+    # "Pier-East" was refused as "not a berth of dunai (its berths: pier-east, …)".
+    raw = [{**GOOD, "assert": {"kind": "vessel_present", "berth": ["Pier-East"]}},
+           {**GOOD, "id": "two", "assert": {"kind": "vessel_present", "berth": "PIER-EAST"}}]  # fmt: skip
+    checked = check_against_sites(parse_claims(raw), {"dunai": _site()})
+    assert not checked.problems, checked.problems
+    assert [c.assertions[0].berths for c in checked.claims] == [("pier-east",), ("pier-east",)]
+    # Two berths spelt alike but for case: which one is meant cannot be told, and the name is refused.
+    twins = _site(berths=(PIER, replace(PIER, id="PIER-EAST")))
+    (problem,) = check_against_sites(parse_claims([raw[0]]), {"dunai": twins}).problems
+    assert problem.field == "assert.berth" and "'Pier-East' is not a berth of dunai" in problem.message

@@ -533,12 +533,31 @@ def check_against_sites(claims: ClaimsFile, sites: Mapping[str, Site]) -> Claims
     kept: list[ClaimSpec] = []
     problems = list(claims.problems)
     for spec in claims.claims:
+        spec = _berths_as_stored(spec, sites)
         problem = _site_problem(spec, sites)
         if problem:
             problems.append(problem)
         else:
             kept.append(spec)
     return replace(claims, claims=tuple(kept), problems=tuple(problems))
+
+
+def _berths_as_stored(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimSpec:
+    """``spec`` with each berth named in another case than the site's ("Pier-East") as the site names it, when
+    only one of its berths is spelt so; other names are left for :func:`_site_problem` to refuse."""
+
+    def stored(a: Assertion) -> Assertion:
+        site = sites.get(a.site_ids[0])
+        if site is None or not a.berths:
+            return a
+        known = [b.id for b in site.berths]
+        named = []
+        for b in a.berths:
+            same = [k for k in known if k.casefold() == b.casefold()]
+            named.append(same[0] if b not in known and b != ANY_BERTH and len(same) == 1 else b)
+        return replace(a, berths=tuple(named))
+
+    return replace(spec, assertions=tuple(stored(a) for a in spec.assertions))
 
 
 def _site_problem(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimProblem | None:

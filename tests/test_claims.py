@@ -747,3 +747,9 @@ def test_a_berth_named_in_another_case_is_the_berth_so_spelt() -> None:
     twins = _site(berths=(PIER, replace(PIER, id="PIER-EAST")))
     (problem,) = check_against_sites(parse_claims([raw[0]]), {"dunai": twins}).problems
     assert problem.field == "assert.berth" and "'Pier-East' is not a berth of dunai" in problem.message
+
+
+def test_a_claim_missing_several_fields_names_them_all() -> None:
+    # It said "source: missing" alone; once source was added, "sites: missing"; then "assert: missing".
+    (problem,) = parse_claims([{"id": "half", "text": "a ship at Dunai", "date": "2024-10-17"}]).problems
+    assert (problem.claim, problem.field, problem.message) == ("half", "source", "missing, and so are sites, assert")

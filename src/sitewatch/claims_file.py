@@ -445,6 +445,10 @@ def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
     unknown = unknown_fields(raw, _CLAIM_FIELDS)
     if unknown:
         raise _Bad(unknown[0], f"not a field of a claim; the fields are {', '.join(sorted(_CLAIM_FIELDS))}")
+    # Every field left out at once, so that a claim half written is not refused one field a run.
+    missing = [k for k in ("id", "text", "source", "sites", "assert") if raw.get(k) is None]
+    if len(missing) > 1:
+        raise _Bad(missing[0], f"missing, and so are {', '.join(missing[1:])}")
     claim_id = _text(raw.get("id"), "id")
     if not RECORD_ID.match(claim_id):
         raise _Bad("id", f"{claim_id!r}: use letters, digits, '.', '_' and '-'")

@@ -753,3 +753,16 @@ def test_a_claim_missing_several_fields_names_them_all() -> None:
     # It said "source: missing" alone; once source was added, "sites: missing"; then "assert: missing".
     (problem,) = parse_claims([{"id": "half", "text": "a ship at Dunai", "date": "2024-10-17"}]).problems
     assert (problem.claim, problem.field, problem.message) == ("half", "source", "missing, and so are sites, assert")
+
+
+def test_presence_days_does_not_count_a_date_whose_claimed_berth_was_hidden_as_one_without_a_vessel() -> None:
+    # Ten dates imaged, a vessel at pier-1 on six; on the other four pier-1 lay under cloud. "10 days" was
+    # contradicted ("fewer than claimed, with every day of the range imaged"): those four may have had one.
+    o, d = _rason_days(10, 6)
+    o = o[:6] + [replace(x, provenance={"berths_hidden": {"pier-1": 1.0}}) for x in o[6:]]
+    r = _days_claim(10, 0, o, d, "2023-09-10")
+    assert r.verdict == "not testable", r.reason
+    assert "among 6 usable imaged dates of the 10 days 2023-09-01 to 2023-09-10, and 4 imaged dates with a claimed berth hidden" in r.reason
+    assert "the 4 days without a usable image or with a claimed berth hidden could hold the rest" in r.reason
+    assert r.parts[0].untested == tuple(date(2023, 9, 7 + i) for i in range(4))
+    assert _days_claim(6, 0, o, d, "2023-09-10").verdict == "supported"

@@ -538,29 +538,36 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
             for s in hits:
                 by_o[s.observation_id].append(dets[s.detection_id])
             present.append((row.date, [Image.of(obs[k], v) for k, v in by_o.items()]))
-    n, imaged = len(present), len(tl.rows)
+    # A date with no vessel seen but a claimed berth hidden (cloud, no data) in all its images did not see the
+    # place: like a date with no image it may have had one, and is not counted among those imaged.
+    wanted, with_vessel = _claimed_berths(a, site), {d for d, _ in present}
+    unseen = [r for r in tl.rows if r.date not in with_vessel and any(b in r.hidden_berths for b in wanted)]
+    n, imaged = len(present), len(tl.rows) - len(unseen)
     span_days = (a.end - a.start).days + 1
     blind = span_days - imaged
     claimed, tol = a.days or 0, a.tolerance
     what = f"{count_noun(n, 'date')} with a vessel {a.size_text() + ' ' if a.size_text() else ''}{a.where_text()}"
-    base = (f"{what} among {count_noun(imaged, 'usable imaged date')} of the {span_days} days {a.start} to {a.end} "
+    hidden = f", and {count_noun(len(unseen), 'imaged date')} with a claimed berth hidden (cloud or no data)" if unseen else ""
+    base = (f"{what} among {count_noun(imaged, 'usable imaged date')} of the {span_days} days {a.start} to {a.end}{hidden} "
             f"(claimed {claimed}{f' ± {tol}' if tol else ''})")  # fmt: skip
+    days_blind = "days without a usable image" + (" or with a claimed berth hidden" if unseen else "")
     images = tuple(im for _, ims in present for im in ims)
-    tested = tuple(r.date for r in tl.rows)
+    unseen_dates = {r.date for r in unseen}
+    tested = tuple(r.date for r in tl.rows if r.date not in unseen_dates)
     untested = tuple(d for d in _days(a.start, a.end) if d not in set(tested))
     if not imaged:  # a count over no image is no evidence, whatever was claimed
         return PartResult(a, UNTESTABLE, f"no usable image of {site.id} on the {span_days} days {a.start} to {a.end}",
                           images, tested, untested)  # fmt: skip
     if claimed - tol <= n <= claimed + tol:
-        note = f"; the {blind} days without a usable image are not counted" if blind else ""
+        note = f"; the {blind} {days_blind} are not counted" if blind else ""
         return PartResult(a, SUPPORTED, base + note, images, tested, untested)
     if n > claimed + tol:
         return PartResult(a, CONTRADICTED, base + ": more than claimed", images, tested, untested)
     if n + blind < claimed - tol:
         # "even if all 0 days without a usable image had one" read as a slip when every day was imaged
-        why = f"even if all {blind} days without a usable image had one" if blind else "with every day of the range imaged"
+        why = f"even if all {blind} {days_blind} had one" if blind else "with every day of the range imaged"
         return PartResult(a, CONTRADICTED, f"{base}: fewer than claimed, {why}", images, tested, untested)
-    return PartResult(a, UNTESTABLE, base + f": fewer than claimed, but the {blind} days without a usable image could hold the rest",
+    return PartResult(a, UNTESTABLE, base + f": fewer than claimed, but the {blind} {days_blind} could hold the rest",
                       images, tested, untested)  # fmt: skip
 
 

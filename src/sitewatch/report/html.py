@@ -729,7 +729,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         period=period_text(params),
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        workspace=ws.root.name if sharing else str(ws.root.resolve()),
+        workspace=ws.root.resolve().name if sharing else str(ws.root.resolve()),  # `-w .` has no name of its own
         shared_note=SHARED_NOTE if sharing else "",
         catalogue_size=len(catalogue()),
     )

@@ -77,7 +77,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     for f in result.files:
         bad = ", ".join(f"{why} {n}" for why, n in sorted(f.bad.items()))
         echo_wrapped(
-            f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}): {f.rows} rows, "
+            f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}"
+            f"{f', times without a zone at {f.time_zone} as its header says' if f.time_zone else ''}): {f.rows} rows, "
             f"{f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
             + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")

@@ -89,8 +89,10 @@ __all__ = [
     "AisTrack",
     "AisReadSummary",
     "AisData",
+    "column_separator",
     "detect_format",
     "header_zone",
+    "mmsi_of_cell",
     "open_ais_text",
     "read_ais",
 ]
@@ -306,7 +308,7 @@ _SEPARATORS = (";", "\t", "|")
 """Column separators besides the comma: a spreadsheet's CSV where the decimal mark is a comma uses ';'."""
 
 
-def _separator(first_line: str) -> str:
+def column_separator(first_line: str) -> str:
     """The separator whose split of the header line is an AIS form: a comma unless another one alone is."""
     for separator in (",", *_SEPARATORS):
         header = next(csv.reader([first_line], delimiter=separator), [])
@@ -367,7 +369,7 @@ def _sides(row: Sequence[str], cols: tuple[int, int] | None, num: Callable[..., 
     return a + b if a > 0 and b > 0 else math.nan
 
 
-def _mmsi(text: str) -> str:
+def mmsi_of_cell(text: str) -> str:
     """A cell's MMSI as its 9 digits: a spreadsheet's float (``273456780.0``) and text padded with zeros
     (``0273456780``, a fixed-width column) read as the number they write; anything else as written."""
     s = text.strip().removesuffix(".0")
@@ -529,7 +531,7 @@ def _read_one(
 ) -> AisReadSummary:
     try:
         with open_ais_text(path) as f:
-            separator = _separator(f.readline())
+            separator = column_separator(f.readline())
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
                               footprint, index)
@@ -642,7 +644,7 @@ def _read_rows(
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
-            mmsi = _mmsi(row[i_mmsi])
+            mmsi = mmsi_of_cell(row[i_mmsi])
             named += 1
             if not _is_mmsi(mmsi):
                 bad["mmsi"] += 1
@@ -668,7 +670,7 @@ def _read_rows(
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z, or Unix seconds"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
                          f"(e.g. {first_bad_time!r} on line {bad_time_line}): give the times as {form}")  # fmt: skip
-    if named and bad["mmsi"] == named and not any(_is_mmsi(_mmsi(m)) for m in sample_mmsis):
+    if named and bad["mmsi"] == named and not any(_is_mmsi(mmsi_of_cell(m)) for m in sample_mmsis):
         # Every row near the sites refused for its MMSI, while the rest of the file was never asked: going on would
         # call every detection dark.
         raise InputError(f"{path}: no MMSI could be read in its {header[i_mmsi].strip()!r} column "

@@ -462,6 +462,27 @@ def test_command_geojson_points_carry_the_csv_columns(world: tuple[Path, Path], 
     assert by["unseen"]["length_m"] is None and by["unseen"]["ais_length_m"] == 90
 
 
+def test_command_reads_a_time_column_in_the_zone_its_name_gives(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # Was: refused, "generic lacks 'time'", for a header "Time (UTC+10)" of local times. Read in that zone, the file
+    # matches as the UTC one does, and the read line and the report say which zone its times were read in.
+    root, ais = world
+    lines = ais.read_text(encoding="utf-8").splitlines()
+    local = [lines[0].replace(",time,", ",Time (UTC+10),")]
+    for line in lines[1:]:
+        mmsi, stamp, rest = line.split(",", 2)
+        t = datetime.fromisoformat(stamp) + timedelta(hours=10)
+        local.append(f"{mmsi},{t:%Y-%m-%d %H:%M:%S},{rest}")
+    zoned = tmp_path / "local.csv"
+    zoned.write_text("\n".join(local) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(zoned), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert f"read {zoned} (generic, times without a zone at UTC+10:00 as its header says): 11 rows" in " ".join(res.output.split())
+    assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 2 observation(s)" in res.output
+    html = tmp_path / "r.html"
+    assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(html), "--ais", str(zoned)]).exit_code == 0
+    assert "local.csv (generic, times without a zone at UTC+10:00 as its header says, 11 rows" in html.read_text(encoding="utf-8")
+
+
 def test_command_date_range_and_gap(world: tuple[Path, Path]) -> None:
     root, ais = world
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--from", "2024-10-18", "--json"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import shapely
 from click.testing import CliRunner
 from shapely.geometry import Point, box
 
@@ -446,6 +447,22 @@ def test_command_writes_kml_points_and_refuses_other_suffixes(world: tuple[Path,
         res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(tmp_path / name)])
         assert res.exit_code == 2 and name in res.stderr and ".kml" in res.stderr, res.output
         assert not (tmp_path / name).exists()
+
+
+def test_command_kml_points_come_into_gdal_typed(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # What QGIS reads (GDAL's LIBKML driver): a layer per site and status, numbers as numbers, points as points.
+    pyogrio = pytest.importorskip("pyogrio")
+    if "LIBKML" not in pyogrio.list_drivers():
+        pytest.skip("GDAL without its LIBKML driver")
+    root, ais = world
+    out = tmp_path / "ais.kml"
+    assert CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)]).exit_code == 0
+    layers = {str(name): str(kind) for name, kind in pyogrio.list_layers(out)}
+    assert {"dunai matched", "dunai dark", "dunai unseen"} <= set(layers)
+    meta, _, wkb, values = pyogrio.raw.read(out, layer="dunai matched")
+    col = dict(zip(meta["fields"], values, strict=True))
+    assert [shapely.from_wkb(g).geom_type for g in wkb] == ["Point"]
+    assert col["distance_m"].dtype.kind == "f" and col["simulated"].dtype == bool and list(col["mmsi"]) == ["273111111"]
 
 
 def test_command_geojson_points_carry_the_csv_columns(world: tuple[Path, Path], tmp_path: Path) -> None:

@@ -253,14 +253,14 @@ def header_zone(name: str, path: str | Path = "AIS file") -> tuple[str, timezone
     UTC+10:00; ``Timestamp (UTC)`` is ``Timestamp`` at UTC); another name as it is, and None.
 
     Only a name that is a time column's without its zone (:data:`GENERIC_ALIASES`) is read so. An offset
-    beyond ±14:00 is an :class:`~sitewatch.errors.InputError` naming the file and the column."""
+    outside UTC-12 to UTC+14 is an :class:`~sitewatch.errors.InputError` naming the file and the column."""
     m = _HEADER_ZONE.fullmatch(name.strip().lstrip("\ufeff"))
     if m is None or _norm(m["name"]) not in GENERIC_ALIASES["time"]:
         return name, None
     if m["sign"] is None:
         return m["name"], UTC
     offset = timedelta(hours=int(m["h"]), minutes=int(m["m"] or 0))
-    if offset > timedelta(hours=14) or int(m["m"] or 0) >= 60:
+    if offset > timedelta(hours=12 if m["sign"] == "-" else 14) or int(m["m"] or 0) >= 60:
         raise InputError(f"{path}: its column {name.strip()!r} names a zone no place keeps (UTC{m['sign']}"
                          f"{m['h']}{':' + m['m'] if m['m'] else ''}); the zones run from UTC-12 to UTC+14")  # fmt: skip
     return m["name"], timezone(-offset if m["sign"] == "-" else offset)

@@ -94,6 +94,7 @@ __all__ = [
     "LinkCandidate",
     "Links",
     "moves_from_timeline",
+    "pairing_reach_days",
     "great_circle_km",
     "sea_route_note",
     "DistanceBy",
@@ -369,7 +370,9 @@ class Links:
     links: tuple[LinkCandidate, ...]
     """Every pair that fits by size and window, feasible or not, in the order of the departures."""
     departures: int
+    """The departures dated in the period (``params.start`` to ``params.end``), at every site."""
     arrivals: int
+    """The arrivals dated in the period, at every site."""
     notes: tuple[str, ...] = ()
     """Pairs of sites left out (no sea route) and other remarks, one sentence each."""
 
@@ -584,6 +587,18 @@ def _likely_class(d: Move, a: Move) -> str | None:
     return top
 
 
+def pairing_reach_days(utc_offset_hours: float = 0.0) -> int:
+    """Most days an arrival's date can lie before the date of a departure it is linked with: a link's arrival image
+    is after its departure's, but an image known only by its date spans its day (12 h either side of its 12:00) and
+    counts for its UTC date, the others for their date ``utc_offset_hours`` from UTC."""
+    return 2 + math.ceil(abs(utc_offset_hours) / 24)
+
+
+def _dated_in(day: date, params: LinkParams) -> bool:
+    """Whether a move dated ``day`` is one of the period's (``params.start`` to ``params.end``; open when None)."""
+    return not ((params.start and day < params.start) or (params.end and day > params.end))
+
+
 def find_links(
     sites: Sequence[Site],
     timelines: Mapping[str, Timeline],
@@ -609,8 +624,14 @@ def find_links(
         if tl is None:
             continue
         dep, arr = moves_from_timeline(tl, obs_by_id, det_by_id)
-        departures += [m for m in dep if not (params.start and m.date < params.start)]
-        arrivals += [m for m in arr if not (params.end and m.date > params.end)]
+        # A link's arrival is after its departure, so its date is at most pairing_reach_days before the departure's:
+        # a departure later than that after --to has no arrival to pair with, nor an arrival that long before --from.
+        # (Kept or not, they gave the same links; now a timeline read for the period alone gives them too.)
+        reach = timedelta(days=pairing_reach_days(tl.params.utc_offset_hours))
+        departures += [m for m in dep if not (params.start and m.date < params.start)
+                       and not (params.end and m.date > params.end + reach)]  # fmt: skip
+        arrivals += [m for m in arr if not (params.end and m.date > params.end)
+                     and not (params.start and m.date < params.start - reach)]  # fmt: skip
     by_id = {s.id: s for s in sites}
     notes: dict[tuple[str, str], str] = {}
     routes: dict[tuple[str, str], SeaDistance] = {}
@@ -715,8 +736,8 @@ def find_links(
         site_ids=tuple(s.id for s in sites),
         params=params,
         links=tuple(out),
-        departures=len(departures),
-        arrivals=len(arrivals),
+        departures=sum(_dated_in(m.date, params) for m in departures),
+        arrivals=sum(_dated_in(m.date, params) for m in arrivals),
         notes=tuple(sorted({n for n in notes.values() if n}))
         + tuple(f"distance by sea between {' and '.join(p)}: {how}" for p, how in sorted(fallbacks.items())),
     )

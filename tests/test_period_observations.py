@@ -1,8 +1,9 @@
-"""``observations --from/--to`` reads the period (a day either side), not every site's years of images.
+"""``observations --from/--to`` reads the period (a day either side), not every site's years of images; AIS matching
+of a period reads that period's images and detections.
 
-It read every observation of the site (or of every site) and counted every detection of the store, then kept the
-period's rows; the pieces of a pass and the files of one acquisition that the listing names beside a row are within
-seconds of it, so a day either side holds them.
+``observations`` read every observation of the site (or of every site) and counted every detection of the store,
+then kept the period's rows; the pieces of a pass and the files of one acquisition that the listing names beside a
+row are within seconds of it, so a day either side holds them.
 """
 
 from __future__ import annotations
@@ -115,3 +116,38 @@ def test_an_image_near_the_read_s_edge_may_be_a_piece_of_a_pass_going_on_past_it
     assert _quiet_edges([far], since, until, 60.0) and not _quiet_edges([near, far], since, until, 60.0)
     assert not _quiet_edges([far, _at(far, until - timedelta(seconds=59))], since, until, 60.0)
     assert _quiet_edges([near, far], None, until, 60.0)
+
+
+def test_ais_of_a_period_reads_that_period_s_images_and_detections_alone(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ais --from/--to` (and `links`/`report --ais` of a period) read every image and detection of the sites, then
+    kept the period's images: now it reads those of the period's UTC dates, with the same answer."""
+    from sitewatch.analysis import ais
+    from sitewatch.analysis.ais import ais_to_dict, match_workspace
+    from sitewatch.workspace import open_workspace
+
+    csv = ws.parent / "ais.csv"
+    rows = [f"273000001,{FIRST + timedelta(days=k)}T09:30:00Z,42.05,{132.3 + 0.001 * (k % 3)}" for k in range(95, 110)]
+    csv.write_text("mmsi,time,lat,lon\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    start, end = date(2024, 4, 8), date(2024, 4, 12)  # (days 98-102: the pass's first piece, on day 99, is kept)
+
+    def matched() -> tuple[dict[str, Any], int]:
+        read: list[int] = []
+        real = Store.observations
+
+        def counting(self: Store, *a: Any, **kw: Any) -> list[Observation]:
+            out = real(self, *a, **kw)
+            read.append(len(out))
+            return out
+
+        monkeypatch.setattr(Store, "observations", counting)
+        with open_workspace(ws).store() as store:
+            result = match_workspace(store, ws, ["port", "other"], [csv], start=start, end=end)
+        monkeypatch.setattr(Store, "observations", real)
+        return ais_to_dict(result), sum(read)
+
+    doc, read = matched()
+    assert [o["acquired"][:10] for o in doc["observations"] if o["site_id"] == "port"] == [
+        "2024-04-08", "2024-04-09", "2024-04-09", "2024-04-10", "2024-04-11", "2024-04-12"]  # fmt: skip
+    assert read <= 2 * 7  # 400 on the old code
+    monkeypatch.setattr(ais, "period_times", lambda start, end: (None, None))  # every one read, as before
+    assert matched() == (doc, 2 * DAYS + 2)

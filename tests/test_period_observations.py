@@ -151,3 +151,27 @@ def test_ais_of_a_period_reads_that_period_s_images_and_detections_alone(ws: Pat
     assert read <= 2 * 7  # 400 on the old code
     monkeypatch.setattr(ais, "period_times", lambda start, end: (None, None))  # every one read, as before
     assert matched() == (doc, 2 * DAYS + 2)
+
+
+def test_the_site_api_of_a_period_counts_the_detections_of_that_period_alone(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/api/sites/SITE?from=&to=` (and the site page) counted the detections of every image of the site, a row each
+    from the store (years of them), to show a month's."""
+    from sitewatch.analysis import TimelineParams
+    from sitewatch.web.data import site_detail
+    from sitewatch.workspace import open_workspace
+
+    with open_workspace(ws).store() as store:
+        every = site_detail(store, "port")["observations"]
+        returned: list[int] = []
+        real = Store.execute
+
+        def counting(self: Store, sql: str, args: Any = ()) -> list[Any]:
+            rows = real(self, sql, args)
+            returned.append(len(rows))
+            return rows
+
+        monkeypatch.setattr(Store, "execute", counting)
+        month = site_detail(store, "port", TimelineParams(start=date(2024, 4, 10), end=date(2024, 5, 9)))
+    assert month["observations"] == [o for o in every if "2024-04-10" <= o["date"] <= "2024-05-09"]
+    assert {o["detections"] for o in month["observations"]} == {1}
+    assert sum(returned) <= 3 * 35  # 271 on the old code, 201 of them the counts: a row for each image of the site

@@ -226,6 +226,32 @@ def test_bad_dem_and_misused_options_are_named(ws, tmp_path) -> None:  # type: i
     assert not list((ws.root).rglob("*.tif"))
 
 
+def test_a_dem_with_no_data_over_the_site_is_named_not_the_rpcs(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A DEM left blank over the sea (SRTM's and others' voids): GDAL's transformer fails there, which read as the
+    image's RPCs failing ("cannot place the whole of the site"). The DEM is named; blanks away from the site are not."""
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    heights = np.full((100, 100), 100.0, np.float32)
+    heights[:, 50:] = -32768.0  # east of LON, the site's centre
+    blank = write_tiff(tmp_path / "dem_sea_blank.tif", heights, crs="EPSG:4326", nodata=-32768.0,
+                       transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))  # fmt: skip
+    heights[:, 50:] = np.nan  # a float DEM with NaN and no nodata value
+    nan = write_tiff(tmp_path / "dem_nan.tif", heights, crs="EPSG:4326", transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))
+    for dem in (blank, nan):
+        res = _ingest(ws, str(path), "--orthorectify", "--dem", str(dem), "--json")
+        assert res.exit_code == 1, res.output
+        (refused,) = json.loads(res.stdout)["refused"]
+        assert refused["reason"].startswith(f"--dem {dem}: has no data over part of site '{SITE.id}'")
+        assert "RPCs cannot place" not in refused["reason"].split("where")[0]
+    with ws.store() as store:
+        assert list(store.observations()) == []
+    heights[:, 50:] = 100.0
+    heights[:, 95:] = -32768.0  # blank 2 km east of the site only
+    away = write_tiff(tmp_path / "dem_blank_away.tif", heights, crs="EPSG:4326", nodata=-32768.0,
+                      transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))  # fmt: skip
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(away))
+    assert res.exit_code == 0, res.output
+
+
 def test_a_site_far_from_an_rpc_scene_is_missed_not_refused_and_a_gridded_file_is_left_as_it_is(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """RPCs are polynomials fitted over their scene: a cubic term, nothing within it (0.1 pixel), folds a site 1°
     east (20 normalised units) back onto the scene's centre, which that site was given."""

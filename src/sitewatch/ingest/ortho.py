@@ -26,7 +26,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.rpc import RPC
 from rasterio.warp import reproject, transform_bounds
-from rasterio.windows import Window
+from rasterio.windows import Window, from_bounds
 from shapely.geometry import Polygon, box
 
 from ..errors import ImageReadError, InputError, read_failure
@@ -97,10 +97,12 @@ def check_dem(dem: Path) -> None:
 
 
 def _check_dem_covers(dem: Path, grid: Grid, site_id: str) -> None:
-    """Refuse a DEM that does not cover the whole of the site's grid: GDAL fails for each pixel off it."""
+    """Refuse a DEM that does not cover the whole of the site's grid, or has no data over part of it (a void, the
+    sea left blank): GDAL's RPC transformer fails for each pixel there."""
     with rasterio.open(dem) as src:
         left, bottom, right, top = transform_bounds(grid.crs, src.crs, *_grid_box(grid).bounds, densify_pts=21)
         if box(*src.bounds).contains(box(left, bottom, right, top)):
+            _check_dem_has_data(src, dem, (left, bottom, right, top), site_id)
             return
         w, s, e, n = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
         sw, ss, se, sn = transform_bounds(grid.crs, "EPSG:4326", *_grid_box(grid).bounds)
@@ -108,6 +110,21 @@ def _check_dem_covers(dem: Path, grid: Grid, site_id: str) -> None:
         f"--dem {dem}: covers {w:.4f},{s:.4f},{e:.4f},{n:.4f} (W,S,E,N), not all of site {site_id!r} "
         f"({sw:.4f},{ss:.4f},{se:.4f},{sn:.4f}); give a DEM that covers the site, or --height"
     )
+
+
+def _check_dem_has_data(src: Any, dem: Path, bounds: tuple[float, float, float, float], site_id: str) -> None:
+    """Refuse a DEM with no data (its nodata value, or NaN) within ``bounds`` (the site's, in the DEM's CRS) or the
+    pixel around them its bilinear heights take."""
+    over = from_bounds(*bounds, transform=src.transform)
+    c0, r0 = max(math.floor(over.col_off) - 1, 0), max(math.floor(over.row_off) - 1, 0)
+    c1 = min(math.ceil(over.col_off + over.width) + 1, src.width)
+    r1 = min(math.ceil(over.row_off + over.height) + 1, src.height)
+    heights = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    if (np.ma.getmaskarray(heights) | ~np.isfinite(heights.filled(0))).any():
+        raise InputError(
+            f"--dem {dem}: has no data over part of site {site_id!r} (a void, or the sea left blank), where the RPCs "
+            "cannot place a pixel; fill it (e.g. gdal_fillnodata, or the sea at its height) or give --height"
+        )
 
 
 @dataclass(frozen=True)

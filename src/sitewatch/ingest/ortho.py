@@ -13,6 +13,7 @@ the relief times the tangent of the view angle (a hill 50 m above the quay, seen
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,9 @@ class Orthorectify:
     def describe(self) -> str:
         """What placed the pixels, in the words the output and the provenance use."""
         if self.dem is not None:
-            return f"the heights of the DEM {self.dem}"
+            vertical = dem_vertical_datum(self.dem)
+            taken = f"above {vertical}, its CRS's" if vertical else "taken as above the WGS84 ellipsoid: its CRS names no vertical datum"
+            return f"the heights of the DEM {self.dem.resolve()} ({taken})"
         return (
             f"one height, {self.height_m:g} m above the WGS84 ellipsoid (no DEM: ground above or below it is shifted "
             "by its relief times the tangent of the view angle)"
@@ -94,6 +97,51 @@ def check_dem(dem: Path) -> None:
                 )
     except RasterioError as exc:
         raise InputError(f"--dem {dem}: not a readable raster ({read_failure(exc)})") from exc
+
+
+def dem_vertical_datum(dem: Path) -> str | None:
+    """The name of the vertical datum the DEM's CRS gives its heights above (``EGM96 height``), or None when it names
+    none (GDAL then takes them as above the WGS84 ellipsoid, as Copernicus's and SRTM's are not: they are above the
+    geoid)."""
+    from pyproj import CRS
+
+    with rasterio.open(dem) as src:
+        if src.crs is None:
+            return None
+        crs = CRS.from_wkt(src.crs.to_wkt())
+    return next((sub.name for sub in crs.sub_crs_list if sub.is_vertical), None) if crs.is_compound else None
+
+
+def _check_dem_vertical(dem: Path, rpcs: RPC, lon: float, lat: float) -> None:
+    """Refuse a DEM whose CRS says its heights are above a geoid that GDAL cannot turn into heights above the
+    ellipsoid here (PROJ has not that geoid's grid: GDAL then takes them as ellipsoidal, without a word), when that
+    moves the pixel at (``lon``, ``lat``), the site's centre."""
+    from rasterio.transform import RPCTransformer
+
+    vertical = dem_vertical_datum(dem)
+    if vertical is None:
+        return
+    found = {}
+    for shift, above in (("NO", 0.0), ("NO", 10.0), ("YES", 0.0)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # rasterio's TransformWarning: a point not transformed
+                with RPCTransformer(rpcs, RPC_DEM=str(dem), RPC_DEM_APPLY_VDATUM_SHIFT=shift) as t:
+                    rows, cols = t.rowcol([lon], [lat], zs=[above], op=lambda v: v)
+            found[shift, above] = np.array([rows[0], cols[0]], float)
+        except (RasterioError, CPLE_BaseError):
+            found[shift, above] = np.array([np.nan, np.nan])
+    # GDAL fails when the CRS names a grid it cannot find, and takes the heights as ellipsoidal without a word
+    # when PROJ falls back to no shift (EGM96's grid not installed): either matters when 10 m of height moves a pixel.
+    moves = np.abs(found["NO", 10.0] - found["NO", 0.0]).max() > 1e-3
+    turned = found["YES", 0.0]
+    if moves and (not np.isfinite(turned).all() or np.allclose(turned, found["NO", 0.0], rtol=0, atol=1e-6)):
+        raise InputError(
+            f"--dem {dem}: its CRS gives its heights above {vertical}, which GDAL cannot turn into heights above the "
+            "WGS84 ellipsoid here (PROJ has not that geoid's grid; projsync --file NAME installs it), so the image "
+            "would be placed off by the geoid's height there times the tangent of the view angle; install the grid, "
+            "give a DEM of heights above the ellipsoid, or --height"
+        )
 
 
 def _check_dem_covers(dem: Path, grid: Grid, site_id: str) -> None:
@@ -125,6 +173,15 @@ def _check_dem_has_data(src: Any, dem: Path, bounds: tuple[float, float, float, 
             f"--dem {dem}: has no data over part of site {site_id!r} (a void, or the sea left blank), where the RPCs "
             "cannot place a pixel; fill it (e.g. gdal_fillnodata, or the sea at its height) or give --height"
         )
+
+
+def _grid_lonlat_centre(grid: Grid) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    t = grid.affine
+    x, y = t @ (grid.width / 2, grid.height / 2)
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return float(lon), float(lat)
 
 
 @dataclass(frozen=True)
@@ -232,9 +289,11 @@ class Placement:
         return float(across), float(along)
 
     def check_grid(self, grid: Grid, site_id: str) -> None:
-        """Refuse, naming it, a DEM that does not cover the site (checked once a job)."""
+        """Refuse, naming it, a DEM that does not cover the site or whose geoid cannot be used (checked once a job)."""
         if self.rpcs is not None and self.ortho.dem is not None:
             _check_dem_covers(self.ortho.dem, grid, site_id)
+            lon, lat = _grid_lonlat_centre(grid)
+            _check_dem_vertical(self.ortho.dem, self.rpcs, lon, lat)
 
     def window(self, grid: Grid) -> Window | None:
         """The window of the image that covers ``grid`` (plus a few pixels), or None when it misses it."""

@@ -4,6 +4,7 @@ grid, checked against the mapping the test wrote into them."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -505,6 +506,33 @@ def test_a_dem_s_heights_place_each_part_of_the_image_by_its_own(ws, tmp_path) -
     assert _metres_apart(found[0], _ground_of(152.5, 202.5, 0.0)) < pixel
     assert _metres_apart(found[1], _ground_of(252.5, 202.5, 150.0)) < pixel
     assert _metres_apart(found[1], _ground_of(252.5, 202.5, 0.0)) > 3 * pixel
+
+
+def test_a_mast_between_the_points_the_window_is_found_by_is_not_left_blank(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The window was found by a lattice of the site's points and 8 pixels around, and GDAL's warper looks only as far
+    as the site's edges map: a mast (or a hill) between them, seen obliquely, maps further, and was left blank. At
+    0.3 m a pixel that is 10 m of relief seen 30° off nadir; here 300 m, seen 40° off, at 10 m a pixel."""
+    path = _rpc_tiff(tmp_path / "oblique_20241017.tif", RPC(**{**RPCS.to_dict(), "samp_num_coeff": _coeffs(c1=1.0, c3=0.1)}))
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(_dem(tmp_path / "flat.tif", 0.0)), "--json")
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        obs = store.get_observation(json.loads(res.stdout)["ingested"][0]["id"])
+    with rasterio.open(ws.root / obs.path) as cog:
+        b, to_lonlat = cog.bounds, Transformer.from_crs(cog.crs, "EPSG:4326", always_xy=True)
+        assert not np.isnan(cog.read(1)).any()
+    # 25 m square, midway between the lattice's last two columns (21 points a side) and two of its rows
+    mx, my = b.right - 0.5 * (b.right - b.left) / 20, b.top - 10.5 / 20 * (b.top - b.bottom)
+    (lon1, lon2), (lat1, lat2) = to_lonlat.transform([mx - 12, mx + 12], [my - 12, my + 12])
+    west, north, step = LON - 0.02, LAT + 0.02, 0.0001
+    heights = np.zeros((400, 400), np.float32)
+    heights[int((north - lat2) / step):math.ceil((north - lat1) / step), int((lon1 - west) / step):math.ceil((lon2 - west) / step)] = 300.0
+    mast = write_tiff(tmp_path / "mast.tif", heights, crs="EPSG:4326", transform=Affine(step, 0, west, 0, -step, north))
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(mast), "--json")
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        obs = store.get_observation(json.loads(res.stdout)["ingested"][0]["id"])
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert not np.isnan(cog.read(1)).any()  # 20 pixels blank at the mast before
 
 
 def test_band_files_placed_by_rpcs_go_in_together(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -175,6 +175,21 @@ def _check_dem_has_data(src: Any, dem: Path, bounds: tuple[float, float, float, 
         )
 
 
+def _dem_relief(dem: Path, grid: Grid) -> float:
+    """The DEM's highest height over the grid less its lowest (0 when it has none there)."""
+    with rasterio.open(dem) as src:
+        bounds = transform_bounds(grid.crs, src.crs, *_grid_box(grid).bounds, densify_pts=21)
+        over = from_bounds(*bounds, transform=src.transform)
+        c0, r0 = max(math.floor(over.col_off) - 1, 0), max(math.floor(over.row_off) - 1, 0)
+        c1 = min(math.ceil(over.col_off + over.width) + 1, src.width)
+        r1 = min(math.ceil(over.row_off + over.height) + 1, src.height)
+        if c1 <= c0 or r1 <= r0:
+            return 0.0
+        heights = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True).astype(np.float64).filled(np.nan)
+    finite = heights[np.isfinite(heights)]
+    return float(finite.max() - finite.min()) if finite.size else 0.0
+
+
 def _grid_lonlat_centre(grid: Grid) -> tuple[float, float]:
     from pyproj import Transformer
 
@@ -321,11 +336,38 @@ class Placement:
         rows, cols = np.asarray(rows, float), np.asarray(cols, float)
         if not (np.isfinite(rows).all() and np.isfinite(cols).all()):
             raise ImageReadError(f"{self.path}: its RPCs cannot place the whole of the site")
-        r0, c0 = max(int(np.floor(rows.min())) - _PAD, 0), max(int(np.floor(cols.min())) - _PAD, 0)
-        r1, c1 = min(int(np.ceil(rows.max())) + _PAD, height), min(int(np.ceil(cols.max())) + _PAD, width)
+        relief_r, relief_c = self._relief_shift(grid, np.asarray(lon, float), np.asarray(lat, float))
+        pad_r, pad_c = _PAD + relief_r, _PAD + relief_c
+        r0, c0 = max(int(np.floor(rows.min())) - pad_r, 0), max(int(np.floor(cols.min())) - pad_c, 0)
+        r1, c1 = min(int(np.ceil(rows.max())) + pad_r, height), min(int(np.ceil(cols.max())) + pad_c, width)
         found = Window(c0, r0, c1 - c0, r1 - r0) if r1 > r0 and c1 > c0 else None
         self._cache[key] = found
         return found
+
+    def _relief_shift(self, grid: Grid, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[int, int]:
+        """How many rows and columns the DEM's relief over ``grid`` moves a point (0, 0 without a DEM): a mast or a
+        hill between the points (``lon``, ``lat``) the window is found by maps up to that much further than they do,
+        and further than GDAL's warper looks (it samples the grid's edges), unless told (``SOURCE_EXTRA``)."""
+        key = f"relief {grid.crs} {tuple(grid.affine)} {grid.shape}"
+        if key not in self._cache:
+            shift = (0, 0)
+            if self.ortho.dem is not None and (relief := _dem_relief(self.ortho.dem, grid)) > 0:
+                (low_r, low_c), (high_r, high_c) = (self._rowcol_at(lon, lat, h) for h in (0.0, relief))
+                shift = (math.ceil(np.abs(high_r - low_r).max()), math.ceil(np.abs(high_c - low_c).max()))
+            self._cache[key] = shift
+        return self._cache[key]
+
+    def _source_extra(self, grid: Grid) -> dict[str, int]:
+        """GDAL's warp option ``SOURCE_EXTRA``: the relief's shift, when a DEM places the image (:meth:`window`)."""
+        self.window(grid)  # finds the shift
+        shift = self._cache.get(f"relief {grid.crs} {tuple(grid.affine)} {grid.shape}", (0, 0))
+        return {"SOURCE_EXTRA": max(shift)} if max(shift) > 0 else {}
+
+    def _rowcol_at(self, lon: NDArray[np.float64], lat: NDArray[np.float64], height: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Where the RPCs put ground points at one ``height`` above the ellipsoid: rows and columns."""
+        with self._rpc_transformer({"RPC_HEIGHT": height}) as rt:
+            rows, cols = rt.rowcol(lon, lat, zs=np.zeros(len(lon)), op=lambda v: v)
+        return np.asarray(rows, float), np.asarray(cols, float)
 
     def warp(
         self, values: NDArray[np.float32], out: NDArray[np.float32], window: Window, grid: Grid, resampling: Resampling
@@ -337,7 +379,7 @@ class Placement:
                 moved = RPC(**{**self.rpcs.to_dict(), "line_off": self.rpcs.line_off - r0, "samp_off": self.rpcs.samp_off - c0})
                 reproject(
                     values, out, rpcs=moved, src_crs="EPSG:4326", src_nodata=np.nan, dst_transform=grid.affine,
-                    dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling, **self.ortho.rpc_options(),
+                    dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling, **self.ortho.rpc_options(), **self._source_extra(grid),
                 )  # fmt: skip
                 return
             options: dict[str, Any] = (

@@ -1366,3 +1366,31 @@ def test_detect_goes_on_past_an_observation_another_command_removed_as_it_read_t
     assert summary["observations"] == 1 and not summary["errors"], summary
     with ws.store() as store:
         assert [o.id for o in store.observations(SITE.id)] != [] and store.undetected(SITE.id) == set()
+
+
+def test_an_archived_cog_no_row_names_goes_with_the_next_ingest(ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An ingest killed between moving a COG into the archive and committing its row left a COG no row names; the
+    next ingest of the site removes it once it has been left alone (UNRECORDED_MIN_AGE_S), says so, and leaves the
+    COGs rows name, younger files and hidden partial files alone."""
+    from sitewatch.ingest import removal
+
+    first = _sar(tmp_path / "a_20241017.tif")
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(first), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    folder = ws.root / "archive" / SITE.id
+    (archived,) = folder.glob("*.tif")
+    left = folder / "killed_20241016.tif"  # as the kill leaves it: whole, at its final name
+    left.write_bytes(archived.read_bytes())
+    partial = folder / ".other.tif.1-host-r.partial"
+    partial.write_bytes(b"")
+    second = _sar(tmp_path / "b_20241018.tif", "2024-10-18T09:30:00Z", seed=1)
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(second), "-w", str(ws.root)])
+    assert res.exit_code == 0 and left.exists() and "no observation named" not in res.output, res.output  # too young
+    monkeypatch.setattr(removal, "UNRECORDED_MIN_AGE_S", 0.0)
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(second), "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    assert json.loads(res.stdout)["unrecorded_removed"] == [left.relative_to(ws.root).as_posix()]
+    assert "removed 1 file(s) from" in res.stderr and not left.exists()
+    assert archived.exists() and partial.exists() and len(list(folder.glob("*.tif"))) == 2

@@ -163,6 +163,7 @@ def command(
             "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
             "unchanged": list(report.unchanged),
+            "unrecorded_removed": list(report.unrecorded_removed),
         }, indent=1)  # fmt: skip
     else:
         simulated = sum(o.scene.simulated for o in report.observations)
@@ -177,6 +178,9 @@ def command(
         for obs, source in zip(report.observations, report.sources, strict=True):
             if (placed := obs.provenance.get("orthorectified")) is not None:
                 click.echo(f"{obs.id}: {placed['note']} ({source})")
+    if gone := report.unrecorded_removed:
+        click.echo(f"note: removed {len(gone)} file(s) from {site_id}'s archive that no observation named (a run killed "
+                   f"between moving an image into place and recording it left them): {', '.join(gone)}", err=True)  # fmt: skip
     for _path, reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)
     if report.skipped:

@@ -111,6 +111,13 @@ workspace_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
+bom_option = click.option(
+    "--bom", is_flag=True,
+    help="Start the CSV with a UTF-8 byte-order mark (GDAL's WRITE_BOM), so that Excel on Windows shows non-ASCII "
+         "names (Korean, Cyrillic) rightly; without it (the default) as QGIS, pandas and scripts read it.",
+)  # fmt: skip
+"""``--bom`` of every command that writes CSV (:func:`sitewatch.report.csv_types.with_bom`)."""
+
 
 def all_rows_option(shown: str) -> Callable[[F], F]:
     """``--all``: a table on a terminal lists every row, not only ``shown`` ("the 20 latest links"); piped into a

@@ -45,6 +45,7 @@ from .band_files import (
 from .identity import SourceDigest, imported_unchanged, naming_order, same_images, unique_item_id
 from .jobs import FileJob, archive_file, map_file_jobs
 from .ortho import Orthorectify
+from .removal import remove_unrecorded
 from .scene_ref import read_scene_ref
 
 __all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "expand_paths"]
@@ -70,6 +71,9 @@ class IngestReport:
     others were refused: unreadable, no CRS...)."""
     unchanged: tuple[str, ...] = ()
     """With ``new_only``: the files an observation of the site came from, unchanged since, left out unread."""
+    unrecorded_removed: tuple[str, ...] = ()
+    """Files of the site's archive folder that no observation named, removed before the run (paths in the workspace):
+    a run killed between a COG's rename into place and its record left them (:func:`~.removal.remove_unrecorded`)."""
 
 
 def ingest_file(
@@ -205,6 +209,8 @@ def ingest_paths(
         _check_one_date(band_files)
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
+    # COGs a run killed between their rename and their row left whole, which no row names (as fetch does).
+    unrecorded = tuple(p.relative_to(ws.root).as_posix() for p in remove_unrecorded(ws, store, site.id))
     done: list[Observation] = []
     sources: list[str] = []
     missed: list[str] = []
@@ -283,5 +289,5 @@ def ingest_paths(
     )
     return IngestReport(
         tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed),
-        tuple(str(f) for f in unchanged),
+        tuple(str(f) for f in unchanged), unrecorded,
     )

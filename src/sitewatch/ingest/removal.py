@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +13,12 @@ from ..model import Observation
 from ..store import Store
 from ..workspace import Workspace
 
-__all__ = ["Removal", "observation_files", "plan_removal", "remove_observations"]
+__all__ = ["UNRECORDED_MIN_AGE_S", "Removal", "observation_files", "plan_removal", "remove_observations", "remove_unrecorded"]
+
+UNRECORDED_MIN_AGE_S = 600.0
+"""Seconds since a file in a site's archive folder last changed (written, or renamed into place) before
+:func:`remove_unrecorded` takes it for one no command will record: beside the site lock it is taken under, a margin
+for a file a command is putting there by another way than :func:`~sitewatch.ingest.archive.commit_archived`."""
 
 
 @dataclass(frozen=True)
@@ -96,3 +104,74 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
         except OSError as exc:
             failed.append((path, exc.strerror or str(exc)))
     return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed
+
+
+def _recorded_stems(ws: Workspace, store: Store, site_id: str) -> set[str]:
+    """The stems of the COGs in a site's archive folder that an observation names (the site's, or another's whose
+    path lies there: one file under two ids). Only the ``path`` column is read, not a site's years of provenance."""
+    folder = ws.archive / site_id
+    prefix = f"{folder.relative_to(ws.root).as_posix()}/"
+    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR substr(path, 1, ?) = ?", (site_id, len(prefix), prefix))
+    # (plain strings: a Path a row is thousands of objects a run for a site of years)
+    names = (str(r[0])[len(prefix):] for r in rows if str(r[0]).startswith(prefix))
+    return {n.rpartition(".")[0] or n for n in names if "/" not in n}
+
+
+def _named(name: str, stems: set[str]) -> bool:
+    """Whether the file ``name`` is a recorded COG (``STEM.tif``) or a sidecar archived beside one, named after it
+    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`); a sidecar of a recorded COG that its row
+    does not name is kept too, which is the safe side."""
+    return any(name[:i] in stems for i, c in enumerate(name) if c == ".")
+
+
+def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
+    """Whether ``path`` is a regular file (not a link) unchanged for ``min_age_s``: its content (mtime) and its
+    name (ctime: a rename into place changes it, while the COG keeps the mtime of its writing)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and now - max(st.st_mtime, st.st_ctime) >= min_age_s
+
+
+def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: float | None = None) -> list[Path]:
+    """Delete the files in a site's archive folder that no observation names; return those deleted.
+
+    A command killed (SIGKILL, out of memory) between a COG's rename into place and the commit of its row
+    (:func:`~sitewatch.ingest.archive.commit_archived`), or between ``observations remove``'s commit and its deletes,
+    leaves a COG (or sidecar) no row names: the next fetch or ingest of that item writes over it, but one never
+    fetched again stayed. Such a file goes once it has been left alone for ``min_age_s`` (:data:`UNRECORDED_MIN_AGE_S`),
+    and only under the site's lock, in a write transaction: a COG another command is moving into place is renamed
+    under that lock and recorded before it is let go, so no file is between its rename and its row then. Hidden
+    files (the partial files :func:`~sitewatch.ingest.archive.remove_partials` looks after) and subfolders are left
+    alone. The folder is listed and its names compared with the rows' paths first, outside any transaction: with
+    nothing left behind (the usual case) no file is looked at and no lock is taken."""
+    min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
+    folder = ws.archive / site_id
+    try:
+        with os.scandir(folder) as entries:
+            listed = [e.name for e in entries if not e.name.startswith(".")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    if not listed:
+        return []
+    # Names first (one query of paths): a file is looked at only when no row names it, seldom one.
+    stems = _recorded_stems(ws, store, site_id)
+    now = time.time()
+    candidates = [folder / n for n in listed if not _named(n, stems)]
+    candidates = [p for p in candidates if _left_alone_since(p, now, min_age_s)]
+    if not candidates:
+        return []
+    removed: list[Path] = []
+    with store.transaction() as db:
+        store._lock(db, f"site {site_id}")  # as commit_archived takes it: no other command's COG is mid-commit now
+        stems = _recorded_stems(ws, store, site_id)  # looked at again under the lock: a row committed meanwhile
+        for path in candidates:
+            if _named(path.name, stems) or not _left_alone_since(path, time.time(), min_age_s):
+                continue
+            try:
+                path.unlink()
+            except OSError:
+                continue  # (a read-only archive: the fetch or ingest that follows names the problem)
+            removed.append(path)
+    return removed

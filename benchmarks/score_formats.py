@@ -3,8 +3,10 @@
 The datasets' own labels are the baseline, scored as they were published: the twelve SAR-Ship-Dataset
 chips' Pascal VOC boxes, DOTA's P0706 quadrilaterals, sen2ships' Genoa COCO masks. Each is written
 again, into a temporary folder (nothing is written beside the datasets or into the repository), as the
-other formats carry it: COCO, YOLO, DOTA quadrilaterals, LabelMe rectangles and GeoJSON in pixels for the chips; GeoJSON
-polygons in pixels, YOLO's oriented boxes and COCO polygons for P0706; the port's instance mask and
+other formats carry it: COCO, YOLO, DOTA quadrilaterals, LabelMe rectangles, GeoJSON in pixels, HRSC2016's box_* and one
+xView GeoJSON for the chips; GeoJSON polygons in pixels, YOLO's oriented boxes, COCO polygons and HRSC2016's rotated
+mbox_* for P0706 (the smallest rectangle around each quadrilateral, which HRSC2016 can hold: a hand-drawn
+quadrilateral is seldom a rectangle, so it may differ by a ship or two); the port's instance mask and
 GeoJSON in EPSG:3857, in lon/lat and in UTM 32N for Genoa. Every format that holds the same objects
 must give the baseline's TP, FP and FN; COCO's axis-aligned ``bbox`` of P0706's diagonal hulls is shown
 as the one that does not (a box also holds the water beside a diagonal hull).
@@ -59,19 +61,38 @@ def _fc(features: list[dict[str, Any]], crs: str | None = None) -> str:
     return json.dumps({"type": "FeatureCollection", "features": features} | ({"crs": {"type": "name", "properties": {"name": crs}}} if crs else {}))
 
 
+def _hrsc_object(box: str, difficult: str = "0") -> str:
+    return f"<HRSC_Object><Class_ID>100000001</Class_ID><difficult>{difficult}</difficult>{box}</HRSC_Object>"
+
+
+def _hrsc_image(stem: str, w: int, h: int, objects: list[str]) -> str:
+    return (f"<HRSC_Image><Img_FileName>{stem}</Img_FileName><Img_SizeWidth>{w}</Img_SizeWidth><Img_SizeHeight>{h}</Img_SizeHeight>"
+            f"<HRSC_Objects>{''.join(objects)}</HRSC_Objects></HRSC_Image>")  # fmt: skip
+
+
+def _mbox(quad: list[tuple[float, float]]) -> str:
+    """HRSC2016's ``mbox_*`` (centre, sides, angle in radians turning the w side clockwise on the image) of the
+    smallest rectangle around a quadrilateral: a hand-drawn DOTA quadrilateral is seldom an exact rectangle."""
+    from shapely.geometry import MultiPoint
+
+    (xa, ya), (xb, yb), (xc, yc) = list(MultiPoint(quad).minimum_rotated_rectangle.exterior.coords)[:3]
+    w, h, ang = math.hypot(xb - xa, yb - ya), math.hypot(xc - xb, yc - yb), math.atan2(yb - ya, xb - xa)
+    return f"<mbox_cx>{(xa + xc) / 2!r}</mbox_cx><mbox_cy>{(ya + yc) / 2!r}</mbox_cy><mbox_w>{w!r}</mbox_w><mbox_h>{h!r}</mbox_h><mbox_ang>{ang!r}</mbox_ang>"
+
+
 def chips(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float | None]]]:
     """The SAR-Ship-Dataset chips: VOC against COCO, YOLO, DOTA and GeoJSON of the same boxes."""
     src = root / "sar-ship-dataset-samples" / "Raw images"
     out = work / "chips"
-    for d in ("out", "yolo", "dota", "geojson", "labelme"):
+    for d in ("out", "yolo", "dota", "geojson", "labelme", "hrsc"):
         (out / d).mkdir(parents=True)
     _run("-q", "detect-image", str(src), "--sensor", "sar", "--pixel-size", "10", "--out", str(out / "out"))
-    images, anns = [], []
+    images, anns, xview = [], [], []
     for k, xml in enumerate(sorted(src.glob("*.xml")), 1):
         text = xml.read_text(encoding="utf-8")
         w, h = (int(re.search(f"<{t}>(\\d+)<", text)[1]) for t in ("width", "height"))  # type: ignore[index]
         images.append({"id": k, "file_name": f"JPEGImages/{xml.stem}.jpg", "width": w, "height": h})
-        yolo, dota, feats, shapes = [], [], [], []
+        yolo, dota, feats, shapes, hrsc = [], [], [], [], []
         for box in re.findall(r"<bndbox>.*?</bndbox>", text, re.S):
             x0, y0, x1, y1 = (int(v) for v in re.findall(r">(\d+)<", box))
             # VOC's inclusive pixels xmin..xmax are the positions xmin..xmax + 1 from the image's corner.
@@ -80,6 +101,10 @@ def chips(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float 
             yolo.append(f"0 {(e0 + e1) / 2 / w} {(f0 + f1) / 2 / h} {(e1 - e0) / w} {(f1 - f0) / h}")
             dota.append(f"{e0} {f0} {e1} {f0} {e1} {f1} {e0} {f1} ship 0")
             shapes.append({"label": "ship", "points": [[e0, f0], [e1, f1]], "shape_type": "rectangle", "flags": {}})
+            # HRSC2016's box_* are inclusive pixels as VOC's; xView's bounds_imcoords pixel edges as COCO's.
+            hrsc.append(_hrsc_object(f"<box_xmin>{x0}</box_xmin><box_ymin>{y0}</box_ymin><box_xmax>{x1}</box_xmax><box_ymax>{y1}</box_ymax>"))
+            xview.append({"type": "Feature", "properties": {"image_id": f"{xml.stem}.jpg", "bounds_imcoords": f"{e0},{f0},{e1},{f1}", "type_id": 40},
+                          "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}})  # fmt: skip
             # detect-image's pixel coordinates have pixel centres at integers: positions less half a pixel.
             feats.append(_feature([(e0 - 0.5, f0 - 0.5), (e1 - 0.5, f0 - 0.5), (e1 - 0.5, f1 - 0.5), (e0 - 0.5, f1 - 0.5)]))
         (out / "yolo" / f"{xml.stem}.txt").write_text("\n".join(yolo) + "\n", encoding="utf-8")
@@ -87,11 +112,14 @@ def chips(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float 
         (out / "geojson" / f"{xml.stem}.geojson").write_text(_fc(feats), encoding="utf-8")
         labelme = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": f"{xml.stem}.jpg", "imageWidth": w, "imageHeight": h}
         (out / "labelme" / f"{xml.stem}.json").write_text(json.dumps(labelme), encoding="utf-8")
+        (out / "hrsc" / f"{xml.stem}.xml").write_text(_hrsc_image(xml.stem, w, h, hrsc), encoding="utf-8")
     (out / "coco.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "ship"}]}), encoding="utf-8")
     (out / "yolo" / "classes.txt").write_text("ship\n", encoding="utf-8")
+    (out / "xview.geojson").write_text(_fc(xview), encoding="utf-8")
     rows = [("Pascal VOC (as published)", _score(out / "out", src)), ("COCO json", _score(out / "out", out / "coco.json")),
             ("YOLO txt + classes.txt", _score(out / "out", out / "yolo", "--class", "ship")),
-            ("DOTA txt", _score(out / "out", out / "dota")), ("LabelMe json", _score(out / "out", out / "labelme"))]  # fmt: skip
+            ("DOTA txt", _score(out / "out", out / "dota")), ("LabelMe json", _score(out / "out", out / "labelme")),
+            ("HRSC2016 xml, box_*", _score(out / "out", out / "hrsc")), ("xView GeoJSON, one file", _score(out / "out", out / "xview.geojson"))]  # fmt: skip
     # GeoJSON is one file per image, scored against its detections file one by one.
     geo = [_score(d, out / "geojson" / d.name) for d in sorted((out / "out").glob("*.geojson"))]
     rows.append(("GeoJSON, pixels", (sum(g[0] for g in geo), sum(g[1] for g in geo), sum(g[2] for g in geo), None)))
@@ -125,11 +153,14 @@ def p0706(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float 
                      "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]})  # fmt: skip
     coco = {"images": [{"id": 1, "file_name": "P0706.png", "width": w, "height": h}], "annotations": anns, "categories": [{"id": 1, "name": "ship"}]}
     (out / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
+    (out / "hrsc").mkdir()
+    (out / "hrsc" / "P0706.xml").write_text(_hrsc_image("P0706", w, h, [_hrsc_object(_mbox(q), d) for q, d in quads]), encoding="utf-8")
     count = ("--class", "ship", "--difficult", "count")  # YOLO, GeoJSON and COCO carry no difficult flag
     return [("DOTA txt (as published)", _score(dets, ex / "labelTxt" / "P0706.txt", *count)),
             ("GeoJSON polygons, pixels", _score(dets, geojson, *count)),
             ("YOLO oriented boxes", _score(dets, out / "P0706.txt", "--difficult", "count")),
-            ("COCO bbox (axis-aligned: differs)", _score(dets, out / "coco.json", *count))]  # fmt: skip
+            ("COCO bbox (axis-aligned: differs)", _score(dets, out / "coco.json", *count)),
+            ("HRSC2016 mbox_* (rectangles round)", _score(dets, out / "hrsc" / "P0706.xml", "--difficult", "count"))]  # fmt: skip
 
 
 def genoa(root: Path, work: Path) -> list[tuple[str, tuple[int, int, int, float | None]]]:

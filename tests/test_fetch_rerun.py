@@ -330,3 +330,90 @@ def test_an_observation_removed_is_fetched_again_while_the_catalogue_lists_it(ca
     _fetch(root, "s2")
     with open_workspace(root).store() as store:
         assert "port/S2A_A_20241005" in [o.id for o in store.observations("port")]
+
+
+def _killed_before_its_row(root: Path, item: str) -> list[Path]:
+    """What a fetch killed between moving an item's COG (and STAC sidecar) into place and committing its row left:
+    both files whole at their final names, no row naming them (an archived item's files copied under another id),
+    each with the marker commit_archived puts beside it before its rename."""
+    from sitewatch.ingest.removal import unrecorded_marker
+
+    folder = root / "archive" / "port"
+    planted = []
+    for src in sorted(folder.glob("S2A_A_20241005.*")):
+        dest = folder / src.name.replace("S2A_A_20241005", item)
+        unrecorded_marker(dest).touch()
+        dest.write_bytes(src.read_bytes())
+        planted.append(dest)
+    return planted
+
+
+def test_a_cog_no_row_names_goes_with_the_next_fetch_once_left_alone(catalogue, monkeypatch):
+    """A fetch killed (SIGKILL) between a COG's rename into the archive and its row's commit left a COG no row named:
+    the next fetch of that item wrote over it, but an item never fetched again (the catalogue withdrew it) stayed
+    for good. The next fetch of the site removes such files once they have been left alone UNRECORDED_MIN_AGE_S,
+    and says so; younger ones, hidden partial files and the files rows name stay."""
+    from sitewatch.ingest import removal
+
+    state, root = catalogue
+    _fetch(root, "s2")
+    planted = _killed_before_its_row(root, "S2A_GONE_20241001")
+    assert len(planted) >= 2  # the COG and its STAC item
+    partial = root / "archive" / "port" / ".S2A_X.tif.1-host-r.partial"
+    partial.write_bytes(b"")
+    kept = _files(root)
+    # Just written (as a command's COG in flight would be): left alone.
+    out = _fetch(root, "s2").output
+    assert all(p.exists() for p in planted) and "no observation named" not in out
+    monkeypatch.setattr(removal, "UNRECORDED_MIN_AGE_S", 0.0)
+    res = CliRunner().invoke(main, ["fetch", "port", "-w", str(root), "--catalog", "local", "--collection", "s2",
+                                    "--from", "2024-10-01", "--to", "2024-11-30", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    gone = sorted(p.relative_to(root).as_posix() for p in planted)
+    assert sorted(json.loads(res.stdout)["unrecorded_removed"]) == gone
+    assert "removed 2 file(s) from port's archive that no observation named" in res.stderr, res.stderr
+    assert not any(p.exists() for p in planted)
+    # The archived observations' COGs and sidecars, and the partial file, are untouched (bytes, times and inodes).
+    now = _files(root)
+    assert partial.exists()
+    assert not list((root / "archive" / "port").glob(".*.unrecorded"))  # the markers went with their files
+    archived = [k for k in kept if k.startswith("archive/") and k not in gone and not k.endswith(".unrecorded")]
+    assert {k: kept[k] for k in archived} == {k: v for k, v in now.items() if k.startswith("archive/")}
+
+
+def test_a_cog_being_recorded_by_another_command_is_not_taken_for_one_left_behind(catalogue):
+    """Another command holds the site's lock between moving its COG into place and committing its row: the sweep
+    waits for the lock, then finds the row and leaves the file."""
+    import dataclasses
+    import threading
+    import time
+
+    from shapely.geometry import box as bbox
+
+    from sitewatch.ingest.removal import remove_unrecorded
+
+    state, root = catalogue
+    _fetch(root, "s2")
+    (cog, *_) = [p for p in _killed_before_its_row(root, "S2A_LATE_20241002") if p.suffix == ".tif"]
+    ws = open_workspace(root)
+    started, done = threading.Event(), threading.Event()
+
+    def other_command() -> None:
+        with ws.store() as other:
+            (held,) = [o for o in other.observations("port") if o.id == "port/S2A_A_20241005"]
+            late = dataclasses.replace(held, id="port/S2A_LATE_20241002", path=cog.relative_to(root).as_posix(),
+                                       scene=dataclasses.replace(held.scene, item_id="S2A_LATE_20241002"))  # fmt: skip
+            with other.transaction() as db:
+                other._lock(db, "site port")
+                other.put_observation(late, footprint=bbox(0, 0, 1, 1))
+                started.set()
+                time.sleep(1.0)  # the COG is in place, its row not yet committed
+        done.set()
+
+    thread = threading.Thread(target=other_command)
+    thread.start()
+    assert started.wait(30)
+    with ws.store() as store:
+        removed = remove_unrecorded(ws, store, "port", min_age_s=0.0)
+    thread.join()
+    assert done.is_set() and cog.exists() and cog not in removed

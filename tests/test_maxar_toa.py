@@ -104,8 +104,11 @@ def test_a_maxar_file_with_its_imd_goes_in_as_toa_reflectance(ws, tmp_path: Path
         (None, "without the .IMD (or .XML) delivered with it"),
         (_imd({b: (0.01, 0.05) for b in "BGRN"}, sun_el=None), "gives no meanSunEl"),
         (_imd({b: (0.01, 0.05) for b in "BGRN"}, sat="WV04"), "no published solar irradiance (Esun) for worldview-4"),
+        # WorldView Legion (no Esun in the 2016v0 note; its satId assumed LG01 here, an id sitewatch does not name):
+        # the warning says the id as read
+        (_imd({b: (0.01, 0.05) for b in "BGRN"}, sat="LG01"), "no published solar irradiance (Esun) for LG01's bands"),
     ],
-    ids=["no-imd", "no-sun-elevation", "worldview-4"],
+    ids=["no-imd", "no-sun-elevation", "worldview-4", "legion"],
 )
 def test_without_the_imd_s_calibration_a_maxar_file_goes_in_as_before_with_a_warning(
     ws, tmp_path: Path, imd: str | None, said: str  # type: ignore[no-untyped-def]

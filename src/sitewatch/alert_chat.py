@@ -36,6 +36,12 @@ _SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 _DISCORD_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
 _TEAMS_HOST_ENDINGS = (".logic.azure.com", ".api.powerplatform.com")
 
+CHAT_HOST_PATTERN = "|".join(
+    [re.escape(h) for h in (*_SLACK_HOSTS, *_DISCORD_HOSTS)] + [r"[a-z0-9.-]+" + re.escape(e) for e in _TEAMS_HOST_ENDINGS]
+)
+"""A regular expression of the hosts of chat services' own webhooks (Slack's, Discord's, a Teams workflow's), whose URL
+(path or ``sig`` query) is the secret: :func:`sitewatch.config.webhook_value_shown` masks it even in a URL refused."""
+
 
 def webhook_format_for(url: str, fmt: str = "auto") -> str:
     """The shape to post to ``url`` in: ``fmt`` itself unless it is ``auto``, which takes it from the URL's host

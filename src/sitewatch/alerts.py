@@ -36,7 +36,7 @@ from .analysis.occupancy import (
     build_timeline,
     read_site_records,
 )
-from .config import masked_value
+from .config import webhook_value_shown
 from .errors import InputError
 from .model import Detection, Observation, Site, iso_utc
 from .store import Store
@@ -466,18 +466,19 @@ def _note_shown(note: str | None) -> str | None:
 
 
 def check_webhook_url(url: str) -> str:
-    """The URL, or an InputError naming it (any password or bare user name in it masked: :func:`masked_value`) when it
+    """The URL, or an InputError naming it (any password or bare user name in it masked, and a chat webhook's path:
+    :func:`~sitewatch.config.webhook_value_shown`) when it
     is not an http(s) URL with a host (checked before any event is recorded)."""
     hint = "give an http:// or https:// URL (--webhook or the alerts_webhook setting)"
     if not url[:8].lower().startswith(("http://", "https://")):  # a scheme in any case (RFC 3986), as the setting takes it
-        raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: {hint}")
+        raise InputError(f"webhook {webhook_value_shown(url)!r}: {hint}")
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
-        raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: not a URL ({exc}); {hint}") from None
+        raise InputError(f"webhook {webhook_value_shown(url)!r}: not a URL ({exc}); {hint}") from None
     if not parts.hostname:
-        raise InputError(f"webhook {masked_value(url, user_shown=False)!r}: no host in it; {hint}")
+        raise InputError(f"webhook {webhook_value_shown(url)!r}: no host in it; {hint}")
     return url
 
 

@@ -11,6 +11,9 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
   ``<pt><x><y>``); an object with one of them is scored by it rather than its ``<bndbox>``.
   Tags are read in any case and namespace (``<Difficult>``); an encoding Python knows but
   expat does not (GBK, Big5) is decoded first.
+- **HRSC2016 XML** (one file per image, ``<HRSC_Image>``): each ``<HRSC_Object>``'s rotated box ``mbox_cx, mbox_cy,
+  mbox_w, mbox_h, mbox_ang`` (radians, clockwise on the image, as roLabelImg's) as an outline, else its axis-aligned
+  ``box_xmin..box_ymax``, read as VOC's ``<bndbox>``; its class the ``Class_ID``, ``Img_Resolution`` its ``gsd``.
 - **COCO JSON** (one file for many images): ``bbox = [x, y, w, h]`` in pixel-edge coordinates,
   ``x - 0.5 .. x + w - 0.5``; an annotation without a usable bbox is boxed by its
   ``segmentation`` (polygons, RLE with counts as a list or pycocotools' string, or such an RLE
@@ -26,6 +29,9 @@ Every reader gives :class:`Box` es in the pixel-centre coordinates of detect-ima
   ``rectangle`` (two corners, X-AnyLabeling's four) or ``rotation`` (four), points in positions from the image's top-left corner.
 - **GeoJSON** boxes and polygons in the detections' own coordinates: an axis-aligned rectangle as a box,
   a rotated box or polygon as an outline (its exterior ring).
+- **xView GeoJSON** (one file for many images): each feature's ``bounds_imcoords`` ``"xmin,ymin,xmax,ymax"``, pixel
+  edges on the image its ``image_id`` names (the geometry, in lon/lat, is not read), boxes per image as COCO's; its
+  class the ``type_id`` (or the ``--class-key`` property where a feature has it).
 
 A *difficult* object (VOC ``<difficult>1``, DOTA's last column 1) is kept with ``difficult``
 set: :func:`sitewatch.boxscore.match_boxes` neither counts it missed nor a detection on it
@@ -236,7 +242,7 @@ def _rotated(el: ET.Element, prefix: str, angle_tag: str, what: str) -> list[Poi
     cx, cy, w, h = (_number(el.findtext(f"{prefix}{k}"), f"{what} {prefix}{k}") for k in ("cx", "cy", "w", "h"))
     a = _number(el.findtext(angle_tag), f"{what} {angle_tag}")
     if abs(a) > 2 * math.pi + 1e-6:
-        raise InputError(f"{what} has {angle_tag} {a:g}, not an angle in radians (roLabelImg writes radians)")
+        raise InputError(f"{what} has {angle_tag} {a:g}, not an angle in radians (roLabelImg and HRSC2016 write radians)")
     c, s = math.cos(a), math.sin(a)
     return [(cx + c * dx - s * dy, cy + s * dx + c * dy) for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2))]
 
@@ -259,8 +265,10 @@ def _voc_outline(obj: ET.Element, what: str) -> list[Point] | None:
 def _voc(path: Path, wanted: set[str], seen: set[str]) -> LabelBoxes:
     root = _xml_root(path)
     _plain_tags(root)
+    if root.tag == "hrsc_image":
+        return _hrsc(path, root, wanted, seen)
     if root.tag != "annotation":
-        raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>)")
+        raise InputError(f"{path}: not a Pascal VOC annotation (root element <{root.tag}>) nor an HRSC2016 one (<HRSC_Image>)")
     boxes = LabelBoxes()
     try:
         w, h = (float(root.findtext(f"size/{k}") or "") for k in ("width", "height"))
@@ -292,6 +300,40 @@ def _voc(path: Path, wanted: set[str], seen: set[str]) -> LabelBoxes:
     return boxes
 
 
+def _hrsc(path: Path, root: ET.Element, wanted: set[str], seen: set[str]) -> LabelBoxes:
+    """HRSC2016 (``<HRSC_Image>``, tags already plain): each ``<HRSC_Object>``'s rotated box ``mbox_*``, else its
+    axis-aligned ``box_*``, whose sides are then no ship's length (:attr:`Box.length`)."""
+    boxes = LabelBoxes()
+    try:
+        w, h = (float(root.findtext(k) or "") for k in ("img_sizewidth", "img_sizeheight"))
+        boxes.size = (w, h) if w > 0 and h > 0 and math.isfinite(w + h) else None
+    except ValueError:
+        pass  # no size, or not numbers: nothing to check the image against
+    res = (root.findtext("img_resolution") or "").strip()
+    if _is_number(res) and float(res) > 0:
+        boxes.gsd = float(res)  # metres a pixel, as DOTA's gsd
+    for i, obj in enumerate(root.iter("hrsc_object")):
+        name = " ".join((obj.findtext("class_id") or "").split())
+        seen.add(name)
+        if wanted and class_key_of(name) not in wanted:
+            continue
+        what = f"{path}: HRSC_Object {i} (Class_ID {name!r})"
+        difficult = (obj.findtext("difficult") or "0").strip().lower() in ("1", "true", "yes")
+        pts = _rotated(obj, "mbox_", "mbox_ang", what)
+        if pts is not None:
+            # Positions on the image from its top-left corner, as <robndbox>'s and DOTA's corners.
+            boxes.append(Box.around([(x - 0.5, y - 0.5) for x, y in pts], difficult))
+            continue
+        if obj.find("box_xmin") is None:
+            raise InputError(f"{what} has neither a rotated box (mbox_cx, mbox_cy, mbox_w, mbox_h, mbox_ang) nor box_xmin…box_ymax")
+        x0, y0, x1, y1 = (_number(obj.findtext(f"box_{k}"), f"{what} box_{k}") for k in ("xmin", "ymin", "xmax", "ymax"))
+        if x0 > x1 or y0 > y1:
+            raise InputError(f"{what} has box_xmin > box_xmax or box_ymin > box_ymax ({x0:g}, {y0:g}, {x1:g}, {y1:g})")
+        # Inclusive pixel indices, as VOC's <bndbox>.
+        boxes.append(Box(x0 - 0.5, y0 - 0.5, x1 + 0.5, y1 + 0.5, difficult=difficult))
+    return boxes
+
+
 # --- COCO -------------------------------------------------------------------------------------
 
 
@@ -304,6 +346,8 @@ class CocoBoxes(dict[str, list[Box]]):
     """Each image's ``width`` and ``height`` where the file gives them."""
     folded: dict[str, str]
     """Keys by their case-folded form, to find ``A.JPG``'s boxes for ``a.geojson``."""
+    found_by: str = "COCO images are found by their file_name"
+    """How the file names its images, for a message when a detections file's image is not among them."""
 
 
 def _rle_counts(counts: str) -> list[int]:
@@ -443,6 +487,21 @@ def _image_side(path: Path, im: dict[str, Any], key: str) -> Any:
     return value
 
 
+def _per_image(names: dict[Any, str]) -> tuple[dict[Any, str], CocoBoxes]:
+    """Each image id's key (its file name's stem, or the whole name for images sharing a stem) and empty
+    :class:`CocoBoxes` of those keys, for a file labelling many images (COCO's, xView's)."""
+    by_stem: dict[str, list[str]] = {}
+    for n in names.values():
+        by_stem.setdefault(file_stem(n), []).append(n)
+    # Images in different folders may share a name; their boxes must not be pooled into one image.
+    keys = {i: n.replace("\\", "/") if len(by_stem[file_stem(n)]) > 1 else file_stem(n) for i, n in names.items()}
+    out = CocoBoxes({k: [] for k in keys.values()})
+    out.sizes = {}
+    out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
+    out.folded = {k.casefold(): k for k in out}
+    return keys, out
+
+
 def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) -> CocoBoxes:
     try:
         cats = {c["id"]: str(c.get("name") or "") for c in data.get("categories") or []}
@@ -455,15 +514,8 @@ def _coco(path: Path, data: dict[str, Any], wanted: set[str], seen: set[str]) ->
             sizes[im["id"]] = (_image_side(path, im, "width"), _image_side(path, im, "height"))
     except (KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: its images and categories need an id each ({exc!r})") from exc
-    by_stem: dict[str, list[str]] = {}
-    for n in names.values():
-        by_stem.setdefault(file_stem(n), []).append(n)
-    # Images in different folders may share a name; their boxes must not be pooled into one image.
-    keys = {i: n.replace("\\", "/") if len(by_stem[file_stem(n)]) > 1 else file_stem(n) for i, n in names.items()}
-    out = CocoBoxes({k: [] for k in keys.values()})
+    keys, out = _per_image(names)
     out.sizes = {keys[i]: (float(w), float(h)) for i, (w, h) in sizes.items() if _positive(w) and _positive(h)}
-    out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
-    out.folded = {k.casefold(): k for k in out}
     raw: list[float] = []
     for i, a in enumerate(json_list(data, "annotations", path)):
         if not isinstance(a, dict):
@@ -718,6 +770,52 @@ def _geojson_boxes(path: Path, data: dict[str, Any], wanted: set[str], class_key
     return boxes
 
 
+XVIEW_CLASS = "type_id"
+"""The property of an xView feature that holds its class (a number: 11, 12, … 94)."""
+
+
+def is_xview(data: Any) -> bool:
+    """Whether parsed JSON is an xView-style FeatureCollection: features over many images, each with its
+    ``image_id`` and ``bounds_imcoords`` (pixels)."""
+    feats = data.get("features") if isinstance(data, dict) and data.get("type") == "FeatureCollection" else None
+    if not isinstance(feats, list) or not feats or not isinstance(feats[0], dict):
+        return False
+    props = feats[0].get("properties")
+    return isinstance(props, dict) and "bounds_imcoords" in props and "image_id" in props
+
+
+def _xview(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, seen: set[str]) -> CocoBoxes:
+    """xView's boxes per image: ``bounds_imcoords`` ``"xmin,ymin,xmax,ymax"`` in pixel edges of the image its
+    ``image_id`` names, axis-aligned (no length); the lon/lat geometry beside them is not read."""
+    feats = list(geojson_features(path, data))
+    names: dict[Any, str] = {}
+    for i, _, props in feats:
+        image_id = props.get("image_id")
+        if not isinstance(image_id, (str, int)) or isinstance(image_id, bool) or not str(image_id).strip():
+            raise InputError(f"{path}: feature {i} has image_id {json.dumps(image_id)[:40]}, not the name of an image (xView: \"1036.tif\")")
+        names[str(image_id)] = str(image_id)
+    keys, out = _per_image(names)
+    out.found_by = "xView images are found by their image_id"
+    for i, _, props in feats:
+        raw = props[class_key] if class_key in props else props.get(XVIEW_CLASS)
+        label = "(no type_id)" if raw is None else str(raw)
+        seen.add(label)
+        if wanted and class_key_of(label) not in wanted:
+            continue
+        bounds = props.get("bounds_imcoords")
+        parts = bounds.split(",") if isinstance(bounds, str) else bounds if isinstance(bounds, list) else []
+        if len(parts) != 4 or not all(_is_number(str(v)) for v in parts):
+            raise InputError(f"{path}: feature {i} has bounds_imcoords {json.dumps(bounds)[:60]}, not \"xmin,ymin,xmax,ymax\" in pixels")
+        x0, y0, x1, y1 = (float(v) for v in parts)
+        if x0 >= x1 or y0 >= y1:
+            raise InputError(
+                f"{path}: feature {i} has bounds_imcoords {bounds!r}: xmin >= xmax or ymin >= ymax, a box no detection could fall inside"
+            )
+        # Pixel edges from the image's corner, as COCO's bbox: detect-image's pixel centres are at integers.
+        out[keys[str(props["image_id"])]].append(Box(x0 - 0.5, y0 - 0.5, x1 - 0.5, y1 - 0.5))
+    return out
+
+
 def crs_name(fc: dict[str, Any], origin: str = "GeoJSON") -> str | None:
     """The name in a GeoJSON's ``crs`` member (e.g. ``EPSG:32633``); None when it has no such member.
 
@@ -740,7 +838,7 @@ def read_labels(
     path: Path, classes: Any = (), class_key: str = "class", seen: set[str] | None = None,
 ) -> tuple[str, dict[str, list[Box]] | list[Box] | YoloLabels, str | None]:
     """``(format, boxes, crs)``: ``"voc"``, ``"dota"``, ``"labelme"``, ``"geojson"``, ``"mask"`` (an instance mask PNG,
-    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` with boxes per
+    :mod:`sitewatch.masklabels`) or ``"empty"`` (a blank file) with one image's boxes, ``"coco"`` and ``"xview"`` with boxes per
     image (:class:`CocoBoxes`), ``"yolo"`` with :class:`YoloLabels`; ``crs`` the GeoJSON's ``crs``
     member (None for the others and for WGS84 GeoJSON). ``classes`` are compared as
     :func:`class_key_of` does; the class of every labelled object, wanted or not, is added to ``seen``."""
@@ -772,5 +870,7 @@ def read_labels(
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         if is_detect_image_output(data):
             raise InputError(f"{path}: a detect-image output, not labels (pass the label file or folder as LABELS)")
+        if is_xview(data):
+            return "xview", _xview(path, data, wanted, class_key, seen), None
         return "geojson", _geojson_boxes(path, data, wanted, class_key, seen), crs_name(data, str(path))
     raise InputError(f"{path}: neither COCO (images, annotations), LabelMe (shapes, imagePath) nor a GeoJSON FeatureCollection")

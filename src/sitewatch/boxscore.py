@@ -411,8 +411,7 @@ def _coco_image(label_path: Path, labels: CocoBoxes, det_path: Path, fc: Any = N
     whose = f"the name of {det_path.name}" if stem == det_path.stem else f"the source of {det_path.name}"
     some = ", ".join(sorted(labels)[:5]) + (" …" if len(labels) > 5 else "")
     raise InputError(
-        f"{label_path}: no image named {stem!r} ({whose}); COCO images are found by their "
-        f"file_name ({some}): name the detections file after its image, or, when its image is not labelled in "
+        f"{label_path}: no image named {stem!r} ({whose}); {labels.found_by} ({some}): name the detections file after its image, or, when its image is not labelled in "
         f"this file (a split the file does not cover), take {det_path.name} out of DETECTIONS"
     )
 
@@ -448,8 +447,7 @@ def score_files(
                 raise
             unreadable.append((det_path, str(exc)))
             continue
-        if fmt == "coco":
-            assert isinstance(labels, CocoBoxes)
+        if isinstance(labels, CocoBoxes):  # COCO's or xView's: many images in one file
             image = _coco_image(label_path, labels, det_path, fc)
         else:
             image = _image_stem(det_path, fc)
@@ -766,11 +764,11 @@ def unscored_labels(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[Pa
 
 
 def unscored_coco_images(labels: Path, pairs: Sequence[tuple[Path, Path]]) -> list[str]:
-    """Images of the COCO file ``labels`` that no detections file went with (none for other labels)."""
-    if not labels.is_file() or labels.suffix.lower() != ".json":
+    """Images of the COCO or xView file ``labels`` that no detections file went with (none for other labels)."""
+    if not labels.is_file() or labels.suffix.lower() not in (".json", ".geojson"):
         return []
-    fmt, boxes, _ = read_labels(labels)
-    if fmt != "coco" or not isinstance(boxes, CocoBoxes):
+    _, boxes, _ = read_labels(labels)
+    if not isinstance(boxes, CocoBoxes):
         return []
     used = {_coco_image(labels, boxes, d) for d, _ in pairs}
     return sorted(set(boxes) - used)

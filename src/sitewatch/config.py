@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .alert_chat import WEBHOOK_FORMATS
+from .alert_chat import CHAT_HOST_PATTERN, WEBHOOK_FORMATS
 from .errors import ConfigError
 
 __all__ = ["REMOVED_SETTINGS", "Setting", "SETTINGS", "load_setting", "load_settings", "setting_origin", "settings_used_by", "unknown_env",
-           "workspace_setting", "CONFIG_FILE", "masked_value"]
+           "workspace_setting", "CONFIG_FILE", "masked_value", "webhook_value_shown"]
 
 CONFIG_FILE = "sitewatch.toml"
 COG_COMPRESSIONS = ("deflate", "zstd", "lzw")
@@ -135,7 +135,10 @@ def _subject(setting: Setting, origin: str) -> str:
 def _refused(setting: Setting, value: Any, origin: str, note: str = "") -> ConfigError:
     """The error of a value a setting does not take: where it came from, what it takes and what it got
     (any password in a URL masked)."""
-    shown = masked_value(value, user_shown=setting.check == "store") if setting.check and isinstance(value, str) else value
+    if setting.check == "webhook" and isinstance(value, str):
+        shown: Any = webhook_value_shown(value)  # a chat webhook's path is its secret
+    else:
+        shown = masked_value(value, user_shown=setting.check == "store") if setting.check and isinstance(value, str) else value
     return ConfigError(f"{_subject(setting, origin)} must be {setting.accepts}{note}, got {shown!r}")
 
 
@@ -210,6 +213,28 @@ def masked_value(value: str, *, user_shown: bool = True) -> str:
     if not user_shown:
         value = re.sub(r"^(\s*[^/?#]*//)([^/?#]*)@" if "//" in value else r"^(\s*)([^/?#]*)@", _user_masked, value)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", value, flags=re.IGNORECASE)
+
+
+_CHAT_URL = re.compile(rf"(?:^|[\s/@])(?:{CHAT_HOST_PATTERN})\.?(?::[^/?#\s]*)?(?P<tail>[/?#].*)$", re.IGNORECASE | re.DOTALL)
+
+
+def webhook_value_shown(value: str) -> str:
+    """A webhook URL as an error about it shows it (one refused: no scheme, a typo in it, a bad port): as
+    :func:`masked_value` shows it without a bare user name, and, on a chat service's own host (Slack's, Discord's, a
+    Teams workflow's), whose URL is the secret, its path after the first segment, any query and fragment as ``***``, as
+    :func:`sitewatch.alerts.webhook_shown` shows one accepted (``hooks.slack.com/services/***``). Another host's path
+    is shown as given: what is wrong with the URL is then seen."""
+    shown = masked_value(value, user_shown=False)
+    found = _CHAT_URL.search(shown)
+    if found is None:
+        return shown
+    tail = found["tail"]
+    path = re.split(r"[?#]", tail, maxsplit=1)[0]
+    first, _, more = path.lstrip("/").partition("/")
+    masked = ("/" + first + "/***" if more.strip("/") else "/***") if first else ""
+    if len(path) < len(tail):
+        masked += tail[len(path)] + "***"  # the query (a Teams workflow's sig=) or a fragment
+    return shown[: found.start("tail")] + masked
 
 
 def workspace_setting(name: str, workspace: Path, env: Mapping[str, str] | None = None) -> Any:

@@ -53,6 +53,7 @@ from .geo import recentred_past_180
 from .ingest.archive import remove_partials, write_observation
 from .ingest.cut import band_resampling
 from .ingest.grid import no_data_as_nan, site_grid, site_mask, too_small_for, valid_pixels
+from .ingest.removal import remove_unrecorded
 from .model import Grid, Observation, SceneRef, Site
 from .sources.gcp import (
     across_antimeridian,
@@ -185,6 +186,10 @@ class FetchReport:
     search_cached: float | None = None
     """When the search these items came from was made (``time.time()``), when its answer was the cache's (the
     catalogue not asked: items published since are not seen without ``--refresh``); None: the catalogue was asked."""
+    unrecorded_removed: tuple[str, ...] = ()
+    """Files of the site's archive folder that no observation named, removed before the fetch (paths in the
+    workspace): a run killed between a COG's rename into place and its record left them
+    (:func:`~sitewatch.ingest.removal.remove_unrecorded`)."""
 
 
 # -- pixels ---------------------------------------------------------------------------------------
@@ -772,6 +777,8 @@ class _SiteRun:
         self.ws, self.store, self.site = ws, store, site
         self.candidates, duplicates = _one_per_acquisition(candidates, site)
         remove_partials(ws, site.id)  # COGs a killed run left half-written (as ingest does)
+        # And COGs a run killed between their rename and their row left whole, which no row names (as ingest does).
+        self.unrecorded = [p.relative_to(ws.root).as_posix() for p in remove_unrecorded(ws, store, site.id)]
         self.archived = store.observations(site.id)
         self.done: list[Observation] = []
         self.skipped: list[tuple[str, str]] = list(duplicates)
@@ -834,7 +841,8 @@ class _SiteRun:
 
     def report(self) -> FetchReport:
         """What the site's fetch did."""
-        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed), tuple(self.replaced))
+        return FetchReport(tuple(self.done), tuple(self.skipped), tuple(self.failed), tuple(self.replaced),
+                           unrecorded_removed=tuple(self.unrecorded))
 
 
 def measure_site_stats(

@@ -21,7 +21,7 @@ from ..report.change_exports import (
     stored_changes_to_geojson,
     write_changes_gpkg,
 )
-from ..report.csv_types import CHANGE_CSV_TYPES, DETECTION_CSV_TYPES, csvt_text
+from ..report.csv_types import CHANGE_CSV_TYPES, DETECTION_CSV_TYPES, csvt_text, with_bom
 from ..report.detection_exports import (
     DETECTION_CSV_COLUMNS,
     detections_to_csv,
@@ -39,6 +39,7 @@ from .options import (
     DateOrTime,
     FiniteFloatRange,
     OnceCommand,
+    bom_option,
     check_date_order,
     existing_folder,
     handle_errors,
@@ -81,6 +82,7 @@ CSV_TYPES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
               help="--layer changes: only regions of this direction (repeat for several; default: all).")
 @click.option("--min-area-m2", type=FiniteFloatRange(min=0), default=None, metavar="M2",
               help="--layer changes: only regions of at least this area (m²).")
+@bom_option
 @share_option
 @workspace_option
 @handle_errors
@@ -94,6 +96,7 @@ def command(
     kind: str,
     directions: tuple[str, ...],
     min_area_m2: float | None,
+    bom: bool,
     share: bool,
     workspace: Path,
 ) -> None:
@@ -128,6 +131,8 @@ def command(
                 f"{out}: cannot write {path.suffix or 'a file without a suffix'}; export writes "
                 f"{', '.join(EXPORT_FORMATS)} (or name the format with --format geojson|kml|csv|gpkg)"
             )
+    if bom and fmt != "csv":
+        raise click.UsageError(f"--bom marks a CSV as UTF-8 for Excel; {fmt} is written without one (drop --bom, or write .csv)")
     if fmt == "gpkg" and to_stdout:
         raise click.UsageError(f"a GeoPackage is a database and needs a file name, e.g. --out {layer}.gpkg")
     if fmt == "gpkg" and path.exists() and not path.is_file():
@@ -166,6 +171,7 @@ def command(
         text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json_text(fc, indent=1)
         if sharing:
             text = sharing.finished(text)
+        text = with_bom(text, bom)
         if to_stdout:
             echo_utf8(text.removesuffix("\n"))
         else:

@@ -124,6 +124,10 @@ def command(
             click.echo(note)
     # with --json too: standard output may be a script's, this is the user's
     for sid in ids:
+        if sid in reports and (gone := reports[sid].unrecorded_removed):
+            click.echo(f"note: removed {len(gone)} file(s) from {sid}'s archive that no observation named (a run killed "
+                       f"between moving an image into place and recording it left them): {', '.join(gone)}", err=True)  # fmt: skip
+    for sid in ids:
         if sid in reports:
             for item_id, error in reports[sid].failed:
                 click.echo(f"failed {item_id if one else f'{sid}/{item_id}'}: {error}", err=True)
@@ -149,5 +153,6 @@ def _report_json(report: FetchReport) -> dict[str, Any]:
         "skipped": [{"item_id": i, "reason": r} for i, r in report.skipped],
         "failed": [{"item_id": i, "error": e} for i, e in report.failed],
         "replaced": [{"item_id": i, "reason": r} for i, r in report.replaced],
+        "unrecorded_removed": list(report.unrecorded_removed),
         "search_cached_at": None if report.search_cached is None else iso_utc(datetime.fromtimestamp(report.search_cached, UTC)),
     }  # fmt: skip

@@ -22,6 +22,8 @@ from .options import (
     handle_errors,
     is_quiet,
     json_option,
+    orthorectify_given,
+    orthorectify_options,
     progress_bar,
     scheduler_option,
     wait_workers_option,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
               "workspace site the image covers.")  # fmt: skip
 @acquired_option
 @files_sensor_option
+@orthorectify_options
 @click.option("--new-only", is_flag=True,
               help="Skip each file an observation already came from, unchanged since (the same path, size and "
                    "modification time): for a folder that keeps every download, imported each day.")
@@ -50,7 +53,8 @@ if TYPE_CHECKING:
 @json_option
 @handle_errors
 def command(
-    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None, new_only: bool,
+    paths: tuple[Path, ...], site_ids: tuple[str, ...], acquired: datetime | None, sensor: str | None,
+    orthorectify: bool, dem: Path | None, rpc_height: float | None, new_only: bool,
     workers: int | None, scheduler: str | None, wait_workers: float | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Import purchased GeoTIFFs as observations of the sites they cover.
@@ -62,7 +66,8 @@ def command(
     The acquisition time is read from the file's tags, its sidecar metadata
     (Planet *_metadata.xml/json, Maxar .XML/.IMD, any .json with a datetime)
     or its name; --acquired overrides them. Files without a CRS are refused: sitewatch
-    cannot place them on the ground. The provider's metadata file is archived
+    cannot place them on the ground; those placed by RPCs (Maxar OR2A, Planet basic) or GCPs
+    are orthorectified over each site's part with --orthorectify (RPCs with --dem or --height). The provider's metadata file is archived
     with the observation; `sitewatch show` prints it.
 
     With --new-only, a file an observation came from and unchanged since is
@@ -87,6 +92,7 @@ def command(
     from ..sites import SitesIndex
     from ..sources.planet import udm2_apart
 
+    ortho = orthorectify_given(orthorectify, dem, rpc_height)
     ws = open_workspace(workspace)
     settings = ws.settings({"workers": workers, "scheduler": scheduler, "wait_workers": wait_workers}, names=settings_used_by("import"))
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
@@ -129,7 +135,7 @@ def command(
         scenes: list[SceneRef | None] = []
         for i, f in enumerate(files):
             try:
-                scenes.append(read_scene_ref(f, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise)[0])
+                scenes.append(read_scene_ref(f, acquired=acquired, sensor=sensor, thermal_noise=thermal_noise, orthorectify=ortho)[0])
             except (ImageReadError, InputError) as exc:
                 refused_of[i].append(str(exc))
                 scenes.append(None)
@@ -155,7 +161,7 @@ def command(
         for i, f in enumerate(files):
             for scene, site, item, before in chosen.get(i, []):  # with the digest if any site's id needed it
                 jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, contents[i].sha256,
-                                        context_m=settings["context_m"])))
+                                        context_m=settings["context_m"], orthorectify=ortho)))
                 naming.append(partial(_same_id(store, site, f, scene, item, contents[i], (), copies=True), before))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
                                 wait_workers=settings["wait_workers"],
@@ -199,6 +205,8 @@ def command(
             when = f"{str(row['acquired'])[:10]}, time unknown" if row["acquired_date_only"] else row["acquired"]
             click.echo(f"{row['id']}  {when}  valid {row['valid_pct']}%" + ("  SIMULATED" if row["simulated"] else "")
                        + ("  (replaced)" if row["replaced"] else ""))
+            if "orthorectified" in row:
+                click.echo(f"  {row['orthorectified']}")
         click.echo(f"imported {len(imported)} observation(s) from {len(files)} file(s)" + replaced_note(imported)
                    + (f"; {len(unchanged)} file(s) imported before and unchanged, skipped" if unchanged else ""))
         failed = {name for name, _ in (*refused, *missed)}

@@ -20,6 +20,8 @@ from .options import (
     handle_errors,
     is_quiet,
     json_option,
+    orthorectify_given,
+    orthorectify_options,
     progress_bar,
     scheduler_option,
     wait_workers_option,
@@ -77,6 +79,7 @@ def _check_optical_bands(named: dict[str, Path]) -> None:
               help="Optical files (not products): subtracted from the values first (1000 for Sentinel-2 L2A band "
               "files of processing baseline 04.00 or later taken out of their product; default 0).")  # fmt: skip
 @acquired_option
+@orthorectify_options
 @click.option("--new-only", is_flag=True,
               help="Skip each file an observation of the site already came from, unchanged since (the same path, "
                    "size and modification time): for a folder that keeps every download, ingested each day.")
@@ -88,7 +91,8 @@ def _check_optical_bands(named: dict[str, Path]) -> None:
 @handle_errors
 def command(
     site_id: str, paths: tuple[Path, ...], bands: tuple[str, ...], sensor: str | None, dn_scale: float | None,
-    dn_offset: float | None, acquired: datetime | None, new_only: bool, workers: int | None, scheduler: str | None,
+    dn_offset: float | None, acquired: datetime | None, orthorectify: bool, dem: Path | None, rpc_height: float | None,
+    new_only: bool, workers: int | None, scheduler: str | None,
     wait_workers: float | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Ingest GeoTIFF files or folders (any CRS) into SITE_ID as observations.
@@ -98,7 +102,8 @@ def command(
     named after the product. A PlanetScope image takes the UDM2 beside it as its cloud mask. Each other file is one observation,
     named after the file (the acquisition time
     is added when another image already holds that name). Bands delivered
-    one file each go in together with --band NAME=PATH.
+    one file each go in together with --band NAME=PATH. An image placed by RPCs
+    or GCPs instead of a map grid is refused unless --orthorectify is given.
 
     Exit code 0 when every file went in, 3 when some were skipped (each is
     named with the reason), 1 when none went in.
@@ -118,6 +123,7 @@ def command(
     from ..ingest.band_files import band_files_sensor
 
     band_files = _band_files(bands, sensor) if bands else None
+    ortho = orthorectify_given(orthorectify, dem, rpc_height)
     if (dn_scale, dn_offset) != (None, None) and (sensor or (band_files_sensor(band_files) if band_files else None)) == "sar":
         given = " and ".join(o for o, v in (("--dn-scale", dn_scale), ("--dn-offset", dn_offset)) if v is not None)
         raise InputError(f"{given}: for optical images (reflectance); SAR values are read as they are")
@@ -145,7 +151,7 @@ def command(
             workers=settings["workers"], scheduler=settings["scheduler"], wait_workers=settings["wait_workers"],
             compress=settings["cog_compress"], band_files=band_files,
             thermal_noise=settings["sar_thermal_noise"], dn_scale=dn_scale, dn_offset=dn_offset, new_only=new_only,
-            context_m=settings["context_m"],
+            context_m=settings["context_m"], orthorectify=ortho,
         )  # fmt: skip
     missed = set(report.missed)
     if as_json:
@@ -157,6 +163,7 @@ def command(
             "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
             "unchanged": list(report.unchanged),
+            "unrecorded_removed": list(report.unrecorded_removed),
         }, indent=1)  # fmt: skip
     else:
         simulated = sum(o.scene.simulated for o in report.observations)
@@ -168,6 +175,12 @@ def command(
         failed = {path for path, _ in report.skipped}
         for repeat, earlier in report.duplicates:
             click.echo(duplicate_line(repeat, earlier, "ingested", earlier in failed))
+        for obs, source in zip(report.observations, report.sources, strict=True):
+            if (placed := obs.provenance.get("orthorectified")) is not None:
+                click.echo(f"{obs.id}: {placed['note']} ({source})")
+    if gone := report.unrecorded_removed:
+        click.echo(f"note: removed {len(gone)} file(s) from {site_id}'s archive that no observation named (a run killed "
+                   f"between moving an image into place and recording it left them): {', '.join(gone)}", err=True)  # fmt: skip
     for _path, reason in report.skipped:
         click.echo(f"skipped: {reason}", err=True)
     if report.skipped:

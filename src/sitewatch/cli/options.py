@@ -111,6 +111,13 @@ workspace_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
+bom_option = click.option(
+    "--bom", is_flag=True,
+    help="Start the CSV with a UTF-8 byte-order mark (GDAL's WRITE_BOM), so that Excel on Windows shows non-ASCII "
+         "names (Korean, Cyrillic) rightly; without it (the default) as QGIS, pandas and scripts read it.",
+)  # fmt: skip
+"""``--bom`` of every command that writes CSV (:func:`sitewatch.report.csv_types.with_bom`)."""
+
 
 def all_rows_option(shown: str) -> Callable[[F], F]:
     """``--all``: a table on a terminal lists every row, not only ``shown`` ("the 20 latest links"); piped into a
@@ -170,6 +177,26 @@ def ais_coverage_options(func: F) -> F:
         help="The area the --ais files cover (a GeoJSON polygon, lon/lat), when known: sites touching it are "
              "covered even with no report near them; others are not (default: within 20 km of the files' positions).",
     )(func)  # fmt: skip
+
+
+def ais_max_gap_option(func: F) -> F:
+    """``--max-gap-min MIN`` into ``max_gap_min``: how far apart two AIS reports may be for a position between them
+    (:attr:`~sitewatch.analysis.ais.AisParams.max_gap_s`), one option for `ais`, `links --ais` and `report --ais`,
+    so that what `ais` matched with it `links` and `report` match the same way."""
+    from ..analysis.ais import AisParams
+
+    return click.option(
+        "--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,
+        metavar="MIN", help="Interpolate between two AIS reports only when they are at most this many minutes apart.",
+    )(func)  # fmt: skip
+
+
+def refuse_max_gap_without_ais(ais_files: Iterable[Path]) -> None:
+    """``--max-gap-min`` given without ``--ais`` is refused (exit code 2), as ``--ais-coverage`` is: alone it would
+    change nothing, silently."""
+    source = click.get_current_context().get_parameter_source("max_gap_min")
+    if not list(ais_files) and source not in (None, click.core.ParameterSource.DEFAULT):
+        raise click.UsageError("--max-gap-min says how AIS reports are placed: give the AIS files too (--ais FILE)")
 
 
 def stated_ais_coverage(
@@ -648,6 +675,34 @@ acquired_option = click.option(
 
 files_sensor_option = click.option("--sensor", type=click.Choice(["sar", "optical"]), help="When the files do not say.")
 """``--sensor`` of ``ingest`` and ``import``: the sensor of files that do not name one."""
+
+def orthorectify_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--orthorectify``, ``--dem`` and ``--height`` of ``ingest`` and ``import`` (:func:`orthorectify_given`)."""
+    f = click.option("--height", "rpc_height", type=FiniteFloatRange(), default=None, metavar="METRES",
+                     help="With --orthorectify: one ground height above the WGS84 ellipsoid for an RPC image (the quay's), "
+                          "as gdalwarp's RPC_HEIGHT; relief off it shifts the image. Or --dem.")(f)  # fmt: skip
+    f = click.option("--dem", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, metavar="PATH",
+                     help="With --orthorectify: a DEM GeoTIFF (heights above the ellipsoid) that covers the site, as "
+                          "gdalwarp's RPC_DEM.")(f)  # fmt: skip
+    return click.option("--orthorectify", is_flag=True,
+                        help="Orthorectify images placed by RPCs (Maxar OR2A, Planet basic) or GCPs instead of a map "
+                             "grid, over each site's part only, instead of refusing them; RPCs need --dem or --height.")(f)  # fmt: skip
+
+
+def orthorectify_given(orthorectify: bool, dem: Path | None, height: float | None) -> Any:
+    """The :class:`~sitewatch.ingest.ortho.Orthorectify` the options ask for (None without ``--orthorectify``);
+    ``--dem`` or ``--height`` without it, both, or a DEM that cannot be placed are refused by name."""
+    if not orthorectify:
+        if dem is not None or height is not None:
+            given = "--dem" if dem is not None else "--height"
+            raise InputError(f"{given}: only with --orthorectify (an image placed by RPCs is refused without it)")
+        return None
+    from ..ingest.ortho import Orthorectify, check_dem
+
+    if dem is not None:
+        check_dem(dem)
+    return Orthorectify(dem, height)
+
 
 dn_scale_option = click.option(
     "--dn-scale", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="N",

@@ -410,7 +410,8 @@ def replaced_note(rows: list[dict[str, Any]]) -> str:
 
 def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:
     """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it; ``replaced``
-    when the workspace held that observation id before the run (a rerun, or a changed file)."""
+    when the workspace held that observation id before the run (a rerun, or a changed file); ``orthorectified``
+    says how sitewatch placed an image that had no map grid (``--orthorectify``)."""
     from ..model import iso_utc
 
     # As the workspace keeps it, to the millisecond: a Maxar firstLineTime of 02:11:07.512345 was said so here and
@@ -420,4 +421,4 @@ def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, An
         "id": obs.id, "file": file, "acquired": iso_utc(acquired),
         "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
         "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced, "simulated": obs.scene.simulated,
-    }  # fmt: skip
+    } | ({"orthorectified": placed["note"]} if (placed := obs.provenance.get("orthorectified")) else {})  # fmt: skip

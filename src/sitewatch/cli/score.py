@@ -1,4 +1,4 @@
-"""``sitewatch score``: detect-image output against labelled boxes (VOC, COCO, DOTA, YOLO, LabelMe, GeoJSON, masks)."""
+"""``sitewatch score``: detect-image output against labelled boxes (VOC, HRSC2016, COCO, DOTA, YOLO, LabelMe, GeoJSON, xView, masks)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 import click
 
-from .options import FiniteFloatRange, OnceCommand, handle_errors, json_option, named_out
+from .options import (
+    FiniteFloatRange,
+    OnceCommand,
+    bom_option,
+    handle_errors,
+    json_option,
+    named_out,
+)
 from .output import echo_json
 
 SCORE_CSV_COLUMNS = (
@@ -26,7 +33,7 @@ def _ratio(value: float | None) -> str:
 @click.argument("detections", type=click.Path(exists=True, path_type=Path))
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @click.option("--class", "classes", multiple=True, metavar="NAME",
-              help="Count only labelled objects of this class, in any case (VOC <name>, COCO category or its id, DOTA class, YOLO class number or classes.txt name, LabelMe label, GeoJSON --class-key); repeat. Default: all.")  # fmt: skip
+              help="Count only labelled objects of this class, in any case (VOC <name>, HRSC2016 Class_ID, COCO category or its id, DOTA class, YOLO class number or classes.txt name, LabelMe label, GeoJSON --class-key, xView type_id); repeat. Default: all.")  # fmt: skip
 @click.option("--class-key", default="class", show_default=True, help="GeoJSON labels: the property that holds the class.")
 @click.option("--kind", "kinds", multiple=True, default=("vessel",), show_default=True, type=click.Choice(["vessel", "crane"]),
               help="Detected kinds scored (detect-image writes vessel, and crane at 5 m or finer); repeat.")  # fmt: skip
@@ -38,16 +45,17 @@ def _ratio(value: float | None) -> str:
 @click.option("--per-image", is_flag=True, help="Also print each image's counts.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True), callback=named_out("CSV", (".csv",)),
               help="Write a CSV of each image's counts, P, R, F1 and length error, then a row of the sums ('-': standard output).")  # fmt: skip
+@bom_option
 @json_option
 @handle_errors
 def command(
     detections: Path, labels: Path, classes: tuple[str, ...], class_key: str, kinds: tuple[str, ...],
-    min_score: float, difficult: Literal["ignore", "count"], per_image: bool, csv_path: str | None, as_json: bool,
+    min_score: float, difficult: Literal["ignore", "count"], per_image: bool, csv_path: str | None, bom: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Score DETECTIONS (a `detect-image --out` GeoJSON, or a folder of them) against LABELS.
 
-    LABELS is a Pascal VOC .xml, a COCO or LabelMe .json, a DOTA or YOLO .txt, a GeoJSON of
-    boxes or an instance mask .png (one colour per object on black), or a
+    LABELS is a Pascal VOC or HRSC2016 .xml, a COCO or LabelMe .json, a DOTA or YOLO .txt, a GeoJSON of
+    boxes (or xView's, of many images) or an instance mask .png (one colour per object on black), or a
     folder of label files named after the images (masks NAME_instance_id_RGB.png). Matching is one-to-one per
     image: a detection counts when its centroid falls inside a labelled box,
     best score first, as the benchmarks count. Prints precision, recall and F1, and
@@ -72,9 +80,12 @@ def command(
     )
     from ..files import write_text_atomic
     from ..masklabels import mask_image_stem
+    from ..report.csv_types import with_bom
 
     if as_json and csv_path == "-":
         raise click.UsageError("--json and --csv - both want standard output; send the CSV to a file")
+    if bom and csv_path is None:
+        raise click.UsageError("--bom marks the CSV as UTF-8 for Excel: add --csv FILE")
     pairs = pair_files(detections, labels)
     # A folder of detections: one file detect-image left unreadable is named and left out, as a label
     # file without detections is; the others are scored (exit 3). A single file is an error.
@@ -109,7 +120,7 @@ def command(
         )  # fmt: skip
     rows = counts.image_rows()
     if csv_path is not None:
-        text = _csv_text(rows, counts)
+        text = with_bom(_csv_text(rows, counts), bom)
         if csv_path == "-":
             click.echo(text, nl=False)
         else:

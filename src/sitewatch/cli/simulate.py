@@ -12,6 +12,7 @@ from ..sources.scenario import plan_scenes, unseen_visits
 from ..sources.simulate import load_scenario, simulate
 from .options import (
     OnceCommand,
+    bom_option,
     existing_folder,
     handle_errors,
     is_quiet,
@@ -50,9 +51,10 @@ def _ais_folder(ctx: click.Context, param: click.Parameter, value: Path | None) 
 )
 @click.option("--ais", "ais_path", type=click.Path(dir_okay=False, path_type=Path), callback=_ais_folder,
               help="Also write the scenario's simulated AIS reports (CSV, mmsi,time,lat,lon…) into a file.")
+@bom_option
 @json_option
 @handle_errors
-def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path: Path | None, as_json: bool) -> None:
+def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path: Path | None, bom: bool, as_json: bool) -> None:
     """Simulate the imagery of SCENARIO (a .yaml/.toml file, or a packaged name such as `seed-story`).
 
     A folder holding another scenario's simulated scenes is refused unless
@@ -61,6 +63,8 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
     Everything written is SIMULATED and tagged so (SITEWATCH_SIMULATED=true).
     The same scenario and seed give byte-identical files.
     """
+    if bom and ais_path is None:
+        raise click.UsageError("--bom marks the AIS CSV as UTF-8 for Excel: add --ais FILE")
     scen = load_scenario(scenario)
     t0 = time.perf_counter()
     with progress_bar("simulate", is_quiet() or as_json) as progress:
@@ -69,7 +73,7 @@ def command(scenario: str, out: Path, seed: int | None, replace: bool, ais_path:
     if ais_path is not None:
         from ..sources.sim_ais import write_simulated_ais
 
-        ais_reports = write_simulated_ais(scen, ais_path, seed=seed)[1]
+        ais_reports = write_simulated_ais(scen, ais_path, seed=seed, bom=bom)[1]
     elapsed = time.perf_counter() - t0
     planned = plan_scenes(scen)
     counts = Counter((p.site, p.series.name) for p in planned)

@@ -10,6 +10,7 @@ import click
 
 from ..analysis.occupancy import Timeline, TimelineParams, load_timeline
 from ..detection_state import warn_older_detections
+from ..report.csv_types import with_bom
 from ..report.exports import (
     TIMELINE_CSV_COLUMNS,
     date_zone,
@@ -23,6 +24,7 @@ from .completers import complete_site_ids
 from .options import (
     OnceCommand,
     all_rows_option,
+    bom_option,
     check_date_order,
     handle_errors,
     named_out,
@@ -101,6 +103,7 @@ def _per_site(path: str | Path, site_id: str) -> Path:
               help="Draw the timeline chart as PNG into a file (several sites: {site} in the name, a file each).")
 @timeline_options()
 @all_rows_option(f"the {TERMINAL_ROWS} latest dates of each site")
+@bom_option
 @workspace_option
 @handle_errors
 def command(
@@ -116,6 +119,7 @@ def command(
     max_berth_hidden: float,
     utc_offset: float,
     show_all: bool,
+    bom: bool,
     workspace: Path,
 ) -> None:
     """Vessels present at each SITE on each usable date; arrivals, departures, presence days
@@ -131,6 +135,8 @@ def command(
     """
     if json_path == "-" and csv_path == "-":
         raise click.UsageError("--json - and --csv - both want standard output; send one of them to a file")
+    if bom and not csv_path:
+        raise click.UsageError("--bom marks the CSV as UTF-8 for Excel: add --csv FILE")
     # One file named twice would silently hold only the last document written into it.
     outputs = (("--json", json_path), ("--csv", csv_path), ("--chart", chart_path))
     files = {name: Path(path).resolve() for name, path in outputs if path and str(path) != "-"}
@@ -147,7 +153,7 @@ def command(
     if len(ids) != 1:
         if chart_path is not None and SITE_FIELD not in str(chart_path):
             raise click.UsageError(f"--chart draws one PNG a site: put {SITE_FIELD} in its name, e.g. --chart charts/{SITE_FIELD}.png")
-        _several(ws, ids, params, json_path, csv_path, chart_path, date_zone(utc_offset), show_all)
+        _several(ws, ids, params, json_path, csv_path, chart_path, date_zone(utc_offset), show_all, bom)
         return
     (site_id,) = ids
     with ws.store() as store:
@@ -162,7 +168,7 @@ def command(
     if json_path and json_path != "-":
         written.append(write_text_atomic(Path(json_path), timeline_to_json(tl)))
     if csv_path and csv_path != "-":
-        written.append(write_text_atomic(Path(csv_path), timeline_to_csv(tl)))
+        written.append(write_text_atomic(Path(csv_path), with_bom(timeline_to_csv(tl), bom)))
     if chart_path:
         from ..report.charts import timeline_chart_png
 
@@ -171,7 +177,7 @@ def command(
     if json_path == "-":
         echo_utf8(timeline_to_json(tl))
     elif csv_path == "-":
-        click.echo(timeline_to_csv(tl), nl=False)
+        click.echo(with_bom(timeline_to_csv(tl), bom), nl=False)
     else:
         _print(tl, date_zone(utc_offset), show_all)
     for path in written:
@@ -179,7 +185,7 @@ def command(
 
 
 def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: str | None, csv_path: str | None,
-             chart_path: Path | None, zone: str, show_all: bool = False) -> None:  # fmt: skip
+             chart_path: Path | None, zone: str, show_all: bool = False, bom: bool = False) -> None:  # fmt: skip
     """The timelines of ``ids`` (none: every site with observations), read first, then written: a site unknown
     (named with the nearest ids) or unreadable stops the command before any file is written."""
     with ws.store() as store:
@@ -195,9 +201,9 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
             written.append(write_text_atomic(Path(json_path), _sites_json(timelines)))
     if csv_path and csv_path != "-":
         if SITE_FIELD in csv_path:
-            written += [write_text_atomic(_per_site(csv_path, tl.site_id), timeline_to_csv(tl)) for tl in timelines]
+            written += [write_text_atomic(_per_site(csv_path, tl.site_id), with_bom(timeline_to_csv(tl), bom)) for tl in timelines]
         else:
-            written.append(write_text_atomic(Path(csv_path), _sites_csv(timelines)))
+            written.append(write_text_atomic(Path(csv_path), with_bom(_sites_csv(timelines), bom)))
     if chart_path:
         from ..report.charts import timeline_chart_png
 
@@ -206,7 +212,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
     if json_path == "-":
         echo_utf8(_sites_json(timelines))
     elif csv_path == "-":
-        click.echo(_sites_csv(timelines), nl=False)
+        click.echo(with_bom(_sites_csv(timelines), bom), nl=False)
     elif not timelines:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     else:

@@ -18,6 +18,7 @@ The modules, in the order a file goes through them:
 - :mod:`.identity`: which image a file is (its sha256, repeats, its observation's id);
 - :mod:`.jobs`: one image cut to a site and written (:func:`archive_file`), as a worker's job;
 - :mod:`.cut`: its bands read onto the site's grid (:mod:`.grid`) and scaled;
+- :mod:`.ortho`: an image placed by RPCs or GCPs, not a map grid, orthorectified over the site's window;
 - :mod:`.archive`: the COG written and recorded, and partial files removed.
 """
 

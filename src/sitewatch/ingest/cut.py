@@ -34,6 +34,7 @@ from ..sources.safe import S1Product, S2Product
 from ..untrusted import check_not_linking
 from ..zero_collar import all_bands_zero, zero_is_no_data
 from .grid import _grid_box, no_data_as_nan
+from .ortho import Orthorectify, Placement, placement_of
 
 __all__ = ["MAX_WHOLE_READ_PIXELS", "band_resampling"]
 
@@ -49,9 +50,13 @@ def _warp_to_grid(
     window: rasterio.windows.Window | None,
     grid: Grid,
     resampling: Resampling,
+    placement: Placement | None = None,
 ) -> None:
     """Resample one band read from ``src`` (over ``window``, or whole) onto the site's ``grid`` into ``out``;
-    NaN is no data on both sides."""
+    NaN is no data on both sides. ``placement``: how a file is placed by its RPCs or GCPs (``--orthorectify``)."""
+    if placement is not None:
+        placement.warp(values, out, window, grid, resampling)
+        return
     # A Web Mercator map across 180° is warped as the same pixels centred 180° away: else its part past 180° is lost.
     src_crs, src_transform = recentred_past_180(
         src.crs.to_string(), src.transform if window is None else src.window_transform(window), values.shape[-1], values.shape[-2]
@@ -67,6 +72,11 @@ def _warp_to_grid(
         dst_nodata=np.nan,
         resampling=resampling,
     )
+
+
+def _grid_lonlat_box(grid: Grid) -> Any:
+    """The grid's bounds in longitude/latitude, as a box."""
+    return box(*transform_bounds(grid.crs, "EPSG:4326", *_grid_box(grid).bounds, densify_pts=21))
 
 
 def _read_s1(product: S1Product, grid: Grid, out: NDArray[np.float32]) -> None:
@@ -148,6 +158,7 @@ def _cut_to_grid(
     classes: Callable[[Any], NDArray[np.uint8]] | None = None,
     toa: PlanetTOA | MaxarTOA | None = None,
     given: tuple[float | None, float | None] | None = None,
+    orthorectify: Orthorectify | None = None,
 ) -> tuple[NDArray[np.float32], float, bool, dict[str, tuple[float, float]] | None] | None:
     """Each band (``sources``: file and band number) reprojected onto ``grid``, NaN where no data,
     the factor that turned its values into reflectance, whether DN 0 was read as no data (a
@@ -167,6 +178,8 @@ def _cut_to_grid(
     bands declare a scale and offset is read by those (DN x scale + offset), not by its range: a
     Sentinel-2 file saved with its -0.1 offset declared went in 0.1 too bright, a Landsat-style one
     (x 2.75e-05 - 0.2) several times too bright.
+    ``orthorectify``: how files that carry RPCs, or GCPs and no map grid, are placed (:mod:`.ortho`); only the window
+    of each that covers the grid is read.
     """
     out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
     if classes is not None:
@@ -178,18 +191,28 @@ def _cut_to_grid(
     try:
         with ExitStack() as stack:
             opened = {f: stack.enter_context(rasterio.open(f)) for f, _ in sources}
+            placed: dict[Path | str, Placement] = {}
             for f, src in opened.items():
                 check_not_linking(src.driver, f)
-                if src.crs is None:
+                if (placement := placement_of(src, Path(f), orthorectify)) is not None:
+                    placed[f] = placement
+                elif src.crs is None:
                     raise ImageReadError(f"{f}: has no CRS; sitewatch cannot place it on the ground")
             first = opened[sources[0][0]]
             for f, src in opened.items():
-                if not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(_grid_box(grid)):
+                if f in placed:
+                    # Far outside the scene its RPCs (polynomials fitted over it) can fold back into it: a site
+                    # there is missed by the footprint first, never given the scene's pixels.
+                    misses = not placed[f].footprint().intersects(_grid_lonlat_box(grid)) or placed[f].window(grid) is None
+                else:
+                    misses = not box(*transform_bounds(src.crs, grid.crs, *src.bounds)).intersects(_grid_box(grid))
+                if misses:
                     if src is first:
                         return None
                     # One band file of another place: name it, not the first file, which does cover the site.
                     raise ImageReadError(f"{f}: does not cover the site, though {sources[0][0]} does")
             big = product is None and any(s.width * s.height > MAX_WHOLE_READ_PIXELS for s in opened.values())
+            first_placed = placed.get(sources[0][0])
             if product is not None:
                 # The product says how its values are scaled: (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
                 scale = 1 / product.quantification
@@ -205,7 +228,9 @@ def _cut_to_grid(
                 # Integer reflectance: 8-bit RGB products are 0-255; surface reflectance products
                 # (Sentinel-2 L2A, PlanetScope SR) are scaled by 10,000, full-range 16-bit exports
                 # by 65,535 (told apart by their range, on a decimated read; of the site's window in a big file).
-                sample_window = _big_file_window(first, grid, path) if big else None
+                sample_window = (
+                    first_placed.window(grid) if first_placed else _big_file_window(first, grid, path) if big else None
+                )
                 height, width = (first.height, first.width) if sample_window is None else (sample_window.height, sample_window.width)
                 step = max(1, int((width * height / 1_000_000) ** 0.5))
                 shape = (max(1, int(height) // step), max(1, int(width) // step))
@@ -217,9 +242,11 @@ def _cut_to_grid(
 
                 scale = 1 / (infer_dn_scale(samples) or 1.0)
             windows = [
-                _window_over(opened[f], grid) if product is not None else _big_file_window(opened[f], grid, path) if big else None
+                placed[f].window(grid) if f in placed
+                else _window_over(opened[f], grid) if product is not None
+                else _big_file_window(opened[f], grid, path) if big else None
                 for f, _ in sources
-            ]
+            ]  # fmt: skip
             values = [(s, w) for s, w, b in zip(sources, windows, bands, strict=True) if b.upper() != "SCL"]
             zero = product is None and bool(values) and all(zero_is_no_data(opened[f], [i]) for (f, i), _ in values)
             # Optical: DN 0 in every band, on the files' own grid (a bilinear kernel must not blend the collar in).
@@ -256,11 +283,12 @@ def _cut_to_grid(
                     src_arr = apply_scaling(src_arr, declared[band])
                 elif band.upper() != "SCL":
                     src_arr = src_arr * np.float32(scale if toa is None else toa.coefficients[i - 1])
-                _warp_to_grid(src_arr, out[k], src, window, grid, band_resampling(band, scene.sensor))
+                _warp_to_grid(src_arr, out[k], src, window, grid, band_resampling(band, scene.sensor), placed.get(f))
             if classes is not None:
                 window = windows[0]
                 _warp_to_grid(
-                    classes(window).astype(np.float32), out[-1], first, window, grid, band_resampling("SCL", scene.sensor)
+                    classes(window).astype(np.float32), out[-1], first, window, grid, band_resampling("SCL", scene.sensor),
+                    first_placed,
                 )
     except RasterioError as exc:
         raise ImageReadError(f"{path}: could not be read ({read_failure(exc)})") from exc

@@ -44,6 +44,8 @@ from .band_files import (
 )
 from .identity import SourceDigest, imported_unchanged, naming_order, same_images, unique_item_id
 from .jobs import FileJob, archive_file, map_file_jobs
+from .ortho import Orthorectify
+from .removal import remove_unrecorded
 from .scene_ref import read_scene_ref
 
 __all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "expand_paths"]
@@ -69,6 +71,9 @@ class IngestReport:
     others were refused: unreadable, no CRS...)."""
     unchanged: tuple[str, ...] = ()
     """With ``new_only``: the files an observation of the site came from, unchanged since, left out unread."""
+    unrecorded_removed: tuple[str, ...] = ()
+    """Files of the site's archive folder that no observation named, removed before the run (paths in the workspace):
+    a run killed between a COG's rename into place and its record left them (:func:`~.removal.remove_unrecorded`)."""
 
 
 def ingest_file(
@@ -166,6 +171,7 @@ def ingest_paths(
     dn_offset: float | None = None,
     new_only: bool = False,
     context_m: float | None = None,
+    orthorectify: Orthorectify | None = None,
 ) -> IngestReport:
     """Ingest files and folders of GeoTIFFs into ``site``; a bad file is skipped and named.
 
@@ -181,7 +187,9 @@ def ingest_paths(
     (a file they cannot apply to, SAR or a product, is skipped and named). With ``new_only`` a file an
     observation of the site came from, unchanged since (:func:`imported_unchanged`), is left out unread.
     ``context_m`` (the ``context_m`` setting; None: :data:`~sitewatch.ingest.grid.CONTEXT_M`) is the margin of
-    image a site narrower than 500 m is archived with, for the detectors' background.
+    image a site narrower than 500 m is archived with, for the detectors' background. ``orthorectify``
+    (``--orthorectify``): a file placed by RPCs or GCPs instead of a map grid is orthorectified onto the site's grid
+    (:mod:`~sitewatch.ingest.ortho`), not refused.
     """
     started = now_utc()
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
@@ -201,6 +209,8 @@ def ingest_paths(
         _check_one_date(band_files)
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
+    # COGs a run killed between their rename and their row left whole, which no row names (as fetch does).
+    unrecorded = tuple(p.relative_to(ws.root).as_posix() for p in remove_unrecorded(ws, store, site.id))
     done: list[Observation] = []
     sources: list[str] = []
     missed: list[str] = []
@@ -214,6 +224,7 @@ def ingest_paths(
             scene, _ = read_scene_ref(
                 f, acquired=acquired, sensor=sensor or (band_files_sensor(band_files) if band_files else None),
                 name_bands=not band_files, thermal_noise=thermal_noise, scaling_given=(dn_scale, dn_offset) != (None, None),
+                orthorectify=orthorectify,
             )  # fmt: skip
         except (ImageReadError, InputError):
             scenes.append(None)  # the job names the file and the reason
@@ -235,7 +246,7 @@ def ingest_paths(
     for f, chosen, content in zip(files, items, contents, strict=True):
         jobs.append(FileJob(
             ws, site, f, acquired, sensor, compress, chosen, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
-            context_m=context_m,
+            context_m=context_m, orthorectify=orthorectify,
         ))  # fmt: skip
     results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler, wait_workers=wait_workers)
     try:
@@ -278,5 +289,5 @@ def ingest_paths(
     )
     return IngestReport(
         tuple(done), tuple(skipped), tuple((str(f), str(g)) for f, g in repeats), tuple(sources), tuple(missed),
-        tuple(str(f) for f in unchanged),
+        tuple(str(f) for f in unchanged), unrecorded,
     )

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
 from numpy.typing import NDArray
+from rasterio.errors import NotGeoreferencedWarning
 
 from ..band_scaling import DECLARED_SAR_SCALING, DECLARED_SCALING
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
@@ -45,6 +47,7 @@ from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
 from .grid import site_grid
 from .identity import _size, sha256_file
 from .metadata import metadata_sidecars
+from .ortho import Orthorectify, Placement, placement_of
 from .scene_ref import read_scene_ref
 
 __all__ = ["archive_file", "FileJob", "archive_job", "map_file_jobs"]
@@ -67,6 +70,7 @@ def archive_file(
     dn_scale: float | None = None,
     dn_offset: float | None = None,
     context_m: float | None = None,
+    orthorectify: Orthorectify | None = None,
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
@@ -83,6 +87,8 @@ def archive_file(
     instead of the divisor read from the values' range (:func:`_check_given_scaling` says which files).
     ``context_m`` is the margin of image a site narrower than 500 m is archived with (the ``context_m``
     setting; None: :data:`~sitewatch.ingest.grid.CONTEXT_M`; :func:`~sitewatch.ingest.grid.site_grid`).
+    ``orthorectify`` (``--orthorectify``): an image placed by RPCs or GCPs, not a map grid, is orthorectified onto the
+    site's grid (:mod:`~sitewatch.ingest.ortho`), over its window that covers the site; its provenance says how.
     """
     path = Path(path)
     # Before anything is read: a file written after this has another time, and `import --new-only` reads it again.
@@ -94,7 +100,9 @@ def archive_file(
         sensor = sensor or band_files_sensor(band_files)
     elif s1 is None and product is None and landsat is None:
         _refuse_bands_of_a_product({"": path})
-    scene, bands = read_scene_ref(path, acquired=acquired, sensor=sensor, name_bands=not band_files, thermal_noise=thermal_noise)
+    scene, bands = read_scene_ref(
+        path, acquired=acquired, sensor=sensor, name_bands=not band_files, thermal_noise=thermal_noise, orthorectify=orthorectify
+    )
     sources: list[tuple[Path | str, int]] = [(path, i) for i in range(1, len(bands) + 1)]
     if band_files:
         bands = list(band_files)
@@ -135,12 +143,16 @@ def archive_file(
         maxar = maxar_toa(path, provider_product(path, len(bands)), len(bands), scene.acquired)
         toa = maxar if isinstance(maxar, MaxarTOA) else None
     grid = site_grid(site, resolution_m or scene.resolution_m, context_m=context_m)
+    placement = _placement(path, orthorectify) if plain or band_files else None
+    if placement is not None:
+        placement.check_grid(grid, site.id)  # a DEM that misses the site, named before anything is read
     if s1 is not None:
         out = np.full((len(bands), grid.height, grid.width), np.nan, dtype=np.float32)
         _read_s1(s1, grid, out)  # as sigma0, placed by its GCPs
         scale, zero, declared = 1.0, False, None
     else:
-        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa, (dn_scale, dn_offset) if given else None)
+        cut = _cut_to_grid(path, scene, bands, sources, grid, product or landsat, classes, toa,
+                           (dn_scale, dn_offset) if given else None, orthorectify)  # fmt: skip
         if cut is None:
             return None
         out, scale, zero, declared = cut
@@ -171,6 +183,8 @@ def archive_file(
             provenance["source_mtime_ns"] = mtime_ns  # `import --new-only` skips the file while it has this time
     if zero:
         provenance["no_data"] = ZERO_NO_DATA_NOTE
+    if placement is not None:
+        provenance["orthorectified"] = placement.provenance()
     if given:
         # As a product's own: reflectance = (DN + offset_applied) x scale_applied.
         provenance["offset_applied"] = -(dn_offset or 0.0)
@@ -212,6 +226,16 @@ def archive_file(
     return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress, owner=owner)
 
 
+def _placement(path: Path, orthorectify: Orthorectify | None) -> Placement | None:
+    """How ``path`` is placed when it has no map grid and ``orthorectify`` is given (None otherwise)."""
+    if orthorectify is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            return placement_of(src, path, orthorectify)
+
+
 @dataclass(frozen=True)
 class FileJob:
     """One image to cut to one site in a worker (:func:`archive_job`): plain values, picklable."""
@@ -234,6 +258,8 @@ class FileJob:
     """The user's scaling of an optical file's values (``--dn-scale``, ``--dn-offset``; :func:`archive_file`)."""
     context_m: float | None = None
     """The margin of image around a small site (the ``context_m`` setting; :func:`archive_file`)."""
+    orthorectify: Orthorectify | None = None
+    """How an image placed by RPCs or GCPs is orthorectified (``--orthorectify``; :func:`archive_file`)."""
 
     def absolute(self) -> FileJob:
         """The job as a Dask worker started in another folder, on another machine, needs it: its
@@ -242,6 +268,7 @@ class FileJob:
         return replace(
             self, ws=Workspace(self.ws.root.resolve()), path=self.path.resolve(),
             band_files={b: Path(f).resolve() for b, f in self.band_files.items()} if self.band_files else None,
+            orthorectify=self.orthorectify.absolute() if self.orthorectify else None,
         )  # fmt: skip
 
 
@@ -266,7 +293,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
                 source_sha256=job.source_sha256, owner=job.owner, dn_scale=job.dn_scale, dn_offset=job.dn_offset,
-                context_m=job.context_m,
+                context_m=job.context_m, orthorectify=job.orthorectify,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)

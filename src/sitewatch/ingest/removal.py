@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +13,35 @@ from ..model import Observation
 from ..store import Store
 from ..workspace import Workspace
 
-__all__ = ["Removal", "observation_files", "plan_removal", "remove_observations"]
+__all__ = [
+    "UNRECORDED_MIN_AGE_S", "Removal", "observation_files", "plan_removal", "remove_observations", "remove_unrecorded",
+    "unrecorded_marker",
+]  # fmt: skip
+
+UNRECORDED_MIN_AGE_S = 600.0
+"""Seconds since a file in a site's archive folder last changed (written, or renamed into place) before
+:func:`remove_unrecorded` takes it for one no command will record: beside the site lock it is taken under, a margin
+for a file a command is putting there by another way than :func:`~sitewatch.ingest.archive.commit_archived`."""
+
+
+_MARKER_SUFFIX = ".unrecorded"
+
+
+def unrecorded_marker(path: Path) -> Path:
+    """The hidden file beside an archive file that says a command is between moving it into place and committing its
+    row (:func:`~sitewatch.ingest.archive.commit_archived`), or between committing its row's removal and deleting it
+    (:func:`remove_observations`). A command killed in between leaves it, and :func:`remove_unrecorded` deletes only
+    the files such a marker names: a file no row names and none marks is another database's (a workspace switched
+    with ``init --store URL --replace``, or ``SITEWATCH_STORE``, whose COGs share the archive folder), and stays."""
+    return path.with_name(f".{path.name}{_MARKER_SUFFIX}")
+
+
+def _unmark(markers: Sequence[Path]) -> None:
+    for marker in markers:
+        try:
+            marker.unlink(missing_ok=True)
+        except OSError:
+            pass  # (a read-only archive: the marker stays, harmless)
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,12 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
     The files go after the commit: a run stopped between the two leaves a file no row names, never a row naming
     a missing file. Nothing is removed when an id is unknown (a StoreError names it)."""
     plan = plan_removal(ws, store, observation_ids)
+    marked = [unrecorded_marker(f) for f in plan.files]
+    for marker in marked:  # before the commit: a kill after it leaves the files marked for the next sweep
+        try:
+            marker.touch()
+        except OSError:
+            pass
     with store.transaction():
         removed = store.delete_observations([o.id for o in plan.observations])
         # Looked at again in the transaction: an observation recorded meanwhile may name a file too.
@@ -95,4 +132,77 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
             path.unlink(missing_ok=True)
         except OSError as exc:
             failed.append((path, exc.strerror or str(exc)))
+    _unmark([m for m in marked if m not in {unrecorded_marker(p) for p, _ in failed}])
     return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed
+
+
+def _recorded_stems(ws: Workspace, store: Store, site_id: str) -> set[str]:
+    """The stems of the COGs in a site's archive folder that an observation names (the site's, or another's whose
+    path lies there: one file under two ids). Only the ``path`` column is read, not a site's years of provenance."""
+    folder = ws.archive / site_id
+    prefix = f"{folder.relative_to(ws.root).as_posix()}/"
+    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR substr(path, 1, ?) = ?", (site_id, len(prefix), prefix))
+    # (plain strings: a Path a row is thousands of objects a run for a site of years)
+    names = (str(r[0])[len(prefix):] for r in rows if str(r[0]).startswith(prefix))
+    return {n.rpartition(".")[0] or n for n in names if "/" not in n}
+
+
+def _named(name: str, stems: set[str]) -> bool:
+    """Whether the file ``name`` is a recorded COG (``STEM.tif``) or a sidecar archived beside one, named after it
+    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`); a sidecar of a recorded COG that its row
+    does not name is kept too, which is the safe side."""
+    return any(name[:i] in stems for i, c in enumerate(name) if c == ".")
+
+
+def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
+    """Whether ``path`` is a regular file (not a link) unchanged for ``min_age_s``: its content (mtime) and its
+    name (ctime: a rename into place changes it, while the COG keeps the mtime of its writing)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and now - max(st.st_mtime, st.st_ctime) >= min_age_s
+
+
+def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: float | None = None) -> list[Path]:
+    """Delete the files in a site's archive folder that a killed command left and no observation names; return
+    those deleted.
+
+    A command killed (SIGKILL, out of memory) between a COG's rename into place and the commit of its row
+    (:func:`~sitewatch.ingest.archive.commit_archived`), or between ``observations remove``'s commit and its deletes,
+    leaves a COG (or sidecar) no row names, and its :func:`unrecorded_marker`: the next fetch or ingest of that item
+    writes over it, but one never fetched again stayed. Such a file goes once it has been left alone for
+    ``min_age_s`` (:data:`UNRECORDED_MIN_AGE_S`), and only under the site's lock, in a write transaction: a COG
+    another command is moving into place is renamed under that lock and recorded before it is let go, so no file is
+    between its rename and its row then. A file no marker names is never deleted, even when no row names it: it is
+    another database's (a workspace switched with ``init --store URL --replace``, whose COGs stay beside the new
+    one's). A marker whose file a row names, or which names no file, is removed once as old. The folder is listed
+    first, outside any transaction: with no marker (the usual case) no row is read and no lock is taken."""
+    min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
+    folder = ws.archive / site_id
+    try:
+        with os.scandir(folder) as entries:
+            markers = [e.name for e in entries if e.name.startswith(".") and e.name.endswith(_MARKER_SUFFIX)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    if not markers:
+        return []
+    marked = {folder / m[1 : -len(_MARKER_SUFFIX)]: folder / m for m in markers}
+    removed: list[Path] = []
+    with store.transaction() as db:
+        store._lock(db, f"site {site_id}")  # as commit_archived takes it: no other command's COG is mid-commit now
+        stems = _recorded_stems(ws, store, site_id)
+        done: list[Path] = []
+        for path, marker in marked.items():
+            now = time.time()
+            if not _named(path.name, stems) and _left_alone_since(path, now, min_age_s):
+                try:
+                    path.unlink()
+                except OSError:
+                    continue  # (a read-only archive: the fetch or ingest that follows names the problem)
+                removed.append(path)
+                done.append(marker)
+            elif (_named(path.name, stems) or not path.exists()) and _left_alone_since(marker, now, min_age_s):
+                done.append(marker)  # its command was done, or its file never came
+        _unmark(done)
+    return removed

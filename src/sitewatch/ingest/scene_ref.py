@@ -49,6 +49,7 @@ from ..sources.safe import (
 )
 from ..untrusted import check_not_linking
 from .metadata import _ESA_OLD_NAME, _acquired_from, metadata_sidecars
+from .ortho import Orthorectify, placement_of
 
 __all__ = ["read_scene_ref"]
 
@@ -130,7 +131,7 @@ def _wgs84_footprint(crs: Any, bounds: Sequence[float]) -> Polygon | MultiPolygo
 
 def read_scene_ref(
     path: Path, *, acquired: datetime | None = None, sensor: str | None = None, name_bands: bool = True,
-    thermal_noise: ThermalNoise = "keep", scaling_given: bool = False,
+    thermal_noise: ThermalNoise = "keep", scaling_given: bool = False, orthorectify: Orthorectify | None = None,
 ) -> tuple[SceneRef, list[str]]:
     """Describe a GeoTIFF as a SceneRef plus its band names, from its tags and sidecars.
 
@@ -140,6 +141,8 @@ def read_scene_ref(
     LUT that cannot be subtracted is said here, once. A Maxar file of counts that cannot be calibrated by its
     ``.IMD`` (:func:`~sitewatch.sources.maxar_toa.maxar_toa`) is said here too (an :class:`UncalibratedWarning`),
     unless ``scaling_given`` (``--dn-scale``/``--dn-offset`` say how its values are scaled).
+    A file placed by RPCs or GCPs instead of a map grid is refused, naming what to do, unless ``orthorectify`` says
+    how to place it (:mod:`~sitewatch.ingest.ortho`); its footprint and pixel size are then read through them.
     """
     path = Path(path)
     if is_s1_product(path):
@@ -160,38 +163,45 @@ def read_scene_ref(
         with src:
             check_not_linking(src.driver, path)
             tags = src.tags()
-            if src.crs is None and src.gcps[0]:
+            placed = placement_of(src, path, orthorectify)
+            if src.crs is None and placed is None and src.gcps[0]:
                 # Georeferenced, but by points, not a transform: gdal_translate -a_ullr would throw them away.
                 raise ImageReadError(
                     f"{path}: is placed by {len(src.gcps[0])} ground control points (GCPs), not a transform "
-                    f"sitewatch can cut by; warp it first, e.g. `gdalwarp -r bilinear {path.name} warped.tif` "
-                    "(-r near for SAR; -tps for many points), and ingest warped.tif"
+                    "sitewatch can cut by; give --orthorectify to warp the site's part of it through them, or warp "
+                    f"it first, e.g. `gdalwarp -r bilinear {path.name} warped.tif` (-r near for SAR; -tps for many "
+                    "points), and ingest warped.tif"
                 )
-            if src.crs is None and src.rpcs is not None:
+            if src.crs is None and placed is None and src.rpcs is not None:
                 # A Basic (L1B) product, placed by its rational polynomial coefficients and the terrain: a bounding
                 # box given with gdal_translate -a_ullr would put it hundreds of metres off, tilted.
                 raise ImageReadError(
                     f"{path}: is not orthorectified: it carries rational polynomial coefficients (RPCs, a Basic or "
-                    "L1B product), not a map grid; orthorectify it first, e.g. "
-                    f"`gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:4326 -r bilinear {path.name} ortho.tif` "
+                    "L1B product), not a map grid; give --orthorectify with --dem dem.tif (or --height METRES, the "
+                    "ground's height above the ellipsoid) to orthorectify the site's part of it, or orthorectify it "
+                    f"first, e.g. `gdalwarp -rpc -to RPC_DEM=dem.tif -t_srs EPSG:4326 -r bilinear {path.name} ortho.tif` "
                     "(without a DEM the relief shifts it), or order the provider's ortho product, and ingest that"
                 )
-            if src.crs is None:
+            if placed is not None:
+                px, py = placed.pixel_size_m()
+                footprint = placed.footprint()
+            elif src.crs is None:
                 raise ImageReadError(
                     f"{path}: has no CRS; sitewatch cannot place it on the ground "
                     "(georeference it first, e.g. with gdal_translate -a_srs / -a_ullr)"
                 )
-            try:
-                px, py = _nominal_when_close(
-                    ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
-                )
-                footprint = _wgs84_footprint(src.crs, src.bounds)
-            except (ProjError, CPLE_BaseError) as exc:  # a local or non-Earth CRS: no way to lon/lat
-                name = re.search(r'"([^"]*)"', src.crs.to_wkt())
-                raise ImageReadError(
-                    f"{path}: its CRS ({name.group(1) if name else src.crs.to_string()[:80]}) cannot be turned "
-                    "into longitude/latitude; reproject it to a standard one (e.g. gdalwarp -t_srs EPSG:4326)"
-                ) from exc
+            else:
+                try:
+                    px, py = _nominal_when_close(
+                        ground_pixel_size(src.crs.to_string(), src.transform, src.width, src.height), src
+                    )
+                    footprint = _wgs84_footprint(src.crs, src.bounds)
+                except (ProjError, CPLE_BaseError) as exc:  # a local or non-Earth CRS: no way to lon/lat
+                    name = re.search(r'"([^"]*)"', src.crs.to_wkt())
+                    raise ImageReadError(
+                        f"{path}: its CRS ({name.group(1) if name else src.crs.to_string()[:80]}) cannot be turned "
+                        "into longitude/latitude; reproject it to a standard one (e.g. gdalwarp -t_srs EPSG:4326)"
+                    ) from exc
             descriptions = list(src.descriptions)
             colours = [c.name for c in src.colorinterp] if src.driver == "GTiff" else []
             count = src.count

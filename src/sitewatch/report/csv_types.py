@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from .change_exports import CHANGE_FIELDS
 
-__all__ = ["CHANGE_CSV_TYPES", "DETECTION_CSV_TYPES", "csvt_text"]
+__all__ = ["CHANGE_CSV_TYPES", "CSV_BOM", "DETECTION_CSV_TYPES", "csvt_text", "with_bom"]
 
 _FROM_GPKG = {"TEXT": "String", "REAL": "Real", "INTEGER": "Integer", "DATETIME": "DateTime", "BOOLEAN": "Integer(Boolean)"}
 
@@ -41,3 +41,15 @@ def csvt_text(columns: Sequence[str], types: Mapping[str, str]) -> str:
     """The ``.csvt`` line for a CSV of ``columns`` (in that order), CRLF-ended as the CSV's lines are; a column
     without a type in ``types`` is a KeyError (a column added to a CSV must be typed too)."""
     return ",".join(f'"{types[c]}"' for c in columns) + "\r\n"
+
+
+CSV_BOM = "\ufeff"
+"""UTF-8's byte-order mark (bytes EF BB BF), which Excel on Windows needs at a CSV's start to read it as UTF-8
+rather than the ANSI code page (Korean and Cyrillic names otherwise come out garbled); GDAL's CSV driver writes it
+with ``WRITE_BOM=YES``. Off by default: Python's ``csv`` with ``encoding="utf-8"`` and other scripts would take it
+for part of the first column's name."""
+
+
+def with_bom(text: str, bom: bool) -> str:
+    """A CSV's ``text``, started with :data:`CSV_BOM` when ``bom`` (``--bom``); the ``.csvt`` beside it gets none."""
+    return CSV_BOM + text if bom else text

@@ -148,9 +148,12 @@ def ais_csv_text(rows: list[dict[str, str]]) -> str:
     return buf.getvalue()
 
 
-def write_simulated_ais(scenario: Scenario, path: Path, *, seed: int | None = None) -> tuple[Path, int]:
-    """Write the scenario's simulated AIS CSV to ``path`` whole or not at all; (path, reports written)."""
+def write_simulated_ais(scenario: Scenario, path: Path, *, seed: int | None = None, bom: bool = False) -> tuple[Path, int]:
+    """Write the scenario's simulated AIS CSV to ``path`` whole or not at all, started with a byte-order mark
+    when ``bom`` (``simulate --bom``; ``sitewatch ais`` reads it either way); (path, reports written)."""
+    from ..report.csv_types import with_bom
+
     rows = simulated_ais_rows(scenario, seed=seed)
-    write_text_atomic(path, ais_csv_text(rows), make_folder=False)
+    write_text_atomic(path, with_bom(ais_csv_text(rows), bom), make_folder=False)
     return Path(path), len(rows)
 

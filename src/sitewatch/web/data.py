@@ -345,17 +345,20 @@ def _stored_event(key: str, site_id: str, text: str) -> dict[str, Any]:
     return e
 
 
-def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None) -> dict[str, Any]:
+def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None,
+               ais_max_gap_s: float | None = None) -> dict[str, Any]:
     """The candidate links among every site with observations, as ``sitewatch links --json`` gives them;
-    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them (covering ``ais_coverage``, if stated)."""
+    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them (covering ``ais_coverage``, if stated;
+    placing reports at most ``ais_max_gap_s`` apart, as ``--max-gap-min`` says, default the matching's own)."""
     from ..analysis.links import ais_ids, links_to_dict, load_links
 
     ais = None
     if ais_files:
-        from ..analysis.ais import match_workspace
+        from ..analysis.ais import AisParams, match_workspace
 
         ids = store.imaged_site_ids()
-        ais = ais_ids(match_workspace(store, root, ids, list(ais_files), coverage=ais_coverage))
+        params = AisParams() if ais_max_gap_s is None else AisParams(max_gap_s=ais_max_gap_s)
+        ais = ais_ids(match_workspace(store, root, ids, list(ais_files), params, coverage=ais_coverage))
     doc = links_to_dict(load_links(store, None, ais=ais))
     return doc | {"ais_files": [str(f) for f in ais_files]}
 

@@ -194,7 +194,7 @@ def site_detail(store: Store, site_id: str, params: TimelineParams | None = None
         period = {"from": empty.start.isoformat() if empty.start else None, "to": empty.end.isoformat() if empty.end else None}
     elif params is not None and (params.start or params.end):
         records = period_only_records(store, site_id, params)
-        # Counted from the period's detections read with its images (the site's every image was counted: a row each).
+        # Counted from the period's detections, read with its images: not a row for each image of the site from the store.
         counts = Counter(d.observation_id for d in records.detections)
         observations = [observation_row(o, counts.get(o.id, 0)) for o in records.observations if in_period(o, params)]
     else:

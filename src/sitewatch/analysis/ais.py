@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = [
+    "period_times",
     "AisParams",
     "AisPosition",
     "AisMatch",
@@ -603,6 +604,19 @@ def _coverage_text(files: Sequence[AisReadSummary], stated: StatedCoverage | Non
             "day and area, or state what the files cover (--ais-coverage, --ais-period)")  # fmt: skip
 
 
+def period_times(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """The times (inclusive) an image of the UTC dates ``start``..``end`` is acquired within, to read them by; None:
+    without that edge (none given, or past year 1 or 9999)."""
+
+    def midnight(day: date | None, days: int) -> datetime | None:
+        try:
+            return None if day is None else datetime.combine(day + timedelta(days=days), datetime.min.time(), UTC)
+        except OverflowError:
+            return None
+
+    return midnight(start, 0), midnight(end, 1)
+
+
 def match_workspace(
     store: Store,
     root: Path,
@@ -625,9 +639,10 @@ def match_workspace(
     sites = {sid: store.get_site(sid) for sid in wanted}
     undetected: set[str] = set()
     chosen: list[Observation] = []
+    since, until = period_times(start, end)  # the period's images and detections read, not the sites' years of them
     for sid in wanted:
         undetected |= store.undetected(sid)
-        for obs in store.observations(sid):
+        for obs in store.observations(sid, since=since, until=until):
             day = obs.scene.acquired.astimezone(UTC).date()
             if (start and day < start) or (end and day > end):
                 continue
@@ -635,7 +650,7 @@ def match_workspace(
     data: AisData = read_ais(ais_files, windows_for(chosen, sites, p))
     dets: dict[str, list[Detection]] = {}
     for sid in wanted:
-        for det in store.detections(site_id=sid):
+        for det in store.detections(site_id=sid, since=since, until=until):
             dets.setdefault(det.observation_id, []).append(det)
     results = []
     for obs in sorted(chosen, key=lambda o: (o.site_id, o.scene.acquired, o.id)):

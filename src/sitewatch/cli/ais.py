@@ -16,6 +16,7 @@ from ..analysis.ais import (
     ais_to_dict,
     ais_to_geojson,
     match_workspace,
+    period_times,
 )
 from ..files import write_text_atomic
 from ..report.ais_exports import (
@@ -178,7 +179,8 @@ def command(
     with ws.store() as store:
         result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end, coverage=coverage)
         if out is not None:
-            dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid)}
+            since, until = period_times(start, end)  # (the detections of the images matched)
+            dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid, since=since, until=until)}
             fc = ais_to_geojson(result, dets)
             if out.suffix.lower() == ".csv":
                 text = ais_points_to_csv(fc)

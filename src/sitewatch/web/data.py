@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -187,17 +188,20 @@ def site_detail(store: Store, site_id: str, params: TimelineParams | None = None
     of the dates ``params.start``..``params.end`` when either is given, with ``period`` saying which; none, for
     the ``empty`` period asked, whose end is before its start)."""
     site = find_site(store, site_id)
-    counts = {
-        r[0]: r[1]
-        for r in store.execute("SELECT observation_id, count(*) FROM detections WHERE site_id = ? GROUP BY observation_id", (site_id,))
-    }
+    counts: Mapping[str, int]
     if empty is not None:
         observations = []
         period = {"from": empty.start.isoformat() if empty.start else None, "to": empty.end.isoformat() if empty.end else None}
     elif params is not None and (params.start or params.end):
         records = period_only_records(store, site_id, params)
+        # Counted from the period's detections, read with its images: not a row for each image of the site from the store.
+        counts = Counter(d.observation_id for d in records.detections)
         observations = [observation_row(o, counts.get(o.id, 0)) for o in records.observations if in_period(o, params)]
     else:
+        counts = {
+            r[0]: r[1]
+            for r in store.execute("SELECT observation_id, count(*) FROM detections WHERE site_id = ? GROUP BY observation_id", (site_id,))
+        }
         observations = [observation_row(o, counts.get(o.id, 0)) for o in store.observations(site_id)]
     if empty is None:
         period = {"from": params.start.isoformat() if params and params.start else None,

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import shapely
 from click.testing import CliRunner
 from shapely.geometry import Point, box
 
 from _report_world import CRS, CX, CY, build
 from sitewatch.analysis.ais import (
+    AIS_CSV_COLUMNS,
     AisParams,
     AisPosition,
     match_observation,
@@ -413,14 +416,88 @@ def test_command_says_when_the_ais_file_is_simulated(world: tuple[Path, Path], t
     assert "sim-ais.csv (generic, SIMULATED AIS, 11 rows" in out.read_text(encoding="utf-8")
 
 
-def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
-    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON (a .csv is
-    # now written as CSV: test_ais_provider_files.py); a .kml is still refused.
+def test_command_writes_kml_points_and_refuses_other_suffixes(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # Was: `--out dark.kml` refused ("name the file .geojson or .json or .csv"): the dark vessels could not go to
+    # Google Earth. A point per row, a style per status, the CSV's columns as typed SchemaData.
     root, ais = world
     out = tmp_path / "dark.kml"
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)])
-    assert res.exit_code == 2 and "dark.kml" in res.stderr and ".geojson" in res.stderr, res.output
-    assert not out.exists()
+    assert res.exit_code == 0, res.output
+    doc = ET.fromstring(out.read_bytes())
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    assert doc.findtext("k:Document/k:name", namespaces=ns).endswith("(SIMULATED imagery)")
+    styles = {s.get("id"): s.findtext("k:IconStyle/k:color", namespaces=ns) for s in doc.iterfind(".//k:Style", ns)}
+    assert styles == {"ais-matched": "ffe9b456", "ais-dark": "ff005ed5", "ais-unseen": "ff42e4f0"}
+    fields = {f.get("name"): f.get("type") for f in doc.iterfind(".//k:Schema/k:SimpleField", ns)}
+    assert list(fields) == list(AIS_CSV_COLUMNS)
+    assert (fields["mmsi"], fields["length_m"], fields["distance_m"], fields["simulated"]) == ("string", "double", "double", "bool")
+    marks = {pm.findtext("k:styleUrl", namespaces=ns): pm for pm in doc.iterfind(".//k:Placemark", ns)}
+    assert set(marks) == {"#ais-matched", "#ais-dark", "#ais-unseen"}
+    m = marks["#ais-matched"]
+    assert m.findtext("k:name", namespaces=ns) == "matched MMSI 273111111 NIKOLAY (SAR, simulated)"
+    assert m.findtext("k:TimeStamp/k:when", namespaces=ns).startswith("2024-10-17T21:00")
+    data = {d.get("name"): d.text for d in m.iterfind(".//k:SimpleData", ns)}
+    lon, lat = (float(v) for v in m.findtext("k:Point/k:coordinates", namespaces=ns).split(",")[:2])
+    assert (float(data["lon"]), float(data["lat"])) == (lon, lat) and float(data["ais_length_m"]) == 113
+    assert marks["#ais-dark"].findtext("k:name", namespaces=ns).startswith("dark 114 m detection (optical, simulated)")
+    # A folder per site and status, as QGIS opens them as layers.
+    assert [f.findtext("k:name", namespaces=ns) for f in doc.iterfind(".//k:Folder/k:Folder", ns)] == [
+        "dunai matched", "dunai dark", "dunai unseen"]
+    for name in ("dark.kmz", "dark.txt"):
+        res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(tmp_path / name)])
+        assert res.exit_code == 2 and name in res.stderr and ".kml" in res.stderr, res.output
+        assert not (tmp_path / name).exists()
+
+
+def test_command_kml_points_come_into_gdal_typed(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # What QGIS reads (GDAL's LIBKML driver): a layer per site and status, numbers as numbers, points as points.
+    pyogrio = pytest.importorskip("pyogrio")
+    if "LIBKML" not in pyogrio.list_drivers():
+        pytest.skip("GDAL without its LIBKML driver")
+    root, ais = world
+    out = tmp_path / "ais.kml"
+    assert CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)]).exit_code == 0
+    layers = {str(name): str(kind) for name, kind in pyogrio.list_layers(out)}
+    assert {"dunai matched", "dunai dark", "dunai unseen"} <= set(layers)
+    meta, _, wkb, values = pyogrio.raw.read(out, layer="dunai matched")
+    col = dict(zip(meta["fields"], values, strict=True))
+    assert [shapely.from_wkb(g).geom_type for g in wkb] == ["Point"]
+    assert col["distance_m"].dtype.kind == "f" and col["simulated"].dtype == bool and list(col["mmsi"]) == ["273111111"]
+
+
+def test_command_geojson_points_carry_the_csv_columns(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # Was: each status its own properties (a dark point had no `mmsi`, a match a `gate_m`), and an unseen
+    # position's AIS length sat in `length_m`, which is a detection's measured length at every other point.
+    root, ais = world
+    out = tmp_path / "ais.geojson"
+    assert CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)]).exit_code == 0
+    fc = json.loads(out.read_text(encoding="utf-8"))
+    for f in fc["features"]:
+        assert list(f["properties"])[: len(AIS_CSV_COLUMNS)] == list(AIS_CSV_COLUMNS)
+    by = {f["properties"]["status"]: f["properties"] for f in fc["features"]}
+    assert by["dark"]["mmsi"] is None and isinstance(by["dark"]["length_m"], float)
+    assert by["unseen"]["length_m"] is None and by["unseen"]["ais_length_m"] == 90
+
+
+def test_command_reads_a_time_column_in_the_zone_its_name_gives(world: tuple[Path, Path], tmp_path: Path) -> None:
+    # Was: refused, "generic lacks 'time'", for a header "Time (UTC+10)" of local times. Read in that zone, the file
+    # matches as the UTC one does, and the read line and the report say which zone its times were read in.
+    root, ais = world
+    lines = ais.read_text(encoding="utf-8").splitlines()
+    local = [lines[0].replace(",time,", ",Time (UTC+10),")]
+    for line in lines[1:]:
+        mmsi, stamp, rest = line.split(",", 2)
+        t = datetime.fromisoformat(stamp) + timedelta(hours=10)
+        local.append(f"{mmsi},{t:%Y-%m-%d %H:%M:%S},{rest}")
+    zoned = tmp_path / "local.csv"
+    zoned.write_text("\n".join(local) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(zoned), "-w", str(root)])
+    assert res.exit_code == 0, res.output
+    assert f"read {zoned} (generic, times without a zone at UTC+10:00 as its header says): 11 rows" in " ".join(res.output.split())
+    assert "dunai: AIS: 1 matched, 1 dark, 1 unseen over 2 observation(s)" in res.output
+    html = tmp_path / "r.html"
+    assert CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(html), "--ais", str(zoned)]).exit_code == 0
+    assert "local.csv (generic, times without a zone at UTC+10:00 as its header says, 11 rows" in html.read_text(encoding="utf-8")
 
 
 def test_command_date_range_and_gap(world: tuple[Path, Path]) -> None:

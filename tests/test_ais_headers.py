@@ -7,6 +7,7 @@ The files are written here from the published column descriptions; none is real 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,3 +148,34 @@ def test_a_file_of_dma_names_that_is_no_dma_file_is_named_for_what_it_is(tmp_pat
 def test_other_unambiguous_ways_of_writing_a_time_are_read(tmp_path: Path, written: str) -> None:
     f = _write(tmp_path / "t.csv", f"mmsi,time,lat,lon\n273000001,{written},42.88,132.338\n")
     assert read_ais([f]).tracks["273000001"].times[0] == T.timestamp()
+
+
+@pytest.mark.parametrize(("header", "local", "zone"), [
+    ("Time (UTC+10)", "2024-10-17 19:30:00", "UTC+10:00"),
+    ("time_utc+0900", "2024-10-17T18:30:00", "UTC+09:00"),
+    ("Timestamp (UTC-03:30)", "2024-10-17 06:00:00", "UTC-03:30"),
+    ("Timestamp (UTC)", "2024-10-17 09:30:00", None),
+    ("DateTime GMT", "2024-10-17 09:30:00", None),
+])  # fmt: skip
+def test_a_time_column_naming_its_zone_reads_its_times_in_it(tmp_path: Path, header: str, local: str, zone: str | None) -> None:
+    # Was: 'Time (UTC+10)' and 'time_utc+0900' refused ("generic lacks 'time'"); read as UTC they would put every
+    # report hours off the image. A time carrying its own zone keeps it, whatever the column's name says.
+    f = _write(tmp_path / "local.csv", f"""
+mmsi,{header},lat,lon
+273000001,{local},42.88,132.338
+273000001,2024-10-17T09:33:00Z,42.881,132.339
+273000001,2024-10-17 18:36:00+09:00,42.882,132.34
+273000001,2024-10-17 09:39:00 UTC,42.883,132.341
+""")
+    data = read_ais([f])
+    assert list(data.tracks["273000001"].times) == [T.timestamp() + s for s in (0, 180, 360, 540)]
+    assert data.files[0].skipped == 0 and data.files[0].time_zone == zone
+
+
+@pytest.mark.parametrize("header", ["time_utc+25", "Time (UTC-13)", "Time (UTC+05:75)"])
+def test_a_time_column_naming_a_zone_no_place_keeps_is_refused_by_name(tmp_path: Path, header: str) -> None:
+    f = _write(tmp_path / "odd.csv", f"mmsi,{header},lat,lon\n273000001,2024-10-17 09:30:00,42.88,132.338\n")
+    with pytest.raises(InputError, match=rf"odd\.csv: its column {re.escape(repr(header))} names a zone no place keeps"):
+        read_ais([f])
+    edge = _write(tmp_path / "edge.csv", "mmsi,Time (UTC-12),lat,lon\n273000001,2024-10-16 21:30:00,42.88,132.338\n")
+    assert list(read_ais([edge]).tracks["273000001"].times) == [T.timestamp()]

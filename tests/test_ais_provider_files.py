@@ -289,3 +289,14 @@ def test_the_dashboard_takes_the_max_gap_too(world: Path, tmp_path: Path, monkey
     assert client.get("/api/links").status_code == 200 and seen == [900.0]
     res = CliRunner().invoke(main, ["serve", "-w", str(world), "--max-gap-min", "15"])
     assert res.exit_code == 2 and "give the AIS files too (--ais FILE)" in res.output, res.output
+
+
+def test_simulated_ais_vessel_ids_name_the_mmsis_read_ais_reads(tmp_path: Path) -> None:
+    # `eval --ais` took the MMSIs as written while `ais` took the zeros padding them off: each match of a padded
+    # MMSI was scored as naming another vessel's MMSI (matched_right 0 of 1). A semicolon-separated file too.
+    padded = _write(tmp_path / "padded.csv",
+                    "mmsi,time,lat,lon,vessel_id,simulated\n0273456780,2024-10-14T09:30:00Z,42.88,132.338,cargo,true\n")
+    semi = _write(tmp_path / "semi.csv",
+                  "mmsi;time;lat;lon;vessel_id;simulated\n273456781.0;2024-10-14T09:30:00Z;42,88;132,338;tug;true\n")
+    assert broadcasting_vessels([padded, semi]) == {"cargo": "273456780", "tug": "273456781"}
+    assert set(read_ais([padded, semi]).tracks) == {"273456780", "273456781"}

@@ -21,6 +21,7 @@ from sitewatch.report import charts
 from sitewatch.report.change_exports import changes_to_kml
 from sitewatch.report.colour_vision import MACHADO_2009, closest_pair
 from sitewatch.report.colours import (
+    AIS_STATUS_COLOURS,
     CHANGE_COLOURS,
     CHANGE_DASH,
     KIND_COLOURS,
@@ -43,7 +44,7 @@ OLD_CHANGES = {"appeared": "#007aff", "disappeared": "#ff9500", "altered": "#8e8
 
 @pytest.mark.parametrize("vision", ["normal", *MACHADO_2009])
 def test_every_two_kinds_and_every_two_directions_differ_clearly_for_each_dichromat(vision: str) -> None:
-    for colours in (KIND_COLOURS, CHANGE_COLOURS):
+    for colours in (KIND_COLOURS, CHANGE_COLOURS, AIS_STATUS_COLOURS):
         distance, a, b = closest_pair(colours, vision)
         assert distance >= MIN_DELTA_E, (vision, a, b, distance)
 
@@ -57,7 +58,7 @@ def test_the_old_red_and_green_failed_what_the_palette_now_meets() -> None:
 
 
 def test_in_grey_the_colours_stay_apart_and_the_kinds_differ_by_pattern_too() -> None:
-    for colours in (KIND_COLOURS, CHANGE_COLOURS):
+    for colours in (KIND_COLOURS, CHANGE_COLOURS, AIS_STATUS_COLOURS):
         assert closest_pair(colours, "greyscale")[0] >= MIN_GREY_DELTA_E
     cues = [*KIND_CUES.values()]
     for field in ("pattern", "svg_dasharray", "mpl_dashes", "kml_width"):

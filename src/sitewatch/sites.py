@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 
 import shapely
 import shapely.errors
-from shapely.geometry import LineString, MultiPolygon, Polygon, box, mapping, shape
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.validation import explain_validity
@@ -693,11 +693,14 @@ def _kml_coords(coords: Iterable[tuple[float, ...]]) -> str:
 
 
 def kml_geometry(geom: BaseGeometry) -> str:
-    """A WGS84 polygon or line (or a collection of them) as a KML geometry element, outer rings anticlockwise.
+    """A WGS84 polygon, line or point (or a collection of them) as a KML geometry element, outer rings
+    anticlockwise.
 
-    Raises :class:`~sitewatch.errors.InputError` for a geometry KML cannot hold here (a point).
+    Raises :class:`~sitewatch.errors.InputError` for a geometry KML cannot hold here.
     """
     geom = shapely.orient_polygons(geom)  # KML's outer boundaries run anticlockwise
+    if isinstance(geom, Point):  # an AIS point (`ais --out FILE.kml`)
+        return f"<Point><coordinates>{_kml_coords(geom.coords)}</coordinates></Point>"
     if isinstance(geom, Polygon):
         inner = "".join(
             f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(r.coords)}</coordinates></LinearRing></innerBoundaryIs>"

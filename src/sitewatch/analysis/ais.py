@@ -723,6 +723,7 @@ def ais_to_geojson(result: AisResult, detections: Mapping[str, Detection]) -> di
         for d in o.dark:
             point(d.lon, d.lat, base | {"status": "dark", **asdict(d)})
         for u in o.unseen:
-            point(u.lon, u.lat, base | {"status": "unseen", **asdict(u)})
+            # Its AIS length as a match's (``length_m`` is a measured one: a filter on it mixed the two).
+            point(u.lon, u.lat, base | {"status": "unseen", **asdict(u), "length_m": None, "ais_length_m": u.length_m})
     return {"type": "FeatureCollection", "features": feats}
 

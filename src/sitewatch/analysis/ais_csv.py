@@ -14,7 +14,8 @@ without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestam
   Cargo type, Width, Length, Type of position fixing device, Draught, Destination, ETA,
   Data source type, A, B, C, D``; ``Width`` and ``Length`` in metres.
 - **generic**: ``mmsi, time, lat, lon`` (``time`` ISO 8601, UTC, ``Z`` or an offset; no zone is
-  UTC), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
+  UTC, or the zone the column's name gives: ``Time (UTC+10)``, :func:`header_zone`; a time's own zone
+  wins over the name's), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
   ``sitewatch simulate --ais`` writes this form. Each column may go by another name other exports
   use (:data:`GENERIC_ALIASES`: Global Fishing Watch's ``ssvid`` and ``speed_knots``, ``timestamp``,
   ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…). Without a length or width column, the
@@ -61,6 +62,7 @@ import gzip
 import io
 import lzma
 import math
+import re
 import zipfile
 import zlib
 from bisect import bisect_right
@@ -68,7 +70,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import IO, Literal, cast
@@ -86,7 +89,10 @@ __all__ = [
     "AisTrack",
     "AisReadSummary",
     "AisData",
+    "column_separator",
     "detect_format",
+    "header_zone",
+    "mmsi_of_cell",
     "open_ais_text",
     "read_ais",
 ]
@@ -217,6 +223,9 @@ class AisReadSummary:
     simulated: bool = False
     """The file is simulated AIS (``sitewatch simulate --ais``: its ``simulated`` column true on its first row),
     said beside it wherever it is read, as simulated imagery is."""
+    time_zone: str | None = None
+    """The zone the time column's name gives (``UTC+10:00`` of ``Time (UTC+10)``), in which its times without
+    one of their own were read; None when it names none or UTC."""
 
     @property
     def skipped(self) -> int:
@@ -234,12 +243,40 @@ class AisData:
     """Each file's positions' cells, in the order of ``files``."""
 
 
+_HEADER_ZONE = re.compile(
+    r"(?P<name>.*?)[\s_(\[]*(?:utc|gmt)\s*(?:(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?)?[\s)\]]*", re.IGNORECASE)
+"""A time column's name that names its zone: ``Time (UTC+10)``, ``Timestamp (UTC)``, ``time_utc+0900``."""
+
+
+def header_zone(name: str, path: str | Path = "AIS file") -> tuple[str, timezone | None]:
+    """A time column's ``name`` without the zone it names, and that zone (``Time (UTC+10)`` is ``Time`` at
+    UTC+10:00; ``Timestamp (UTC)`` is ``Timestamp`` at UTC); another name as it is, and None.
+
+    Only a name that is a time column's without its zone (:data:`GENERIC_ALIASES`) is read so. An offset
+    outside UTC-12 to UTC+14 is an :class:`~sitewatch.errors.InputError` naming the file and the column."""
+    m = _HEADER_ZONE.fullmatch(name.strip().lstrip("\ufeff"))
+    if m is None or _norm(m["name"]) not in GENERIC_ALIASES["time"]:
+        return name, None
+    if m["sign"] is None:
+        return m["name"], UTC
+    offset = timedelta(hours=int(m["h"]), minutes=int(m["m"] or 0))
+    if offset > timedelta(hours=12 if m["sign"] == "-" else 14) or int(m["m"] or 0) >= 60:
+        raise InputError(f"{path}: its column {name.strip()!r} names a zone no place keeps (UTC{m['sign']}"
+                         f"{m['h']}{':' + m['m'] if m['m'] else ''}); the zones run from UTC-12 to UTC+14")  # fmt: skip
+    return m["name"], timezone(-offset if m["sign"] == "-" else offset)
+
+
+def _header_names(header: Sequence[str], path: str | Path = "AIS file") -> dict[str, int]:
+    # Each column by its normalised name, the first of a name kept; a time column's without the zone it names.
+    return {_norm(header_zone(h, path)[0]): i for i, h in reversed(list(enumerate(header)))}
+
+
 def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple[AisFormat, dict[str, int]]:
     """The form whose required columns the header holds, and each field's column index.
 
     An :class:`~sitewatch.errors.InputError` names the file and, for each form, the columns missing.
     """
-    cols = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+    cols = _header_names(header, path)
     # The DMA's files start '# Timestamp' and hold 'Type of mobile'; another export of mmsi, timestamp,
     # latitude, longitude is the generic form (its times ISO, never read day first).
     dma = "typeofmobile" in cols or any(h.lstrip("\ufeff").lstrip().startswith("#") for h in header[:1])
@@ -271,11 +308,14 @@ _SEPARATORS = (";", "\t", "|")
 """Column separators besides the comma: a spreadsheet's CSV where the decimal mark is a comma uses ';'."""
 
 
-def _separator(first_line: str) -> str:
+def column_separator(first_line: str) -> str:
     """The separator whose split of the header line is an AIS form: a comma unless another one alone is."""
     for separator in (",", *_SEPARATORS):
         header = next(csv.reader([first_line], delimiter=separator), [])
-        cols = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+        try:
+            cols = _header_names(header)
+        except InputError:  # a zone no place keeps: refused by detect_format, naming the file
+            continue
         if any(_columns(form, cols) is not None for form in AIS_FORMATS):
             return separator
     return ","
@@ -295,8 +335,9 @@ _UNIX_SECONDS = (datetime(2000, 1, 1, tzinfo=UTC).timestamp(), datetime(2100, 1,
 """Unix seconds read as such: AIS began around 2000; a count of milliseconds is far above the end."""
 
 
-def _iso_seconds(text: str) -> float:
-    # fromisoformat reads '2024-10-17T09:30:00', a space for the T, '…Z' and offsets (Python 3.11+); no zone is UTC.
+def _iso_seconds(text: str, zone: tzinfo = UTC) -> float:
+    # fromisoformat reads '2024-10-17T09:30:00', a space for the T, '…Z' and offsets (Python 3.11+); a time without
+    # a zone is at ``zone``, the one the column's name gives (header_zone), else UTC. One with its own keeps it.
     s = text.strip()
     if s[:1].isdigit() and s.replace(".", "", 1).isdigit() and len(s.partition(".")[0]) > 8:
         value = float(s)  # Unix seconds, as GFW's track files give them
@@ -304,11 +345,11 @@ def _iso_seconds(text: str) -> float:
             raise ValueError(text)
         return value
     if s.endswith(("UTC", "GMT")):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'; AISHub's '… GMT'
-        s = s[:-3].rstrip()
+        s, zone = s[:-3].rstrip(), UTC  # its own zone, whatever the column's name says
     if s[4:5] == "/" and s[7:8] == "/":  # '2024/10/17 09:30:00': year first, so never ambiguous
         s = s[:10].replace("/", "-") + s[10:]
     t = datetime.fromisoformat(s)
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    return (t if t.tzinfo else t.replace(tzinfo=zone)).timestamp()
 
 
 def _reads(seconds: Callable[[str], float], text: str) -> bool:
@@ -328,7 +369,7 @@ def _sides(row: Sequence[str], cols: tuple[int, int] | None, num: Callable[..., 
     return a + b if a > 0 and b > 0 else math.nan
 
 
-def _mmsi(text: str) -> str:
+def mmsi_of_cell(text: str) -> str:
     """A cell's MMSI as its 9 digits: a spreadsheet's float (``273456780.0``) and text padded with zeros
     (``0273456780``, a fixed-width column) read as the number they write; anything else as written."""
     s = text.strip().removesuffix(".0")
@@ -490,7 +531,7 @@ def _read_one(
 ) -> AisReadSummary:
     try:
         with open_ais_text(path) as f:
-            separator = _separator(f.readline())
+            separator = column_separator(f.readline())
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
                               footprint, index)
@@ -526,6 +567,9 @@ def _read_rows(
     sum_len = (i_a, i_b) if i_len is None and i_a is not None and i_b is not None else None
     sum_wid = (i_c, i_d) if i_wid is None and i_c is not None and i_d is not None else None
     seconds = _dma_seconds if fmt == "dma" else _iso_seconds
+    zone = header_zone(header[i_time], path)[1] if fmt == "generic" else None
+    if zone is not None and zone != UTC:
+        seconds = partial(_iso_seconds, zone=zone)  # 'Time (UTC+10)': its times without a zone are at UTC+10
     need = max(col.values()) + 1
     west, south, east, north = windows.outer
     bad: Counter[str] = Counter()
@@ -600,7 +644,7 @@ def _read_rows(
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
-            mmsi = _mmsi(row[i_mmsi])
+            mmsi = mmsi_of_cell(row[i_mmsi])
             named += 1
             if not _is_mmsi(mmsi):
                 bad["mmsi"] += 1
@@ -626,7 +670,7 @@ def _read_rows(
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z, or Unix seconds"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
                          f"(e.g. {first_bad_time!r} on line {bad_time_line}): give the times as {form}")  # fmt: skip
-    if named and bad["mmsi"] == named and not any(_is_mmsi(_mmsi(m)) for m in sample_mmsis):
+    if named and bad["mmsi"] == named and not any(_is_mmsi(mmsi_of_cell(m)) for m in sample_mmsis):
         # Every row near the sites refused for its MMSI, while the rest of the file was never asked: going on would
         # call every detection dark.
         raise InputError(f"{path}: no MMSI could be read in its {header[i_mmsi].strip()!r} column "
@@ -642,7 +686,7 @@ def _read_rows(
     built = cover.build()
     return AisReadSummary(
         str(path), fmt, n, kept, outside, dict(bad), not_ships, iso(t_lo), iso(t_hi), built.extent, len(built.cells),
-        simulated=simulated,
+        simulated=simulated, time_zone=None if zone is None or zone == UTC else str(zone),
     )  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..evaluate import evaluate_observation, read_truth
 from ..workspace import Workspace
 from .ais import AisParams, AisResult, match_workspace
-from .ais_csv import detect_format, open_ais_text
+from .ais_csv import column_separator, detect_format, mmsi_of_cell, open_ais_text
 
 __all__ = ["DarkScores", "broadcasting_vessels", "evaluate_dark", "evaluate_ais_files"]
 
@@ -68,11 +68,16 @@ class DarkScores:
 
 
 def broadcasting_vessels(paths: Iterable[str | Path]) -> dict[str, str]:
-    """Scenario vessel id -> MMSI of every vessel in simulated AIS files (their ``vessel_id`` column)."""
+    """Scenario vessel id -> MMSI of every vessel in simulated AIS files (their ``vessel_id`` column).
+
+    Each MMSI as :func:`~sitewatch.analysis.ais_csv.read_ais` reads it (:func:`~sitewatch.analysis.ais_csv.mmsi_of_cell`:
+    ``0273456780`` is ``273456780``), columns separated as it finds them: the matches name MMSIs so read."""
     out: dict[str, str] = {}
     for path in paths:
         with open_ais_text(path) as f:  # a gzip file or a zip too, as read_ais reads it
-            reader = csv.reader(f)
+            separator = column_separator(f.readline())
+            f.seek(0)
+            reader = csv.reader(f, delimiter=separator)
             header = next(reader, [])
             _, col = detect_format(header, path)
             names = [h.strip().lower() for h in header]
@@ -81,7 +86,7 @@ def broadcasting_vessels(paths: Iterable[str | Path]) -> dict[str, str]:
             i_id, i_mmsi = names.index("vessel_id"), col["mmsi"]
             for row in reader:
                 if len(row) > max(i_id, i_mmsi) and row[i_id].strip():
-                    out[row[i_id].strip()] = row[i_mmsi].strip()
+                    out[row[i_id].strip()] = mmsi_of_cell(row[i_mmsi])
     return out
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from ..analysis.ais import (
-    AIS_CSV_COLUMNS,
     DARK_CAVEAT,
     AisParams,
     AisResult,
@@ -20,6 +19,12 @@ from ..analysis.ais import (
     period_times,
 )
 from ..files import write_text_atomic
+from ..report.ais_exports import (
+    AIS_OUT_SUFFIXES,
+    ais_point_features,
+    ais_points_to_csv,
+    ais_points_to_kml,
+)
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -73,7 +78,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
     for f in result.files:
         bad = ", ".join(f"{why} {n}" for why, n in sorted(f.bad.items()))
         echo_wrapped(
-            f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}): {f.rows} rows, "
+            f"read {f.path} ({f.format}{', SIMULATED AIS' if f.simulated else ''}"
+            f"{f', times without a zone at {f.time_zone} as its header says' if f.time_zone else ''}): {f.rows} rows, "
             f"{f.kept} near the sites at the images' times, "
             f"{f.outside} elsewhere, {f.skipped} skipped{f' ({bad})' if bad else ''}"
             + (f", {f.not_ships} from stations that are no ship (coast, aids to navigation, aircraft)" if f.not_ships else "")
@@ -139,9 +145,9 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
               help="Fixed distance gate between an AIS position and a detection (default: per pair, from the "
                    "pixel size, AIS error, the AIS length and speed).")  # fmt: skip
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              callback=named_out("GeoJSON or CSV", (".geojson", ".json", ".csv")),
-              help="Write matched, dark and unseen as points into a file: GeoJSON (.geojson or .json) or, for a "
-                   "spreadsheet, CSV (.csv: a row each, lon and lat).")  # fmt: skip
+              callback=named_out("GeoJSON, CSV or KML", AIS_OUT_SUFFIXES),
+              help="Write matched, dark and unseen as points into a file: GeoJSON (.geojson or .json), KML (.kml, "
+                   "Google Earth; a colour per status) or, for a spreadsheet, CSV (.csv: a row each, lon and lat).")  # fmt: skip
 @json_option
 @workspace_option
 @handle_errors
@@ -177,14 +183,12 @@ def command(
             dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid, since=since, until=until)}
             fc = ais_to_geojson(result, dets)
             if out.suffix.lower() == ".csv":
-                from ..report.detection_exports import features_to_csv
-
-                rows = [{**f, "properties": dict.fromkeys(AIS_CSV_COLUMNS) | f["properties"]} for f in fc["features"]]
-                for r in rows:  # to 1 cm, as lon and lat are
-                    r["properties"].update({k: round(r["properties"][k], 7) for k in ("ais_lon", "ais_lat") if r["properties"][k] is not None})
-                write_text_atomic(out, features_to_csv(rows, AIS_CSV_COLUMNS), make_folder=False)
+                text = ais_points_to_csv(fc)
+            elif out.suffix.lower() == ".kml":
+                text = ais_points_to_kml(fc)
             else:
-                write_text_atomic(out, json_text(fc, indent=1), make_folder=False)
+                text = json_text({**fc, "features": ais_point_features(fc)}, indent=1)
+            write_text_atomic(out, text, make_folder=False)
     if as_json:
         echo_json(ais_to_dict(result), indent=1)
     else:

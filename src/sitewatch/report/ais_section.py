@@ -49,7 +49,8 @@ def ais_section(result: AisResult) -> dict[str, Any]:
         })  # fmt: skip
     return {
         "files": [{"name": Path(f.path).name, "format": f.format, "rows": f.rows, "kept": f.kept, "skipped": f.skipped,
-                   "duplicates": f.duplicates + f.conflicting, "simulated": f.simulated}
+                   "duplicates": f.duplicates + f.conflicting, "simulated": f.simulated,
+                   "time_zone": f.time_zone}
                   for f in result.files],  # fmt: skip
         "coverage": _stated(result),
         "sites": result.site_counts(),

@@ -22,6 +22,8 @@ __all__ = [
     "CHANGE_COLOURS",
     "CHANGE_COLOUR_NAMES",
     "CHANGE_DASH",
+    "AIS_STATUS_COLOURS",
+    "AIS_STATUS_COLOUR_NAMES",
     "OTHER_COLOUR",
     "OUTLINE_CASING",
     "MIN_DELTA_E",
@@ -73,6 +75,12 @@ CHANGE_COLOUR_NAMES = {"appeared": "blue", "disappeared": "orange", "altered": "
 """:data:`CHANGE_COLOURS` in words."""
 CHANGE_DASH = ("4 3", (3.0, 2.0))
 """Every change region's dashes: SVG ``stroke-dasharray`` (screen pixels), matplotlib's (in line widths)."""
+AIS_STATUS_COLOURS = {"matched": "#56b4e9", "dark": "#d55e00", "unseen": "#f0e442"}
+"""An AIS point's colour by its status (``sitewatch ais --out FILE.kml``): Okabe & Ito's sky blue, vermilion and
+yellow, at least 23.8 CIEDE2000 apart under each dichromacy and 13.4 in grey (:mod:`.colour_vision`); a dark
+detection has the colour of a vessel's outline."""
+AIS_STATUS_COLOUR_NAMES = {"matched": "sky blue", "dark": "vermilion", "unseen": "yellow"}
+""":data:`AIS_STATUS_COLOURS` in words."""
 OTHER_COLOUR = OTHER_CUE.colour
 """Anything else."""
 OUTLINE_CASING = "#000000"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,22 +107,38 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
     return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed
 
 
-def _recorded_stems(ws: Workspace, store: Store, site_id: str) -> set[str]:
+def _recorded_stems(store: Store, site_id: str) -> set[str]:
     """The stems of the COGs in a site's archive folder that an observation names (the site's, or another's whose
-    path lies there: one file under two ids). Only the ``path`` column is read, not a site's years of provenance."""
-    folder = ws.archive / site_id
-    prefix = f"{folder.relative_to(ws.root).as_posix()}/"
-    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR substr(path, 1, ?) = ?", (site_id, len(prefix), prefix))
-    # (plain strings: a Path a row is thousands of objects a run for a site of years)
-    names = (str(r[0])[len(prefix):] for r in rows if str(r[0]).startswith(prefix))
-    return {n.rpartition(".")[0] or n for n in names if "/" not in n}
+    path lies there: one file under two ids), in lower case. Only the ``path`` column is read, not a site's years of
+    provenance. A row is taken to name a file of the folder whenever its path ends in ``SITE/NAME``, however it is
+    written: relative (``archive/SITE/NAME.tif``, the usual), with ``./`` or ``//``, absolute (this workspace's folder
+    or its link's target, or another's it was moved from), with ``\\`` or in other case (a Windows or macOS member's,
+    on a disk that ignores case): the file is kept, the safe side."""
+    # (lower(path) LIKE: a row of another site naming a file here in other case or by an absolute path is read too;
+    # the '_' of an id matches any character, more rows read, none missed)
+    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR lower(path) LIKE ?", (site_id, f"%{site_id}%"))
+    folder = site_id.casefold()
+    stems: set[str] = set()
+    for r in rows:
+        # (plain strings: a Path a row is thousands of objects a run for a site of years)
+        parts = posixpath.normpath(str(r[0]).replace("\\", "/")).casefold().split("/")
+        if len(parts) >= 2 and parts[-2] == folder:
+            stems.add(parts[-1].rpartition(".")[0] or parts[-1])
+    return stems
 
 
 def _named(name: str, stems: set[str]) -> bool:
     """Whether the file ``name`` is a recorded COG (``STEM.tif``) or a sidecar archived beside one, named after it
-    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`); a sidecar of a recorded COG that its row
-    does not name is kept too, which is the safe side."""
-    return any(name[:i] in stems for i, c in enumerate(name) if c == ".")
+    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`), in any case; a sidecar of a recorded COG
+    that its row does not name is kept too, which is the safe side."""
+    name = name.casefold()
+    return name in stems or any(name[:i] in stems for i, c in enumerate(name) if c == ".")
+
+
+def _any_in(paths: Iterable[Path], folder: Path) -> bool:
+    """Whether one of ``paths`` lies in ``folder`` (either followed through any link)."""
+    where = {os.path.realpath(folder), os.path.abspath(folder)}
+    return any(os.path.dirname(p) in where for f in paths for p in {os.path.realpath(f), os.path.abspath(f)})
 
 
 def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
@@ -134,7 +151,9 @@ def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
     return stat.S_ISREG(st.st_mode) and now - max(st.st_mtime, st.st_ctime) >= min_age_s
 
 
-def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: float | None = None) -> list[Path]:
+def remove_unrecorded(
+    ws: Workspace, store: Store, site_id: str, *, min_age_s: float | None = None, reading: Iterable[Path] = ()
+) -> list[Path]:
     """Delete the files in a site's archive folder that no observation names; return those deleted.
 
     A command killed (SIGKILL, out of memory) between a COG's rename into place and the commit of its row
@@ -145,7 +164,9 @@ def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: f
     under that lock and recorded before it is let go, so no file is between its rename and its row then. Hidden
     files (the partial files :func:`~sitewatch.ingest.archive.remove_partials` looks after) and subfolders are left
     alone. The folder is listed and its names compared with the rows' paths first, outside any transaction: with
-    nothing left behind (the usual case) no file is looked at and no lock is taken."""
+    nothing left behind (the usual case) no file is looked at and no lock is taken. When one of the files the command
+    is ``reading`` (an ingest's inputs) lies in the folder, nothing is removed: a user's image put there to be
+    ingested, and the metadata or UDM2 beside it, are no file a killed run left."""
     min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
     folder = ws.archive / site_id
     try:
@@ -153,10 +174,10 @@ def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: f
             listed = [e.name for e in entries if not e.name.startswith(".")]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if not listed:
+    if not listed or _any_in(reading, folder):
         return []
     # Names first (one query of paths): a file is looked at only when no row names it, seldom one.
-    stems = _recorded_stems(ws, store, site_id)
+    stems = _recorded_stems(store, site_id)
     now = time.time()
     candidates = [folder / n for n in listed if not _named(n, stems)]
     candidates = [p for p in candidates if _left_alone_since(p, now, min_age_s)]
@@ -165,7 +186,7 @@ def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: f
     removed: list[Path] = []
     with store.transaction() as db:
         store._lock(db, f"site {site_id}")  # as commit_archived takes it: no other command's COG is mid-commit now
-        stems = _recorded_stems(ws, store, site_id)  # looked at again under the lock: a row committed meanwhile
+        stems = _recorded_stems(store, site_id)  # looked at again under the lock: a row committed meanwhile
         for path in candidates:
             if _named(path.name, stems) or not _left_alone_since(path, time.time(), min_age_s):
                 continue

@@ -17,7 +17,7 @@ from _report_world import build
 from sitewatch.cli import main
 from sitewatch.ingest import removal
 from sitewatch.ingest.removal import remove_unrecorded
-from sitewatch.workspace import init_workspace
+from sitewatch.workspace import Workspace, init_workspace
 
 SAR_20 = "dunai:sim-dunai-2024-10-20-sar"
 
@@ -79,3 +79,28 @@ def test_an_ingest_input_in_the_sites_archive_folder_is_read_not_removed(tmp_pat
     assert mine.exists() and "no observation named" not in res.output
     with ws.store() as store:
         assert store.get_observation("dunai/bought_20241025").path == "archive/dunai/bought_20241025.tif"
+
+
+@pytest.mark.parametrize("linked", ["archive", "site folder"])
+def test_an_archive_on_another_disk_that_a_copy_of_the_workspace_shares_keeps_the_copys_cogs(tmp_path: Path, linked: str) -> None:
+    """``archive/`` (or a site's folder) a symlink to another disk, and the workspace copied whole (``cp -a``, which
+    copies the link): both workspaces' COGs are in one folder, each recorded in its own database. The sweep of one
+    must not take the other's COGs for ones a killed run left: through a link out of the workspace nothing goes."""
+    a = build(tmp_path / "a")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    moved = a.archive if linked == "archive" else a.archive / "dunai"
+    shutil.move(moved, disk / moved.name)
+    moved.symlink_to(disk / moved.name, target_is_directory=True)
+    b_root = tmp_path / "b"
+    shutil.copytree(a.root, b_root, symlinks=True)
+    b = Workspace(b_root)
+    with b.store() as store:
+        o = store.get_observation(SAR_20)
+        shutil.copyfile(b.root / o.path, b.archive / "dunai" / "b-only.tif")  # b's ingest, after the copy
+        scene = dataclasses.replace(o.scene, item_id="b-only")
+        store.put_observation(dataclasses.replace(o, id="dunai:b-only", scene=scene, path="archive/dunai/b-only.tif", provenance={}))
+    _aged(disk / moved.name if linked == "site folder" else disk / "archive" / "dunai")
+    with a.store() as store:
+        assert remove_unrecorded(a, store, "dunai", min_age_s=0.0) == []
+    assert (b.archive / "dunai" / "b-only.tif").exists()

@@ -141,6 +141,12 @@ def _any_in(paths: Iterable[Path], folder: Path) -> bool:
     return any(os.path.dirname(p) in where for f in paths for p in {os.path.realpath(f), os.path.abspath(f)})
 
 
+def _in_workspace(ws: Workspace, folder: Path) -> bool:
+    """Whether ``folder``, every link followed, lies inside the workspace's folder (every link followed too: a
+    workspace opened through a link is its own still)."""
+    return Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(ws.root))
+
+
 def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
     """Whether ``path`` is a regular file (not a link) unchanged for ``min_age_s``: its content (mtime) and its
     name (ctime: a rename into place changes it, while the COG keeps the mtime of its writing)."""
@@ -166,7 +172,10 @@ def remove_unrecorded(
     alone. The folder is listed and its names compared with the rows' paths first, outside any transaction: with
     nothing left behind (the usual case) no file is looked at and no lock is taken. When one of the files the command
     is ``reading`` (an ingest's inputs) lies in the folder, nothing is removed: a user's image put there to be
-    ingested, and the metadata or UDM2 beside it, are no file a killed run left."""
+    ingested, and the metadata or UDM2 beside it, are no file a killed run left. Nor when the folder is reached
+    through a symlink out of the workspace (``archive/`` or the site's folder on another disk): a copy of the
+    workspace (``cp -a`` copies the link) then writes its COGs into the same folder, recorded in its own database
+    alone."""
     min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
     folder = ws.archive / site_id
     try:
@@ -174,7 +183,7 @@ def remove_unrecorded(
             listed = [e.name for e in entries if not e.name.startswith(".")]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if not listed or _any_in(reading, folder):
+    if not listed or _any_in(reading, folder) or not _in_workspace(ws, folder):
         return []
     # Names first (one query of paths): a file is looked at only when no row names it, seldom one.
     stems = _recorded_stems(store, site_id)

@@ -8,8 +8,10 @@ runs every command on each copy in turn (the order alternating), each in a fresh
 ``--before-src`` and ``after`` with this checkout's src (or ``--src``):
 
 - ``timeline SITE``, ``timeline SITE --from/--to`` (the last 30 days), ``report SITE --from/--to`` (30 days),
-  ``export SITE`` (GeoJSON) and with ``--from/--to`` (30 days), ``links --from`` (the last 90 days),
-  ``observations SITE --from`` (90 days);
+  ``export SITE`` (GeoJSON) and with ``--from/--to`` (30 days), ``links --from`` (the last 90 days), ``links
+  --from/--to`` (the last 30 days, and 30 days a year before the last), ``observations SITE --from`` (90 days),
+  ``observations SITE --from/--to`` and of every site (30 days), ``ais SITE --from/--to`` (30 days; an AIS file
+  written here: a vessel beside the site at the images' time each day);
 - the dashboard: one process serving ``--requests`` requests in turn (the site page, its API and the sites list, of
   SITE and another site), after a first request to each (the libraries loaded, as in a server running a while).
 
@@ -104,6 +106,29 @@ def web(ws: Path, site: str, other: str, n: int, env: dict[str, str], server: Se
     return figures, out
 
 
+AIS = r"""
+import sys
+from sitewatch.workspace import open_workspace
+with open_workspace(sys.argv[1]).store() as store:
+    c = store.get_site(sys.argv[2]).geometry.centroid
+print(c.x, c.y)
+"""
+"""Prints a site's centre (lon lat)."""
+
+
+def ais_csv(ws: Path, site: str, first: dt.date, last: dt.date, env: dict[str, str]) -> str:
+    """An AIS file for ``ais``: a vessel near ``site``'s centre (600 m east) at 09:30 UTC of each day from
+    ``first`` to ``last`` (the images' time), a report a minute from 09:00 to 10:00."""
+    out = subprocess.run([sys.executable, "-c", AIS, str(ws), site], env=env, check=True, capture_output=True, text=True)
+    lon, lat = (float(v) for v in out.stdout.split())
+    rows = ["mmsi,time,lat,lon"]
+    day = first
+    while day <= last:
+        rows += [f"273000001,{day}T09:{m:02d}:00Z,{lat:.6f},{lon + 0.0075:.6f}" for m in range(60)]
+        day += dt.timedelta(days=1)
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspace", type=Path, required=True, help="history_scale.py's ws (copied, never written).")
@@ -135,7 +160,11 @@ def main() -> None:
     with sqlite3.connect(args.workspace / "sitewatch.gpkg") as db:
         last = dt.date.fromisoformat(db.execute("SELECT max(acquired) FROM observations").fetchone()[0][:10])
     since30, since90 = (last - dt.timedelta(days=29)).isoformat(), (last - dt.timedelta(days=89)).isoformat()
+    year_back = last - dt.timedelta(days=365)
+    back30 = [(year_back - dt.timedelta(days=29)).isoformat(), year_back.isoformat()]
     site = args.site
+    ais = args.out / "ais.csv"
+    ais.write_text(ais_csv(sides["after"][0], site, last - dt.timedelta(days=29), last, sides["after"][2]), encoding="utf-8")
     cmds: list[tuple[str, list[str]]] = [
         ("timeline", ["timeline", site]),
         ("timeline --from/--to (30 days)", ["timeline", site, "--from", since30, "--to", last.isoformat()]),
@@ -143,7 +172,12 @@ def main() -> None:
         ("export (GeoJSON)", ["export", site, "--out", "OUT/export.geojson"]),
         ("export --from/--to (30 days)", ["export", site, "--from", since30, "--to", last.isoformat(), "--out", "OUT/export.geojson"]),
         ("links --from (90 days)", ["links", "--from", since90]),
+        ("links --from/--to (30 days)", ["links", "--from", since30, "--to", last.isoformat()]),
+        ("links --from/--to (30 days a year back)", ["links", "--from", back30[0], "--to", back30[1]]),
         ("observations --from (90 days)", ["observations", site, "--from", since90]),
+        ("observations --from/--to (30 days)", ["observations", site, "--from", since30, "--to", last.isoformat()]),
+        ("observations, every site, --from/--to (30 days)", ["observations", "--from", since30, "--to", last.isoformat()]),
+        ("ais --from/--to (30 days)", ["ais", site, "--ais", str(ais), "--from", since30, "--to", last.isoformat()]),
         (f"dashboard, {args.requests} requests", []),
     ]  # fmt: skip
     figures: dict[str, dict[str, list[dict[str, float]]]] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import zipfile
 from datetime import UTC, datetime
 
 import atheris
@@ -21,6 +24,18 @@ SEEDS = [
     b"# Timestamp,Type of mobile,MMSI,Latitude,Longitude,Navigational status,ROT,SOG,COG,Heading,IMO,Callsign,Name,"
     b"Ship type,Cargo type,Width,Length\n17/10/2024 00:00:00,Class A,219000001,35.5,129.5,Moored,0,0,0,0,,,,,,12,80\n",
 ]
+
+
+
+def _zipped(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("aisdk-2024-10-17.csv", data)
+    return buf.getvalue()
+
+
+# A gzip file and a zip of one CSV are read as they are unpacked: their damaged forms must be named, never raise.
+SEEDS += [gzip.compress(SEEDS[0], mtime=0), _zipped(SEEDS[2])]
 
 
 def read(data: bytes) -> None:

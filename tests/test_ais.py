@@ -388,7 +388,7 @@ def test_command_prints_matched_dark_and_unseen(world: tuple[Path, Path], tmp_pa
     again = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--json"])
     doc = json.loads(again.output)
     assert doc["sites"]["dunai"] == {"observations": 2, "date_only": 0, "not_detected": 0, "not_covered": 2, "matched": 1,
-                                     "dark": 1, "unseen": 1, "hidden": 0}  # fmt: skip
+                                     "dark": 1, "unseen": 1, "hidden": 0, "unplaced": 0}  # fmt: skip
     sar = next(o for o in doc["observations"] if o["observation_id"] == "dunai:sim-dunai-2024-10-17-sar")
     assert sar["matched"][0]["ais_length_m"] == 113 and sar["matched"][0]["length_m"] == 118
     assert sar["matched"][0]["distance_m"] < 20
@@ -414,11 +414,12 @@ def test_command_says_when_the_ais_file_is_simulated(world: tuple[Path, Path], t
 
 
 def test_command_refuses_an_out_file_that_would_not_hold_geojson(world: tuple[Path, Path], tmp_path: Path) -> None:
-    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON.
+    # `--out dark.csv` wrote GeoJSON into a .csv, which a spreadsheet then showed as one column of JSON (a .csv is
+    # now written as CSV: test_ais_provider_files.py); a .kml is still refused.
     root, ais = world
-    out = tmp_path / "dark.csv"
+    out = tmp_path / "dark.kml"
     res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(root), "--out", str(out)])
-    assert res.exit_code == 2 and "dark.csv" in res.stderr and ".geojson" in res.stderr, res.output
+    assert res.exit_code == 2 and "dark.kml" in res.stderr and ".geojson" in res.stderr, res.output
     assert not out.exists()
 
 
@@ -591,8 +592,9 @@ def test_view_states_read_data_and_cloud_from_the_image(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    (b"PK\x03\x04" + bytes(range(256)) * 40, "zip archive: unzip it"),
-    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 40, "gzip-compressed: gunzip it"),
+    # A gzip file or a zip of one CSV is read (test_ais_provider_files.py); a damaged one is named so.
+    (b"PK\x03\x04" + bytes(range(256)) * 40, "zip archive that cannot be opened"),
+    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 40, "cannot be unpacked"),
     ("mmsi,time,lat,lon\n".encode("utf-16"), "UTF-16: save it as UTF-8"),
     (b"mmsi\x00,time,lat,lon\n\x00\x01\x02", "binary data"),
     (b"\x1b[31m" + b"x" * 50_000 + b"\n1\n", "not an AIS CSV"),

@@ -236,7 +236,9 @@ def test_presence_days_within_the_tolerance_support_and_more_contradict() -> Non
     assert r.verdict == "supported" and r.reason.startswith("6 dates with a vessel at a berth of rason among 10 usable imaged dates")
     assert len(r.images) == 6
     assert _days_claim(4, 1, o, d, "2023-09-10").verdict == "contradicted"  # 6 > 4 + 1
-    assert _days_claim(8, 1, o, d, "2023-09-10").verdict == "contradicted"  # every day imaged: 6 < 7
+    r = _days_claim(8, 1, o, d, "2023-09-10")  # every day imaged: 6 < 7
+    assert r.verdict == "contradicted" and r.reason.endswith(": fewer than claimed, with every day of the range imaged (SIMULATED imagery)")
+    assert "all 0 days" not in r.reason  # was "even if all 0 days without a usable image had one"
 
 
 def test_presence_days_below_the_claim_with_days_unimaged_is_not_testable() -> None:
@@ -577,3 +579,190 @@ def test_a_yaml_number_of_more_than_4300_digits_is_an_input_error(tmp_path: Path
     (tmp_path / "claims.yaml").write_text("- " + "1" * 5000 + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"claims.yaml: not valid YAML .*4300 digits"):
         read_claims(tmp_path / "claims.yaml")
+
+
+def test_an_image_that_decides_two_parts_names_the_detections_of_both() -> None:
+    # The seed story's first claim: a landing ship and a crane extended to it, both seen on the 3 m
+    # image of the 17th. The claim's image named the ship alone, not the crane that decided the second part.
+    o = obs("2024-10-17", hour=0, res=3.0, sensor="optical", cloud=0.0)
+    ship, arm = vessel(o, 1, 111.0), crane(o, 0, 90.0)
+    r = verdict([LANDING, {"kind": "object_present", "object": "crane", "state": "extended"}], [o], [arm, ship])
+    assert r.verdict == "supported"
+    (im,) = r.images
+    assert im.detection_ids == (ship.id, arm.id)
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("Alligator-class", "Alligator/Tapir (Project 1171) landing ship"),  # as an article writes it: refused before
+        ("Alligator class", "Alligator/Tapir (Project 1171) landing ship"),
+        ("Ropucha-class landing ship", "Ropucha (Project 775/775M) landing ship"),  # words of the name, not one run of it
+        ("ropucha", "Ropucha (Project 775/775M) landing ship"),
+        ("Tapir", "Alligator/Tapir (Project 1171) landing ship"),
+    ],
+)
+def test_a_class_written_as_an_article_writes_it_is_read(written: str, meant: str) -> None:
+    (a,) = claim({"kind": "vessel_present", "class": written}).assertions
+    assert a.vessel_class == meant
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [
+        # a close spelling is refused (a fact-check does not guess a class) naming the class it is close to
+        ("Aligator", "'Aligator' is no class of the vessel catalogue (did you mean 'Alligator/Tapir (Project 1171) landing ship'?)"),
+        ("Ropusha-class", "(did you mean 'Ropucha (Project 775/775M) landing ship'?)"),
+        # a name that fits several says which, not every class of the catalogue
+        ("landing ship", "'landing ship' fits 2 classes (Ropucha (Project 775/775M) landing ship; "
+                         "Alligator/Tapir (Project 1171) landing ship): name one of them"),
+    ],
+)
+def test_a_class_misspelt_or_fitting_several_is_refused_saying_which(written: str, words: str) -> None:
+    parsed = parse_claims([{**GOOD, "assert": {"kind": "vessel_present", "class": written}}])
+    (problem,) = parsed.problems
+    assert problem.field == "assert.class" and words in problem.message, problem.message
+
+
+def test_a_site_named_in_another_case_is_the_site_of_that_id() -> None:
+    # Site ids are lower case; an article's "Dunai" was refused as "not a site of the workspace".
+    raw = [{**GOOD, "sites": ["Dunai"]}, {**GOOD, "id": "t", "sites": ["RASON", "Dunai"],
+           "assert": {"kind": "vessel_transit", "within_days": 2, "origin": "Rason", "destination": "DUNAI"}}]  # fmt: skip
+    checked = check_against_sites(parse_claims(raw), {"dunai": _site(), "rason": _site("rason", *RASON)})
+    assert not checked.problems, checked.problems
+    assert [c.site_ids for c in checked.claims] == [("dunai",), ("rason", "dunai")]
+    assert checked.claims[1].assertions[0].site_ids == ("rason", "dunai")
+
+
+@pytest.mark.parametrize(("written", "day"), [
+    ("Thursday, 17 October 2024", date(2024, 10, 17)), ("Thu 17 Oct 2024", date(2024, 10, 17)),
+    ("Sunday, October 20, 2024", date(2024, 10, 20)),
+])  # fmt: skip
+def test_a_date_with_its_weekday_as_an_article_writes_it_is_read(tmp_path: Path, written: str, day: date) -> None:
+    # Refused before as "is not a date (YYYY-MM-DD)", with nothing said about the weekday.
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X + f"    date: '{written}'\n", encoding="utf-8")
+    parsed = read_claims(path)
+    assert not parsed.problems, parsed.problems
+    assert parsed.claims[0].assertions[0].start == day
+
+
+@pytest.mark.parametrize(("written", "words"), [
+    ("Friday, 17 October 2024", "'Friday, 17 October 2024': 2024-10-17 was a Thursday, not a Friday; check which is meant"),
+    ("17 October", "'17 October' has no year: write the date with its year (YYYY-MM-DD)"),
+    ("October 17", "'October 17' has no year"),
+])  # fmt: skip
+def test_a_wrong_weekday_or_a_date_without_its_year_is_refused_saying_so(tmp_path: Path, written: str, words: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(_CLAIM_X + f"    date: '{written}'\n", encoding="utf-8")
+    (problem,) = read_claims(path).problems
+    assert words in problem.message, problem.message
+
+
+def test_a_transit_whose_vessel_was_still_at_the_origin_on_the_last_date_with_no_image_after_is_not_testable() -> None:
+    # Rason imaged 11-13 October with a vessel there on each date and no image after: it may have left on
+    # the 13th after its image and been the vessel first seen at Dunai on the 14th. The claim was
+    # "contradicted ... with both sites imaged on every date", though no image could show it gone.
+    rason = _site("rason", *RASON, berths=())
+    dunai = _site(berths=())
+    r_obs = [obs(f"2024-10-{d}", site="rason") for d in (11, 12, 13)]
+    d_obs = [obs(f"2024-10-{d}", site="dunai", hour=1) for d in range(11, 16)]
+    dets = [vessel(o, 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]) for o in r_obs]
+    dets += [vessel(o, 0, 90.0, berth=None) for o in d_obs if o.scene.acquired.day >= 14]
+    transit = {"kind": "vessel_transit", "within_days": 2}
+    when = {"from": "2024-10-11", "to": "2024-10-13"}
+    r = verdict(transit, r_obs + d_obs, dets, sites=("rason", "dunai"), site_objs=[rason, dunai], **when)
+    assert r.verdict == "not testable", r.reason
+    assert "rason has no usable image on 1 date (2024-10-14)" in r.reason
+    # With no vessel at Rason, none could have left on the 13th: the 14th is not needed.
+    r = verdict(transit, r_obs + d_obs, [d for d in dets if d.observation_id not in {o.id for o in r_obs}],
+                sites=("rason", "dunai"), site_objs=[rason, dunai], **when)
+    assert r.verdict == "contradicted", r.reason
+
+
+def test_a_transit_contradicted_names_the_images_that_saw_no_such_vessel() -> None:
+    # "no vessel left rason ... with both sites imaged on every date" named no image at all.
+    r = _transit(DAYS, DAYS, "2024-10-16")  # 4 days later: too late
+    assert r.verdict == "contradicted"
+    assert r.reason.endswith("(SIMULATED imagery)")  # resting on no image, it did not say the imagery was simulated
+    rason = [im.observation_id for im in r.images if im.site_id == "rason"]
+    dunai = [im.observation_id for im in r.images if im.site_id == "dunai"]
+    assert rason == [f"rason/rason-2024-10-{d}-sar-10" for d in (11, 12, 13)]
+    assert dunai == [f"dunai/dunai-2024-10-{d}-sar-10" for d in range(11, 16)]
+    assert all(not im.detection_ids for im in r.images if im.site_id == "dunai")
+
+
+def test_a_yaml_error_names_the_lines_as_an_editor_shows_them(tmp_path: Path) -> None:
+    # It read "(while scanning a quoted scalar in "<unicode string>", line 3, column 11: text: "unclosed ^ found …)".
+    path = tmp_path / "c.yaml"
+    path.write_text('claims:\n  - id: a\n    text: "unclosed\n    sites: [dunai]\n', encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_claims(path)
+    assert str(err.value) == (f"{path}: not valid YAML (found unexpected end of stream at line 5, column 1; while "
+                              "scanning a quoted scalar at line 3, column 11: 'text: \"unclosed')")
+
+
+WEST = Berth("pier-west", LineString([(LON - 0.002, LAT - 0.003), (LON - 0.002, LAT + 0.002)]), "Pier, west face")
+
+
+def test_no_vessel_at_two_claimed_berths_one_hidden_by_cloud_is_not_testable() -> None:
+    # "At pier-east or pier-west" with pier-east under cloud and pier-west empty: a vessel may be at pier-east.
+    # It was contradicted (and "the pier empty" supported) because one claimed berth was seen.
+    site = _site(berths=(PIER, WEST))
+    o = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.1, hidden={"pier-east": 1.0})
+    both = {"berth": ["pier-east", "pier-west"], "min_length_m": 100, "max_length_m": 130}
+    r = verdict({"kind": "vessel_present", **both}, [o], [], site_objs=[site])
+    assert r.verdict == "not testable", r.reason
+    assert "pier-east hidden (cloud or no data)" in r.reason
+    assert verdict({"kind": "vessel_absent", **both}, [o], [], site_objs=[site]).verdict == "not testable"
+    assert verdict({"kind": "vessel_absent", "berth": "any"}, [o], [], site_objs=[site]).verdict == "not testable"
+    # The berth that was seen alone is decided, and so are both when a second image that day saw pier-east.
+    assert verdict({"kind": "vessel_present", "berth": "pier-west"}, [o], [], site_objs=[site]).verdict == "contradicted"
+    sar = obs("2024-10-17", hour=9)
+    assert verdict({"kind": "vessel_absent", **both}, [o, sar], [], site_objs=[site]).verdict == "supported"
+    # A fitting vessel at the berth that was seen still decides.
+    r = verdict({"kind": "vessel_present", **both}, [o], [vessel(o, 0, 111.0, berth="pier-west")], site_objs=[site])
+    assert r.verdict == "supported"
+
+
+def test_no_crane_at_a_claimed_berth_hidden_by_cloud_is_not_testable() -> None:
+    # "A crane at pier-east" on a 3 m image whose cloud (10 % of the site) lay on pier-east was contradicted.
+    o = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.1, hidden={"pier-east": 1.0})
+    at_pier = {"kind": "object_present", "object": "crane", "berth": "pier-east"}
+    r = verdict(at_pier, [o], [])
+    assert r.verdict == "not testable" and "pier-east hidden (cloud or no data)" in r.reason, r.reason
+    assert verdict({**at_pier, "kind": "object_absent"}, [o], []).verdict == "not testable"
+    clear = obs("2024-10-17", res=3.0, sensor="optical", cloud=0.0)
+    assert verdict(at_pier, [clear], []).verdict == "contradicted"
+
+
+def test_a_berth_named_in_another_case_is_the_berth_so_spelt() -> None:
+    # "Pier-East" was refused as "not a berth of dunai (its berths: pier-east, …)".
+    raw = [{**GOOD, "assert": {"kind": "vessel_present", "berth": ["Pier-East"]}},
+           {**GOOD, "id": "two", "assert": {"kind": "vessel_present", "berth": "PIER-EAST"}}]  # fmt: skip
+    checked = check_against_sites(parse_claims(raw), {"dunai": _site()})
+    assert not checked.problems, checked.problems
+    assert [c.assertions[0].berths for c in checked.claims] == [("pier-east",), ("pier-east",)]
+    # Two berths spelt alike but for case: which one is meant cannot be told, and the name is refused.
+    twins = _site(berths=(PIER, replace(PIER, id="PIER-EAST")))
+    (problem,) = check_against_sites(parse_claims([raw[0]]), {"dunai": twins}).problems
+    assert problem.field == "assert.berth" and "'Pier-East' is not a berth of dunai" in problem.message
+
+
+def test_a_claim_missing_several_fields_names_them_all() -> None:
+    # It said "source: missing" alone; once source was added, "sites: missing"; then "assert: missing".
+    (problem,) = parse_claims([{"id": "half", "text": "a ship at Dunai", "date": "2024-10-17"}]).problems
+    assert (problem.claim, problem.field, problem.message) == ("half", "source", "missing, and so are sites, assert")
+
+
+def test_presence_days_does_not_count_a_date_whose_claimed_berth_was_hidden_as_one_without_a_vessel() -> None:
+    # Ten dates imaged, a vessel at pier-1 on six; on the other four pier-1 lay under cloud. "10 days" was
+    # contradicted ("fewer than claimed, with every day of the range imaged"): those four may have had one.
+    o, d = _rason_days(10, 6)
+    o = o[:6] + [replace(x, provenance={"berths_hidden": {"pier-1": 1.0}}) for x in o[6:]]
+    r = _days_claim(10, 0, o, d, "2023-09-10")
+    assert r.verdict == "not testable", r.reason
+    assert "among 6 usable imaged dates of the 10 days 2023-09-01 to 2023-09-10, and 4 imaged dates with a claimed berth hidden" in r.reason
+    assert "the 4 days without a usable image or with a claimed berth hidden could hold the rest" in r.reason
+    assert r.parts[0].untested == tuple(date(2023, 9, 7 + i) for i in range(4))
+    assert _days_claim(6, 0, o, d, "2023-09-10").verdict == "supported"

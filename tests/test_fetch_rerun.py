@@ -334,11 +334,15 @@ def test_an_observation_removed_is_fetched_again_while_the_catalogue_lists_it(ca
 
 def _killed_before_its_row(root: Path, item: str) -> list[Path]:
     """What a fetch killed between moving an item's COG (and STAC sidecar) into place and committing its row left:
-    both files whole at their final names, no row naming them (an archived item's files copied under another id)."""
+    both files whole at their final names, no row naming them (an archived item's files copied under another id),
+    each with the marker commit_archived puts beside it before its rename."""
+    from sitewatch.ingest.removal import unrecorded_marker
+
     folder = root / "archive" / "port"
     planted = []
     for src in sorted(folder.glob("S2A_A_20241005.*")):
         dest = folder / src.name.replace("S2A_A_20241005", item)
+        unrecorded_marker(dest).touch()
         dest.write_bytes(src.read_bytes())
         planted.append(dest)
     return planted
@@ -372,7 +376,9 @@ def test_a_cog_no_row_names_goes_with_the_next_fetch_once_left_alone(catalogue, 
     # The archived observations' COGs and sidecars, and the partial file, are untouched (bytes, times and inodes).
     now = _files(root)
     assert partial.exists()
-    assert {k: v for k, v in kept.items() if k.startswith("archive/") and k not in gone} == {k: v for k, v in now.items() if k.startswith("archive/")}
+    assert not list((root / "archive" / "port").glob(".*.unrecorded"))  # the markers went with their files
+    archived = [k for k in kept if k.startswith("archive/") and k not in gone and not k.endswith(".unrecorded")]
+    assert {k: kept[k] for k in archived} == {k: v for k, v in now.items() if k.startswith("archive/")}
 
 
 def test_a_cog_being_recorded_by_another_command_is_not_taken_for_one_left_behind(catalogue):

@@ -1373,13 +1373,15 @@ def test_an_archived_cog_no_row_names_goes_with_the_next_ingest(ws, tmp_path: Pa
     next ingest of the site removes it once it has been left alone (UNRECORDED_MIN_AGE_S), says so, and leaves the
     COGs rows name, younger files and hidden partial files alone."""
     from sitewatch.ingest import removal
+    from sitewatch.ingest.removal import unrecorded_marker
 
     first = _sar(tmp_path / "a_20241017.tif")
     res = CliRunner().invoke(main, ["ingest", SITE.id, str(first), "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     folder = ws.root / "archive" / SITE.id
     (archived,) = folder.glob("*.tif")
-    left = folder / "killed_20241016.tif"  # as the kill leaves it: whole, at its final name
+    left = folder / "killed_20241016.tif"  # as the kill leaves it: whole, at its final name, marked
+    unrecorded_marker(left).touch()
     left.write_bytes(archived.read_bytes())
     partial = folder / ".other.tif.1-host-r.partial"
     partial.write_bytes(b"")
@@ -1394,3 +1396,52 @@ def test_an_archived_cog_no_row_names_goes_with_the_next_ingest(ws, tmp_path: Pa
     assert json.loads(res.stdout)["unrecorded_removed"] == [left.relative_to(ws.root).as_posix()]
     assert "removed 1 file(s) from" in res.stderr and not left.exists()
     assert archived.exists() and partial.exists() and len(list(folder.glob("*.tif"))) == 2
+
+
+def test_a_cog_another_database_names_stays_when_no_killed_run_marked_it(ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`init --store URL --replace` switches a workspace to another database, "nothing copied or deleted", and the
+    old one's COGs stay in the archive folder beside the new one's (so does `SITEWATCH_STORE`): the next ingest
+    deleted every one of them older than ten minutes, as no row of the new database named it. Only a file a killed
+    command marked (:func:`unrecorded_marker`) is taken for one it left; this one, no row's and unmarked, stays."""
+    from sitewatch.ingest import removal
+
+    monkeypatch.setattr(removal, "UNRECORDED_MIN_AGE_S", 0.0)  # ten minutes later
+    folder = ws.root / "archive" / SITE.id
+    folder.mkdir(parents=True, exist_ok=True)
+    other = folder / "other_database_20241010.tif"
+    other.write_bytes(b"II*\x00 the COG of an observation the other database records")
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(_sar(tmp_path / "a_20241017.tif")), "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    assert json.loads(res.stdout)["unrecorded_removed"] == [] and "no observation named" not in res.stderr
+    assert other.exists()
+
+
+def test_an_ingest_killed_between_the_rename_and_the_commit_leaves_a_marker_the_next_one_follows(ws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A kill just after the COG's rename into place, before its row's commit (a KeyboardInterrupt there): the COG
+    stays, unnamed, with its marker; the next ingest of the site removes both once left alone."""
+    import os
+
+    from sitewatch.ingest import archive, removal
+
+    real_replace = os.replace
+
+    def killed_after(src: Any, dst: Any) -> None:
+        real_replace(src, dst)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(archive.os, "replace", killed_after)
+    with ws.store() as store, pytest.raises(KeyboardInterrupt):
+        ingest_paths(ws, store, SITE, [_sar(tmp_path / "killed_20241016.tif")], workers=0)
+    monkeypatch.setattr(archive.os, "replace", real_replace)
+    folder = ws.root / "archive" / SITE.id
+    (left,) = folder.glob("*.tif")
+    assert removal.unrecorded_marker(left).exists()
+    with ws.store() as store:
+        assert list(store.observations(SITE.id)) == []
+    monkeypatch.setattr(removal, "UNRECORDED_MIN_AGE_S", 0.0)
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(_sar(tmp_path / "b_20241018.tif", "2024-10-18T09:30:00Z", seed=1)), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert f"removed 1 file(s) from {SITE.id}'s archive" in res.stderr and not left.exists()
+    assert [p.name for p in folder.iterdir()] == ["b_20241018.tif"]  # the marker went, the new COG's too

@@ -4,6 +4,8 @@ grid, checked against the mapping the test wrote into them."""
 from __future__ import annotations
 
 import json
+import math
+import os
 import warnings
 from pathlib import Path
 
@@ -158,6 +160,21 @@ def test_an_rpc_image_with_a_dem_takes_the_dems_heights_and_says_so(ws, tmp_path
     assert obs.scene.resolution_m == pytest.approx(10.0, abs=0.3)  # read through the RPCs: 9.8 m x 10.0 m
 
 
+def test_a_relative_dem_path_is_named_whole_in_the_note_as_in_the_provenance(ws, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The note said the DEM as typed (``dem.tif``) run here and its whole path on a Dask cluster, so the same import
+    gave another provenance by where it ran; its ``dem`` is the whole path."""
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    _dem(tmp_path / "dem.tif", 100.0)
+    monkeypatch.chdir(tmp_path)
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", "dem.tif")
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations()
+    placed = obs.provenance["orthorectified"]
+    assert placed["dem"] == str((tmp_path / "dem.tif").resolve())
+    assert f"the heights of the DEM {placed['dem']} (" in placed["note"]
+
+
 @pytest.mark.parametrize(("option", "sidecar"), [("RPB", ".RPB"), ("RPCTXT", "_RPC.TXT")])
 def test_rpcs_in_a_sidecar_are_read_too(ws, tmp_path, option, sidecar) -> None:  # type: ignore[no-untyped-def]
     """A Maxar delivery keeps its RPCs in a .RPB file beside the image, others in an _RPC.TXT (GDAL reads both)."""
@@ -224,6 +241,94 @@ def test_bad_dem_and_misused_options_are_named(ws, tmp_path) -> None:  # type: i
     with ws.store() as store:
         assert list(store.observations()) == []  # nothing went in, nothing half-written
     assert not list((ws.root).rglob("*.tif"))
+
+
+def test_a_dem_with_no_data_over_the_site_is_named_not_the_rpcs(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A DEM left blank over the sea (SRTM's and others' voids): GDAL's transformer fails there, which read as the
+    image's RPCs failing ("cannot place the whole of the site"). The DEM is named; blanks away from the site are not."""
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    heights = np.full((100, 100), 100.0, np.float32)
+    heights[:, 50:] = -32768.0  # east of LON, the site's centre
+    blank = write_tiff(tmp_path / "dem_sea_blank.tif", heights, crs="EPSG:4326", nodata=-32768.0,
+                       transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))  # fmt: skip
+    heights[:, 50:] = np.nan  # a float DEM with NaN and no nodata value
+    nan = write_tiff(tmp_path / "dem_nan.tif", heights, crs="EPSG:4326", transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))
+    for dem in (blank, nan):
+        res = _ingest(ws, str(path), "--orthorectify", "--dem", str(dem), "--json")
+        assert res.exit_code == 1, res.output
+        (refused,) = json.loads(res.stdout)["refused"]
+        assert refused["reason"].startswith(f"--dem {dem}: has no data over part of site '{SITE.id}'")
+        assert "RPCs cannot place" not in refused["reason"].split("where")[0]
+    with ws.store() as store:
+        assert list(store.observations()) == []
+    heights[:, 50:] = 100.0
+    heights[:, 95:] = -32768.0  # blank 2 km east of the site only
+    away = write_tiff(tmp_path / "dem_blank_away.tif", heights, crs="EPSG:4326", nodata=-32768.0,
+                      transform=Affine(0.001, 0, LON - 0.05, 0, -0.001, LAT + 0.05))  # fmt: skip
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(away))
+    assert res.exit_code == 0, res.output
+
+
+def _geoid_dem(tmp_path: Path, name: str, height: float, geoid: Path) -> Path:
+    """A DEM of ``height`` above a "geoid" ``geoid`` (a GTX grid of its height above the ellipsoid), as a VRT whose
+    CRS names it: GDAL applies it when it finds the grid, silently not when it does not (a PROJ without EGM96's)."""
+    from xml.sax.saxutils import escape
+
+    heights = _dem(tmp_path / f"{name}_values.tif", height)
+    wkt = (
+        'COMPD_CS["WGS 84 + test geoid height",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,'
+        '298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]],'
+        f'VERT_CS["test geoid height",VERT_DATUM["test geoid",2005,EXTENSION["PROJ4_GRIDS","{geoid}"]],'
+        'UNIT["metre",1],AXIS["Up",UP]]]'
+    )
+    vrt = tmp_path / f"{name}.vrt"
+    vrt.write_text(
+        f'<VRTDataset rasterXSize="100" rasterYSize="100"><SRS>{escape(wkt)}</SRS><GeoTransform>{LON - 0.05}, 0.001, 0, '
+        f'{LAT + 0.05}, 0, -0.001</GeoTransform><VRTRasterBand dataType="Float32" band="1"><SimpleSource>'
+        f'<SourceFilename relativeToVRT="1">{heights.name}</SourceFilename><SourceBand>1</SourceBand></SimpleSource>'
+        "</VRTRasterBand></VRTDataset>",
+        encoding="utf-8",
+    )
+    return vrt
+
+
+def test_a_dem_above_a_geoid_is_placed_by_it_or_refused_when_gdal_cannot_use_it(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Heights above a geoid (SRTM's, Copernicus's) are some tens of metres off the ellipsoidal heights RPCs take.
+    Where GDAL has the geoid's grid it turns them; where it has not (EGM96's is not installed with PROJ) it took
+    them as ellipsoidal without a word, placing the image off by that times the tangent of the view angle."""
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    geoid = tmp_path / "test_geoid.gtx"
+    with rasterio.open(geoid, "w", driver="GTX", width=20, height=20, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(0.1, 0, LON - 1, 0, -0.1, LAT + 1)) as dst:  # fmt: skip
+        dst.write(np.full((1, 20, 20), 30.0, np.float32))  # the geoid 30 m above the ellipsoid
+    dem = _geoid_dem(tmp_path, "dem_geoid", 70.0, geoid)
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(dem), "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["ingested"]
+    assert "(above test geoid height, its CRS's)" in row["orthorectified"]
+    found, pixel = _bright_lonlat(ws, row["id"])
+    assert _metres_apart(found, _ground_of(182.5, 202.5, 100.0)) < pixel  # 70 m above a geoid 30 m up
+    lost = _geoid_dem(tmp_path, "dem_lost_geoid", 70.0, tmp_path / "not_installed.gtx")
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(lost), "--json")
+    assert res.exit_code == 1, res.output
+    (refused,) = json.loads(res.stdout)["refused"]
+    assert refused["reason"].startswith(f"--dem {lost}: its CRS gives its heights above test geoid height, which GDAL cannot")
+    # EGM96 by its EPSG code, as SRTM's GeoTIFFs may say: PROJ, without its grid, gives no shift at all
+    egm96 = _dem(tmp_path / "dem_egm96.tif", 70.0)
+    with rasterio.open(egm96, "r+") as dst:
+        dst.crs = "EPSG:4326+5773"
+    from rasterio.env import PROJDataFinder
+
+    proj_dirs = [Path(d) for d in (PROJDataFinder().search(), Path.home() / ".local/share/proj") if d]
+    if not any(any(d.glob("*egm96*")) for d in proj_dirs if d.is_dir()) and os.environ.get("PROJ_NETWORK") != "ON":
+        res = _ingest(ws, str(path), "--orthorectify", "--dem", str(egm96), "--json")
+        assert res.exit_code == 1, res.output
+        (refused,) = json.loads(res.stdout)["refused"]
+        assert refused["reason"].startswith(f"--dem {egm96}: its CRS gives its heights above EGM96 height, which GDAL")
+    plain = _dem(tmp_path / "dem.tif", 100.0)
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(plain), "--json")
+    assert res.exit_code == 0, res.output
+    assert "(taken as above the WGS84 ellipsoid: its CRS names no vertical datum)" in json.loads(res.stdout)["ingested"][0]["orthorectified"]
 
 
 def test_a_site_far_from_an_rpc_scene_is_missed_not_refused_and_a_gridded_file_is_left_as_it_is(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -401,6 +506,33 @@ def test_a_dem_s_heights_place_each_part_of_the_image_by_its_own(ws, tmp_path) -
     assert _metres_apart(found[0], _ground_of(152.5, 202.5, 0.0)) < pixel
     assert _metres_apart(found[1], _ground_of(252.5, 202.5, 150.0)) < pixel
     assert _metres_apart(found[1], _ground_of(252.5, 202.5, 0.0)) > 3 * pixel
+
+
+def test_a_mast_between_the_points_the_window_is_found_by_is_not_left_blank(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The window was found by a lattice of the site's points and 8 pixels around, and GDAL's warper looks only as far
+    as the site's edges map: a mast (or a hill) between them, seen obliquely, maps further, and was left blank. At
+    0.3 m a pixel that is 10 m of relief seen 30° off nadir; here 300 m, seen 40° off, at 10 m a pixel."""
+    path = _rpc_tiff(tmp_path / "oblique_20241017.tif", RPC(**{**RPCS.to_dict(), "samp_num_coeff": _coeffs(c1=1.0, c3=0.1)}))
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(_dem(tmp_path / "flat.tif", 0.0)), "--json")
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        obs = store.get_observation(json.loads(res.stdout)["ingested"][0]["id"])
+    with rasterio.open(ws.root / obs.path) as cog:
+        b, to_lonlat = cog.bounds, Transformer.from_crs(cog.crs, "EPSG:4326", always_xy=True)
+        assert not np.isnan(cog.read(1)).any()
+    # 25 m square, midway between the lattice's last two columns (21 points a side) and two of its rows
+    mx, my = b.right - 0.5 * (b.right - b.left) / 20, b.top - 10.5 / 20 * (b.top - b.bottom)
+    (lon1, lon2), (lat1, lat2) = to_lonlat.transform([mx - 12, mx + 12], [my - 12, my + 12])
+    west, north, step = LON - 0.02, LAT + 0.02, 0.0001
+    heights = np.zeros((400, 400), np.float32)
+    heights[int((north - lat2) / step):math.ceil((north - lat1) / step), int((lon1 - west) / step):math.ceil((lon2 - west) / step)] = 300.0
+    mast = write_tiff(tmp_path / "mast.tif", heights, crs="EPSG:4326", transform=Affine(step, 0, west, 0, -step, north))
+    res = _ingest(ws, str(path), "--orthorectify", "--dem", str(mast), "--json")
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        obs = store.get_observation(json.loads(res.stdout)["ingested"][0]["id"])
+    with rasterio.open(ws.root / obs.path) as cog:
+        assert not np.isnan(cog.read(1)).any()  # 20 pixels blank at the mast before
 
 
 def test_band_files_placed_by_rpcs_go_in_together(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]

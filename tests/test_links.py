@@ -244,6 +244,22 @@ def test_the_moves_are_the_timelines_departures_and_arrivals() -> None:
     assert len(arr) == sum(row.arrivals for row in tl.rows) == 2
 
 
+def test_a_period_s_links_count_the_departures_and_arrivals_of_that_period_alone() -> None:
+    """`links --from/--to` said how many departures and arrivals it paired the links from: the departures from
+    --from to the end of the history and the arrivals from its beginning to --to (years of them, for a month)."""
+    r = [obs("rason", day) for day in ("2024-10-11", "2024-10-12", "2024-10-13", "2024-11-20", "2024-11-21")]
+    d = [obs("dunai", day, 1) for day in ("2024-09-30", "2024-10-01", "2024-10-13", "2024-10-14")]
+    # Rason: gone on 13 Oct, a 60 m boat in on 20 Nov and out; Dunai: a 120 m ship in on 1 Oct and out, in on 14 Oct.
+    dets = [ship(r[0], 0, 92.0), ship(r[1], 0, 93.0), ship(r[3], 0, 60.0), ship(d[1], 0, 120.0), ship(d[3], 0, 90.0)]
+    whole = links_of([site("rason"), site("dunai")], r + d, dets)
+    assert (whole.departures, whole.arrivals, len(whole.links)) == (3, 3, 1)
+    month = links_of([site("rason"), site("dunai")], r + d, dets, start=date(2024, 10, 10), end=date(2024, 10, 20))
+    assert (month.departures, month.arrivals) == (1, 1)  # on the old code (2, 2): 20 Nov's departure, 1 Oct's arrival
+    assert month.links == whole.links
+    since = links_of([site("rason"), site("dunai")], r + d, dets, start=date(2024, 10, 10))
+    assert (since.departures, since.arrivals, since.links) == (2, 2, whole.links)  # (2, 3) on the old code
+
+
 def test_params_are_checked() -> None:
     with pytest.raises(InputError, match="max_speed_kn"):
         LinkParams(max_speed_kn=0)

@@ -146,11 +146,12 @@ def test_a_file_a_killed_removal_left_goes_with_the_next_sweep_on_either_store(w
     """`observations remove` deletes files after its commit: a kill between the two leaves a file no row names, which
     :func:`remove_unrecorded` (run by the next fetch or ingest of the site) deletes, on both stores; the files rows
     name stay."""
-    from sitewatch.ingest.removal import remove_unrecorded
+    from sitewatch.ingest.removal import remove_unrecorded, unrecorded_marker
 
     left = ws.archive / "dunai" / "removed-before-its-file.tif"
     left.write_bytes(b"II*\x00")
     kept = sorted(p.name for p in (ws.archive / "dunai").iterdir() if p != left)
+    unrecorded_marker(left).touch()  # as remove_observations puts it there before its commit
     with ws.store() as store:
         assert remove_unrecorded(ws, store, "dunai") == []  # just written: left alone
         assert remove_unrecorded(ws, store, "dunai", min_age_s=0.0) == [left]

@@ -111,3 +111,16 @@ def test_paths_inside_the_workspace_are_relative_and_others_a_file_name(tmp_path
     assert value == {"paths": [ORDER], "catalog": "https://earth-search.aws.element84.com/v1",
                      "band_files": {"B04": "b04.tif"}, "sensor": "optical/sar"}  # fmt: skip
     assert sp.finished(f"workspace {root}; home {tmp_path / 'home' / USER}/notes") == "workspace ws; home ~/notes"
+
+
+def test_a_shared_report_made_in_the_workspace_folder_names_that_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run in the workspace's folder, as the README runs `report` (-w defaults to "."), the shared
+    # report's header read "workspace  ·": the name of "." is empty.
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(tmp_path / "casefile")]).exit_code == 0
+    monkeypatch.chdir(tmp_path / "casefile")
+    assert runner.invoke(main, ["sites", "add", "lake", "--bbox", "132.31,42.86,132.36,42.90"]).exit_code == 0
+    res = runner.invoke(main, ["report", "--share", "--out", "r.html"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "casefile" / "r.html").read_text(encoding="utf-8")
+    assert "· workspace casefile ·" in html and str(tmp_path) not in html

@@ -1434,3 +1434,15 @@ def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
     assert note("<![CDATA[<p>Pier <b>built</b> 2023</p><p>two berths</p>]]>") == "Pier built 2023\ntwo berths"
     assert note("depth &lt;5 m, draught 3 &lt; 4 m &amp; more") == "depth <5 m, draught 3 < 4 m & more"
     assert note("Shipyard basin, the floating dock left out") == "Shipyard basin, the floating dock left out"
+
+
+def test_a_site_named_in_another_case_says_the_lower_case_id_not_to_add_it(tmp_path: Path) -> None:
+    # `timeline Dunai` said "add one with `sitewatch sites add Dunai`", which refuses an id not in lower case.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    runner.invoke(main, ["sites", "add", "dunai", "--bbox", "132.31,42.86,132.36,42.90", "-w", ws])
+    r = runner.invoke(main, ["timeline", "Dunai", "-w", ws])
+    assert r.exit_code != 0
+    assert "no site 'Dunai' in this workspace: site ids are lower case; did you mean 'dunai'?" in r.output
+    assert "sites add" not in r.output

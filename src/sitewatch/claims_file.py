@@ -27,6 +27,7 @@ the others go on (:mod:`sitewatch.evidence` decides the verdicts).
 from __future__ import annotations
 
 import calendar
+import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -215,6 +216,23 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
     return str(value).strip()
 
 
+def _site_id(value: Any, field: str) -> str:
+    # Site ids are lower case (model.SITE_ID_PATTERN), so an article's "Dunai" can mean only dunai.
+    return _text(value, field).lower()
+
+
+_WEEKDAY = re.compile(r"(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+                      r"\.?,?\s+(.+)", re.IGNORECASE)
+
+
+def _day_of(text: str) -> date | None:
+    """The date of ``2024-10-17`` or of a date written out (:func:`written_date`); None else."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return written_date(text)
+
+
 _NUMERIC = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})")
 _MONTH_ALONE = re.compile(r"(\d{4})-(\d{2})")
 
@@ -270,6 +288,13 @@ def _date(value: Any, field: str, utc_offset_hours: float) -> date:
         pass
     if (written := written_date(text)) is not None:
         return written
+    if (m := _WEEKDAY.fullmatch(" ".join(text.split()))) and (day := _day_of(m.group(2))) is not None:
+        named = m.group(1).lower()
+        if not calendar.day_name[day.weekday()].lower().startswith(named):
+            raise _Bad(field, f"{value!r}: {day} was a {calendar.day_name[day.weekday()]}, not a {named.title()}; check which is meant")
+        return day
+    if written_date(f"{text} 2000") is not None:
+        raise _Bad(field, f"{value!r} has no year: write the date with its year (YYYY-MM-DD)")
     if (m := _MONTH_ALONE.fullmatch(text)) and 1 <= int(m.group(2)) <= 12:
         year, month = int(m.group(1)), int(m.group(2))
         last = date(year, month, calendar.monthrange(year, month)[1])
@@ -316,17 +341,42 @@ def _number(raw: Mapping[str, Any], key: str, field: str, *, whole: bool = False
     return int(value) if whole else float(value)
 
 
+_CLASS_WORD = re.compile(r"[-\s]+class\b", re.IGNORECASE)
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+
+
 def _vessel_class(value: Any, field: str) -> str:
-    """The catalogue class a name means: exact, else the one class whose name contains it (any case)."""
+    """The catalogue class a name means: exact, else the one class whose name contains it (any case), else the one
+    whose name holds each of its words. An article's "Alligator-class" or "Ropucha class landing ship" is read without
+    the word "class"; a name that fits none is refused naming the class it is closest to in spelling, if any, and one
+    that fits several names them."""
     name = _text(value, field)
     names = [c.name for c in catalogue()]
     if name in names:
         return name
-    found = [n for n in names if name.casefold() in n.casefold()]
+    plain = " ".join(_CLASS_WORD.sub(" ", name).split()) or name
+    found = [n for n in names if plain.casefold() in n.casefold()]
+    if not found:
+        words = _NAME_WORD.findall(plain.casefold())
+        found = [n for n in names if words and all(w in n.casefold() for w in words)]
     if len(found) == 1:
         return found[0]
-    what = f"fits {len(found)} classes" if found else "is no class of the vessel catalogue"
-    raise _Bad(field, f"{name!r} {what}; the classes are: {'; '.join(names)}")
+    if found:
+        raise _Bad(field, f"{name!r} fits {len(found)} classes ({'; '.join(found)}): name one of them")
+    near = _closest_class(plain, names)
+    hint = f" (did you mean {near!r}?)" if near else ""
+    raise _Bad(field, f"{name!r} is no class of the vessel catalogue{hint}; the classes are: {'; '.join(names)}")
+
+
+def _closest_class(name: str, names: Sequence[str]) -> str | None:
+    """The one class with a word spelt close to each of ``name``'s words ("Aligator", "Ropusha"), or None."""
+    words = _NAME_WORD.findall(name.casefold())
+    fits = []
+    for n in names:
+        vocab = _NAME_WORD.findall(n.casefold())
+        if words and all(difflib.get_close_matches(w, vocab, n=1, cutoff=0.8) for w in words):
+            fits.append(n)
+    return fits[0] if len(fits) == 1 else None
 
 
 def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, date], utc_offset_hours: float) -> Assertion:
@@ -343,14 +393,14 @@ def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, 
             raise _Bad(f"{prefix}{key}", f"missing (a {kind} assertion needs it)")
     start, end = _range(raw, prefix, span, utc_offset_hours)
     if kind == "vessel_transit":
-        origin = _text(raw.get("origin", sites[0] if sites else None), f"{prefix}origin")
-        dest = _text(raw.get("destination", sites[1] if len(sites) > 1 else None), f"{prefix}destination")
+        origin = _site_id(raw.get("origin", sites[0] if sites else None), f"{prefix}origin")
+        dest = _site_id(raw.get("destination", sites[1] if len(sites) > 1 else None), f"{prefix}destination")
         if origin == dest:
             raise _Bad(f"{prefix}destination", f"is the origin {origin!r}: a transit needs two sites")
         site_ids: tuple[str, ...] = (origin, dest)
     else:
         if "site" in raw:
-            site_ids = (_text(raw["site"], f"{prefix}site"),)
+            site_ids = (_site_id(raw["site"], f"{prefix}site"),)
         elif len(sites) == 1:
             site_ids = sites
         else:
@@ -395,6 +445,10 @@ def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
     unknown = unknown_fields(raw, _CLAIM_FIELDS)
     if unknown:
         raise _Bad(unknown[0], f"not a field of a claim; the fields are {', '.join(sorted(_CLAIM_FIELDS))}")
+    # Every field left out at once, so that a claim half written is not refused one field a run.
+    missing = [k for k in ("id", "text", "source", "sites", "assert") if raw.get(k) is None]
+    if len(missing) > 1:
+        raise _Bad(missing[0], f"missing, and so are {', '.join(missing[1:])}")
     claim_id = _text(raw.get("id"), "id")
     if not RECORD_ID.match(claim_id):
         raise _Bad("id", f"{claim_id!r}: use letters, digits, '.', '_' and '-'")
@@ -413,7 +467,7 @@ def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
         raw_sites = [raw_sites]
     if not isinstance(raw_sites, list) or not raw_sites:
         raise _Bad("sites", "missing" if raw_sites is None else "must be a list of site ids")
-    sites = tuple(dict.fromkeys(_text(s, "sites") for s in raw_sites))
+    sites = tuple(dict.fromkeys(_site_id(s, "sites") for s in raw_sites))
     span = _range(raw, "", None, utc_offset_hours) if any(k in raw for k in ("date", "from", "to")) else None
     raw_assert = raw.get("assert")
     if raw_assert is None:
@@ -483,12 +537,31 @@ def check_against_sites(claims: ClaimsFile, sites: Mapping[str, Site]) -> Claims
     kept: list[ClaimSpec] = []
     problems = list(claims.problems)
     for spec in claims.claims:
+        spec = _berths_as_stored(spec, sites)
         problem = _site_problem(spec, sites)
         if problem:
             problems.append(problem)
         else:
             kept.append(spec)
     return replace(claims, claims=tuple(kept), problems=tuple(problems))
+
+
+def _berths_as_stored(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimSpec:
+    """``spec`` with each berth named in another case than the site's ("Pier-East") as the site names it, when
+    only one of its berths is spelt so; other names are left for :func:`_site_problem` to refuse."""
+
+    def stored(a: Assertion) -> Assertion:
+        site = sites.get(a.site_ids[0])
+        if site is None or not a.berths:
+            return a
+        known = [b.id for b in site.berths]
+        named = []
+        for b in a.berths:
+            same = [k for k in known if k.casefold() == b.casefold()]
+            named.append(same[0] if b not in known and b != ANY_BERTH and len(same) == 1 else b)
+        return replace(a, berths=tuple(named))
+
+    return replace(spec, assertions=tuple(stored(a) for a in spec.assertions))
 
 
 def _site_problem(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimProblem | None:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -165,11 +165,23 @@ class ClaimResult:
 
     @property
     def images(self) -> tuple[Image, ...]:
-        """The images the parts rest on, each once, oldest first."""
+        """The images the parts rest on, each once, oldest first, with what decided it in every part.
+
+        One image may decide two parts (a landing ship and a crane beside it, both on the 3 m image of
+        the 17th): it then names the detections, change regions and notes of both, not only the first's.
+        """
         seen: dict[str, Image] = {}
         for p in self.parts:
             for im in p.images:
-                seen.setdefault(im.observation_id, im)
+                if (first := seen.get(im.observation_id)) is None:
+                    seen[im.observation_id] = im
+                    continue
+                seen[im.observation_id] = replace(
+                    first,
+                    detection_ids=tuple(dict.fromkeys(first.detection_ids + im.detection_ids)),
+                    change_ids=tuple(dict.fromkeys(first.change_ids + im.change_ids)),
+                    note="; ".join(dict.fromkeys(n for n in (first.note, im.note) if n)),
+                )
         return tuple(sorted(seen.values(), key=lambda i: (i.acquired, i.observation_id)))
 
     @property
@@ -326,13 +338,17 @@ def _at_place(a: Assertion, berth_id: str | None) -> bool:
     return berth_id in a.berths
 
 
-def _place_seen(a: Assertion, o: Observation, site: Site, params: TimelineParams) -> bool:
-    """The image saw the claimed place: the site, or some claimed berth not hidden by cloud or no data."""
+def _claimed_berths(a: Assertion, site: Site) -> list[str]:
+    """The berths a claim names (all the site's for ``berth: any``); empty: the whole site."""
     if not a.berths:
-        return True
+        return []
+    return [b.id for b in site.berths] if a.berths == (ANY_BERTH,) else list(a.berths)
+
+
+def _berths_seen(a: Assertion, o: Observation, site: Site, params: TimelineParams) -> set[str]:
+    """The claimed berths the image saw: not hidden by cloud or missing data."""
     hidden = set(hidden_berths([o], params))
-    wanted = [b.id for b in site.berths] if a.berths == (ANY_BERTH,) else list(a.berths)
-    return any(b not in hidden for b in wanted)
+    return {b for b in _claimed_berths(a, site) if b not in hidden}
 
 
 def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
@@ -343,9 +359,13 @@ def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     fits: list[tuple[Observation, Detection, str]] = []
     maybes: list[tuple[Observation, Detection, str]] = []
     seen: list[Observation] = []
+    site = world.sites[a.site_ids[0]]
+    berths_seen: set[str] = set()
     for o in usable:
-        if _place_seen(a, o, world.sites[a.site_ids[0]], world.params):
+        saw = _berths_seen(a, o, site, world.params)
+        if saw or not a.berths:
             seen.append(o)
+            berths_seen |= saw
         for d in world.detections_of(o.id):
             if d.kind != "vessel" or not _at_place(a, d.berth_id):
                 continue
@@ -365,6 +385,12 @@ def _vessel_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
     if not seen:
         return _Day(UNTESTABLE, f"{day}: {a.where_text()} hidden (cloud or no data) in every usable image",
                     tuple(Image.of(o, note="the place hidden") for o in usable) + notes, False)  # fmt: skip
+    # "No vessel at pier-east or pier-west" needs both seen that day: one under cloud may hold it.
+    if unseen := [b for b in _claimed_berths(a, site) if b not in berths_seen]:
+        looks = ", ".join(Image.of(o).label() for o in seen)
+        return _Day(UNTESTABLE, f"{looks}: no {what[2:]} at {', '.join(sorted(berths_seen))}, but "
+                    f"{' and '.join(unseen)} hidden (cloud or no data) in every usable image",
+                    tuple(Image.of(o, note=f"{', '.join(unseen)} hidden") for o in usable) + notes, False)  # fmt: skip
     looks = ", ".join(Image.of(o).label() for o in seen)
     reason = f"{looks}: no {what[2:]} {a.where_text()}"
     return _Day(CONTRADICTED if present else SUPPORTED, reason, tuple(Image.of(o) for o in seen), True)
@@ -446,6 +472,11 @@ def _object_day(a: Assertion, day: date, world: World, present: bool) -> _Day:
         o, _, text = unknown[0]
         return _Day(UNTESTABLE, f"{Image.of(o).label()}: {text}", _grouped(unknown), False)
     looks = ", ".join(Image.of(o).label() for o in fine)
+    # As for vessels: "no crane at pier-east" needs pier-east seen, not under cloud, in some fine image of the date.
+    seen = set().union(*(_berths_seen(a, o, site, world.params) for o in fine))
+    if unseen := [b for b in _claimed_berths(a, site) if b not in seen]:
+        return _Day(UNTESTABLE, f"{looks}: no {what}, but {' and '.join(unseen)} hidden (cloud or no data) in every usable image "
+                    f"of {fine_res:g} m or finer", tuple(Image.of(o, note=f"{', '.join(unseen)} hidden") for o in fine) + notes, False)  # fmt: skip
     return _Day(CONTRADICTED if present else SUPPORTED, f"{looks}: no {what}", tuple(Image.of(o) for o in fine), True)
 
 
@@ -507,28 +538,36 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
             for s in hits:
                 by_o[s.observation_id].append(dets[s.detection_id])
             present.append((row.date, [Image.of(obs[k], v) for k, v in by_o.items()]))
-    n, imaged = len(present), len(tl.rows)
+    # A date with no vessel seen but a claimed berth hidden (cloud, no data) in all its images did not see the
+    # place: like a date with no image it may have had one, and is not counted among those imaged.
+    wanted, with_vessel = _claimed_berths(a, site), {d for d, _ in present}
+    unseen = [r for r in tl.rows if r.date not in with_vessel and any(b in r.hidden_berths for b in wanted)]
+    n, imaged = len(present), len(tl.rows) - len(unseen)
     span_days = (a.end - a.start).days + 1
     blind = span_days - imaged
     claimed, tol = a.days or 0, a.tolerance
     what = f"{count_noun(n, 'date')} with a vessel {a.size_text() + ' ' if a.size_text() else ''}{a.where_text()}"
-    base = (f"{what} among {count_noun(imaged, 'usable imaged date')} of the {span_days} days {a.start} to {a.end} "
+    hidden = f", and {count_noun(len(unseen), 'imaged date')} with a claimed berth hidden (cloud or no data)" if unseen else ""
+    base = (f"{what} among {count_noun(imaged, 'usable imaged date')} of the {span_days} days {a.start} to {a.end}{hidden} "
             f"(claimed {claimed}{f' ± {tol}' if tol else ''})")  # fmt: skip
+    days_blind = "days without a usable image" + (" or with a claimed berth hidden" if unseen else "")
     images = tuple(im for _, ims in present for im in ims)
-    tested = tuple(r.date for r in tl.rows)
+    unseen_dates = {r.date for r in unseen}
+    tested = tuple(r.date for r in tl.rows if r.date not in unseen_dates)
     untested = tuple(d for d in _days(a.start, a.end) if d not in set(tested))
     if not imaged:  # a count over no image is no evidence, whatever was claimed
         return PartResult(a, UNTESTABLE, f"no usable image of {site.id} on the {span_days} days {a.start} to {a.end}",
                           images, tested, untested)  # fmt: skip
     if claimed - tol <= n <= claimed + tol:
-        note = f"; the {blind} days without a usable image are not counted" if blind else ""
+        note = f"; the {blind} {days_blind} are not counted" if blind else ""
         return PartResult(a, SUPPORTED, base + note, images, tested, untested)
     if n > claimed + tol:
         return PartResult(a, CONTRADICTED, base + ": more than claimed", images, tested, untested)
     if n + blind < claimed - tol:
-        return PartResult(a, CONTRADICTED, base + f": fewer than claimed, even if all {blind} days without a usable image had one",
-                          images, tested, untested)  # fmt: skip
-    return PartResult(a, UNTESTABLE, base + f": fewer than claimed, but the {blind} days without a usable image could hold the rest",
+        # "even if all 0 days without a usable image had one" read as a slip when every day was imaged
+        why = f"even if all {blind} {days_blind} had one" if blind else "with every day of the range imaged"
+        return PartResult(a, CONTRADICTED, f"{base}: fewer than claimed, {why}", images, tested, untested)
+    return PartResult(a, UNTESTABLE, base + f": fewer than claimed, but the {blind} {days_blind} could hold the rest",
                       images, tested, untested)  # fmt: skip
 
 
@@ -596,12 +635,20 @@ def _transit(a: Assertion, world: World) -> PartResult:
         return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in maybe for im in _link_images(k2, by_id, det_by_id)),
                           (), (dep.date, arr.date))  # fmt: skip
     need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
+    # A vessel of the size still at the origin on the last date may have left that day after its image: only
+    # an image of the next day shows it gone (or not), so without one the claim cannot be contradicted.
+    still_there = any(d.kind == "vessel" and _fit(sized, d, o.scene.resolution_m)[0] != "no"
+                      for o in world.on_date(origin.id, a.end)[0] for d in world.detections_of(o.id))  # fmt: skip
+    if still_there:
+        need[origin.id] = [*need[origin.id], a.end + timedelta(days=1)]
     gaps = {sid: [d for d in days if not world.on_date(sid, d)[0]] for sid, days in need.items()}
     missing = {sid: g for sid, g in gaps.items() if g}
     if not missing:
+        # The images that saw no such departure and no such arrival: every usable one of the dates that matter.
+        seen = tuple(Image.of(o) for sid, days in need.items() for d in days for o in world.on_date(sid, d)[0])
         return PartResult(a, CONTRADICTED, f"no vessel {a.size_text() + ' ' if a.size_text() else ''}left {origin.id} between "
                           f"{a.start} and {a.end} and reached {dest.id} within {count_noun(within, 'day')}, with both sites "
-                          "imaged on every date", (), tuple(need[origin.id]), ())  # fmt: skip
+                          "imaged on every date", seen, tuple(_days(a.start, a.end)), ())  # fmt: skip
     text = "; ".join(f"{sid} has no usable image on {count_noun(len(g), 'date')} ({_dates_text(g, 4)})" for sid, g in missing.items())
     return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {count_noun(within, 'day')}, "
                       f"but a vessel may have come and gone between images: {text}", (), (),

@@ -112,7 +112,7 @@ def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
     try:
         return yaml.load(text, Loader=StrictYamlLoader)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+        raise InputError(f"{path}: not valid YAML ({_yaml_problem(exc, text)})") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep: the parser recurses
         raise InputError(f"{path}: nested too deeply to read") from exc
     except ValueError as exc:  # PyYAML's int() of a number of more than 4300 digits, which Python refuses
@@ -122,3 +122,22 @@ def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
 def unknown_fields(record: Mapping[Any, Any], allowed: Iterable[str]) -> list[str]:
     """The keys of ``record`` (a YAML mapping) that are not ``allowed``, sorted: a misspelt field is refused, never ignored."""
     return sorted(set(map(str, record)) - set(allowed))
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """PyYAML's complaint with the lines it points at, as a person finds them in an editor:
+    ``found unexpected end of stream at line 5, column 1; while scanning a quoted scalar at line 3, column 11:
+    'text: "unclosed'``. Its own text named the input ``"<unicode string>"`` and drew a caret under a copy of the line."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return " ".join(str(exc).split())
+    lines = text.splitlines()
+
+    def at(mark: Any) -> str:
+        shown = lines[mark.line].strip() if 0 <= mark.line < len(lines) else ""
+        return f"line {mark.line + 1}, column {mark.column + 1}" + (f": {shown!r}" if shown else "")
+
+    said = f"{' '.join(str(exc.problem).split())} at {at(exc.problem_mark)}"
+    if exc.context:
+        context = " ".join(exc.context.split())
+        said += f"; {context} at {at(exc.context_mark)}" if exc.context_mark is not None else f"; {context}"
+    return said

@@ -66,10 +66,12 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = [
+    "period_times",
     "AisParams",
     "AisPosition",
     "AisMatch",
     "DarkDetection",
+    "UnplacedAis",
     "ObservationAis",
     "AisResult",
     "positions_at",
@@ -77,6 +79,7 @@ __all__ = [
     "match_workspace",
     "ais_to_dict",
     "ais_to_geojson",
+    "AIS_CSV_COLUMNS",
     "DARK_CAVEAT",
     "read_ais",
     "AisWindow",
@@ -174,6 +177,23 @@ class DarkDetection:
 
 
 @dataclass(frozen=True)
+class UnplacedAis:
+    """An MMSI reporting near the site around an image whose position at the image's time is not known: its
+    reports before and after are further apart than ``max_gap_s`` and none is within ``max_extrapolation_s``
+    (a file thinned to one report in 15 or 30 minutes, a satellite AIS gap). A detection of it is called dark."""
+
+    mmsi: str
+    name: str
+    before_s: float | None
+    """Seconds from its last report before the image to the image (None: no report before within the windows)."""
+    after_s: float | None
+    """Seconds from the image to its first report after it (None: none after within the windows)."""
+    lon: float
+    lat: float
+    """Its report nearest the image in time."""
+
+
+@dataclass(frozen=True)
 class ObservationAis:
     """AIS matched against one observation."""
 
@@ -192,6 +212,8 @@ class ObservationAis:
     """AIS positions inside the site the image could not show, with why ('no data', 'cloud')."""
     positions: int = 0
     """MMSIs with a position at the image's time near the site (inside it or within the gate of it)."""
+    unplaced: tuple[UnplacedAis, ...] = ()
+    """MMSIs reporting near the site around the image that could not be placed at its time (:class:`UnplacedAis`)."""
     image: str = ""
     """The observation's COG, relative to the workspace."""
 
@@ -212,7 +234,8 @@ class AisResult:
         out: dict[str, dict[str, int]] = {}
         for o in self.observations:
             c = out.setdefault(o.site_id, dict.fromkeys(
-                ("observations", "date_only", "not_detected", "not_covered", "matched", "dark", "unseen", "hidden"), 0))  # fmt: skip
+                ("observations", "date_only", "not_detected", "not_covered", "matched", "dark", "unseen", "hidden",
+                 "unplaced"), 0))  # fmt: skip
             if o.status == "matched":
                 c["observations"] += 1
             else:
@@ -221,6 +244,7 @@ class AisResult:
             c["dark"] += len(o.dark)
             c["unseen"] += len(o.unseen)
             c["hidden"] += len(o.hidden)
+            c["unplaced"] += len(o.unplaced)
         return out
 
 
@@ -370,6 +394,7 @@ def match_observation(
     polygon = site.require_geometry()
     res = obs.scene.resolution_m
     vessels = [d for d in detections if d.kind == "vessel"]
+    tracks = list(tracks)
     near = _near_site(positions_at(tracks, obs.scene.acquired, p), polygon, res, p)
     pairs, dist = assign(near, vessels, res, p)
     matched = tuple(
@@ -400,8 +425,33 @@ def match_observation(
             hidden.append((pos, state))
     return replace(
         head, matched=matched, dark=tuple(dark), unseen=tuple(unseen), hidden=tuple(hidden),
-        positions=len(near),
+        positions=len(near), unplaced=_unplaced(tracks, obs.scene.acquired, polygon, res, p),
     )  # fmt: skip
+
+
+def _unplaced(tracks: Sequence[AisTrack], when: datetime, polygon: Any, res: float, p: AisParams) -> tuple[UnplacedAis, ...]:
+    """The MMSIs with a report near the site within the windows' span of ``when`` that :func:`position_at` cannot
+    place at ``when``: said, so that a thinned file's moored ships are not taken for dark ones in silence."""
+    t = when.timestamp()
+    span = max(p.max_gap_s, p.max_extrapolation_s)
+    out = []
+    for track in tracks:
+        times = track.times
+        i = int(np.searchsorted(times, t, side="right"))
+        before = i - 1 if i > 0 and t - times[i - 1] <= span else None
+        after = i if i < times.size and times[i] - t <= span else None
+        if (before is None and after is None) or position_at(track, when, p) is not None:
+            continue
+        k = min((x for x in (before, after) if x is not None), key=lambda x: abs(times[x] - t))
+        report = AisPosition(track.mmsi, float(track.lons[k]), float(track.lats[k]), "held", abs(float(times[k] - t)),
+                             _fin(track.sogs[k]), track.name, track.length_m, track.width_m)  # fmt: skip
+        if not _near_site([report], polygon, res, p):
+            continue
+        out.append(UnplacedAis(
+            track.mmsi, track.name, None if before is None else float(t - times[before]),
+            None if after is None else float(times[after] - t), report.lon, report.lat,
+        ))  # fmt: skip
+    return tuple(sorted(out, key=lambda u: u.mmsi))
 
 
 def _head(obs: Observation) -> ObservationAis:
@@ -554,6 +604,19 @@ def _coverage_text(files: Sequence[AisReadSummary], stated: StatedCoverage | Non
             "day and area, or state what the files cover (--ais-coverage, --ais-period)")  # fmt: skip
 
 
+def period_times(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """The times (inclusive) an image of the UTC dates ``start``..``end`` is acquired within, to read them by; None:
+    without that edge (none given, or past year 1 or 9999)."""
+
+    def midnight(day: date | None, days: int) -> datetime | None:
+        try:
+            return None if day is None else datetime.combine(day + timedelta(days=days), datetime.min.time(), UTC)
+        except OverflowError:
+            return None
+
+    return midnight(start, 0), midnight(end, 1)
+
+
 def match_workspace(
     store: Store,
     root: Path,
@@ -576,9 +639,10 @@ def match_workspace(
     sites = {sid: store.get_site(sid) for sid in wanted}
     undetected: set[str] = set()
     chosen: list[Observation] = []
+    since, until = period_times(start, end)  # the period's images and detections read, not the sites' years of them
     for sid in wanted:
         undetected |= store.undetected(sid)
-        for obs in store.observations(sid):
+        for obs in store.observations(sid, since=since, until=until):
             day = obs.scene.acquired.astimezone(UTC).date()
             if (start and day < start) or (end and day > end):
                 continue
@@ -586,7 +650,7 @@ def match_workspace(
     data: AisData = read_ais(ais_files, windows_for(chosen, sites, p))
     dets: dict[str, list[Detection]] = {}
     for sid in wanted:
-        for det in store.detections(site_id=sid):
+        for det in store.detections(site_id=sid, since=since, until=until):
             dets.setdefault(det.observation_id, []).append(det)
     results = []
     for obs in sorted(chosen, key=lambda o: (o.site_id, o.scene.acquired, o.id)):
@@ -627,6 +691,15 @@ def ais_to_dict(result: AisResult) -> dict[str, Any]:
         "sites": result.site_counts(),
         "observations": [asdict(o) for o in result.observations],
     }
+
+
+AIS_CSV_COLUMNS = (
+    "status", "site_id", "observation_id", "acquired", "sensor", "detection_id", "length_m", "truncated", "mmsi",
+    "name", "ais_length_m", "distance_m", "method", "nearest_mmsi", "nearest_m", "lon", "lat", "ais_lon", "ais_lat",
+    "image", "simulated",
+)  # fmt: skip
+"""The columns of ``sitewatch ais --out FILE.csv``: a row per matched, dark and unseen point of :func:`ais_to_geojson`,
+each column of it that a status has (an unseen position has no detection, a dark detection no MMSI)."""
 
 
 def ais_to_geojson(result: AisResult, detections: Mapping[str, Detection]) -> dict[str, Any]:

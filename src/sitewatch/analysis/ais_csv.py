@@ -17,14 +17,16 @@ without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestam
   UTC), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
   ``sitewatch simulate --ais`` writes this form. Each column may go by another name other exports
   use (:data:`GENERIC_ALIASES`: Global Fishing Watch's ``ssvid`` and ``speed_knots``, ``timestamp``,
-  ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…).
+  ``latitude``, ``lng``, ``speed``, ``course``, ``shipname``…). Without a length or width column, the
+  antenna's distances ``A`` + ``B`` and ``C`` + ``D`` (AISHub's, VesselFinder's) give them.
 
 Times are read as ISO 8601 (a space for the ``T``, and a trailing ``UTC`` as BigQuery's CSV writes it,
-``2024-10-17 09:30:00 UTC``, and slashes in a year-first date are read too), as Unix seconds (``1729157400``, GFW's track files; years
+``2024-10-17 09:30:00 UTC``, or ``GMT`` as AISHub's does, and slashes in a year-first date are read too), as Unix seconds (``1729157400``, GFW's track files; years
 2000-2099, so milliseconds are not taken for seconds), and in the DMA form also day first as the DMA
 writes them. A file whose columns are separated by ``;``, tabs or ``|`` (a spreadsheet's CSV in a locale
 whose decimal mark is a comma) is read so, and a decimal comma in its numbers (``42,88``) is a decimal mark.
-Text is UTF-8; bytes that are not are read as Windows-1252 (:func:`_as_cp1252`).
+Text is UTF-8; bytes that are not are read as Windows-1252 (:func:`_as_cp1252`). A gzip file (``.csv.gz``) or a zip
+holding one CSV (the DMA's and MarineCadastre's daily downloads) is read as it is unpacked, never unpacked to disk.
 
 Sources of the column sets: MarineCadastre's "AIS Data Dictionary" (the files at
 coast.noaa.gov/htdata/CMSP/AISDataHandler) and the DMA's column list on its "AIS data" page (the
@@ -33,9 +35,11 @@ time formats were checked against public copies of both data dictionaries, and a
 downloaded from either provider has been read by this code: a real day's file is still the test
 this reader lacks.
 
-A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 digits, its time
-cannot be read, or its latitude or longitude is not a number in range - including 91 and 181,
-AIS's "not available". SOG 102.3, COG 360 and heading 511 (AIS's "not available") are read as
+A row is skipped and counted (:class:`AisReadSummary`) when its MMSI is not 9 digits (zeros that pad it
+longer, as a fixed-width text column writes ``0273456780``, are dropped), its time cannot be read, or its
+latitude or longitude is not a number in range - including 91 and 181, AIS's "not available", and 0, 0, a
+transponder without a position fix. A file whose rows near the sites all have an MMSI that cannot be read
+is refused, naming the column and a value, as is one none of whose times can be read. SOG 102.3, COG 360 and heading 511 (AIS's "not available") are read as
 unknown, as are empty cells. A row outside every window asked for (:class:`AisWindow`: a box
 and a time span) is counted as outside and not checked further (its MMSI and time are not read),
 which is what lets a MarineCadastre day of millions of rows be read in seconds and in little
@@ -53,15 +57,21 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
+import io
+import lzma
 import math
+import zipfile
+import zlib
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,6 +87,7 @@ __all__ = [
     "AisReadSummary",
     "AisData",
     "detect_format",
+    "open_ais_text",
     "read_ais",
 ]
 
@@ -292,7 +303,7 @@ def _iso_seconds(text: str) -> float:
         if not _UNIX_SECONDS[0] <= value < _UNIX_SECONDS[1]:
             raise ValueError(text)
         return value
-    if s.endswith("UTC"):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'
+    if s.endswith(("UTC", "GMT")):  # BigQuery's CSV: '2024-10-17 09:30:00 UTC'; AISHub's '… GMT'
         s = s[:-3].rstrip()
     if s[4:5] == "/" and s[7:8] == "/":  # '2024/10/17 09:30:00': year first, so never ambiguous
         s = s[:10].replace("/", "-") + s[10:]
@@ -307,6 +318,27 @@ def _reads(seconds: Callable[[str], float], text: str) -> bool:
     except (ValueError, OverflowError):
         return False
     return True
+
+
+def _sides(row: Sequence[str], cols: tuple[int, int] | None, num: Callable[..., float]) -> float:
+    """A size as the sum of two of AIS's antenna distances (A + B, C + D; 0 is "not available"), NaN without both."""
+    if cols is None or max(cols) >= len(row):
+        return math.nan
+    a, b = num(row[cols[0]]), num(row[cols[1]])
+    return a + b if a > 0 and b > 0 else math.nan
+
+
+def _mmsi(text: str) -> str:
+    """A cell's MMSI as its 9 digits: a spreadsheet's float (``273456780.0``) and text padded with zeros
+    (``0273456780``, a fixed-width column) read as the number they write; anything else as written."""
+    s = text.strip().removesuffix(".0")
+    if len(s) > 9 and s.isdigit() and not s[:-9].strip("0"):
+        return s[-9:]
+    return s
+
+
+def _is_mmsi(text: str) -> bool:
+    return len(text) == 9 and text.isdigit()
 
 
 def _dma_seconds(text: str) -> float:
@@ -368,8 +400,6 @@ def _floats(texts: list[str], decimal_comma: bool = False) -> NDArray[np.float64
 
 
 _NOT_TEXT = (
-    (b"PK\x03\x04", "is a zip archive: unzip it and pass the CSV inside"),
-    (b"\x1f\x8b", "is gzip-compressed: gunzip it and pass the CSV"),
     (b"\xff\xfe", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
     (b"\xfe\xff", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
 )
@@ -406,18 +436,68 @@ _Report = tuple[float, float, float, float, float, int]
 """A kept row: time, lat, lon, SOG, COG, and the index of the file it came from."""
 
 
+_GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
+
+
+@contextmanager
+def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
+    """The bytes of the CSV ``path`` holds: the file's own, or, as providers deliver a day, unpacked as read from a
+    gzip file (``.csv.gz``) or from a zip holding one CSV (``aisdk-2024-10-17.zip``, ``AIS_2024_10_17.zip``)."""
+    if head.startswith(_GZIP):
+        with gzip.open(path, "rb") as f:
+            yield cast(IO[bytes], f)  # a GzipFile is a binary stream; typeshed names it apart
+    elif head.startswith(_ZIP):
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:  # a name not in its stated encoding too
+            raise InputError(f"{path}: is a zip archive that cannot be opened ({exc}): is it damaged?") from exc
+        with zf:
+            files = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+            csvs = [i for i in files if i.filename.lower().endswith((".csv", ".txt"))]
+            if len(csvs) != 1:
+                names = ", ".join(_shown(i.filename) for i in files[:5]) + (", …" if len(files) > 5 else "")
+                raise InputError(f"{path}: is a zip archive of {len(files)} file(s) ({names or 'none'}), not of one CSV: "
+                                 "unzip it and pass each AIS CSV inside (--ais FILE.csv)")  # fmt: skip
+            try:
+                member = zf.open(csvs[0])
+            except (RuntimeError, NotImplementedError, UnicodeDecodeError) as exc:  # encrypted; AES; a garbled name
+                raise InputError(f"{path}: {_shown(csvs[0].filename)} in the zip cannot be unpacked ({exc}): is it "
+                                 "encrypted? unzip it and pass the CSV (--ais FILE.csv)") from exc  # fmt: skip
+            with member as f:
+                yield f
+    else:
+        with open(path, "rb") as f:
+            yield f
+
+
+@contextmanager
+def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
+    """The AIS CSV ``path`` as text (:func:`read_ais` reads it so): a gzip file or a zip of one CSV unpacked as read,
+    UTF-8 with bytes that are not read as Windows-1252. A file that is no text CSV (UTF-16, binary, a zip of several
+    files) is an :class:`~sitewatch.errors.InputError` saying what to do."""
+    path = Path(path)
+    with open(path, "rb") as raw:
+        head = raw.read(4096)
+    with _binary(path, head) as data:
+        _check_text(path, data.read(4096) if head.startswith((_GZIP, _ZIP)) else head)
+        data.seek(0)
+        yield io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[_Report]],
     static: dict[str, tuple[str, float, float]], footprint: FootprintBuilder, index: int = 0,
 ) -> AisReadSummary:
     try:
-        with open(path, "rb") as raw:
-            _check_text(path, raw.read(4096))
-        with open(path, newline="", encoding="utf-8-sig", errors="sitewatch.cp1252") as f:
+        with open_ais_text(path) as f:
             separator = _separator(f.readline())
             f.seek(0)
             return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
                               footprint, index)
+    except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile, NotImplementedError) as exc:
+        # A download cut short or damaged: each decompressor says so in its own way.
+        raise InputError(f"{path}: is compressed (gzip or zip) but cannot be unpacked ({exc}): is it damaged or "
+                         "cut short?") from exc  # fmt: skip
     except OSError as exc:
         raise InputError(f"{path}: cannot read the AIS file ({exc.strerror or exc})") from exc
     except csv.Error as exc:
@@ -439,6 +519,12 @@ def _read_rows(
     simulated = False
     i_mmsi, i_time, i_lat, i_lon = (col[f] for f in _REQUIRED)
     i_sog, i_cog, i_name, i_len, i_wid = (col.get(f) for f in ("sog", "cog", "name", "length", "width"))
+    # Without a length or width column, the antenna's distances to bow and stern (A, B) and to port and starboard
+    # (C, D), as AISHub and VesselFinder give the size: length A + B, width C + D.
+    abcd = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+    i_a, i_b, i_c, i_d = (abcd.get(k) for k in "abcd")
+    sum_len = (i_a, i_b) if i_len is None and i_a is not None and i_b is not None else None
+    sum_wid = (i_c, i_d) if i_wid is None and i_c is not None and i_d is not None else None
     seconds = _dma_seconds if fmt == "dma" else _iso_seconds
     need = max(col.values()) + 1
     west, south, east, north = windows.outer
@@ -446,6 +532,9 @@ def _read_rows(
     n = kept = outside = not_ships = 0
     timed = untimed = 0  # rows whose time was read, and of those the ones whose time could not be
     first_bad_time, bad_time_line = "", 0
+    named = 0  # rows whose MMSI was read (bad["mmsi"] of them could not be)
+    first_bad_mmsi, bad_mmsi_line = "", 0
+    sample_mmsis: list[str] = []  # of the file's first rows
     sample_times: list[str] = []  # of the file's first rows, near the sites or not
     spans: list[tuple[list[float], list[float]]] = []
     t_lo, t_hi = math.inf, -math.inf  # the file's time span
@@ -467,17 +556,25 @@ def _read_rows(
             simulated = chunk[0][i_sim].strip().lower() in ("true", "1", "yes")
         n += len(chunk)
         sample_times += [r[i_time] for r in chunk[: 20 - len(sample_times)]]
+        sample_mmsis += [r[i_mmsi] for r in chunk[: 20 - len(sample_mmsis)]]
         lats = _floats([r[i_lat] for r in chunk], decimal_comma)
         lons = _floats([r[i_lon] for r in chunk], decimal_comma)
-        # NaN fails too; 91 / 181 are AIS's "not available".
-        valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180)
+        # NaN fails too; 91 / 181 are AIS's "not available", and 0, 0 a transponder without a fix (no ship is
+        # there): kept, it stretched the file's box printed to 0° and marked a cell in the Gulf of Guinea.
+        valid = (lats >= -90) & (lats <= 90) & (lons >= -180) & (lons <= 180) & ((lats != 0) | (lons != 0))
         if unplaced := int((~valid).sum()):
             bad["position"] += unplaced
         if valid.any():
             cover.add(lons[valid], lats[valid])
-        for r in (*chunk[::SPAN_SAMPLE], chunk[-1]) if chunk else ():
+        # The chunk's earliest and latest time written year first (ISO, Unix seconds) sort as text: a file out of
+        # time order (sorted by MMSI, shuffled, two exports joined) has its ends there, where the samples missed
+        # them and an image near an end was called not covered. Each is a time of the file, whatever its form, so
+        # the span is never overstated.
+        texts = [r[i_time] for r in chunk]
+        ends = (min(texts), max(texts), texts[-1]) if chunk else ()  # the last row too: a word sorts after a time
+        for text in (*(r[i_time] for r in chunk[::SPAN_SAMPLE]), *ends):
             try:
-                t = seconds(r[i_time])
+                t = seconds(text)
             except (ValueError, OverflowError):
                 continue
             t_lo, t_hi = min(t_lo, t), max(t_hi, t)
@@ -503,11 +600,12 @@ def _read_rows(
             if not windows.all and not windows.in_time(spans, t):
                 outside += 1
                 continue
-            mmsi = row[i_mmsi].strip()
-            if mmsi.endswith(".0"):  # a spreadsheet's float
-                mmsi = mmsi[:-2]
-            if len(mmsi) != 9 or not mmsi.isdigit():
+            mmsi = _mmsi(row[i_mmsi])
+            named += 1
+            if not _is_mmsi(mmsi):
                 bad["mmsi"] += 1
+                if not first_bad_mmsi:
+                    first_bad_mmsi, bad_mmsi_line = row[i_mmsi], line + 1 + int(k if where is None else where[k])
                 continue
             if mmsi[0] not in "234567":
                 not_ships += 1
@@ -517,8 +615,8 @@ def _read_rows(
             into[mmsi].append((t, lat, lon, sog, cog, index))
             kept += 1
             name = row[i_name].strip() if i_name is not None else ""
-            length = num(row[i_len]) if i_len is not None else math.nan
-            width = num(row[i_wid]) if i_wid is not None else math.nan
+            length = num(row[i_len]) if i_len is not None else _sides(row, sum_len, num)
+            width = num(row[i_wid]) if i_wid is not None else _sides(row, sum_wid, num)
             if name or length > 0 or width > 0:
                 old = static.get(mmsi, ("", math.nan, math.nan))
                 static[mmsi] = (name or old[0], length if length > 0 else old[1], width if width > 0 else old[2])
@@ -528,6 +626,12 @@ def _read_rows(
             "ISO 8601 in UTC or with an offset, e.g. 2024-10-17T09:30:00Z, or Unix seconds"
         raise InputError(f"{path}: no time could be read in its {header[i_time].strip()!r} column "
                          f"(e.g. {first_bad_time!r} on line {bad_time_line}): give the times as {form}")  # fmt: skip
+    if named and bad["mmsi"] == named and not any(_is_mmsi(_mmsi(m)) for m in sample_mmsis):
+        # Every row near the sites refused for its MMSI, while the rest of the file was never asked: going on would
+        # call every detection dark.
+        raise InputError(f"{path}: no MMSI could be read in its {header[i_mmsi].strip()!r} column "
+                         f"(e.g. {_shown(first_bad_mmsi)!r} on line {bad_mmsi_line}): give each vessel's MMSI "
+                         "as its 9 digits, e.g. 273456780")  # fmt: skip
     if n and sum(bad.values()) == n:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
         raise InputError(f"{path}: no row could be read ({reasons}): check the columns hold 9-digit MMSIs and "

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..evaluate import evaluate_observation, read_truth
 from ..workspace import Workspace
 from .ais import AisParams, AisResult, match_workspace
-from .ais_csv import detect_format
+from .ais_csv import detect_format, open_ais_text
 
 __all__ = ["DarkScores", "broadcasting_vessels", "evaluate_dark", "evaluate_ais_files"]
 
@@ -71,7 +71,7 @@ def broadcasting_vessels(paths: Iterable[str | Path]) -> dict[str, str]:
     """Scenario vessel id -> MMSI of every vessel in simulated AIS files (their ``vessel_id`` column)."""
     out: dict[str, str] = {}
     for path in paths:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open_ais_text(path) as f:  # a gzip file or a zip too, as read_ais reads it
             reader = csv.reader(f)
             header = next(reader, [])
             _, col = detect_format(header, path)

@@ -76,6 +76,7 @@ from .occupancy import (
     match_sightings,
     read_site_records,
 )
+from .period_records import read_move_records
 from .sea_route import LAND_MASK_TEXT, SeaDistance, great_circle_km, land_mask_file, sea_distance
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ __all__ = [
     "LinkCandidate",
     "Links",
     "moves_from_timeline",
+    "pairing_reach_days",
     "great_circle_km",
     "sea_route_note",
     "DistanceBy",
@@ -369,7 +371,9 @@ class Links:
     links: tuple[LinkCandidate, ...]
     """Every pair that fits by size and window, feasible or not, in the order of the departures."""
     departures: int
+    """The departures dated in the period (``params.start`` to ``params.end``), at every site."""
     arrivals: int
+    """The arrivals dated in the period, at every site."""
     notes: tuple[str, ...] = ()
     """Pairs of sites left out (no sea route) and other remarks, one sentence each."""
 
@@ -584,6 +588,26 @@ def _likely_class(d: Move, a: Move) -> str | None:
     return top
 
 
+def pairing_reach_days(utc_offset_hours: float = 0.0) -> int:
+    """Most days an arrival's date can lie before the date of a departure it is linked with: a link's arrival image
+    is after its departure's, but an image known only by its date spans its day (12 h either side of its 12:00) and
+    counts for its UTC date, the others for their date ``utc_offset_hours`` from UTC."""
+    return 2 + math.ceil(abs(utc_offset_hours) / 24)
+
+
+def _shifted(day: date | None, by: timedelta) -> date | None:
+    """``day`` moved by ``by``; None for no day or one past year 1 or 9999 (then read without that edge)."""
+    try:
+        return None if day is None else day + by
+    except OverflowError:
+        return None
+
+
+def _dated_in(day: date, params: LinkParams) -> bool:
+    """Whether a move dated ``day`` is one of the period's (``params.start`` to ``params.end``; open when None)."""
+    return not ((params.start and day < params.start) or (params.end and day > params.end))
+
+
 def find_links(
     sites: Sequence[Site],
     timelines: Mapping[str, Timeline],
@@ -609,8 +633,13 @@ def find_links(
         if tl is None:
             continue
         dep, arr = moves_from_timeline(tl, obs_by_id, det_by_id)
-        departures += [m for m in dep if not (params.start and m.date < params.start)]
-        arrivals += [m for m in arr if not (params.end and m.date > params.end)]
+        # A link's arrival is after its departure, so its date is at most pairing_reach_days before the departure's:
+        # a departure later than that after --to has no arrival to pair with, nor an arrival that long before --from.
+        # (Kept or not, they gave the same links; now a timeline read for the period alone gives them too.)
+        reach = timedelta(days=pairing_reach_days(tl.params.utc_offset_hours))
+        last, first = _shifted(params.end, reach), _shifted(params.start, -reach)
+        departures += [m for m in dep if not (params.start and m.date < params.start) and not (last and m.date > last)]
+        arrivals += [m for m in arr if not (params.end and m.date > params.end) and not (first and m.date < first)]
     by_id = {s.id: s for s in sites}
     notes: dict[tuple[str, str], str] = {}
     routes: dict[tuple[str, str], SeaDistance] = {}
@@ -715,8 +744,8 @@ def find_links(
         site_ids=tuple(s.id for s in sites),
         params=params,
         links=tuple(out),
-        departures=len(departures),
-        arrivals=len(arrivals),
+        departures=sum(_dated_in(m.date, params) for m in departures),
+        arrivals=sum(_dated_in(m.date, params) for m in arrivals),
         notes=tuple(sorted({n for n in notes.values() if n}))
         + tuple(f"distance by sea between {' and '.join(p)}: {how}" for p, how in sorted(fallbacks.items())),
     )
@@ -871,10 +900,21 @@ def load_links(
     timelines: dict[str, Timeline] = {}
     observations: list[Observation] = []
     detections: list[Detection] = []
+    params = params or LinkParams()
+    tp = timeline_params or TimelineParams()
+    reach = timedelta(days=pairing_reach_days(tp.utc_offset_hours))
+    # Of a period (--from/--to): the moves that may pair, dated from pairing_reach_days before it to as many after
+    # it, are read with the dates that settle them, not the sites' years of rows (a month's links read 23,000 rows
+    # at ten sites over 1,800 days). A timeline of its own period (timeline_params's) is read whole, as before.
+    moves = replace(tp, start=_shifted(params.start, -reach), end=_shifted(params.end, reach))
+    by_period = (params.start or params.end) and not (tp.start or tp.end)
     for s in sites:
         # One read a site for its timeline and its moves' images (each observation was read twice: 40 % of the
         # run at ten sites over 1,800 days), and one snapshot, so the two agree while a detect writes.
-        records = read_site_records(store, s.id)
+        if by_period:
+            records = read_move_records(store, s.id, moves, site_geometry=s.geometry)
+        else:
+            records = read_site_records(store, s.id)
         timelines[s.id] = build_timeline(
             s.id, records.observations, records.detections, timeline_params, site_name=s.name,
             undetected=records.undetected, site_geometry=s.geometry,

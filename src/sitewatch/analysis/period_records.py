@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..model import Observation
     from ..store import Store
 
-__all__ = ["read_timeline_records", "period_settled"]
+__all__ = ["read_timeline_records", "period_settled", "read_move_records", "moves_settled"]
 
 
 def _midnight(day: date | None, days: int) -> datetime | None:
@@ -104,3 +104,66 @@ def period_settled(records: SiteRecords, params: TimelineParams, since: datetime
             return True
         before = day
     return True  # no usable date in the period: no row to get wrong
+
+
+def read_move_records(store: Store, site_id: str, params: TimelineParams, *,
+                      site_geometry: BaseGeometry | None = None) -> SiteRecords:  # fmt: skip
+    """The site's records whose timeline (built over them all, without a period) gives the departures and arrivals
+    dated in ``params``'s period as the whole history's does (``links --from/--to``): those of the period, the
+    ``gap_days`` + 2 days before it when they settle its first date (:func:`period_settled`), and the days after it
+    up to a date that settles its last (:func:`moves_settled`: a departure is found on the usable date after the
+    vessel's last, weeks later when its berth was hidden meanwhile), reading further either way only when needed.
+    Without a period: every one."""
+    if params.start is None and params.end is None:
+        return read_site_records(store, site_id)
+    since = _midnight(params.start, -(params.gap_days + 2))
+    # Three days after the period first (the next usable date, whole), then gap_days more (past them, the next date
+    # begins an observation period), then the rest of the history.
+    untils = [_midnight(params.end, 3), _midnight(params.end, params.gap_days + 3), None] if params.end else [None]
+    k = 0
+    while True:
+        records = read_site_records(store, site_id, since=since, until=untils[k])
+        if since is not None and not period_settled(records, params, since, None, site_geometry=site_geometry):
+            since = None  # (read again to the same end, from the beginning)
+        elif k + 1 == len(untils) or moves_settled(records, params, untils[k], site_geometry=site_geometry):
+            return records
+        else:
+            k += 1
+
+
+def moves_settled(records: SiteRecords, params: TimelineParams, until: datetime | None, *,
+                  site_geometry: BaseGeometry | None = None) -> bool:
+    """Whether ``records`` (read up to ``until``; None: to the end of the history) hold every date on which a
+    vessel seen by ``params.end`` can be found gone: a usable date after the period, read whole, that has no berth
+    hidden (no vessel carried past it) or begins an observation period (more than ``gap_days`` after the usable
+    date before it), or the certainty that the next one, not read, begins one; and no pass cut by ``until``."""
+    from .passes import usability
+
+    obs = records.observations
+    if until is None or params.end is None or not obs:
+        return True
+    if until - obs[-1].scene.acquired <= timedelta(seconds=params.pass_seconds):
+        return False
+    # A date is read whole when ``until`` is past its end: its UTC date's (an image known only by its date) and
+    # its local date's (the others').
+    late = timedelta(hours=max(0.0, -params.utc_offset_hours))
+    try:
+        unread = min((until + timedelta(hours=params.utc_offset_hours)).date(), until.date())  # the first date not whole
+    except OverflowError:
+        return False
+    reasons = usability(obs, params, site=site_geometry, undetected=records.undetected)
+    usable: dict[date, list[Observation]] = {}
+    for o in obs:
+        if reasons[o.id] is None:
+            usable.setdefault(observation_date(o, params.utc_offset_hours), []).append(o)
+    before = max((day for day in usable if day <= params.end), default=None)
+    if before is None:
+        return True  # no vessel seen in the period or the days read before it: none to find gone
+    for day in sorted(d for d in usable if d > params.end):
+        end_of_day = _midnight(day, 1)
+        if end_of_day is None or until < end_of_day + late:
+            return False  # read in part
+        if (day - before).days > params.gap_days or not hidden_berths(usable[day], params):
+            return True
+        before = day
+    return (unread - before).days > params.gap_days  # the next usable date, if any, begins an observation period

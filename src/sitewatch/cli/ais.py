@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from pathlib import Path
 
 import click
 
 from ..analysis.ais import (
+    AIS_CSV_COLUMNS,
     DARK_CAVEAT,
     AisParams,
     AisResult,
+    UnplacedAis,
     ais_to_dict,
     ais_to_geojson,
     match_workspace,
+    period_times,
 )
 from ..files import write_text_atomic
 from ..workspace import open_workspace
@@ -24,10 +28,11 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    ais_max_gap_option,
     check_date_order,
-    geojson_out,
     handle_errors,
     json_option,
+    named_out,
     refuse_input_as_out,
     stated_ais_coverage,
     workspace_option,
@@ -36,13 +41,29 @@ from .output import echo_json, echo_wrapped, json_text
 
 
 def _m(value: float | None) -> str:
-    return "?" if value is None else f"{value:.0f} m"
+    return "not given" if value is None else f"{value:.0f} m"
 
 
 def _at(lon: float, lat: float) -> str:
     # Named: "at 132.33968, 42.87969" is lon, lat, the order GeoJSON keeps, where `sites list` and a map search
     # box take lat, lon; pasted there, the point lands in another ocean.
     return f"at lat {lat:.5f}, lon {lon:.5f}"
+
+
+def _min(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f}".removesuffix(".0") + " min"
+
+
+def _unplaced(u: UnplacedAis, params: AisParams) -> str:
+    """Why an MMSI reporting near the site was not placed at the image's time, and what would place it."""
+    gap, reach = _min(params.max_gap_s), _min(params.max_extrapolation_s)
+    if u.before_s is not None and u.after_s is not None:
+        apart = u.before_s + u.after_s
+        return (f"reports {_min(u.before_s)} before and {_min(u.after_s)} after the image, {_min(apart)} apart (over "
+                f"--max-gap-min {params.max_gap_s / 60:g}) and none within {reach} of it: not placed, so not matched; "
+                f"--max-gap-min {math.ceil(apart / 60)} would place it")  # fmt: skip
+    side = f"last report {_min(u.before_s)} before" if u.before_s is not None else f"first report {_min(u.after_s or 0)} after"
+    return f"{side} the image, none on the other side within {gap} nor any within {reach} of it: not placed, so not matched"
 
 
 def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
@@ -73,7 +94,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
             echo_wrapped(f"{head}: not matched: {o.note}")
             continue
         echo_wrapped(f"{head}: {len(o.matched)} matched, {len(o.dark)} dark, {len(o.unseen)} unseen"
-                   + (f", {len(o.hidden)} hidden" if o.hidden else ""))  # fmt: skip
+                   + (f", {len(o.hidden)} hidden" if o.hidden else "")
+                   + (f", {len(o.unplaced)} AIS vessel(s) not placed" if o.unplaced else ""))  # fmt: skip
         for m in o.matched:
             echo_wrapped(f"  matched {m.detection_id} = MMSI {m.mmsi} {m.name or '(no name)'}: {m.distance_m:.0f} m apart "
                        f"({m.method}), AIS length {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}")  # fmt: skip
@@ -85,6 +107,8 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
                        f"{_at(u.lon, u.lat)}")  # fmt: skip
         for u, why in o.hidden:
             echo_wrapped(f"  hidden  MMSI {u.mmsi} {u.name or '(no name)'}: {why} {_at(u.lon, u.lat)}")
+        for n in o.unplaced:
+            echo_wrapped(f"  unplaced MMSI {n.mmsi} {n.name or '(no name)'} {_at(n.lon, n.lat)}: {_unplaced(n, result.params)}")
     counts = result.site_counts()
     for site in site_ids:
         if site not in counts:
@@ -93,27 +117,31 @@ def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:
         refused = f"; {c['date_only']} known only by date, not matched" if c["date_only"] else ""
         undetected = f"; {c['not_detected']} not detected yet" if c["not_detected"] else ""
         uncovered = f"; {c['not_covered']} outside the AIS files' times or area" if c["not_covered"] else ""
+        unplaced = (f"; {c['unplaced']} time(s) an AIS vessel reporting near the site could not be placed at the "
+                    "image's time (its reports too far apart: a thinned file? see --max-gap-min), so a detection of it "
+                    "is counted dark") if c["unplaced"] else ""  # fmt: skip
         echo_wrapped(
             f"{site}: AIS: {c['matched']} matched, {c['dark']} dark, {c['unseen']} unseen "
-            f"over {c['observations']} observation(s){refused}{undetected}{uncovered}"
+            f"over {c['observations']} observation(s){refused}{undetected}{uncovered}{unplaced}"
         )
     echo_wrapped(f"note: {DARK_CAVEAT}")
 
 
 @click.command("ais", cls=OnceCommand, short_help="Match AIS positions with detections: dark and unseen vessels.")
 @click.argument("site_ids", nargs=-1, required=True, shell_complete=complete_site_ids)
-@ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon); repeat for more.",
+@ais_files_option("AIS CSV file (MarineCadastre, Danish Maritime Authority or mmsi,time,lat,lon; also gzipped, or a zip of one CSV); repeat for more.",
                   required=True)
 @ais_coverage_options
 @click.option("--from", "start", type=DateOrTime("date"), metavar="DATE", help="First UTC date of images kept.")
 @click.option("--to", "end", type=DateOrTime("date"), metavar="DATE", help="Last UTC date of images kept.")
-@click.option("--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,
-              metavar="MIN", help="Interpolate between two AIS reports only when they are at most this many minutes apart.")
+@ais_max_gap_option
 @click.option("--max-distance", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="METRES",
               help="Fixed distance gate between an AIS position and a detection (default: per pair, from the "
                    "pixel size, AIS error, the AIS length and speed).")  # fmt: skip
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), callback=geojson_out,
-              help="Write matched, dark and unseen as GeoJSON points into a file (.geojson or .json).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              callback=named_out("GeoJSON or CSV", (".geojson", ".json", ".csv")),
+              help="Write matched, dark and unseen as points into a file: GeoJSON (.geojson or .json) or, for a "
+                   "spreadsheet, CSV (.csv: a row each, lon and lat).")  # fmt: skip
 @json_option
 @workspace_option
 @handle_errors
@@ -145,8 +173,18 @@ def command(
     with ws.store() as store:
         result = match_workspace(store, ws.root, site_ids, ais_files, params, start=start, end=end, coverage=coverage)
         if out is not None:
-            dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid)}
-            write_text_atomic(out, json_text(ais_to_geojson(result, dets), indent=1), make_folder=False)
+            since, until = period_times(start, end)  # (the detections of the images matched)
+            dets = {d.id: d for sid in dict.fromkeys(site_ids) for d in store.detections(site_id=sid, since=since, until=until)}
+            fc = ais_to_geojson(result, dets)
+            if out.suffix.lower() == ".csv":
+                from ..report.detection_exports import features_to_csv
+
+                rows = [{**f, "properties": dict.fromkeys(AIS_CSV_COLUMNS) | f["properties"]} for f in fc["features"]]
+                for r in rows:  # to 1 cm, as lon and lat are
+                    r["properties"].update({k: round(r["properties"][k], 7) for k in ("ais_lon", "ais_lat") if r["properties"][k] is not None})
+                write_text_atomic(out, features_to_csv(rows, AIS_CSV_COLUMNS), make_folder=False)
+            else:
+                write_text_atomic(out, json_text(fc, indent=1), make_folder=False)
     if as_json:
         echo_json(ais_to_dict(result), indent=1)
     else:

@@ -28,12 +28,14 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    ais_max_gap_option,
     all_rows_option,
     check_date_order,
     handle_errors,
     is_quiet,
     json_option,
     progress_bar,
+    refuse_max_gap_without_ais,
     stated_ais_coverage,
     workspace_option,
 )
@@ -132,6 +134,7 @@ def _print(links: Links, show_all: bool = False) -> None:
                    "it routed over water; each link says so).")  # fmt: skip
 @ais_files_option("AIS CSV file (as `sitewatch ais` reads): the same MMSI at both ends confirms a link, two MMSIs rule it out; repeat for more.")
 @ais_coverage_options
+@ais_max_gap_option
 @all_rows_option(f"the {LINK_ROWS} latest links")
 @workspace_option
 @json_option
@@ -139,7 +142,7 @@ def _print(links: Links, show_all: bool = False) -> None:
 def command(
     site_ids: tuple[str, ...], start: date | None, end: date | None, max_speed_kn: float, window_days: float,
     great_circle: bool, ais_files: tuple[Path, ...], ais_coverage: Path | None, ais_period: tuple[datetime, datetime] | None,
-    show_all: bool, workspace: Path, as_json: bool,
+    max_gap_min: float, show_all: bool, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Pair each departure from a site with the arrivals at the other sites (default: every site with observations).
 
@@ -157,6 +160,7 @@ def command(
     """
     check_date_order(start, end)
     coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
+    refuse_max_gap_without_ais(ais_files)
     params = LinkParams(
         window_days=window_days, max_speed_kn=max_speed_kn, start=start, end=end, sea_route=not great_circle
     )
@@ -165,10 +169,11 @@ def command(
         warn_older_detections(store, list(site_ids) or None)
         ais = None
         if ais_files:
-            from ..analysis.ais import match_workspace
+            from ..analysis.ais import AisParams, match_workspace
 
             ids = list(site_ids) or store.imaged_site_ids()
-            ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, start=start, end=end, coverage=coverage))
+            ais = ais_ids(match_workspace(store, ws.root, ids, ais_files, AisParams(max_gap_s=max_gap_min * 60),
+                                          start=start, end=end, coverage=coverage))  # fmt: skip
         with progress_bar("routing by sea", is_quiet() or as_json) as progress:
             links = load_links(store, list(site_ids) or None, params, ais=ais, progress=progress)
     if as_json:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..model import acquired_label, iso_utc
+from ..model import Observation, acquired_label, iso_utc
+from ..store import stored_time
 from ..workspace import open_workspace
 from .completers import complete_site_ids
 from .options import (
@@ -49,6 +50,27 @@ class _ListOrRemove(OnceCommand):
         return super().make_context(info_name, args, parent=parent, **extra)
 
 
+def _shifted(t: datetime | None, days: int) -> datetime | None:
+    """``t`` moved by ``days`` days; None for no time, or one past year 1 or 9999 (read without that edge)."""
+    try:
+        return None if t is None else t + timedelta(days=days)
+    except OverflowError:
+        return None
+
+
+def _quiet_edges(observations: list[Observation], since: datetime | None, until: datetime | None, pass_seconds: float) -> bool:
+    """Whether no site's observations read from ``since`` to ``until`` come within ``pass_seconds`` of those edges:
+    pieces of one pass follow each other within that, so the passes of those read are the whole history's."""
+    first: dict[str, datetime] = {}
+    last: dict[str, datetime] = {}
+    for o in observations:  # (oldest first)
+        first.setdefault(o.site_id, o.scene.acquired)
+        last[o.site_id] = o.scene.acquired
+    reach = timedelta(seconds=pass_seconds)
+    return not any((since is not None and t - since <= reach) for t in first.values()) and not any(
+        until is not None and until - t <= reach for t in last.values())  # fmt: skip
+
+
 @click.command("observations", cls=_ListOrRemove, short_help="List the observations (scenes cut to sites).")
 @click.argument("site_id", required=False, shell_complete=complete_site_ids)
 @click.option("--sensor", type=click.Choice(["sar", "optical"]), help="Only this sensor.")
@@ -68,24 +90,36 @@ def command(site_id: str | None, sensor: str | None, start: datetime | None, end
     `sitewatch observations remove ID [ID ...]` removes observations (see its --help).
     """
     check_date_order(start, end)
+    from ..analysis.occupancy import TimelineParams
+
+    pass_seconds = TimelineParams().pass_seconds
     with open_workspace(workspace).store() as store:
         if site_id is not None:
             store.get_site(site_id)  # an unknown site is an error naming the known ones
-        observations = store.observations(site_id, sensor=sensor)
+        # Of a period: its observations and a day either side (a pass's other pieces, an acquisition's other file),
+        # not every site's years of them; every one when an image near the read's edges may be a piece of a pass
+        # that goes on past them.
+        since, until = _shifted(start, -1), _shifted(end, 1)
+        observations = store.observations(site_id, sensor=sensor, since=since, until=until)
+        if not _quiet_edges(observations, since, until, pass_seconds):
+            since = until = None
+            observations = store.observations(site_id, sensor=sensor)
         counts: dict[str, int] = {}
-        for row in store.execute("SELECT observation_id, count(*) AS n FROM detections GROUP BY observation_id"):
+        where = (" AND site_id = ?" if site_id is not None else "") + (" AND acquired >= ?" if since else "") + (
+            " AND acquired <= ?" if until else "")  # fmt: skip
+        args = [a for a in (site_id, since and stored_time(since), until and stored_time(until)) if a is not None]
+        for row in store.execute(f"SELECT observation_id, count(*) AS n FROM detections WHERE 1=1{where} GROUP BY observation_id", args):
             counts[row["observation_id"]] = int(row["n"])
         # Not detected yet (or its image failed detection): no count, which 0 would claim.
         undetected = store.undetected(site_id)
         shapes = {sid: store.get_site(sid).geometry for sid in sorted({o.site_id for o in observations})}
-    from ..analysis.occupancy import TimelineParams
     from ..analysis.passes import passes
 
     # Pieces of one pass (two slices of a Sentinel-1 datatake): the timeline judges them together.
     pass_of = {
         o.id: group
         for sid, shape in shapes.items()
-        for group in passes([o for o in observations if o.site_id == sid], TimelineParams().pass_seconds, shape)
+        for group in passes([o for o in observations if o.site_id == sid], pass_seconds, shape)
         if len(group.pieces) > 1
         for o in group.pieces
     }

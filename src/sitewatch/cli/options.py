@@ -179,6 +179,26 @@ def ais_coverage_options(func: F) -> F:
     )(func)  # fmt: skip
 
 
+def ais_max_gap_option(func: F) -> F:
+    """``--max-gap-min MIN`` into ``max_gap_min``: how far apart two AIS reports may be for a position between them
+    (:attr:`~sitewatch.analysis.ais.AisParams.max_gap_s`), one option for `ais`, `links --ais` and `report --ais`,
+    so that what `ais` matched with it `links` and `report` match the same way."""
+    from ..analysis.ais import AisParams
+
+    return click.option(
+        "--max-gap-min", type=FiniteFloatRange(min=0), default=AisParams().max_gap_s / 60, show_default=True,
+        metavar="MIN", help="Interpolate between two AIS reports only when they are at most this many minutes apart.",
+    )(func)  # fmt: skip
+
+
+def refuse_max_gap_without_ais(ais_files: Iterable[Path]) -> None:
+    """``--max-gap-min`` given without ``--ais`` is refused (exit code 2), as ``--ais-coverage`` is: alone it would
+    change nothing, silently."""
+    source = click.get_current_context().get_parameter_source("max_gap_min")
+    if not list(ais_files) and source not in (None, click.core.ParameterSource.DEFAULT):
+        raise click.UsageError("--max-gap-min says how AIS reports are placed: give the AIS files too (--ais FILE)")
+
+
 def stated_ais_coverage(
     area: Path | None, period: tuple[datetime, datetime] | None, ais_files: Iterable[Path]
 ) -> StatedCoverage | None:

@@ -15,10 +15,12 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    ais_max_gap_option,
     check_date_order,
     handle_errors,
     html_out,
     refuse_input_as_out,
+    refuse_max_gap_without_ais,
     refuse_workspace_file,
     share_option,
     stated_ais_coverage,
@@ -34,6 +36,7 @@ from .options import (
               show_default=True, callback=html_out, help="HTML file to write, .html (its folder must exist).")
 @ais_files_option("Add an AIS section: these AIS CSV files matched with the detections, as `sitewatch ais` does.")
 @ais_coverage_options
+@ais_max_gap_option
 @click.option("--claims", "claims_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Add a claims section: the claims of these files checked against the imagery, as `sitewatch claims check` does.")
 @share_option
@@ -46,6 +49,7 @@ def command(
     ais_files: tuple[Path, ...],
     ais_coverage: Path | None,
     ais_period: tuple[datetime, datetime] | None,
+    max_gap_min: float,
     claims_files: tuple[Path, ...],
     share: bool,
     start: date | None,
@@ -71,12 +75,13 @@ def command(
     check_date_order(start, end)
     refuse_input_as_out(out_path, [*ais_files, *claims_files, *([ais_coverage] if ais_coverage else [])])
     coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
+    refuse_max_gap_without_ais(ais_files)
     ws = open_workspace(workspace)
     refuse_workspace_file(ws, [("--out", out_path)])
     params = timeline_params(gap_days=gap_days, min_valid=min_valid, max_cloud=max_cloud, max_berth_hidden=max_berth_hidden, utc_offset=utc_offset,
                              start=start, end=end)
     path = write_report(ws, list(site_ids) or None, out_path, params, ais_files, claims_files, share=share,
-                        ais_coverage=coverage)
+                        ais_coverage=coverage, ais_max_gap_s=max_gap_min * 60)
     with ws.store() as store:
         warn_older_detections(store, list(site_ids) or None)
     size = path.stat().st_size

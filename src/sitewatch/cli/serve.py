@@ -12,7 +12,9 @@ from .options import (
     OnceCommand,
     ais_coverage_options,
     ais_files_option,
+    ais_max_gap_option,
     handle_errors,
+    refuse_max_gap_without_ais,
     stated_ais_coverage,
     workspace_option,
 )
@@ -24,11 +26,12 @@ from .options import (
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port to listen on.")
 @ais_files_option("AIS CSV file that settles the links page's links by MMSI (as `sitewatch links --ais`); repeat for more.")
 @ais_coverage_options
+@ais_max_gap_option
 @workspace_option
 @handle_errors
 def command(
     host: str, port: int, ais_files: tuple[Path, ...], ais_coverage: Path | None,
-    ais_period: tuple[datetime, datetime] | None, workspace: Path,
+    ais_period: tuple[datetime, datetime] | None, max_gap_min: float, workspace: Path,
 ) -> None:
     """Serve the dashboard of the workspace until Ctrl-C: sites, timelines, observations with
     quick-looks and detections, stored changes, alert events, links between
@@ -41,7 +44,8 @@ def command(
 
     require_extra("uvicorn", "web")
     coverage = stated_ais_coverage(ais_coverage, ais_period, ais_files)
-    app = create_app(workspace, ais_files=ais_files, ais_coverage=coverage)  # a missing extra or a workspace that is not one: said before anything listens
+    refuse_max_gap_without_ais(ais_files)
+    app = create_app(workspace, ais_files=ais_files, ais_coverage=coverage, ais_max_gap_s=max_gap_min * 60)  # a missing extra or a workspace that is not one: said before anything listens
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace", err=True)
     url_host = f"[{host}]" if ":" in host else host  # an IPv6 address is bracketed in a URL

@@ -53,6 +53,7 @@ from .grid import (
     valid_pixels,
 )
 from .identity import sha256_file
+from .removal import unrecorded_marker
 
 __all__ = ["Archived", "NAMING_LOCK", "write_observation", "commit_archived", "remove_partials", "remove_sites_partials",
            "archive_observation"]
@@ -146,6 +147,7 @@ def commit_archived(
     """
     final = ws.root / obs.path
     moves = list(files) if files is not None else [(partial_path(final), final)]
+    markers: list[Path] = []
     try:
         with store.transaction() as db:
             # A `sites remove` of the site while its images were cut: recorded anyway, they were observations of
@@ -184,12 +186,17 @@ def commit_archived(
                         # inode and times with it, so detect finds it as it last checked it and reads it not again.
                         partial.unlink()
                     else:
+                        # Marked first: killed before the commit, the file is named by no row and by this marker,
+                        # which tells the next sweep it is this database's (remove_unrecorded).
+                        markers.append(unrecorded_marker(dest))
+                        markers[-1].touch()
                         os.replace(partial, dest)
                 except OSError as exc:
                     raise OutputError(f"{dest}: cannot move it into place in the archive ({exc.strerror or exc})") from exc
     except BaseException:
         _discard(partial for partial, _ in moves)
         raise
+    _discard(markers)  # committed: a row names each
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

@@ -194,8 +194,7 @@ def ingest_paths(
     started = now_utc()
     # A Planet UDM2 goes in with its image, as its cloud mask: set apart before repeats are looked for,
     # so that two scenes' masks alike byte for byte are not one "image".
-    expanded = expand_paths(paths)
-    files, broken = broken_links_apart(expanded)
+    files, broken = broken_links_apart(expand_paths(paths))
     files, masks = udm2_apart(files)
     masks = broken + masks
     unchanged: list[Path] = []
@@ -211,9 +210,7 @@ def ingest_paths(
         files = [next(iter(band_files.values()))]
     remove_partials(ws, site.id)
     # COGs a run killed between their rename and their row left whole, which no row names (as fetch does).
-    # Not when an input lies in the site's folder: a user's image put there to be ingested is no such COG.
-    reading = [*expanded, *(band_files or {}).values()]
-    unrecorded = tuple(p.relative_to(ws.root).as_posix() for p in remove_unrecorded(ws, store, site.id, reading=reading))
+    unrecorded = tuple(p.relative_to(ws.root).as_posix() for p in remove_unrecorded(ws, store, site.id))
     done: list[Observation] = []
     sources: list[str] = []
     missed: list[str] = []

@@ -13,6 +13,7 @@ the relief times the tangent of the view angle (a hill 50 m above the quay, seen
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.rpc import RPC
 from rasterio.warp import reproject, transform_bounds
-from rasterio.windows import Window
+from rasterio.windows import Window, from_bounds
 from shapely.geometry import Polygon, box
 
 from ..errors import ImageReadError, InputError, read_failure
@@ -72,7 +73,9 @@ class Orthorectify:
     def describe(self) -> str:
         """What placed the pixels, in the words the output and the provenance use."""
         if self.dem is not None:
-            return f"the heights of the DEM {self.dem}"
+            vertical = dem_vertical_datum(self.dem)
+            taken = f"above {vertical}, its CRS's" if vertical else "taken as above the WGS84 ellipsoid: its CRS names no vertical datum"
+            return f"the heights of the DEM {self.dem.resolve()} ({taken})"
         return (
             f"one height, {self.height_m:g} m above the WGS84 ellipsoid (no DEM: ground above or below it is shifted "
             "by its relief times the tangent of the view angle)"
@@ -96,11 +99,58 @@ def check_dem(dem: Path) -> None:
         raise InputError(f"--dem {dem}: not a readable raster ({read_failure(exc)})") from exc
 
 
+def dem_vertical_datum(dem: Path) -> str | None:
+    """The name of the vertical datum the DEM's CRS gives its heights above (``EGM96 height``), or None when it names
+    none (GDAL then takes them as above the WGS84 ellipsoid, as Copernicus's and SRTM's are not: they are above the
+    geoid)."""
+    from pyproj import CRS
+
+    with rasterio.open(dem) as src:
+        if src.crs is None:
+            return None
+        crs = CRS.from_wkt(src.crs.to_wkt())
+    return next((sub.name for sub in crs.sub_crs_list if sub.is_vertical), None) if crs.is_compound else None
+
+
+def _check_dem_vertical(dem: Path, rpcs: RPC, lon: float, lat: float) -> None:
+    """Refuse a DEM whose CRS says its heights are above a geoid that GDAL cannot turn into heights above the
+    ellipsoid here (PROJ has not that geoid's grid: GDAL then takes them as ellipsoidal, without a word), when that
+    moves the pixel at (``lon``, ``lat``), the site's centre."""
+    from rasterio.transform import RPCTransformer
+
+    vertical = dem_vertical_datum(dem)
+    if vertical is None:
+        return
+    found = {}
+    for shift, above in (("NO", 0.0), ("NO", 10.0), ("YES", 0.0)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # rasterio's TransformWarning: a point not transformed
+                with RPCTransformer(rpcs, RPC_DEM=str(dem), RPC_DEM_APPLY_VDATUM_SHIFT=shift) as t:
+                    rows, cols = t.rowcol([lon], [lat], zs=[above], op=lambda v: v)
+            found[shift, above] = np.array([rows[0], cols[0]], float)
+        except (RasterioError, CPLE_BaseError):
+            found[shift, above] = np.array([np.nan, np.nan])
+    # GDAL fails when the CRS names a grid it cannot find, and takes the heights as ellipsoidal without a word
+    # when PROJ falls back to no shift (EGM96's grid not installed): either matters when 10 m of height moves a pixel.
+    moves = np.abs(found["NO", 10.0] - found["NO", 0.0]).max() > 1e-3
+    turned = found["YES", 0.0]
+    if moves and (not np.isfinite(turned).all() or np.allclose(turned, found["NO", 0.0], rtol=0, atol=1e-6)):
+        raise InputError(
+            f"--dem {dem}: its CRS gives its heights above {vertical}, which GDAL cannot turn into heights above the "
+            "WGS84 ellipsoid here (PROJ has not that geoid's grid; projsync --file NAME installs it), so the image "
+            "would be placed off by the geoid's height there times the tangent of the view angle; install the grid, "
+            "give a DEM of heights above the ellipsoid, or --height"
+        )
+
+
 def _check_dem_covers(dem: Path, grid: Grid, site_id: str) -> None:
-    """Refuse a DEM that does not cover the whole of the site's grid: GDAL fails for each pixel off it."""
+    """Refuse a DEM that does not cover the whole of the site's grid, or has no data over part of it (a void, the
+    sea left blank): GDAL's RPC transformer fails for each pixel there."""
     with rasterio.open(dem) as src:
         left, bottom, right, top = transform_bounds(grid.crs, src.crs, *_grid_box(grid).bounds, densify_pts=21)
         if box(*src.bounds).contains(box(left, bottom, right, top)):
+            _check_dem_has_data(src, dem, (left, bottom, right, top), site_id)
             return
         w, s, e, n = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
         sw, ss, se, sn = transform_bounds(grid.crs, "EPSG:4326", *_grid_box(grid).bounds)
@@ -108,6 +158,45 @@ def _check_dem_covers(dem: Path, grid: Grid, site_id: str) -> None:
         f"--dem {dem}: covers {w:.4f},{s:.4f},{e:.4f},{n:.4f} (W,S,E,N), not all of site {site_id!r} "
         f"({sw:.4f},{ss:.4f},{se:.4f},{sn:.4f}); give a DEM that covers the site, or --height"
     )
+
+
+def _check_dem_has_data(src: Any, dem: Path, bounds: tuple[float, float, float, float], site_id: str) -> None:
+    """Refuse a DEM with no data (its nodata value, or NaN) within ``bounds`` (the site's, in the DEM's CRS) or the
+    pixel around them its bilinear heights take."""
+    over = from_bounds(*bounds, transform=src.transform)
+    c0, r0 = max(math.floor(over.col_off) - 1, 0), max(math.floor(over.row_off) - 1, 0)
+    c1 = min(math.ceil(over.col_off + over.width) + 1, src.width)
+    r1 = min(math.ceil(over.row_off + over.height) + 1, src.height)
+    heights = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    if (np.ma.getmaskarray(heights) | ~np.isfinite(heights.filled(0))).any():
+        raise InputError(
+            f"--dem {dem}: has no data over part of site {site_id!r} (a void, or the sea left blank), where the RPCs "
+            "cannot place a pixel; fill it (e.g. gdal_fillnodata, or the sea at its height) or give --height"
+        )
+
+
+def _dem_relief(dem: Path, grid: Grid) -> float:
+    """The DEM's highest height over the grid less its lowest (0 when it has none there)."""
+    with rasterio.open(dem) as src:
+        bounds = transform_bounds(grid.crs, src.crs, *_grid_box(grid).bounds, densify_pts=21)
+        over = from_bounds(*bounds, transform=src.transform)
+        c0, r0 = max(math.floor(over.col_off) - 1, 0), max(math.floor(over.row_off) - 1, 0)
+        c1 = min(math.ceil(over.col_off + over.width) + 1, src.width)
+        r1 = min(math.ceil(over.row_off + over.height) + 1, src.height)
+        if c1 <= c0 or r1 <= r0:
+            return 0.0
+        heights = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True).astype(np.float64).filled(np.nan)
+    finite = heights[np.isfinite(heights)]
+    return float(finite.max() - finite.min()) if finite.size else 0.0
+
+
+def _grid_lonlat_centre(grid: Grid) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    t = grid.affine
+    x, y = t @ (grid.width / 2, grid.height / 2)
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return float(lon), float(lat)
 
 
 @dataclass(frozen=True)
@@ -215,9 +304,11 @@ class Placement:
         return float(across), float(along)
 
     def check_grid(self, grid: Grid, site_id: str) -> None:
-        """Refuse, naming it, a DEM that does not cover the site (checked once a job)."""
+        """Refuse, naming it, a DEM that does not cover the site or whose geoid cannot be used (checked once a job)."""
         if self.rpcs is not None and self.ortho.dem is not None:
             _check_dem_covers(self.ortho.dem, grid, site_id)
+            lon, lat = _grid_lonlat_centre(grid)
+            _check_dem_vertical(self.ortho.dem, self.rpcs, lon, lat)
 
     def window(self, grid: Grid) -> Window | None:
         """The window of the image that covers ``grid`` (plus a few pixels), or None when it misses it."""
@@ -245,11 +336,38 @@ class Placement:
         rows, cols = np.asarray(rows, float), np.asarray(cols, float)
         if not (np.isfinite(rows).all() and np.isfinite(cols).all()):
             raise ImageReadError(f"{self.path}: its RPCs cannot place the whole of the site")
-        r0, c0 = max(int(np.floor(rows.min())) - _PAD, 0), max(int(np.floor(cols.min())) - _PAD, 0)
-        r1, c1 = min(int(np.ceil(rows.max())) + _PAD, height), min(int(np.ceil(cols.max())) + _PAD, width)
+        relief_r, relief_c = self._relief_shift(grid, np.asarray(lon, float), np.asarray(lat, float))
+        pad_r, pad_c = _PAD + relief_r, _PAD + relief_c
+        r0, c0 = max(int(np.floor(rows.min())) - pad_r, 0), max(int(np.floor(cols.min())) - pad_c, 0)
+        r1, c1 = min(int(np.ceil(rows.max())) + pad_r, height), min(int(np.ceil(cols.max())) + pad_c, width)
         found = Window(c0, r0, c1 - c0, r1 - r0) if r1 > r0 and c1 > c0 else None
         self._cache[key] = found
         return found
+
+    def _relief_shift(self, grid: Grid, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[int, int]:
+        """How many rows and columns the DEM's relief over ``grid`` moves a point (0, 0 without a DEM): a mast or a
+        hill between the points (``lon``, ``lat``) the window is found by maps up to that much further than they do,
+        and further than GDAL's warper looks (it samples the grid's edges), unless told (``SOURCE_EXTRA``)."""
+        key = f"relief {grid.crs} {tuple(grid.affine)} {grid.shape}"
+        if key not in self._cache:
+            shift = (0, 0)
+            if self.ortho.dem is not None and (relief := _dem_relief(self.ortho.dem, grid)) > 0:
+                (low_r, low_c), (high_r, high_c) = (self._rowcol_at(lon, lat, h) for h in (0.0, relief))
+                shift = (math.ceil(np.abs(high_r - low_r).max()), math.ceil(np.abs(high_c - low_c).max()))
+            self._cache[key] = shift
+        return self._cache[key]
+
+    def _source_extra(self, grid: Grid) -> dict[str, int]:
+        """GDAL's warp option ``SOURCE_EXTRA``: the relief's shift, when a DEM places the image (:meth:`window`)."""
+        self.window(grid)  # finds the shift
+        shift = self._cache.get(f"relief {grid.crs} {tuple(grid.affine)} {grid.shape}", (0, 0))
+        return {"SOURCE_EXTRA": max(shift)} if max(shift) > 0 else {}
+
+    def _rowcol_at(self, lon: NDArray[np.float64], lat: NDArray[np.float64], height: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Where the RPCs put ground points at one ``height`` above the ellipsoid: rows and columns."""
+        with self._rpc_transformer({"RPC_HEIGHT": height}) as rt:
+            rows, cols = rt.rowcol(lon, lat, zs=np.zeros(len(lon)), op=lambda v: v)
+        return np.asarray(rows, float), np.asarray(cols, float)
 
     def warp(
         self, values: NDArray[np.float32], out: NDArray[np.float32], window: Window, grid: Grid, resampling: Resampling
@@ -261,7 +379,7 @@ class Placement:
                 moved = RPC(**{**self.rpcs.to_dict(), "line_off": self.rpcs.line_off - r0, "samp_off": self.rpcs.samp_off - c0})
                 reproject(
                     values, out, rpcs=moved, src_crs="EPSG:4326", src_nodata=np.nan, dst_transform=grid.affine,
-                    dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling, **self.ortho.rpc_options(),
+                    dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling, **self.ortho.rpc_options(), **self._source_extra(grid),
                 )  # fmt: skip
                 return
             options: dict[str, Any] = (

@@ -6,7 +6,7 @@ import os
 import posixpath
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +14,35 @@ from ..model import Observation
 from ..store import Store
 from ..workspace import ARCHIVE_DIR, Workspace
 
-__all__ = ["UNRECORDED_MIN_AGE_S", "Removal", "observation_files", "plan_removal", "remove_observations", "remove_unrecorded"]
+__all__ = [
+    "UNRECORDED_MIN_AGE_S", "Removal", "observation_files", "plan_removal", "remove_observations", "remove_unrecorded",
+    "unrecorded_marker",
+]  # fmt: skip
 
 UNRECORDED_MIN_AGE_S = 600.0
 """Seconds since a file in a site's archive folder last changed (written, or renamed into place) before
 :func:`remove_unrecorded` takes it for one no command will record: beside the site lock it is taken under, a margin
 for a file a command is putting there by another way than :func:`~sitewatch.ingest.archive.commit_archived`."""
+
+
+_MARKER_SUFFIX = ".unrecorded"
+
+
+def unrecorded_marker(path: Path) -> Path:
+    """The hidden file beside an archive file that says a command is between moving it into place and committing its
+    row (:func:`~sitewatch.ingest.archive.commit_archived`), or between committing its row's removal and deleting it
+    (:func:`remove_observations`). A command killed in between leaves it, and :func:`remove_unrecorded` deletes only
+    the files such a marker names: a file no row names and none marks is another database's (a workspace switched
+    with ``init --store URL --replace``, or ``SITEWATCH_STORE``, whose COGs share the archive folder), and stays."""
+    return path.with_name(f".{path.name}{_MARKER_SUFFIX}")
+
+
+def _unmark(markers: Sequence[Path]) -> None:
+    for marker in markers:
+        try:
+            marker.unlink(missing_ok=True)
+        except OSError:
+            pass  # (a read-only archive: the marker stays, harmless)
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,12 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
     The files go after the commit: a run stopped between the two leaves a file no row names, never a row naming
     a missing file. Nothing is removed when an id is unknown (a StoreError names it)."""
     plan = plan_removal(ws, store, observation_ids)
+    marked = [unrecorded_marker(f) for f in plan.files]
+    for marker in marked:  # before the commit: a kill after it leaves the files marked for the next sweep
+        try:
+            marker.touch()
+        except OSError:
+            pass
     with store.transaction():
         removed = store.delete_observations([o.id for o in plan.observations])
         # Looked at again in the transaction: an observation recorded meanwhile may name a file too.
@@ -104,6 +133,7 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
             path.unlink(missing_ok=True)
         except OSError as exc:
             failed.append((path, exc.strerror or str(exc)))
+    _unmark([m for m in marked if m not in {unrecorded_marker(p) for p, _ in failed}])
     return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed
 
 
@@ -140,12 +170,6 @@ def _named(name: str, stems: set[str]) -> bool:
     return name in stems or any(name[:i] in stems for i, c in enumerate(name) if c == ".")
 
 
-def _any_in(paths: Iterable[Path], folder: Path) -> bool:
-    """Whether one of ``paths`` lies in ``folder`` (either followed through any link)."""
-    where = {os.path.realpath(folder), os.path.abspath(folder)}
-    return any(os.path.dirname(p) in where for f in paths for p in {os.path.realpath(f), os.path.abspath(f)})
-
-
 def _in_workspace(ws: Workspace, folder: Path) -> bool:
     """Whether ``folder``, every link followed, lies inside the workspace's folder (every link followed too: a
     workspace opened through a link is its own still)."""
@@ -162,51 +186,49 @@ def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
     return stat.S_ISREG(st.st_mode) and now - max(st.st_mtime, st.st_ctime) >= min_age_s
 
 
-def remove_unrecorded(
-    ws: Workspace, store: Store, site_id: str, *, min_age_s: float | None = None, reading: Iterable[Path] = ()
-) -> list[Path]:
-    """Delete the files in a site's archive folder that no observation names; return those deleted.
+def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: float | None = None) -> list[Path]:
+    """Delete the files in a site's archive folder that a killed command left and no observation names; return
+    those deleted.
 
     A command killed (SIGKILL, out of memory) between a COG's rename into place and the commit of its row
     (:func:`~sitewatch.ingest.archive.commit_archived`), or between ``observations remove``'s commit and its deletes,
-    leaves a COG (or sidecar) no row names: the next fetch or ingest of that item writes over it, but one never
-    fetched again stayed. Such a file goes once it has been left alone for ``min_age_s`` (:data:`UNRECORDED_MIN_AGE_S`),
-    and only under the site's lock, in a write transaction: a COG another command is moving into place is renamed
-    under that lock and recorded before it is let go, so no file is between its rename and its row then. Hidden
-    files (the partial files :func:`~sitewatch.ingest.archive.remove_partials` looks after) and subfolders are left
-    alone. The folder is listed and its names compared with the rows' paths first, outside any transaction: with
-    nothing left behind (the usual case) no file is looked at and no lock is taken. When one of the files the command
-    is ``reading`` (an ingest's inputs) lies in the folder, nothing is removed: a user's image put there to be
-    ingested, and the metadata or UDM2 beside it, are no file a killed run left. Nor when the folder is reached
-    through a symlink out of the workspace (``archive/`` or the site's folder on another disk): a copy of the
-    workspace (``cp -a`` copies the link) then writes its COGs into the same folder, recorded in its own database
-    alone."""
+    leaves a COG (or sidecar) no row names, and its :func:`unrecorded_marker`: the next fetch or ingest of that item
+    writes over it, but one never fetched again stayed. Such a file goes once it has been left alone for
+    ``min_age_s`` (:data:`UNRECORDED_MIN_AGE_S`), and only under the site's lock, in a write transaction: a COG
+    another command is moving into place is renamed under that lock and recorded before it is let go, so no file is
+    between its rename and its row then. A file no marker names is never deleted, even when no row names it: it is
+    another database's (a workspace switched with ``init --store URL --replace``, whose COGs stay beside the new
+    one's). A marker whose file a row names, or which names no file, is removed once as old. The folder is listed
+    first, outside any transaction: with no marker (the usual case) no row is read and no lock is taken. Nothing is
+    removed when the folder is reached through a symlink out of the workspace (``archive/`` or the site's folder on
+    another disk): a copy of the workspace (``cp -a`` copies the link) writes into the same folder, its COGs recorded
+    in its own database, under its own lock, and on a network disk whose clock runs behind a file it is committing
+    would look 10 minutes old."""
     min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
     folder = ws.archive / site_id
     try:
         with os.scandir(folder) as entries:
-            listed = [e.name for e in entries if not e.name.startswith(".")]
+            markers = [e.name for e in entries if e.name.startswith(".") and e.name.endswith(_MARKER_SUFFIX)]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if not listed or _any_in(reading, folder) or not _in_workspace(ws, folder):
+    if not markers or not _in_workspace(ws, folder):
         return []
-    # Names first (one query of paths): a file is looked at only when no row names it, seldom one.
-    stems = _recorded_stems(store, site_id)
-    now = time.time()
-    candidates = [folder / n for n in listed if not _named(n, stems)]
-    candidates = [p for p in candidates if _left_alone_since(p, now, min_age_s)]
-    if not candidates:
-        return []
+    marked = {folder / m[1 : -len(_MARKER_SUFFIX)]: folder / m for m in markers}
     removed: list[Path] = []
     with store.transaction() as db:
         store._lock(db, f"site {site_id}")  # as commit_archived takes it: no other command's COG is mid-commit now
-        stems = _recorded_stems(store, site_id)  # looked at again under the lock: a row committed meanwhile
-        for path in candidates:
-            if _named(path.name, stems) or not _left_alone_since(path, time.time(), min_age_s):
-                continue
-            try:
-                path.unlink()
-            except OSError:
-                continue  # (a read-only archive: the fetch or ingest that follows names the problem)
-            removed.append(path)
+        stems = _recorded_stems(store, site_id)
+        done: list[Path] = []
+        for path, marker in marked.items():
+            now = time.time()
+            if not _named(path.name, stems) and _left_alone_since(path, now, min_age_s):
+                try:
+                    path.unlink()
+                except OSError:
+                    continue  # (a read-only archive: the fetch or ingest that follows names the problem)
+                removed.append(path)
+                done.append(marker)
+            elif (_named(path.name, stems) or not path.exists()) and _left_alone_since(marker, now, min_age_s):
+                done.append(marker)  # its command was done, or its file never came
+        _unmark(done)
     return removed

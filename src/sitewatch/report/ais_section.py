@@ -25,7 +25,7 @@ def _stated(result: AisResult) -> str:
 
 
 def _m(value: float | None) -> str:
-    return "?" if value is None else f"{value:.0f} m"
+    return "not given" if value is None else f"{value:.0f} m"
 
 
 def ais_section(result: AisResult) -> dict[str, Any]:
@@ -35,16 +35,17 @@ def ais_section(result: AisResult) -> dict[str, Any]:
     image it rests on."""
     rows = []
     for o in result.observations:
-        if o.status == "matched" and not (o.matched or o.dark or o.unseen or o.hidden):
+        if o.status == "matched" and not (o.matched or o.dark or o.unseen or o.hidden or o.unplaced):
             continue
         rows.append({
             "site_id": o.site_id, "acquired": o.acquired.replace("T", " ").replace("Z", " UTC"), "sensor": o.sensor,
             "observation_id": o.observation_id, "image": o.image, "note": o.note,
             "matched": [f"{m.detection_id} = MMSI {m.mmsi} {m.name or '(no name)'}, {m.distance_m:.0f} m apart; "
-                        f"AIS {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}" for m in o.matched],
+                        f"AIS length {_m(m.ais_length_m)}, measured {'≥ ' if m.truncated else ''}{_m(m.length_m)}" for m in o.matched],
             "dark": [f"{d.detection_id} ({_m(d.length_m)})" for d in o.dark],
             "unseen": [f"MMSI {u.mmsi} {u.name or '(no name)'}" for u in o.unseen],
             "hidden": [f"MMSI {u.mmsi} ({why})" for u, why in o.hidden],
+            "unplaced": [f"MMSI {u.mmsi} {u.name or '(no name)'}" for u in o.unplaced],
         })  # fmt: skip
     return {
         "files": [{"name": Path(f.path).name, "format": f.format, "rows": f.rows, "kept": f.kept, "skipped": f.skipped,

@@ -627,11 +627,12 @@ def image_href(ws: Workspace, path: str, out_dir: Path | None = None, *, share: 
 def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
                   params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
                   claims_files: Sequence[str | Path] = (), out_dir: Path | None = None, *, share: bool = False,
-                  ais_coverage: StatedCoverage | None = None) -> str:
+                  ais_coverage: StatedCoverage | None = None, ais_max_gap_s: float | None = None) -> str:
     """The report of ``site_ids`` (default: every site with observations) as one HTML string;
     with ``ais_files``, an AIS section (:mod:`sitewatch.report.ais_section`); with ``claims_files``,
     the claims checked against the imagery (:mod:`sitewatch.report.claims_section`); ``ais_coverage``, what the
-    user says the AIS files cover (``--ais-coverage``, ``--ais-period``). Links to the
+    user says the AIS files cover (``--ais-coverage``, ``--ais-period``); ``ais_max_gap_s``, the AIS matching's
+    :attr:`~sitewatch.analysis.ais.AisParams.max_gap_s` (default its own). Links to the
     archived images lead there from a page in ``out_dir`` (default: the workspace's folder). With
     ``share``, no local path outside the workspace is named (:mod:`sitewatch.share`) and the page says so."""
     params = params or TimelineParams()
@@ -672,13 +673,14 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         # AIS, matched once: the AIS section shows it, and it settles links (the same MMSI at both ends, or two).
         ais = links_ais = None
         if ais_files:
-            from ..analysis.ais import match_workspace
+            from ..analysis.ais import AisParams, match_workspace
             from ..analysis.links import ais_ids
             from .ais_section import ais_section
 
+            ais_params = AisParams() if ais_max_gap_s is None else AisParams(max_gap_s=ais_max_gap_s)
             # Not at a training ground: no vessel there to match (the demo's AIS is matched the same way).
             matched = match_workspace(store, ws.root, [sec.site.id for sec in sections if not sec.inland], ais_files,
-                                      coverage=ais_coverage, start=params.start, end=params.end)
+                                      ais_params, coverage=ais_coverage, start=params.start, end=params.end)
             ais, links_ais = ais_section(matched), ais_ids(matched)
         link_params = None
         if params.start or params.end:  # as `links --from/--to`: departures and arrivals of the period
@@ -727,7 +729,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         period=period_text(params),
         version=_code_version(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        workspace=ws.root.name if sharing else str(ws.root.resolve()),
+        workspace=ws.root.resolve().name if sharing else str(ws.root.resolve()),  # `-w .` has no name of its own
         shared_note=SHARED_NOTE if sharing else "",
         catalogue_size=len(catalogue()),
     )
@@ -757,13 +759,13 @@ def _sharing(ws: Workspace, observations: Mapping[str, Sequence[Observation]], r
 def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
                  params: TimelineParams | None = None, ais_files: Sequence[str | Path] = (),
                  claims_files: Sequence[str | Path] = (), *, share: bool = False,
-                 ais_coverage: StatedCoverage | None = None) -> Path:
+                 ais_coverage: StatedCoverage | None = None, ais_max_gap_s: float | None = None) -> Path:
     """Write the report to ``out_path`` whole or not at all; returns the path. Its links to the
     archived images are relative to ``out_path``'s folder; ``share`` as :func:`render_report` has it."""
     out_path = Path(out_path)
     return write_text_atomic(out_path, render_report(ws, site_ids, params, ais_files, claims_files,
                                                      out_dir=out_path.absolute().parent, share=share,
-                                                     ais_coverage=ais_coverage))
+                                                     ais_coverage=ais_coverage, ais_max_gap_s=ais_max_gap_s))
 
 
 # The web dashboard (sitewatch.web) words detections and imagery as the report does.

@@ -821,6 +821,8 @@ class Store:
         rows = self.execute("SELECT * FROM sites WHERE site_id = ?", (site_id,))
         if not rows:
             known = [r[0] for r in self.execute("SELECT site_id FROM sites ORDER BY site_id")]
+            if site_id.lower() != site_id and site_id.lower() in known:  # `sites add Dunai` would be refused too
+                raise SiteError(f"no site {site_id!r} in this workspace: site ids are lower case; did you mean {site_id.lower()!r}?")
             raise SiteError(
                 f"no site {site_id!r} in this workspace ({known_sites_text(site_id, known)}); "
                 f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"

@@ -116,9 +116,11 @@ class Dashboard:
     """What the routes share: the workspace, the timeline parameters, the quick-look cache, the templates."""
 
     def __init__(self, ws: Workspace, params: TimelineParams, cache: QuicklookCache, max_px: int = QUICKLOOK_PX,
-                 ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None) -> None:  # fmt: skip
+                 ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None,
+                 ais_max_gap_s: float | None = None) -> None:  # fmt: skip
         self.ais_files = tuple(ais_files)
         self.ais_coverage = ais_coverage
+        self.ais_max_gap_s = ais_max_gap_s
         self.ws = ws
         self.params = params
         self.cache = cache
@@ -260,13 +262,15 @@ def create_app(
     max_px: int = QUICKLOOK_PX,
     ais_files: Sequence[Path | str] = (),
     ais_coverage: StatedCoverage | None = None,
+    ais_max_gap_s: float | None = None,
 ) -> FastAPI:
     """The dashboard of ``workspace`` as an ASGI app (serve it with uvicorn, test it with TestClient).
 
     ``params`` are the timeline's (default: ``sitewatch timeline``'s defaults); ``cache`` holds the
     quick-looks (default: 64 MB in memory); ``max_px`` is a quick-look's longer side; ``ais_files``
     settle the links page's links (as ``sitewatch links --ais``), read on each request, covering what
-    ``ais_coverage`` states (``--ais-coverage``, ``--ais-period``) if given. The workspace
+    ``ais_coverage`` states (``--ais-coverage``, ``--ais-period``) if given, placing reports at most
+    ``ais_max_gap_s`` apart (``--max-gap-min``; default the AIS matching's own). The workspace
     must exist and its database be of this sitewatch's schema: it is never migrated or written.
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
@@ -276,7 +280,8 @@ def create_app(
         if not f.is_file():
             first.close()
             raise InputError(f"AIS file {f} does not exist: give an AIS CSV file (as `sitewatch ais --ais` reads)")
-    dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px, ais, ais_coverage)
+    dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px, ais, ais_coverage,
+                     ais_max_gap_s)
     if isinstance(first, PostgisStore) and first.url == ws.store_url:
         dash.pool.give_back(first)  # the first request's
     else:
@@ -607,7 +612,7 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/api/links", tags=["api"], summary="Candidate links among all sites, as `sitewatch links --json`")
     def api_links() -> dict[str, Any]:
         with dash.store() as store:
-            return data.links_data(store, dash.ws.root, dash.ais_files, dash.ais_coverage)
+            return data.links_data(store, dash.ws.root, dash.ais_files, dash.ais_coverage, dash.ais_max_gap_s)
 
     # After the routes above: a {site_id:path} would take their suffixes for part of the id.
     @app.get("/api/sites/{site_id:path}", tags=["api"], summary="One site: its geometry, berths and observations",
@@ -698,7 +703,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/links", response_class=HTMLResponse, include_in_schema=False)
     def links_page() -> HTMLResponse:
         with dash.store() as store:
-            doc = data.links_data(store, dash.ws.root, dash.ais_files, dash.ais_coverage)
+            doc = data.links_data(store, dash.ws.root, dash.ais_files, dash.ais_coverage, dash.ais_max_gap_s)
             simulated = any(s["simulated"] for s in data.site_summaries(store))
         return dash.page("links.html.j2", simulated=simulated, links=doc)
 

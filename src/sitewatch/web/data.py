@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -187,17 +188,20 @@ def site_detail(store: Store, site_id: str, params: TimelineParams | None = None
     of the dates ``params.start``..``params.end`` when either is given, with ``period`` saying which; none, for
     the ``empty`` period asked, whose end is before its start)."""
     site = find_site(store, site_id)
-    counts = {
-        r[0]: r[1]
-        for r in store.execute("SELECT observation_id, count(*) FROM detections WHERE site_id = ? GROUP BY observation_id", (site_id,))
-    }
+    counts: Mapping[str, int]
     if empty is not None:
         observations = []
         period = {"from": empty.start.isoformat() if empty.start else None, "to": empty.end.isoformat() if empty.end else None}
     elif params is not None and (params.start or params.end):
         records = period_only_records(store, site_id, params)
+        # Counted from the period's detections, read with its images: not a row for each image of the site from the store.
+        counts = Counter(d.observation_id for d in records.detections)
         observations = [observation_row(o, counts.get(o.id, 0)) for o in records.observations if in_period(o, params)]
     else:
+        counts = {
+            r[0]: r[1]
+            for r in store.execute("SELECT observation_id, count(*) FROM detections WHERE site_id = ? GROUP BY observation_id", (site_id,))
+        }
         observations = [observation_row(o, counts.get(o.id, 0)) for o in store.observations(site_id)]
     if empty is None:
         period = {"from": params.start.isoformat() if params and params.start else None,
@@ -341,17 +345,20 @@ def _stored_event(key: str, site_id: str, text: str) -> dict[str, Any]:
     return e
 
 
-def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None) -> dict[str, Any]:
+def links_data(store: Store, root: Path, ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None,
+               ais_max_gap_s: float | None = None) -> dict[str, Any]:
     """The candidate links among every site with observations, as ``sitewatch links --json`` gives them;
-    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them (covering ``ais_coverage``, if stated)."""
+    with ``ais_files``, settled by AIS as ``sitewatch links --ais`` settles them (covering ``ais_coverage``, if stated;
+    placing reports at most ``ais_max_gap_s`` apart, as ``--max-gap-min`` says, default the matching's own)."""
     from ..analysis.links import ais_ids, links_to_dict, load_links
 
     ais = None
     if ais_files:
-        from ..analysis.ais import match_workspace
+        from ..analysis.ais import AisParams, match_workspace
 
         ids = store.imaged_site_ids()
-        ais = ais_ids(match_workspace(store, root, ids, list(ais_files), coverage=ais_coverage))
+        params = AisParams() if ais_max_gap_s is None else AisParams(max_gap_s=ais_max_gap_s)
+        ais = ais_ids(match_workspace(store, root, ids, list(ais_files), params, coverage=ais_coverage))
     doc = links_to_dict(load_links(store, None, ais=ais))
     return doc | {"ais_files": [str(f) for f in ais_files]}
 

@@ -6,7 +6,10 @@ anyway before it fetches anything (``store.observations(site)``).
 A workspace in a temporary folder with one site of N observations, each with a COG file (4 bytes: the sweep reads
 no pixel), rows copied from one tiny ingested image.
 
-    python benchmarks/unrecorded_sweep.py [--sizes 200 2000] [--repeat 5]
+    python benchmarks/unrecorded_sweep.py [--sizes 200 2000] [--repeat 5] [--marked]
+
+``--marked``: one marker left beside a COG a row names (a re-ingest killed before its commit), so that each sweep
+reads the rows' paths and compares them, the case a killed command leaves.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[200, 2000])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--marked", action="store_true", help="a marker beside one recorded COG: the rows are read")
     args = ap.parse_args()
-    from sitewatch.ingest.removal import remove_unrecorded
+    from sitewatch.ingest.removal import remove_unrecorded, unrecorded_marker
 
     print(f"{'observations':>12}  {'read observations (s)':>21}  {'sweep (s)':>9}  sweep / read")
     for n in args.sizes:
@@ -63,6 +67,8 @@ def main() -> None:
             with ws.store() as store:
                 read, sweep = [], []
                 for _ in range(args.repeat):
+                    if args.marked:  # (taken away by each sweep, once old: put back, untimed)
+                        unrecorded_marker(ws.archive / site_id / "copy_00001.tif").touch()
                     t0 = time.perf_counter()
                     store.observations(site_id)
                     read.append(time.perf_counter() - t0)

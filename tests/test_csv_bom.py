@@ -100,3 +100,24 @@ def test_simulate_bom_marks_the_ais_csv_and_sitewatch_reads_it_as_before(tmp_pat
     assert [len(t.times) for t in a.tracks.values()] == [len(t.times) for t in b.tracks.values()]
     r = _run("simulate", str(scenario), "--out", str(tmp_path / "sim-x"), "--bom")
     assert r.exit_code == 2 and "add --ais FILE" in r.output
+
+
+def test_a_csv_on_standard_output_is_utf8_with_its_mark_whatever_the_outputs_encoding(ws: Workspace, tmp_path: Path) -> None:
+    """`timeline --csv - --bom` and `score --csv - --bom` on a standard output in another encoding (Windows' cp1252
+    when piped): the same UTF-8 bytes as the file, mark first, as `export --out -` writes; not the text ``\\ufeff``
+    nor a ``?`` for a Cyrillic image name."""
+    cp1252 = CliRunner(charset="cp1252")
+    marked = tmp_path / "m.csv"
+    assert _run("timeline", "dunai", "-w", str(ws.root), "--csv", str(marked), "--bom").exit_code == 0
+    r = cp1252.invoke(main, ["timeline", "dunai", "-w", str(ws.root), "--csv", "-", "--bom"])
+    assert r.exit_code == 0 and r.stdout_bytes == marked.read_bytes(), r.stdout_bytes[:40]
+    dets = tmp_path / "Пирс.geojson"
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [12, 12]},
+              "properties": {"row": 12, "col": 12, "score": 0.9, "kind": "vessel"}}]  # fmt: skip
+    dets.write_text(json.dumps({"type": "FeatureCollection", "features": feats, "sitewatch": {"source": "Пирс.jpg", "detector": "sar-cfar"}}), encoding="utf-8")
+    labels = tmp_path / "Пирс.xml"
+    labels.write_text("<annotation><object><name>ship</name><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>20</xmax><ymax>14</ymax></bndbox></object></annotation>", encoding="utf-8")
+    scored = tmp_path / "s.csv"
+    assert _run("score", str(dets), str(labels), "--csv", str(scored), "--bom").exit_code == 0
+    r = cp1252.invoke(main, ["score", str(dets), str(labels), "--csv", "-", "--bom"])
+    assert r.exit_code == 0 and r.stdout_bytes == scored.read_bytes(), r.stdout_bytes[:40]

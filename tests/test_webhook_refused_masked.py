@@ -26,6 +26,11 @@ REFUSED = [
     ("prod-01.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=tok3n",
      "prod-01.westus.logic.azure.com/workflows/***?***"),
     ("https://discord.com:bad/tok3n", "https://discord.com:bad/***"),
+    # The // forgotten, the URL pasted with its key, a Windows user's backslashes (and urllib's words on its port):
+    ("https:hooks.slack.com/services/T0/B0/tok3n", "https:hooks.slack.com/services/***"),
+    ("webhook=hooks.slack.com/services/T0/B0/tok3n", "webhook=hooks.slack.com/services/***"),
+    ("https:\\\\hooks.slack.com\\services\\T0\\B0\\tok3n", "https:\\\\hooks.slack.com/services/***"),
+    ("https://hooks.slack.com:x\\services\\T0\\B0\\tok3n", "https://hooks.slack.com:x/services/***"),
 ]
 
 

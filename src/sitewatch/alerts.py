@@ -36,7 +36,7 @@ from .analysis.occupancy import (
     build_timeline,
     read_site_records,
 )
-from .config import webhook_value_shown
+from .config import masked_value, webhook_value_shown
 from .errors import InputError
 from .model import Detection, Observation, Site, iso_utc
 from .store import Store
@@ -476,7 +476,9 @@ def check_webhook_url(url: str) -> str:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
-        raise InputError(f"webhook {webhook_value_shown(url)!r}: not a URL ({exc}); {hint}") from None
+        # (urllib quotes the port it could not read, "as 'x\\services\\T0\\…'": with a chat webhook's secret in it)
+        why = str(exc) if webhook_value_shown(url) == masked_value(url, user_shown=False) else str(exc).partition(" as '")[0]
+        raise InputError(f"webhook {webhook_value_shown(url)!r}: not a URL ({why}); {hint}") from None
     if not parts.hostname:
         raise InputError(f"webhook {webhook_value_shown(url)!r}: no host in it; {hint}")
     return url

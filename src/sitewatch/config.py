@@ -215,7 +215,9 @@ def masked_value(value: str, *, user_shown: bool = True) -> str:
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", value, flags=re.IGNORECASE)
 
 
-_CHAT_URL = re.compile(rf"(?:^|[\s/@])(?:{CHAT_HOST_PATTERN})\.?(?::[^/?#\s]*)?(?P<tail>[/?#].*)$", re.IGNORECASE | re.DOTALL)
+# The host after anything no host name holds (``https:hooks…`` without its //, ``webhook=hooks…`` pasted with its
+# key), its path after / or \\ (a Windows user's): the secret is masked in those too.
+_CHAT_URL = re.compile(rf"(?:^|[^a-z0-9.-])(?:{CHAT_HOST_PATTERN})\.?(?::[^/\\?#\s]*)?(?P<tail>[/\\?#].*)$", re.IGNORECASE | re.DOTALL)
 
 
 def webhook_value_shown(value: str) -> str:
@@ -230,7 +232,7 @@ def webhook_value_shown(value: str) -> str:
         return shown
     tail = found["tail"]
     path = re.split(r"[?#]", tail, maxsplit=1)[0]
-    first, _, more = path.lstrip("/").partition("/")
+    first, _, more = path.replace("\\", "/").lstrip("/").partition("/")
     masked = ("/" + first + "/***" if more.strip("/") else "/***") if first else ""
     if len(path) < len(tail):
         masked += tail[len(path)] + "***"  # the query (a Teams workflow's sig=) or a fragment

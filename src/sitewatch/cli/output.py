@@ -30,13 +30,13 @@ def json_text(doc: Any, **dumps: Any) -> str:
     return json.dumps(doc, ensure_ascii=False, **dumps)
 
 
-def echo_utf8(text: str) -> None:
-    """Print ``text`` (and a newline) on standard output as UTF-8, whatever its encoding.
+def echo_utf8(text: str, *, nl: bool = True) -> None:
+    """Print ``text`` (and a newline, unless not ``nl``) on standard output as UTF-8, whatever its encoding.
 
     JSON is UTF-8 (RFC 8259). On Windows, output redirected to a file or a pipe is in the ANSI code page
     (cp1252 on most machines), which lacks Cyrillic and CJK names and would write é as a byte no JSON reader
     takes: there the UTF-8 bytes go to the stream's buffer, so ``sitewatch sites list --json > sites.json``
-    is the same file on every system.
+    is the same file on every system. A CSV too (``--csv -``): the bytes its file would hold, a ``--bom`` mark first.
     """
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
@@ -44,9 +44,9 @@ def echo_utf8(text: str) -> None:
     except LookupError:
         utf8 = False
     if utf8:
-        click.echo(text)
+        click.echo(text, nl=nl)
     else:
-        click.echo((text + "\n").encode("utf-8"), nl=False)
+        click.echo((text + ("\n" if nl else "")).encode("utf-8"), nl=False)
 
 
 def echo_json(doc: Any, **dumps: Any) -> None:

@@ -15,7 +15,7 @@ from .options import (
     json_option,
     named_out,
 )
-from .output import echo_json
+from .output import echo_json, echo_utf8
 
 SCORE_CSV_COLUMNS = (
     "image", "detections", "labels", "detector", "tp", "fp", "fn", "precision", "recall", "f1",
@@ -122,7 +122,7 @@ def command(
     if csv_path is not None:
         text = with_bom(_csv_text(rows, counts), bom)
         if csv_path == "-":
-            click.echo(text, nl=False)
+            echo_utf8(text, nl=False)  # the file's bytes, --bom's mark with them, on any output's encoding
         else:
             click.echo(f"wrote {write_text_atomic(Path(csv_path), text)}", err=True)
     if as_json:

@@ -177,7 +177,7 @@ def command(
     if json_path == "-":
         echo_utf8(timeline_to_json(tl))
     elif csv_path == "-":
-        click.echo(with_bom(timeline_to_csv(tl), bom), nl=False)
+        echo_utf8(with_bom(timeline_to_csv(tl), bom), nl=False)
     else:
         _print(tl, date_zone(utc_offset), show_all)
     for path in written:
@@ -212,7 +212,7 @@ def _several(ws: Workspace, ids: list[str], params: TimelineParams, json_path: s
     if json_path == "-":
         echo_utf8(_sites_json(timelines))
     elif csv_path == "-":
-        click.echo(with_bom(_sites_csv(timelines), bom), nl=False)
+        echo_utf8(with_bom(_sites_csv(timelines), bom), nl=False)
     elif not timelines:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import time
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from ..model import Observation
 from ..store import Store
-from ..workspace import Workspace
+from ..workspace import ARCHIVE_DIR, Workspace
 
 __all__ = [
     "UNRECORDED_MIN_AGE_S", "Removal", "observation_files", "plan_removal", "remove_observations", "remove_unrecorded",
@@ -136,22 +137,43 @@ def remove_observations(ws: Workspace, store: Store, observation_ids: Sequence[s
     return Removal(tuple(removed), plan.detections, plan.change_pairs, plan.changes, files), failed
 
 
-def _recorded_stems(ws: Workspace, store: Store, site_id: str) -> set[str]:
+def _recorded_stems(store: Store, site_id: str) -> set[str]:
     """The stems of the COGs in a site's archive folder that an observation names (the site's, or another's whose
-    path lies there: one file under two ids). Only the ``path`` column is read, not a site's years of provenance."""
-    folder = ws.archive / site_id
-    prefix = f"{folder.relative_to(ws.root).as_posix()}/"
-    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR substr(path, 1, ?) = ?", (site_id, len(prefix), prefix))
-    # (plain strings: a Path a row is thousands of objects a run for a site of years)
-    names = (str(r[0])[len(prefix):] for r in rows if str(r[0]).startswith(prefix))
-    return {n.rpartition(".")[0] or n for n in names if "/" not in n}
+    path lies there: one file under two ids), in lower case. Only the ``path`` column is read, not a site's years of
+    provenance. A row is taken to name a file of the folder whenever its path ends in ``SITE/NAME``, however it is
+    written: relative (``archive/SITE/NAME.tif``, the usual), with ``./`` or ``//``, absolute (this workspace's folder
+    or its link's target, or another's it was moved from), with ``\\`` or in other case (a Windows or macOS member's,
+    on a disk that ignores case): the file is kept, the safe side."""
+    # (lower(path) LIKE: a row of another site naming a file here in other case or by an absolute path is read too;
+    # the '_' of an id matches any character, more rows read, none missed)
+    rows = store.execute("SELECT path FROM observations WHERE site_id = ? OR lower(path) LIKE ?", (site_id, f"%{site_id}%"))
+    usual, folder = f"{ARCHIVE_DIR}/{site_id}/", site_id.casefold()
+    stems: set[str] = set()
+    for r in rows:
+        # (plain strings: a Path a row is thousands of objects a run for a site of years)
+        path = str(r[0])
+        name = path[len(usual):]
+        if not path.startswith(usual) or "/" in name or "\\" in name:  # (the usual form read as it is)
+            parts = posixpath.normpath(path.replace("\\", "/")).casefold().split("/")
+            if len(parts) < 2 or parts[-2] != folder:
+                continue
+            name = parts[-1]
+        stems.add((name.rpartition(".")[0] or name).casefold())
+    return stems
 
 
 def _named(name: str, stems: set[str]) -> bool:
     """Whether the file ``name`` is a recorded COG (``STEM.tif``) or a sidecar archived beside one, named after it
-    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`); a sidecar of a recorded COG that its row
-    does not name is kept too, which is the safe side."""
-    return any(name[:i] in stems for i, c in enumerate(name) if c == ".")
+    (``STEM.stac.json``, ``STEM.truth.geojson``: :func:`observation_files`), in any case; a sidecar of a recorded COG
+    that its row does not name is kept too, which is the safe side."""
+    name = name.casefold()
+    return name in stems or any(name[:i] in stems for i, c in enumerate(name) if c == ".")
+
+
+def _in_workspace(ws: Workspace, folder: Path) -> bool:
+    """Whether ``folder``, every link followed, lies inside the workspace's folder (every link followed too: a
+    workspace opened through a link is its own still)."""
+    return Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(ws.root))
 
 
 def _left_alone_since(path: Path, now: float, min_age_s: float) -> bool:
@@ -177,7 +199,11 @@ def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: f
     between its rename and its row then. A file no marker names is never deleted, even when no row names it: it is
     another database's (a workspace switched with ``init --store URL --replace``, whose COGs stay beside the new
     one's). A marker whose file a row names, or which names no file, is removed once as old. The folder is listed
-    first, outside any transaction: with no marker (the usual case) no row is read and no lock is taken."""
+    first, outside any transaction: with no marker (the usual case) no row is read and no lock is taken. Nothing is
+    removed when the folder is reached through a symlink out of the workspace (``archive/`` or the site's folder on
+    another disk): a copy of the workspace (``cp -a`` copies the link) writes into the same folder, its COGs recorded
+    in its own database, under its own lock, and on a network disk whose clock runs behind a file it is committing
+    would look 10 minutes old."""
     min_age_s = UNRECORDED_MIN_AGE_S if min_age_s is None else min_age_s
     folder = ws.archive / site_id
     try:
@@ -185,13 +211,13 @@ def remove_unrecorded(ws: Workspace, store: Store, site_id: str, *, min_age_s: f
             markers = [e.name for e in entries if e.name.startswith(".") and e.name.endswith(_MARKER_SUFFIX)]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if not markers:
+    if not markers or not _in_workspace(ws, folder):
         return []
     marked = {folder / m[1 : -len(_MARKER_SUFFIX)]: folder / m for m in markers}
     removed: list[Path] = []
     with store.transaction() as db:
         store._lock(db, f"site {site_id}")  # as commit_archived takes it: no other command's COG is mid-commit now
-        stems = _recorded_stems(ws, store, site_id)
+        stems = _recorded_stems(store, site_id)
         done: list[Path] = []
         for path, marker in marked.items():
             now = time.time()

@@ -83,8 +83,9 @@ class ChangePair:
     notes: tuple[str, ...] = ()
     """What the comparison left out that the reader should know (cloud an SCL band marks, cloud found by its shadow)."""
     cloud_left_out: tuple[Mapping[str, Any], ...] = ()
-    """How cloud was left out, one entry a test (``test``: ``SCL band`` or ``shadow twins``, and how much: ``left_out_fraction``
-    of the pixels both images hold; the shadow test also its ``clouds``, ``cloud_m2``, ``shadow_m2`` and ``refused``)."""
+    """How cloud was left out, one entry a test (``test``: ``SCL band`` or ``shadow twins``, and how much: ``left_out_fraction``,
+    of the compared grid for an SCL band, of the pixels both images hold for the shadow test, which also gives its ``clouds``,
+    ``cloud_m2``, ``shadow_m2`` and ``refused``, the bright patches without a shadow twin, compared)."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ kilometres). So a patch is taken for cloud only when, on one date:
 - and the same shape displaced along one azimuth by :attr:`~CloudTwinParams.min_shift_m` to
   :attr:`~CloudTwinParams.max_shift_m` falls on pixels darkened on the same date (a shadow:
   at most :attr:`~CloudTwinParams.dark_ratio` of the other date's brightness) for at least
-  :attr:`~CloudTwinParams.twin` of it, and more so by :attr:`~CloudTwinParams.contrast` than each quarter of a
-  ring around that twin is (a shadow has its cloud's shape; a roof matched to a wide dark change has not), the azimuth being the one the scene's bright patches and dark
-  pixels agree on best (all clouds of one scene throw their shadows one way).
+  :attr:`~CloudTwinParams.twin` of it, and more so by :attr:`~CloudTwinParams.contrast` than each quarter of
+  a ring around that twin is (a shadow has its cloud's shape; a roof matched to a wide dark change has not);
+  the azimuth is the one the scene's bright patches and dark pixels agree on best, within 15° (all clouds of
+  one scene throw their shadows one way). The sun's azimuth from a scene's metadata is not read: none of the
+  files change-image takes carries it.
 
 Before the dates are compared, the later date's brightness is put on the earlier's by the mode of their
 difference (band files read without a product's offset are 0.1 brighter throughout; most of the ground does
@@ -258,6 +260,7 @@ def cloud_twins(
     ring = (max(1, round(100.0 / pixel_m)), max(2, round(200.0 / pixel_m)))
     min_px = max(4, int(p.min_area_m2 / pixel_m**2))
     rng = np.random.default_rng(0)
+    bright_any = bright[0] | bright[1]
     for k in (0, 1):
         patches = ndimage.binary_opening(bright[k], iterations=open_px) if bright[k].any() else bright[k]
         az = _azimuth(patches, dark[k], pixel_m, p) if patches.any() else None
@@ -266,7 +269,6 @@ def cloud_twins(
             continue
         labels, count = ndimage.label(patches)
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        bright_any = bright[0] | bright[1]
         # Shifts within 15° of the scene's azimuth, a pixel (at least 10 m) apart along each, from the shortest to the longest.
         step = max(pixel_m, 10.0)
         r = np.arange(p.min_shift_m, p.max_shift_m + step, step) / pixel_m

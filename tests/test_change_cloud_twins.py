@@ -99,3 +99,23 @@ def test_change_image_leaves_out_cloud_found_by_its_shadow_without_an_scl_band(t
     # --no-cloud-test compares every pixel, as before: the cloud and its shadow read as change.
     off = json.loads(CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out), "--json", "--no-cloud-test"]).stdout)
     assert off["regions"] >= 2 and off["area_m2"] > summary["area_m2"] + 200_000 and off["compared_fraction"] == 1.0 and off["cloud_left_out"] == [] and off["notes"] == []
+
+
+def test_band_files_of_integer_dn_read_a_block_of_rows_at_a_time_are_tested_alike(tmp_path: Path) -> None:
+    # uint16 DN on one grid are read a block of rows at a time (change_image_rows), not whole: the same cloud is found.
+    t = Affine(PX, 0, 300_000.0, 0, -PX, 4_750_000.0)
+    dates = {}
+    for which, data in (("before", _ground(1)), ("after", _cloudy(_roofed(_ground(2))))):
+        folder = tmp_path / which
+        folder.mkdir()
+        for k, code in enumerate(("B02", "B03", "B04", "B08")):
+            write_tiff(folder / f"T53TNK_20240901T013000_{code}_10m.tif", np.clip(data[k : k + 1] * 10_000, 1, 65535).astype(np.uint16),
+                       crs=UTM, transform=t)  # fmt: skip
+        dates[which] = folder
+    out = tmp_path / "changes.geojson"
+    r = CliRunner().invoke(main, ["change-image", str(dates["before"]), str(dates["after"]), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["regions"] == 1 and summary["appeared"] == 1
+    (left,) = summary["cloud_left_out"]
+    assert left["clouds"] == 1 and left["cloud_m2"] == pytest.approx(160_000, rel=0.05)

@@ -403,7 +403,7 @@ def _shadow_twins_left_out(pair: ChangePair) -> tuple[ChangePair, str, dict[str,
         "test": "shadow twins", "clouds": tw.clouds, "cloud_m2": round(tw.cloud_px * p * p, 1), "shadow_m2": round(tw.shadow_px * p * p, 1),
         "left_out_fraction": round(share, 4), "refused": tw.refused,
     }  # fmt: skip
-    unmatched = (f"; {tw.refused} bright patch(es) new on one date without a shadow twin are compared (a new roof, bright ground)"
+    unmatched = (f"; {tw.refused} bright patch(es) new on one date without a shadow twin are compared (a new roof, bright ground, or a cloud whose shadow was not seen)"
                  if tw.refused else "")  # fmt: skip
     if not hidden:
         return pair, (f"no cloud found by its shadow{unmatched}" if tw.refused else ""), summary

@@ -81,7 +81,11 @@ class ChangePair:
     after_acquired: str | None = None
     """The same of the later image."""
     notes: tuple[str, ...] = ()
-    """What the comparison left out that the reader should know (cloud an SCL band marks)."""
+    """What the comparison left out that the reader should know (cloud an SCL band marks, cloud found by its shadow)."""
+    cloud_left_out: tuple[Mapping[str, Any], ...] = ()
+    """How cloud was left out, one entry a test (``test``: ``SCL band`` or ``shadow twins``, and how much: ``left_out_fraction``,
+    of the compared grid for an SCL band, of the pixels both images hold for the shadow test, which also gives its ``clouds``,
+    ``cloud_m2``, ``shadow_m2`` and ``refused``, the bright patches without a shadow twin, compared)."""
 
 
 @dataclass(frozen=True)
@@ -332,14 +336,19 @@ def _on_grid(r: _Raster, grid: Grid) -> NDArray[np.float32]:
 
 def read_change_pair(
     before: ImageSource, after: ImageSource, *, sensor: Sensor | None = None, pixel_size: float | None = None,
-    dn_scale: float | None = None, say: Callable[[str], None] | None = None,
+    dn_scale: float | None = None, say: Callable[[str], None] | None = None, cloud_test: bool = True,
 ) -> ChangePair:
     """The two images read and laid on one grid (module doc). Raises :class:`InputError` naming the image
     for a pair that cannot be compared: of two sensors, one georeferenced and one not, two chips of other
     sizes, or images that do not overlap; band files naming other bands on each date, naming the band and the
     date without it; two images whose ``SITEWATCH_ACQUIRED`` tags put BEFORE after AFTER. ``say`` is told the sensor chosen and why, when not given, as ``detect-image`` tells it
     (a colour picture reads as optical, a grey one, as SAR chips are stored, as SAR), and the band files
-    found in a folder."""
+    found in a folder.
+
+    Optical cloud and cloud shadow are left out as an SCL band in the files marks them; where a date has none,
+    as :func:`~sitewatch.change.cloud_twins.cloud_twins` finds them (a bright patch of one date with a darkened
+    twin of its shape beside it), unless ``cloud_test`` is False; :attr:`ChangePair.notes` and
+    :attr:`ChangePair.cloud_left_out` say how much."""
     b_date, a_date = _date(before, "before"), _date(after, "after")
     if b_date.bands and a_date.bands:
         _same_bands(b_date, a_date)
@@ -364,6 +373,7 @@ def read_change_pair(
     dated = {"simulated": b_sim or a_sim, "before_acquired": _iso(b_time), "after_acquired": _iso(a_time)}
     pair = _read_change_pair(b_date, a_date, kind, pixel_size, dn_scale)
     notes: tuple[str, ...] = ()
+    left_out: tuple[Mapping[str, Any], ...] = ()
     if masks:
         from .change_stage import CLOUD_MARGIN_M
 
@@ -371,7 +381,38 @@ def read_change_pair(
         pair = replace(pair, before=replace(pair.before, valid=valid), after=replace(pair.after, valid=valid))
         notes = (f"cloud, cloud shadow and no data as the SCL band of {' and '.join(d.label for d in masks)} marks them "
                  f"(widened by {CLOUD_MARGIN_M:g} m) are not compared, as `sitewatch change` leaves them out",)  # fmt: skip
-    return replace(pair, notes=notes, **dated)  # type: ignore[arg-type]
+        left_out = ({"test": "SCL band", "left_out_fraction": round(1.0 - float(valid.mean()), 4) if valid.size else 0.0},)
+    if kind == "optical" and cloud_test and len(masks) < 2:
+        pair, note, summary = _shadow_twins_left_out(pair)
+        notes += (note,) if note else ()
+        left_out += (summary,)
+    return replace(pair, notes=notes, cloud_left_out=left_out, **dated)  # type: ignore[arg-type]
+
+
+def _shadow_twins_left_out(pair: ChangePair) -> tuple[ChangePair, str, dict[str, Any]]:
+    """The pair with the cloud and shadow :func:`~sitewatch.change.cloud_twins.cloud_twins` finds left out (widened
+    as an SCL band's cloud is), a note saying how much (empty when it found nothing), and the same as data."""
+    from .change.cloud_twins import cloud_twins
+    from .change_stage import CLOUD_MARGIN_M
+
+    p = pair.pixel_size_m
+    tw = cloud_twins(pair.before.data, pair.after.data, pair.before.bands, p, valid=pair.before.valid, margin_m=CLOUD_MARGIN_M)
+    hidden = int(tw.hidden.sum())
+    share = hidden / tw.held_px if tw.held_px else 0.0
+    summary: dict[str, Any] = {
+        "test": "shadow twins", "clouds": tw.clouds, "cloud_m2": round(tw.cloud_px * p * p, 1), "shadow_m2": round(tw.shadow_px * p * p, 1),
+        "left_out_fraction": round(share, 4), "refused": tw.refused,
+    }  # fmt: skip
+    unmatched = (f"; {tw.refused} bright patch(es) new on one date without a shadow twin are compared (a new roof, bright ground, or a cloud whose shadow was not seen)"
+                 if tw.refused else "")  # fmt: skip
+    if not hidden:
+        return pair, (f"no cloud found by its shadow{unmatched}" if tw.refused else ""), summary
+    valid = ~tw.hidden if pair.before.valid is None else pair.before.valid & ~tw.hidden
+    pair = replace(pair, before=replace(pair.before, valid=valid), after=replace(pair.after, valid=valid))
+    note = (f"{tw.clouds} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside it): "
+            f"{tw.cloud_px * p * p:,.0f} m² of cloud and {tw.shadow_px * p * p:,.0f} m² of shadow, widened by {CLOUD_MARGIN_M:g} m, "
+            f"not compared ({share:.0%} of the pixels){unmatched}; --no-cloud-test compares them")  # fmt: skip
+    return pair, note, summary
 
 
 def _scl_valid(dates: Sequence[_Date], pair: ChangePair) -> NDArray[np.bool_]:
@@ -481,9 +522,10 @@ def _read_change_pair(b_date: _Date, a_date: _Date, kind: Sensor, pixel_size: fl
 def change_images(
     before: ImageSource, after: ImageSource, *, sensor: Sensor | None = None, pixel_size: float | None = None, dn_scale: float | None = None,
     min_area_m2: float = 200.0, cover_classes: int = COVER_CLASSES, say: Callable[[str], None] | None = None, learned: bool = True,
+    cloud_test: bool = True,
 ) -> tuple[ChangePair, ChangeResult]:  # fmt: skip
     """The pair (:func:`read_change_pair`) and what :func:`~sitewatch.change.detect_changes` finds in it."""
-    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, say=say)
+    pair = read_change_pair(before, after, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, say=say, cloud_test=cloud_test)
     return pair, detect_changes(pair.before, pair.after, min_area_m2=min_area_m2, classes=cover_classes, learned=learned)
 
 
@@ -521,6 +563,7 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
         "parameters": result.parameters, "pixel_size_m": pair.pixel_size_m, "sitewatch": __version__,
         "compared_on": pair.before.grid.crs if pair.georeferenced else "pixels, as given",
         "warped": list(pair.warped), "simulated": pair.simulated, "notes": list(pair.notes),
+        "cloud_left_out": [dict(c) for c in pair.cloud_left_out],
     }  # fmt: skip
     meta |= {k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v}
     meta |= {k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v}

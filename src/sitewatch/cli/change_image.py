@@ -53,6 +53,9 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 @click.option("--cover-classes", type=click.IntRange(min=0, max=32), default=COVER_CLASSES, show_default=True, metavar="N",
               help="Optical: spectral classes of the earlier image whose own common change each pixel must also differ from (as `change`).")  # fmt: skip
 @learned_option
+@click.option("--cloud-test/--no-cloud-test", default=True, show_default=True,
+              help="Optical files without an SCL band: leave out cloud found by its shadow (bright on one date only, with a darkened "
+                   "twin of its shape 100 m to 5 km beside it) and that shadow, widened by 100 m (README).")  # fmt: skip
 @click.option("--mask", "mask", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=_mask_out,
               help="Also write the changed pixels (255) on the earlier image's own pixels: a GeoTIFF (.tif) or PNG (.png), to score against a change map drawn on it.")  # fmt: skip
 @json_summary_option
@@ -61,7 +64,7 @@ def _mask_out(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def command(
     ctx: click.Context, before: Path | None, after: Path | None, before_bands: tuple[str, ...], after_bands: tuple[str, ...], out: Path,
     sensor: str | None, pixel_size: float | None, dn_scale: float | None, min_area_m2: float, cover_classes: int, learned: bool,
-    mask: Path | None, as_json: bool,
+    cloud_test: bool, mask: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Regions that appeared, disappeared or altered from BEFORE to AFTER, two images of one place
     and one sensor (GeoTIFF, PNG or JPEG files, or folders of band files), compared as
@@ -100,6 +103,7 @@ def command(
     refuse_input_as_out(mask, [p for p in inputs if isinstance(p, Path)], "--mask")
     pair, result = change_images(
         *dates, sensor=sensor, pixel_size=pixel_size, dn_scale=dn_scale, min_area_m2=min_area_m2, cover_classes=cover_classes, learned=learned,  # type: ignore[arg-type]
+        cloud_test=cloud_test,
         say=None if is_quiet() or as_json else lambda line: click.echo(line, err=True),
     )  # fmt: skip
     write_geojson(change_pair_geojson(pair, result), out)
@@ -115,6 +119,7 @@ def command(
             "sensor": result.sensor, "method": f"{result.method} {result.method_version}", "regions": len(result.regions),
             **counts, "area_m2": round(result.area_m2, 1), "compared_fraction": result.compared_fraction,
             "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped), "simulated": pair.simulated, "notes": list(pair.notes),
+            "cloud_left_out": [dict(c) for c in pair.cloud_left_out],
             **{k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v},
             **{k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v},
         })  # fmt: skip

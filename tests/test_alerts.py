@@ -535,6 +535,8 @@ def test_a_chat_webhook_gets_a_message_in_its_own_shape(
         text = got[key]
     assert event["what"].startswith("SIMULATED imagery") and event["what"] in text and "[ls]" in text
     assert event["event_id"] in text and "dunai/dunai-2024-10-17" in text
+    # The archived image a colleague opens: the terminal's line and the JSON named it, the chat message did not.
+    assert event["images"] and all(image in text for image in event["images"]), text
 
 
 def test_auto_takes_the_shape_from_a_chat_services_host_and_keeps_json_for_any_other() -> None:

@@ -276,3 +276,54 @@ def test_a_disk_with_less_room_than_the_file_counts_as_full(monkeypatch: pytest.
     monkeypatch.setattr(files, "_room_left", lambda path: 1000)
     assert files.why_not_written(gdal, Path("x.tif")) == "No space left on device"
     assert files.why_not_written(OSError(errno.EACCES, "Permission denied"), Path("x.tif")) == "Permission denied"
+
+
+def _ingest_one(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A workspace with the tiny site and a small SAR image to ingest into it: (workspace, image, site id)."""
+    site = tiny_site()
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    data = np.random.default_rng(0).gamma(4.5, 0.01 / 4.5, (260, 220)).astype("float32")
+    src = write_tiff(tmp_path / "a_20241017.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                     descriptions=["VV"], tags={"SITEWATCH_ACQUIRED": "2024-10-17T09:30:00Z"})  # fmt: skip
+    return ws.root, src, site.id
+
+
+@needs_dev_full
+def test_a_cog_that_fills_the_disk_with_the_pixels_room_left_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The COG driver needs the pixels' room twice (a temporary GeoTIFF, then the COG) and gives the first back
+    before it raises: the demo's import on a 60 MB disk stopped at its third 17 MB image with 28 MB free, and said
+    GDAL's "Unknown GDAL Error" (then blamed a `sites remove`), not that the disk was full."""
+    import sitewatch.ingest.archive as archive
+
+    root, src, site_id = _ingest_one(tmp_path)
+    pixels = 171 * 228 * 4  # the tiny site's grid of one float32 band, as archived
+    monkeypatch.setattr(files, "_FULL_BELOW", 0)
+    monkeypatch.setattr(files, "_room_left", lambda path: pixels * 3 // 2)  # more than the pixels, less than twice
+    full = tmp_path / "full.tif"
+    full.symlink_to("/dev/full")
+    monkeypatch.setattr(archive, "partial_path", lambda final, owner=None: full)
+    res = CliRunner().invoke(main, ["-q", "ingest", site_id, str(src), "-w", str(root)])
+    assert res.exit_code == 1, res.output
+    assert "cannot write it into the archive (No space left on device)" in res.output, res.output
+
+
+def test_a_full_disk_that_gdal_calls_an_unknown_error_blames_no_site_removal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A COG write that fails on a full disk as rasterio's SystemError "Unknown GDAL Error" (the demo's import on a
+    60 MB disk) ended "the file being written was removed … meanwhile: was the site removed (`sitewatch sites remove
+    dunai --with-observations`) while this ran?": the partial file was looked for after it had been discarded
+    itself, so it was always gone."""
+    import sitewatch.ingest.archive as archive
+
+    root, src, site_id = _ingest_one(tmp_path)
+
+    def unknown_gdal_error(path: Path) -> str:
+        raise SystemError("Unknown GDAL Error")
+
+    monkeypatch.setattr(archive, "sha256_file", unknown_gdal_error)  # the partial COG is there, as written
+    monkeypatch.setattr(files, "_room_left", lambda path: 0)
+    res = CliRunner().invoke(main, ["-q", "ingest", site_id, str(src), "-w", str(root)])
+    assert res.exit_code == 1, res.output
+    assert "cannot write it into the archive (No space left on device)" in res.output, res.output
+    assert "was the site removed" not in res.output
+    assert [p for p in (root / "archive" / site_id).iterdir()] == []

@@ -228,3 +228,49 @@ def test_the_readme_oscd_commands_run_on_both_layouts_as_written(tmp_path: Path,
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 0, (command, res.output)
         assert Path("abudhabi.geojson").is_file() and Path("abudhabi.tif").is_file()
+
+
+def _readme_daily_script() -> str:
+    """The daily job's script of README's "Running it every day" (the ``sh`` block that starts ``#!/bin/sh``)."""
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S) if "daily.sh" in b]
+    scripts = [b for b in blocks if b.startswith("#!/bin/sh")]
+    assert len(scripts) == 1
+    return scripts[0]
+
+
+def test_the_readme_daily_script_runs_from_cron(tmp_path: Path) -> None:
+    """README's daily.sh, run as cron runs it (``PATH=/usr/bin:/bin``, no HOME, no TERM, stdin not a
+    terminal, another working directory) in a workspace with no image yet, runs every step and exits 0.
+    It called `sitewatch` from cron's PATH, where a pip-installed sitewatch is not: `sitewatch: not
+    found` every day and no alert checked. It also ran no `change`, so rules of kind `change` (the
+    demo's `dunai-large-change`) never fired from the daily job."""
+    import os
+    import subprocess
+    import sys
+
+    script = _readme_daily_script()
+    assert re.search(r"^sitewatch -q change\b", script, re.M), "the daily job stores no change pairs"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "sitewatch"
+    src = str(PACKAGE.parent)
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={src} exec {sys.executable} -m sitewatch "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    workspace = tmp_path / "ports"
+    from click.testing import CliRunner
+
+    from sitewatch.cli import main
+
+    assert CliRunner().invoke(main, ["-q", "init", str(workspace)]).exit_code == 0
+    (workspace / "incoming").mkdir()
+    (workspace / "alerts.yaml").write_text("rules: []\n", encoding="utf-8")
+    daily = tmp_path / "daily.sh"
+    daily.write_text(script.replace("/data/ports", str(workspace)).replace("/opt/sitewatch/bin", str(bin_dir)), encoding="utf-8")
+    daily.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C"}
+    done = subprocess.run([str(daily)], cwd="/", env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert "not found" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "0 new events of 0 from 0 rules" in done.stderr
+    assert done.stdout.count("no site has observations") == 2  # detect and change ran
+    assert not os.path.exists(workspace / "alerts.jsonl") or (workspace / "alerts.jsonl").read_text() == ""

@@ -506,7 +506,7 @@ def test_read_only_store_refuses_writes_and_other_schemas(ws: Workspace, tmp_pat
 
 def test_serve_binds_localhost_by_default(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    def serve_app(app: Any, host: str, port: int, on_listening: Any) -> None:
+    def serve_app(app: Any, host: str, port: int, log_level: str, on_listening: Any) -> None:
         calls.append((host, port))
         on_listening()
 
@@ -518,6 +518,20 @@ def test_serve_binds_localhost_by_default(ws: Workspace, monkeypatch: pytest.Mon
     assert calls[-1] == ("0.0.0.0", 8123) and "anyone who can reach this machine" in res.output
     res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--host", "::1", "--port", "8123"])
     assert calls[-1] == ("::1", 8123) and "http://[::1]:8123/" in res.output  # a URL the browser opens
+
+
+def test_quiet_serve_logs_no_line_a_request(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sitewatch -q serve` (a systemd service's, logging to the journal) still logged uvicorn's INFO line for every
+    request (`"GET /sites/dunai HTTP/1.1" 200 OK`): -q is "only errors in the log"."""
+    levels = []
+
+    def serve_app(app: Any, host: str, port: int, log_level: str = "info", on_listening: Any = None) -> None:
+        levels.append(log_level)
+
+    monkeypatch.setattr("sitewatch.web.serve_app", serve_app)
+    assert CliRunner().invoke(main, ["-q", "serve", "-w", str(ws.root)]).exit_code == 0
+    assert CliRunner().invoke(main, ["serve", "-w", str(ws.root)]).exit_code == 0
+    assert levels == ["error", "info"]
 
 
 def test_serve_without_the_web_extra_says_what_to_install(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

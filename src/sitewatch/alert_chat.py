@@ -67,6 +67,9 @@ def _facts(event: Mapping[str, Any]) -> list[tuple[str, str]]:
              ("image acquired", str(event.get("acquired", "")))]  # fmt: skip
     if event.get("observations"):
         facts.append(("rests on", ", ".join(str(o) for o in event["observations"])))
+    if event.get("images"):
+        # The archived files, under the workspace: what a colleague opens (the observation id alone needs `show`).
+        facts.append(("images", ", ".join(str(i) for i in event["images"])))
     facts.append(("event", str(event.get("event_id", ""))))
     return facts
 

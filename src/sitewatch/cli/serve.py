@@ -52,4 +52,6 @@ def command(
     # Said once the port is known to be free: a busy one printed this URL first, another program's (another
     # workspace's dashboard), then the error.
     said = f"sitewatch dashboard of {Path(workspace).expanduser().resolve()} at http://{url_host}:{port}/ (Ctrl-C to stop)"
-    serve_app(app, host, port, on_listening=lambda: click.echo(said))
+    # -q (a systemd service's, a cron job's): uvicorn's errors only, not a line for every page a colleague reads.
+    quiet = bool((click.get_current_context().find_root().obj or {}).get("quiet"))
+    serve_app(app, host, port, log_level="error" if quiet else "info", on_listening=lambda: click.echo(said))

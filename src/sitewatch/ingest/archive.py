@@ -37,7 +37,7 @@ from ..errors import (
     SiteError,
     SitewatchError,
 )
-from ..files import owner_running, partial_path, why_not_written
+from ..files import NO_SPACE, owner_running, partial_path, why_not_written
 from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
@@ -416,14 +416,19 @@ def archive_observation(
             where = exc.filename2 or exc.filename
             why = exc.strerror + (f": {finals.get(str(where), where)}" if where else "")
         else:
-            why = why_not_written(exc, tmp, size=data.nbytes)  # (the pixels uncompressed: the most a COG takes)
+            # The COG driver writes the pixels twice, a temporary GeoTIFF with its overviews and then the COG beside
+            # it, and gives the first's room back before it raises: a disk that filled had the pixels' room left
+            # again (a 17 MB image of the demo, 28 MB free after it failed at 60 MB), and the reason was GDAL's.
+            why = why_not_written(exc, tmp, size=2 * data.nbytes)
+        # Told before the partial file is discarded, which removes it: afterwards it is gone whatever happened.
+        gone = not tmp.exists()
         _discard(written)
         if (broken := ws.archive_link_broken()) is not None:
             why = broken
         elif folder.is_dir() and not _writable(folder):
             # GDAL says only "Attempt to create new tiff file … failed": say which folder, and what to do.
             why = f"{folder} is read-only (a read-only disk or workspace?): make it writable, or use a copy of the workspace"
-        elif isinstance(exc, FileNotFoundError | SystemError) and not tmp.exists():
+        elif isinstance(exc, FileNotFoundError | SystemError) and gone and why != NO_SPACE:
             # Its own partial file gone while it was written: the folder went (GDAL's "Unknown GDAL Error", or
             # "No such file or directory" for the partial name), the work of another command.
             why += (f"; the file being written was removed from {folder} meanwhile: was the site removed "

@@ -702,6 +702,23 @@ def test_a_yaml_error_names_the_lines_as_an_editor_shows_them(tmp_path: Path) ->
                               "scanning a quoted scalar at line 3, column 11: 'text: \"unclosed')")
 
 
+def test_a_yaml_error_quotes_at_most_80_characters_of_its_line_and_places_a_bad_character(tmp_path: Path) -> None:
+    # A claims file on one line (JSON written by a script) was quoted whole in the message; a form feed was
+    # "not allowed in "<unicode string>", position 5", a character count rather than a line and column.
+    path = tmp_path / "c.yaml"
+    path.write_text('{"claims": [{"id": "a", "text": "' + "x" * 5000 + '" "sites": [dunai]}]}\n', encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_claims(path)
+    assert len(str(err.value)) < 400, str(err.value)
+    assert "but got '<scalar>' at line 1, column 5036: '…" + "x" * 59 + '" "sites": [dunai]}]}\'; ' in str(err.value)
+    assert "while parsing a flow mapping at line 1, column 13: '{\"claims\": [{\"id\": \"a\", \"text\": \"xxx" in str(err.value)
+    path.write_text("claims:\n  - id: a\x0cb\n", encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_claims(path)
+    assert str(err.value) == (f"{path}: not valid YAML (unacceptable character #x000c (special characters are not "
+                              "allowed) at line 2, column 10)")
+
+
 WEST = Berth("pier-west", LineString([(LON - 0.002, LAT - 0.003), (LON - 0.002, LAT + 0.002)]), "Pier, west face")
 
 

@@ -231,6 +231,22 @@ def test_a_gzip_file_or_a_zip_of_one_csv_is_read_as_downloaded(tmp_path: Path) -
         read_ais([cut])
 
 
+@pytest.mark.parametrize(("piece", "times", "what"), [("0,", 20_000_000, "longer than 4,096 characters"), (",0", 300, "of more than 256 fields")],
+                         ids=["long-line", "many-fields"])  # fmt: skip
+def test_a_gzip_that_unpacks_to_a_huge_line_is_refused_as_read_not_held_whole(tmp_path: Path, piece: str, times: int, what: str) -> None:
+    row = piece * times
+    # A 40 kB gzip of one 40 MB line of "0,0,0…" took 250 MB as one row read whole (a 1 MB one gigabytes): a
+    # damaged download or a zip bomb could take the machine's memory. Now line 2 is refused as it is read.
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(gzip.compress(("mmsi,time,lat,lon\n" + row + "\n").encode(), compresslevel=9))
+    with pytest.raises(InputError, match=rf"bomb\.csv\.gz: not an AIS CSV: line 2 is {what}, as no AIS file's is"):
+        read_ais([bomb])
+    # A header line too long is refused the same way, not read whole to find its separator.
+    bomb.write_bytes(gzip.compress(("mmsi,time,lat,lon" + "x" * 20_000_000 + "\n").encode(), compresslevel=9))
+    with pytest.raises(InputError, match=r"line 1 is longer than 4,096 characters"):
+        read_ais([bomb])
+
+
 def test_an_aishub_export_is_read_with_its_gmt_times_and_its_size_from_a_b_c_d(tmp_path: Path) -> None:
     # AISHub's human-readable CSV (VesselFinder's has the same A, B, C, D): times '2024-10-17 09:30:00 GMT' and
     # the size as the antenna's distances. Was: refused, "no time could be read in its 'TIME' column"; and with

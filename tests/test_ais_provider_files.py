@@ -157,6 +157,25 @@ def test_a_vessel_whose_reports_are_too_far_apart_to_place_is_named_not_left_sil
     assert "MMSI 273111111 NIKOLAY" in html.read_text(encoding="utf-8")
 
 
+def test_an_unplaced_vessel_whose_near_report_has_no_speed_is_not_said_to_have_none_near(world: Path, tmp_path: Path) -> None:
+    # A file without SOG (mmsi,time,lat,lon): the report 2 min before the 21:00 image is within reach of it but
+    # has no speed to carry the ship to the image's time. The line said "none within 3 min of it", which was false.
+    ship = _wgs(3, 4)
+    for times, said in [
+        (("20:43", "20:58", "21:09"), "reports 2 min before and 9 min after the image, 11 min apart (over --max-gap-min 10)"),
+        (("20:43", "20:58"), "last report 2 min before the image, none on the other side within 10 min"),
+    ]:
+        rows = ["mmsi,time,lat,lon,name"]
+        rows += [f"273111111,2024-10-17T{t}:00Z,{ship[1]:.6f},{ship[0]:.6f},NIKOLAY" for t in times]
+        ais = _write(tmp_path / "nosog.csv", "\n".join(rows) + "\n")
+        res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world)])
+        assert res.exit_code == 0, res.output
+        line = " ".join(res.output.split())
+        assert f"unplaced MMSI 273111111 NIKOLAY at lat 42.88004, lon 132.33803: {said}" in line, line
+        assert "within 3 min of it" not in line, line
+        assert "and its report 2 min from the image gives no speed or course (SOG, COG) to carry it to the image's time" in line, line
+
+
 def _thinned(path: Path) -> Path:
     ship = _wgs(3, 4)
     rows = ["mmsi,time,lat,lon,sog,name"]

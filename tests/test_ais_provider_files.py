@@ -157,6 +157,25 @@ def test_a_vessel_whose_reports_are_too_far_apart_to_place_is_named_not_left_sil
     assert "MMSI 273111111 NIKOLAY" in html.read_text(encoding="utf-8")
 
 
+def test_an_unplaced_vessel_whose_near_report_has_no_speed_is_not_said_to_have_none_near(world: Path, tmp_path: Path) -> None:
+    # A file without SOG (mmsi,time,lat,lon): the report 2 min before the 21:00 image is within reach of it but
+    # has no speed to carry the ship to the image's time. The line said "none within 3 min of it", which was false.
+    ship = _wgs(3, 4)
+    for times, said in [
+        (("20:43", "20:58", "21:09"), "reports 2 min before and 9 min after the image, 11 min apart (over --max-gap-min 10)"),
+        (("20:43", "20:58"), "last report 2 min before the image, none on the other side within 10 min"),
+    ]:
+        rows = ["mmsi,time,lat,lon,name"]
+        rows += [f"273111111,2024-10-17T{t}:00Z,{ship[1]:.6f},{ship[0]:.6f},NIKOLAY" for t in times]
+        ais = _write(tmp_path / "nosog.csv", "\n".join(rows) + "\n")
+        res = CliRunner().invoke(main, ["ais", "dunai", "--ais", str(ais), "-w", str(world)])
+        assert res.exit_code == 0, res.output
+        line = " ".join(res.output.split())
+        assert f"unplaced MMSI 273111111 NIKOLAY at lat 42.88004, lon 132.33803: {said}" in line, line
+        assert "within 3 min of it" not in line, line
+        assert "and its report 2 min from the image gives no speed or course (SOG, COG) to carry it to the image's time" in line, line
+
+
 def _thinned(path: Path) -> Path:
     ship = _wgs(3, 4)
     rows = ["mmsi,time,lat,lon,sog,name"]
@@ -229,6 +248,22 @@ def test_a_gzip_file_or_a_zip_of_one_csv_is_read_as_downloaded(tmp_path: Path) -
     cut.write_bytes(gzip.compress((text * 2000).encode())[:500])
     with pytest.raises(InputError, match=r"cut\.csv\.gz: is compressed \(gzip or zip\) but cannot be unpacked"):
         read_ais([cut])
+
+
+@pytest.mark.parametrize(("piece", "times", "what"), [("0,", 20_000_000, "longer than 4,096 characters"), (",0", 300, "of more than 256 fields")],
+                         ids=["long-line", "many-fields"])  # fmt: skip
+def test_a_gzip_that_unpacks_to_a_huge_line_is_refused_as_read_not_held_whole(tmp_path: Path, piece: str, times: int, what: str) -> None:
+    row = piece * times
+    # A 40 kB gzip of one 40 MB line of "0,0,0…" took 250 MB as one row read whole (a 1 MB one gigabytes): a
+    # damaged download or a zip bomb could take the machine's memory. Now line 2 is refused as it is read.
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(gzip.compress(("mmsi,time,lat,lon\n" + row + "\n").encode(), compresslevel=9))
+    with pytest.raises(InputError, match=rf"bomb\.csv\.gz: not an AIS CSV: line 2 is {what}, as no AIS file's is"):
+        read_ais([bomb])
+    # A header line too long is refused the same way, not read whole to find its separator.
+    bomb.write_bytes(gzip.compress(("mmsi,time,lat,lon" + "x" * 20_000_000 + "\n").encode(), compresslevel=9))
+    with pytest.raises(InputError, match=r"line 1 is longer than 4,096 characters"):
+        read_ais([bomb])
 
 
 def test_an_aishub_export_is_read_with_its_gmt_times_and_its_size_from_a_b_c_d(tmp_path: Path) -> None:

@@ -111,6 +111,11 @@ def test_arrival_fires_for_a_landing_ship_at_the_pier_and_not_for_other_sizes_or
     (d,) = _events(store, {"id": "gone", "kind": "departure", "sites": ["dunai"], "vessel_class": "ropucha"})
     assert d.date == date(2024, 10, 18) and d.observation_ids == ("dunai/dunai-2024-10-17",)
     assert not _events(store, {"id": "gone-small", "kind": "departure", "sites": ["dunai"], "max_length_m": 50})
+    # A class as articles (and claims files) write it: "Ropucha-class" was refused as naming no class, though a
+    # claim took it; an alert rule now reads class names as claims do.
+    for written in ("Ropucha-class", "Ropucha class landing ship", "Project 775 landing ship"):
+        (e,) = _events(store, {"id": "gone", "kind": "departure", "sites": ["dunai"], "vessel_class": written})
+        assert e.date == d.date, written
 
 
 def test_object_fires_on_a_crane_beside_a_vessel_and_not_without_one(ws: tuple[Path, Store]) -> None:
@@ -180,6 +185,8 @@ def test_link_fires_from_one_site_to_the_other_and_not_back(ws: tuple[Path, Stor
         ({"id": "f", "kind": "vessel_count", "sites": ["dunai"]}, "rule 'f': above / below"),
         ({"id": "g", "kind": "arrival", "sites": ["dunai"], "min_lenght_m": 90}, "rule 'g': min_lenght_m: not a field"),
         ({"id": "h", "kind": "arrival", "sites": ["dunai"], "vessel_class": "frigate"}, "rule 'h': vessel_class: 'frigate'"),
+        ({"id": "h2", "kind": "arrival", "sites": ["dunai"], "vessel_class": "Aligator-class"},
+         "rule 'h2': vessel_class: 'Aligator-class' names no class of the catalogue (did you mean 'Alligator/Tapir"),
         ({"id": "i", "kind": "change", "sites": ["dunai"], "min_area_m2": "big"}, "rule 'i': min_area_m2 must be a number"),
         ({"id": "j", "kind": "link", "sites": ["dunai"]}, "rule 'j': sites: a link rule names two sites"),
         ({"kind": "arrival", "sites": ["dunai"]}, "rule #1: id: missing"),

@@ -702,6 +702,23 @@ def test_a_yaml_error_names_the_lines_as_an_editor_shows_them(tmp_path: Path) ->
                               "scanning a quoted scalar at line 3, column 11: 'text: \"unclosed')")
 
 
+def test_a_yaml_error_quotes_at_most_80_characters_of_its_line_and_places_a_bad_character(tmp_path: Path) -> None:
+    # A claims file on one line (JSON written by a script) was quoted whole in the message; a form feed was
+    # "not allowed in "<unicode string>", position 5", a character count rather than a line and column.
+    path = tmp_path / "c.yaml"
+    path.write_text('{"claims": [{"id": "a", "text": "' + "x" * 5000 + '" "sites": [dunai]}]}\n', encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_claims(path)
+    assert len(str(err.value)) < 400, str(err.value)
+    assert "but got '<scalar>' at line 1, column 5036: '…" + "x" * 59 + '" "sites": [dunai]}]}\'; ' in str(err.value)
+    assert "while parsing a flow mapping at line 1, column 13: '{\"claims\": [{\"id\": \"a\", \"text\": \"xxx" in str(err.value)
+    path.write_text("claims:\n  - id: a\x0cb\n", encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        read_claims(path)
+    assert str(err.value) == (f"{path}: not valid YAML (unacceptable character #x000c (special characters are not "
+                              "allowed) at line 2, column 10)")
+
+
 WEST = Berth("pier-west", LineString([(LON - 0.002, LAT - 0.003), (LON - 0.002, LAT + 0.002)]), "Pier, west face")
 
 
@@ -766,3 +783,27 @@ def test_presence_days_does_not_count_a_date_whose_claimed_berth_was_hidden_as_o
     assert "the 4 days without a usable image or with a claimed berth hidden could hold the rest" in r.reason
     assert r.parts[0].untested == tuple(date(2023, 9, 7 + i) for i in range(4))
     assert _days_claim(6, 0, o, d, "2023-09-10").verdict == "supported"
+
+
+def test_a_transit_whose_vessel_was_last_seen_at_the_origin_the_day_before_the_range_is_not_testable() -> None:
+    # Rason imaged every day with a vessel there on the 10th only, Dunai with one from the 12th: it left between
+    # the images of the 10th and the 11th, perhaps on the 11th before its image. The claim "left between the 11th
+    # and the 13th" was "contradicted ... with both sites imaged on every date" (the mirror of the next-day rule).
+    rason = _site("rason", *RASON, berths=())
+    dunai = _site(berths=())
+    r_obs = [obs(d, site="rason") for d in DAYS]
+    d_obs = [obs(d, site="dunai", hour=1) for d in DAYS]
+    dets = [vessel(r_obs[0], 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1])]
+    dets += [vessel(o, 0, 90.0, berth=None) for o in d_obs if o.scene.acquired.day >= 12]
+    transit = {"kind": "vessel_transit", "within_days": 2}
+    when = {"from": "2024-10-11", "to": "2024-10-13"}
+    r = verdict(transit, r_obs + d_obs, dets, sites=("rason", "dunai"), site_objs=[rason, dunai], **when)
+    assert r.verdict == "not testable", r.reason
+    assert "last seen at rason (gone on 2024-10-11)" in r.reason
+    assert "left between the images of 2024-10-10 and 2024-10-11, on 2024-10-11 or before it" in r.reason
+    assert [im.site_id for im in r.images] == ["rason", "dunai"]
+    # Gone a day earlier (last seen on the 9th, absent on the 10th), it left before the range: contradicted.
+    r_obs9 = [obs("2024-10-09", site="rason"), *r_obs]
+    dets9 = [vessel(r_obs9[0], 0, 92.0, berth=None, lon=RASON[0], lat=RASON[1]), *dets[1:]]
+    r = verdict(transit, r_obs9 + d_obs, dets9, sites=("rason", "dunai"), site_objs=[rason, dunai], **when)
+    assert r.verdict == "contradicted", r.reason

@@ -555,3 +555,23 @@ def test_values_found_by_fuzzing_are_named(tmp_path: Path, data: dict[str, Any],
 def test_a_series_ending_on_the_last_date_there_is_reads_its_dates(tmp_path: Path) -> None:
     scen = load_scenario(_write(tmp_path, _series(start="9999-12-25", end="9999-12-31", revisit_days=3)))
     assert [d.isoformat() for d in scen.acquisitions[0].acquisition_dates()] == ["9999-12-25", "9999-12-28", "9999-12-31"]
+
+
+def test_a_scenario_yaml_error_names_the_lines_as_claims_and_alert_rules_do(tmp_path: Path) -> None:
+    # It read "(while scanning a quoted scalar\n  in "<unicode string>", line 2, column 8:\n    title: ..." over
+    # six lines, where claims and alert rules name the line and column on one.
+    path = tmp_path / "s.yaml"
+    path.write_text('name: x\ntitle: "unclosed\nseed: 1\n', encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert str(err.value) == (f"{path}: not valid YAML (found unexpected end of stream at line 4, column 1; while "
+                              "scanning a quoted scalar at line 2, column 8: 'title: \"unclosed')")
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".toml"])
+def test_a_number_of_5000_digits_in_a_scenario_is_refused_naming_the_file(tmp_path: Path, suffix: str) -> None:
+    # A bare ValueError "Exceeds the limit (4300 digits) for integer string conversion", naming no file.
+    path = tmp_path / f"big{suffix}"
+    path.write_text(("name: x\nseed: " if suffix == ".yaml" else 'name = "x"\nseed = ') + "1" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"big{suffix}: not valid {suffix[1:].upper()} \(.*4300 digits"):
+        load_scenario(path)

@@ -54,8 +54,10 @@ class Rule:
     min_length_m: float | None = None
     max_length_m: float | None = None
     vessel_class: str | None = None
-    """A class of the catalogue (:mod:`sitewatch.vessels`), matched case-insensitively within the class names
-    of the detection's candidates."""
+    """A class of the catalogue (:mod:`sitewatch.vessels`) as the rule names it: "landing ship", "Alligator-class"."""
+    vessel_classes: tuple[str, ...] = ()
+    """The catalogue classes ``vessel_class`` names (:func:`~sitewatch.vessels.classes_named`, as claims read a
+    class); a vessel fits when one of them is among its class candidates."""
     object_kind: str | None = None
     """object: the detection kind to watch (``crane``)."""
     min_count: int = 1
@@ -146,10 +148,16 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     if kind == "vessel_count" and (out.get("above") is None) == (out.get("below") is None):
         raise InputError(f"rule {rid!r}: above / below: a vessel_count rule needs exactly one of them")
     if raw.get("vessel_class") is not None:
+        from .vessels import classes_named, closest_class
+
         wanted = str(raw["vessel_class"])
-        if not any(wanted.lower() in n.lower() for n in _class_names()):
-            raise InputError(f"rule {rid!r}: vessel_class: {wanted!r} names no class of the catalogue ({'; '.join(_class_names())})")
+        if not (fits := classes_named(wanted)):  # read as claims read it: "Alligator-class" was refused here
+            near = closest_class(wanted)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise InputError(f"rule {rid!r}: vessel_class: {wanted!r} names no class of the catalogue{hint} "
+                             f"({'; '.join(_class_names())})")  # fmt: skip
         out["vessel_class"] = wanted
+        out["vessel_classes"] = tuple(fits)
     if raw.get("object_kind") is not None:
         if not isinstance(raw["object_kind"], str) or raw["object_kind"] not in OBJECT_KINDS:  # a kind no detector finds would never fire
             raise InputError(f"rule {rid!r}: object_kind: {raw['object_kind']!r}: the detectors find "

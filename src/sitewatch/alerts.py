@@ -150,7 +150,7 @@ class _Workspace:
 
 
 def _classes_fit(rule: Rule, classes: Mapping[str, float] | Sequence[str]) -> bool:
-    return rule.vessel_class is None or any(rule.vessel_class.lower() in n.lower() for n in classes)
+    return rule.vessel_class is None or any(n in rule.vessel_classes for n in classes)
 
 
 def _vessel_fits(rule: Rule, length_m: float, berth: str | None, classes: Mapping[str, float] | Sequence[str]) -> bool:

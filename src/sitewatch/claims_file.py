@@ -27,7 +27,6 @@ the others go on (:mod:`sitewatch.evidence` decides the verdicts).
 from __future__ import annotations
 
 import calendar
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -39,7 +38,7 @@ from typing import Any, Literal
 
 from .errors import InputError
 from .model import CHANGE_DIRECTIONS, Site, written_date
-from .vessels import catalogue
+from .vessels import catalogue, classes_named, closest_class
 from .yaml_input import RECORD_ID, YAML_BOOL_HINT, read_yaml, unknown_fields
 
 __all__ = [
@@ -341,42 +340,18 @@ def _number(raw: Mapping[str, Any], key: str, field: str, *, whole: bool = False
     return int(value) if whole else float(value)
 
 
-_CLASS_WORD = re.compile(r"[-\s]+class\b", re.IGNORECASE)
-_NAME_WORD = re.compile(r"[a-z0-9]+")
-
-
 def _vessel_class(value: Any, field: str) -> str:
-    """The catalogue class a name means: exact, else the one class whose name contains it (any case), else the one
-    whose name holds each of its words. An article's "Alligator-class" or "Ropucha class landing ship" is read without
-    the word "class"; a name that fits none is refused naming the class it is closest to in spelling, if any, and one
-    that fits several names them."""
+    """The one catalogue class a name means (:func:`~sitewatch.vessels.classes_named`); a name that fits none is
+    refused naming the class it is closest to in spelling, if any, and one that fits several names them."""
     name = _text(value, field)
-    names = [c.name for c in catalogue()]
-    if name in names:
-        return name
-    plain = " ".join(_CLASS_WORD.sub(" ", name).split()) or name
-    found = [n for n in names if plain.casefold() in n.casefold()]
-    if not found:
-        words = _NAME_WORD.findall(plain.casefold())
-        found = [n for n in names if words and all(w in n.casefold() for w in words)]
+    found = classes_named(name)
     if len(found) == 1:
         return found[0]
     if found:
         raise _Bad(field, f"{name!r} fits {len(found)} classes ({'; '.join(found)}): name one of them")
-    near = _closest_class(plain, names)
+    near = closest_class(name)
     hint = f" (did you mean {near!r}?)" if near else ""
-    raise _Bad(field, f"{name!r} is no class of the vessel catalogue{hint}; the classes are: {'; '.join(names)}")
-
-
-def _closest_class(name: str, names: Sequence[str]) -> str | None:
-    """The one class with a word spelt close to each of ``name``'s words ("Aligator", "Ropusha"), or None."""
-    words = _NAME_WORD.findall(name.casefold())
-    fits = []
-    for n in names:
-        vocab = _NAME_WORD.findall(n.casefold())
-        if words and all(difflib.get_close_matches(w, vocab, n=1, cutoff=0.8) for w in words):
-            fits.append(n)
-    return fits[0] if len(fits) == 1 else None
+    raise _Bad(field, f"{name!r} is no class of the vessel catalogue{hint}; the classes are: {'; '.join(c.name for c in catalogue())}")
 
 
 def _assertion(raw: Any, prefix: str, sites: tuple[str, ...], span: tuple[date, date], utc_offset_hours: float) -> Assertion:

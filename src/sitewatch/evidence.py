@@ -634,6 +634,25 @@ def _transit(a: Assertion, world: World) -> PartResult:
         )
         return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in maybe for im in _link_images(k2, by_id, det_by_id)),
                           (), (dep.date, arr.date))  # fmt: skip
+    # The mirror of the next-day rule below: a vessel last seen at the origin the day before the range and gone on
+    # its first date may have left on that date, before its image, so its link to the destination leaves the claim
+    # not testable (it was dropped, and the claim contradicted "with both sites imaged on every date").
+    edge = [
+        k for k in links.links
+        if k.feasible and k.departure.site_id == origin.id and k.arrival.site_id == dest.id
+        and k.departure.date < a.start <= (k.departure.other_date or k.departure.date)
+        and 0 <= (k.arrival.date - a.start).days <= within and "no" not in (fit(k.departure)[0], fit(k.arrival)[0])
+    ]  # fmt: skip
+    if edge:
+        dep, arr = edge[0].departure, edge[0].arrival
+        images = _link_images(edge[0], by_id, det_by_id)
+        reason = (
+            f"{images[0].label()}: a {dep.length_m:.0f} m vessel last seen at {origin.id} (gone on {dep.other_date}); "
+            f"{images[1].label()}: a {arr.length_m:.0f} m vessel first seen at {dest.id}: it left between the images of "
+            f"{dep.date} and {dep.other_date}, on {a.start} or before it; no image tells which"
+        )
+        return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in edge for im in _link_images(k2, by_id, det_by_id)),
+                          (), (dep.date, arr.date))  # fmt: skip
     need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
     # A vessel of the size still at the origin on the last date may have left that day after its image: only
     # an image of the next day shows it gone (or not), so without one the claim cannot be contradicted.

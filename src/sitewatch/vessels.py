@@ -28,7 +28,9 @@ class, ahead of "other".
 from __future__ import annotations
 
 import csv
+import difflib
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +45,8 @@ __all__ = [
     "VesselClass",
     "OTHER_CLASS",
     "catalogue",
+    "classes_named",
+    "closest_class",
     "class_candidates",
     "is_ambiguous",
     "length_sigma_m",
@@ -99,6 +103,36 @@ def catalogue() -> tuple[VesselClass, ...]:
         )
         for r in csv.DictReader(text.splitlines())
     )
+
+
+_CLASS_WORD = re.compile(r"[-\s]+class\b", re.IGNORECASE)
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+
+
+def classes_named(name: str) -> list[str]:
+    """The catalogue classes a name as people write it means: the class named exactly, else those whose name contains
+    it (any case), else those whose name holds each of its words. An article's "Alligator-class" or "Ropucha class
+    landing ship" is read without the word "class". Claims want one of them; an alert rule watches all ("landing ship")."""
+    names = [c.name for c in catalogue()]
+    if name in names:
+        return [name]
+    plain = " ".join(_CLASS_WORD.sub(" ", name).split()) or name
+    found = [n for n in names if plain.casefold() in n.casefold()]
+    if not found:
+        words = _NAME_WORD.findall(plain.casefold())
+        found = [n for n in names if words and all(w in n.casefold() for w in words)]
+    return found
+
+
+def closest_class(name: str) -> str | None:
+    """The one class with a word spelt close to each of ``name``'s words ("Aligator", "Ropusha"), or None."""
+    words = _NAME_WORD.findall(" ".join(_CLASS_WORD.sub(" ", name).split()).casefold())
+    fits = []
+    for c in catalogue():
+        vocab = _NAME_WORD.findall(c.name.casefold())
+        if words and all(difflib.get_close_matches(w, vocab, n=1, cutoff=0.8) for w in words):
+            fits.append(c.name)
+    return fits[0] if len(fits) == 1 else None
 
 
 def length_sigma_m(resolution_m: float) -> float:

@@ -17,7 +17,7 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "YAML_BOOL_HINT", "StrictYamlLoader", "read_yaml", "unknown_fields"]
+__all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "YAML_BOOL_HINT", "StrictYamlLoader", "read_yaml", "unknown_fields", "yaml_problem"]
 
 
 RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -112,7 +112,7 @@ def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
     try:
         return yaml.load(text, Loader=StrictYamlLoader)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({_yaml_problem(exc, text)})") from exc
+        raise InputError(f"{path}: not valid YAML ({yaml_problem(exc, text)})") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep: the parser recurses
         raise InputError(f"{path}: nested too deeply to read") from exc
     except ValueError as exc:  # PyYAML's int() of a number of more than 4300 digits, which Python refuses
@@ -124,16 +124,30 @@ def unknown_fields(record: Mapping[Any, Any], allowed: Iterable[str]) -> list[st
     return sorted(set(map(str, record)) - set(allowed))
 
 
-def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+_SHOWN = 80
+"""The most characters of the line an error points at that :func:`yaml_problem` quotes, around the column."""
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     """PyYAML's complaint with the lines it points at, as a person finds them in an editor:
     ``found unexpected end of stream at line 5, column 1; while scanning a quoted scalar at line 3, column 11:
     'text: "unclosed'``. Its own text named the input ``"<unicode string>"`` and drew a caret under a copy of the line."""
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int | str):
+        # "… not allowed in "<unicode string>", position 5": a character count, not a place in an editor
+        before = re.split(r"\r\n|[\n\r\x85\u2028\u2029]", text[: exc.position])  # YAML's line breaks
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return (f"unacceptable character #x{code:04x} ({exc.reason}) at line {len(before)}, "
+                f"column {len(before[-1]) + 1}")  # fmt: skip
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
         return " ".join(str(exc).split())
     lines = text.splitlines()
 
     def at(mark: Any) -> str:
-        shown = lines[mark.line].strip() if 0 <= mark.line < len(lines) else ""
+        line = lines[mark.line] if 0 <= mark.line < len(lines) else ""
+        if len(line) > _SHOWN:  # a file on one line (JSON written by a script) was quoted whole
+            start = max(0, min(mark.column - _SHOWN // 2, len(line) - _SHOWN))
+            line = ("…" if start else "") + line[start : start + _SHOWN] + ("…" if start + _SHOWN < len(line) else "")
+        shown = line.strip()
         return f"line {mark.line + 1}, column {mark.column + 1}" + (f": {shown!r}" if shown else "")
 
     said = f"{' '.join(str(exc.problem).split())} at {at(exc.problem_mark)}"

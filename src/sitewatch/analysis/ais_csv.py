@@ -525,16 +525,40 @@ def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
         yield io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
 
 
+MAX_LINE_CHARS = 4096
+"""The longest line an AIS CSV may have: a row of any provider's is a few hundred characters."""
+MAX_LINE_FIELDS = 256
+"""The most separators a line may hold: MarineCadastre's rows have 17 columns, the DMA's 26."""
+
+
+def _bounded_lines(f: io.TextIOWrapper, path: Path, separator: str) -> Iterator[str]:
+    """The lines of ``f``, each refused when longer than :data:`MAX_LINE_CHARS` or of more than
+    :data:`MAX_LINE_FIELDS` fields. A gzip file unpacks a thousand times larger than it is: a 40 kB one holding
+    a 40 MB line of ``0,0,0…`` took 250 MB as one row (a 1 MB one, gigabytes), as a damaged download could."""
+    number, readline = 0, f.readline
+    while line := readline(MAX_LINE_CHARS):
+        number += 1
+        # A line shorter than MAX_LINE_FIELDS cannot hold that many separators: most are not counted.
+        if len(line) < MAX_LINE_FIELDS:
+            yield line
+            continue
+        cut = len(line) == MAX_LINE_CHARS and line[-1] not in "\r\n"
+        if cut or line.count(separator) >= MAX_LINE_FIELDS:
+            what = f"longer than {MAX_LINE_CHARS:,} characters" if cut else f"of more than {MAX_LINE_FIELDS} fields"
+            raise InputError(f"{path}: not an AIS CSV: line {number} is {what}, as no AIS file's is (is it damaged?)")
+        yield line
+
+
 def _read_one(
     path: Path, windows: _Windows, into: dict[str, list[_Report]],
     static: dict[str, tuple[str, float, float]], footprint: FootprintBuilder, index: int = 0,
 ) -> AisReadSummary:
     try:
         with open_ais_text(path) as f:
-            separator = column_separator(f.readline())
+            separator = column_separator(f.readline(MAX_LINE_CHARS))
             f.seek(0)
-            return _read_rows(path, csv.reader(f, delimiter=separator), windows, into, static, separator != ",",
-                              footprint, index)
+            return _read_rows(path, csv.reader(_bounded_lines(f, path, separator), delimiter=separator), windows,
+                              into, static, separator != ",", footprint, index)  # fmt: skip
     except (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile, NotImplementedError) as exc:
         # A download cut short or damaged: each decompressor says so in its own way.
         raise InputError(f"{path}: is compressed (gzip or zip) but cannot be unpacked ({exc}): is it damaged or "

@@ -62,13 +62,18 @@ def _min(seconds: float) -> str:
 def _unplaced(u: UnplacedAis, params: AisParams) -> str:
     """Why an MMSI reporting near the site was not placed at the image's time, and what would place it."""
     gap, reach = _min(params.max_gap_s), _min(params.max_extrapolation_s)
+    nearest = min(s for s in (u.before_s, u.after_s) if s is not None)
+    # A report within reach that was not carried to the image's time had no speed (or, moving, no course): said so,
+    # not "none within 3 min of it" of a report 2 min from it (a file without a SOG column).
+    reached = (f"its report {_min(nearest)} from the image gives no speed or course (SOG, COG) to carry it to the image's time"
+               if nearest <= params.max_extrapolation_s else "")  # fmt: skip
     if u.before_s is not None and u.after_s is not None:
         apart = u.before_s + u.after_s
         return (f"reports {_min(u.before_s)} before and {_min(u.after_s)} after the image, {_min(apart)} apart (over "
-                f"--max-gap-min {params.max_gap_s / 60:g}) and none within {reach} of it: not placed, so not matched; "
-                f"--max-gap-min {math.ceil(apart / 60)} would place it")  # fmt: skip
+                f"--max-gap-min {params.max_gap_s / 60:g}) and {reached or f'none within {reach} of it'}: not placed, "
+                f"so not matched; --max-gap-min {math.ceil(apart / 60)} would place it")  # fmt: skip
     side = f"last report {_min(u.before_s)} before" if u.before_s is not None else f"first report {_min(u.after_s or 0)} after"
-    return f"{side} the image, none on the other side within {gap} nor any within {reach} of it: not placed, so not matched"
+    return f"{side} the image, none on the other side within {gap} {f'and {reached}' if reached else f'nor any within {reach} of it'}: not placed, so not matched"
 
 
 def print_ais(result: AisResult, site_ids: tuple[str, ...] = ()) -> None:

@@ -41,7 +41,7 @@ from shapely.geometry import LineString, Point, Polygon
 from ..errors import InputError, SiteError
 from ..geo import reproject_geometry, utm_crs_for
 from ..model import MAX_SITE_DEG, SENSORS, SITE_KINDS, check_new_site_id, is_date_only
-from ..yaml_input import YAML_BOOL_HINT
+from ..yaml_input import YAML_BOOL_HINT, yaml_problem
 from ..yaml_input import StrictYamlLoader as _YamlLoader
 
 __all__ = [
@@ -926,10 +926,12 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.load(text, Loader=_YamlLoader)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'} ({exc})") from exc
+    except yaml.YAMLError as exc:  # by line and column, as claims and alert rules say it (not "<unicode string>")
+        raise InputError(f"{path}: not valid YAML ({yaml_problem(exc, text)})") from exc
     except RecursionError as exc:  # "[[[[…" thousands deep: the parsers recurse
         raise InputError(f"{path}: nested too deeply to read") from exc
+    except ValueError as exc:  # TOMLDecodeError, and either parser's int() of a number of more than 4300 digits
+        raise InputError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'YAML'} ({exc})") from exc
     return scenario_from_mapping(data, origin=str(path))
 
 

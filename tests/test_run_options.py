@@ -137,8 +137,9 @@ def test_ingest_json_counts_match_its_text(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["ingest", *args, "-w", str(ws.root), "--json"])
     assert res.exit_code == 3, res.output
     doc = json.loads(res.stdout)  # standard output holds the document alone
-    assert set(doc) == {"site", "ingested", "refused", "skipped", "duplicates", "unchanged"}
+    assert set(doc) == {"site", "ingested", "refused", "skipped", "duplicates", "unchanged", "unrecorded_removed"}
     assert doc["unchanged"] == []  # files left out unread by --new-only: none without it
+    assert doc["unrecorded_removed"] == []  # no killed run left a file behind
     assert doc["site"] == "pier"
     assert len(doc["ingested"]) == 3
     assert sorted(r["id"] for r in doc["ingested"]) == sorted(r[0] for r in _stored(ws.root))

@@ -40,7 +40,7 @@ CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panama
         ("Ropucha-class landing ship", [ROPUCHA]),
         ("Project 775", [ROPUCHA]),
         # a short word no longer fits a class by being part of a word of its name ("a" fitted all nine, "car" the
-        # coaster), and a word that only narrows a name names nothing alone
+        # coaster and both bulk carriers), and a word that only narrows a name names nothing alone
         ("a", []),
         ("car", []),
         ("ship", []),

@@ -134,7 +134,7 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     berth = raw.get("berth")
     if berth is not None:
         # As claims read a berth: "Pier-East" is pier-east when only one berth of the sites is spelt so.
-        spelt = {berth_as_named(str(berth), [b.id for b in sites[s].berths]) for s in names}
+        spelt = {berth_as_named(berth, [b.id for b in sites[s].berths]) for s in names} if isinstance(berth, str) else set()
         berth = spelt.pop() if len(spelt) == 1 else berth
         for s in names:
             known = [b.id for b in sites[s].berths]

@@ -913,7 +913,7 @@ def test_csv_and_json_give_each_image_a_row_with_the_rule_stated(tmp_path: Path)
     assert "one-to-one per image" in doc["rule"] and "difficult are neither missed" in doc["rule"]
     assert doc["settings"] == {"classes": ["ship"], "kinds": ["vessel"], "min_score": 0.0, "difficult": "ignore"}
     assert doc["per_image"]["calm"] | {"detections": None, "labels": None} == {
-        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None, "off_image_labels": 0,
+        "detections": None, "labels": None, "detector": "sar-cfar", "tp": 0, "fp": 2, "fn": 0, "precision": 0.0, "recall": None, "f1": 0.0, "length_error_m": None, "off_image_labels": 0, "no_area_labels": 0,
     }  # fmt: skip
     assert doc["per_image"]["quad"]["length_error_m"]["n"] == 1
     # Which detector, in which version, the figures are of; versions pooled are warned of.

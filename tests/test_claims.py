@@ -600,6 +600,7 @@ def test_an_image_that_decides_two_parts_names_the_detections_of_both() -> None:
         ("Ropucha-class landing ship", "Ropucha (Project 775/775M) landing ship"),  # words of the name, not one run of it
         ("ropucha", "Ropucha (Project 775/775M) landing ship"),
         ("Tapir", "Alligator/Tapir (Project 1171) landing ship"),
+        ("general cargo ship", "small coaster / general cargo"),  # refused as no class, with no hint
     ],
 )
 def test_a_class_written_as_an_article_writes_it_is_read(written: str, meant: str) -> None:
@@ -616,6 +617,8 @@ def test_a_class_written_as_an_article_writes_it_is_read(written: str, meant: st
         # a name that fits several says which, not every class of the catalogue
         ("landing ship", "'landing ship' fits 2 classes (Ropucha (Project 775/775M) landing ship; "
                          "Alligator/Tapir (Project 1171) landing ship): name one of them"),
+        ("large landing ship", "'large landing ship' fits 2 classes"),  # was "no class of the vessel catalogue"
+        ("oil tanker", "(did you mean 'product tanker (MR)'?)"),
     ],
 )
 def test_a_class_misspelt_or_fitting_several_is_refused_saying_which(written: str, words: str) -> None:

@@ -140,7 +140,31 @@ def test_xview_problems_are_named(tmp_path: Path) -> None:
     dets = _dets(tmp_path / "9.geojson", [], "9.tif")
     code, out = _score(dets, _xview(tmp_path / "x.geojson", [("1036.tif", "10,10,20,15", 40)]))
     assert code == 1 and "no image named '9'" in out and "xView images are found by their image_id" in out
-    code, out = _score(dets, _xview(tmp_path / "x.geojson", [("9.tif", "10,10,10,15", 40)]))
-    assert code == 1 and "x.geojson: feature 0 has bounds_imcoords '10,10,10,15'" in out
+    code, out = _score(dets, _xview(tmp_path / "x.geojson", [("9.tif", "20,10,10,15", 40)]))
+    assert code == 1 and "x.geojson: feature 0 has bounds_imcoords '20,10,10,15': xmin > xmax" in out
     code, out = _score(dets, _xview(tmp_path / "x.geojson", [("9.tif", "10 10 20 15", 40)]))
     assert code == 1 and 'not "xmin,ymin,xmax,ymax" in pixels' in out
+
+
+def test_xview_features_of_no_area_are_warned_of_counted_and_left_out(tmp_path: Path) -> None:
+    # The real xView_train.geojson has features with a zero-width box or an empty bounds_imcoords: one such
+    # feature refused the whole file, every image's labels with it.
+    labels = _xview(tmp_path / "xView_train.geojson", [("9.tif", "10,10,20,15", 40), ("9.tif", "30,30,30,40", 40),
+                                                       ("9.tif", "", 18), ("9.tif", "50,50,60,50", 40),
+                                                       ("8.tif", "", 40), ("9.tif", "70,70,80,80", 40)])  # fmt: skip
+    dets = _dets(tmp_path / "out" / "9.geojson", [(12, 15, 50.0)], "9.tif")
+    code, out = _score(dets, labels, "--per-image")
+    assert code == 0, out
+    assert (out["tp"], out["fp"], out["fn"], out["no_area_labels"]) == (1, 0, 1, 3)
+    assert out["per_image"]["9"]["no_area_labels"] == 3
+    assert [w for w in out["warnings"] if "left out" in w] == [
+        "xView_train.geojson: feature 1 (class 40) has bounds_imcoords '30,30,30,40', a box of zero width or height, "
+        "in image '9': left out of the counts",
+        "xView_train.geojson: feature 2 (class 18) has an empty bounds_imcoords, in image '9': left out of the counts",
+        "xView_train.geojson: feature 3 (class 40) has bounds_imcoords '50,50,60,50', a box of zero width or height, "
+        "in image '9': left out of the counts",
+    ]  # 8.tif's is not said: that image is not scored here
+    code, out = _score(dets, labels, "--class", "40")  # a class left out by --class is not counted as of no area
+    assert (code, out["fn"], out["no_area_labels"]) == (0, 1, 2)
+    r = CliRunner().invoke(main, ["score", str(dets), str(labels)])
+    assert r.exit_code == 0 and "warning: xView_train.geojson: feature 1 (class 40)" in r.output

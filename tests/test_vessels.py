@@ -13,12 +13,53 @@ from sitewatch.vessels import (
     OTHER_CLASS,
     catalogue,
     class_candidates,
+    classes_named,
+    closest_class,
     is_ambiguous,
     length_sigma_m,
 )
 
 ROPUCHA = "Ropucha (Project 775/775M) landing ship"
 ALLIGATOR = "Alligator/Tapir (Project 1171) landing ship"
+COASTER = "small coaster / general cargo"
+CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panamax bulk carrier"]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        # as the press writes them: each was refused as naming no class, with no hint
+        ("large landing ship", [ROPUCHA, ALLIGATOR]),
+        ("landing ship tank (LST)", [ROPUCHA, ALLIGATOR]),
+        ("LST", [ROPUCHA, ALLIGATOR]),
+        ("general cargo ship", [COASTER]),
+        ("cargo vessel", CARGO),  # the category: every cargo class, not only the one with "cargo" in its name
+        ("container ship", ["container feeder"]),
+        ("fishing boat", ["fishing trawler"]),
+        ("bulk carriers", ["Handysize-Supramax bulk carrier", "Panamax bulk carrier"]),
+        ("Ropucha-class landing ship", [ROPUCHA]),
+        ("Project 775", [ROPUCHA]),
+        # a short word no longer fits a class by being part of a word of its name ("a" fitted all nine, "car" the
+        # coaster and both bulk carriers), and a word that only narrows a name names nothing alone
+        ("a", []),
+        ("car", []),
+        ("ship", []),
+        ("small", []),
+        ("tank", []),  # nor the product tanker
+        ("large cargo ship", []),
+    ],
+)
+def test_classes_named_reads_what_writers_call_a_class(written: str, meant: list[str]) -> None:
+    assert classes_named(written) == meant
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [("Aligator", ALLIGATOR), ("Aligator vessel", ALLIGATOR), ("oil tanker", "product tanker (MR)"),
+     ("small", COASTER), ("tank", None), ("large cargo ship", None)],
+)  # fmt: skip
+def test_closest_class_hints_at_the_one_class_a_refused_name_is_near(written: str, hint: str | None) -> None:
+    assert closest_class(written) == hint
 
 
 def test_catalogue_has_the_story_classes_with_sources() -> None:

@@ -26,6 +26,16 @@ REFUSED = [
     ("prod-01.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=tok3n",
      "prod-01.westus.logic.azure.com/workflows/***?***"),
     ("https://discord.com:bad/tok3n", "https://discord.com:bad/***"),
+    # Teams' older incoming webhooks (Office 365 connectors), shown whole when refused: the token is in the path.
+    ("contoso.webhook.office.com/webhookb2/9f0e@72f9/IncomingWebhook/tok3n/5a1c",
+     "contoso.webhook.office.com/webhookb2/***"),
+    ("htps://contoso.webhook.office.com/webhookb2/9f0e@72f9/IncomingWebhook/tok3n/5a1c",
+     "htps://contoso.webhook.office.com/webhookb2/***"),
+    ("https://Contoso.Webhook.Office.com:x/webhookb2/9f0e@72f9/IncomingWebhook/tok3n/5a1c",
+     "https://Contoso.Webhook.Office.com:x/webhookb2/***"),
+    ("outlook.office.com/webhook/9f0e@72f9/IncomingWebhook/tok3n/5a1c", "outlook.office.com/webhook/***"),
+    ("htps://prod-01.westus.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=tok3n",
+     "htps://prod-01.westus.logic.azure.com/workflows/***?***"),
     # The // forgotten, the URL pasted with its key, a Windows user's backslashes (and urllib's words on its port):
     ("https:hooks.slack.com/services/T0/B0/tok3n", "https:hooks.slack.com/services/***"),
     ("webhook=hooks.slack.com/services/T0/B0/tok3n", "webhook=hooks.slack.com/services/***"),
@@ -47,7 +57,8 @@ def test_a_chat_webhook_refused_is_shown_without_its_secret(url: str, shown: str
 
 def test_another_host_s_refused_url_is_named_as_given() -> None:
     # What is wrong with it is seen: the path of a host that is not a chat service's is not its secret.
-    for url in ("htps://hooks.example.org/alerts/team", "hooks.slack.com.example.org/services/a/b", "https://evilhooks.slack.com:x/a/b"):
+    for url in ("htps://hooks.example.org/alerts/team", "hooks.slack.com.example.org/services/a/b", "https://evilhooks.slack.com:x/a/b",
+                "htps://webhook.office.com.example.org/a/b", "htps://notwebhook.office.com/a/b"):
         assert webhook_value_shown(url) == url
     assert webhook_value_shown("htps://bot:pw@hooks.example.org/a/b") == "htps://bot:***@hooks.example.org/a/b"
 

@@ -35,12 +35,18 @@ DISCORD_CONTENT_MAX = 2000
 _SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 _DISCORD_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
 _TEAMS_HOST_ENDINGS = (".logic.azure.com", ".api.powerplatform.com")
+# Teams' older incoming webhooks (Office 365 connectors): https://TENANT.webhook.office.com/webhookb2/…/IncomingWebhook/
+# TOKEN/…, and before them outlook.office.com/webhook/…. Masked as the others; posted to as any other host (json).
+_TEAMS_CONNECTOR_HOSTS = ("outlook.office.com", "outlook.office365.com")
+_TEAMS_CONNECTOR_HOST_ENDINGS = (".webhook.office.com",)
 
 CHAT_HOST_PATTERN = "|".join(
-    [re.escape(h) for h in (*_SLACK_HOSTS, *_DISCORD_HOSTS)] + [r"[a-z0-9.-]+" + re.escape(e) for e in _TEAMS_HOST_ENDINGS]
+    [re.escape(h) for h in (*_SLACK_HOSTS, *_DISCORD_HOSTS, *_TEAMS_CONNECTOR_HOSTS)]
+    + [r"[a-z0-9.-]+" + re.escape(e) for e in (*_TEAMS_HOST_ENDINGS, *_TEAMS_CONNECTOR_HOST_ENDINGS)]
 )
-"""A regular expression of the hosts of chat services' own webhooks (Slack's, Discord's, a Teams workflow's), whose URL
-(path or ``sig`` query) is the secret: :func:`sitewatch.config.webhook_value_shown` masks it even in a URL refused."""
+"""A regular expression of the hosts of chat services' own webhooks (Slack's, Discord's, a Teams workflow's, Teams'
+older incoming webhook's), whose URL (path or ``sig`` query) is the secret: :func:`sitewatch.config.webhook_value_shown`
+masks it even in a URL refused."""
 
 
 def webhook_format_for(url: str, fmt: str = "auto") -> str:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .claims_file import OBJECT_KINDS
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site
+from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
@@ -117,6 +117,7 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
         names = [names]
     if not isinstance(names, list) or not names or not all(isinstance(s, str) for s in names):
         raise InputError(f"rule {rid!r}: sites: missing or not a list of site ids")
+    names = [site_id_as_written(s) for s in names]  # as claims read them: "Dunai" was no site of the workspace
     for s in names:
         if s not in sites:
             raise InputError(f"rule {rid!r}: sites: {s!r} is not a site of the workspace; see `sitewatch sites list`")
@@ -132,6 +133,9 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
         out["description"] = str(raw["description"])
     berth = raw.get("berth")
     if berth is not None:
+        # As claims read a berth: "Pier-East" is pier-east when only one berth of the sites is spelt so.
+        spelt = {berth_as_named(berth, [b.id for b in sites[s].berths]) for s in names} if isinstance(berth, str) else set()
+        berth = spelt.pop() if len(spelt) == 1 else berth
         for s in names:
             known = [b.id for b in sites[s].berths]
             if berth not in known:

@@ -348,6 +348,9 @@ class CocoBoxes(dict[str, list[Box]]):
     """Keys by their case-folded form, to find ``A.JPG``'s boxes for ``a.geojson``."""
     found_by: str = "COCO images are found by their file_name"
     """How the file names its images, for a message when a detections file's image is not among them."""
+    no_area: dict[str, list[str]]
+    """Each image's features left out for a box of no area (xView's: ``bounds_imcoords`` empty, or of zero width or
+    height), each described, for :func:`~sitewatch.boxscore.score_files` to warn of and count."""
 
 
 def _rle_counts(counts: str) -> list[int]:
@@ -499,6 +502,7 @@ def _per_image(names: dict[Any, str]) -> tuple[dict[Any, str], CocoBoxes]:
     out.sizes = {}
     out.shared = {stem: files for stem, files in by_stem.items() if len(files) > 1}
     out.folded = {k.casefold(): k for k in out}
+    out.no_area = {}
     return keys, out
 
 
@@ -803,16 +807,24 @@ def _xview(path: Path, data: dict[str, Any], wanted: set[str], class_key: str, s
         if wanted and class_key_of(label) not in wanted:
             continue
         bounds = props.get("bounds_imcoords")
+        key = keys[str(props["image_id"])]
+        if bounds == [] or (isinstance(bounds, str) and not bounds.strip()):
+            # The real xView_train.geojson holds such features: one refused the whole file.
+            out.no_area.setdefault(key, []).append(f"feature {i} (class {label}) has an empty bounds_imcoords")
+            continue
         parts = bounds.split(",") if isinstance(bounds, str) else bounds if isinstance(bounds, list) else []
         if len(parts) != 4 or not all(_is_number(str(v)) for v in parts):
             raise InputError(f"{path}: feature {i} has bounds_imcoords {json.dumps(bounds)[:60]}, not \"xmin,ymin,xmax,ymax\" in pixels")
         x0, y0, x1, y1 = (float(v) for v in parts)
-        if x0 >= x1 or y0 >= y1:
+        if x0 > x1 or y0 > y1:
             raise InputError(
-                f"{path}: feature {i} has bounds_imcoords {bounds!r}: xmin >= xmax or ymin >= ymax, a box no detection could fall inside"
+                f"{path}: feature {i} has bounds_imcoords {bounds!r}: xmin > xmax or ymin > ymax, not \"xmin,ymin,xmax,ymax\""
             )
+        if x0 == x1 or y0 == y1:
+            out.no_area.setdefault(key, []).append(f"feature {i} (class {label}) has bounds_imcoords {bounds!r}, a box of zero width or height")
+            continue
         # Pixel edges from the image's corner, as COCO's bbox: detect-image's pixel centres are at integers.
-        out[keys[str(props["image_id"])]].append(Box(x0 - 0.5, y0 - 0.5, x1 - 0.5, y1 - 0.5))
+        out[key].append(Box(x0 - 0.5, y0 - 0.5, x1 - 0.5, y1 - 0.5))
     return out
 
 

@@ -96,6 +96,9 @@ class Counts:
     off_image: dict[str, int] = field(default_factory=dict)
     """Each image's labels that lie wholly off it (a chip's labels cut from a bigger scene's), left out of the counts:
     no detection in the image could be on them, and as misses they would lower the recall of every detector alike."""
+    no_area: dict[str, int] = field(default_factory=dict)
+    """Each image's labels of no area (an xView feature whose ``bounds_imcoords`` is empty or of zero width or height),
+    left out of the counts: no detection could fall inside one."""
 
     def add(self, name: str, t: tuple[int, int, int], files: tuple[Path, Path] | None = None) -> None:
         """Add one image's ``(tp, fp, fn)`` to the sums and record it under ``name`` (with ``files``,
@@ -134,8 +137,8 @@ class Counts:
     def image_rows(self) -> list[dict[str, Any]]:
         """One row per image scored, in the order scored: ``image``, ``detections`` and ``labels`` (the
         files), ``detector`` (its name and version), ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` (None where undefined),
-        ``length_error_m`` (:func:`length_summary` of its matched objects' length errors) and ``off_image_labels``
-        (:attr:`off_image`)."""
+        ``length_error_m`` (:func:`length_summary` of its matched objects' length errors), ``off_image_labels``
+        (:attr:`off_image`) and ``no_area_labels`` (:attr:`no_area`)."""
         rows = []
         for name, (tp, fp, fn) in self.per_image.items():
             det, lab = self.per_image_files.get(name, (None, None))
@@ -147,6 +150,7 @@ class Counts:
                 "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
                 "length_error_m": length_summary(self.per_image_lengths.get(name, [])),
                 "off_image_labels": self.off_image.get(name, 0),
+                "no_area_labels": self.no_area.get(name, 0),
             })  # fmt: skip
         return rows
 
@@ -474,6 +478,9 @@ def score_files(
         else:
             boxes = labels[image] if isinstance(labels, dict) else labels
         counts.warnings += _label_warnings(label_path, det_path, fc, labels, image)
+        if isinstance(labels, CocoBoxes) and (no_area := labels.no_area.get(image)):
+            counts.no_area[det_path.stem] = len(no_area)
+            counts.warnings += [f"{label_path.name}: {why}, in image {image!r}: left out of the counts" for why in no_area]
         if difficult == "count":
             boxes = [dataclasses.replace(b, difficult=False) for b in boxes]
         if fmt == "geojson" and not _same_crs(label_crs, det_crs):

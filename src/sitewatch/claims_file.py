@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site, written_date
+from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written, written_date
 from .vessels import catalogue, classes_named, closest_class
 from .yaml_input import RECORD_ID, YAML_BOOL_HINT, read_yaml, unknown_fields
 
@@ -216,8 +216,7 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
 
 
 def _site_id(value: Any, field: str) -> str:
-    # Site ids are lower case (model.SITE_ID_PATTERN), so an article's "Dunai" can mean only dunai.
-    return _text(value, field).lower()
+    return site_id_as_written(_text(value, field))
 
 
 _WEEKDAY = re.compile(r"(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -530,11 +529,7 @@ def _berths_as_stored(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimSpec:
         if site is None or not a.berths:
             return a
         known = [b.id for b in site.berths]
-        named = []
-        for b in a.berths:
-            same = [k for k in known if k.casefold() == b.casefold()]
-            named.append(same[0] if b not in known and b != ANY_BERTH and len(same) == 1 else b)
-        return replace(a, berths=tuple(named))
+        return replace(a, berths=tuple(b if b == ANY_BERTH else berth_as_named(b, known) for b in a.berths))
 
     return replace(spec, assertions=tuple(stored(a) for a in spec.assertions))
 

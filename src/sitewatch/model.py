@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal, get_args
@@ -42,6 +42,8 @@ __all__ = [
     "SITE_ID_PATTERN",
     "WINDOWS_DEVICE_NAMES",
     "check_new_site_id",
+    "site_id_as_written",
+    "berth_as_named",
     "is_date_only",
     "iso_utc",
     "parse_date_or_time",
@@ -73,6 +75,21 @@ WINDOWS_DEVICE_NAMES = frozenset(
 )
 """Names Windows keeps for devices, with or without an extension (``con``, ``con.timeline.csv``): no folder or
 file there may take them, so a site id among them would leave a workspace that cannot be copied to Windows."""
+
+
+def site_id_as_written(name: str) -> str:
+    """The site id ``name`` as a person writes it means (claims files, alert rules): site ids are lower case
+    (:data:`SITE_ID_PATTERN`), so an article's "Dunai" can mean only dunai."""
+    return name.strip().lower()
+
+
+def berth_as_named(name: str, known: Sequence[str]) -> str:
+    """``name`` as ``known`` (a site's berth ids) spells it, when it is one of them in another case ("Pier-East" for
+    pier-east) and only one is spelt so; otherwise ``name`` unchanged, for the caller to refuse."""
+    if name in known:
+        return name
+    same = [k for k in known if k.casefold() == name.casefold()]
+    return same[0] if len(same) == 1 else name
 
 
 def check_new_site_id(site_id: str, where: str = "") -> None:

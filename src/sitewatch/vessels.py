@@ -107,31 +107,70 @@ def catalogue() -> tuple[VesselClass, ...]:
 
 _CLASS_WORD = re.compile(r"[-\s]+class\b", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[a-z0-9]+")
+# Words a writer adds that tell no class of the catalogue from another ("cargo vessel", "the ship"): read past.
+_GENERIC_WORDS = frozenset({"a", "an", "the", "of", "type", "ship", "ships", "vessel", "vessels", "boat", "boats"})
+# Words of a name that narrow a class down but never name one alone: "small", "general" or "project" by itself is no
+# class (they fitted the coaster or both landing ships as parts of a name).
+_QUALIFIER_WORDS = frozenset({"small", "large", "general", "project", "harbour", "tank"})
+# What the press calls the catalogue's landing ships: both are the Soviet "large landing ship" (BDK), a tank landing
+# ship (LST). Qualifiers that fit any class whose name holds the phrase, and abbreviations that stand for it.
+_ALSO_SAID: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "landing ship": (frozenset({"large", "tank"}), frozenset({"lst", "lsts", "bdk"})),
+}
+
+
+def _words(name: str) -> list[str]:
+    """``name``'s words in lower case, without the word "class" ("Alligator-class") and the generic words (when it
+    holds any other)."""
+    words = _NAME_WORD.findall(_CLASS_WORD.sub(" ", name).casefold())
+    return [w for w in words if w not in _GENERIC_WORDS] or words
+
+
+def _vocabulary(c: VesselClass) -> tuple[set[str], set[str]]:
+    """The words that name ``c`` (its name's, its category, plurals) and the qualifiers it also takes."""
+    naming = set(_NAME_WORD.findall(c.name.casefold())) | {c.category.casefold()}
+    qualifying = {w for w in naming if w in _QUALIFIER_WORDS}
+    for phrase, (extra, abbreviations) in _ALSO_SAID.items():
+        if phrase in c.name.casefold():
+            naming |= abbreviations
+            qualifying |= extra
+    naming -= qualifying
+    return naming | {w + "s" for w in naming}, qualifying
 
 
 def classes_named(name: str) -> list[str]:
-    """The catalogue classes a name as people write it means: the class named exactly, else those whose name contains
-    it (any case), else those whose name holds each of its words. An article's "Alligator-class" or "Ropucha class
-    landing ship" is read without the word "class". Claims want one of them; an alert rule watches all ("landing ship")."""
+    """The catalogue classes a name as people write it means: the class named exactly, else those with each of its
+    words, in any case, as a word of their name or their category ("cargo vessel": the four cargo classes), a word a
+    writer adds that tells no class apart ("ship", "vessel"), or what the press calls them ("large landing ship",
+    "landing ship tank (LST)": both landing ships). An article's "Alligator-class" is read without the word "class",
+    and one word must name the class: "small" or "tank" alone fits none. Claims want one class; an alert rule
+    watches all it names ("landing ship")."""
     names = [c.name for c in catalogue()]
     if name in names:
         return [name]
-    plain = " ".join(_CLASS_WORD.sub(" ", name).split()) or name
-    found = [n for n in names if plain.casefold() in n.casefold()]
-    if not found:
-        words = _NAME_WORD.findall(plain.casefold())
-        found = [n for n in names if words and all(w in n.casefold() for w in words)]
+    words = _words(name)
+    found = []
+    for c in catalogue():
+        naming, qualifying = _vocabulary(c)
+        if any(w in naming and w not in _GENERIC_WORDS for w in words) and all(
+            w in naming or w in qualifying or w in _GENERIC_WORDS for w in words
+        ):
+            found.append(c.name)
     return found
 
 
 def closest_class(name: str) -> str | None:
-    """The one class with a word spelt close to each of ``name``'s words ("Aligator", "Ropusha"), or None."""
-    words = _NAME_WORD.findall(" ".join(_CLASS_WORD.sub(" ", name).split()).casefold())
-    fits = []
-    for c in catalogue():
-        vocab = _NAME_WORD.findall(c.name.casefold())
-        if words and all(difflib.get_close_matches(w, vocab, n=1, cutoff=0.8) for w in words):
-            fits.append(c.name)
+    """The one class with a word spelt close to each of ``name``'s words ("Aligator", "Ropusha"), else the one class
+    the words the catalogue knows name ("oil tanker": the product tanker), or None."""
+    words = _words(name)
+    vocabularies = {c.name: set.union(*_vocabulary(c)) | _GENERIC_WORDS for c in catalogue()}
+    fits = [
+        n for n, vocab in vocabularies.items()
+        if words and all(difflib.get_close_matches(w, sorted(vocab), n=1, cutoff=0.8) for w in words)
+    ]  # fmt: skip
+    if not fits:
+        known = [w for w in words if any(w in vocab for vocab in vocabularies.values())]
+        fits = classes_named(" ".join(known)) if known != words else []
     return fits[0] if len(fits) == 1 else None
 
 

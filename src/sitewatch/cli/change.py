@@ -23,6 +23,7 @@ from .options import (
     OnceCommand,
     existing_folder,
     handle_errors,
+    is_quiet,
     json_option,
     learned_option,
     min_area_option,
@@ -110,20 +111,25 @@ def command(
             ends |= {r.id: ends_json(d, obs) for d in dated for r in d.regions}  # --geojson's regions dated as export's
             notes = list(dict.fromkeys(notes + gaps))
             results.append({"site": site_id, "pairs": [outcome_summary(o) for o in done], "notes": notes, "errors": errors,
-                            "dated": [dated_json(d, obs) for d in dated], "_dated": [dated_text(d, obs) for d in dated]})
+                            "dated": [dated_json(d, obs) for d in dated], "_dated": [dated_text(d, obs) for d in dated],
+                            "_fresh_notes": list(dict.fromkeys(n for o in done if not o.kept for n in o.notes))})
     if out_path is not None:
         from ..report.exports import write_text_atomic
 
         write_text_atomic(out_path, changes_to_geojson(outcomes, ends))
     texts = [result.pop("_dated") for result in results]
+    fresh_notes = [result.pop("_fresh_notes") for result in results]
     if as_json:
         echo_json(results[0] if len(site_ids) == 1 else {"sites": results}, indent=1)
     elif not results:
         click.echo("no site has observations: bring imagery in with `sitewatch fetch`, `ingest` or `import`")
     elif any(r["simulated"] for result in results for r in result["pairs"]):
         click.echo("Simulated imagery.")
-    for result, dated in [] if as_json else zip(results, texts, strict=True):
-        _print_site(result, dated)
+    for result, dated, fresh in [] if as_json else zip(results, texts, fresh_notes, strict=True):
+        if is_quiet():
+            _print_site_quietly(result, fresh, len(dated))
+        else:
+            _print_site(result, dated)
     if out_path is not None:
         click.echo(f"wrote {out_path}", err=as_json)
     errors = [e for result in results for e in result["errors"]]
@@ -140,17 +146,7 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
     if not rows and not errors:
         click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
     for r in rows:
-        masked = (f", {r['detections_masked']} detections left out ({float(r['masked_m2']):,.0f} m²)"
-                  if r["detections_masked"] else "")  # fmt: skip
-        # The pixel size beside the sensor, as `claims check` names a pair: a site's 3 m and 10 m optical series
-        # are compared apart, and both lines said only "optical".
-        series = f"{pixel_size_text(float(r['resolution_m']))} {r['sensor']}" if r.get("resolution_m") else str(r["sensor"])
-        click.echo(
-            f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {series}: "
-            f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "
-            f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"
-            f"  ({r['before']} -> {r['after']})"
-        )
+        _print_pair(r)
     kept = sum(1 for r in rows if r["kept"])
     if kept:
         click.echo(f"{site_id}: {kept} of the {len(rows)} pairs unchanged since they were compared, kept "
@@ -161,3 +157,34 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
         click.echo(f"{result['site']}: {len(dated)} change(s) on the ground, dated by every stored pair (the region's last image without it, its first with it):")
     for k, line in enumerate(dated, 1):
         click.echo(f"  {k}. {line}")
+
+
+def _print_site_quietly(result: dict[str, Any], notes: list[str], n_dated: int) -> None:
+    """Under -q, one site's pairs compared this run and the notes on them, then one summary line: a daily job's log
+    grew by every pair of the site's history (and every change dated) at each run."""
+    site_id, rows, errors = result["site"], result["pairs"], result["errors"]
+    if not rows and not errors:
+        click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
+        return
+    fresh = [r for r in rows if not r["kept"]]
+    for r in fresh:
+        _print_pair(r)
+    for note in notes:
+        click.echo(f"note: {note}")
+    click.echo(f"{site_id}: {len(fresh)} of the {len(rows)} pairs compared this run, {len(rows) - len(fresh)} unchanged "
+               f"since they were compared, kept; {n_dated} change(s) on the ground in all")  # fmt: skip
+
+
+def _print_pair(r: dict[str, Any]) -> None:
+    """One pair's line: its dates, series, the share of the site compared and its regions."""
+    masked = (f", {r['detections_masked']} detections left out ({float(r['masked_m2']):,.0f} m²)"
+              if r["detections_masked"] else "")  # fmt: skip
+    # The pixel size beside the sensor, as `claims check` names a pair: a site's 3 m and 10 m optical series
+    # are compared apart, and both lines said only "optical".
+    series = f"{pixel_size_text(float(r['resolution_m']))} {r['sensor']}" if r.get("resolution_m") else str(r["sensor"])
+    click.echo(
+        f"{r['site']} {str(r['before_acquired'])[:10]} -> {str(r['after_acquired'])[:10]} {series}: "
+        f"compared {100 * float(r['compared_fraction']):.0f}% of the site, {r['appeared']} appeared, "
+        f"{r['disappeared']} disappeared, {r['altered']} altered, {float(r['area_m2']):,.0f} m²{masked}"
+        f"  ({r['before']} -> {r['after']})"
+    )

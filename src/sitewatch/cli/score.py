@@ -138,6 +138,8 @@ def command(
             "warnings": counts.warnings,
             # Labels wholly off their image (a chip's, cut from a bigger scene's labels): in no count above.
             "off_image_labels": sum(counts.off_image.values()),
+            # Labels of no area (xView's empty or zero-width bounds_imcoords): in no count above.
+            "no_area_labels": sum(counts.no_area.values()),
             # What exit code 3 is about, for a script: left out of the figures above.
             "not_scored": {"label_files": [str(p) for p in unscored], "coco_images": images,
                            "detections_files": [str(path) for path, _ in unreadable or []]},

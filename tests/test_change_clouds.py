@@ -118,3 +118,7 @@ def test_shadow_twins_on_an_imported_pair_without_a_cloud_mask_leave_out_cloud_a
     site2 = json.loads(CliRunner().invoke(main, ["change", "plain", "--json", "--shadow-twins", "-w", str(root)]).stdout)
     assert site2["pairs"][0]["kept"] and site2["pairs"][0]["cloud_left_out"] == left
     assert any("1 cloud(s) found by their shadow" in n for n in site2["notes"])
+    html = tmp_path / "report.html"
+    res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(html)])
+    assert res.exit_code == 0, res.output
+    assert "no cloud mask: 1 cloud(s) found by their shadow, 16" in html.read_text(encoding="utf-8")

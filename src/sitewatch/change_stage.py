@@ -263,9 +263,10 @@ def _read_pair(
     reaches is not seen, and its cloud is compared: hence not the default."""
     from .detection_read import observation_bands
 
-    twins = shadow_twins and before.scene.sensor != "sar" and all(
-        "SCL" not in observation_bands(str(root / o.path), o) for o in (before, after)
-    )
+    # A pair whose dates share no visible band keeps the brightness test (the shadow-twin test needs one).
+    names = [{n.lower() for n in observation_bands(str(root / o.path), o)} for o in (before, after)] if shadow_twins else []
+    twins = (shadow_twins and before.scene.sensor != "sar" and all("scl" not in n for n in names)
+             and bool({"blue", "green", "red"} & names[0] & names[1]))  # fmt: skip
     b = read_change_image(site, before, root / before.path, spectral=not twins)
     a = read_change_image(site, after, root / after.path, spectral=not twins)
     if not twins:

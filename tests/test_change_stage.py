@@ -81,7 +81,7 @@ def test_the_library_records_the_change_run_as_the_command_does(workspace: tuple
         outcomes, errors = run_changes(store, root, site, pairs, min_area_m2=100.0)
     [(parameters, summary)] = _rows(root, "SELECT parameters, summary FROM runs WHERE stage = 'change'")
     assert json.loads(parameters) == {"min_area_m2": 100.0, "cover_classes": 6, "learned": True, "with_detections": False,
-                                      "force": False}  # fmt: skip
+                                      "shadow_twins": False, "force": False}  # fmt: skip
     assert json.loads(summary) == {"pairs": len(outcomes), "compared": len(outcomes), "kept": 0,
                                    "regions": sum(len(o.changes) for o in outcomes), "errors": errors}  # fmt: skip
     assert CliRunner().invoke(main, ["change", "base", "--after", "2024-10-09", "-w", str(root)]).exit_code == 0

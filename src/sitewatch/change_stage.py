@@ -4,7 +4,8 @@ Observations of one site are cut to the site's grid (one grid per resolution), s
 up pixel for pixel when they share sensor and resolution. Pairs are chosen by :func:`choose_pairs`;
 each is read by :func:`read_change_image` (its no-data, the site polygon and, for optical images,
 cloud and cloud shadow as the detection stage masks them: the SCL band, a UDM2 or QA_PIXEL put into
-SCL's classes, when the observation has one, else the spectral test), compared by
+SCL's classes, when the observation has one, else the spectral test; with ``shadow_twins``, a pair of which
+neither has one by the shadow-twin test on the two dates together, :mod:`sitewatch.change.cloud_twins`), compared by
 :func:`sitewatch.change.detect_changes` and recorded by
 :func:`sitewatch.store.changes.replace_changes`, which replaces what an earlier run recorded for
 the same pair, with a digest of what the pair rests on (:mod:`sitewatch.change_state`): a pair whose
@@ -202,10 +203,11 @@ def _check_pair(before: Observation, after: Observation) -> None:
     check_same_grid(before.grid, after.grid, before.id, after.id)
 
 
-def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
+def read_change_image(site: Site, obs: Observation, path: Path, *, spectral: bool = True) -> ChangeImage:
     """An archived observation as :func:`~sitewatch.change.detect_changes` takes it: its bands, and as
     valid the pixels inside the site with data and, optical, not under cloud or shadow nor marked no
-    data by its SCL (the masks of the detection stage)."""
+    data by its SCL (the masks of the detection stage). Without ``spectral``, an optical observation
+    without an SCL band has no cloud left out here (``change`` finds it on the pair: :func:`_read_pair`)."""
     from .detect.clouds import cloud_mask, scl_no_data
     from .detection_read import observation_bands, read_observation
     from .geo import ground_pixel_size
@@ -231,7 +233,7 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
         ok_scl = np.isfinite(scl)
         valid &= ok_scl & ~scl_no_data(np.where(ok_scl, scl, 0).astype(np.int16))
         hidden = cloud_mask(bands, np.where(ok_scl, scl, 0).astype(np.int16), valid=valid)
-    elif bands:
+    elif bands and spectral:
         # The spectral test sees every pixel with data, not only the site's: a cloud the site's outline
         # cuts keeps its width (the test drops bright white patches narrower than 120 m, which the
         # site's edge made of a cloud's rim) and its shadow's search reaches it.
@@ -247,6 +249,78 @@ def read_change_image(site: Site, obs: Observation, path: Path) -> ChangeImage:
         hidden = ndimage.binary_dilation(hidden, iterations=max(1, round(CLOUD_MARGIN_M / step)))
     keep = [i for i, n in enumerate(names) if n.lower() in bands]
     return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
+
+
+def _read_pair(
+    site: Site, before: Observation, after: Observation, root: Path, shadow_twins: bool,
+) -> tuple[ChangeImage, ChangeImage, dict[str, Any] | None]:  # fmt: skip
+    """Both observations of a pair read (:func:`read_change_image`), and, with ``shadow_twins``, for an optical pair
+    neither of which has a cloud mask of its product (an SCL band, or a UDM2 or QA_PIXEL put into SCL's classes),
+    the cloud and shadow :func:`~sitewatch.change.cloud_twins.cloud_twins` finds on the two dates left out of both
+    instead of each image's brightness test, with what it found (None for another pair). The brightness test
+    takes bright desert and new white roofs for cloud (BENCHMARKS.md); a cloud, unlike a roof, throws a shadow of
+    its shape beside it on its own date, but on a site's grid (the site's bounds) a shadow farther than the grid
+    reaches is not seen, and its cloud is compared: hence not the default."""
+    from .detection_read import observation_bands
+
+    # A pair whose dates share no visible band keeps the brightness test (the shadow-twin test needs one).
+    names = [{n.lower() for n in observation_bands(str(root / o.path), o)} for o in (before, after)] if shadow_twins else []
+    twins = (shadow_twins and before.scene.sensor != "sar" and all("scl" not in n for n in names)
+             and bool({"blue", "green", "red"} & names[0] & names[1]))  # fmt: skip
+    b = read_change_image(site, before, root / before.path, spectral=not twins)
+    a = read_change_image(site, after, root / after.path, spectral=not twins)
+    if not twins:
+        return b, a, None
+    return _without_cloud_twins(b, a)
+
+
+def _without_cloud_twins(b: ChangeImage, a: ChangeImage) -> tuple[ChangeImage, ChangeImage, dict[str, Any] | None]:
+    """The pair with the cloud and shadow of either date left out of both (widened by :data:`CLOUD_MARGIN_M`), and
+    what was found: clouds, their m² and their shadows', the share of the site's compared pixels left out, and the
+    bright patches new on one date without a shadow twin, compared (``refused``)."""
+    from dataclasses import replace
+
+    from .change.cloud_twins import cloud_twins
+    from .geo import ground_pixel_size
+
+    names = [n for n in b.bands if n in a.bands]
+    if not {"blue", "green", "red"} & set(names):
+        return b, a, None
+    bd = np.asarray(b.data)[[b.bands.index(n) for n in names]]
+    ad = np.asarray(a.data)[[a.bands.index(n) for n in names]]
+    # As the spectral test did, every pixel with data is looked at, not only the site's: a cloud the site's
+    # outline cuts keeps its size and its shadow's search reaches it.
+    held = np.all(np.isfinite(bd), axis=0) & np.all(np.isfinite(ad), axis=0)
+    g = b.grid
+    pixel = float(np.mean(ground_pixel_size(g.crs, g.affine, g.width, g.height)))
+    tw = cloud_twins(bd, ad, names, pixel, valid=held, margin_m=CLOUD_MARGIN_M)
+    site = np.ones(g.shape, bool) if b.valid is None else b.valid
+    if a.valid is not None:
+        site = site & a.valid
+    share = float((tw.hidden & site).sum()) / float(site.sum()) if site.any() else 0.0
+    summary: dict[str, Any] = {
+        "test": "shadow twins", "clouds": tw.clouds, "cloud_m2": round(tw.cloud_px * pixel * pixel, 1),
+        "shadow_m2": round(tw.shadow_px * pixel * pixel, 1), "left_out_fraction": round(share, 4), "refused": tw.refused,
+    }  # fmt: skip
+    if tw.hidden.any():
+        b = replace(b, valid=~tw.hidden if b.valid is None else b.valid & ~tw.hidden)
+        a = replace(a, valid=~tw.hidden if a.valid is None else a.valid & ~tw.hidden)
+    return b, a, summary
+
+
+def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str, Any]) -> list[str]:
+    """A note for a pair whose cloud the shadow-twin test looked for (its stored ``cloud_left_out``), when it found
+    a cloud or a bright patch without a shadow; none otherwise."""
+    s = parameters.get("cloud_left_out")
+    if not isinstance(s, Mapping) or s.get("test") != "shadow twins" or not (s.get("clouds") or s.get("refused")):
+        return []
+    found = (f"{s['clouds']} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside "
+             f"it): {float(s['cloud_m2']):,.0f} m² of cloud and {float(s['shadow_m2']):,.0f} m² of shadow, widened by "
+             f"{CLOUD_MARGIN_M:g} m, not compared ({float(s['left_out_fraction']):.0%} of the site)"
+             if s.get("clouds") else "no cloud found by its shadow")  # fmt: skip
+    refused = (f"; {s['refused']} bright patch(es) new on one date without a shadow twin are compared (a new roof, "
+               "bright ground, or a cloud whose shadow was not seen)" if s.get("refused") else "")  # fmt: skip
+    return [f"{before.id} -> {after.id}: neither has a cloud mask (SCL, UDM2, QA_PIXEL); {found}{refused}"]
 
 
 def _masked_footprints(store: Store, obs: Observation, cache: dict[str, list[BaseGeometry]]) -> list[BaseGeometry]:
@@ -267,7 +341,7 @@ def _undetected_notes(undetected: set[str], before: Observation, after: Observat
 def run_changes(
     store: Store, root: Path, site: Site, pairs: Sequence[tuple[Observation, Observation]], *, min_area_m2: float = 200.0,
     with_detections: bool = False, cover_classes: int = COVER_CLASSES, learned: bool = True,
-    selection: Mapping[str, Any] | None = None, force: bool = False,
+    selection: Mapping[str, Any] | None = None, force: bool = False, shadow_twins: bool = False,
 ) -> tuple[list[PairOutcome], list[str]]:  # fmt: skip
     """Compare each pair and record it (replacing an earlier run's rows for that pair), and the run in the store's
     ``runs`` table (its parameters, with ``selection``, how the pairs were chosen, how many pairs it compared and
@@ -279,6 +353,10 @@ def run_changes(
     The pixels of the vessels and cranes stored for either observation are left out of the comparison
     (a ship that came or went is reported by detection, not as a change of the ground), unless
     ``with_detections``; the parameters stored with the pair say how much area that was.
+
+    With ``shadow_twins``, an optical pair neither of which has a cloud mask (SCL, UDM2, QA_PIXEL) has the cloud
+    found by its shadow left out instead of each image's brightness test (:func:`_read_pair`); the parameters
+    stored with the pair say what was found (``cloud_left_out``) and a note says it.
 
     A pair whose stored regions were found from the inputs it has now (both observations and their archived
     files, the site's polygon, these settings, the detections left out, the sitewatch code:
@@ -295,7 +373,7 @@ def run_changes(
 
     started = now_utc()
     settings = {"min_area_m2": min_area_m2, "cover_classes": cover_classes, "learned": learned,
-                "with_detections": with_detections}  # fmt: skip
+                "with_detections": with_detections, "shadow_twins": shadow_twins}  # fmt: skip
     held = {} if force else stored_inputs(store, site.id)
     files = FileCheck(store, site.id, root, forget=force)
     undetected = set() if with_detections else store.undetected(site.id)
@@ -317,8 +395,7 @@ def run_changes(
             slots.append(_Kept(before, after, len(masked or ()), notes, inputs))
             continue
         try:
-            b = read_change_image(site, before, root / before.path)
-            a = read_change_image(site, after, root / after.path)
+            b, a, cloud = _read_pair(site, before, after, root, shadow_twins)
             exclude = None if masked is None else _objects_mask(masked, before)
             result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2, exclude=exclude,
                                     classes=cover_classes, learned=learned)  # fmt: skip
@@ -328,6 +405,9 @@ def run_changes(
         n_objects = len(masked or ())
         params = result.parameters | {"detections_masked": n_objects, "masked_m2": result.excluded_m2,
                                       "with_detections": with_detections}  # fmt: skip
+        if cloud is not None:
+            params["cloud_left_out"] = cloud
+            notes += tuple(_cloud_note(before, after, params))
         changes = tuple(to_changes(result, site.id, before.id, after.id))
         try:
             pair = replace_changes(
@@ -385,7 +465,8 @@ def _with_kept(store: Store, site_id: str, slots: Sequence[PairOutcome | _Kept],
             errors.append(f"{before.id} -> {after.id}: its stored pair was {'removed' if pair is None else 'replaced'} "
                           "by another command meanwhile; run change again")  # fmt: skip
             continue
-        out.append(PairOutcome(pair, before, after, None, tuple(regions), slot.masked_objects, slot.notes, kept=True))
+        notes = (*slot.notes, *_cloud_note(before, after, pair.parameters))
+        out.append(PairOutcome(pair, before, after, None, tuple(regions), slot.masked_objects, notes, kept=True))
     return out
 
 
@@ -414,6 +495,7 @@ def outcome_summary(o: PairOutcome) -> dict[str, object]:
         "area_m2": round(float(sum(c.area_m2 for c in regions)), 1),
         "detections_masked": o.masked_objects,
         "masked_m2": round(float(p.parameters.get("masked_m2", 0.0)), 1),
+        "cloud_left_out": p.parameters.get("cloud_left_out"),
         "kept": o.kept,
     }
 

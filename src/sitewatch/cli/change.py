@@ -56,6 +56,10 @@ def _check_geojson_out(out_path: Path | None, site_id: str = "SITE") -> None:
 @learned_option
 @click.option("--with-detections", is_flag=True,
               help="Compare the pixels of the stored vessels and cranes too (by default they are left out).")
+@click.option("--shadow-twins", is_flag=True,
+              help="Optical pairs neither of which has a cloud mask (SCL, UDM2, QA_PIXEL): leave out cloud found by its shadow "
+                   "(as change-image does) instead of each image's brightness test, which also takes white roofs and "
+                   "bright ground for cloud; a cloud whose shadow lies outside the site's grid is compared (README).")  # fmt: skip
 @click.option("--force", is_flag=True, help="Compare again the pairs whose inputs have not changed since the last run.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), callback=existing_folder,
               help="Write the regions as GeoJSON (WGS84) into a .geojson file (KML, CSV, GeoPackage: `export --layer changes`).")
@@ -64,7 +68,7 @@ def _check_geojson_out(out_path: Path | None, site_id: str = "SITE") -> None:
 @handle_errors
 def command(
     site_ids: tuple[str, ...], before: str | None, after: str | None, min_area_m2: float, cover_classes: int, learned: bool, with_detections: bool,
-    force: bool, out_path: Path | None, workspace: Path, as_json: bool,
+    shadow_twins: bool, force: bool, out_path: Path | None, workspace: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Regions of each SITE that appeared, disappeared or altered between two observations
     (default: every site with observations; --before/--after with one SITE only).
@@ -103,7 +107,7 @@ def command(
             pairs, notes = choose_pairs(store.observations(site_id), site_id, before, after)
             done, errors = run_changes(store, ws.root, site, pairs, min_area_m2=min_area_m2, with_detections=with_detections,
                                        cover_classes=cover_classes, learned=learned, selection={"before": before, "after": after},
-                                       force=force)
+                                       force=force, shadow_twins=shadow_twins)
             outcomes += done
             notes += [n for o in done for n in o.notes]
             notes = list(dict.fromkeys(notes))  # an observation in two pairs is named once

@@ -24,6 +24,17 @@ def _image(o: Observation | None, oid: str, sha256: str) -> dict[str, Any]:
             "simulated": o.scene.simulated, "replaced": o.sha256 != sha256}  # fmt: skip
 
 
+def _cloud_twins(left: object) -> str:
+    """What ``change --shadow-twins`` left out of a pair (its stored ``cloud_left_out``), a phrase; empty for a pair
+    it did not look at."""
+    if not isinstance(left, dict) or left.get("test") != "shadow twins":
+        return ""
+    found = (f"{left.get('clouds', 0)} cloud(s) found by their shadow, {float(left.get('cloud_m2', 0)):,.0f} m² of cloud "
+             f"and {float(left.get('shadow_m2', 0)):,.0f} m² of shadow not compared" if left.get("clouds") else "no cloud found by its shadow")  # fmt: skip
+    refused = f"; {left['refused']} bright patch(es) without a shadow compared" if left.get("refused") else ""
+    return f"no cloud mask: {found}{refused}"
+
+
 def change_rows(pairs: Sequence[tuple[ChangePair, list[Change]]], observations: Sequence[Observation]) -> list[dict[str, Any]]:
     """One dict per stored pair of a site (:func:`sitewatch.store.changes.pairs_with_regions`) with the site's
     ``observations``; none when the site has no stored changes."""
@@ -36,6 +47,7 @@ def change_rows(pairs: Sequence[tuple[ChangePair, list[Change]]], observations: 
             "simulated": p.simulated,
             "method": f"{p.method} {p.method_version}",
             "compared_fraction": p.compared_fraction,
+            "cloud_twins": _cloud_twins(p.parameters.get("cloud_left_out")),
             "counts": counts,
             "area_m2": sum(r.area_m2 for r in regions),
             "before": _image(by_id.get(p.before_id), p.before_id, p.before_sha256),

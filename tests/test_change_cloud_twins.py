@@ -69,6 +69,21 @@ def test_a_bright_new_roof_or_a_brighter_date_is_not_cloud() -> None:
     assert not cloud_twins(before, wide, NAMES, PX).hidden[ROOF].any()
 
 
+@pytest.mark.parametrize("gap_px", [3, 12])
+@pytest.mark.parametrize("size_px", [30, 40])
+def test_a_new_roof_beside_a_new_car_park_of_its_size_is_change_not_cloud(gap_px: int, size_px: int) -> None:
+    """A new white warehouse (300 x 300 m) and its new asphalt car park beside it, 30 to 120 m east: the car park
+    is darkened, of the roof's shape, 100 m+ from it, with nothing dark 100 to 200 m around it, so both were left
+    out as a cloud and its shadow. A shadow keeps the ground's pattern (the fields' edges under it); the asphalt
+    does not."""
+    after = _roofed(_ground(2))
+    car_park = (slice(140, 140 + size_px), slice(60 + gap_px, 60 + gap_px + size_px))  # across two fields
+    after[(slice(None), *car_park)] = np.array([0.05, 0.05, 0.055, 0.07], np.float32)[:, None, None]
+    tw = cloud_twins(_ground(1), after, NAMES, PX)
+    assert tw.clouds == 0 and tw.refused == 1
+    assert not tw.hidden[ROOF].any() and not tw.hidden[car_park].any()
+
+
 def test_cloud_twins_refuses_arrays_it_cannot_read() -> None:
     with pytest.raises(ValueError, match="visible band"):
         cloud_twins(np.zeros((1, 10, 10)), np.zeros((1, 10, 10)), ("nir",), PX)

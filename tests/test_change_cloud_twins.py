@@ -134,3 +134,20 @@ def test_band_files_of_integer_dn_read_a_block_of_rows_at_a_time_are_tested_alik
     assert summary["regions"] == 1 and summary["appeared"] == 1
     (left,) = summary["cloud_left_out"]
     assert left["clouds"] == 1 and left["cloud_m2"] == pytest.approx(160_000, rel=0.05)
+
+
+def test_a_small_share_left_out_is_not_said_as_none(tmp_path: Path) -> None:
+    # One 400 m cloud on a 16 km image: "not compared (0% of the pixels)" after naming 160,000 m² of cloud.
+    t = Affine(PX, 0, 300_000.0, 0, -PX, 4_750_000.0)
+    wide = (1, 8, 8)
+    before = write_tiff(tmp_path / "before.tif", np.tile(_ground(1), wide), crs=UTM, transform=t, descriptions=list(NAMES))
+    after_data = np.tile(_ground(2), wide)
+    after_data[:, :200, :200] = _cloudy(_ground(2))
+    after = write_tiff(tmp_path / "after.tif", after_data, crs=UTM, transform=t, descriptions=list(NAMES))
+    r = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(tmp_path / "c.geojson"), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    (left,) = summary["cloud_left_out"]
+    assert left["clouds"] == 1 and 0 < left["left_out_fraction"] < 0.005
+    (note,) = [n for n in summary["notes"] if "found by their shadow" in n]
+    assert "(under 1% of the pixels)" in note, note

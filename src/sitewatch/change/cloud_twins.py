@@ -17,8 +17,12 @@ kilometres). So a patch is taken for cloud only when, on one date:
   :attr:`~CloudTwinParams.twin` of it, and more so by :attr:`~CloudTwinParams.contrast` than each quarter of
   a ring around that twin is (a shadow has its cloud's shape; a roof matched to a wide dark change has not);
   the azimuth is the one the scene's bright patches and dark pixels agree on best, within 15° (all clouds of
-  one scene throw their shadows one way). The sun's azimuth from a scene's metadata is not read: none of the
-  files change-image takes carries it.
+  one scene throw their shadows one way);
+- and, where the other date's ground there has a pattern (a spread of :attr:`~CloudTwinParams.texture`), the
+  twin's darkened pixels keep it (a correlation of :attr:`~CloudTwinParams.kept_pattern` at least): a shadow
+  darkens the ground, a new car park beside a new roof replaces it.
+
+The sun's azimuth from a scene's metadata is not read: none of the files change-image takes carries it.
 
 Before the dates are compared, the later date's brightness is put on the earlier's by the mode of their
 difference (band files read without a product's offset are 0.1 brighter throughout; most of the ground does
@@ -71,7 +75,7 @@ class CloudTwinParams:
     texture: float = 0.015
     """Spread (standard deviation) of the other date's brightness over a twin above which its pattern is looked for."""
     kept_pattern: float = 0.3
-    """... and the least correlation with it a shadow keeps (a new surface there, a car park or a burn scar, has none)."""
+    """... and the least correlation with it a shadow keeps (a new surface there, a car park, has none)."""
     min_area_m2: float = 10_000.0
     """Smallest patch looked at (a cloud smaller than 100 × 100 m is not sought)."""
 
@@ -241,7 +245,7 @@ def _ground_replaced(
 ) -> bool:  # fmt: skip
     """Whether the darkened twin of ``blob`` (its patch's pixels, ``sl`` its rows and cols, moved by ``shift``) is new
     ground, not shadow: a shadow darkens the ground and keeps its pattern (date ``k``'s brightness there follows the
-    other date's), a new car park or burn scar beside a new roof replaces it (the pattern gone). Told only where the
+    other date's), a new car park beside a new roof replaces it (the pattern gone). Told only where the
     other date has a pattern to keep (a spread of :attr:`CloudTwinParams.texture` at least)."""
     h, w = dark.shape
     sy, sx = int(shift[0]), int(shift[1])

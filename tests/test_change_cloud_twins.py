@@ -69,6 +69,21 @@ def test_a_bright_new_roof_or_a_brighter_date_is_not_cloud() -> None:
     assert not cloud_twins(before, wide, NAMES, PX).hidden[ROOF].any()
 
 
+@pytest.mark.parametrize("gap_px", [3, 12])
+@pytest.mark.parametrize("size_px", [30, 40])
+def test_a_new_roof_beside_a_new_car_park_of_its_size_is_change_not_cloud(gap_px: int, size_px: int) -> None:
+    """A new white warehouse (300 x 300 m) and its new asphalt car park beside it, 30 to 120 m east: the car park
+    is darkened, of the roof's shape, 100 m+ from it, with nothing dark 100 to 200 m around it, so both were left
+    out as a cloud and its shadow. A shadow keeps the ground's pattern (the fields' edges under it); the asphalt
+    does not."""
+    after = _roofed(_ground(2))
+    car_park = (slice(140, 140 + size_px), slice(60 + gap_px, 60 + gap_px + size_px))  # across two fields
+    after[(slice(None), *car_park)] = np.array([0.05, 0.05, 0.055, 0.07], np.float32)[:, None, None]
+    tw = cloud_twins(_ground(1), after, NAMES, PX)
+    assert tw.clouds == 0 and tw.refused == 1
+    assert not tw.hidden[ROOF].any() and not tw.hidden[car_park].any()
+
+
 def test_cloud_twins_refuses_arrays_it_cannot_read() -> None:
     with pytest.raises(ValueError, match="visible band"):
         cloud_twins(np.zeros((1, 10, 10)), np.zeros((1, 10, 10)), ("nir",), PX)
@@ -119,3 +134,20 @@ def test_band_files_of_integer_dn_read_a_block_of_rows_at_a_time_are_tested_alik
     assert summary["regions"] == 1 and summary["appeared"] == 1
     (left,) = summary["cloud_left_out"]
     assert left["clouds"] == 1 and left["cloud_m2"] == pytest.approx(160_000, rel=0.05)
+
+
+def test_a_small_share_left_out_is_not_said_as_none(tmp_path: Path) -> None:
+    # One 400 m cloud on a 16 km image: "not compared (0% of the pixels)" after naming 160,000 m² of cloud.
+    t = Affine(PX, 0, 300_000.0, 0, -PX, 4_750_000.0)
+    wide = (1, 8, 8)
+    before = write_tiff(tmp_path / "before.tif", np.tile(_ground(1), wide), crs=UTM, transform=t, descriptions=list(NAMES))
+    after_data = np.tile(_ground(2), wide)
+    after_data[:, :200, :200] = _cloudy(_ground(2))
+    after = write_tiff(tmp_path / "after.tif", after_data, crs=UTM, transform=t, descriptions=list(NAMES))
+    r = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(tmp_path / "c.geojson"), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    (left,) = summary["cloud_left_out"]
+    assert left["clouds"] == 1 and 0 < left["left_out_fraction"] < 0.005
+    (note,) = [n for n in summary["notes"] if "found by their shadow" in n]
+    assert "(under 1% of the pixels)" in note, note

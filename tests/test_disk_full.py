@@ -327,3 +327,28 @@ def test_a_full_disk_that_gdal_calls_an_unknown_error_blames_no_site_removal(tmp
     assert "cannot write it into the archive (No space left on device)" in res.output, res.output
     assert "was the site removed" not in res.output
     assert [p for p in (root / "archive" / site_id).iterdir()] == []
+
+
+@pytest.mark.parametrize("error", ["CPLE_OutOfMemoryError", "CPLE_NotSupportedError", "CPLE_IllegalArgError"])
+def test_a_gdal_error_that_is_not_a_write_error_is_not_called_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str
+) -> None:
+    """Room left for the pixels but not for twice them (the COG driver's two copies): GDAL's running out of memory,
+    or an option it does not support, was said as "No space left on device", and freeing room changed nothing."""
+    import rasterio._err
+
+    import sitewatch.ingest.archive as archive
+
+    root, src, site_id = _ingest_one(tmp_path)
+    pixels = 171 * 228 * 4  # the tiny site's grid of one float32 band, as archived
+
+    def fails(path: Path) -> str:
+        raise getattr(rasterio._err, error)(2, 0, "GDAL's own words for it")
+
+    monkeypatch.setattr(archive, "sha256_file", fails)
+    monkeypatch.setattr(files, "_FULL_BELOW", 0)
+    monkeypatch.setattr(files, "_room_left", lambda path: pixels * 3 // 2)
+    res = CliRunner().invoke(main, ["-q", "ingest", site_id, str(src), "-w", str(root)])
+    assert res.exit_code == 1, res.output
+    assert "GDAL's own words for it" in res.output and "No space left" not in res.output, res.output
+    assert [p for p in (root / "archive" / site_id).iterdir()] == []

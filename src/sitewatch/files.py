@@ -137,13 +137,28 @@ def why_not_written(exc: BaseException, path: Path | str, size: int = 0) -> str:
     "TIFFAppendToStrip:Write error at scanline 1024", or a seek error, with libtiff's own line on
     standard error the only one to say why. So where the disk holding ``path`` has less room left than
     1 MiB, or than the ``size`` the file was to take (GDAL's COG driver removes its temporary files
-    before it raises, giving their room back), that is the reason; GDAL's words otherwise. Call it before
+    before it raises, giving their room back), that is the reason; GDAL's words otherwise, and for the errors a
+    full disk never raises (out of memory, an option not supported) whatever the room. Call it before
     the partial file is removed, which frees the room it took."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    if _room_left(Path(path)) < max(_FULL_BELOW, size):
+    if not _never_full_disk(exc) and _room_left(Path(path)) < max(_FULL_BELOW, size):
         return NO_SPACE
     return str(exc.__cause__ or exc)
+
+
+_NOT_WRITE_ERRORS = frozenset(
+    {"CPLE_OutOfMemoryError", "CPLE_IllegalArgError", "CPLE_NotSupportedError", "CPLE_AssertionFailedError",
+     "CPLE_UserInterruptError", "CPLE_NoWriteAccessError"}
+)  # fmt: skip
+"""GDAL's errors (rasterio's classes, by name) that a full disk never raises: out of memory, an option or type the
+driver does not take, no right to write. Said in GDAL's words whatever room is left: with a large image the room
+test alone called them a full disk, and freeing room changed nothing."""
+
+
+def _never_full_disk(exc: BaseException) -> bool:
+    """Whether ``exc``, or the GDAL error it was raised from, is of a kind a full disk does not raise."""
+    return any(type(e).__name__ in _NOT_WRITE_ERRORS for e in (exc, exc.__cause__, exc.__context__) if e is not None)
 
 
 def _room_left(path: Path) -> int:

@@ -17,8 +17,12 @@ kilometres). So a patch is taken for cloud only when, on one date:
   :attr:`~CloudTwinParams.twin` of it, and more so by :attr:`~CloudTwinParams.contrast` than each quarter of
   a ring around that twin is (a shadow has its cloud's shape; a roof matched to a wide dark change has not);
   the azimuth is the one the scene's bright patches and dark pixels agree on best, within 15° (all clouds of
-  one scene throw their shadows one way). The sun's azimuth from a scene's metadata is not read: none of the
-  files change-image takes carries it.
+  one scene throw their shadows one way);
+- and, where the other date's ground there has a pattern (a spread of :attr:`~CloudTwinParams.texture`), the
+  twin's darkened pixels keep it (a correlation of :attr:`~CloudTwinParams.kept_pattern` at least): a shadow
+  darkens the ground, a new car park beside a new roof replaces it.
+
+The sun's azimuth from a scene's metadata is not read: none of the files change-image takes carries it.
 
 Before the dates are compared, the later date's brightness is put on the earlier's by the mode of their
 difference (band files read without a product's offset are 0.1 brighter throughout; most of the ground does
@@ -68,6 +72,10 @@ class CloudTwinParams:
     """Share of a patch's displaced twin that must be darkened for it to be cloud."""
     contrast: float = 0.35
     """... and by this share more than each quarter of a ring 100 to 200 m around that twin (a shadow has the cloud's shape)."""
+    texture: float = 0.015
+    """Spread (standard deviation) of the other date's brightness over a twin above which its pattern is looked for."""
+    kept_pattern: float = 0.3
+    """... and the least correlation with it a shadow keeps (a new surface there, a car park, has none)."""
     min_area_m2: float = 10_000.0
     """Smallest patch looked at (a cloud smaller than 100 × 100 m is not sought)."""
 
@@ -231,6 +239,32 @@ def _sample(mask: NDArray[np.bool_], at: tuple[int, int], rng: np.random.Generat
     return ys + at[0], xs + at[1]
 
 
+def _ground_replaced(
+    before: Any, after: Any, names: Sequence[str], offset: float, k: int, blob: NDArray[np.bool_], sl: tuple[slice, slice],
+    shift: NDArray[np.intp], dark: NDArray[np.bool_], p: CloudTwinParams,
+) -> bool:  # fmt: skip
+    """Whether the darkened twin of ``blob`` (its patch's pixels, ``sl`` its rows and cols, moved by ``shift``) is new
+    ground, not shadow: a shadow darkens the ground and keeps its pattern (date ``k``'s brightness there follows the
+    other date's), a new car park beside a new roof replaces it (the pattern gone). Told only where the
+    other date has a pattern to keep (a spread of :attr:`CloudTwinParams.texture` at least)."""
+    h, w = dark.shape
+    sy, sx = int(shift[0]), int(shift[1])
+    y0, y1 = max(0, sl[0].start + sy), min(h, sl[0].stop + sy)
+    x0, x1 = max(0, sl[1].start + sx), min(w, sl[1].stop + sx)
+    if y0 >= y1 or x0 >= x1:
+        return False
+    twin = blob[y0 - sl[0].start - sy : y1 - sl[0].start - sy, x0 - sl[1].start - sx : x1 - sl[1].start - sx]
+    twin = twin & dark[y0:y1, x0:x1]  # its darkened pixels: those beside them, not shadow, would set the pattern
+    if twin.sum() < 20:
+        return False
+    # (rows read whole, as BandRows gives them, then cut to the twin's columns)
+    dates = [_visible(before[:, y0:y1], names)[0][:, x0:x1], _visible(after[:, y0:y1], names)[0][:, x0:x1] - np.float32(offset)]
+    here, there = dates[k][twin].astype(np.float64), dates[1 - k][twin].astype(np.float64)
+    if there.std() < p.texture or here.std() == 0:
+        return here.std() == 0 and there.std() >= p.texture  # a flat twin over patterned ground: replaced
+    return bool(np.corrcoef(here, there)[0, 1] < p.kept_pattern)
+
+
 def cloud_twins(
     before: Any, after: Any, bands: Sequence[str], pixel_m: float, *, valid: NDArray[np.bool_] | None = None,
     margin_m: float = 100.0, params: CloudTwinParams | None = None,
@@ -294,11 +328,11 @@ def cloud_twins(
                 outer = np.fmax(outer, share)
             score = np.where((inner >= p.twin) & np.isfinite(outer), inner - np.nan_to_num(outer), -1.0)
             j = int(np.argmax(score))
-            if score[j] < p.contrast:
+            blob = labels[sl] == i
+            if score[j] < p.contrast or _ground_replaced(before, after, names, offset, k, blob, sl, shifts[j], dark[k], p):
                 refused += 1
                 continue
             clouds += 1
-            blob = labels[sl] == i
             cloud[sl] |= blob
             # The patch's twin, where it lies on the image (its shadow, as dark as it is or not).
             sy, sx = int(shifts[j, 0]), int(shifts[j, 1])

@@ -114,6 +114,15 @@ def test_a_claim_of_a_week_reads_that_week_and_the_weeks_before_it_alone(history
     assert read <= 2 * (7 + TimelineParams().gap_days + 3), read  # the whole history: over 400
 
 
+def test_a_site_a_transit_reads_whole_is_read_once(history: Path, tmp_path: Path) -> None:
+    """A transit reads its sites' whole history: the claims of the other kinds at those sites are decided from it,
+    not read again for their dates (claims of every kind at two sites read each observation once, not more)."""
+    got, want, read = _both(history, tmp_path, _claims(DAYS - 10, 6, 3), 0.0)
+    assert got == want
+    with open_workspace(history).store() as store:
+        assert read == sum(len(store.observations(sid)) for sid in PLACES)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=st.integers(0, DAYS - 1), length=st.integers(0, 30), count=st.integers(0, 12),
        offset=st.sampled_from([0.0, 10.0, -9.5]))  # fmt: skip
@@ -124,6 +133,9 @@ def test_every_claim_s_verdict_read_for_its_dates_is_the_whole_history_s(history
     """Claims of every kind on any dates of the history (a ship carried through days its berth was hidden, dates
     missed or half covered, local dates either side of UTC): the verdicts, reasons and images are the whole
     history's, byte for byte."""
-    got, want, _ = _both(history, tmp_path, _claims(first, length, count), offset)
-    assert got == want
+    claims = _claims(first, length, count)
+    # Apart: a transit's sites are read whole, and so would decide the others' claims.
+    for part in ([c for c in claims if c["id"] not in ("transit", "change")], [c for c in claims if c["id"] in ("transit", "change")]):
+        got, want, _ = _both(history, tmp_path, part, offset)
+        assert got == want
 

@@ -7,7 +7,7 @@ every 5th day at three) and makes two copies in ``--out`` (``before``, ``after``
 and over a week, on every date of it; absent; a crane present and absent; presence days over 30 days, this month and
 a year back, at three ports; a transit from one port to the next, two, and a change, at three others), its dates in
 the history's last month and a year before it; and the same file with the transits and the change at the first three
-ports (whose whole history a transit still reads). Each round runs on each copy in turn (the order alternating), each in a fresh process:
+ports (whose whole history a transit still reads), and without them. Each round runs on each copy in turn (the order alternating), each in a fresh process:
 
 - ``claims check FILE --json``, of each file;
 - ``report SITE --from/--to`` (the last 30 days) ``--claims FILE``.
@@ -101,13 +101,17 @@ def main() -> None:
     with sqlite3.connect(args.workspace / "sitewatch.gpkg") as db:
         last = dt.date.fromisoformat(db.execute("SELECT max(acquired) FROM observations").fetchone()[0][:10])
     sites = args.sites.split(",")
-    claims, same = args.out / "claims.yaml", args.out / "claims-same-sites.yaml"
+    claims, same, still = args.out / "claims.yaml", args.out / "claims-same-sites.yaml", args.out / "claims-no-transit.yaml"
     claims.write_text(yaml.safe_dump(claims_file(last, sites, args.moving.split(",")), sort_keys=False), encoding="utf-8")
     same.write_text(yaml.safe_dump(claims_file(last, sites, sites), sort_keys=False), encoding="utf-8")
+    doc = claims_file(last, sites, sites)
+    doc["claims"] = [c for c in doc["claims"] if not str(c["id"]).startswith(("transit", "change"))]  # type: ignore[attr-defined]
+    still.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     since30 = (last - dt.timedelta(days=29)).isoformat()
     cmds: list[tuple[str, list[str]]] = [
         ("claims check --json", ["claims", "check", str(claims), "--json"]),
         ("claims check --json (transits at the same sites)", ["claims", "check", str(same), "--json"]),
+        ("claims check --json (no transit, no change)", ["claims", "check", str(still), "--json"]),
         ("report --from/--to (30 days) --claims", ["report", sites[0], "--from", since30, "--to", last.isoformat(),
                                                    "--claims", str(claims), "--out", "OUT/report.html"]),
     ]  # fmt: skip

@@ -7,7 +7,8 @@ every 5th day at three) and makes two copies in ``--out`` (``before``, ``after``
 and over a week, on every date of it; absent; a crane present and absent; presence days over 30 days, this month and
 a year back, at three ports; a transit from one port to the next, two, and a change, at three others), its dates in
 the history's last month and a year before it; and the same file with the transits and the change at the first three
-ports (whose whole history a transit still reads), and without them. Each round runs on each copy in turn (the order alternating), each in a fresh process:
+ports (whose whole history a transit still reads), and without them. Each round runs on each copy in turn (the
+order alternating), each in a fresh process:
 
 - ``claims check FILE --json``, of each file;
 - ``report SITE --from/--to`` (the last 30 days) ``--claims FILE``.

@@ -20,7 +20,13 @@ from hypothesis import strategies as st
 
 from sitewatch.analysis import TimelineParams
 from sitewatch.claims_file import check_against_sites, read_claims
-from sitewatch.evidence import check_claims, check_claims_file, claims_to_dict, load_world
+from sitewatch.evidence import (
+    ClaimsCheck,
+    check_claims,
+    check_claims_file,
+    claims_to_dict,
+    load_world,
+)
 from sitewatch.store import Store
 from sitewatch.workspace import init_workspace, open_workspace
 from test_alert_window import PLACES, START, History, _put, _site
@@ -31,7 +37,8 @@ DAYS = 240
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Eight months of two ports (a GeoPackage): ships calling, some sailing Rason to Dunai, the pier hidden on
-    some days (a ship there carried past them), days missed or half covered, cranes at Rason (on a 3 m image every third day)."""
+    some days (a ship there carried past them), days missed or half covered, cranes at Rason (on a 3 m image every
+    third day)."""
     root = init_workspace(tmp_path_factory.mktemp("claims-period") / "ws").root
     story = History(DAYS, seed=5)
     with open_workspace(root).store() as store:
@@ -73,8 +80,6 @@ def _claims(first: int, length: int, count: int) -> list[dict[str, Any]]:
 
 def _whole(store: Store, path: Path, params: TimelineParams) -> dict[str, Any]:
     """The verdicts as main gave them: every claimed site's whole history read."""
-    from sitewatch.evidence import ClaimsCheck
-
     claims = check_against_sites(read_claims(path, utc_offset_hours=params.utc_offset_hours), {s.id: s for s in store.sites()})
     world = load_world(store, [sid for c in claims.claims for sid in c.site_ids], params)
     check = ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, params.utc_offset_hours)

@@ -702,7 +702,10 @@ def _check_part(a: Assertion, world: World) -> PartResult:
 
 def check_claim(claim: ClaimSpec, world: World) -> ClaimResult:
     """The verdict on one claim: contradicted when a part is, else not testable when a part is, else supported."""
-    parts = tuple(_check_part(a, world) for a in claim.assertions)
+    return _claim_result(claim, tuple(_check_part(a, world) for a in claim.assertions))
+
+
+def _claim_result(claim: ClaimSpec, parts: tuple[PartResult, ...]) -> ClaimResult:
     verdicts = {p.verdict for p in parts}
     verdict: Verdict = CONTRADICTED if CONTRADICTED in verdicts else UNTESTABLE if UNTESTABLE in verdicts else SUPPORTED
     deciding = [p for p in parts if p.verdict == verdict] if verdict != SUPPORTED else list(parts)
@@ -789,5 +792,41 @@ def check_claims_file(store: Store, path: str | Path, params: TimelineParams | N
     claims: ClaimsFile = read_claims(path, utc_offset_hours=offset)
     sites = {s.id: s for s in store.sites()}
     claims = check_against_sites(claims, sites)
-    world = load_world(store, [sid for c in claims.claims for sid in c.site_ids], params)
-    return ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, offset)
+    params = params or TimelineParams()
+    with store.snapshot():  # one moment of the store for every claim's reads
+        whole = {sid for c in claims.claims for a in c.assertions if a.kind not in _PERIOD_KINDS for sid in a.site_ids}
+        world = load_world(store, sorted(whole), params) if whole else None
+        periods: dict[tuple[str, date, date], World] = {}
+        results = []
+        for c in claims.claims:
+            parts = []
+            for a in c.assertions:
+                if a.kind in _PERIOD_KINDS and a.site_ids[0] not in whole:  # (a site read whole gives the same verdicts)
+                    key = (a.site_ids[0], a.start, a.end)
+                    if key not in periods:
+                        periods[key] = _period_world(store, sites, key, params)
+                    parts.append(_check_part(a, periods[key]))
+                else:
+                    assert world is not None
+                    parts.append(_check_part(a, world))
+            results.append(_claim_result(c, tuple(parts)))
+    return ClaimsCheck(str(path), tuple(results), claims.problems, claims.title, offset)
+
+
+_PERIOD_KINDS = frozenset({"vessel_present", "vessel_absent", "object_present", "object_absent", "presence_days"})
+"""The kinds whose verdict rests on their site's timeline of the claim's dates alone: read for those dates
+(:func:`_period_world`). A transit (its links' moves and their rivals may lie weeks outside the range) and a change
+(its stored pairs) are decided from the sites' whole history."""
+
+
+def _period_world(store: Store, sites: Mapping[str, Site], key: tuple[str, date, date], params: TimelineParams) -> World:
+    """The world of one site's claim dates: the records its timeline of ``start`` to ``end`` is built from
+    (:func:`~sitewatch.analysis.period_records.read_timeline_records`: those dates, and the ``gap_days`` + 2 days
+    before them that settle the first, else more), which give each date's usable images, and the timeline of the
+    range, as the whole history does: a claim of a month no longer reads years of a site's rows."""
+    from .analysis.period_records import read_timeline_records
+
+    site_id, start, end = key
+    site = sites[site_id]
+    records = read_timeline_records(store, site_id, replace(params, start=start, end=end), site_geometry=site.geometry)
+    return World(sites, records.observations, records.detections, frozenset(records.undetected), params)

@@ -1,0 +1,146 @@
+"""Claims checked from the dates their verdict needs: the same verdicts as from the whole history, from fewer rows.
+
+``claims check`` (and ``report --claims``) read every claimed site's whole history, years of a team store's rows
+for a claim of a month; now a claim of a vessel or object on dates, or of presence days, reads its site's timeline
+of those dates (the dates, and the weeks before the first that settle it), as ``timeline --from/--to`` does. A
+transit and a change are still decided from their sites' whole history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from sitewatch.analysis import TimelineParams
+from sitewatch.claims_file import check_against_sites, read_claims
+from sitewatch.evidence import (
+    ClaimsCheck,
+    check_claims,
+    check_claims_file,
+    claims_to_dict,
+    load_world,
+)
+from sitewatch.store import Store
+from sitewatch.workspace import init_workspace, open_workspace
+from test_alert_window import PLACES, START, History, _put, _site
+
+DAYS = 240
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight months of two ports (a GeoPackage): ships calling, some sailing Rason to Dunai, the pier hidden on
+    some days (a ship there carried past them), days missed or half covered, cranes at Rason (on a 3 m image every
+    third day)."""
+    root = init_workspace(tmp_path_factory.mktemp("claims-period") / "ws").root
+    story = History(DAYS, seed=5)
+    with open_workspace(root).store() as store:
+        for sid in PLACES:
+            store.put_site(_site(sid))
+        for d in range(DAYS):
+            for o, dets in story.day(d):
+                if o.site_id == "rason" and d % 3 == 0:  # a 3 m image every third day: cranes show on it
+                    o = replace(o, scene=replace(o.scene, resolution_m=3.0))
+                _put(store, o, dets)
+    return root
+
+
+def _claims(first: int, length: int, count: int) -> list[dict[str, Any]]:
+    """A claim of every kind over the days ``first`` to ``first + length`` of the history."""
+    start = START + timedelta(days=first)
+    end = start + timedelta(days=length)
+    span = {"from": start.isoformat(), "to": end.isoformat()}
+    one = {"date": start.isoformat()}
+
+    def claim(cid: str, sites: list[str], when: dict[str, str], asserted: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+        return {"id": cid, "text": cid, "source": "s", "sites": sites, **when, "assert": asserted}
+
+    return [
+        claim("present", ["dunai"], span, {"kind": "vessel_present", "berth": "pier", "min_length_m": 70}),
+        claim("present-all", ["rason"], span, {"kind": "vessel_present", "on": "all"}),
+        claim("absent", ["rason"], one, {"kind": "vessel_absent", "berth": "pier"}),
+        claim("crane", ["rason"], span, {"kind": "object_present", "object": "crane"}),
+        claim("no-crane", ["rason"], one, {"kind": "object_absent", "object": "crane"}),
+        claim("days", ["dunai"], span, {"kind": "presence_days", "days": count, "tolerance": 1}),
+        claim("days-pier", ["rason"], span, {"kind": "presence_days", "days": count, "berth": "pier"}),
+        claim("transit", ["rason", "dunai"], span, {"kind": "vessel_transit", "within_days": 6}),
+        claim("change", ["dunai"], span, {"kind": "change_present"}),
+        claim("two-parts", ["rason"], one, [{"kind": "vessel_present"},
+                                            {"kind": "presence_days", "days": count, "from": start.isoformat(),
+                                             "to": end.isoformat()}]),  # fmt: skip
+    ]
+
+
+def _whole(store: Store, path: Path, params: TimelineParams) -> dict[str, Any]:
+    """The verdicts as main gave them: every claimed site's whole history read."""
+    claims = check_against_sites(read_claims(path, utc_offset_hours=params.utc_offset_hours), {s.id: s for s in store.sites()})
+    world = load_world(store, [sid for c in claims.claims for sid in c.site_ids], params)
+    check = ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, params.utc_offset_hours)
+    return claims_to_dict(check)
+
+
+def _both(root: Path, tmp: Path, claims: list[dict[str, Any]], offset: float) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """(period-read verdicts, whole-history verdicts, observations the period read returned)."""
+    path = tmp / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": claims}), encoding="utf-8")
+    params = TimelineParams(utc_offset_hours=offset)
+    with open_workspace(root).store() as store:
+        read = 0
+        real = store.observations
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal read
+            out = real(*args, **kwargs)
+            read += len(out)
+            return out
+
+        store.observations = counted  # type: ignore[method-assign]
+        got = claims_to_dict(check_claims_file(store, path, params))
+        store.observations = real  # type: ignore[method-assign]
+        want = _whole(store, path, params)
+    assert not got["refused"]
+    return got, want, read
+
+
+def test_a_claim_of_a_week_reads_that_week_and_the_weeks_before_it_alone(history: Path, tmp_path: Path) -> None:
+    """Eight months of daily images at two ports: claims of a week at each (of a vessel, a crane, presence days)
+    read each site's 240 rows; now the week and the gap_days + 2 days before it, once a site."""
+    claims = [c for c in _claims(DAYS - 10, 6, 3) if c["id"] in ("present", "present-all", "crane", "days", "days-pier")]
+    got, want, read = _both(history, tmp_path, claims, 0.0)
+    assert got == want
+    assert {r["verdict"] for r in got["claims"]} >= {"supported", "contradicted"}, got
+    assert read <= 2 * (7 + TimelineParams().gap_days + 3), read  # the whole history: over 400
+
+
+def test_a_site_a_transit_reads_whole_is_read_once(history: Path, tmp_path: Path) -> None:
+    """A transit reads its sites' whole history: the claims of the other kinds at those sites are decided from it,
+    not read again for their dates (claims of every kind at two sites read each observation once, not more)."""
+    got, want, read = _both(history, tmp_path, _claims(DAYS - 10, 6, 3), 0.0)
+    assert got == want
+    with open_workspace(history).store() as store:
+        assert read == sum(len(store.observations(sid)) for sid in PLACES)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.integers(0, DAYS - 1), length=st.integers(0, 30), count=st.integers(0, 12),
+       offset=st.sampled_from([0.0, 10.0, -9.5]))  # fmt: skip
+@example(first=0, length=0, count=0, offset=0.0)  # the history's first date: nothing before it
+@example(first=DAYS - 3, length=30, count=2, offset=-9.5)  # dates past the history's last
+def test_every_claim_s_verdict_read_for_its_dates_is_the_whole_history_s(history: Path, tmp_path: Path, first: int, length: int,
+                                                                         count: int, offset: float) -> None:  # fmt: skip
+    """Claims of every kind on any dates of the history (a ship carried through days its berth was hidden, dates
+    missed or half covered, local dates either side of UTC): the verdicts, reasons and images are the whole
+    history's, byte for byte."""
+    claims = _claims(first, length, count)
+    # Apart: a transit's sites are read whole, and so would decide the others' claims.
+    for part in ([c for c in claims if c["id"] not in ("transit", "change")], [c for c in claims if c["id"] in ("transit", "change")]):
+        got, want, _ = _both(history, tmp_path, part, offset)
+        assert got == want
+

@@ -39,6 +39,12 @@ CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panama
         ("bulk carriers", ["Handysize-Supramax bulk carrier", "Panamax bulk carrier"]),
         ("Ropucha-class landing ship", [ROPUCHA]),
         ("Project 775", [ROPUCHA]),
+        # a class's series as articles number them: each was refused as naming no class ("ii" no word of its name)
+        ("Ropucha II", [ROPUCHA]),
+        ("Ropucha-I class landing ship", [ROPUCHA]),
+        ("Alligator IV", [ALLIGATOR]),
+        ("II", []),  # a series names no class alone
+        ("Ropucha IV", []),  # nor one the class never had
         # a short word no longer fits a class by being part of a word of its name ("a" fitted all nine, "car" the
         # coaster and both bulk carriers), and a word that only narrows a name names nothing alone
         ("a", []),

@@ -117,6 +117,9 @@ _QUALIFIER_WORDS = frozenset({"small", "large", "general", "project", "harbour",
 # ship (LST). Qualifiers that fit any class whose name holds the phrase, and abbreviations that stand for it.
 _ALSO_SAID: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "landing ship": (frozenset({"large", "tank"}), frozenset({"lst", "lsts", "bdk"})),
+    # The series of each class, as articles number them: Ropucha I (Project 775) and II (775M), Alligator I to IV.
+    "ropucha": (frozenset({"i", "ii"}), frozenset()),
+    "alligator": (frozenset({"i", "ii", "iii", "iv"}), frozenset()),
 }
 
 

@@ -39,6 +39,12 @@ CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panama
         ("bulk carriers", ["Handysize-Supramax bulk carrier", "Panamax bulk carrier"]),
         ("Ropucha-class landing ship", [ROPUCHA]),
         ("Project 775", [ROPUCHA]),
+        # a class's series as articles number them: each was refused as naming no class ("ii" no word of its name)
+        ("Ropucha II", [ROPUCHA]),
+        ("Ropucha-I class landing ship", [ROPUCHA]),
+        ("Alligator IV", [ALLIGATOR]),
+        ("II", []),  # a series names no class alone
+        ("Ropucha IV", []),  # nor one the class never had
         # a short word no longer fits a class by being part of a word of its name ("a" fitted all nine, "car" the
         # coaster and both bulk carriers), and a word that only narrows a name names nothing alone
         ("a", []),
@@ -51,6 +57,22 @@ CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panama
 )
 def test_classes_named_reads_what_writers_call_a_class(written: str, meant: list[str]) -> None:
     assert classes_named(written) == meant
+
+
+@pytest.mark.parametrize("name", [c.name for c in catalogue()])
+def test_every_catalogue_name_reads_back_to_its_own_class(name: str) -> None:
+    """Each row's own name, in any case, with or without "class" after it, names that class and no other."""
+    for written in (name, name.casefold(), name.upper(), f"{name}-class", f"{name} class", f"{name.upper()}-CLASS"):
+        assert classes_named(written) == [name], written
+        assert closest_class(written) == name, written
+
+
+@pytest.mark.parametrize("dash", ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015"])
+def test_class_after_a_typographic_dash_is_read_as_after_a_hyphen(dash: str) -> None:
+    # an article's "Alligator\u2013class" (en dash) was refused as naming no class: "class" was read as a word of the name
+    assert classes_named(f"Alligator{dash}class landing ship") == [ALLIGATOR]
+    assert classes_named(f"Ropucha{dash}class") == [ROPUCHA]
+    assert classes_named(f"Project 1171{dash}class") == [ALLIGATOR]
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,8 @@ def catalogue() -> tuple[VesselClass, ...]:
     )
 
 
-_CLASS_WORD = re.compile(r"[-\s]+class\b", re.IGNORECASE)
+# The word "class" after a name, by a hyphen, a space or a typographic dash (an article's "Alligator\u2013class").
+_CLASS_WORD = re.compile(r"[-\u2010-\u2015\s]+class\b", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[a-z0-9]+")
 # Words a writer adds that tell no class of the catalogue from another ("cargo vessel", "the ship"): read past.
 _GENERIC_WORDS = frozenset({"a", "an", "the", "of", "type", "ship", "ships", "vessel", "vessels", "boat", "boats"})
@@ -116,6 +117,9 @@ _QUALIFIER_WORDS = frozenset({"small", "large", "general", "project", "harbour",
 # ship (LST). Qualifiers that fit any class whose name holds the phrase, and abbreviations that stand for it.
 _ALSO_SAID: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "landing ship": (frozenset({"large", "tank"}), frozenset({"lst", "lsts", "bdk"})),
+    # The series of each class, as articles number them: Ropucha I (Project 775) and II (775M), Alligator I to IV.
+    "ropucha": (frozenset({"i", "ii"}), frozenset()),
+    "alligator": (frozenset({"i", "ii", "iii", "iv"}), frozenset()),
 }
 
 

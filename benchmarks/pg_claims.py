@@ -26,19 +26,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
-import sqlite3
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pg_daily import Server, copy_workspace, run  # noqa: E402
-from pg_reads import normalised, server_figures  # noqa: E402
+from pg_daily import run  # noqa: E402
+from pg_reads import normalised, server_figures, two_stores  # noqa: E402
 
 
 def claims_file(last: dt.date, sites: list[str], moving: list[str]) -> dict[str, object]:
@@ -86,21 +83,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="Keep the copies an earlier run left in --out.")
     args = ap.parse_args()
     src = args.src or Path(__file__).resolve().parents[1] / "src"
-    base = {**os.environ, "SITEWATCH_WORKERS": "1", "TZ": "UTC", "COLUMNS": "160"}
-    sides = {
-        "before": (args.out / "before", args.url_before, {**base, "PYTHONPATH": str(args.before_src.resolve())}),
-        "after": (args.out / "after", args.url_after, {**base, "PYTHONPATH": str(src.resolve())}),
-    }
-    if not args.reuse:
-        for ws, url, _ in sides.values():
-            copy_workspace(args.workspace, ws)
-            subprocess.run([sys.executable, "-m", "sitewatch", "-q", "store", "copy", "--to", url, "--replace", "--use",
-                            "-w", str(ws)], check=True, env=sides["before"][2])  # fmt: skip
-    servers = {name: Server(url) for name, (_, url, _) in sides.items()}
-    for server in servers.values():
-        server.conn.execute("ANALYZE")  # as autovacuum leaves a store in use (the copy's rows are new)
-    with sqlite3.connect(args.workspace / "sitewatch.gpkg") as db:
-        last = dt.date.fromisoformat(db.execute("SELECT max(acquired) FROM observations").fetchone()[0][:10])
+    sides, servers, last = two_stores(args, src, columns=160)
     sites = args.sites.split(",")
     claims, same, still = args.out / "claims.yaml", args.out / "claims-same-sites.yaml", args.out / "claims-no-transit.yaml"
     claims.write_text(yaml.safe_dump(claims_file(last, sites, args.moving.split(",")), sort_keys=False), encoding="utf-8")

@@ -129,6 +129,32 @@ def ais_csv(ws: Path, site: str, first: dt.date, last: dt.date, env: dict[str, s
     return "\n".join(rows) + "\n"
 
 
+Sides = dict[str, tuple[Path, str, dict[str, str]]]
+"""Each side's workspace copy, store URL and environment, by name (``before``, ``after``)."""
+
+
+def two_stores(args: argparse.Namespace, src: Path, columns: int) -> tuple[Sides, dict[str, Server], dt.date]:
+    """The two sides a benchmark compares, each a copy of ``args.workspace`` in ``args.out`` on its own PostGIS
+    database (``--url-before``, ``--url-after``; copied anew unless ``args.reuse``) run by its own sitewatch
+    (``--before-src``, ``src``); their servers, analysed as autovacuum leaves a store in use; the history's last date."""
+    base = {**os.environ, "SITEWATCH_WORKERS": "1", "TZ": "UTC", "COLUMNS": str(columns)}
+    sides: Sides = {
+        "before": (args.out / "before", args.url_before, {**base, "PYTHONPATH": str(args.before_src.resolve())}),
+        "after": (args.out / "after", args.url_after, {**base, "PYTHONPATH": str(src.resolve())}),
+    }
+    if not args.reuse:
+        for ws, url, _ in sides.values():
+            copy_workspace(args.workspace, ws)
+            subprocess.run([sys.executable, "-m", "sitewatch", "-q", "store", "copy", "--to", url, "--replace", "--use",
+                            "-w", str(ws)], check=True, env=sides["before"][2])  # fmt: skip
+    servers = {name: Server(url) for name, (_, url, _) in sides.items()}
+    for server in servers.values():
+        server.conn.execute("ANALYZE")  # (the copy's rows are new)
+    with sqlite3.connect(args.workspace / "sitewatch.gpkg") as db:
+        last = dt.date.fromisoformat(db.execute("SELECT max(acquired) FROM observations").fetchone()[0][:10])
+    return sides, servers, last
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspace", type=Path, required=True, help="history_scale.py's ws (copied, never written).")
@@ -144,21 +170,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="Keep the copies an earlier run left in --out.")
     args = ap.parse_args()
     src = args.src or Path(__file__).resolve().parents[1] / "src"
-    base = {**os.environ, "SITEWATCH_WORKERS": "1", "TZ": "UTC", "COLUMNS": "120"}
-    sides = {
-        "before": (args.out / "before", args.url_before, {**base, "PYTHONPATH": str(args.before_src.resolve())}),
-        "after": (args.out / "after", args.url_after, {**base, "PYTHONPATH": str(src.resolve())}),
-    }
-    if not args.reuse:
-        for ws, url, _ in sides.values():
-            copy_workspace(args.workspace, ws)
-            subprocess.run([sys.executable, "-m", "sitewatch", "-q", "store", "copy", "--to", url, "--replace", "--use",
-                            "-w", str(ws)], check=True, env=sides["before"][2])  # fmt: skip
-    servers = {name: Server(url) for name, (_, url, _) in sides.items()}
-    for server in servers.values():
-        server.conn.execute("ANALYZE")  # as autovacuum leaves a store in use (the copy's rows are new)
-    with sqlite3.connect(args.workspace / "sitewatch.gpkg") as db:
-        last = dt.date.fromisoformat(db.execute("SELECT max(acquired) FROM observations").fetchone()[0][:10])
+    sides, servers, last = two_stores(args, src, columns=120)
     since30, since90 = (last - dt.timedelta(days=29)).isoformat(), (last - dt.timedelta(days=89)).isoformat()
     year_back = last - dt.timedelta(days=365)
     back30 = [(year_back - dt.timedelta(days=29)).isoformat(), year_back.isoformat()]

@@ -31,6 +31,7 @@ from .errors import InputError, ObservationGoneError
 from .model import Change, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store, now_utc
 from .store.changes import ChangePair, replace_changes
+from .units import share_text
 
 __all__ = [
     "PairOutcome", "changes_to_geojson", "choose_pairs", "find_observation", "outcome_summary", "read_change_image",
@@ -316,7 +317,7 @@ def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str
         return []
     found = (f"{s['clouds']} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside "
              f"it): {float(s['cloud_m2']):,.0f} m² of cloud and {float(s['shadow_m2']):,.0f} m² of shadow, widened by "
-             f"{CLOUD_MARGIN_M:g} m, not compared ({float(s['left_out_fraction']):.0%} of the site)"
+             f"{CLOUD_MARGIN_M:g} m, not compared ({share_text(float(s['left_out_fraction']))} of the site)"
              if s.get("clouds") else "no cloud found by its shadow")  # fmt: skip
     refused = (f"; {s['refused']} bright patch(es) new on one date without a shadow twin are compared (a new roof, "
                "bright ground, or a cloud whose shadow was not seen)" if s.get("refused") else "")  # fmt: skip

@@ -138,16 +138,33 @@ def test_quiet_prints_the_pairs_compared_this_run_and_a_summary_not_the_history(
     first = quiet()
     assert [line for line in first if " -> " in line] == [line for line in first if "altered" in line]
     assert len([line for line in first if "altered" in line]) == 2
-    assert first[-1] == "base: 2 of the 2 pairs compared this run, 0 unchanged since they were compared, kept; 1 change(s) on the ground in all"
+    assert first[-1] == "base: 2 of the 2 pairs compared this run, 0 unchanged since they were compared, kept; 1 change on the ground in all"
     assert not any("dated by every stored pair" in line for line in first)
-    assert quiet() == ["base: 0 of the 2 pairs compared this run, 2 unchanged since they were compared, kept; 1 change(s) on the ground in all"]
+    assert quiet() == ["base: 0 of the 2 pairs compared this run, 2 unchanged since they were compared, kept; 1 change on the ground in all"]
     other = _write(tmp_path, DAYS[2], seed=1)  # 9 October's image with other bytes: its one pair compared again
     assert CliRunner().invoke(main, ["ingest", "base", str(other), "--sensor", "optical", "-w", str(root)]).exit_code == 0
     pair, *notes, summary = quiet()  # the notes on the pair compared, not on the one kept (base_20241001)
-    assert pair.endswith("(base/base_20241005 -> base/base_20241009)") and summary.startswith("base: 1 of the 2 pairs compared")
+    assert pair.endswith("(base/base_20241005 -> base/base_20241009)")
+    assert summary == "base: 1 of the 2 pairs compared this run, 1 unchanged since it was compared, kept; 1 change on the ground in all"
     assert notes and all("base_20241001" not in n for n in notes)
     loud = CliRunner().invoke(main, ["change", "base", "-w", str(root)]).output  # without -q, the history as before
     assert "base: 2 of the 2 pairs unchanged since they were compared, kept" in loud and "1. " in loud
+
+
+def test_a_site_of_one_pair_is_summed_up_in_the_singular(tmp_path: Path) -> None:
+    # "base: 1 of the 1 pairs compared this run, 0 unchanged since they were compared, kept; 1 change(s) on the ground"
+    ws = workspace_with_sites(tmp_path / "ws", tiny_site("base", half_deg=0.004))
+    files = [_write(tmp_path, day) for day in DAYS[:2]]
+    assert CliRunner().invoke(main, ["ingest", "base", *map(str, files), "--sensor", "optical", "-w", str(ws.root)]).exit_code == 0
+
+    def run(*args: str) -> list[str]:
+        res = CliRunner().invoke(main, [*args, "change", "base", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+        return res.output.splitlines()
+
+    assert run("-q")[-1] == "base: its one pair compared this run; 1 change on the ground in all"
+    assert run("-q") == ["base: its one pair unchanged since it was compared, kept; 1 change on the ground in all"]
+    assert "base: its one pair unchanged since it was compared, kept (--force compares it again)" in run()
 
 
 def test_the_site_redrawn_compares_its_pairs_and_its_water_polygon_none(root: Path, compared: list[str]) -> None:

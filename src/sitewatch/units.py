@@ -3,7 +3,12 @@ charts' titles. ``--json`` and the exports keep the full values."""
 
 from __future__ import annotations
 
-__all__ = ["pixel_size_text", "share_text"]
+__all__ = ["count_noun", "pixel_size_text", "share_text"]
+
+
+def count_noun(n: int, noun: str) -> str:
+    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def pixel_size_text(metres: float) -> str:

@@ -167,6 +167,32 @@ def test_a_site_of_one_pair_is_summed_up_in_the_singular(tmp_path: Path) -> None
     assert "base: its one pair unchanged since it was compared, kept (--force compares it again)" in run()
 
 
+def test_shadow_twins_compares_again_only_the_pairs_it_reads(tmp_path: Path, compared: list[str]) -> None:
+    # --shadow-twins entered every pair's inputs: a rerun with it compared again a SAR pair and a pair with an SCL
+    # band, which it leaves as they were (their regions the same), as well as the plain optical pairs it reads.
+    site = tiny_site("base", half_deg=0.004)
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    scl = np.full((1, 120, 100), 4, np.float32)  # vegetation: no cloud
+    groups = {"plain": ("optical", DAYS, BANDS), "scl": ("optical", ("20241101", "20241105"), (*BANDS, "SCL")),
+              "sar": ("sar", ("20241201", "20241205"), ("VV", "VH"))}  # fmt: skip
+    for group, (sensor, days, names) in groups.items():
+        (tmp_path / group).mkdir()
+        files = []
+        for day, like in zip(days, DAYS, strict=False):  # each group's dates as the plain ones: the same dug ground
+            img = _image(like)
+            data = {"plain": img, "scl": np.concatenate([img, scl]), "sar": img[:2] * 10}[group]
+            files.append(write_tiff(tmp_path / group / f"base_{day}.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                                    descriptions=names))  # fmt: skip
+        res = CliRunner().invoke(main, ["ingest", "base", *map(str, files), "--sensor", sensor, "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+    root = ws.root
+    assert len(_again(root, compared)) == 5  # and 9 Oct -> 1 Nov, plain to SCL: a cloud mask on one date
+    assert _again(root, compared, "--shadow-twins") == [FIRST, SECOND]  # the plain pairs only
+    assert _again(root, compared, "--shadow-twins") == []
+    assert _again(root, compared) == [FIRST, SECOND]  # and back
+
+
 def test_the_site_redrawn_compares_its_pairs_and_its_water_polygon_none(root: Path, compared: list[str]) -> None:
     _change(root)
     with Store(root / "sitewatch.gpkg") as store:

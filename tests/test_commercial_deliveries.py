@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import zipfile
 import zlib
 from datetime import UTC, datetime
@@ -113,3 +114,73 @@ def test_a_maxar_tile_without_its_imd_takes_its_names_acquisition_time(tmp_path:
     future = datetime.now(UTC).replace(year=datetime.now(UTC).year + 2).strftime("%y%b%d%H%M%S").upper()
     code, out = _ingest(ws, _maxar_tile(tmp_path / "future", f"{future}-M2AS-012345678010_01_P001.TIF"))
     assert code == 1 and "pass --acquired" in out["refused"][0]["reason"], out
+
+
+def _imd_with_map_grid(west: float, north: float, pixel: float) -> str:
+    """A WorldView-3 Standard product's .IMD (SYNTHETIC figures of real size), with the map grid GDAL's TIL driver
+    places the tiles' mosaic by (``MAP_PROJECTED_PRODUCT``: ULX/ULY, the first pixel's centre)."""
+    bands = "".join(
+        f"BEGIN_GROUP = BAND_{b}\n\tabsCalFactor = {k:.6e};\n\teffectiveBandwidth = {bw:.6e};\nEND_GROUP = BAND_{b}\n"
+        for b, (k, bw) in {"B": (1.260825e-02, 5.43e-02), "G": (9.713071e-03, 6.30e-02),
+                           "R": (1.103623e-02, 5.74e-02), "N": (1.224380e-02, 9.89e-02)}.items()
+    )  # fmt: skip
+    return (
+        'version = "28.4";\ngenerationTime = 2024-10-20T10:12:44.000000Z;\nproductOrderId = "012345678010_01_P001";\n'
+        f'bandId = "Multi";\nproductLevel = "LV2A";\nbitsPerPixel = 16;\nnumRows = {H};\nnumColumns = {W};\n{bands}'
+        "BEGIN_GROUP = MAP_PROJECTED_PRODUCT\n\tearliestAcqTime = 2024-10-19T01:11:07.512345Z;\n\tmapProjName = \"UTM\";\n"
+        f"\tmapZone = 53;\n\tmapHemi = \"N\";\n\tproductGSD = {pixel};\n\tULX = {west + pixel / 2};\n\tULY = {north - pixel / 2};\n"
+        f"\tcolStepSize = {pixel};\n\trowStepSize = {pixel};\nEND_GROUP = MAP_PROJECTED_PRODUCT\n"
+        'BEGIN_GROUP = IMAGE_1\n\tsatId = "WV03";\n\tfirstLineTime = 2024-10-19T01:11:07.512345Z;\n\tmeanSunEl = 31.7;\n'
+        "END_GROUP = IMAGE_1\nEND;\n"
+    )
+
+
+def _tiled_order(folder: Path, dn: int = 300) -> tuple[Path, list[Path]]:
+    """A tiled Maxar multispectral product: two tiles side by side (R1C1, R1C2), its .IMD and the .TIL listing them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = np.stack([np.full((H, W), dn + k, np.uint16) for k in range(4)])
+    half = W // 2
+    tiles = []
+    for c, (c0, c1) in enumerate(((0, half), (half, W)), start=1):
+        tiles.append(write_tiff(
+            folder / f"24OCT19011107-M2AS_R1C{c}-012345678010_01_P001.TIF", counts[:, :, c0:c1],
+            crs=CRS, transform=Affine(P, 0, X0 + c0 * P, 0, -P, Y0),
+        ))  # fmt: skip
+    (folder / "24OCT19011107-M2AS-012345678010_01_P001.IMD").write_text(_imd_with_map_grid(X0, Y0, P), encoding="utf-8")
+    groups = "".join(
+        f'BEGIN_GROUP = TILE_{i}\n\tfilename = "{t.name}";\n\tULColOffset = {c0};\n\tULRowOffset = 0;\n'
+        f"\tLRColOffset = {c1 - 1};\n\tLRRowOffset = {H - 1};\nEND_GROUP = TILE_{i}\n"
+        for i, (t, (c0, c1)) in enumerate(zip(tiles, ((0, half), (half, W)), strict=True), start=1)
+    )
+    til = folder / "24OCT19011107-M2AS-012345678010_01_P001.TIL"
+    til.write_text(f'version = "AA";\nnumTiles = 2;\ntileUnits = "Pixels";\ntileOverlap = 0;\n{groups}END;\n', encoding="utf-8")
+    return til, tiles
+
+
+def test_a_tiled_maxar_product_given_by_its_til_is_one_image_whose_tiles_the_provenance_names(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    til, tiles = _tiled_order(tmp_path / "012345678010_01_P001_MUL")
+    code, out = _ingest(ws, til)
+    assert code == 0, out
+    (obs,) = out["ingested"]  # one image across the seam, not two pieces
+    assert obs["valid_pct"] == 100.0 and obs["acquired"] == "2024-10-19T01:11:07.512000Z"
+    prov = json.loads(CliRunner().invoke(main, ["show", obs["id"], "-w", str(ws.root), "--json"]).stdout)["provenance"]
+    assert prov["maxar"]["platform"] == "worldview-3"  # TOA by the product's .IMD
+    # The pixels are the tiles': each is named with its sha256 (before: the .TIL's own, a list of names, alone).
+    assert [t["path"] for t in prov["tiles"]] == [str(t.resolve()) for t in tiles]
+    assert all(len(t["sha256"]) == 64 for t in prov["tiles"]) and prov["tiles"][0]["sha256"] != prov["tiles"][1]["sha256"]
+
+    # The folder after it gives the tiles, the same acquisition: not counted a second time.
+    code, out = _ingest(ws, til.parent)
+    assert code == 1 and out["ingested"] == [] and len(out["refused"] + out["skipped"]) == 2, out
+    # The way to keep a tile instead is said as it works: a tile put at the .TIL's path would not be read as the .TIL.
+    reason = (out["refused"] + out["skipped"])[0]["reason"]
+    assert "is not of the kind of" in reason and f"`sitewatch observations remove {obs['id']}`" in reason, reason
+
+    # A tile delivered again under the same .TIL is read again by --new-only (the .TIL alone did not change).
+    before = til.stat()
+    _tiled_order(til.parent, dn=500)  # the same .TIL text written again: put back its time as well
+    os.utime(til, ns=(before.st_atime_ns, before.st_mtime_ns))
+    r = CliRunner().invoke(main, ["ingest", SITE.id, str(til), "-w", str(ws.root), "--workers", "1", "--new-only", "--json"])
+    again = json.loads(r.stdout)
+    assert r.exit_code == 0 and again["unchanged"] == [] and again["ingested"][0]["replaced"] is True, r.output

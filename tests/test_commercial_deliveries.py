@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from affine import Affine
 from click.testing import CliRunner
 
@@ -184,3 +185,60 @@ def test_a_tiled_maxar_product_given_by_its_til_is_one_image_whose_tiles_the_pro
     r = CliRunner().invoke(main, ["ingest", SITE.id, str(til), "-w", str(ws.root), "--workers", "1", "--new-only", "--json"])
     again = json.loads(r.stdout)
     assert r.exit_code == 0 and again["unchanged"] == [] and again["ingested"][0]["replaced"] is True, r.output
+
+
+SEAM_SITE = tiny_site("dunai", half_deg=0.006)
+
+
+def _seam_order(folder: Path) -> tuple[Path, Path]:
+    """A 1.2 m tiled WorldView-3 order (.IMD, .TIL, two tiles) of harbour water with a 113 x 15.6 m hull at anchor,
+    lying east-west across the seam between its tiles; returns the .TIL and the folder."""
+    from test_optical import QUAY, WATER, coverage
+
+    px = 1.2
+    h, w = 1400, 1150
+    _, x, y = site_utm_origin(SEAM_SITE)
+    west, north = math.floor(x / px) * px, math.ceil(y / px) * px
+    img = np.broadcast_to(WATER[:, None, None], (4, h, w)).copy()
+    img[:, :, 1000:] = QUAY[:, None, None]  # a quay to the east, the hull at anchor west of it
+    hull = coverage(max(h, w), px, w // 2 * px, h * px / 2, 113.0, 15.6, 90.0)[:h, :w]
+    img = img * (1 - hull) + np.array([0.10, 0.105, 0.11, 0.12])[:, None, None] * hull
+    img += np.random.default_rng(3).normal(0, 0.002, img.shape)
+    per_count = np.array([6.870e-4, 4.997e-4, 7.428e-4, 6.954e-4])[:, None, None]  # the .IMD's TOA factors, about
+    counts = np.clip(np.round(img / per_count), 1, 2047).astype(np.uint16)
+    folder.mkdir(parents=True)
+    groups = ""
+    for c, (c0, c1) in enumerate(((0, w // 2), (w // 2, w)), start=1):
+        name = f"24OCT19011107-M2AS_R1C{c}-012345678010_01_P001.TIF"
+        write_tiff(folder / name, counts[:, :, c0:c1], crs=CRS, transform=Affine(px, 0, west + c0 * px, 0, -px, north))
+        groups += (f'BEGIN_GROUP = TILE_{c}\n\tfilename = "{name}";\n\tULColOffset = {c0};\n\tULRowOffset = 0;\n'
+                   f"\tLRColOffset = {c1 - 1};\n\tLRRowOffset = {h - 1};\nEND_GROUP = TILE_{c}\n")  # fmt: skip
+    imd = _imd_with_map_grid(west, north, px).replace(f"numRows = {H};\nnumColumns = {W};", f"numRows = {h};\nnumColumns = {w};")
+    (folder / "24OCT19011107-M2AS-012345678010_01_P001.IMD").write_text(imd, encoding="utf-8")
+    til = folder / "24OCT19011107-M2AS-012345678010_01_P001.TIL"
+    til.write_text(f'version = "AA";\nnumTiles = 2;\ntileUnits = "Pixels";\n{groups}END;\n', encoding="utf-8")
+    return til, folder
+
+
+def _vessels(ws: Workspace) -> list[dict]:  # type: ignore[type-arg]
+    r = CliRunner().invoke(main, ["detect", SEAM_SITE.id, "-w", str(ws.root), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    out = ws.root / "v.geojson"
+    r = CliRunner().invoke(main, ["export", SEAM_SITE.id, "-w", str(ws.root), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return [f["properties"] for f in json.loads(out.read_text(encoding="utf-8"))["features"]]
+
+
+@pytest.mark.slow
+def test_a_hull_across_a_tile_seam_is_measured_whole_from_the_til_and_lost_from_the_tiles(tmp_path: Path) -> None:
+    til, folder = _seam_order(tmp_path / "order")
+    whole = workspace_with_sites(tmp_path / "whole", SEAM_SITE)
+    assert _ingest(whole, til)[0] == 0
+    (vessel,) = _vessels(whole)
+    assert abs(vessel["length_m"] - 113.0) < 5.0, vessel
+    # The tiles one by one are pieces of one pass, and optical detection drops a hull that touches no data: the
+    # seam's hull is found in neither (what README says, and why it points to the .TIL).
+    pieces = workspace_with_sites(tmp_path / "pieces", SEAM_SITE)
+    code, out = _ingest(pieces, folder)
+    assert code == 0 and len(out["ingested"]) == 2, out
+    assert _vessels(pieces) == []

@@ -242,3 +242,22 @@ def test_a_hull_across_a_tile_seam_is_measured_whole_from_the_til_and_lost_from_
     code, out = _ingest(pieces, folder)
     assert code == 0 and len(out["ingested"]) == 2, out
     assert _vessels(pieces) == []
+
+
+def test_a_maxar_order_delivered_in_nitf_goes_in_from_its_folder(tmp_path: Path) -> None:
+    from rasterio.shutil import copy as gdal_copy
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    order = tmp_path / "012345678010_01" / "012345678010_01_P001_MUL"
+    tif = _maxar_tile(tmp_path / "made", "image.tif")
+    ntf = order / "24OCT19011107-M2AS-012345678010_01_P001.NTF"
+    order.mkdir(parents=True)
+    gdal_copy(tif, ntf, driver="NITF", ICORDS="N")  # Maxar's default format; UTM north corners
+    (order / "24OCT19011107-M2AS-012345678010_01_P001.IMD").write_text(_imd_with_map_grid(X0, Y0, P), encoding="utf-8")
+    code, out = _ingest(ws, order.parent)
+    # Before, "no GeoTIFF files or SAFE products found" (exit 1); beside GeoTIFFs it was passed over without a word.
+    assert code == 0, out
+    (obs,) = out["ingested"]
+    assert obs["id"] == "dunai/24OCT19011107-M2AS-012345678010_01_P001" and obs["acquired"] == "2024-10-19T01:11:07.512000Z"
+    prov = json.loads(CliRunner().invoke(main, ["show", obs["id"], "-w", str(ws.root), "--json"]).stdout)["provenance"]
+    assert prov["source_path"] == str(ntf.resolve()) and prov["maxar"]["platform"] == "worldview-3"

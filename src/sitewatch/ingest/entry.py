@@ -51,8 +51,9 @@ from .scene_ref import read_scene_ref
 
 __all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "expand_paths"]
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
-"""File suffixes a folder given to ``ingest`` is searched for (case aside); a file named outright may be any raster GDAL reads."""
+RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff", ".ntf")
+"""File suffixes a folder given to ``ingest`` is searched for (case aside); a file named outright may be any raster GDAL reads.
+NITF (``.NTF``) is Maxar's delivery format unless GeoTIFF is ordered (``24OCT19011107-M2AS-…_P001.NTF`` beside its ``.IMD``)."""
 
 
 @dataclass(frozen=True)

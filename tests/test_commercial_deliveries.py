@@ -67,7 +67,8 @@ def test_a_planet_order_still_in_its_zip_in_a_folder_is_named_not_passed_over(tm
     assert [o["id"] for o in out["ingested"]] == ["dunai/20241017_004012_22_2470_3B_AnalyticMS_SR_clip"]
     (refused,) = out["refused"] + out["skipped"]
     assert refused["file"] == str(incoming / "order_1020.zip")
-    assert "`unzip order_1020.zip -d order_1020`, and give the folder order_1020" in refused["reason"]
+    unpacked = incoming / "order_1020"
+    assert f"`unzip {incoming / 'order_1020.zip'} -d {unpacked}`, and give the folder {unpacked}," in refused["reason"]
 
     # A folder holding only the zip says so, not "no GeoTIFF files found".
     alone = tmp_path / "alone"

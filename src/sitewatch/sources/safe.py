@@ -241,8 +241,8 @@ def _product_location(path: Path) -> tuple[str, str, str]:
             )
         if found is None:
             raise InputError(
-                f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it, `unzip {shlex.quote(path.name)} -d "
-                f"{shlex.quote(path.stem)}`, and give the folder {path.stem}, whose GeoTIFFs go in with the files "
+                f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it, `unzip {shlex.quote(str(path))} -d "
+                f"{shlex.quote(str(path.with_suffix('')))}`, and give the folder {path.with_suffix('')}, whose images go in with the files "
                 "delivered beside them (a Planet order's UDM2 and metadata, a Maxar .IMD); `detect-image` also reads "
                 "one in place as /vsizip//ABSOLUTE/PATH.zip/FILE.tif, and `ingest` and `import` take files on disk only"
             )

@@ -1,5 +1,6 @@
-"""Commercial deliveries as an analyst receives them: a Planet order still in its zip beside other images, and a
-Maxar tile without its .IMD, dated by its name (tiny synthetic deliveries made here)."""
+"""Commercial deliveries as an analyst receives them (tiny synthetic ones made here): a Planet order still in its zip
+beside other images, an 8-band order of both radiance and surface reflectance, a Maxar tile without its .IMD dated by
+its name, a tiled Maxar product given by its .TIL (one image across the seam), and a Maxar order in NITF."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
@@ -262,3 +264,27 @@ def test_a_maxar_order_delivered_in_nitf_goes_in_from_its_folder(tmp_path: Path)
     assert obs["id"] == "dunai/24OCT19011107-M2AS-012345678010_01_P001" and obs["acquired"] == "2024-10-19T01:11:07.512000Z"
     prov = json.loads(CliRunner().invoke(main, ["show", obs["id"], "-w", str(ws.root), "--json"]).stdout)["provenance"]
     assert prov["source_path"] == str(ntf.resolve()) and prov["maxar"]["platform"] == "worldview-3"
+
+
+def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path) -> None:
+    from test_planet_radiance import _xml
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    order = tmp_path / "order" / "PSScene"
+    scene = "20241017_004012_22_2470"
+    sr = _scene(order, scene, "2024-10-17T00:40:12Z")  # 4-band SR and its UDM2: made 8-band below, as ordered
+    with rasterio.open(sr) as src:
+        four, profile = src.read(), src.profile
+    eight = np.stack([four[0], four[0], four[1], four[1], four[1], four[2], four[3], four[3]])
+    sr.unlink()
+    profile.update(count=8)
+    with rasterio.open(order / f"{scene}_3B_AnalyticMS_SR_8b_clip.tif", "w", **profile) as dst:
+        dst.write(eight)
+    with rasterio.open(order / f"{scene}_3B_AnalyticMS_8b_clip.tif", "w", **profile) as dst:
+        dst.write((eight // 2).astype(np.uint16))  # radiance x 100: TOA reflectance by the XML's coefficients
+    (order / f"{scene}_3B_AnalyticMS_8b_metadata_clip.xml").write_text(_xml((2e-4,) * 8), encoding="utf-8")
+    code, out = _ingest(ws, order.parent)
+    # Before, the radiance file, first by name, went in and the _SR product was refused as the same acquisition.
+    assert code == 3, out
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_3B_AnalyticMS_SR_8b_clip"]
+    assert [r["file"] for r in out["refused"] + out["skipped"]] == [str(order / f"{scene}_3B_AnalyticMS_8b_clip.tif")]

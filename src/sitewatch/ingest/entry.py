@@ -141,6 +141,25 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
             )  # fmt: skip
         else:
             out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
+    return _surface_reflectance_first(out)
+
+
+_PLANET_RADIANCE = re.compile(r"_AnalyticMS(?!_SR)(?=_|\.)", re.I)
+"""Where a PlanetScope radiance file's name (``…_3B_AnalyticMS_8b_clip.tif``) differs from its scene's surface
+reflectance file's (``…_3B_AnalyticMS_SR_8b_clip.tif``)."""
+
+
+def _surface_reflectance_first(files: list[Path]) -> list[Path]:
+    """``files`` with each PlanetScope radiance file moved after its scene's surface reflectance file, when both are
+    among them. The two are one acquisition, and the first recorded is kept: by name an 8-band order's radiance file
+    (``…_AnalyticMS_8b_clip.tif``) came first and its ``_SR`` product, the one the detector was trained for, was refused."""
+    out = list(files)
+    given = set(files)
+    for f in files:
+        twin = f.with_name(_PLANET_RADIANCE.sub("_AnalyticMS_SR", f.name, count=1))
+        if twin != f and twin in given and out.index(f) < out.index(twin):
+            out.remove(f)
+            out.insert(out.index(twin) + 1, f)
     return out
 
 

@@ -13,7 +13,9 @@ from test_claims import obs
 
 @pytest.mark.parametrize(
     ("share", "text"),
-    [(0.0, "0%"), (0.0001, "under 1%"), (0.0049, "under 1%"), (0.005, "under 1%"), (0.0051, "1%"), (0.2, "20%"), (1.0, "100%")],
+    [(0.0, "0%"), (0.0001, "under 1%"), (0.0049, "under 1%"), (0.005, "under 1%"), (0.0051, "1%"), (0.2, "20%"), (1.0, "100%"),
+     # below all, said as all: a site under cloud but for a corner read "100%" left out, yet a part was compared
+     (0.995, "over 99%"), (0.9999, "over 99%"), (0.994, "99%"), (float("nan"), "an unknown share")],
 )
 def test_a_share_above_none_is_never_said_as_none(share: float, text: str) -> None:
     # 0.005 itself formats as "0%" (half to even): the share was compared with 0.005, not its text.

@@ -159,7 +159,7 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
     for note in notes:
         click.echo(f"note: {note}")
     if dated:
-        click.echo(f"{result['site']}: {len(dated)} change(s) on the ground, dated by every stored pair (the region's last image without it, its first with it):")
+        click.echo(f"{result['site']}: {count_noun(len(dated), 'change')} on the ground, dated by every stored pair (the region's last image without it, its first with it):")
     for k, line in enumerate(dated, 1):
         click.echo(f"  {k}. {line}")
 

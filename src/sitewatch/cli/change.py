@@ -154,7 +154,7 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
     kept = sum(1 for r in rows if r["kept"])
     if kept:
         them = "it" if kept == 1 else "them"
-        click.echo(f"{site_id}: {_of_pairs(kept, len(rows))} unchanged since {_were(kept)} compared, kept "
+        click.echo(f"{site_id}: {_of_pairs(kept, len(rows) + len(errors))} unchanged since {_were(kept)} compared, kept "
                    f"(--force compares {them} again)")  # fmt: skip
     for note in notes:
         click.echo(f"note: {note}")
@@ -177,14 +177,19 @@ def _print_site_quietly(result: dict[str, Any], notes: list[str], n_dated: int) 
     for note in notes:
         click.echo(f"note: {note}")
     kept = len(rows) - len(fresh)
-    counts = (f"{_of_pairs(len(fresh), len(rows))} compared this run" if len(rows) == 1 and fresh else
-              f"{_of_pairs(kept, len(rows))} unchanged since {_were(kept)} compared, kept" if len(rows) == 1 else
-              f"{_of_pairs(len(fresh), len(rows))} compared this run, {kept} unchanged since {_were(kept)} compared, kept")  # fmt: skip
+    # Each error is a pair that could not be compared (run_changes): a site's pairs are its rows and those.
+    total = len(rows) + len(errors)
+    counts = (f"{_of_pairs(len(fresh), total)} compared this run" if total == 1 and fresh else
+              f"{_of_pairs(kept, total)} unchanged since {_were(kept)} compared, kept" if total == 1 and kept else
+              f"{_of_pairs(0, total)} not compared (below)" if total == 1 else
+              f"{_of_pairs(len(fresh), total)} compared this run, {kept} unchanged since {_were(kept)} compared, kept"
+              + (f", {len(errors)} not compared (below)" if errors else ""))  # fmt: skip
     click.echo(f"{site_id}: {counts}; {count_noun(n_dated, 'change')} on the ground in all")
 
 
 def _of_pairs(n: int, total: int) -> str:
-    """``2 of the 5 pairs``; a site's only pair is ``its one pair`` (not ``1 of the 1 pairs``)."""
+    """``2 of the 5 pairs``; a site's only pair is ``its one pair`` (not ``1 of the 1 pairs``). ``total`` counts the
+    pairs that could not be compared too: of two, one compared is not the site's one pair."""
     return "its one pair" if total == 1 else f"{n} of the {total} pairs"
 
 

@@ -187,6 +187,18 @@ def test_a_site_with_a_pair_not_compared_is_not_summed_up_as_of_one_pair(root: P
     assert "base: 1 of the 2 pairs unchanged since it was compared, kept (--force compares it again)" in run()
 
 
+def test_the_pair_asked_for_is_not_summed_up_as_the_sites_one_pair(root: Path) -> None:
+    # --before chose one of the site's two pairs: "base: its one pair compared this run", of a site of two.
+    def run(*args: str) -> list[str]:
+        res = CliRunner().invoke(main, [*args, "change", "base", "--before", "base/base_20241001", "-w", str(root)])
+        assert res.exit_code == 0, res.output
+        return [line for line in res.stdout.splitlines() if line.startswith("base:")]
+
+    assert run("-q") == ["base: the pair asked for compared this run; 1 change on the ground in all"]
+    assert run("-q") == ["base: the pair asked for unchanged since it was compared, kept; 1 change on the ground in all"]
+    assert "base: the pair asked for unchanged since it was compared, kept (--force compares it again)" in run()
+
+
 def test_shadow_twins_compares_again_only_the_pairs_it_reads(tmp_path: Path, compared: list[str]) -> None:
     # --shadow-twins entered every pair's inputs: a rerun with it compared again a SAR pair and a pair with an SCL
     # band, which it leaves as they were (their regions the same), as well as the plain optical pairs it reads.

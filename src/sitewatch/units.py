@@ -8,9 +8,10 @@ import math
 __all__ = ["count_noun", "pixel_size_text", "share_text"]
 
 
-def count_noun(n: int, noun: str) -> str:
-    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def count_noun(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement (``plural`` for a noun not made plural
+    by an ``s``: ``"bright patches"``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def pixel_size_text(metres: float) -> str:

@@ -356,6 +356,13 @@ def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change
     assert (problem.claim, problem.field) == ("bad", field) and words in problem.message, problem
 
 
+def test_an_id_in_another_script_is_told_to_use_latin_letters() -> None:
+    # 'дунай-1' was refused with "use letters, digits, …": Cyrillic letters are letters to their reader.
+    parsed = parse_claims([GOOD, {**GOOD, "id": "дунай-1"}])
+    (problem,) = parsed.problems
+    assert problem.field == "id" and "'дунай-1': use Latin letters (a-z, A-Z), digits" in problem.message, problem
+
+
 def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
     raw = [GOOD, {**GOOD, "id": "far", "sites": ["atlantis"]},
            {**GOOD, "id": "pier", "assert": {"kind": "vessel_present", "berth": "pier-9"}}, GOOD]  # fmt: skip

@@ -505,6 +505,13 @@ def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
         sites_from_geojson(_polygon_fc([{"id": "a", "resolved": "maybe"}]), "x.geojson")
 
 
+def test_a_site_id_in_another_script_is_told_to_use_latin_letters(tmp_path: Path) -> None:
+    # 'владивосток' is lowercase letters to a Russian reader; "use lowercase letters" refused it without saying why.
+    assert CliRunner().invoke(main, ["init", str(tmp_path / "ws")]).exit_code == 0
+    res = CliRunner().invoke(main, ["sites", "add", "владивосток", "--bbox", "131.8,43.0,131.9,43.1", "-w", str(tmp_path / "ws")])
+    assert res.exit_code != 0 and "'владивосток': use lowercase Latin letters (a-z), digits" in res.output, res.output
+
+
 def test_a_bow_tie_berth_and_a_berth_outside_its_site_are_named() -> None:
     bow_tie = {"type": "Polygon", "coordinates": [[[132.32, 42.87], [132.33, 42.88], [132.33, 42.87], [132.32, 42.88], [132.32, 42.87]]]}
     with pytest.warns(RefusedFeatureWarning, match=r"x\.geojson, feature 1 \(bow\): the berth polygon is not valid \(Self-intersection"):

@@ -100,7 +100,7 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
         rid = str(rid)  # `id: 7` is digits, which YAML reads as a number
     if not isinstance(rid, str) or not RECORD_ID.match(rid):
         hint = "" if rid is None or isinstance(rid, str) else "; write it in quotes"
-        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r}){hint}")
+        raise InputError(f"rule #{index + 1}: id: missing or not a name of Latin letters (a-z, A-Z), digits, '-', '_', '.' (got {rid!r}){hint}")
     kind = raw.get("kind")
     if kind not in RULE_KINDS:
         raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "

@@ -425,7 +425,7 @@ def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
         raise _Bad(missing[0], f"missing, and so are {', '.join(missing[1:])}")
     claim_id = _text(raw.get("id"), "id")
     if not RECORD_ID.match(claim_id):
-        raise _Bad("id", f"{claim_id!r}: use letters, digits, '.', '_' and '-'")
+        raise _Bad("id", f"{claim_id!r}: use Latin letters (a-z, A-Z), digits, '.', '_' and '-'")
     text = _text(raw.get("text"), "text")
     src = raw.get("source")
     if isinstance(src, Mapping):

@@ -278,7 +278,7 @@ class Site:
     def __post_init__(self) -> None:
         if not re.fullmatch(SITE_ID_PATTERN, self.id or ""):
             raise InputError(
-                f"site id {self.id!r}: use lowercase letters, digits, '-' and '_' (e.g. 'dunai')"
+                f"site id {self.id!r}: use lowercase Latin letters (a-z), digits, '-' and '_' (e.g. 'dunai')"
             )
         if self.kind not in SITE_KINDS:
             raise InputError(f"site {self.id!r}: kind {self.kind!r} is not one of {SITE_KINDS}")

@@ -521,6 +521,18 @@ def test_a_file_not_in_utf8_is_named_with_what_to_do(tmp_path: Path) -> None:
         read_claims(path)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_file_in_utf16_with_its_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    # Windows PowerShell's Out-File and Notepad's "Unicode" save UTF-16 with its byte-order mark, CRLF: it was
+    # refused, "not UTF-8 (byte 0)"; the mark says what the file is.
+    text = ("title: Дунай\r\nclaims:\r\n  - id: x\r\n    text: 나진항 선박\r\n    source: s\r\n    sites: [dunai]\r\n"
+            "    date: 2024-10-17\r\n    assert: {kind: vessel_present}\r\n")  # fmt: skip
+    path = tmp_path / "c.yaml"
+    path.write_bytes(("\ufeff" + text).encode(encoding))
+    parsed = read_claims(path)
+    assert parsed.title == "Дунай" and [c.text for c in parsed.claims] == ["나진항 선박"] and not parsed.problems
+
+
 def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_path: Path) -> None:
     # YAML 1.1 reads a bare `on` as true: `{kind: vessel_present, on: all}` had the key True, refused
     # as "assert.True: not a field", so the documented `on:` could not be written in a claims file.

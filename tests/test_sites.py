@@ -679,6 +679,13 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
     (tmp_path / "ansi.geojson").write_bytes('{"type": "Feature", "properties": {"name": "Café"}, '.encode("cp1252"))
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "ansi.geojson"), "-w", ws])
     assert r.exit_code == 1 and "ansi.geojson: not UTF-8 (byte 47), as GeoJSON must be; save it as UTF-8" in r.output, r.output
+    # Windows PowerShell's `ConvertTo-Json | Out-File` writes UTF-16 with its mark: it was "not UTF-8 (byte 0)".
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "tartus", "name": "ميناء طرطوس"}, "geometry": mapping(box(35.87, 34.89, 35.88, 34.9))}]}
+    (tmp_path / "ps.geojson").write_bytes(json.dumps(collection, ensure_ascii=False).encode("utf-16"))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "ps.geojson"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert open_workspace(ws).store().get_site("tartus").name == "ميناء طرطوس"
 
 
 def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:
@@ -1419,6 +1426,24 @@ def test_a_kml_in_a_multi_byte_encoding_expat_lacks_is_read(tmp_path: Path) -> N
     with pytest.warns(RenamedSiteWarning):  # a name without Latin letters
         (site,) = read_sites_file(tmp_path / "s.kml")
     assert site.name == "\u6e2f\u53e3"
+
+
+@pytest.mark.parametrize("prolog", ["", '<?xml version="1.0" encoding="UTF-8"?>\n'], ids=["undeclared", "declared-utf8"])
+def test_a_kml_in_a_windows_code_page_it_does_not_declare_is_named_not_utf8(tmp_path: Path, prolog: str) -> None:
+    """A KML saved in windows-1251 without saying so was "not well-formed (invalid token): line 1, column 71",
+    which named no encoding; declared so, it is read."""
+    from sitewatch.sites import read_sites_file
+
+    body = ("<kml><Placemark><name>Порт Находка</name><Polygon><outerBoundaryIs><LinearRing>"
+            "<coordinates>1,1 2,1 2,2 1,1</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>")  # fmt: skip
+    (tmp_path / "s.kml").write_bytes((prolog + body).encode("cp1251"))
+    line = prolog.count("\n") + 1
+    with pytest.raises(InputError, match=rf"s.kml: .*not UTF-8 at line {line}, byte 23 of it, .*save it as UTF-8, or declare"):
+        read_sites_file(tmp_path / "s.kml")
+    (tmp_path / "s.kml").write_bytes(('<?xml version="1.0" encoding="windows-1251"?>' + body).encode("cp1251"))
+    with pytest.warns(RenamedSiteWarning):  # a name without Latin letters
+        (site,) = read_sites_file(tmp_path / "s.kml")
+    assert site.name == "Порт Находка"
 
 
 def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:

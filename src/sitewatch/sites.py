@@ -46,7 +46,7 @@ from .model import (
     Site,
     check_new_site_id,
 )
-from .untrusted import json_list, without_controls
+from .untrusted import json_list, text_of, without_controls
 
 __all__ = [
     "builtin_sites",
@@ -802,8 +802,9 @@ def _sites_data(path: Path) -> Any:
     if path.suffix.lower() in (".kml", ".kmz"):
         return read_kml(path)
     try:
-        # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it allows.
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it
+        # allows, and UTF-16 with its mark (Windows PowerShell's `ConvertTo-Json | Out-File`) read as such.
+        data = json.loads(text_of(path.read_bytes()))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, or a number of more than 4300 digits Python refuses

@@ -25,11 +25,25 @@ from typing import Any
 from .errors import ImageReadError, InputError
 
 __all__ = [
-    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "json_list", "parse_xml", "read_zip_member", "without_controls",
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "UTF16_MARKS", "check_not_linking", "json_list", "parse_xml", "read_zip_member",
+    "text_of", "without_controls",
 ]  # fmt: skip
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
+
+
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+"""UTF-16's byte-order marks, little- and big-endian: a file starting with one is UTF-16."""
+
+
+def text_of(data: bytes) -> str:
+    """The text of a file a user wrote: UTF-8 (a byte-order mark skipped, as Notepad writes one), or UTF-16 when it
+    starts with UTF-16's mark, as Windows PowerShell's ``Out-File`` and Excel's "Unicode Text" save it; raises
+    ``UnicodeDecodeError`` for bytes that are neither (a Windows code page)."""
+    if data.startswith(UTF16_MARKS):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
 
 
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -67,7 +81,35 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
         raise
     except (LookupError, ValueError) as exc:  # "unknown encoding: UTF-3", "multi-byte encodings are not supported"
         return parse_xml(_decoded(data, exc), origin)
-    return ET.fromstring(data)
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        not_utf8 = _not_utf8(data)
+        if not_utf8:
+            raise ET.ParseError(not_utf8) from exc
+        raise
+
+
+def _not_utf8(data: str | bytes) -> str:
+    """Why bytes expat read as UTF-8 (no encoding declared, or UTF-8) are not, where, and what to do; else "".
+
+    A KML saved in a Windows code page without saying so (Cyrillic names in windows-1251) was "not well-formed
+    (invalid token): line 2, column 71", which named no encoding.
+    """
+    if not isinstance(data, bytes) or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ""
+    declared = _declared_encoding(data)
+    if declared is not None and declared.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return ""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        said = "which its XML declaration says it is" if declared else "which XML declaring no encoding must be"
+        return (f"not UTF-8 at line {line}, byte {column} of it, {said}: save it as UTF-8, or declare the encoding it "
+                'is in (<?xml version="1.0" encoding="windows-1251"?>)')
+    return ""
 
 
 def _decoded(data: str | bytes, refused: Exception) -> str:

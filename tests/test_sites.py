@@ -130,6 +130,21 @@ def test_a_repeated_explicit_id_is_an_error_naming_it() -> None:
         sites_from_geojson(_polygon_fc([{"id": "a"}, {"id": "a", "name": "other"}]), "x.geojson")
 
 
+def test_a_polygon_whose_name_field_has_another_title_is_told_its_fields(tmp_path: Path) -> None:
+    # A layer made in a Russian QGIS calls its name field 'Название': the polygon went in as 'site' "(it has no id or
+    # name)", which did not say where its name was, nor what to call the field.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(main, ["init", ws]).exit_code == 0
+    src = tmp_path / "ru.geojson"
+    src.write_text(json.dumps(_polygon_fc([{"Название": "Порт Восточный", "Тип": "порт", "kind": "port", "area_km2": 3}]),
+                              ensure_ascii=False), encoding="utf-8")  # fmt: skip
+    r = runner.invoke(main, ["sites", "import", str(src), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert ("imported as site 'site' (it has no id or name field; its text fields are Название, Тип: rename the one "
+            "that names the place to name)") in r.output, r.output  # fmt: skip
+
+
 def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")
@@ -288,6 +303,22 @@ def test_terminal_escape_sequences_in_a_gazetteer_are_dropped(tmp_path: Path) ->
     (tmp_path / "g.geojson").write_text(json.dumps(fc), encoding="utf-8")
     (site,) = read_sites_file(tmp_path / "g.geojson")
     assert (site.name, site.tags, site.note) == ("Pier[2J31m 7]8;;https://evil.example", ("navy[5m",), "line 1\nline 2")
+
+
+def test_a_direction_override_left_open_in_a_name_is_dropped_and_a_closed_one_kept(tmp_path: Path) -> None:
+    """An RLO (U+202E) left open in a site's name turned the rest of its `sites list` row, or of a sentence of the
+    report, right to left; a closed embedding (RLE … PDF around an Arabic name) is the name's own and stays."""
+    from sitewatch.sites import read_sites_file
+    from sitewatch.untrusted import without_controls
+
+    props = {"name": "Port\u202e A", "note": "\u202bميناء طرطوس\u202c, pier\u202c 2", "tags": ["\u2067navy"]}
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props, "geometry": mapping(box(10, 10, 10.01, 10.01))}]}
+    (tmp_path / "g.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    (site,) = read_sites_file(tmp_path / "g.geojson")
+    assert (site.name, site.note, site.tags) == ("Port A", "\u202bميناء طرطوس\u202c, pier 2", ("navy",))
+    # A PDF does not end an isolate (dropped, the isolate too when nothing ends it); a PDI ends the embeddings within it.
+    assert without_controls("\u2067a\u202c b") == "a b"
+    assert without_controls("\u2067a\u202b b\u2069") == "\u2067a\u202b b\u2069"
 
 
 def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path) -> None:

@@ -172,11 +172,41 @@ def check_not_linking(driver: str, path: object, *, by_name: bool = True) -> Non
     )
 
 
+_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")
+"""Unicode's explicit embeddings and overrides (LRE, RLE, LRO, RLO), which a PDF (U+202C) ends."""
+_ISOLATES = frozenset("\u2066\u2067\u2068")
+"""Its directional isolates (LRI, RLI, FSI), which a PDI (U+2069) ends."""
+
+
 def without_controls(text: str) -> str:
     """``text`` without control characters other than tab and newline, for the terminal: an
     escape sequence (ESC, CSI) in a delivered file would recolour the screen, rewrite lines or
-    plant a hyperlink there."""
-    return "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
+    plant a hyperlink there. Of the directional formatting characters, those that open an embedding,
+    override or isolate and are not closed in ``text`` are dropped, and so are closers without an
+    opener: an RLO left open in a site's name (U+202E) turned the rest of a table row, or of a
+    report's sentence, right to left ("naval_base" shown as "esab_lavan"). Closed ones stay, as an
+    Arabic name may need them."""
+    kept = [c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc"]
+    if not any(c in _EMBEDDINGS or c in _ISOLATES or c in "\u202c\u2069" for c in kept):
+        return "".join(kept)
+    dropped: set[int] = set()
+    opened: list[int] = []
+    for i, c in enumerate(kept):
+        if c in _EMBEDDINGS or c in _ISOLATES:
+            opened.append(i)
+        elif c == "\u202c":  # a PDF ends the last embedding, not across an isolate
+            if opened and kept[opened[-1]] in _EMBEDDINGS:
+                opened.pop()
+            else:
+                dropped.add(i)
+        elif c == "\u2069":  # a PDI ends the last isolate, and the embeddings opened within it
+            isolates = [n for n, j in enumerate(opened) if kept[j] in _ISOLATES]
+            if isolates:
+                del opened[isolates[-1]:]
+            else:
+                dropped.add(i)
+    dropped.update(opened)
+    return "".join(c for i, c in enumerate(kept) if i not in dropped)
 
 
 def json_list(data: Mapping[str, Any], key: str, origin: object) -> list[Any]:

@@ -363,6 +363,15 @@ def test_an_id_in_another_script_is_told_to_use_latin_letters() -> None:
     assert problem.field == "id" and "'дунай-1': use Latin letters (a-z, A-Z), digits" in problem.message, problem
 
 
+def test_a_site_given_by_its_name_is_told_its_id() -> None:
+    # 'Гавань Дуная' is the name of site 'dunai': it was "not a site of the workspace … add it with `sitewatch sites add`".
+    from dataclasses import replace
+
+    checked = check_against_sites(parse_claims([{**GOOD, "sites": ["Гавань Дуная"]}]), {"dunai": replace(_site(), name="Гавань Дуная")})
+    (problem,) = checked.problems
+    assert "'гавань дуная' is the name of site 'dunai', not an id: write sites: [dunai]" in problem.message, problem
+
+
 def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
     raw = [GOOD, {**GOOD, "id": "far", "sites": ["atlantis"]},
            {**GOOD, "id": "pier", "assert": {"kind": "vessel_present", "berth": "pier-9"}}, GOOD]  # fmt: skip

@@ -1499,6 +1499,20 @@ def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
     assert note("Shipyard basin, the floating dock left out") == "Shipyard basin, the floating dock left out"
 
 
+def test_a_site_given_by_its_name_is_told_its_id_and_no_impossible_add_is_suggested(tmp_path: Path) -> None:
+    # `timeline "Гавань Дуная"` (the name of site 'site') said "add one with `sitewatch sites add Гавань Дуная --bbox …`",
+    # a command that is refused (an id of Cyrillic letters and a space) and, unquoted, two arguments.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    runner.invoke(main, ["sites", "add", "site", "--name", "Гавань  Дуная", "--bbox", "132.31,42.86,132.36,42.90", "-w", ws])
+    r = runner.invoke(main, ["timeline", "гавань дуная", "-w", ws])
+    assert r.exit_code != 0 and "no site 'гавань дуная' in this workspace: that is the name of site 'site'; give its id" in r.output
+    r = runner.invoke(main, ["timeline", "Порт Восток", "-w", ws])
+    assert r.exit_code != 0
+    assert "add one with `sitewatch sites add ID --name 'Порт Восток' --bbox W,S,E,N` (ID: lowercase Latin letters" in r.output
+
+
 def test_a_site_named_in_another_case_says_the_lower_case_id_not_to_add_it(tmp_path: Path) -> None:
     # `timeline Dunai` said "add one with `sitewatch sites add Dunai`", which refuses an id not in lower case.
     runner = CliRunner()

@@ -86,6 +86,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
+from ..untrusted import UTF16_MARKS
 from .ais_coverage import Footprint, FootprintBuilder
 
 __all__ = [
@@ -454,17 +455,8 @@ def _floats(texts: list[str], decimal_comma: bool = False) -> NDArray[np.float64
         return np.fromiter((_number(t) for t in texts), np.float64, len(texts))
 
 
-_NOT_TEXT = (
-    (b"\xff\xfe", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
-    (b"\xfe\xff", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
-)
-
-
 def _check_text(path: Path, head: bytes) -> None:
-    """Refuse a file that is no text CSV (an archive, UTF-16, binary), saying what to do, before its bytes reach a message."""
-    for magic, what in _NOT_TEXT:
-        if head.startswith(magic):
-            raise InputError(f"{path}: {what} (--ais FILE.csv)")
+    """Refuse a file that is no text CSV (binary), saying what to do, before its bytes reach a message."""
     if b"\x00" in head:
         raise InputError(f"{path}: holds binary data, not a CSV; give the AIS CSV itself (--ais FILE.csv)")
 
@@ -528,14 +520,19 @@ def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
 @contextmanager
 def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
     """The AIS CSV ``path`` as text (:func:`read_ais` reads it so): a gzip file or a zip of one CSV unpacked as read,
-    UTF-8 with bytes that are not read as Windows-1252. A file that is no text CSV (UTF-16, binary, a zip of several
-    files) is an :class:`~sitewatch.errors.InputError` saying what to do."""
+    UTF-8 with bytes that are not read as Windows-1252, or UTF-16 when it starts with UTF-16's byte-order mark (Excel's
+    "Unicode Text", tab-separated). A file that is no text CSV (binary, a zip of several files) is an
+    :class:`~sitewatch.errors.InputError` saying what to do."""
     path = Path(path)
     with open(path, "rb") as raw:
         head = raw.read(4096)
     with _binary(path, head) as data:
-        _check_text(path, data.read(4096) if head.startswith((_GZIP, _ZIP)) else head)
+        first = data.read(4096) if head.startswith((_GZIP, _ZIP)) else head
         data.seek(0)
+        if first.startswith(UTF16_MARKS):  # its every other byte is 0: no binary file
+            yield io.TextIOWrapper(data, encoding="utf-16", errors="replace", newline="")
+            return
+        _check_text(path, first)
         yield io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
 
 

@@ -34,7 +34,7 @@ from sitewatch.model import Change
 from sitewatch.store import Store
 from sitewatch.store.changes import replace_changes
 from sitewatch.workspace import init_workspace, open_workspace
-from test_alert_window import PLACES, START, History, _put, _site
+from test_alert_window import PLACES, START, History, _obs, _put, _site
 
 DAYS = 240
 
@@ -198,3 +198,29 @@ def test_on_postgis_the_claims_read_for_their_dates_give_the_whole_history_s_ver
         copy_store(source, target)
     got, want, _ = _both(ws.root, tmp_path, _claims(first, length, 3), 0.0)
     assert got == want
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_a_change_seen_outside_the_dates_by_a_pair_beyond_the_first_read_is_read_for(tmp_path: Path, early: bool) -> None:
+    """A 10 m pair of days 0 and 30 brackets a claim of days 15 and 16 with a region; a 3 m pair of days 2 and 5 (or
+    25 and 28) shows it already there before the dates (or not yet after them), so the claim is not testable. The
+    first read (a week either side) meets the long pair but not the short one, whose region reaches across its edge
+    next to the run: it is read wider, and the verdict is the whole history's (it was supported)."""
+    root = init_workspace(tmp_path / "ws").root
+    with open_workspace(root).store() as store:
+        store.put_site(_site("dunai"))
+        days = (0, 30, 2, 5) if early else (0, 30, 25, 28)
+        obs = [_obs("dunai", START + timedelta(days=d)) for d in days]
+        obs[2:] = [replace(o, scene=replace(o.scene, resolution_m=3.0)) for o in obs[2:]]
+        for o in obs:
+            _put(store, o, [])
+        lon, lat = PLACES["dunai"]
+        for b, a in (obs[:2], obs[2:]):
+            region = Change(f"{a.id}#1", "dunai", b.id, a.id, box(lon, lat, lon + 0.002, lat + 0.002), 5000.0, 0.5, "appeared", "test", "1")
+            replace_changes(store, b, a, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=[region])
+    span = {"from": (START + timedelta(days=15)).isoformat(), "to": (START + timedelta(days=16)).isoformat()}
+    claims = [{"id": "dug", "text": "dug", "source": "s", "sites": ["dunai"], **span, "assert": {"kind": "change_present"}}]
+    got, want, _ = _both(root, tmp_path, claims, 0.0)
+    assert got == want
+    assert got["claims"][0]["verdict"] == "not testable", got
+    assert ("already seen in" if early else "not yet there in") in got["claims"][0]["reason"]

@@ -14,14 +14,14 @@ of daily rows; a claim is of days or weeks), and each read gives the verdict the
   the range and ``within`` days after it at the destination.
 - **A change** (:func:`change_world`): the site's stored pairs whose span meets the dates and some weeks either side
   (:func:`~sitewatch.store.changes.pairs_meeting`), their regions and images, kept when they settle the verdict
-  (:func:`change_settled`), else read wider, at last whole; with no pair bracketing the dates, the site's images of
+  (:func:`change_settled`: no pair with regions crosses the read's edge next to the run of pairs that brackets the
+  dates), else read wider, at last whole; with no pair bracketing the dates, the site's images of
   those days too (and of the days before or after them when none lies on that side: the verdict names the first or
   last).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -182,15 +182,19 @@ def change_settled(a: Assertion, pairs: Sequence[ChangePair], regions: Sequence[
     site's every pair does (:func:`~sitewatch.evidence_change.change_part`): ``settled``; ``no run``: no pair brackets
     the dates, in the read as in the whole history; ``wider``: they may not, read more.
 
-    A *cut* is a time within no pair's span (an image where one pair ends and the next begins may be one): a pair
-    crossing one read would have been read, so one is known from the pairs read. The run bracketing the dates in a
-    series (its pairs chained image to image) cannot cross a cut of its series, so with a cut of each series before
-    the dates (two days and the UTC offset before, so that no date convention can put it on them) and one after, each
-    series' run lies between its cuts: the read's runs are the whole history's, and so are the pairs a region may
-    be placed outside the dates by (their after image after the run's first before image, or their before image
-    before its last after image, so meeting the read). Regions are joined into changes on the ground
-    (:func:`~sitewatch.change_dating.date_changes`) only across pairs whose spans overlap: a cut of the pairs with
-    regions before the runs and one after them leaves the changes between them as the whole history makes them."""
+    The run bracketing the dates in a series is read whole: its latest first pair whose chain reaches the last date
+    is the one that meets ``since`` (a chain from before it goes through that pair, whose own chain is the same and
+    whose before image is later), and the pairs after it in the chain begin at most at the last date. What reaches
+    beyond the read is the rest: a region of a run's pair is placed outside the dates by a pair of any series whose
+    after image lies between the run's first before image and the first date (or whose before image lies between the
+    last date and the run's last after image), and joined into a change on the ground
+    (:func:`~sitewatch.change_dating.date_changes`) with regions of pairs whose spans overlap its own. Both need only
+    the pairs with regions, and neither reaches across a *cut* of them: a time within no such pair's span (an image
+    where one ends and the next begins may be one), known from the pairs read, since a pair crossing a time read would
+    have been read. With a cut from ``since`` to the run's first before image (and to two days and the UTC offset
+    before the first date, so that no date convention puts it on them), and one from its last after image to
+    ``until``, the verdict is the whole history's. (A series is a sensor and pixel size, whose images a pair compares
+    among themselves.)"""
     from .evidence_change import bracketing_runs
 
     obs = {o.id: o for o in observations}
@@ -204,11 +208,6 @@ def change_settled(a: Assertion, pairs: Sequence[ChangePair], regions: Sequence[
     def series(p: ChangePair) -> str:
         return f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}"
 
-    by_series: dict[str, list[ChangePair]] = defaultdict(list)
-    for p in pairs:
-        by_series[series(p)].append(p)
-    if not all(_cut(ps, since, first) and _cut(ps, last, until) for ps in by_series.values()):
-        return "wider"
     offset = params.utc_offset_hours
     runs = bracketing_runs(pairs, a, series, lambda oid, _: observation_date(obs[oid], offset))
     if not runs:

@@ -224,3 +224,15 @@ def test_a_change_seen_outside_the_dates_by_a_pair_beyond_the_first_read_is_read
     assert got == want
     assert got["claims"][0]["verdict"] == "not testable", got
     assert ("already seen in" if early else "not yet there in") in got["claims"][0]["reason"]
+
+
+def test_a_transit_on_the_calendar_s_last_days_is_not_testable(history: Path, tmp_path: Path) -> None:
+    """A transit claim of 9999-12-29 to 9999-12-31 within 3 days raised OverflowError (the arrival's dates, and the
+    day after the last at the origin, past the calendar): its dates after the last hold no image, so it is not
+    testable, from its dates' read as from the whole history; so are the calendar's first days."""
+    for first, last in (("9999-12-29", "9999-12-31"), ("0001-01-01", "0001-01-03")):
+        claims = [{"id": "transit", "text": "t", "source": "s", "sites": ["rason", "dunai"], "from": first, "to": last,
+                   "assert": {"kind": "vessel_transit", "within_days": 3}}]  # fmt: skip
+        got, want, _ = _both(history, tmp_path, claims, 10.0)
+        assert got == want
+        assert got["claims"][0]["verdict"] == "not testable"

@@ -655,13 +655,13 @@ def _transit(a: Assertion, world: World, bounded: bool = False) -> PartResult:
         )
         return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in edge for im in _link_images(k2, by_id, det_by_id)),
                           (), (dep.date, arr.date))  # fmt: skip
-    need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
+    need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, _after(a.end, within))}
     # A vessel of the size still at the origin on the last date may have left that day after its image: only
     # an image of the next day shows it gone (or not), so without one the claim cannot be contradicted.
     still_there = any(d.kind == "vessel" and _fit(sized, d, o.scene.resolution_m)[0] != "no"
                       for o in world.on_date(origin.id, a.end)[0] for d in world.detections_of(o.id))  # fmt: skip
     if still_there:
-        need[origin.id] = [*need[origin.id], a.end + timedelta(days=1)]
+        need[origin.id] = list(dict.fromkeys([*need[origin.id], _after(a.end, 1)]))
     gaps = {sid: [d for d in days if not world.on_date(sid, d)[0]] for sid, days in need.items()}
     missing = {sid: g for sid, g in gaps.items() if g}
     if not missing:
@@ -674,6 +674,12 @@ def _transit(a: Assertion, world: World, bounded: bool = False) -> PartResult:
     return PartResult(a, UNTESTABLE, f"no candidate link from {origin.id} to {dest.id} within {count_noun(within, 'day')}, "
                       f"but a vessel may have come and gone between images: {text}", (), (),
                       tuple(sorted({d for g in missing.values() for d in g})))  # fmt: skip
+
+
+def _after(day: date, days: int) -> date:
+    """``days`` days after ``day``, or the calendar's last date (a claim of its last days crashed on the days after
+    them: none can hold an image)."""
+    return day + timedelta(days=days) if (date.max - day).days >= days else date.max
 
 
 def _later(days: int) -> str:
@@ -797,7 +803,7 @@ def check_claims_file(store: Store, path: str | Path, params: TimelineParams | N
     sites = {s.id: s for s in store.sites()}
     claims = check_against_sites(claims, sites)
     params = params or TimelineParams()
-    from .evidence_reads import claim_world, read_key
+    from .evidence_reads import claim_world, read_key  # (here: it imports this module)
 
     with store.snapshot():  # one moment of the store for every claim's reads
         worlds: dict[tuple[object, ...], World] = {}  # each read once for every claim part that needs it

@@ -108,15 +108,6 @@ def _moved(day: date | None, days: int) -> date | None:
         return None
 
 
-def _earlier(t: datetime, later: bool = False) -> datetime | None:
-    """``t`` as a read's edge: None when it is within a day of year 1 or 9999 (then the site's every pair is read)."""
-    try:
-        t + timedelta(days=-1 if not later else 1)
-    except OverflowError:
-        return None
-    return t
-
-
 def _midnight(day: date, days: int) -> datetime | None:
     try:
         return datetime.combine(day + timedelta(days=days), time(), UTC)
@@ -128,9 +119,9 @@ def change_world(store: Store, sites: Mapping[str, Site], key: tuple[str, date, 
     """The world of a change claim at a site from ``start`` to ``end``: the stored pairs whose span meets the dates and
     :data:`CHANGE_READ_DAYS` either side, their regions and their images (by id), kept when :func:`change_settled`
     says they give the verdict the site's every pair gives; else read past the pairs that cross the read's edges
-    (:data:`CHANGE_READS` times), at last every pair and image of the site. When no pair brackets the dates the verdict names the site's first image after the first date, or its
-    last before the last (what to do about them): the site's images of those days, and those before or after them
-    when none lies on that side of the dates."""
+    (:data:`CHANGE_READS` times), at last every pair and image of the site. When no pair brackets the dates, the
+    verdict names the site's first image after the first date, or its last before the last (what to do about them):
+    the site's images of those days, and those before or after them when none lies on that side of the dates."""
     from .store.changes import change_pairs, changes, pairs_meeting
 
     site_id, start, end = key
@@ -147,9 +138,12 @@ def change_world(store: Store, sites: Mapping[str, Site], key: tuple[str, date, 
         settled = change_settled(claim, pairs, regions, images, params, since, until)
         if settled == "wider":
             # Past the pairs that cross the edges (a cut is at an image where one ends and the next begins).
-            week = timedelta(days=CHANGE_READ_DAYS)
-            since = _earlier(min([since - week, *(p.before_acquired - timedelta(days=1) for p in pairs)]))
-            until = _earlier(max([until + week, *(p.after_acquired + timedelta(days=1) for p in pairs)]), later=True)
+            week, day = timedelta(days=CHANGE_READ_DAYS), timedelta(days=1)
+            try:
+                since = min([since - week, *(p.before_acquired - day for p in pairs)])
+                until = max([until + week, *(p.after_acquired + day for p in pairs)])
+            except OverflowError:
+                break  # (at the calendar's edge: read whole)
             continue
         if settled == "no run":
             more = _hint_images(store, site_id, start, end, params.utc_offset_hours, since, until)
@@ -200,10 +194,11 @@ def change_settled(a: Assertion, pairs: Sequence[ChangePair], regions: Sequence[
     obs = {o.id: o for o in observations}
     pairs = [p for p in pairs if p.compared_fraction > 0 and p.current(obs)]  # as change_part counts them
     slack = timedelta(days=2, hours=abs(params.utc_offset_hours))
-    first, last = _midnight(a.start, 0), _midnight(a.end, 1)
-    if first is None or last is None:
-        return "wider"
-    first, last = first - slack, last + slack
+    try:
+        first = datetime.combine(a.start, time(), UTC) - slack
+        last = datetime.combine(a.end, time(), UTC) + timedelta(days=1) + slack
+    except OverflowError:
+        return "wider"  # (at the calendar's edge)
 
     def series(p: ChangePair) -> str:
         return f"{obs[p.after_id].scene.resolution_m:g} m {p.sensor}"

@@ -19,6 +19,7 @@ from affine import Affine
 from click.testing import CliRunner
 
 from sitewatch.cli import main
+from sitewatch.ingest import expand_paths
 from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.testing.planet import udm2_of_classes, write_planet_scene
 from sitewatch.workspace import Workspace
@@ -288,3 +289,79 @@ def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_
     assert code == 3, out
     assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_3B_AnalyticMS_SR_8b_clip"]
     assert [r["file"] for r in out["refused"] + out["skipped"]] == [str(order / f"{scene}_3B_AnalyticMS_8b_clip.tif")]
+
+
+def test_a_landsat_zip_unpacked_beside_it_is_not_named(tmp_path: Path) -> None:
+    from test_landsat_l2 import NAME, _product
+
+    # A Landsat product's zip unpacked beside it: its band files go in as the product (by its MTL), not as files.
+    landsat = tmp_path / "landsat"
+    mtl = _product(landsat / NAME)
+    with zipfile.ZipFile(landsat / f"{NAME}.zip", "w") as zf:
+        for f in sorted((landsat / NAME).iterdir()):
+            zf.write(f, f"{NAME}/{f.name}")
+    # Before, the zip was named as well ("unzip it"), though it was: exit 3 on every run of the folder.
+    assert expand_paths([landsat]) == [mtl]
+    (landsat / NAME / f"{NAME}_SR_B2.TIF").unlink()  # one of its images not there: it is named, as before
+    assert expand_paths([landsat]) == [mtl, landsat / f"{NAME}.zip"]
+
+
+def test_a_zip_made_on_a_mac_unpacked_beside_it_is_not_named(tmp_path: Path) -> None:
+    # A Planet order zipped on a Mac (Finder's __MACOSX/._ members, one per file) and unzipped beside it.
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    incoming = tmp_path / "incoming"
+    order = tmp_path / "order_1020"
+    image = _scene(order / "PSScene", "20241020_011530_56_24a3", "2024-10-20T01:15:30Z")
+    incoming.mkdir()
+    with zipfile.ZipFile(incoming / "order_1020.zip", "w") as zf:
+        for f in sorted(order.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(order).as_posix())
+                zf.writestr(f"__MACOSX/{f.parent.relative_to(order).as_posix()}/._{f.name}", b"\x00\x05\x16\x07Mac OS X")
+    with zipfile.ZipFile(incoming / "order_1020.zip") as zf:
+        zf.extractall(incoming / "order_1020")
+    assert (incoming / "order_1020" / "__MACOSX" / "PSScene" / f"._{image.name}").is_file()
+    code, out = _ingest(ws, incoming)
+    # Before, exit 3: the zip named for its ._ members, which unzipped are hidden files no folder search reads.
+    assert code == 0 and out["refused"] == out["skipped"] == [], out
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{image.stem}"]
+
+
+def test_an_ortho_tile_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path) -> None:
+    from test_planet_radiance import _xml
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    order = tmp_path / "order" / "PSOrthoTile"
+    scene = "20241017_004012_22_2470"
+    made = _scene(order, scene, "2024-10-17T01:23:45Z")  # the time the XML below gives
+    sr = made.rename(order / f"{scene}_BGRN_SR.tif")
+    with rasterio.open(sr) as src:
+        four, profile = src.read(), src.profile
+    with rasterio.open(order / f"{scene}_BGRN_Analytic.tif", "w", **profile) as dst:
+        dst.write((four // 2).astype(np.uint16))  # radiance x 100: TOA reflectance by the XML's coefficients
+    (order / f"{scene}_BGRN_Analytic_metadata.xml").write_text(_xml((2e-4,) * 4), encoding="utf-8")
+    code, out = _ingest(ws, order.parent)
+    # Before, the radiance file, first by name ("Analytic" before "SR"), went in and the _SR file was refused.
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_BGRN_SR"], out
+    (refused,) = out["refused"] + out["skipped"]
+    assert code == 3 and refused["file"] == str(order / f"{scene}_BGRN_Analytic.tif")
+    assert f"the same acquisition as dunai/{scene}_BGRN_SR" in refused["reason"]
+
+
+def test_surface_reflectance_first_moves_only_radiance_files_after_their_twins_and_loses_none() -> None:
+    from sitewatch.ingest.entry import _surface_reflectance_first
+
+    d = Path("/data/in")
+    a, b = "20241017_004012_22_2470", "20241018_004512_11_2471"
+    files = [
+        d / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "LC09_MTL.txt", d / f"{b}_BGRN_Analytic.tif",
+        d / f"{a}_3B_AnalyticMS_clip.tif",  # no 4-band _SR file given: stays where it is
+        d / f"{a}_3B_AnalyticMS_SR_8b_clip.tif", d / "S2B_MSIL2A.SAFE", d / f"{b}_BGRN_SR.tif",
+        d / "other" / f"{b}_BGRN_Analytic.tif",  # another folder's: its twin is not given
+    ]
+    assert _surface_reflectance_first(files) == [
+        d / "LC09_MTL.txt", d / f"{a}_3B_AnalyticMS_clip.tif", d / f"{a}_3B_AnalyticMS_SR_8b_clip.tif",
+        d / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "S2B_MSIL2A.SAFE", d / f"{b}_BGRN_SR.tif", d / f"{b}_BGRN_Analytic.tif",
+        d / "other" / f"{b}_BGRN_Analytic.tif",
+    ]
+    assert _surface_reflectance_first(files[::-1]) == files[::-1]  # each _SR file first already: unchanged

@@ -267,7 +267,9 @@ def test_a_maxar_order_delivered_in_nitf_goes_in_from_its_folder(tmp_path: Path)
     assert prov["source_path"] == str(ntf.resolve()) and prov["maxar"]["platform"] == "worldview-3"
 
 
-def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sr_product", ["AnalyticMS_SR_8b_clip", "AnalyticMS_SR_8b_harmonized_clip"])
+def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path, sr_product: str) -> None:
+    # (harmonized to Sentinel-2 when the order asks for it, which Planet's name says: its radiance file is not)
     from test_planet_radiance import _xml
 
     ws = workspace_with_sites(tmp_path / "ws", SITE)
@@ -279,7 +281,7 @@ def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_
     eight = np.stack([four[0], four[0], four[1], four[1], four[1], four[2], four[3], four[3]])
     sr.unlink()
     profile.update(count=8)
-    with rasterio.open(order / f"{scene}_3B_AnalyticMS_SR_8b_clip.tif", "w", **profile) as dst:
+    with rasterio.open(order / f"{scene}_3B_{sr_product}.tif", "w", **profile) as dst:
         dst.write(eight)
     with rasterio.open(order / f"{scene}_3B_AnalyticMS_8b_clip.tif", "w", **profile) as dst:
         dst.write((eight // 2).astype(np.uint16))  # radiance x 100: TOA reflectance by the XML's coefficients
@@ -287,7 +289,7 @@ def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_
     code, out = _ingest(ws, order.parent)
     # Before, the radiance file, first by name, went in and the _SR product was refused as the same acquisition.
     assert code == 3, out
-    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_3B_AnalyticMS_SR_8b_clip"]
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_3B_{sr_product}"]
     assert [r["file"] for r in out["refused"] + out["skipped"]] == [str(order / f"{scene}_3B_AnalyticMS_8b_clip.tif")]
 
 
@@ -358,10 +360,15 @@ def test_surface_reflectance_first_moves_only_radiance_files_after_their_twins_a
         d / f"{a}_3B_AnalyticMS_clip.tif",  # no 4-band _SR file given: stays where it is
         d / f"{a}_3B_AnalyticMS_SR_8b_clip.tif", d / "S2B_MSIL2A.SAFE", d / f"{b}_BGRN_SR.tif",
         d / "other" / f"{b}_BGRN_Analytic.tif",  # another folder's: its twin is not given
+        d / "h" / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "h" / f"{a}_3B_AnalyticMS_SR_8b_harmonized_clip.tif",
+        d / "h" / f"{b}_3B_AnalyticMS_8b.tif", d / "h" / f"{b}_3B_AnalyticMS_SR_8b_harmonized.tif",
     ]
     assert _surface_reflectance_first(files) == [
         d / "LC09_MTL.txt", d / f"{a}_3B_AnalyticMS_clip.tif", d / f"{a}_3B_AnalyticMS_SR_8b_clip.tif",
         d / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "S2B_MSIL2A.SAFE", d / f"{b}_BGRN_SR.tif", d / f"{b}_BGRN_Analytic.tif",
         d / "other" / f"{b}_BGRN_Analytic.tif",
+        # Harmonized to Sentinel-2 (Planet's name says so), as its radiance file is not: the same acquisition.
+        d / "h" / f"{a}_3B_AnalyticMS_SR_8b_harmonized_clip.tif", d / "h" / f"{a}_3B_AnalyticMS_8b_clip.tif",
+        d / "h" / f"{b}_3B_AnalyticMS_SR_8b_harmonized.tif", d / "h" / f"{b}_3B_AnalyticMS_8b.tif",
     ]
     assert _surface_reflectance_first(files[::-1]) == files[::-1]  # each _SR file first already: unchanged

@@ -151,6 +151,10 @@ _PLANET_RADIANCE = re.compile(r"_(?:(AnalyticMS)(?!_SR)|(BGRN)_Analytic)(?=_|\.)
 ``…_BGRN_Analytic.tif``) differs from its surface reflectance file's (``…_3B_AnalyticMS_SR_8b_clip.tif``,
 ``…_BGRN_SR.tif``)."""
 
+_HARMONIZED = re.compile(r"(_clip)?(\.[^.]*)$", re.I)
+"""Where the surface reflectance file of a scene harmonized to Sentinel-2 says so (``…_3B_AnalyticMS_SR_8b_harmonized_clip.tif``,
+as Planet names it when the order asks for harmonization, which its radiance file does not get)."""
+
 
 def _surface_reflectance_name(m: re.Match[str]) -> str:
     return f"_{m[1] or m[2]}_SR"
@@ -160,14 +164,18 @@ def _surface_reflectance_first(files: list[Path]) -> list[Path]:
     """``files`` with each PlanetScope radiance file moved after its scene's surface reflectance file, when both are
     among them. The two are one acquisition, and the first recorded is kept: by name an 8-band order's radiance file
     (``…_AnalyticMS_8b_clip.tif``) and an ortho tile's (``…_BGRN_Analytic.tif``) came first and their ``_SR``
-    product, the one the detector was trained for, was refused. One pass over ``files``: moving each file by its
+    product (harmonized or not), the one the detector was trained for, was refused. One pass over ``files``: moving each file by its
     index took 10 s for 2,000 pairs, before anything was read."""
     given = set(files)
     reflectance_of: dict[Path, Path] = {}
     for f in files:
-        twin = f.with_name(_PLANET_RADIANCE.sub(_surface_reflectance_name, f.name, count=1))
-        if twin != f and twin in given:
-            reflectance_of[f] = twin
+        name = _PLANET_RADIANCE.sub(_surface_reflectance_name, f.name, count=1)
+        if name == f.name:
+            continue
+        for twin in (f.with_name(name), f.with_name(_HARMONIZED.sub(r"_harmonized\1\2", name, count=1))):
+            if twin in given:
+                reflectance_of[f] = twin
+                break
     if not reflectance_of:
         return list(files)
     out: list[Path] = []

@@ -372,3 +372,29 @@ def test_surface_reflectance_first_moves_only_radiance_files_after_their_twins_a
         d / "h" / f"{b}_3B_AnalyticMS_SR_8b_harmonized.tif", d / "h" / f"{b}_3B_AnalyticMS_8b.tif",
     ]
     assert _surface_reflectance_first(files[::-1]) == files[::-1]  # each _SR file first already: unchanged
+
+
+def test_a_complex_nitf_in_a_folder_is_refused_not_read_as_its_real_part(tmp_path: Path) -> None:
+    from rasterio.shutil import copy as gdal_copy
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    # A single-look complex product in NITF (a SICD, as Capella delivers one beside its GEO image), made
+    # georeferenced here so that nothing but its complex pixels stands in its way.
+    rng = np.random.default_rng(5)
+    slc = (rng.normal(0, 50, (H, W)) + 1j * rng.normal(0, 50, (H, W))).astype(np.complex64)
+    made = tmp_path / "slc.tif"
+    with rasterio.open(
+        made, "w", driver="GTiff", width=W, height=H, count=1, dtype="complex64", crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0),
+    ) as dst:
+        dst.write(slc, 1)
+    folder = tmp_path / "capella"
+    folder.mkdir()
+    sicd = folder / "CAPELLA_C13_SP_SICD_HH_20241019011107_20241019011117.ntf"
+    gdal_copy(made, sicd, driver="NITF", ICORDS="N")
+    code, out = _ingest(ws, folder, "--sensor", "sar")
+    # Before, it went in (exit 0) as its real part: signed values about zero (-200 to 220 here, mean 0.01) where
+    # the amplitude is about 62, read as backscatter by the SAR detector.
+    assert code == 1 and out["ingested"] == [], out
+    (refused,) = out["refused"] + out["skipped"]
+    assert refused["file"] == str(sicd) and "complex pixels (complex64" in refused["reason"]
+    assert "give the provider's detected image" in refused["reason"]

@@ -19,6 +19,7 @@ from affine import Affine
 from click.testing import CliRunner
 
 from sitewatch.cli import main
+from sitewatch.ingest import expand_paths
 from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 from sitewatch.testing.planet import udm2_of_classes, write_planet_scene
 from sitewatch.workspace import Workspace
@@ -266,7 +267,9 @@ def test_a_maxar_order_delivered_in_nitf_goes_in_from_its_folder(tmp_path: Path)
     assert prov["source_path"] == str(ntf.resolve()) and prov["maxar"]["platform"] == "worldview-3"
 
 
-def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sr_product", ["AnalyticMS_SR_8b_clip", "AnalyticMS_SR_8b_harmonized_clip"])
+def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path, sr_product: str) -> None:
+    # (harmonized to Sentinel-2 when the order asks for it, which Planet's name says: its radiance file is not)
     from test_planet_radiance import _xml
 
     ws = workspace_with_sites(tmp_path / "ws", SITE)
@@ -278,7 +281,7 @@ def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_
     eight = np.stack([four[0], four[0], four[1], four[1], four[1], four[2], four[3], four[3]])
     sr.unlink()
     profile.update(count=8)
-    with rasterio.open(order / f"{scene}_3B_AnalyticMS_SR_8b_clip.tif", "w", **profile) as dst:
+    with rasterio.open(order / f"{scene}_3B_{sr_product}.tif", "w", **profile) as dst:
         dst.write(eight)
     with rasterio.open(order / f"{scene}_3B_AnalyticMS_8b_clip.tif", "w", **profile) as dst:
         dst.write((eight // 2).astype(np.uint16))  # radiance x 100: TOA reflectance by the XML's coefficients
@@ -286,5 +289,112 @@ def test_an_8_band_order_of_both_products_keeps_the_surface_reflectance_one(tmp_
     code, out = _ingest(ws, order.parent)
     # Before, the radiance file, first by name, went in and the _SR product was refused as the same acquisition.
     assert code == 3, out
-    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_3B_AnalyticMS_SR_8b_clip"]
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_3B_{sr_product}"]
     assert [r["file"] for r in out["refused"] + out["skipped"]] == [str(order / f"{scene}_3B_AnalyticMS_8b_clip.tif")]
+
+
+def test_a_landsat_zip_unpacked_beside_it_is_not_named(tmp_path: Path) -> None:
+    from test_landsat_l2 import NAME, _product
+
+    # A Landsat product's zip unpacked beside it: its band files go in as the product (by its MTL), not as files.
+    landsat = tmp_path / "landsat"
+    mtl = _product(landsat / NAME)
+    with zipfile.ZipFile(landsat / f"{NAME}.zip", "w") as zf:
+        for f in sorted((landsat / NAME).iterdir()):
+            zf.write(f, f"{NAME}/{f.name}")
+    # Before, the zip was named as well ("unzip it"), though it was: exit 3 on every run of the folder.
+    assert expand_paths([landsat]) == [mtl]
+    (landsat / NAME / f"{NAME}_SR_B2.TIF").unlink()  # one of its images not there: it is named, as before
+    assert expand_paths([landsat]) == [mtl, landsat / f"{NAME}.zip"]
+
+
+def test_a_zip_made_on_a_mac_unpacked_beside_it_is_not_named(tmp_path: Path) -> None:
+    # A Planet order zipped on a Mac (Finder's __MACOSX/._ members, one per file) and unzipped beside it.
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    incoming = tmp_path / "incoming"
+    order = tmp_path / "order_1020"
+    image = _scene(order / "PSScene", "20241020_011530_56_24a3", "2024-10-20T01:15:30Z")
+    incoming.mkdir()
+    with zipfile.ZipFile(incoming / "order_1020.zip", "w") as zf:
+        for f in sorted(order.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(order).as_posix())
+                zf.writestr(f"__MACOSX/{f.parent.relative_to(order).as_posix()}/._{f.name}", b"\x00\x05\x16\x07Mac OS X")
+    with zipfile.ZipFile(incoming / "order_1020.zip") as zf:
+        zf.extractall(incoming / "order_1020")
+    assert (incoming / "order_1020" / "__MACOSX" / "PSScene" / f"._{image.name}").is_file()
+    code, out = _ingest(ws, incoming)
+    # Before, exit 3: the zip named for its ._ members, which unzipped are hidden files no folder search reads.
+    assert code == 0 and out["refused"] == out["skipped"] == [], out
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{image.stem}"]
+
+
+def test_an_ortho_tile_order_of_both_products_keeps_the_surface_reflectance_one(tmp_path: Path) -> None:
+    from test_planet_radiance import _xml
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    order = tmp_path / "order" / "PSOrthoTile"
+    scene = "20241017_004012_22_2470"
+    made = _scene(order, scene, "2024-10-17T01:23:45Z")  # the time the XML below gives
+    sr = made.rename(order / f"{scene}_BGRN_SR.tif")
+    with rasterio.open(sr) as src:
+        four, profile = src.read(), src.profile
+    with rasterio.open(order / f"{scene}_BGRN_Analytic.tif", "w", **profile) as dst:
+        dst.write((four // 2).astype(np.uint16))  # radiance x 100: TOA reflectance by the XML's coefficients
+    (order / f"{scene}_BGRN_Analytic_metadata.xml").write_text(_xml((2e-4,) * 4), encoding="utf-8")
+    code, out = _ingest(ws, order.parent)
+    # Before, the radiance file, first by name ("Analytic" before "SR"), went in and the _SR file was refused.
+    assert [o["id"] for o in out["ingested"]] == [f"dunai/{scene}_BGRN_SR"], out
+    (refused,) = out["refused"] + out["skipped"]
+    assert code == 3 and refused["file"] == str(order / f"{scene}_BGRN_Analytic.tif")
+    assert f"the same acquisition as dunai/{scene}_BGRN_SR" in refused["reason"]
+
+
+def test_surface_reflectance_first_moves_only_radiance_files_after_their_twins_and_loses_none() -> None:
+    from sitewatch.ingest.entry import _surface_reflectance_first
+
+    d = Path("/data/in")
+    a, b = "20241017_004012_22_2470", "20241018_004512_11_2471"
+    files = [
+        d / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "LC09_MTL.txt", d / f"{b}_BGRN_Analytic.tif",
+        d / f"{a}_3B_AnalyticMS_clip.tif",  # no 4-band _SR file given: stays where it is
+        d / f"{a}_3B_AnalyticMS_SR_8b_clip.tif", d / "S2B_MSIL2A.SAFE", d / f"{b}_BGRN_SR.tif",
+        d / "other" / f"{b}_BGRN_Analytic.tif",  # another folder's: its twin is not given
+        d / "h" / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "h" / f"{a}_3B_AnalyticMS_SR_8b_harmonized_clip.tif",
+        d / "h" / f"{b}_3B_AnalyticMS_8b.tif", d / "h" / f"{b}_3B_AnalyticMS_SR_8b_harmonized.tif",
+    ]
+    assert _surface_reflectance_first(files) == [
+        d / "LC09_MTL.txt", d / f"{a}_3B_AnalyticMS_clip.tif", d / f"{a}_3B_AnalyticMS_SR_8b_clip.tif",
+        d / f"{a}_3B_AnalyticMS_8b_clip.tif", d / "S2B_MSIL2A.SAFE", d / f"{b}_BGRN_SR.tif", d / f"{b}_BGRN_Analytic.tif",
+        d / "other" / f"{b}_BGRN_Analytic.tif",
+        # Harmonized to Sentinel-2 (Planet's name says so), as its radiance file is not: the same acquisition.
+        d / "h" / f"{a}_3B_AnalyticMS_SR_8b_harmonized_clip.tif", d / "h" / f"{a}_3B_AnalyticMS_8b_clip.tif",
+        d / "h" / f"{b}_3B_AnalyticMS_SR_8b_harmonized.tif", d / "h" / f"{b}_3B_AnalyticMS_8b.tif",
+    ]
+    assert _surface_reflectance_first(files[::-1]) == files[::-1]  # each _SR file first already: unchanged
+
+
+def test_a_complex_nitf_in_a_folder_is_refused_not_read_as_its_real_part(tmp_path: Path) -> None:
+    from rasterio.shutil import copy as gdal_copy
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    # A single-look complex product in NITF (a SICD, as Capella delivers one beside its GEO image), made
+    # georeferenced here so that nothing but its complex pixels stands in its way.
+    rng = np.random.default_rng(5)
+    slc = (rng.normal(0, 50, (H, W)) + 1j * rng.normal(0, 50, (H, W))).astype(np.complex64)
+    made = tmp_path / "slc.tif"
+    with rasterio.open(
+        made, "w", driver="GTiff", width=W, height=H, count=1, dtype="complex64", crs=CRS, transform=Affine(P, 0, X0, 0, -P, Y0),
+    ) as dst:
+        dst.write(slc, 1)
+    folder = tmp_path / "capella"
+    folder.mkdir()
+    sicd = folder / "CAPELLA_C13_SP_SICD_HH_20241019011107_20241019011117.ntf"
+    gdal_copy(made, sicd, driver="NITF", ICORDS="N")
+    code, out = _ingest(ws, folder, "--sensor", "sar")
+    # Before, it went in (exit 0) as its real part: signed values about zero (-200 to 220 here, mean 0.01) where
+    # the amplitude is about 62, read as backscatter by the SAR detector.
+    assert code == 1 and out["ingested"] == [], out
+    (refused,) = out["refused"] + out["skipped"]
+    assert refused["file"] == str(sicd) and "complex pixels (complex64" in refused["reason"]
+    assert "give the provider's detected image" in refused["reason"]

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rasterio
 from pyproj.exceptions import ProjError
 from rasterio._err import CPLE_BaseError
@@ -182,6 +183,15 @@ def read_scene_ref(
             src = rasterio.open(path)
         with src:
             check_not_linking(src.driver, path)
+            if any(np.dtype(d).kind == "c" for d in src.dtypes):
+                # A single-look complex product (a SICD's .ntf beside its detected image, found by a folder's search):
+                # cast to the COG's floats it kept the real part, signed and about zero, read as backscatter.
+                raise ImageReadError(
+                    f"{path}: complex pixels ({src.dtypes[0]}: a single-look complex product, such as a SICD or an SLC, "
+                    "phase and amplitude), which sitewatch does not read; give the provider's detected image of that "
+                    "acquisition (a Sentinel-1 GRD, Capella's GEO or GEC, ICEYE's GRD); `detect-image` reads one as its "
+                    "intensity, |z|²"
+                )
             tags = src.tags()
             placed = placement_of(src, path, orthorectify)
             if src.crs is None and placed is None and src.gcps[0]:

@@ -2,7 +2,10 @@
 
 matplotlib ``Figure`` objects without pyplot (no display, no global state); every figure says
 "SIMULATED IMAGERY" in its title when its data is simulated, so a picture
-copied out of the report keeps its label. PNGs carry no software URL in
+copied out of the report keeps its label. A picture of imagery (a chip, a site map of what was found in it)
+also carries, under it, its site and the credit its images' licences ask for
+(:mod:`~sitewatch.report.credits`), and the same in its PNG's ``Copyright`` and ``Description`` text: a
+picture desk crops and reuses figures. PNGs carry no software URL in
 their metadata: the report must hold no address at all.
 """
 
@@ -43,6 +46,7 @@ from .colours import (
     Cue,
     kind_cue,
 )
+from .credits import credit_text, scene_credit
 from .exports import date_zone
 
 if TYPE_CHECKING:
@@ -51,7 +55,7 @@ if TYPE_CHECKING:
     from rasterio.windows import Window
 
 __all__ = ["timeline_chart_png", "timeline_chart_alt", "png_size", "site_map_png", "site_map_figure", "chip_png",
-           "chip_figure", "display_values", "SIMULATED_LABEL"]
+           "chip_figure", "chip_caption", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
@@ -59,6 +63,10 @@ _CHIP_TITLE_PT = 11
 """A chip's title: 12 px at the chip's 80 dpi, as large as the caption under it in the report (0.75em); at
 8 pt it was 9 px. The caption and the alt say the same, but a picture copied out of the page keeps only this
 (and its SIMULATED label)."""
+_CREDIT_PT = 8
+"""The credit line under a chip or map: 9 px at a chip's 80 dpi, wrapped to the picture's width."""
+_CREDIT_COLOUR = "#333333"
+"""The credit's grey: 12.6:1 on white."""
 _CASING_PT = 1.6
 """How much wider than its coloured line an outline's dark casing is, in points: about a pixel each side."""
 _ARRIVAL_COLOUR = "#1a7f37"
@@ -134,11 +142,28 @@ def drawable(name: str, instead: str) -> str:
     return instead
 
 
-def _png(fig: Figure, dpi: int = 90) -> bytes:
+def _png(fig: Figure, dpi: int = 90, *, credit: str = "", description: str = "") -> bytes:
     buf = io.BytesIO()
-    # metadata Software=None: matplotlib would otherwise write its web address into the PNG.
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    # metadata Software=None: matplotlib would otherwise write its web address into the PNG. Copyright and
+    # Description are PNG's own keywords for a picture's credit and caption: image tools show them.
+    meta: dict[str, str | None] = {"Software": None}
+    meta.update({k: v for k, v in (("Copyright", credit), ("Description", description)) if v})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata=meta)
     return buf.getvalue()
+
+
+def _credit_footer(fig: Figure, text: str) -> None:
+    """``text`` (a site, a date, a credit) under the figure, wrapped to its width; ``bbox_inches="tight"``
+    grows the saved picture to hold it."""
+    fig.text(0.5, -0.01, _plain(text), ha="center", va="top", fontsize=_CREDIT_PT, color=_CREDIT_COLOUR, wrap=True)
+
+
+def chip_caption(obs: Observation, site: str = "", *, with_time: bool = True) -> str:
+    """What a chip of ``obs`` carries under it: its site (``site``, else the observation's site id), with
+    ``with_time`` its acquisition time (UTC) and sensor (a chip whose title shows them leaves them out), and its
+    image's credit (:func:`~sitewatch.report.credits.scene_credit`) on a line of its own."""
+    when = f" · {acquired_label(obs)}, {obs.scene.sensor} {pixel_size_text(obs.scene.resolution_m)}" if with_time else ""
+    return f"{site or obs.site_id}{when}\n{credit_text(scene_credit(obs.scene))}"
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -296,13 +321,15 @@ def _plot_geom(ax: Axes, geom: BaseGeometry, **kw: Any) -> None:
 
 
 @_with_fonts
-def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> bytes:
+def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False, credit: str = "") -> bytes:
     """The site's outline, water, berths (labelled) and every detection's outline in its kind's colour and
-    line pattern, with a legend of the kinds drawn."""
-    return _png(site_map_figure(site, detections, simulated=simulated))
+    line pattern, with a legend of the kinds drawn; ``credit`` (the images' credits the detections were found
+    in, :func:`~sitewatch.report.credits.credits_text`) under it and in the PNG's ``Copyright`` text."""
+    return _png(site_map_figure(site, detections, simulated=simulated, credit=credit), credit=credit)
 
 
-def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> Figure:
+def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False,
+                    credit: str = "") -> Figure:  # fmt: skip
     """The figure :func:`site_map_png` draws (call it under the chart fonts, as that does)."""
     fig = Figure(figsize=(5.2, 4.6))
     ax = fig.subplots()
@@ -347,6 +374,8 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.yaxis.set_major_locator(MaxNLocator(5))
     ax.set_title(_title(f"{drawable(site.name or site.id, site.id)}: berths and all detections", simulated), fontsize=10)
+    if credit:
+        _credit_footer(fig, credit)
     return fig
 
 
@@ -454,11 +483,15 @@ def chip_png(
     size_px: tuple[int, int] = (270, 270),
     integer_scale: bool = False,
     changes: Sequence[Change] = (),
+    site: str = "",
 ) -> bytes | None:
-    """The PNG of :func:`chip_figure` (same arguments); None if the image is unreadable."""
+    """The PNG of :func:`chip_figure` (same arguments); None if the image is unreadable. Its ``Copyright`` text
+    is the image's credit, its ``Description`` the chip's caption (:func:`chip_caption`)."""
     fig = chip_figure(path, obs, detections, focus, title=title, margin_m=margin_m, size_px=size_px,
-                      integer_scale=integer_scale, changes=changes)  # fmt: skip
-    return None if fig is None else _png(fig, dpi=_CHIP_DPI)
+                      integer_scale=integer_scale, changes=changes, site=site)  # fmt: skip
+    caption = chip_caption(obs, drawable(site, obs.site_id) if site else "")
+    return None if fig is None else _png(fig, dpi=_CHIP_DPI, credit=credit_text(scene_credit(obs.scene)),
+                                         description=caption.replace("\n", " · "))  # fmt: skip
 
 
 def chip_figure(
@@ -472,6 +505,7 @@ def chip_figure(
     size_px: tuple[int, int] = (270, 270),
     integer_scale: bool = False,
     changes: Sequence[Change] = (),
+    site: str = "",
 ) -> Figure | None:
     """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined in their kind's colour
     and line pattern (:data:`~sitewatch.report.colours.KIND_CUES`); None if unreadable.
@@ -485,7 +519,9 @@ def chip_figure(
     within ``size_px[0]`` (at least 1); a window longer than ``size_px[1]`` is shrunk to it.
     ``title`` None: no title but "SIMULATED IMAGERY" on simulated imagery (its page captions it).
     ``changes``: stored change regions, outlined dashed in their direction's colour (holes and all
-    parts of a multipolygon too). Call it under the chart fonts, as :func:`chip_png` does.
+    parts of a multipolygon too). ``site``: the site's name for the caption under the chip (:func:`chip_caption`:
+    site, date and time, sensor, the image's credit), which a chip copied out of its page keeps; the
+    observation's site id when empty. Call it under the chart fonts, as :func:`chip_png` does.
     """
     lat = focus.centroid.y
     dlat = margin_m / 110_540.0
@@ -533,4 +569,6 @@ def chip_figure(
         # The date over the sensor: on one line at this size the title outran a 170 px chip.
         label = title or f"{acquired_label(obs)}\n{obs.scene.sensor} {pixel_size_text(res)}"
         ax.set_title(_title(label, obs.scene.simulated), fontsize=_CHIP_TITLE_PT)
+    # The time under the chip only where its title does not show it (``title`` None or the caller's own).
+    _credit_footer(fig, chip_caption(obs, drawable(site, obs.site_id) if site else "", with_time=title != ""))
     return fig

@@ -63,6 +63,7 @@ from ..units import pixel_size_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts, colours
+from .credits import credit_text, credits_text, scene_credit
 from .exports import date_zone, write_text_atomic
 
 if TYPE_CHECKING:
@@ -100,6 +101,8 @@ class _Chip:
     detection: str = ""
     """For a close-up: the detection it centres on, in words."""
     simulated: bool = False
+    credit: str = ""
+    """The credit its image's licence asks for (:func:`~sitewatch.report.credits.scene_credit`), also drawn under it."""
 
     def alt(self, what: str) -> str:
         """The chip in words for its ``alt``: ``what`` it is, the image, and what is drawn on it (its caption
@@ -157,6 +160,8 @@ class _SiteSection:
     """Each change on the ground dated by every stored pair (:func:`sitewatch.change_dating.dated_text`)."""
     images: dict[str, str] = field(default_factory=dict)
     """Each observation's archived image (its ``path``) by observation id: the timeline table links its ids to them."""
+    map_credit: str = ""
+    """Under the map (and drawn in it): the dates and the credits of the images its detections were found in."""
 
 
 def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float = 0.0) -> tuple[list[str], str]:
@@ -357,6 +362,21 @@ def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> st
     return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
 
 
+def _map_credit(site: Site, observations: Sequence[Observation], with_detections: set[str]) -> str:
+    """What the site map carries under it: the site, the first and last acquisition dates (UTC) of the images
+    its detections were found in, and their credits (:func:`~sitewatch.report.credits.credits_text`); the site and
+    the period's images when none has a detection (the map then shows the site alone)."""
+    used = [o for o in observations if o.id in with_detections]
+    what = "detections in images of" if used else "images of"
+    used = used or list(observations)
+    if not used:
+        return ""
+    days = sorted(o.scene.acquired.date() for o in used)
+    span = days[0].isoformat() if days[0] == days[-1] else f"{days[0].isoformat()} to {days[-1].isoformat()}"
+    name = charts.drawable(site.name or site.id, site.id)
+    return f"{name} · {what} {span} (UTC)\n{credits_text(o.scene for o in used)}"
+
+
 def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]], first: str = "") -> str:
     """The stored change pairs of a site in one sentence (empty when there are none); ``first``, the first
     change on the ground dated (:func:`sitewatch.change_dating.dated_text`), ends it."""
@@ -415,13 +435,14 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
     chart = None if inland else charts.timeline_chart_png(tl)
+    map_credit = _map_credit(site, observations, {d.observation_id for d in detections})
     from ..change_dating import dated_lines
 
     dated = dated_lines(observations, change_pairs)
     section = _SiteSection(
         site=site,
         timeline=tl,
-        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
+        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated, credit=map_credit)) or "",
         map_alt=_map_alt(site, detections, simulated),
         chart_png=_b64(chart) or "",
         chart_size=charts.png_size(chart) if chart else (0, 0),
@@ -429,13 +450,15 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         change_finding=_change_finding(site.name or site.id, change_pairs, (dated or [""])[0]),
         change_dated=dated,
         images={o.id: o.path for o in observations},
+        map_credit=map_credit,
     )
     section.imagery, section.revisit_note = _imagery_lines(observations, params.utc_offset_hours)
 
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
-        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
-                     o.sha256, _by_kind(ds), o.path, simulated=o.scene.simulated)
+        png = charts.chip_png(ws.root / o.path, o, ds, focus, site=site.name or site.id, **kw)
+        return _Chip(_obs_label(o), _b64(png), o.id, o.scene.id, o.sha256, _by_kind(ds), o.path,
+                     simulated=o.scene.simulated, credit=credit_text(scene_credit(o.scene)))  # fmt: skip
 
     # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
     changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]
@@ -723,6 +746,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs=runs,
         stored_changes=stored_changes,
         simulated=simulated,
+        credits=credits_text(o.scene for obs in observations.values() for o in obs),
         params=params,
         date_zone=date_zone(params.utc_offset_hours),
         params_json=json.dumps(vars(params), default=str),  # numbers as numbers, no dates as null

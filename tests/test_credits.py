@@ -15,7 +15,7 @@ from shapely.geometry import box
 
 from _report_world import build
 from sitewatch.model import SceneRef
-from sitewatch.report.charts import chip_figure, chip_png, site_map_png
+from sitewatch.report.charts import SCALE_BAR_GID, chip_figure, chip_png, scale_bar_m, site_map_png
 from sitewatch.report.credits import (
     SIMULATED_CREDIT,
     UNKNOWN_CREDIT,
@@ -140,7 +140,7 @@ def test_detection_exports_carry_each_images_credit(ws: Workspace, tmp_path: Pat
         assert credits == {"sar": SENTINEL_1, "optical": PLANET}
         rows = list(csv.DictReader(io.StringIO(detections_to_csv(fc))))
         assert {r["sensor"]: r["credit"] for r in rows} == credits
-        assert next(iter(csv.reader(io.StringIO(detections_to_csv(fc)))))[-2:] == ["wkt", "credit"]
+        assert next(iter(csv.reader(io.StringIO(detections_to_csv(fc)))))[-2:] == ["credit", "wkt"]
         n = write_detections_gpkg(st, tmp_path / "d.gpkg", ["dunai"])
     assert n == len(fc["features"])
     with sqlite3.connect(tmp_path / "d.gpkg") as db:
@@ -161,7 +161,7 @@ def test_change_exports_credit_both_images() -> None:
     region = Change("c1", "s", before.id, after.id, box(132.0, 42.0, 132.001, 42.001), 100.0, 0.5, "appeared", "m", "1")
     props = change_feature(pair, before, after, region)["properties"]
     assert props["credit"] == "Contains modified Copernicus Sentinel data 2023; © 2024 Planet Labs PBC"
-    assert CHANGE_CSV_COLUMNS[-2:] == ("wkt", "credit")
+    assert CHANGE_CSV_COLUMNS[-2:] == ("credit", "wkt")
 
 
 def test_the_dashboard_credits_each_image(ws: Workspace) -> None:
@@ -182,3 +182,23 @@ def test_the_dashboard_credits_each_image(ws: Workspace) -> None:
     assert "dunai · 2024-10-17 01:00 UTC" in _png_text(quicklook)["Description"]
     close_up = client.get(f"/observations/{o.id}/detections/1.png").content
     assert _png_text(close_up)["Copyright"] == PLANET
+
+
+@pytest.mark.parametrize(("width_m", "bar"), [(10.0, None), (16.0, 5), (330.0, 100), (299.0, 50), (1_000.0, 200),
+                                              (40_000.0, 10_000)])  # fmt: skip
+def test_a_scale_bar_is_a_round_length_within_a_third_of_the_picture(width_m: float, bar: int | None) -> None:
+    assert scale_bar_m(width_m) == bar
+
+
+def test_a_chip_shows_its_scale_and_north(ws: Workspace) -> None:
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if o.scene.sensor == "optical" and st.detections(observation_id=o.id))
+        dets = st.detections(observation_id=o.id)
+    fig = chip_figure(ws.root / o.path, o, dets, dets[0].footprint, site="Dunai naval port")
+    assert fig is not None
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    # The chip is the focus grown by 150 m each side: over 300 m of 3 m pixels, a bar of 100 m (33 pixels).
+    assert "100 m" in labels and "N" in labels
+    (bar,) = [line for line in ax.lines if line.get_gid() == SCALE_BAR_GID]
+    assert abs(float(bar.get_xdata()[1] - bar.get_xdata()[0]) - 100 / 3.0) < 1e-6

@@ -74,10 +74,7 @@ CHANGE_FIELDS: dict[str, str] = {
 """A region's properties in every format, in order, with their GeoPackage column types; ``credit`` (the credits
 of its two images, :func:`~sitewatch.report.credits.credits_text`) added last."""
 
-CHANGE_CSV_COLUMNS: tuple[str, ...] = (
-    "change_id", "site_id", "direction", "lon", "lat", *list(CHANGE_FIELDS)[3:-1], "wkt", "credit"
-)  # fmt: skip
-"""The CSV's columns: ``credit``, added last, after the WKT, so the columns before it keep their places."""
+CHANGE_CSV_COLUMNS: tuple[str, ...] = ("change_id", "site_id", "direction", "lon", "lat", *list(CHANGE_FIELDS)[3:], "wkt")
 """The CSV's columns: the region, its centroid, the other properties, then the polygon as WKT."""
 
 Selected = tuple[ChangePair, Observation | None, Observation | None, list[Change]]

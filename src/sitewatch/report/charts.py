@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from rasterio.windows import Window
 
 __all__ = ["timeline_chart_png", "timeline_chart_alt", "png_size", "site_map_png", "site_map_figure", "chip_png",
-           "chip_figure", "chip_caption", "display_values", "SIMULATED_LABEL"]
+           "chip_figure", "chip_caption", "scale_bar_m", "SCALE_BAR_GID", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
@@ -156,6 +156,58 @@ def _credit_footer(fig: Figure, text: str) -> None:
     """``text`` (a site, a date, a credit) under the figure, wrapped to its width; ``bbox_inches="tight"``
     grows the saved picture to hold it."""
     fig.text(0.5, -0.01, _plain(text), ha="center", va="top", fontsize=_CREDIT_PT, color=_CREDIT_COLOUR, wrap=True)
+
+
+SCALE_BAR_GID = "scale-bar"
+"""The ``gid`` of a chip's scale bar line: the one line of a chip that is no outline."""
+_SCALE_STEPS_M = (5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+"""A chip's scale bar is one of these lengths (m): the longest within a third of the chip's width."""
+
+
+def scale_bar_m(width_m: float) -> int | None:
+    """The length (m) of the scale bar of a picture ``width_m`` wide: the longest of :data:`_SCALE_STEPS_M`
+    within a third of it; None when even the shortest is longer (a picture of a few metres)."""
+    fitting = [s for s in _SCALE_STEPS_M if s <= width_m / 3]
+    return fitting[-1] if fitting else None
+
+
+def _metres_per_unit(crs: str) -> float | None:
+    """How many metres one unit of ``crs`` is (1 for UTM); None for a CRS of degrees or none: its pixels have no
+    one length on the ground."""
+    from pyproj import CRS
+
+    try:
+        c = CRS.from_user_input(crs)
+    except Exception:  # an unreadable CRS costs the bar, not the chip
+        return None
+    if not c.is_projected:
+        return None
+    factor = c.axis_info[0].unit_conversion_factor if c.axis_info else None
+    return float(factor) if factor else None
+
+
+def _scale_and_north(ax: Axes, transform: Any, crs: str, w: int, h: int) -> None:
+    """A scale bar (bottom right) and a north arrow (top right) on a chip of ``w`` × ``h`` pixels: a picture desk
+    prints neither a distance nor a direction it cannot read off the picture. Only on a north-up grid of a
+    projected CRS (UTM, as the archive keeps images); its north is the grid's, within a few degrees of true
+    north in a UTM zone."""
+    per_unit = _metres_per_unit(crs)
+    if per_unit is None or transform.b != 0 or transform.d != 0 or transform.e >= 0:
+        return
+    px_m = abs(transform.a) * per_unit
+    bar = scale_bar_m(w * px_m)
+    halo = [Stroke(linewidth=3.5, foreground="white"), Normal()]
+    if bar is not None:
+        length = bar / px_m
+        x1, y = w - 0.5 - 0.05 * w, h - 0.5 - 0.06 * h
+        ax.plot([x1 - length, x1], [y, y], color="black", linewidth=2, solid_capstyle="butt", path_effects=halo,
+                gid=SCALE_BAR_GID)  # fmt: skip
+        label = f"{bar // 1000:,} km" if bar >= 1000 else f"{bar} m"
+        ax.text(x1 - length / 2, y - 0.02 * h, label, ha="center", va="bottom", fontsize=_CREDIT_PT, color="black",
+                path_effects=_HALO)  # fmt: skip
+    ax.annotate("N", xy=(0.94, 0.97), xytext=(0.94, 0.83), xycoords="axes fraction", ha="center", va="top",
+                fontsize=_CREDIT_PT, color="black", path_effects=_HALO,
+                arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.2, "path_effects": halo})  # fmt: skip
 
 
 def chip_caption(obs: Observation, site: str = "", *, with_time: bool = True) -> str:
@@ -558,6 +610,7 @@ def chip_figure(
             cols, rows = zip(*[inv @ xy for xy in ring.coords], strict=True)
             _plot_cased(ax, np.array(cols) - 0.5, np.array(rows) - 0.5, CHANGE_COLOURS.get(c.direction, OTHER_COLOUR),
                         linestyle=(0, CHANGE_DASH[1]))
+    _scale_and_north(ax, transform, crs, w, h)
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_xticks([])

@@ -55,10 +55,10 @@ __all__ = [
 DETECTION_CSV_COLUMNS: tuple[str, ...] = (
     "id", "site_id", "kind", "lon", "lat", "length_m", "width_m", "heading_deg", "score", "truncated",
     "class_candidates", "berth", "observation_id", "scene_id", "acquired", "acquired_date_only", "sensor",
-    "platform", "resolution_m", "image", "detector", "sha256", "simulated", "wkt", "credit",
+    "platform", "resolution_m", "image", "detector", "sha256", "simulated", "credit", "wkt",
 )  # fmt: skip
-"""The CSV's columns: the centroid first, the properties, then the oriented box as WKT; the image's credit
-(added last, so the columns before it keep their places)."""
+"""The CSV's columns: the centroid first, the properties (the image's credit the last of them), then the
+oriented box as WKT."""
 
 
 def detection_name(props: dict[str, Any]) -> str:

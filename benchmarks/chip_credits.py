@@ -4,9 +4,10 @@ each drawn once each way to warm up, then alternately.
 
 For each observation with detections (at most ``--limit``, spread over the workspace), the overview chip the report
 draws (its detections' box, 270-360 px) is drawn ``--repeat`` times each way; it prints the median milliseconds and
-the PNG bytes of both, and the ratios.
+the PNG bytes of both, and the ratios. With ``--report``, also the whole report of the workspace
+(``render_report``, every site) made each way, once each after a warm-up: its CPU seconds and megabytes.
 
-    sitewatch demo --out DEMO && python benchmarks/chip_credits.py DEMO
+    sitewatch demo --out DEMO && python benchmarks/chip_credits.py DEMO --report
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("workspace", type=Path)
     ap.add_argument("--limit", type=int, default=24)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--report", action="store_true", help="also the whole report, each way")
     args = ap.parse_args()
     ws = open_workspace(args.workspace)
     with ws.store() as st:
@@ -90,6 +92,32 @@ def main() -> None:
     print(f"| without credit, scale bar, north arrow (baseline) | {ms['without']:.0f} | {size['without']:,.0f} |")
     print(f"| with them | {ms['with']:.0f} | {size['with']:,.0f} |")
     print(f"| ratio | {ms['with'] / ms['without']:.2f}× | {size['with'] / size['without']:.2f}× |")
+    if args.report:
+        _report(ws)
+
+
+def _report(ws: Any) -> None:
+    from sitewatch.report.html import render_report
+
+    with _without_credit():
+        render_report(ws)  # warm
+    cpu: dict[str, float] = {}
+    mb: dict[str, float] = {}
+    for way in ("without", "with"):
+        t0 = time.process_time()
+        if way == "with":
+            html = render_report(ws)
+        else:
+            with _without_credit():
+                html = render_report(ws)
+        cpu[way] = time.process_time() - t0
+        mb[way] = len(html.encode()) / 1e6
+    print()
+    print("| report | CPU s | MB |")
+    print("|---|---:|---:|")
+    print(f"| pictures without credit, scale bar, north arrow (baseline) | {cpu['without']:.1f} | {mb['without']:.2f} |")
+    print(f"| with them | {cpu['with']:.1f} | {mb['with']:.2f} |")
+    print(f"| ratio | {cpu['with'] / cpu['without']:.2f}× | {mb['with'] / mb['without']:.2f}× |")
 
 
 if __name__ == "__main__":

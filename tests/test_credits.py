@@ -15,7 +15,14 @@ from shapely.geometry import box
 
 from _report_world import build
 from sitewatch.model import SceneRef
-from sitewatch.report.charts import SCALE_BAR_GID, chip_figure, chip_png, scale_bar_m, site_map_png
+from sitewatch.report.charts import (
+    SCALE_BAR_GID,
+    chip_figure,
+    chip_png,
+    scale_bar_m,
+    site_map_figure,
+    site_map_png,
+)
 from sitewatch.report.credits import (
     SIMULATED_CREDIT,
     UNKNOWN_CREDIT,
@@ -116,8 +123,11 @@ def test_the_site_map_carries_the_credits_of_the_images_its_detections_came_from
     with ws.store() as st:
         site = st.get_site("dunai")
         dets = st.detections(site_id="dunai")
-    png = site_map_png(site, dets, credit=f"Dunai · images of 2024-10-17 (UTC)\n{SENTINEL_1}; {PLANET}")
-    assert _png_text(png)["Copyright"] == f"Dunai · images of 2024-10-17 (UTC)\n{SENTINEL_1}; {PLANET}"
+    png = site_map_png(site, dets, caption="Dunai · images of 2024-10-17 (UTC)", credit=f"{SENTINEL_1}; {PLANET}")
+    assert _png_text(png)["Copyright"] == f"{SENTINEL_1}; {PLANET}"
+    assert _png_text(png)["Description"] == "Dunai · images of 2024-10-17 (UTC)"
+    fig = site_map_figure(site, dets, credit=f"Dunai · images of 2024-10-17 (UTC)\n{SENTINEL_1}")
+    assert [t.get_text() for t in fig.texts] == [f"Dunai · images of 2024-10-17 (UTC)\n{SENTINEL_1}"]
 
 
 def test_the_report_credits_every_picture_and_lists_all_credits(ws: Workspace) -> None:

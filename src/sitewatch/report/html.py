@@ -160,8 +160,9 @@ class _SiteSection:
     """Each change on the ground dated by every stored pair (:func:`sitewatch.change_dating.dated_text`)."""
     images: dict[str, str] = field(default_factory=dict)
     """Each observation's archived image (its ``path``) by observation id: the timeline table links its ids to them."""
-    map_credit: str = ""
-    """Under the map (and drawn in it): the dates and the credits of the images its detections were found in."""
+    map_credit: tuple[str, str] = ("", "")
+    """Under the map (and drawn in it): the site and the dates of the images its detections were found in, and
+    their credits."""
 
 
 def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float = 0.0) -> tuple[list[str], str]:
@@ -362,19 +363,19 @@ def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> st
     return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
 
 
-def _map_credit(site: Site, observations: Sequence[Observation], with_detections: set[str]) -> str:
-    """What the site map carries under it: the site, the first and last acquisition dates (UTC) of the images
-    its detections were found in, and their credits (:func:`~sitewatch.report.credits.credits_text`); the site and
-    the period's images when none has a detection (the map then shows the site alone)."""
+def _map_credit(site: Site, observations: Sequence[Observation], with_detections: set[str]) -> tuple[str, str]:
+    """What the site map carries under it: the site and the first and last acquisition dates (UTC) of the images
+    its detections were found in, and their credits (:func:`~sitewatch.report.credits.credits_text`); the
+    period's images when none has a detection (the map then shows the site alone)."""
     used = [o for o in observations if o.id in with_detections]
     what = "detections in images of" if used else "images of"
     used = used or list(observations)
     if not used:
-        return ""
+        return "", ""
     days = sorted(o.scene.acquired.date() for o in used)
     span = days[0].isoformat() if days[0] == days[-1] else f"{days[0].isoformat()} to {days[-1].isoformat()}"
     name = charts.drawable(site.name or site.id, site.id)
-    return f"{name} · {what} {span} (UTC)\n{credits_text(o.scene for o in used)}"
+    return f"{name} · {what} {span} (UTC)", credits_text(o.scene for o in used)
 
 
 def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]], first: str = "") -> str:
@@ -442,7 +443,8 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     section = _SiteSection(
         site=site,
         timeline=tl,
-        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated, credit=map_credit)) or "",
+        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated, caption=map_credit[0],
+                                                credit=map_credit[1])) or "",
         map_alt=_map_alt(site, detections, simulated),
         chart_png=_b64(chart) or "",
         chart_size=charts.png_size(chart) if chart else (0, 0),

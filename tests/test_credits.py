@@ -212,3 +212,16 @@ def test_a_chip_shows_its_scale_and_north(ws: Workspace) -> None:
     assert "100 m" in labels and "N" in labels
     (bar,) = [line for line in ax.lines if line.get_gid() == SCALE_BAR_GID]
     assert abs(float(bar.get_xdata()[1] - bar.get_xdata()[0]) - 100 / 3.0) < 1e-6
+
+
+def test_a_long_caption_is_wrapped_to_the_chip_and_loses_no_word(ws: Workspace) -> None:
+    with ws.store() as st:
+        o = next(o for o in st.observations("dunai") if o.scene.sensor == "sar")
+        dets = st.detections(observation_id=o.id)
+    name = "Vladivostok naval base at Ulysses Bay, the northern piers and the floating dock beside them"
+    fig = chip_figure(ws.root / o.path, o, dets, dets[0].footprint, site=name)
+    assert fig is not None
+    (text,) = [t.get_text() for t in fig.texts]
+    lines = text.split("\n")
+    assert len(lines) >= 3 and max(len(line) for line in lines) < len(name)
+    assert " ".join(lines) == f"{name} {SENTINEL_1}"

@@ -133,7 +133,7 @@ def test_report_chip_draws_each_kind_in_its_pattern_over_a_solid_casing(
     png = charts.chip_png(path, obs, _detections(), focus, margin_m=100)
     assert png is not None and Image.open(io.BytesIO(png)).size[0] > 100
     (ax,) = figures[0].axes
-    drawn = [line for line in ax.get_lines() if line.get_gid() != charts.SCALE_BAR_GID]  # outlines, not the scale bar
+    drawn = [line for line in ax.get_lines() if line.get_gid() not in (charts.SCALE_BAR_GID, charts.NORTH_ARROW_GID)]
     assert len(drawn) == 8
     for casing in drawn[::2]:
         assert casing.get_color() == OUTLINE_CASING and casing.get_linestyle() == "-"

@@ -35,8 +35,9 @@ __all__ = ["Credit", "scene_credit", "credit_text", "credits_text", "SIMULATED_C
 
 SIMULATED_CREDIT = "SIMULATED imagery (sitewatch): no satellite's data"
 """The credit of a simulated image: it shows nothing that was there."""
-UNKNOWN_CREDIT = "imagery provider not recorded: add its credit before publishing"
-"""The credit of an image whose provider sitewatch cannot tell."""
+UNKNOWN_CREDIT = "imagery credit unknown (satellite not recognised): add its provider's credit before publishing"
+"""The credit of an image whose satellite sitewatch cannot tell, or of one it knows no credit line for (NAIP, a
+drone's)."""
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def test_the_report_credits_every_picture_and_lists_all_credits(ws: Workspace) -
     # series on the 17th: the optical at 01:00 first); the page's credits, every image's.
     assert html.count(f'<span class="credit">{SENTINEL_1}</span>') >= 1
     assert html.count(f'<span class="credit">{PLANET}</span>') >= 1
-    assert (f'<span class="credit">Dunai naval port · detections in images of 2024-10-17 (UTC) · '
+    assert (f'<span class="credit">Dunai naval port · outlines from images of 2024-10-17 (UTC) · '
             f"{PLANET}; {SENTINEL_1}</span>") in html  # fmt: skip
     assert '<h2 id="credits">Imagery credits</h2>' in html
     assert f'<p class="credit">{PLANET}; {SENTINEL_1}</p>' in html
@@ -225,3 +225,24 @@ def test_a_long_caption_is_wrapped_to_the_chip_and_loses_no_word(ws: Workspace) 
     lines = text.split("\n")
     assert len(lines) >= 3 and max(len(line) for line in lines) < len(name)
     assert " ".join(lines) == f"{name} {SENTINEL_1}"
+
+
+def test_the_site_map_outlines_its_change_regions(ws: Workspace) -> None:
+    # A training ground's map showed its outline alone: its trenches were in the change chips only.
+    from sitewatch.model import Change
+    from sitewatch.report.colours import CHANGE_COLOURS
+    from sitewatch.report.html import _map_alt
+
+    with ws.store() as st:
+        site = st.get_site("dunai")
+    x, y = site.geometry.centroid.coords[0]
+    regions = [Change("c1", "dunai", "a", "b", box(x, y, x + 0.001, y + 0.0005), 900.0, 0.4, "appeared", "m", "1"),
+               Change("c2", "dunai", "a", "b", box(x - 0.002, y, x - 0.001, y + 0.0005), 900.0, 0.4, "disappeared", "m", "1")]  # fmt: skip
+    fig = site_map_figure(site, (), changes=regions)
+    ax = fig.axes[0]
+    dashed = {line.get_color() for line in ax.get_lines() if line.get_linestyle() == "--"}
+    assert dashed == {CHANGE_COLOURS["appeared"], CHANGE_COLOURS["disappeared"]}
+    legend = ax.get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["appeared (dashed)", "disappeared (dashed)"]
+    assert ax.get_title() == "Dunai naval port: berths, all detections and changed regions"
+    assert _map_alt(site, [], False, regions).endswith("; 0 vessels outlined by kind; 2 changed regions (1 appeared, 1 disappeared, 0 altered) outlined dashed")

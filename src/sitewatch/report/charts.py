@@ -389,19 +389,22 @@ def _plot_geom(ax: Axes, geom: BaseGeometry, **kw: Any) -> None:
 
 @_with_fonts
 def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False, credit: str = "",
-                 caption: str = "") -> bytes:  # fmt: skip
+                 caption: str = "", changes: Sequence[Change] = ()) -> bytes:  # fmt: skip
     """The site's outline, water, berths (labelled) and every detection's outline in its kind's colour and
     line pattern, with a legend of the kinds drawn; ``caption`` (the site, the images' dates) and ``credit`` (the
     credits of the images the detections were found in, :func:`~sitewatch.report.credits.credits_text`) under it,
-    and in the PNG's ``Description`` and ``Copyright`` text."""
-    fig = site_map_figure(site, detections, simulated=simulated, credit="\n".join(t for t in (caption, credit) if t))
+    and in the PNG's ``Description`` and ``Copyright`` text; ``changes``, stored change regions, outlined dashed in
+    their direction's colour as the chips outline them."""
+    fig = site_map_figure(site, detections, simulated=simulated, credit="\n".join(t for t in (caption, credit) if t),
+                          changes=changes)  # fmt: skip
     return _png(fig, credit=credit, description=caption)
 
 
 def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False,
-                    credit: str = "") -> Figure:  # fmt: skip
+                    credit: str = "", changes: Sequence[Change] = ()) -> Figure:  # fmt: skip
     """The figure :func:`site_map_png` draws (call it under the chart fonts, as that does); ``credit``, the lines
-    under it."""
+    under it; ``changes``, the change regions outlined (a training ground's trenches: its map showed its outline
+    alone)."""
     fig = Figure(figsize=(5.2, 4.6))
     ax = fig.subplots()
     geom = site.geometry
@@ -435,7 +438,16 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
         ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=[c.colour for c in cues],
                                          linestyles=[_linestyle(c) for c in cues], linewidths=0.8, alpha=0.8,
                                          zorder=3))  # fmt: skip
-        _kinds_legend(ax, {d.kind: c for d, c in zip(outlined, cues, strict=True)})
+    directions = []
+    for c in changes:
+        parts = c.polygon.geoms if isinstance(c.polygon, MultiPolygon) else [c.polygon] if isinstance(c.polygon, Polygon) else []
+        for ring in (r for part in parts for r in (part.exterior, *part.interiors)):
+            xs, ys = ring.xy
+            _plot_cased(ax, np.asarray(xs), np.asarray(ys), CHANGE_COLOURS.get(c.direction, OTHER_COLOUR),
+                        linestyle=(0, CHANGE_DASH[1]))  # fmt: skip
+        directions.append(c.direction)
+    if polys or directions:
+        _kinds_legend(ax, {d.kind: c for d, c in zip(outlined, cues, strict=True)}, directions)
     if geom is not None:
         _lonlat_aspect(ax, geom.centroid.y)
     ax.set_xlabel("longitude")
@@ -444,7 +456,9 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
     ax.ticklabel_format(useOffset=False)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.yaxis.set_major_locator(MaxNLocator(5))
-    ax.set_title(_title(f"{drawable(site.name or site.id, site.id)}: berths and all detections", simulated), fontsize=10)
+    shows = "berths and all detections" if not directions else "all detections and changed regions" if not site.berths else (
+        "berths, all detections and changed regions")  # fmt: skip
+    ax.set_title(_title(f"{drawable(site.name or site.id, site.id)}: {shows}", simulated), fontsize=10)
     if credit:
         _credit_footer(fig, credit)
     return fig
@@ -531,15 +545,20 @@ def _linestyle(cue: Cue) -> Any:
     return "solid" if cue.mpl_dashes is None else (0, cue.mpl_dashes)
 
 
-def _kinds_legend(ax: Axes, cues: dict[str, Cue]) -> None:
+def _kinds_legend(ax: Axes, cues: dict[str, Cue], directions: Collection[str] = ()) -> None:
     """A legend naming each kind drawn by its colour and pattern, on its casing as the outlines are: the
-    pattern is the cue that does not need colour, so the key shows it."""
+    pattern is the cue that does not need colour, so the key shows it; then each change ``directions`` drawn."""
     order = [k for k in KIND_CUES if k in cues] + sorted(k for k in cues if k not in KIND_CUES)
     casing = [Stroke(linewidth=1.4 + _CASING_PT, foreground=OUTLINE_CASING), Normal()]
     handles = [Line2D([], [], color=cues[k].colour, linewidth=1.4, linestyle=_linestyle(cues[k]), path_effects=casing)
                for k in order]  # fmt: skip
-    ax.legend(handles, [f"{_plain(k)} ({cues[k].pattern})" for k in order], fontsize=7, loc="best", handlelength=3.2,
-              title="detections", title_fontsize=7)  # fmt: skip
+    labels = [f"{_plain(k)} ({cues[k].pattern})" for k in order]
+    changed = [d for d in CHANGE_COLOURS if d in directions] + sorted(set(directions) - set(CHANGE_COLOURS))
+    handles += [Line2D([], [], color=CHANGE_COLOURS.get(d, OTHER_COLOUR), linewidth=1.4, linestyle=(0, CHANGE_DASH[1]),
+                       path_effects=casing) for d in changed]  # fmt: skip
+    labels += [f"{_plain(d)} (dashed)" for d in changed]
+    title = "detections" if not changed else "changed regions" if not order else "detections, changed regions"
+    ax.legend(handles, labels, fontsize=7, loc="best", handlelength=3.2, title=title, title_fontsize=7)
 
 
 @_with_fonts

@@ -352,23 +352,28 @@ def _change_text(pair: ChangePair, regions: Sequence[Change]) -> str:
             + f"); largest {largest.area_m2:,.0f} m², {largest.direction}")  # fmt: skip
 
 
-def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> str:
-    """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name) and
-    how many detections of each kind it outlines."""
+def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool, changes: Sequence[Change] = ()) -> str:
+    """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name),
+    how many detections of each kind it outlines, and how many change regions of each direction."""
     drawn = [d for d in detections if isinstance(d.footprint, Polygon)]  # as site_map_figure draws them
     berths = "; ".join(b.name or b.id for b in site.berths)  # a name may hold a comma ("Pier, east face")
     parts = ["its outline"] + (["its water"] if site.water is not None else [])
     parts.append(f"its berths ({berths})" if berths else "no berths")
     sim = " (simulated imagery)" if simulated else ""
-    return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
+    regions = ""
+    if changes:
+        counts = direction_counts(c.direction for c in changes)
+        regions = f"; {count_noun(len(changes), 'changed region')} ({', '.join(f'{n} {d}' for d, n in counts.items())}) outlined dashed"
+    return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind{regions}"
 
 
-def _map_credit(site: Site, observations: Sequence[Observation], with_detections: set[str]) -> tuple[str, str]:
+def _map_credit(site: Site, observations: Sequence[Observation], drawn_from: set[str]) -> tuple[str, str]:
     """What the site map carries under it: the site and the first and last acquisition dates (UTC) of the images
-    its detections were found in, and their credits (:func:`~sitewatch.report.credits.credits_text`); the
-    period's images when none has a detection (the map then shows the site alone)."""
-    used = [o for o in observations if o.id in with_detections]
-    what = "detections in images of" if used else "images of"
+    its outlines were found in (``drawn_from``: its detections' and its changed regions'), and their credits
+    (:func:`~sitewatch.report.credits.credits_text`); the period's images when it outlines nothing (the map then
+    shows the site alone)."""
+    used = [o for o in observations if o.id in drawn_from]
+    what = "outlines from images of" if used else "images of"
     used = used or list(observations)
     if not used:
         return "", ""
@@ -436,7 +441,10 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
     chart = None if inland else charts.timeline_chart_png(tl)
-    map_credit = _map_credit(site, observations, {d.observation_id for d in detections})
+    regions = [r for _, rs in change_pairs for r in rs]
+    # The images the map's outlines were found in: its detections' and its change pairs'.
+    drawn_from = {d.observation_id for d in detections} | {i for p, rs in change_pairs if rs for i in (p.before_id, p.after_id)}
+    map_credit = _map_credit(site, observations, drawn_from)
     from ..change_dating import dated_lines
 
     dated = dated_lines(observations, change_pairs)
@@ -444,8 +452,8 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
         site=site,
         timeline=tl,
         map_png=_b64(charts.site_map_png(site, detections, simulated=simulated, caption=map_credit[0],
-                                                credit=map_credit[1])) or "",
-        map_alt=_map_alt(site, detections, simulated),
+                                                credit=map_credit[1], changes=regions)) or "",
+        map_alt=_map_alt(site, detections, simulated, regions),
         chart_png=_b64(chart) or "",
         chart_size=charts.png_size(chart) if chart else (0, 0),
         inland=inland,

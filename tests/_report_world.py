@@ -66,8 +66,9 @@ def _write_cog(path: Path, res: float, sensor: str, ships: list) -> str:  # type
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(root: Path, *, detections: bool = True, simulated: bool = True, hidden_days: tuple[int, ...] = ()) -> Workspace:
-    """Make the workspace and return it."""
+def build(root: Path, *, detections: bool = True, simulated: bool = True, hidden_days: tuple[int, ...] = (),
+          platforms: dict[str, str] | None = None) -> Workspace:  # fmt: skip
+    """Make the workspace and return it; ``platforms``: each sensor's satellite (``{"sar": "sentinel-1a"}``), else "sim"."""
     ws = init_workspace(root)
     st = ws.store()
     s = site()
@@ -95,7 +96,8 @@ def build(root: Path, *, detections: bool = True, simulated: bool = True, hidden
             }
             truth_rel = f"archive/dunai/{item}.truth.geojson"
             (root / truth_rel).write_text(json.dumps(truth), encoding="utf-8")
-            scene = SceneRef("simulator", "seed-story", item, sensor, acquired, res, simulated=simulated, platform="sim")
+            scene = SceneRef("simulator", "seed-story", item, sensor, acquired, res, simulated=simulated,
+                             platform=(platforms or {}).get(sensor, "sim"))  # fmt: skip
             obs = Observation(
                 f"dunai:{item}", "dunai", scene,
                 Grid(CRS, (res, 0.0, CX - 600.0, 0.0, -res, CY + 600.0), int(1200 / res), int(1200 / res)),

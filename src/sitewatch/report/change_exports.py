@@ -32,6 +32,7 @@ from ..store.gpkg import (
 from ..store.schema import GPKG_CORE, GPKG_EXTENSIONS, rtree_index_sql
 from ..store.sqlite import stored_time
 from .colours import CHANGE_COLOURS, OTHER_COLOUR, changes_legend
+from .credits import credits_text
 from .detection_exports import (
     features_to_csv,
     kml_legend,
@@ -68,9 +69,10 @@ CHANGE_FIELDS: dict[str, str] = {
     "first_seen": "DATETIME", "first_seen_id": "TEXT", "first_seen_date_only": "BOOLEAN", "sensor": "TEXT",
     "resolution_m": "REAL", "before_image": "TEXT", "after_image": "TEXT", "before_sha256": "TEXT",
     "after_sha256": "TEXT", "method": "TEXT", "method_version": "TEXT", "compared_fraction": "REAL",
-    "simulated": "BOOLEAN",
+    "simulated": "BOOLEAN", "credit": "TEXT",
 }  # fmt: skip
-"""A region's properties in every format, in order, with their GeoPackage column types."""
+"""A region's properties in every format, in order, with their GeoPackage column types; ``credit`` (the credits
+of its two images, :func:`~sitewatch.report.credits.credits_text`) added last."""
 
 CHANGE_CSV_COLUMNS: tuple[str, ...] = ("change_id", "site_id", "direction", "lon", "lat", *list(CHANGE_FIELDS)[3:], "wkt")
 """The CSV's columns: the region, its centroid, the other properties, then the polygon as WKT."""
@@ -162,6 +164,7 @@ def change_feature(
         "before_sha256": pair.before_sha256 or None, "after_sha256": pair.after_sha256 or None,
         "method": c.method, "method_version": c.method_version, "compared_fraction": pair.compared_fraction,
         "simulated": pair.simulated,
+        "credit": credits_text(o.scene for o in (before, after) if o is not None) or None,
     }  # fmt: skip
     # Every region a MultiPolygon, as the GeoPackage has them: a layer of Polygons and MultiPolygons mixed is
     # "Unknown" to GDAL, and QGIS asks which of the two to load.

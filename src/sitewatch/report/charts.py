@@ -2,7 +2,10 @@
 
 matplotlib ``Figure`` objects without pyplot (no display, no global state); every figure says
 "SIMULATED IMAGERY" in its title when its data is simulated, so a picture
-copied out of the report keeps its label. PNGs carry no software URL in
+copied out of the report keeps its label. A picture of imagery (a chip, a site map of what was found in it)
+also carries, under it, its site and the credit its images' licences ask for
+(:mod:`~sitewatch.report.credits`), and the same in its PNG's ``Copyright`` and ``Description`` text: a
+picture desk crops and reuses figures. PNGs carry no software URL in
 their metadata: the report must hold no address at all.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
@@ -44,6 +48,7 @@ from .colours import (
     Cue,
     kind_cue,
 )
+from .credits import credit_text, scene_credit
 from .exports import date_zone
 
 if TYPE_CHECKING:
@@ -52,7 +57,7 @@ if TYPE_CHECKING:
     from rasterio.windows import Window
 
 __all__ = ["timeline_chart_png", "timeline_chart_alt", "png_size", "site_map_png", "site_map_figure", "chip_png",
-           "chip_figure", "display_values", "SIMULATED_LABEL"]
+           "chip_figure", "chip_caption", "scale_bar_m", "SCALE_BAR_GID", "NORTH_ARROW_GID", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
@@ -60,6 +65,10 @@ _CHIP_TITLE_PT = 11
 """A chip's title: 12 px at the chip's 80 dpi, as large as the caption under it in the report (0.75em); at
 8 pt it was 9 px. The caption and the alt say the same, but a picture copied out of the page keeps only this
 (and its SIMULATED label)."""
+_CREDIT_PT = 8
+"""The credit line under a chip or map: 9 px at a chip's 80 dpi, wrapped to the picture's width."""
+_CREDIT_COLOUR = "#333333"
+"""The credit's grey: 12.6:1 on white."""
 _CASING_PT = 1.6
 """How much wider than its coloured line an outline's dark casing is, in points: about a pixel each side."""
 _ARRIVAL_COLOUR = "#1a7f37"
@@ -143,11 +152,94 @@ def drawable(name: str, instead: str) -> str:
     return instead
 
 
-def _png(fig: Figure, dpi: int = 90) -> bytes:
+def _png(fig: Figure, dpi: int = 90, *, credit: str = "", description: str = "") -> bytes:
     buf = io.BytesIO()
-    # metadata Software=None: matplotlib would otherwise write its web address into the PNG.
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    # metadata Software=None: matplotlib would otherwise write its web address into the PNG. Copyright and
+    # Description are PNG's own keywords for a picture's credit and caption: image tools show them.
+    meta: dict[str, str | None] = {"Software": None}
+    meta.update({k: v for k, v in (("Copyright", credit), ("Description", description)) if v})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata=meta)
     return buf.getvalue()
+
+
+def _credit_footer(fig: Figure, text: str) -> None:
+    """``text`` (a site, a date, a credit) under the figure, each line wrapped at a space to the figure's width;
+    ``bbox_inches="tight"`` grows the saved picture to hold it.
+
+    Wrapped here by a count of characters (DejaVu Sans's are about 0.55 em wide on average), not by matplotlib's
+    ``wrap=True``: that measures the line word by word, each measure a layout, and took a sixth of a chip's time.
+    """
+    per_line = max(int(fig.get_figwidth() * 72 / (_CREDIT_PT * 0.55)), 12)
+    lines = [wrapped for line in text.split("\n") for wrapped in textwrap.wrap(line, per_line) or [""]]
+    fig.text(0.5, -0.01, _plain("\n".join(lines)), ha="center", va="top", fontsize=_CREDIT_PT, color=_CREDIT_COLOUR)
+
+
+_LABEL_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0}
+"""Behind a chip's scale and north labels: legible on dark water and bright land alike."""
+SCALE_BAR_GID = "scale-bar"
+"""The ``gid`` of a chip's scale bar line: with :data:`NORTH_ARROW_GID`, the lines of a chip that are no outline."""
+NORTH_ARROW_GID = "north-arrow"
+"""The ``gid`` of a chip's north arrow."""
+_SCALE_STEPS_M = (5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+"""A chip's scale bar is one of these lengths (m): the longest within a third of the chip's width."""
+
+
+def scale_bar_m(width_m: float) -> int | None:
+    """The length (m) of the scale bar of a picture ``width_m`` wide: the longest of :data:`_SCALE_STEPS_M`
+    within a third of it; None when even the shortest is longer (a picture of a few metres)."""
+    fitting = [s for s in _SCALE_STEPS_M if s <= width_m / 3]
+    return fitting[-1] if fitting else None
+
+
+def _metres_per_unit(crs: str) -> float | None:
+    """How many metres one unit of ``crs`` is (1 for UTM); None for a CRS of degrees or none: its pixels have no
+    one length on the ground."""
+    from pyproj import CRS
+
+    try:
+        c = CRS.from_user_input(crs)
+    except Exception:  # an unreadable CRS costs the bar, not the chip
+        return None
+    if not c.is_projected:
+        return None
+    factor = c.axis_info[0].unit_conversion_factor if c.axis_info else None
+    return float(factor) if factor else None
+
+
+def _scale_and_north(ax: Axes, transform: Any, crs: str, w: int, h: int) -> None:
+    """A scale bar (bottom right) and a north arrow (top right) on a chip of ``w`` × ``h`` pixels: a picture desk
+    prints neither a distance nor a direction it cannot read off the picture. Only on a north-up grid of a
+    projected CRS (UTM, as the archive keeps images); its north is the grid's, within a few degrees of true
+    north in a UTM zone."""
+    per_unit = _metres_per_unit(crs)
+    if per_unit is None or transform.b != 0 or transform.d != 0 or transform.e >= 0:
+        return
+    px_m = abs(transform.a) * per_unit
+    bar = scale_bar_m(w * px_m)
+    halo = [Stroke(linewidth=6, foreground="white"), Normal()]
+    if bar is not None:
+        length = bar / px_m
+        x1, y = w - 0.5 - 0.05 * w, h - 0.5 - 0.06 * h
+        ax.plot([x1 - length, x1], [y, y], color="black", linewidth=3, solid_capstyle="butt", path_effects=halo,
+                gid=SCALE_BAR_GID)  # fmt: skip
+        label = f"{bar // 1000:,} km" if bar >= 1000 else f"{bar} m"
+        # On a white box, not a halo: a halo draws the text twice, and text is most of a chip's drawing time.
+        ax.text(x1 - length / 2, y - 0.02 * h, label, ha="center", va="bottom", fontsize=_CREDIT_PT, color="black",
+                bbox=_LABEL_BOX)  # fmt: skip
+    # A line with a triangle at its tip, not matplotlib's arrow patch: that clips its path against the label's box
+    # by bisection, a tenth of a chip's drawing time.
+    x = w - 0.5 - 0.06 * w
+    ax.plot([x, x], [0.17 * h, 0.04 * h], color="black", linewidth=1.2, marker="^", markevery=[1], markersize=5,
+            path_effects=halo, gid=NORTH_ARROW_GID)  # fmt: skip
+    ax.text(x, 0.18 * h, "N", ha="center", va="top", fontsize=_CREDIT_PT, color="black", bbox=_LABEL_BOX)
+
+
+def chip_caption(obs: Observation, site: str = "", *, with_time: bool = True) -> str:
+    """What a chip of ``obs`` carries under it: its site (``site``, else the observation's site id), with
+    ``with_time`` its acquisition time (UTC) and sensor (a chip whose title shows them leaves them out), and its
+    image's credit (:func:`~sitewatch.report.credits.scene_credit`) on a line of its own."""
+    when = f" · {acquired_label(obs)}, {obs.scene.sensor} {pixel_size_text(obs.scene.resolution_m)}" if with_time else ""
+    return f"{site or obs.site_id}{when}\n{credit_text(scene_credit(obs.scene))}"
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -305,14 +397,23 @@ def _plot_geom(ax: Axes, geom: BaseGeometry, **kw: Any) -> None:
 
 
 @_with_fonts
-def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> bytes:
+def site_map_png(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False, credit: str = "",
+                 caption: str = "", changes: Sequence[Change] = ()) -> bytes:  # fmt: skip
     """The site's outline, water, berths (labelled) and every detection's outline in its kind's colour and
-    line pattern, with a legend of the kinds drawn."""
-    return _png(site_map_figure(site, detections, simulated=simulated))
+    line pattern, with a legend of the kinds drawn; ``caption`` (the site, the images' dates) and ``credit`` (the
+    credits of the images the detections were found in, :func:`~sitewatch.report.credits.credits_text`) under it,
+    and in the PNG's ``Description`` and ``Copyright`` text; ``changes``, stored change regions, outlined dashed in
+    their direction's colour as the chips outline them."""
+    fig = site_map_figure(site, detections, simulated=simulated, credit="\n".join(t for t in (caption, credit) if t),
+                          changes=changes)  # fmt: skip
+    return _png(fig, credit=credit, description=caption)
 
 
-def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False) -> Figure:
-    """The figure :func:`site_map_png` draws (call it under the chart fonts, as that does)."""
+def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulated: bool = False,
+                    credit: str = "", changes: Sequence[Change] = ()) -> Figure:  # fmt: skip
+    """The figure :func:`site_map_png` draws (call it under the chart fonts, as that does); ``credit``, the lines
+    under it; ``changes``, the change regions outlined (a training ground's trenches: its map showed its outline
+    alone)."""
     fig = Figure(figsize=(5.2, 4.6))
     ax = fig.subplots()
     geom = site.geometry
@@ -346,7 +447,16 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
         ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=[c.colour for c in cues],
                                          linestyles=[_linestyle(c) for c in cues], linewidths=0.8, alpha=0.8,
                                          zorder=3))  # fmt: skip
-        _kinds_legend(ax, {d.kind: c for d, c in zip(outlined, cues, strict=True)})
+    directions = []
+    for c in changes:
+        parts = c.polygon.geoms if isinstance(c.polygon, MultiPolygon) else [c.polygon] if isinstance(c.polygon, Polygon) else []
+        for ring in (r for part in parts for r in (part.exterior, *part.interiors)):
+            xs, ys = ring.xy
+            _plot_cased(ax, np.asarray(xs), np.asarray(ys), CHANGE_COLOURS.get(c.direction, OTHER_COLOUR),
+                        linestyle=(0, CHANGE_DASH[1]))  # fmt: skip
+        directions.append(c.direction)
+    if polys or directions:
+        _kinds_legend(ax, {d.kind: c for d, c in zip(outlined, cues, strict=True)}, directions)
     if geom is not None:
         _lonlat_aspect(ax, geom.centroid.y)
     ax.set_xlabel("longitude")
@@ -355,7 +465,11 @@ def site_map_figure(site: Site, detections: Sequence[Detection] = (), *, simulat
     ax.ticklabel_format(useOffset=False)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.yaxis.set_major_locator(MaxNLocator(5))
-    ax.set_title(_title(f"{drawable(site.name or site.id, site.id)}: berths and all detections", simulated), fontsize=10)
+    shows = "berths and all detections" if not directions else "all detections and changed regions" if not site.berths else (
+        "berths, all detections and changed regions")  # fmt: skip
+    ax.set_title(_title(f"{drawable(site.name or site.id, site.id)}: {shows}", simulated), fontsize=10)
+    if credit:
+        _credit_footer(fig, credit)
     return fig
 
 
@@ -440,15 +554,20 @@ def _linestyle(cue: Cue) -> Any:
     return "solid" if cue.mpl_dashes is None else (0, cue.mpl_dashes)
 
 
-def _kinds_legend(ax: Axes, cues: dict[str, Cue]) -> None:
+def _kinds_legend(ax: Axes, cues: dict[str, Cue], directions: Collection[str] = ()) -> None:
     """A legend naming each kind drawn by its colour and pattern, on its casing as the outlines are: the
-    pattern is the cue that does not need colour, so the key shows it."""
+    pattern is the cue that does not need colour, so the key shows it; then each change ``directions`` drawn."""
     order = [k for k in KIND_CUES if k in cues] + sorted(k for k in cues if k not in KIND_CUES)
     casing = [Stroke(linewidth=1.4 + _CASING_PT, foreground=OUTLINE_CASING), Normal()]
     handles = [Line2D([], [], color=cues[k].colour, linewidth=1.4, linestyle=_linestyle(cues[k]), path_effects=casing)
                for k in order]  # fmt: skip
-    ax.legend(handles, [f"{_plain(k)} ({cues[k].pattern})" for k in order], fontsize=7, loc="best", handlelength=3.2,
-              title="detections", title_fontsize=7)  # fmt: skip
+    labels = [f"{_plain(k)} ({cues[k].pattern})" for k in order]
+    changed = [d for d in CHANGE_COLOURS if d in directions] + sorted(set(directions) - set(CHANGE_COLOURS))
+    handles += [Line2D([], [], color=CHANGE_COLOURS.get(d, OTHER_COLOUR), linewidth=1.4, linestyle=(0, CHANGE_DASH[1]),
+                       path_effects=casing) for d in changed]  # fmt: skip
+    labels += [f"{_plain(d)} (dashed)" for d in changed]
+    title = "detections" if not changed else "changed regions" if not order else "detections, changed regions"
+    ax.legend(handles, labels, fontsize=7, loc="best", handlelength=3.2, title=title, title_fontsize=7)
 
 
 @_with_fonts
@@ -463,11 +582,15 @@ def chip_png(
     size_px: tuple[int, int] = (270, 270),
     integer_scale: bool = False,
     changes: Sequence[Change] = (),
+    site: str = "",
 ) -> bytes | None:
-    """The PNG of :func:`chip_figure` (same arguments); None if the image is unreadable."""
+    """The PNG of :func:`chip_figure` (same arguments); None if the image is unreadable. Its ``Copyright`` text
+    is the image's credit, its ``Description`` the chip's caption (:func:`chip_caption`)."""
     fig = chip_figure(path, obs, detections, focus, title=title, margin_m=margin_m, size_px=size_px,
-                      integer_scale=integer_scale, changes=changes)  # fmt: skip
-    return None if fig is None else _png(fig, dpi=_CHIP_DPI)
+                      integer_scale=integer_scale, changes=changes, site=site)  # fmt: skip
+    caption = chip_caption(obs, drawable(site, obs.site_id) if site else "")
+    return None if fig is None else _png(fig, dpi=_CHIP_DPI, credit=credit_text(scene_credit(obs.scene)),
+                                         description=caption.replace("\n", " · "))  # fmt: skip
 
 
 def chip_figure(
@@ -481,6 +604,7 @@ def chip_figure(
     size_px: tuple[int, int] = (270, 270),
     integer_scale: bool = False,
     changes: Sequence[Change] = (),
+    site: str = "",
 ) -> Figure | None:
     """An image chip of ``obs`` around ``focus`` (WGS84) with the detections outlined in their kind's colour
     and line pattern (:data:`~sitewatch.report.colours.KIND_CUES`); None if unreadable.
@@ -494,7 +618,9 @@ def chip_figure(
     within ``size_px[0]`` (at least 1); a window longer than ``size_px[1]`` is shrunk to it.
     ``title`` None: no title but "SIMULATED IMAGERY" on simulated imagery (its page captions it).
     ``changes``: stored change regions, outlined dashed in their direction's colour (holes and all
-    parts of a multipolygon too). Call it under the chart fonts, as :func:`chip_png` does.
+    parts of a multipolygon too). ``site``: the site's name for the caption under the chip (:func:`chip_caption`:
+    site, date and time, sensor, the image's credit), which a chip copied out of its page keeps; the
+    observation's site id when empty. Call it under the chart fonts, as :func:`chip_png` does.
     """
     lat = focus.centroid.y
     dlat = margin_m / 110_540.0
@@ -531,6 +657,7 @@ def chip_figure(
             cols, rows = zip(*[inv @ xy for xy in ring.coords], strict=True)
             _plot_cased(ax, np.array(cols) - 0.5, np.array(rows) - 0.5, CHANGE_COLOURS.get(c.direction, OTHER_COLOUR),
                         linestyle=(0, CHANGE_DASH[1]))
+    _scale_and_north(ax, transform, crs, w, h)
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_xticks([])
@@ -542,4 +669,6 @@ def chip_figure(
         # The date over the sensor: on one line at this size the title outran a 170 px chip.
         label = title or f"{acquired_label(obs)}\n{obs.scene.sensor} {pixel_size_text(res)}"
         ax.set_title(_title(label, obs.scene.simulated), fontsize=_CHIP_TITLE_PT)
+    # The time under the chip only where its title does not show it (``title`` None or the caller's own).
+    _credit_footer(fig, chip_caption(obs, drawable(site, obs.site_id) if site else "", with_time=title != ""))
     return fig

@@ -30,6 +30,7 @@ DETECTION_CSV_TYPES: dict[str, str] = {
     "berth": "String", "observation_id": "String", "scene_id": "String", "acquired": "DateTime",
     "acquired_date_only": "Integer(Boolean)", "sensor": "String", "platform": "String", "resolution_m": "Real",
     "image": "String", "detector": "String", "sha256": "String", "simulated": "Integer(Boolean)",
+    "credit": "String",
 } | _PLACE  # fmt: skip
 """Each column of :data:`~sitewatch.report.detection_exports.DETECTION_CSV_COLUMNS` and its ``.csvt`` type."""
 

@@ -27,6 +27,7 @@ from ..share import SHARED_NOTE
 from ..sites import kml_document, kml_geometry
 from ..untrusted import without_controls
 from .colours import KIND_CUES, OTHER_CUE
+from .credits import credits_text
 from .exports import csv_cell, select_detections
 
 if TYPE_CHECKING:
@@ -54,9 +55,10 @@ __all__ = [
 DETECTION_CSV_COLUMNS: tuple[str, ...] = (
     "id", "site_id", "kind", "lon", "lat", "length_m", "width_m", "heading_deg", "score", "truncated",
     "class_candidates", "berth", "observation_id", "scene_id", "acquired", "acquired_date_only", "sensor",
-    "platform", "resolution_m", "image", "detector", "sha256", "simulated", "wkt",
+    "platform", "resolution_m", "image", "detector", "sha256", "simulated", "credit", "wkt",
 )  # fmt: skip
-"""The CSV's columns: the centroid first, the properties, then the oriented box as WKT."""
+"""The CSV's columns: the centroid first, the properties (the image's credit the last of them), then the
+oriented box as WKT."""
 
 
 def detection_name(props: dict[str, Any]) -> str:
@@ -268,4 +270,7 @@ def write_detections_gpkg(
             out.replace_detections(o, dets)
         if share:
             out.set_meta("paths", SHARED_NOTE)
+        # The credits of the images the detections were found in: the layers' columns are the workspace's, so the
+        # credit a picture made of them needs is in the metadata table, as `imagery_credits`.
+        out.set_meta("imagery_credits", credits_text(o.scene for o, dets in selected if dets))
     return sum(len(dets) for _, dets in selected)

@@ -13,6 +13,7 @@ from ..analysis.occupancy import Timeline, timeline_to_dict
 from ..files import write_text_atomic
 from ..model import Detection, Observation, iso_utc
 from ..sites import right_handed
+from .credits import credit_text, scene_credit
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -211,5 +212,8 @@ def detection_feature(o: Observation, d: Detection) -> dict[str, Any]:
             "image": o.path,
             "sha256": o.sha256,
             "simulated": o.scene.simulated,
+            # The credit the image's licence asks for beside a picture made of it (report/credits.py); last, so
+            # the properties before it keep their places.
+            "credit": credit_text(scene_credit(o.scene)),
         },
     }

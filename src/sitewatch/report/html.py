@@ -64,6 +64,7 @@ from ..units import pixel_size_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts, colours
+from .credits import credit_text, credits_text, scene_credit
 from .exports import date_zone, write_text_atomic
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class _Chip:
     detection: str = ""
     """For a close-up: the detection it centres on, in words."""
     simulated: bool = False
+    credit: str = ""
+    """The credit its image's licence asks for (:func:`~sitewatch.report.credits.scene_credit`), also drawn under it."""
 
     def alt(self, what: str) -> str:
         """The chip in words for its ``alt``: ``what`` it is, the image, and what is drawn on it (its caption
@@ -158,6 +161,9 @@ class _SiteSection:
     """Each change on the ground dated by every stored pair (:func:`sitewatch.change_dating.dated_text`)."""
     images: dict[str, str] = field(default_factory=dict)
     """Each observation's archived image (its ``path``) by observation id: the timeline table links its ids to them."""
+    map_credit: tuple[str, str] = ("", "")
+    """Under the map (and drawn in it): the site and the dates of the images its detections were found in, and
+    their credits."""
 
 
 def _imagery_lines(observations: Sequence[Observation], utc_offset_hours: float = 0.0) -> tuple[list[str], str]:
@@ -347,15 +353,35 @@ def _change_text(pair: ChangePair, regions: Sequence[Change]) -> str:
             + f"); largest {largest.area_m2:,.0f} m², {largest.direction}")  # fmt: skip
 
 
-def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool) -> str:
-    """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name) and
-    how many detections of each kind it outlines."""
+def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool, changes: Sequence[Change] = ()) -> str:
+    """The site map in words, for its ``alt``: what it draws (the outline, water and berths by name),
+    how many detections of each kind it outlines, and how many change regions of each direction."""
     drawn = [d for d in detections if isinstance(d.footprint, Polygon)]  # as site_map_figure draws them
     berths = "; ".join(b.name or b.id for b in site.berths)  # a name may hold a comma ("Pier, east face")
     parts = ["its outline"] + (["its water"] if site.water is not None else [])
     parts.append(f"its berths ({berths})" if berths else "no berths")
     sim = " (simulated imagery)" if simulated else ""
-    return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind"
+    regions = ""
+    if changes:
+        counts = direction_counts(c.direction for c in changes)
+        regions = f"; {count_noun(len(changes), 'changed region')} ({', '.join(f'{n} {d}' for d, n in counts.items())}) outlined dashed"
+    return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind{regions}"
+
+
+def _map_credit(site: Site, observations: Sequence[Observation], drawn_from: set[str]) -> tuple[str, str]:
+    """What the site map carries under it: the site and the first and last acquisition dates (UTC) of the images
+    its outlines were found in (``drawn_from``: its detections' and its changed regions'), and their credits
+    (:func:`~sitewatch.report.credits.credits_text`); the period's images when it outlines nothing (the map then
+    shows the site alone)."""
+    used = [o for o in observations if o.id in drawn_from]
+    what = "outlines from images of" if used else "images of"
+    used = used or list(observations)
+    if not used:
+        return "", ""
+    days = sorted(o.scene.acquired.date() for o in used)
+    span = days[0].isoformat() if days[0] == days[-1] else f"{days[0].isoformat()} to {days[-1].isoformat()}"
+    name = charts.drawable(site.name or site.id, site.id)
+    return f"{name} · {what} {span} (UTC)", credits_text(o.scene for o in used)
 
 
 def _change_finding(name: str, pairs: Sequence[tuple[ChangePair, list[Change]]], first: str = "") -> str:
@@ -416,27 +442,34 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     # A training ground has no vessel timeline to speak of: 14 dates of "0 vessels" say nothing.
     inland = inland_without_vessels(site, detections)
     chart = None if inland else charts.timeline_chart_png(tl)
+    regions = [r for _, rs in change_pairs for r in rs]
+    # The images the map's outlines were found in: its detections' and its change pairs'.
+    drawn_from = {d.observation_id for d in detections} | {i for p, rs in change_pairs if rs for i in (p.before_id, p.after_id)}
+    map_credit = _map_credit(site, observations, drawn_from)
     from ..change_dating import dated_lines
 
     dated = dated_lines(observations, change_pairs)
     section = _SiteSection(
         site=site,
         timeline=tl,
-        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated)) or "",
-        map_alt=_map_alt(site, detections, simulated),
+        map_png=_b64(charts.site_map_png(site, detections, simulated=simulated, caption=map_credit[0],
+                                                credit=map_credit[1], changes=regions)) or "",
+        map_alt=_map_alt(site, detections, simulated, regions),
         chart_png=_b64(chart) or "",
         chart_size=charts.png_size(chart) if chart else (0, 0),
         inland=inland,
         change_finding=_change_finding(site.name or site.id, change_pairs, (dated or [""])[0]),
         change_dated=dated,
         images={o.id: o.path for o in observations},
+        map_credit=map_credit,
     )
     section.imagery, section.revisit_note = _imagery_lines(observations, params.utc_offset_hours)
 
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
-        return _Chip(_obs_label(o), _b64(charts.chip_png(ws.root / o.path, o, ds, focus, **kw)), o.id, o.scene.id,
-                     o.sha256, _by_kind(ds), o.path, simulated=o.scene.simulated)
+        png = charts.chip_png(ws.root / o.path, o, ds, focus, site=site.name or site.id, **kw)
+        return _Chip(_obs_label(o), _b64(png), o.id, o.scene.id, o.sha256, _by_kind(ds), o.path,
+                     simulated=o.scene.simulated, credit=credit_text(scene_credit(o.scene)))  # fmt: skip
 
     # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
     changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]
@@ -734,6 +767,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         runs=runs,
         stored_changes=stored_changes,
         simulated=simulated,
+        credits=credits_text(o.scene for obs in observations.values() for o in obs),
         params=params,
         date_zone=date_zone(params.utc_offset_hours),
         params_json=json.dumps(vars(params), default=str),  # numbers as numbers, no dates as null

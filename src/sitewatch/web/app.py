@@ -55,6 +55,7 @@ from ..errors import NO_ROOM_TO_LOAD, ImageReadError, InputError, StoreError, St
 from ..geo import reproject_geometry
 from ..model import Detection, Observation, acquired_label
 from ..report import charts
+from ..report.credits import credit_text, scene_credit
 from ..report.exports import date_zone
 from ..report.html import by_kind, candidates_text, imagery_lines, in_period, template_environment
 from ..store import Store
@@ -764,7 +765,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             margin_m=obs.provenance.get("context_m") if window is not None else None,
             detectors=sorted({r["detector"] for r in rows}), close_ups=close_ups,
             close_ups_omitted=len(rows) - len(close_ups), close_up_min_px=CLOSE_UP_MIN_IMAGE_PX,
-            shown={c["n"] for c in close_ups},
+            shown={c["n"] for c in close_ups}, credit=credit_text(scene_credit(obs.scene)),
         )  # fmt: skip
 
 

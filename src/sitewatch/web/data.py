@@ -41,6 +41,7 @@ from ..model import (
     parse_date_or_time,
     utc,
 )
+from ..report.credits import credit_text, scene_credit
 from ..report.exports import detection_feature, select_detections
 from ..report.html import in_period
 from ..sites import right_handed
@@ -180,6 +181,8 @@ def observation_row(o: Observation, detections: int) -> dict[str, Any]:
         "valid_fraction": o.valid_fraction,
         "detections": detections,
         "simulated": o.scene.simulated,
+        # Last, so the keys before it keep their places.
+        "credit": credit_text(scene_credit(o.scene)),
     }
 
 

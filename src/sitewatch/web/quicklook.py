@@ -19,8 +19,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from ..model import Grid, Observation
+from ..model import Grid, Observation, acquired_label
 from ..report.charts import SIMULATED_LABEL, display_values
+from ..report.credits import credit_text, scene_credit
 
 __all__ = ["QUICKLOOK_PX", "WINDOW_MIN_PX", "PixelWindow", "quicklook_shape", "quicklook_png", "bounds_window", "view_window", "QuicklookCache"]
 
@@ -85,7 +86,10 @@ def quicklook_png(
     path: Path, obs: Observation, max_px: int = QUICKLOOK_PX, window: PixelWindow | None = None, min_px: int = 1
 ) -> bytes:
     """The image of ``obs`` at ``path`` (or its ``window``) as a PNG of :func:`quicklook_shape` pixels,
-    stretched as the report's chips are; a simulated one says so in its corner, so a copy keeps its label."""
+    stretched as the report's chips are; a simulated one says so in its corner, so a copy keeps its label. Its
+    bottom corner carries its site, acquisition time (UTC) and the credit its licence asks for
+    (:func:`~sitewatch.report.credits.scene_credit`), as does its PNG's ``Copyright`` text: a picture saved from
+    the dashboard keeps them. They lie on the image, not under it: the page's overlay needs the image's extent."""
     import rasterio
     from rasterio.windows import Window
 
@@ -103,9 +107,15 @@ def quicklook_png(
     if obs.scene.simulated:
         ax.text(0.01, 0.99, SIMULATED_LABEL, transform=ax.transAxes, va="top", ha="left", fontsize=9,
                 color="#6b4e00", bbox={"facecolor": "#fff3cd", "edgecolor": "#e0a800"})  # fmt: skip
+    credit = credit_text(scene_credit(obs.scene))
+    caption = f"{obs.site_id} · {acquired_label(obs)}\n{credit}".replace("$", r"\$")
+    ax.text(0.01, 0.01, caption, transform=ax.transAxes, va="bottom", ha="left", fontsize=7, color="#222222",
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2}, wrap=True)  # fmt: skip
     buf = io.BytesIO()
-    # metadata Software=None: matplotlib would otherwise write its web address into the PNG.
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    # metadata Software=None: matplotlib would otherwise write its web address into the PNG; Copyright is PNG's
+    # own keyword for a picture's credit.
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None, "Copyright": credit,
+                                                       "Description": caption.replace("\n", " · ")})  # fmt: skip
     return buf.getvalue()
 
 

@@ -86,6 +86,8 @@ class ObservationRow(BaseModel):
     valid_fraction: float
     detections: int
     simulated: bool
+    credit: str = Field(description="The credit line the image's licence asks for beside any picture of it (year: "
+                        "its acquisition year); SIMULATED imagery says so; a provider sitewatch cannot tell says that")
 
 
 class Period(BaseModel):

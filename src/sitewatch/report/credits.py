@@ -1,0 +1,113 @@
+"""The credit line each image's licence asks for, for every picture and export that shows or derives from it.
+
+A picture desk prints a satellite figure only with its provider's credit beside it, and it crops and reuses
+figures: so each figure carries the credit of the images it shows, drawn into the picture itself, and each
+export row the credit of its image. The year is the image's acquisition year (UTC); a figure made from
+several providers' images names all of them, each with its years.
+
+The wording follows each provider's public terms (the facts; the code is ours):
+
+- Copernicus Sentinel: the EU's "Legal notice on the use of Copernicus Sentinel Data and Service
+  Information" asks, for data that has been modified (sitewatch cuts, reprojects and stretches every
+  image), for "Contains modified Copernicus Sentinel data [year]".
+- Landsat: the USGS's guidance on crediting its imagery ("Landsat image courtesy of the U.S. Geological
+  Survey"); it names no year.
+- Planet (PlanetScope, SkySat): Planet's licence terms, "© [year] Planet Labs PBC".
+- Maxar (WorldView, GeoEye, QuickBird, IKONOS): Maxar's attribution guidance, "© [year] Maxar Technologies".
+- Airbus: Pléiades imagery "© CNES [year], Distribution Airbus DS"; SPOT 6/7 and Pléiades Neo
+  "© Airbus DS [year]".
+
+Simulated imagery is no provider's data: its credit says SIMULATED. An image whose provider sitewatch cannot
+tell (a local file naming no satellite) gets a line saying so, so that nothing goes to print uncredited
+without anyone noticing: tag the file (``SITEWATCH_PLATFORM``) or keep its provider's metadata beside it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..model import SceneRef
+from ..platforms import MAXAR_PLATFORMS
+
+__all__ = ["Credit", "scene_credit", "credit_text", "credits_text", "SIMULATED_CREDIT", "UNKNOWN_CREDIT"]
+
+SIMULATED_CREDIT = "SIMULATED imagery (sitewatch): no satellite's data"
+"""The credit of a simulated image: it shows nothing that was there."""
+UNKNOWN_CREDIT = "imagery credit unknown (satellite not recognised): add its provider's credit before publishing"
+"""The credit of an image whose satellite sitewatch cannot tell, or of one it knows no credit line for (NAIP, a
+drone's)."""
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Who an image is credited to, and the wording its licence asks for."""
+
+    holder: str
+    """The rights holder, one per credit line: ``"copernicus"``, ``"planet"``, ``"simulated"``, …"""
+    wording: str
+    """The line with ``{year}`` where the year goes (none in a line whose terms name no year)."""
+    year: int | None
+    """The image's acquisition year (UTC); None for a line without a year."""
+
+    def __post_init__(self) -> None:
+        if not self.wording:
+            raise ValueError(f"credit of {self.holder!r}: no wording")
+        if ("{year}" in self.wording) != (self.year is not None):
+            raise ValueError(f"credit of {self.holder!r}: a year where its wording has none, or none where it has")
+
+
+def _normal(name: str) -> str:
+    # STAC writes "sentinel-2a", Landsat's MTL "LANDSAT_9", a catalogue "Sentinel-1A".
+    return re.sub(r"[\s_]+", "-", name.strip().lower())
+
+
+# (holder, wording, test on the scene's normalised platform and collection). First match wins.
+_RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("copernicus", "Contains modified Copernicus Sentinel data {year}", re.compile(r"(?:^|\W)sentinel-?[1-6]")),
+    ("usgs", "Landsat image courtesy of the U.S. Geological Survey", re.compile(r"(?:^|\W)landsat")),
+    ("planet", "© {year} Planet Labs PBC", re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|dove)")),
+    ("maxar", "© {year} Maxar Technologies",
+     re.compile(r"(?:^|\W)(?:" + "|".join(re.escape(p) for p in sorted(MAXAR_PLATFORMS)) + r")(?:\W|$)")),
+    ("airbus-neo", "© Airbus DS {year}", re.compile(r"(?:^|\W)pleiades-neo")),
+    ("cnes", "© CNES {year}, Distribution Airbus DS", re.compile(r"(?:^|\W)pleiades")),
+    ("airbus", "© Airbus DS {year}", re.compile(r"(?:^|\W)spot-?[67]")),
+)
+
+
+def scene_credit(scene: SceneRef) -> Credit:
+    """The credit ``scene``'s licence asks for: by its satellite (``platform``), else its collection's name.
+
+    >>> from datetime import datetime, timezone
+    >>> s = SceneRef("earth-search", "sentinel-2-l2a", "x", "optical", datetime(2024, 10, 17, tzinfo=timezone.utc),
+    ...              10.0, platform="sentinel-2b")
+    >>> credit_text(scene_credit(s))
+    'Contains modified Copernicus Sentinel data 2024'
+    """
+    if scene.simulated:
+        return Credit("simulated", SIMULATED_CREDIT, None)
+    names = f"{_normal(scene.platform)} {_normal(scene.collection)}"
+    for holder, wording, pattern in _RULES:
+        if pattern.search(names):
+            return Credit(holder, wording, scene.acquired.year if "{year}" in wording else None)
+    return Credit("unknown", UNKNOWN_CREDIT, None)
+
+
+def credit_text(credit: Credit) -> str:
+    """The credit as printed: its wording with its year."""
+    return credit.wording.format(year=credit.year) if credit.year is not None else credit.wording
+
+
+def credits_text(scenes: Iterable[SceneRef]) -> str:
+    """One line crediting every image of ``scenes``: one credit per holder, with each of its images' years
+    (``"Contains modified Copernicus Sentinel data 2023, 2024; © 2024 Planet Labs PBC"``), in the order the
+    holders first appear; empty for no scenes."""
+    years: dict[tuple[str, str], set[int]] = {}
+    for scene in scenes:
+        c = scene_credit(scene)
+        years.setdefault((c.holder, c.wording), set()).update({c.year} if c.year is not None else set())
+    lines = []
+    for (_, wording), ys in years.items():
+        lines.append(wording.format(year=", ".join(str(y) for y in sorted(ys))) if ys else wording)
+    return "; ".join(lines)

@@ -167,6 +167,11 @@ def test_a_token_guards_every_page_image_and_json_answer(ws: Workspace) -> None:
     assert wrong.status_code == 401
     right = client.get("/api/sites", headers={"Authorization": f"Bearer {TOKEN}"})
     assert right.status_code == 200 and right.json()["sites"][0]["id"] == "dunai"
+    # What a reader with the token gets is no shared cache's to keep for others (an image has a Last-Modified).
+    assert right.headers["cache-control"] == "private"
+    chart = client.get("/sites/dunai/timeline.png", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert chart.status_code == 200 and chart.headers["cache-control"] == "private, no-cache"
+    assert "private" not in TestClient(create_app(ws.root)).get("/api/sites").headers.get("cache-control", "")
 
 
 def test_a_browser_signs_in_once_on_the_form_and_the_token_never_shows_in_an_address(ws: Workspace) -> None:

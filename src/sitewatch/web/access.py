@@ -111,8 +111,11 @@ class TokenGuard:
         if path == LOGIN_PATH:
             await self._login(scope, receive, send)
             return
-        if path in self.open_paths or self._shown(scope):
+        if path in self.open_paths:
             await self.app(scope, receive, send)
+            return
+        if self._shown(scope):
+            await self.app(scope, receive, _private(send))
             return
         await self._refuse(scope, path, send)
 
@@ -186,6 +189,21 @@ class TokenGuard:
                   f"SameSite=Lax{secure}")  # fmt: skip
         location = quote(target, safe="/?&=%:;,+-._~!$'()*@")
         await _send(send, 303, b"", "text/plain", [(b"location", location.encode()), (b"set-cookie", cookie.encode())])
+
+
+def _private(send: Any) -> Any:
+    """``send`` with ``Cache-Control: private`` on the response: what a reader who showed the token gets is not kept
+    by a shared cache (a proxy's, a company's) for others; a header there already (``no-cache``) is kept, made private."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+            had = [v for k, v in message.get("headers", []) if k.lower() == b"cache-control"]
+            value = b", ".join(had if any(b"private" in v for v in had) else [b"private", *had])
+            message = {**message, "headers": [*headers, (b"cache-control", value)]}
+        await send(message)
+
+    return sending
 
 
 def _headers(scope: Any) -> dict[str, str]:

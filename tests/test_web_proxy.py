@@ -220,11 +220,16 @@ def test_serve_reads_the_token_from_a_file_and_says_the_sub_path(ws: Workspace, 
     monkeypatch.setattr("sitewatch.web.serve_app", serve_app)
     f = tmp_path / "token"
     f.write_text(TOKEN + "\n")
+    f.chmod(0o644)
+    loose = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--token-file", str(f)])
+    assert loose.exit_code == 0 and f"can be read by other users of this machine: `chmod 600 {f}`" in loose.output
+    f.chmod(0o600)
     res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--host", "0.0.0.0", "--token-file", str(f),
                                     "--root-path", "/sitewatch/"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "anyone who can reach" not in res.output and "behind a proxy at /sitewatch/" in res.output
-    client = TestClient(apps[0])
+    assert "other users" not in res.output
+    client = TestClient(apps[-1])
     assert client.get("/sitewatch/api/sites").status_code == 401
     assert client.get("/sitewatch/api/sites", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     missing = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--token-file", str(tmp_path / "none")])

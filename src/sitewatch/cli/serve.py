@@ -54,6 +54,9 @@ def command(
     refuse_max_gap_without_ais(ais_files)
     # From a file, never the command line, where `ps` and the shell's history show it.
     token = read_token_file(token_file) if token_file is not None else None
+    if token_file is not None and token_file.stat().st_mode & 0o077:
+        click.echo(f"warning: the token file {token_file} can be read by other users of this machine: "
+                   f"`chmod 600 {token_file}`", err=True)
     app = create_app(workspace, ais_files=ais_files, ais_coverage=coverage, ais_max_gap_s=max_gap_min * 60,
                      root_path=root_path, token=token)  # a missing extra or a workspace that is not one: said before anything listens
     if host not in ("127.0.0.1", "localhost", "::1") and token is None:

@@ -234,3 +234,33 @@ def test_serve_reads_the_token_from_a_file_and_says_the_sub_path(ws: Workspace, 
     assert client.get("/sitewatch/api/sites", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     missing = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--token-file", str(tmp_path / "none")])
     assert missing.exit_code == 1 and "cannot read the token file" in missing.output
+
+
+def _served(ws: Workspace, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    apps: list[Any] = []
+    monkeypatch.setattr("sitewatch.web.serve_app", lambda app, *a, **k: apps.append(app))
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), *args])
+    assert res.exit_code == 0, res.output
+    return apps[0]
+
+
+def test_a_dashboard_on_localhost_answers_only_this_machine_s_names(ws: Workspace, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A web page whose name its DNS points to 127.0.0.1 (DNS rebinding) was answered as the reporter's own browser
+    tab: same origin, so its script could read the whole workspace from `sitewatch serve` on a laptop."""
+    app = _served(ws, monkeypatch)
+    for base in ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"]:
+        assert TestClient(app, base_url=base).get("/api/sites").status_code == 200, base
+    rebound = TestClient(app, base_url="http://attacker.example:8000").get("/api/sites")
+    assert rebound.status_code == 400 and "attacker.example" in rebound.json()["detail"]
+    assert "--allowed-host" in rebound.json()["detail"]
+    proxied = _served(ws, monkeypatch, "--allowed-host", "desk.example")
+    assert TestClient(proxied, base_url="https://desk.example").get("/api/sites").status_code == 200
+    assert TestClient(proxied, base_url="https://other.example").get("/api/sites").status_code == 400
+    # On the network, behind a token or a proxy's sub-path: the names are the network's or the proxy's.
+    f = tmp_path / "token"
+    f.write_text(TOKEN)
+    f.chmod(0o600)
+    for args in (["--host", "0.0.0.0"], ["--token-file", str(f)], ["--root-path", ROOT]):
+        other = TestClient(_served(ws, monkeypatch, *args), base_url="https://desk.example")
+        assert other.get("/healthz").status_code == 200, args

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import jinja2
 from ..errors import InputError
 from .proxy import strip_root
 
-__all__ = ["COOKIE", "LOGIN_PATH", "MIN_TOKEN_CHARS", "TokenGuard", "read_token_file"]
+__all__ = ["COOKIE", "LOGIN_PATH", "LOOPBACK_NAMES", "MIN_TOKEN_CHARS", "HostCheck", "TokenGuard", "read_token_file"]
 
 COOKIE = "sitewatch_session"
 """The cookie a browser signed in with the token carries."""
@@ -216,3 +217,40 @@ async def _send(send: Any, status: int, body: bytes, media_type: str, extra: lis
                (b"cache-control", b"no-store"), *(extra or [])]  # fmt: skip
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+"""The names of this machine a browser on it uses: what a dashboard listening on localhost answers by default."""
+
+
+class HostCheck:
+    """ASGI middleware answering only requests addressed (``Host``) to one of ``names`` (ports aside), 400 otherwise.
+
+    A dashboard on a reporter's own machine (``127.0.0.1``, no token) is reached by any web page the reporter opens
+    that has its name resolve to 127.0.0.1 (DNS rebinding): that page is then of the same origin and could read the
+    workspace. Such a page's requests carry its own name, never ``localhost``: refused, as Jupyter refuses them."""
+
+    def __init__(self, app: Any, names: tuple[str, ...]) -> None:
+        self.app = app
+        self.names = {n.lower().strip("[]") for n in names}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        host = _headers(scope).get("host") if scope["type"] == "http" else None
+        if host is None or _host_name(host) in self.names:
+            await self.app(scope, receive, send)
+            return
+        shown = host if len(host) <= 80 else f"{host[:80]}…"
+        detail = (f"refused a request addressed to {shown!r}: this dashboard listens on this machine only and answers "
+                  f"the names {', '.join(sorted(self.names))} (a web page elsewhere could otherwise read it by having its "
+                  "name point here); behind a proxy that passes its own Host, give `sitewatch serve --allowed-host NAME`")
+        body = json.dumps({"detail": detail}).encode()
+        await _send(send, 400, body, "application/json", head=scope["method"] == "HEAD")
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+

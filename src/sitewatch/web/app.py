@@ -62,7 +62,7 @@ from ..store.postgis import PostgisStore
 from ..store.schema import SCHEMA_VERSION
 from ..workspace import Workspace, open_workspace
 from . import data, schemas
-from .access import TokenGuard
+from .access import HostCheck, TokenGuard
 from .data import BadId, NotFound, check_id
 from .headers import SecurityHeaders
 from .openapi import declare_errors
@@ -272,6 +272,7 @@ def create_app(
     ais_max_gap_s: float | None = None,
     root_path: str = "",
     token: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """The dashboard of ``workspace`` as an ASGI app (serve it with uvicorn, test it with TestClient).
 
@@ -281,7 +282,8 @@ def create_app(
     ``ais_coverage`` states (``--ais-coverage``, ``--ais-period``) if given, placing reports at most
     ``ais_max_gap_s`` apart (``--max-gap-min``; default the AIS matching's own); ``root_path`` is the path a
     reverse proxy serves it under (``/sitewatch``, :func:`check_root_path`), which its links then start with; ``token``,
-    if given, is asked of every request but the health check (:mod:`~sitewatch.web.access`). The workspace
+    if given, is asked of every request but the health check (:mod:`~sitewatch.web.access`); ``allowed_hosts``, if
+    given, are the only names a request may be addressed to (``Host``; :class:`~sitewatch.web.access.HostCheck`). The workspace
     must exist and its database be of this sitewatch's schema: it is never migrated or written.
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
@@ -318,6 +320,8 @@ def create_app(
     app.add_middleware(HeadAsGet)
     if token is not None:
         app.add_middleware(TokenGuard, token=token, root=root, open_paths=(HEALTH_PATH,))
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, names=tuple(allowed_hosts))
     if root:
         app.add_middleware(StripRootPath, root=root)
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors and HEADs included

@@ -32,9 +32,12 @@ def create_app(workspace: Path | str, **kwargs: Any) -> FastAPI:
     return create(workspace, **kwargs)
 
 
-def serve(workspace: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info") -> None:
-    """Serve the dashboard of ``workspace`` on ``host``:``port`` with uvicorn until interrupted."""
-    serve_app(create_app(workspace), host, port, log_level=log_level)
+def serve(
+    workspace: Path | str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, log_level: str = "info", root_path: str = "",
+) -> None:  # fmt: skip
+    """Serve the dashboard of ``workspace`` on ``host``:``port`` with uvicorn until interrupted; ``root_path`` is the
+    path a reverse proxy serves it under (``/sitewatch``), which its links then start with."""
+    serve_app(create_app(workspace, root_path=root_path), host, port, log_level=log_level)
 
 
 def serve_app(

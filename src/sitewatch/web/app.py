@@ -60,12 +60,16 @@ from ..report.exports import date_zone
 from ..report.html import by_kind, candidates_text, imagery_lines, in_period, template_environment
 from ..store import Store
 from ..store.postgis import PostgisStore
+from ..store.schema import SCHEMA_VERSION
 from ..workspace import Workspace, open_workspace
 from . import data, schemas
+from .access import HostCheck, TokenGuard
 from .data import BadId, NotFound, check_id
+from .headers import SecurityHeaders
 from .openapi import declare_errors
 from .paging import page_of
 from .pairs import SIDES, PairView, Side, load_pair, pair_detail
+from .proxy import StripRootPath, check_root_path, route_path
 from .quicklook import (
     QUICKLOOK_PX,
     WINDOW_MIN_PX,
@@ -78,7 +82,7 @@ from .quicklook import (
 from .store_pool import StorePool
 from .svg import changes_overlay_svg, months_svg, overlay_svg, site_crs, site_svg
 
-__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX", "RETRY_AFTER_S"]
+__all__ = ["create_app", "Dashboard", "GeoJSONResponse", "MAX_CLOSE_UPS", "CLOSE_UP_PX", "RETRY_AFTER_S", "HEALTH_PATH"]
 
 MAX_CLOSE_UPS = 24
 """Close-ups on an observation page, highest scores first; the page says how many are not shown."""
@@ -118,7 +122,10 @@ class Dashboard:
 
     def __init__(self, ws: Workspace, params: TimelineParams, cache: QuicklookCache, max_px: int = QUICKLOOK_PX,
                  ais_files: Sequence[Path] = (), ais_coverage: StatedCoverage | None = None,
-                 ais_max_gap_s: float | None = None) -> None:  # fmt: skip
+                 ais_max_gap_s: float | None = None, root_path: str = "") -> None:  # fmt: skip
+        self.root = root_path
+        """The path the dashboard is served under behind a proxy (``/sitewatch``; "" at the server's root): every
+        link, image and form of its pages starts with it."""
         self.ais_files = tuple(ais_files)
         self.ais_coverage = ais_coverage
         self.ais_max_gap_s = ais_max_gap_s
@@ -179,7 +186,7 @@ class Dashboard:
     def page(self, template: str, *, simulated: bool, status: int = 200, **context: Any) -> HTMLResponse:
         """``template`` rendered with ``context`` as an HTML response; ``simulated`` marks the page SIMULATED."""
         html = self.env.get_template(template).render(
-            simulated=simulated, workspace=str(self.ws.root.resolve()), version=__version__, **context
+            simulated=simulated, workspace=str(self.ws.root.resolve()), version=__version__, root=self.root, **context
         )
         return HTMLResponse(html, status_code=status)
 
@@ -264,6 +271,9 @@ def create_app(
     ais_files: Sequence[Path | str] = (),
     ais_coverage: StatedCoverage | None = None,
     ais_max_gap_s: float | None = None,
+    root_path: str = "",
+    token: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """The dashboard of ``workspace`` as an ASGI app (serve it with uvicorn, test it with TestClient).
 
@@ -271,7 +281,10 @@ def create_app(
     quick-looks (default: 64 MB in memory); ``max_px`` is a quick-look's longer side; ``ais_files``
     settle the links page's links (as ``sitewatch links --ais``), read on each request, covering what
     ``ais_coverage`` states (``--ais-coverage``, ``--ais-period``) if given, placing reports at most
-    ``ais_max_gap_s`` apart (``--max-gap-min``; default the AIS matching's own). The workspace
+    ``ais_max_gap_s`` apart (``--max-gap-min``; default the AIS matching's own); ``root_path`` is the path a
+    reverse proxy serves it under (``/sitewatch``, :func:`check_root_path`), which its links then start with; ``token``,
+    if given, is asked of every request but the health check (:mod:`~sitewatch.web.access`); ``allowed_hosts``, if
+    given, are the only names a request may be addressed to (``Host``; :class:`~sitewatch.web.access.HostCheck`). The workspace
     must exist and its database be of this sitewatch's schema: it is never migrated or written.
     """
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(Path(workspace))
@@ -281,8 +294,9 @@ def create_app(
         if not f.is_file():
             first.close()
             raise InputError(f"AIS file {f} does not exist: give an AIS CSV file (as `sitewatch ais --ais` reads)")
+    root = check_root_path(root_path)
     dash = Dashboard(ws, params or TimelineParams(), QuicklookCache() if cache is None else cache, max_px, ais, ais_coverage,
-                     ais_max_gap_s)
+                     ais_max_gap_s, root)
     if isinstance(first, PostgisStore) and first.url == ws.store_url:
         dash.pool.give_back(first)  # the first request's
     else:
@@ -298,13 +312,39 @@ def create_app(
     app.state.dashboard = dash
     app.router.on_shutdown.append(dash.pool.close)
     _add_error_handlers(app, dash)
+    _add_health(app, dash)
     _add_api(app, dash)
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
     _add_addresses_without_id(app)
     declare_errors(app)
     app.add_middleware(HeadAsGet)
+    if token is not None:
+        app.add_middleware(TokenGuard, token=token, root=root, open_paths=(HEALTH_PATH,))
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, names=tuple(allowed_hosts))
+    if root:
+        app.add_middleware(StripRootPath, root=root)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors and HEADs included
     return app
+
+
+HEALTH_PATH = "/healthz"
+"""The address a proxy or a monitor asks whether the dashboard can read its store (JSON; 200 or 503)."""
+
+
+def _add_health(app: FastAPI, dash: Dashboard) -> None:
+    @app.get(HEALTH_PATH, include_in_schema=False)
+    def health() -> dict[str, Any]:
+        # The store opened and asked, as a page would: a PostGIS server down, a GeoPackage gone or locked is the
+        # 503 the error handlers say, naming it; a store migrated by a newer sitewatch since the start is one too.
+        with dash.store() as store:
+            version = store.schema_version()
+            location = store.location
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"the workspace's store {location} is at schema version {version}, this dashboard reads "
+                             f"version {SCHEMA_VERSION}: restart `sitewatch serve` with the sitewatch that migrated it")  # fmt: skip
+        return {"status": "ok", "sitewatch": __version__, "schema_version": version}
 
 
 HEAD_SCOPE_KEY = "sitewatch.head"
@@ -439,9 +479,9 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
     def reply(request: Request, status: int, message: str, *, retry: bool = False) -> Response:
         # JSON for the API and for files (an <img> shows no page); a page for a page.
-        path = request.url.path
+        path = route_path(request, dash.root)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
-        if path.startswith("/api/") or path.endswith((".png", ".tif")):
+        if path.startswith("/api/") or path == HEALTH_PATH or path.endswith((".png", ".tif")):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         response = dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))
         response.headers.update(headers or {})
@@ -464,7 +504,7 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
     @app.exception_handler(HTTPException)
     def no_route(request: Request, exc: HTTPException) -> Response:
         # A mistyped or outdated address: a page with the dashboard's links, not {"detail":"Not Found"} in the browser.
-        path = request.url.path
+        path = route_path(request, dash.root)
         if exc.status_code == 404 and path.startswith("/api/"):
             return reply(request, 404, f"no API endpoint at {path}: /openapi.json lists them")
         if exc.status_code == 404:
@@ -532,11 +572,11 @@ def _site_id(site_id: str) -> str:
     return check_id(site_id, "site")
 
 
-def _without_trailing_slash(prefix: str, page_id: str) -> RedirectResponse | None:
+def _without_trailing_slash(prefix: str, page_id: str, root: str) -> RedirectResponse | None:
     """A permanent redirect to the page without the slash at the end of ``page_id`` (``/sites/dunai/``, as a
     browser or a hand may write it), as static sites answer; None when there is none to drop."""
     if page_id.endswith("/") and page_id.rstrip("/"):
-        return RedirectResponse(f"{prefix}/{quote(page_id.rstrip('/'), safe='/')}", status_code=308)
+        return RedirectResponse(f"{root}{prefix}/{quote(page_id.rstrip('/'), safe='/')}", status_code=308)
     return None
 
 
@@ -562,7 +602,7 @@ def _add_api(app: FastAPI, dash: Dashboard) -> None:
     def api_sites(request: Request, limit: str | None = None, offset: str | None = None) -> dict[str, Any]:
         with dash.store() as store:
             sites = data.site_summaries(store)
-        return page_of(sites, "sites", request.url, limit, offset)
+        return page_of(sites, "sites", request.url.replace(path=dash.root + route_path(request, dash.root)), limit, offset)
 
     @app.get("/api/sites/{site_id:path}/timeline", tags=["api"], summary="The site's occupancy timeline, as `sitewatch timeline --json`",
              description=PERIOD_DESCRIPTION)  # fmt: skip
@@ -652,7 +692,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/sites/{site_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def site_page(site_id: str, start: str | None = FROM, end: str | None = TO) -> Response:
-        if moved := _without_trailing_slash("/sites", site_id):  # /sites/dunai/, as a browser or a hand may write it
+        if moved := _without_trailing_slash("/sites", site_id, dash.root):  # /sites/dunai/, as a browser or a hand may write it
             return moved
         with dash.store() as store:
             site = data.find_site(store, _site_id(site_id))
@@ -673,7 +713,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             regions = data.pairs_regions(kept_pairs)
             dated = dated_lines(records.observations, kept_pairs)
             months = data.site_months(store, site.id, dash.params)
-        page_of_month = f"/sites/{quote(site.id, safe='/')}?from={{}}&to={{}}"
+        page_of_month = f"{dash.root}/sites/{quote(site.id, safe='/')}?from={{}}&to={{}}"
         shown = (period.start or period.first, period.end or period.last)
         overview = months_svg(
             months, lambda m: page_of_month.format(m["from"], m["to"]), label=f"Every month of {site.name or site.id}",
@@ -685,13 +725,13 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         # gives its size, so its box is laid out before it loads and a phone is told that it scrolls.
         chart_size = None if inland else charts.png_size(dash.timeline_chart(tl))
         # Each region on the map leads to its row on its pair's page.
-        region_href = {r["id"]: f"/changes/{quote(p['id'], safe='/')}#region-{n}"
+        region_href = {r["id"]: f"{dash.root}/changes/{quote(p['id'], safe='/')}#region-{n}"
                        for p in pairs for n, r in enumerate(p["regions"], start=1)}  # fmt: skip
         if site.geometry is None:  # a gazetteer place not located: no area to draw (nor to ingest into)
             crs, map_svg = "", ""
         else:
             crs = site_crs(site, [o.grid for o in observations])
-            map_svg = site_svg(site, detections, crs, href=lambda i, d: f"/observations/{quote(d.observation_id, safe='/')}",
+            map_svg = site_svg(site, detections, crs, href=lambda i, d: f"{dash.root}/observations/{quote(d.observation_id, safe='/')}",
                                changes=regions, change_href=lambda i, c: region_href.get(c.id, "#changes"))  # fmt: skip
         return dash.page(
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
@@ -738,7 +778,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/observations/{observation_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def observation_page(observation_id: str) -> Response:
-        if moved := _without_trailing_slash("/observations", observation_id):
+        if moved := _without_trailing_slash("/observations", observation_id, dash.root):
             return moved
         with dash.store() as store:
             obs = data.find_observation(store, _observation_id(observation_id))
@@ -856,7 +896,7 @@ def _add_pair_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/changes/{pair_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def pair_page(pair_id: str) -> Response:
-        if moved := _without_trailing_slash("/changes", pair_id):
+        if moved := _without_trailing_slash("/changes", pair_id, dash.root):
             return moved
         view, doc = shown(pair_id)
         with dash.store() as store:

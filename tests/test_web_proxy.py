@@ -1,0 +1,266 @@
+"""The dashboard put on a desk's network: under a reverse proxy's sub-path, behind an access token, with the
+response headers a browser needs for pages made of untrusted files' text, and a health check for the proxy.
+
+In-process with FastAPI's TestClient, on a two-day demo of Dunai with one site named as a hostile KML would name it.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sitewatch.cli import main
+from sitewatch.demo import run_demo
+from sitewatch.sources.simulate import load_scenario, shorten
+from sitewatch.web import create_app
+from sitewatch.web.access import COOKIE, read_token_file
+from sitewatch.web.headers import SECURITY_HEADERS
+from sitewatch.web.quicklook import QuicklookCache
+from sitewatch.workspace import Workspace, open_workspace
+
+pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+ROOT = "/sitewatch"
+TOKEN = "s3cret-token-of-the-desk-0123456789"
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    scen = shorten(load_scenario("seed-story"), days=3, start=date(2024, 10, 16), sites=["dunai"])
+    out = tmp_path_factory.mktemp("proxy") / "ws"
+    run_demo(out, scenario=scen, workers=1)
+    w = open_workspace(out)
+    with w.store() as st:  # a site name from a KML someone sent
+        site = st.get_site("dunai")
+        import dataclasses
+
+        st.put_site(dataclasses.replace(site, name=HOSTILE))
+    return w
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src", "action") and value is not None:
+                self.found.append(value)
+
+
+def _links(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return [u for u in parser.found if not u.startswith("#")]
+
+
+def _crawl(client: TestClient, start: str, limit: int = 60) -> dict[str, int]:
+    """Every address the pages link to from ``start`` (images, JSON, files, forms), followed as a browser would."""
+    seen: dict[str, int] = {}
+    todo = [start]
+    while todo and len(seen) < limit:
+        url = todo.pop(0)
+        if url in seen:
+            continue
+        res = client.get(url, follow_redirects=False)
+        seen[url] = res.status_code
+        if res.headers.get("content-type", "").startswith("text/html"):
+            todo += [u.replace("&amp;", "&") for u in _links(res.text) if u not in seen]
+    return seen
+
+
+@pytest.mark.parametrize("proxy_strips", [False, True], ids=["proxy-passes-path", "proxy-strips-prefix"])
+def test_every_link_of_every_page_works_under_a_proxy_s_sub_path(ws: Workspace, proxy_strips: bool) -> None:
+    """Behind nginx at https://desk.example/sitewatch/, every page linked to /sites/…, /api/…, /observations/…:
+    the browser left the sub-path and the proxy answered 404 for each link, image and form."""
+    client = TestClient(create_app(ws.root, cache=QuicklookCache(), root_path=ROOT))
+    seen = _crawl(client, "/" if proxy_strips else f"{ROOT}/")
+    assert len(seen) > 15
+    outside = [u for u in seen if not u.startswith(f"{ROOT}/") and u != "/"]
+    assert outside == [], outside
+    # A proxy that strips the prefix hands the dashboard its own paths: the same links then arrive without it.
+    answered = {u: (client.get(u.removeprefix(ROOT) or "/") if proxy_strips else None) for u in seen}
+    failed = {u: s for u, s in seen.items() if s != 200 and (not proxy_strips or answered[u].status_code != 200)}  # type: ignore[union-attr]
+    assert failed == {}, failed
+
+
+def test_redirects_json_links_and_errors_keep_the_sub_path(ws: Workspace) -> None:
+    client = TestClient(create_app(ws.root, cache=QuicklookCache(), root_path=ROOT))
+    moved = client.get(f"{ROOT}/sites/dunai/", follow_redirects=False)
+    assert moved.status_code == 308 and moved.headers["location"] == f"{ROOT}/sites/dunai"
+    page = client.get(f"{ROOT}/api/sites?limit=1").json()
+    assert page["links"][0]["href"] == f"{ROOT}/api/sites?limit=1"
+    missing = client.get(f"{ROOT}/api/sites/nowhere")  # JSON, as without a prefix, not an HTML page
+    assert missing.status_code == 404 and "nowhere" in missing.json()["detail"]
+    assert client.get(f"{ROOT}/openapi.json").json()["servers"] == [{"url": ROOT}]
+
+
+@pytest.mark.parametrize("given, kept", [("/sitewatch/", "/sitewatch"), ("sitewatch", "/sitewatch"), ("/", ""),
+                                         ("/a/b", "/a/b")])  # fmt: skip
+def test_root_path_is_written_one_way(ws: Workspace, given: str, kept: str) -> None:
+    assert create_app(ws.root, root_path=given).state.dashboard.root == kept
+
+
+@pytest.mark.parametrize("bad", ["https://desk.example/sitewatch", "/site watch", "/a/../b", "/x?y=1"])
+def test_a_root_path_that_is_no_path_is_refused_naming_it(ws: Workspace, bad: str) -> None:
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--root-path", bad])
+    assert res.exit_code == 1 and f"refused root path {bad!r}" in res.output
+
+
+def test_pages_escape_untrusted_names_and_every_answer_forbids_scripts(ws: Workspace) -> None:
+    """No Content-Security-Policy, no nosniff: a name a template ever left unescaped would run as a script, and a
+    browser could sniff a served file as HTML."""
+    client = TestClient(create_app(ws.root, cache=QuicklookCache()))
+    for url in ["/", "/sites/dunai", "/links", "/api/sites", "/sites/dunai/timeline.png", "/nowhere", "/api/nowhere"]:
+        res = client.get(url)
+        if res.headers["content-type"].startswith("text/html"):  # JSON holds the name as it is, served as JSON
+            assert HOSTILE not in res.text and "<script>" not in res.text, url
+        for name, value in SECURITY_HEADERS.items():
+            assert res.headers.get(name) == value, (url, name)
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    assert client.head("/sites/dunai").headers["x-content-type-options"] == "nosniff"
+
+
+def test_health_check_answers_200_then_503_naming_a_store_gone(ws: Workspace, tmp_path: Path) -> None:
+    client = TestClient(create_app(ws.root, cache=QuicklookCache()))
+    ok = client.get("/healthz")
+    assert ok.status_code == 200 and ok.json()["status"] == "ok" and isinstance(ok.json()["schema_version"], int)
+    moved = tmp_path / "moved.gpkg"
+    ws.db_path.rename(moved)
+    try:
+        down = client.get("/healthz")
+    finally:
+        moved.rename(ws.db_path)
+    assert down.status_code == 503 and "is gone" in down.json()["detail"]
+    assert client.get("/healthz").status_code == 200
+
+
+def _guarded(ws: Workspace, root: str = "") -> TestClient:
+    return TestClient(create_app(ws.root, cache=QuicklookCache(), token=TOKEN, root_path=root))
+
+
+def test_a_token_guards_every_page_image_and_json_answer(ws: Workspace) -> None:
+    client = _guarded(ws)
+    for url in ["/", "/sites/dunai", "/sites/dunai/timeline.png", "/openapi.json", "/api/sites", "/nowhere"]:
+        res = client.get(url)
+        assert res.status_code == 401, url
+        assert "naval" not in res.text and "alert(" not in res.text and str(ws.root) not in res.text, url  # nothing of it
+    assert client.get("/api/sites").headers["www-authenticate"].startswith("Bearer")
+    assert "<form" in client.get("/sites/dunai").text  # a browser is shown the sign-in form
+    assert client.get("/healthz").status_code == 200  # the proxy's monitor needs no token
+    wrong = client.get("/api/sites", headers={"Authorization": f"Bearer {TOKEN[:-1]}x"})
+    assert wrong.status_code == 401
+    right = client.get("/api/sites", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 200 and right.json()["sites"][0]["id"] == "dunai"
+    # What a reader with the token gets is no shared cache's to keep for others (an image has a Last-Modified).
+    assert right.headers["cache-control"] == "private"
+    chart = client.get("/sites/dunai/timeline.png", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert chart.status_code == 200 and chart.headers["cache-control"] == "private, no-cache"
+    assert "private" not in TestClient(create_app(ws.root)).get("/api/sites").headers.get("cache-control", "")
+
+
+def test_a_browser_signs_in_once_on_the_form_and_the_token_never_shows_in_an_address(ws: Workspace) -> None:
+    client = _guarded(ws, ROOT)
+    form = client.get(f"{ROOT}/sites/dunai?from=2024-10-16")
+    assert form.status_code == 401
+    action = re.search(r'action="([^"]+)"', form.text)
+    nxt = re.search(r'name="next" value="([^"]+)"', form.text)
+    assert action and nxt and action.group(1) == f"{ROOT}/login"
+    wrong = client.post(action.group(1), data={"token": "guess", "next": nxt.group(1)}, follow_redirects=False)
+    assert wrong.status_code == 401 and COOKIE not in wrong.headers.get("set-cookie", "")
+    res = client.post(action.group(1), data={"token": TOKEN, "next": nxt.group(1)}, follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"] == f"{ROOT}/sites/dunai?from=2024-10-16"
+    cookie = res.headers["set-cookie"]
+    assert TOKEN not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie and f"Path={ROOT}" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; by HTTPS (the proxy's X-Forwarded-Proto) it is Secure
+    assert client.get(f"{ROOT}/sites/dunai").status_code == 200  # the cookie, kept by the client
+    assert client.get(f"{ROOT}/sites/dunai/timeline.png").status_code == 200
+    secure = TestClient(create_app(ws.root, token=TOKEN), base_url="https://desk.example")
+    assert "Secure" in secure.post("/login", data={"token": TOKEN}, follow_redirects=False).headers["set-cookie"]
+
+
+@pytest.mark.parametrize("nxt", ["//evil.example/", "https://evil.example/", "/elsewhere", "/sitewatch\\..\\x"])
+def test_signing_in_never_sends_the_browser_elsewhere(ws: Workspace, nxt: str) -> None:
+    res = _guarded(ws, ROOT).post(f"{ROOT}/login", data={"token": TOKEN, "next": nxt}, follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"] == f"{ROOT}/"
+
+
+@pytest.mark.parametrize("text, said", [("", "holds no token"), ("short\n", "a token of 5 characters"),
+                                        ("two words here ok\n", "spaces or control characters")])  # fmt: skip
+def test_a_token_file_without_a_usable_token_is_refused_naming_it(tmp_path: Path, text: str, said: str) -> None:
+    f = tmp_path / "token"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=said):
+        read_token_file(f)
+
+
+def test_serve_reads_the_token_from_a_file_and_says_the_sub_path(ws: Workspace, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    apps: list[Any] = []
+
+    def serve_app(app: Any, host: str, port: int, log_level: str, on_listening: Any) -> None:
+        apps.append(app)
+        on_listening()
+
+    monkeypatch.setattr("sitewatch.web.serve_app", serve_app)
+    f = tmp_path / "token"
+    f.write_text(TOKEN + "\n")
+    f.chmod(0o644)
+    loose = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--token-file", str(f)])
+    assert loose.exit_code == 0 and f"can be read by other users of this machine: `chmod 600 {f}`" in loose.output
+    f.chmod(0o600)
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--host", "0.0.0.0", "--token-file", str(f),
+                                    "--root-path", "/sitewatch/"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "anyone who can reach" not in res.output and "behind a proxy at /sitewatch/" in res.output
+    assert "other users" not in res.output
+    client = TestClient(apps[-1])
+    assert client.get("/sitewatch/api/sites").status_code == 401
+    assert client.get("/sitewatch/api/sites", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    missing = CliRunner().invoke(main, ["serve", "-w", str(ws.root), "--token-file", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "cannot read the token file" in missing.output
+
+
+def _served(ws: Workspace, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    apps: list[Any] = []
+    monkeypatch.setattr("sitewatch.web.serve_app", lambda app, *a, **k: apps.append(app))
+    res = CliRunner().invoke(main, ["serve", "-w", str(ws.root), *args])
+    assert res.exit_code == 0, res.output
+    return apps[0]
+
+
+def test_a_dashboard_on_localhost_answers_only_this_machine_s_names(ws: Workspace, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A web page whose name its DNS points to 127.0.0.1 (DNS rebinding) was answered as the reporter's own browser
+    tab: same origin, so its script could read the whole workspace from `sitewatch serve` on a laptop."""
+    app = _served(ws, monkeypatch)
+    for base in ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"]:
+        assert TestClient(app, base_url=base).get("/api/sites").status_code == 200, base
+    rebound = TestClient(app, base_url="http://attacker.example:8000").get("/api/sites")
+    assert rebound.status_code == 400 and "attacker.example" in rebound.json()["detail"]
+    assert "--allowed-host" in rebound.json()["detail"]
+    proxied = _served(ws, monkeypatch, "--allowed-host", "desk.example")
+    assert TestClient(proxied, base_url="https://desk.example").get("/api/sites").status_code == 200
+    assert TestClient(proxied, base_url="https://other.example").get("/api/sites").status_code == 400
+    # On the network, behind a token or a proxy's sub-path: the names are the network's or the proxy's.
+    f = tmp_path / "token"
+    f.write_text(TOKEN)
+    f.chmod(0o600)
+    for args in (["--host", "0.0.0.0"], ["--token-file", str(f)], ["--root-path", ROOT]):
+        other = TestClient(_served(ws, monkeypatch, *args), base_url="https://desk.example")
+        assert other.get("/healthz").status_code == 200, args

@@ -542,6 +542,20 @@ def test_a_file_in_utf16_with_its_mark_is_read(tmp_path: Path, encoding: str) ->
     assert parsed.title == "Дунай" and [c.text for c in parsed.claims] == ["나진항 선박"] and not parsed.problems
 
 
+def test_a_file_in_utf32_is_read_and_a_utf16_one_cut_short_told_so(tmp_path: Path) -> None:
+    # UTF-32's little-endian mark begins with UTF-16's: read as UTF-16 it was a NUL between every two letters; and a
+    # UTF-16 file cut short was "not UTF-8 (byte 157)".
+    text = ("title: Дунай\r\nclaims:\r\n  - id: x\r\n    text: 나진항 선박\r\n    source: s\r\n    sites: [dunai]\r\n"
+            "    date: 2024-10-17\r\n    assert: {kind: vessel_present}\r\n")  # fmt: skip
+    path = tmp_path / "c.yaml"
+    path.write_bytes(("\ufeff" + text).encode("utf-32-le"))
+    parsed = read_claims(path)
+    assert parsed.title == "Дунай" and [c.text for c in parsed.claims] == ["나진항 선박"]
+    path.write_bytes(text.encode("utf-16")[:-1])
+    with pytest.raises(ValueError, match=r"c\.yaml: cannot read the claims file: it is UTF-16 by its byte-order mark, but breaks off"):
+        read_claims(path)
+
+
 def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_path: Path) -> None:
     # YAML 1.1 reads a bare `on` as true: `{kind: vessel_present, on: all}` had the key True, refused
     # as "assert.True: not a field", so the documented `on:` could not be written in a claims file.

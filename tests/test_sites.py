@@ -717,6 +717,17 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "ps.geojson"), "-w", ws])
     assert r.exit_code == 0, r.output
     assert open_workspace(ws).store().get_site("tartus").name == "ميناء طرطوس"
+    # PowerShell's `Out-File -Encoding UTF32`: its mark begins with UTF-16's, and read as UTF-16 it was "not valid JSON".
+    collection["features"][0]["properties"]["id"] = "tartus-32"
+    (tmp_path / "ps32.geojson").write_bytes(json.dumps(collection, ensure_ascii=False).encode("utf-32"))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "ps32.geojson"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert open_workspace(ws).store().get_site("tartus-32").name == "ميناء طرطوس"
+    # A UTF-16 file cut short was told "not UTF-8 (byte 426)", which its mark says it never claimed to be.
+    (tmp_path / "cut.geojson").write_bytes(json.dumps(collection).encode("utf-16")[:-1])
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "cut.geojson"), "-w", ws])
+    assert r.exit_code == 1 and "cut.geojson: is UTF-16 by its byte-order mark, but breaks off at byte" in r.output, r.output
+    assert "not UTF-8" not in r.output
 
 
 def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from .model import (
     Site,
     check_new_site_id,
 )
-from .untrusted import json_list, text_of, without_controls
+from .untrusted import json_list, marked_problem, text_of, without_controls
 
 __all__ = [
     "builtin_sites",
@@ -829,6 +829,8 @@ def _sites_data(path: Path) -> Any:
                 f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "
                 f"(QGIS: Export > Save Features As…, format GeoJSON; or `ogr2ogr -f GeoJSON sites.geojson {path.name}`)"
             ) from exc
+        if isinstance(exc, UnicodeDecodeError) and marked_problem(exc):  # UTF-16 cut short
+            raise InputError(f"{path}: {marked_problem(exc)} Save it again, as UTF-8") from exc
         if isinstance(exc, UnicodeDecodeError):  # saved in a Windows code page (cp1252) rather than UTF-8
             raise InputError(f"{path}: not UTF-8 (byte {exc.start}), as GeoJSON must be; save it as UTF-8") from exc
         raise InputError(f"{path}: not valid JSON ({exc})") from exc

@@ -25,8 +25,8 @@ from typing import Any
 from .errors import ImageReadError, InputError
 
 __all__ = [
-    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "UTF16_MARKS", "check_not_linking", "json_list", "parse_xml", "read_zip_member",
-    "text_of", "without_controls",
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "UTF16_MARKS", "UTF32_MARKS", "check_not_linking", "json_list", "marked_encoding",
+    "marked_problem", "parse_xml", "read_zip_member", "text_of", "without_controls",
 ]  # fmt: skip
 
 MAX_MEMBER_BYTES = 256 * 2**20
@@ -34,16 +34,41 @@ MAX_MEMBER_BYTES = 256 * 2**20
 
 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
-"""UTF-16's byte-order marks, little- and big-endian: a file starting with one is UTF-16."""
+"""UTF-16's byte-order marks, little- and big-endian: a file starting with one is UTF-16 (or UTF-32, below)."""
+
+UTF32_MARKS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+"""UTF-32's byte-order marks, little- and big-endian. The little-endian one begins with UTF-16's: read as UTF-16, a
+file PowerShell saved with ``-Encoding UTF32`` was a NUL between every two letters, "not valid JSON" at its first."""
+
+
+def marked_encoding(head: bytes) -> str | None:
+    """The encoding the byte-order mark at the start of ``head`` says (``"utf-32"``, ``"utf-16"``), else None (UTF-8,
+    with its mark or without, or bytes of no Unicode encoding)."""
+    if head.startswith(UTF32_MARKS):  # before UTF-16's, which the little-endian one starts with
+        return "utf-32"
+    if head.startswith(UTF16_MARKS):
+        return "utf-16"
+    return None
 
 
 def text_of(data: bytes) -> str:
-    """The text of a file a user wrote: UTF-8 (a byte-order mark skipped, as Notepad writes one), or UTF-16 when it
-    starts with UTF-16's mark, as Windows PowerShell's ``Out-File`` and Excel's "Unicode Text" save it; raises
-    ``UnicodeDecodeError`` for bytes that are neither (a Windows code page)."""
-    if data.startswith(UTF16_MARKS):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
+    """The text of a file a user wrote: UTF-8 (a byte-order mark skipped, as Notepad writes one), or UTF-16 or UTF-32
+    when it starts with their mark, as Windows PowerShell's ``Out-File`` and Excel's "Unicode Text" save it; raises
+    ``UnicodeDecodeError`` for bytes that are neither (a Windows code page), or a marked file cut short
+    (:func:`marked_problem` says so)."""
+    return data.decode(marked_encoding(data) or "utf-8-sig")
+
+
+def marked_problem(exc: UnicodeDecodeError) -> str:
+    """For a message: what is wrong with a file :func:`text_of` could not read when its byte-order mark said UTF-16 or
+    UTF-32 (``"is UTF-16 by its byte-order mark, but breaks off at byte 427 (truncated data)"``); "" for bytes read as
+    UTF-8, whose callers say "not UTF-8". A UTF-16 file cut short was told it was not UTF-8, which its mark says it
+    never claimed to be."""
+    encoding = exc.encoding.lower().replace("_", "-")
+    if not encoding.startswith(("utf-16", "utf-32")):
+        return ""
+    how = "breaks off" if exc.end >= len(exc.object) else "is damaged"
+    return f"is {encoding[:6].upper()} by its byte-order mark, but {how} at byte {exc.start} ({exc.reason}): is it cut short?"
 
 
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -96,7 +121,7 @@ def _not_utf8(data: str | bytes) -> str:
     A KML saved in a Windows code page without saying so (Cyrillic names in windows-1251) was "not well-formed
     (invalid token): line 2, column 71", which named no encoding.
     """
-    if not isinstance(data, bytes) or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if not isinstance(data, bytes) or data.startswith(UTF16_MARKS):
         return ""
     declared = _declared_encoding(data)
     if declared is not None and declared.lower().replace("_", "-") not in ("utf-8", "utf8"):

@@ -372,6 +372,17 @@ def test_a_site_given_by_its_name_is_told_its_id() -> None:
     assert "'гавань дуная' is the name of site 'dunai', not an id: write sites: [dunai]" in problem.message, problem
 
 
+def test_a_name_two_sites_share_is_told_both_ids() -> None:
+    # Two places of one name (the gazetteer's two Sergeyevkas): the first id alone was told, "write sites: [a]", which
+    # could be the other place.
+    from dataclasses import replace
+
+    sites = {"sergeyevka-2": replace(_site("sergeyevka-2"), name="Сергеевка"), "sergeyevka": replace(_site("sergeyevka"), name="Сергеевка")}
+    (problem,) = check_against_sites(parse_claims([{**GOOD, "sites": ["Сергеевка"]}]), sites).problems
+    assert ("'сергеевка' is the name of 2 sites, 'sergeyevka', 'sergeyevka-2', not an id: write the id of the one meant "
+            "(sites: [sergeyevka] or sites: [sergeyevka-2])") in problem.message, problem  # fmt: skip
+
+
 def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
     raw = [GOOD, {**GOOD, "id": "far", "sites": ["atlantis"]},
            {**GOOD, "id": "pier", "assert": {"kind": "vessel_present", "berth": "pier-9"}}, GOOD]  # fmt: skip

@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 from .claims_file import OBJECT_KINDS
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written, sites_named, sites_named_text
+from .model import (
+    CHANGE_DIRECTIONS,
+    Site,
+    berth_as_named,
+    site_id_as_written,
+    sites_named,
+    sites_named_text,
+)
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]

@@ -143,6 +143,11 @@ def test_a_polygon_whose_name_field_has_another_title_is_told_its_fields(tmp_pat
     assert r.exit_code == 0, r.output
     assert ("imported as site 'site' (it has no id or name field; its text fields are Название, Тип: rename the one "
             "that names the place to name)") in r.output, r.output  # fmt: skip
+    # The fields' titles are the file's: an escape sequence or an open RLO in one reached the terminal in that note.
+    src.write_text(json.dumps(_polygon_fc([{"\x1b[2JНазвание\u202e": "Порт", "\x1b]8;;": "x"}])), encoding="utf-8")
+    r = runner.invoke(main, ["sites", "import", str(src), "-w", ws], color=True)
+    assert r.exit_code == 0, r.output
+    assert "its text fields are [2JНазвание, ]8;;: rename" in r.output and "\x1b" not in r.output and "\u202e" not in r.output, r.output
 
 
 def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:

@@ -628,7 +628,10 @@ _SITE_FIELDS = frozenset({"role", "kind", "note", "tags", "coord_source", "resol
 def _name_fields_hint(props: Mapping[str, Any]) -> str:
     """For a polygon imported without an id or name: its text fields, one of which may be its name under another
     title (a layer made in a Russian QGIS calls it ``Название``), and what to call it."""
-    texts = [k for k, v in props.items() if isinstance(v, str) and v.strip() and k not in _SITE_FIELDS]
+    # The fields' titles are the file's, as its values are: without the controls dropped from those, an escape
+    # sequence or an open RLO in a title reached the terminal in this note.
+    texts = [without_controls(k) for k, v in props.items() if isinstance(v, str) and v.strip() and k not in _SITE_FIELDS]
+    texts = [k for k in texts if k.strip()]
     if not texts:
         return ""
     shown = ", ".join(texts[:5]) + (", …" if len(texts) > 5 else "")

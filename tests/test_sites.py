@@ -1493,6 +1493,21 @@ def test_a_kml_in_a_windows_code_page_it_does_not_declare_is_named_not_utf8(tmp_
     assert site.name == "Порт Находка"
 
 
+def test_a_kml_that_fails_before_its_first_byte_not_utf8_is_told_where_it_fails(tmp_path: Path) -> None:
+    """A tag left open on line 1 of a KML with a 'é' in cp1252 on line 3 was "not UTF-8 at line 3": saved again as
+    UTF-8 it still failed, for the tag. A byte not UTF-8 after UTF-8 Cyrillic on its line is still told so (expat
+    counts its columns in characters)."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "a.kml").write_bytes(b"<kml><Placemark><name>A</nam></Placemark>\n<x/>\n<!-- caf\xe9 -->\n</kml>")
+    with pytest.raises(InputError, match=r"a\.kml: .*mismatched tag: line 1, column 25") as err:
+        read_sites_file(tmp_path / "a.kml")
+    assert "UTF-8" not in str(err.value)
+    (tmp_path / "b.kml").write_bytes("<kml>\n<name>Порт ".encode() + b"\xe9</name></kml>")
+    with pytest.raises(InputError, match=r"b\.kml: .*not UTF-8 at line 2, byte 16 of it"):
+        read_sites_file(tmp_path / "b.kml")
+
+
 def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
     """Google My Maps and Google Earth's rich Description write HTML (lines ended by <br>, entities, a link): the
     note kept the markup ('Basin<br>floating dock &amp; quay'), which `sites show`, the dashboard and the next

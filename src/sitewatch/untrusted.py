@@ -109,14 +109,16 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
-        not_utf8 = _not_utf8(data)
+        not_utf8 = _not_utf8(data, exc.position)
         if not_utf8:
             raise ET.ParseError(not_utf8) from exc
         raise
 
 
-def _not_utf8(data: str | bytes) -> str:
-    """Why bytes expat read as UTF-8 (no encoding declared, or UTF-8) are not, where, and what to do; else "".
+def _not_utf8(data: str | bytes, failed_at: tuple[int, int]) -> str:
+    """Why bytes expat read as UTF-8 (no encoding declared, or UTF-8) are not, where, and what to do; else "", also
+    when expat failed (``failed_at``: its line, and column in characters from 0) before the first byte that is not
+    UTF-8: a tag left open on line 1 was told as a 'é' in a comment on line 3, which was no reason it failed.
 
     A KML saved in a Windows code page without saying so (Cyrillic names in windows-1251) was "not well-formed
     (invalid token): line 2, column 71", which named no encoding.
@@ -130,7 +132,10 @@ def _not_utf8(data: str | bytes) -> str:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = exc.start - line_start + 1
+        if (line, len(data[line_start : exc.start].decode("utf-8"))) > tuple(failed_at):  # expat counts characters
+            return ""
         said = "which its XML declaration says it is" if declared else "which XML declaring no encoding must be"
         return (f"not UTF-8 at line {line}, byte {column} of it, {said}: save it as UTF-8, or declare the encoding it "
                 'is in (<?xml version="1.0" encoding="windows-1251"?>)')

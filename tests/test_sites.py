@@ -324,6 +324,10 @@ def test_a_direction_override_left_open_in_a_name_is_dropped_and_a_closed_one_ke
     # A PDF does not end an isolate (dropped, the isolate too when nothing ends it); a PDI ends the embeddings within it.
     assert without_controls("\u2067a\u202c b") == "a b"
     assert without_controls("\u2067a\u202b b\u2069") == "\u2067a\u202b b\u2069"
+    # A line break ends every embedding (Unicode's algorithm): an RLO "closed" on the next line was kept, and turned the
+    # rest of the first line right to left; one closed on its own line stays.
+    assert without_controls("\u202eevil\n\u202c rest") == "evil\n rest"
+    assert without_controls("\u202bميناء\u202c\n\u2067b\u2029\u2069c") == "\u202bميناء\u202c\nb\u2029c"
 
 
 def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path) -> None:

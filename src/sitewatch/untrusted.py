@@ -215,14 +215,18 @@ def without_controls(text: str) -> str:
     override or isolate and are not closed in ``text`` are dropped, and so are closers without an
     opener: an RLO left open in a site's name (U+202E) turned the rest of a table row, or of a
     report's sentence, right to left ("naval_base" shown as "esab_lavan"). Closed ones stay, as an
-    Arabic name may need them."""
+    Arabic name may need them; a line break (or U+2029) ends them all, as Unicode's bidirectional
+    algorithm has it, so one opened on a note's first line and "closed" on its second is open."""
     kept = [c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc"]
     if not any(c in _EMBEDDINGS or c in _ISOLATES or c in "\u202c\u2069" for c in kept):
         return "".join(kept)
     dropped: set[int] = set()
     opened: list[int] = []
     for i, c in enumerate(kept):
-        if c in _EMBEDDINGS or c in _ISOLATES:
+        if c in "\n\u2029":  # a paragraph's end: what is open in it stays open to its end, and is dropped
+            dropped.update(opened)
+            opened.clear()
+        elif c in _EMBEDDINGS or c in _ISOLATES:
             opened.append(i)
         elif c == "\u202c":  # a PDF ends the last embedding, not across an isolate
             if opened and kept[opened[-1]] in _EMBEDDINGS:

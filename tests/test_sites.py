@@ -1543,6 +1543,11 @@ def test_a_site_given_by_its_name_is_told_its_id_and_no_impossible_add_is_sugges
     runner.invoke(main, ["sites", "add", "site", "--name", "Гавань  Дуная", "--bbox", "132.31,42.86,132.36,42.90", "-w", ws])
     r = runner.invoke(main, ["timeline", "гавань дуная", "-w", ws])
     assert r.exit_code != 0 and "no site 'гавань дуная' in this workspace: that is the name of site 'site'; give its id" in r.output
+    # A name two sites share: "the name of site 'site' (and of site-2); give its id" said 'its' of two.
+    runner.invoke(main, ["sites", "add", "site-2", "--name", "Гавань Дуная", "--bbox", "132.41,42.86,132.46,42.90", "-w", ws])
+    r = runner.invoke(main, ["timeline", "Гавань Дуная", "-w", ws])
+    assert r.exit_code != 0 and ("no site 'Гавань Дуная' in this workspace: that is the name of 2 sites, 'site', 'site-2'; "
+                                 "give the id of the one meant") in r.output, r.output  # fmt: skip
     r = runner.invoke(main, ["timeline", "Порт Восток", "-w", ws])
     assert r.exit_code != 0
     assert "add one with `sitewatch sites add ID --name 'Порт Восток' --bbox W,S,E,N` (ID: lowercase Latin letters" in r.output

@@ -69,7 +69,6 @@ import io
 import lzma
 import math
 import re
-import unicodedata
 import zipfile
 import zlib
 from bisect import bisect_right
@@ -467,7 +466,8 @@ def _check_marked_text(path: Path, head: bytes, encoding: str) -> None:
     in that encoding: binary data after two bytes 0xFF 0xFE was read as UTF-16, a header of random letters."""
     width = 4 if encoding == "utf-32" else 2
     text = head[: len(head) - len(head) % width].decode(encoding, errors="replace")[:-1]  # the last may be cut
-    if "\ufffd" in text or any(c not in "\t\r\n" and unicodedata.category(c) == "Cc" for c in text):
+    # A NUL, as the UTF-8 check, or bytes no text in it has (a lone surrogate: one unit in 32 of random bytes).
+    if "\ufffd" in text or "\x00" in text:
         raise InputError(f"{path}: holds binary data, not a CSV (it starts as {encoding.upper()} text would, but is "
                          "none); give the AIS CSV itself (--ais FILE.csv)")  # fmt: skip
 

@@ -113,6 +113,20 @@ def test_excel_unicode_text_is_read(tmp_path: Path) -> None:
         assert (tr.times[0], tr.lats[0], tr.lons[0], tr.name) == (T.timestamp(), 42.88, 132.338, "Ижора 부산")
 
 
+def test_utf32_is_read_and_binary_after_a_utf16_mark_refused_as_binary(tmp_path: Path) -> None:
+    # UTF-32's little-endian mark begins with UTF-16's: PowerShell's `Out-File -Encoding UTF32` was read as UTF-16, a NUL
+    # between every two letters, "no row could be read". Binary data after 0xFF 0xFE was read as UTF-16 too, and refused
+    # as "not an AIS CSV (header Ā̂Ԅ܆…)" instead of as binary.
+    text = "MMSI\tTime\tLat\tLon\tName\r\n273000001\t2024-10-17T09:30:00Z\t42,88\t132,338\tИжора\r\n"
+    for name, encoding in (("le.txt", "utf-32"), ("be.txt", "utf-32-be")):
+        (tmp_path / name).write_bytes(("\ufeff" + text).encode(encoding))
+        tr = read_ais([tmp_path / name]).tracks["273000001"]
+        assert (tr.times[0], tr.lats[0], tr.name) == (T.timestamp(), 42.88, "Ижора")
+    (tmp_path / "bin.dat").write_bytes(b"\xff\xfe" + bytes(range(256)) * 20)
+    with pytest.raises(InputError, match=r"bin\.dat: holds binary data, not a CSV \(it starts as UTF-16 text would"):
+        read_ais([tmp_path / "bin.dat"])
+
+
 def test_speed_and_course_by_other_names_on_a_file_of_dma_names(tmp_path: Path) -> None:
     f = _write(tmp_path / "export.csv", "MMSI,Timestamp,Latitude,Longitude,Speed,Course,Ship name\n"
                                         "273000001,2024-10-17T09:30:00Z,42.88,132.338,10.5,90,ØSTERSØ\n")  # fmt: skip

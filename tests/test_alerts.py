@@ -240,6 +240,14 @@ def test_a_site_given_by_its_name_in_a_rule_is_told_its_id(ws: tuple[Path, Store
     assert not rules and "'гавань дуная' is the name of site 'dunai', not an id: write sites: [dunai]" in errors[0], errors
 
 
+def test_a_name_two_sites_share_in_a_rule_is_told_both_ids(ws: tuple[Path, Store]) -> None:
+    # The first of the two ids alone was told, which could be the other place.
+    _, store = ws
+    sites = [dataclasses.replace(s, name="Порт") if s.id in ("rason", "dunai") else s for s in store.sites()]
+    rules, errors = parse_rules({"rules": [{"id": "a", "kind": "arrival", "sites": ["Порт"]}]}, sites, "r.yaml")
+    assert not rules and "'порт' is the name of 2 sites, 'dunai', 'rason', not an id: write the id of the one meant" in errors[0], errors
+
+
 def test_a_rule_id_of_digits_is_a_name_as_in_a_claims_file(ws: tuple[Path, Store]) -> None:
     # `id: 1` is digits, which the README allows, but YAML reads it as a number: it was refused as
     # "not a name of letters, digits, ..." (got 1), while a claims file took it.

@@ -372,6 +372,17 @@ def test_a_site_given_by_its_name_is_told_its_id() -> None:
     assert "'гавань дуная' is the name of site 'dunai', not an id: write sites: [dunai]" in problem.message, problem
 
 
+def test_a_name_two_sites_share_is_told_both_ids() -> None:
+    # Two places of one name (the gazetteer's two Sergeyevkas): the first id alone was told, "write sites: [a]", which
+    # could be the other place.
+    from dataclasses import replace
+
+    sites = {"sergeyevka-2": replace(_site("sergeyevka-2"), name="Сергеевка"), "sergeyevka": replace(_site("sergeyevka"), name="Сергеевка")}
+    (problem,) = check_against_sites(parse_claims([{**GOOD, "sites": ["Сергеевка"]}]), sites).problems
+    assert ("'сергеевка' is the name of 2 sites, 'sergeyevka', 'sergeyevka-2', not an id: write the id of the one meant "
+            "(sites: [sergeyevka] or sites: [sergeyevka-2])") in problem.message, problem  # fmt: skip
+
+
 def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
     raw = [GOOD, {**GOOD, "id": "far", "sites": ["atlantis"]},
            {**GOOD, "id": "pier", "assert": {"kind": "vessel_present", "berth": "pier-9"}}, GOOD]  # fmt: skip
@@ -540,6 +551,20 @@ def test_a_file_in_utf16_with_its_mark_is_read(tmp_path: Path, encoding: str) ->
     path.write_bytes(("\ufeff" + text).encode(encoding))
     parsed = read_claims(path)
     assert parsed.title == "Дунай" and [c.text for c in parsed.claims] == ["나진항 선박"] and not parsed.problems
+
+
+def test_a_file_in_utf32_is_read_and_a_utf16_one_cut_short_told_so(tmp_path: Path) -> None:
+    # UTF-32's little-endian mark begins with UTF-16's: read as UTF-16 it was a NUL between every two letters; and a
+    # UTF-16 file cut short was "not UTF-8 (byte 157)".
+    text = ("title: Дунай\r\nclaims:\r\n  - id: x\r\n    text: 나진항 선박\r\n    source: s\r\n    sites: [dunai]\r\n"
+            "    date: 2024-10-17\r\n    assert: {kind: vessel_present}\r\n")  # fmt: skip
+    path = tmp_path / "c.yaml"
+    path.write_bytes(("\ufeff" + text).encode("utf-32-le"))
+    parsed = read_claims(path)
+    assert parsed.title == "Дунай" and [c.text for c in parsed.claims] == ["나진항 선박"]
+    path.write_bytes(text.encode("utf-16")[:-1])
+    with pytest.raises(ValueError, match=r"c\.yaml: cannot read the claims file: it is UTF-16 by its byte-order mark, but breaks off"):
+        read_claims(path)
 
 
 def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_path: Path) -> None:

@@ -143,6 +143,11 @@ def test_a_polygon_whose_name_field_has_another_title_is_told_its_fields(tmp_pat
     assert r.exit_code == 0, r.output
     assert ("imported as site 'site' (it has no id or name field; its text fields are Название, Тип: rename the one "
             "that names the place to name)") in r.output, r.output  # fmt: skip
+    # The fields' titles are the file's: an escape sequence or an open RLO in one reached the terminal in that note.
+    src.write_text(json.dumps(_polygon_fc([{"\x1b[2JНазвание\u202e": "Порт", "\x1b]8;;": "x"}])), encoding="utf-8")
+    r = runner.invoke(main, ["sites", "import", str(src), "-w", ws], color=True)
+    assert r.exit_code == 0, r.output
+    assert "its text fields are [2JНазвание, ]8;;: rename" in r.output and "\x1b" not in r.output and "\u202e" not in r.output, r.output
 
 
 def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:
@@ -319,6 +324,10 @@ def test_a_direction_override_left_open_in_a_name_is_dropped_and_a_closed_one_ke
     # A PDF does not end an isolate (dropped, the isolate too when nothing ends it); a PDI ends the embeddings within it.
     assert without_controls("\u2067a\u202c b") == "a b"
     assert without_controls("\u2067a\u202b b\u2069") == "\u2067a\u202b b\u2069"
+    # A line break ends every embedding (Unicode's algorithm): an RLO "closed" on the next line was kept, and turned the
+    # rest of the first line right to left; one closed on its own line stays.
+    assert without_controls("\u202eevil\n\u202c rest") == "evil\n rest"
+    assert without_controls("\u202bميناء\u202c\n\u2067b\u2029\u2069c") == "\u202bميناء\u202c\nb\u2029c"
 
 
 def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path) -> None:
@@ -717,6 +726,17 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "ps.geojson"), "-w", ws])
     assert r.exit_code == 0, r.output
     assert open_workspace(ws).store().get_site("tartus").name == "ميناء طرطوس"
+    # PowerShell's `Out-File -Encoding UTF32`: its mark begins with UTF-16's, and read as UTF-16 it was "not valid JSON".
+    collection["features"][0]["properties"]["id"] = "tartus-32"
+    (tmp_path / "ps32.geojson").write_bytes(json.dumps(collection, ensure_ascii=False).encode("utf-32"))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "ps32.geojson"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert open_workspace(ws).store().get_site("tartus-32").name == "ميناء طرطوس"
+    # A UTF-16 file cut short was told "not UTF-8 (byte 426)", which its mark says it never claimed to be.
+    (tmp_path / "cut.geojson").write_bytes(json.dumps(collection).encode("utf-16")[:-1])
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "cut.geojson"), "-w", ws])
+    assert r.exit_code == 1 and "cut.geojson: is UTF-16 by its byte-order mark, but breaks off at byte" in r.output, r.output
+    assert "not UTF-8" not in r.output
 
 
 def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:
@@ -1477,6 +1497,21 @@ def test_a_kml_in_a_windows_code_page_it_does_not_declare_is_named_not_utf8(tmp_
     assert site.name == "Порт Находка"
 
 
+def test_a_kml_that_fails_before_its_first_byte_not_utf8_is_told_where_it_fails(tmp_path: Path) -> None:
+    """A tag left open on line 1 of a KML with a 'é' in cp1252 on line 3 was "not UTF-8 at line 3": saved again as
+    UTF-8 it still failed, for the tag. A byte not UTF-8 after UTF-8 Cyrillic on its line is still told so (expat
+    counts its columns in characters)."""
+    from sitewatch.sites import read_sites_file
+
+    (tmp_path / "a.kml").write_bytes(b"<kml><Placemark><name>A</nam></Placemark>\n<x/>\n<!-- caf\xe9 -->\n</kml>")
+    with pytest.raises(InputError, match=r"a\.kml: .*mismatched tag: line 1, column 25") as err:
+        read_sites_file(tmp_path / "a.kml")
+    assert "UTF-8" not in str(err.value)
+    (tmp_path / "b.kml").write_bytes("<kml>\n<name>Порт ".encode() + b"\xe9</name></kml>")
+    with pytest.raises(InputError, match=r"b\.kml: .*not UTF-8 at line 2, byte 16 of it"):
+        read_sites_file(tmp_path / "b.kml")
+
+
 def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
     """Google My Maps and Google Earth's rich Description write HTML (lines ended by <br>, entities, a link): the
     note kept the markup ('Basin<br>floating dock &amp; quay'), which `sites show`, the dashboard and the next
@@ -1508,6 +1543,11 @@ def test_a_site_given_by_its_name_is_told_its_id_and_no_impossible_add_is_sugges
     runner.invoke(main, ["sites", "add", "site", "--name", "Гавань  Дуная", "--bbox", "132.31,42.86,132.36,42.90", "-w", ws])
     r = runner.invoke(main, ["timeline", "гавань дуная", "-w", ws])
     assert r.exit_code != 0 and "no site 'гавань дуная' in this workspace: that is the name of site 'site'; give its id" in r.output
+    # A name two sites share: "the name of site 'site' (and of site-2); give its id" said 'its' of two.
+    runner.invoke(main, ["sites", "add", "site-2", "--name", "Гавань Дуная", "--bbox", "132.41,42.86,132.46,42.90", "-w", ws])
+    r = runner.invoke(main, ["timeline", "Гавань Дуная", "-w", ws])
+    assert r.exit_code != 0 and ("no site 'Гавань Дуная' in this workspace: that is the name of 2 sites, 'site', 'site-2'; "
+                                 "give the id of the one meant") in r.output, r.output  # fmt: skip
     r = runner.invoke(main, ["timeline", "Порт Восток", "-w", ws])
     assert r.exit_code != 0
     assert "add one with `sitewatch sites add ID --name 'Порт Восток' --bbox W,S,E,N` (ID: lowercase Latin letters" in r.output

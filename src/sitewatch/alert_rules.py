@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 from .claims_file import OBJECT_KINDS
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written, sites_named
+from .model import (
+    CHANGE_DIRECTIONS,
+    Site,
+    berth_as_named,
+    site_id_as_written,
+    sites_named,
+    sites_named_text,
+)
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
@@ -122,7 +129,7 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
         if s not in sites:
             named = sites_named(s, ((site.id, site.name) for site in sites.values()))
             if named:  # 'Гавань Дуная', the name of site 'site'
-                raise InputError(f"rule {rid!r}: sites: {s!r} is the name of site {named[0]!r}, not an id: write sites: [{named[0]}]")
+                raise InputError(f"rule {rid!r}: sites: {sites_named_text(s, named)}")
             raise InputError(f"rule {rid!r}: sites: {s!r} is not a site of the workspace; see `sitewatch sites list`")
     if kind == "link" and (len(names) != 2 or names[0] == names[1]):
         raise InputError(f"rule {rid!r}: sites: a link rule names two sites, from and to, got {names}")

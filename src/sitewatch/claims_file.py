@@ -43,6 +43,7 @@ from .model import (
     berth_as_named,
     site_id_as_written,
     sites_named,
+    sites_named_text,
     written_date,
 )
 from .vessels import catalogue, classes_named, closest_class
@@ -546,8 +547,7 @@ def _site_problem(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimProblem | 
         if sid not in sites:
             named = sites_named(sid, ((s.id, s.name) for s in sites.values()))
             if named:  # 'Гавань Дуная', the name of site 'site'
-                return ClaimProblem(spec.id, "sites", f"{sid!r} is the name of site {named[0]!r}, not an id: write "
-                                                      f"sites: [{named[0]}]")  # fmt: skip
+                return ClaimProblem(spec.id, "sites", sites_named_text(sid, named))
             known = ", ".join(sorted(sites)) or "none"
             return ClaimProblem(spec.id, "sites", f"{sid!r} is not a site of the workspace (its sites: {known}); "
                                                   "add it with `sitewatch sites add`")  # fmt: skip

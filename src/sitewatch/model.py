@@ -41,6 +41,7 @@ __all__ = [
     "SITE_ID_MAX_LENGTH",
     "SITE_ID_PATTERN",
     "sites_named",
+    "sites_named_text",
     "WINDOWS_DEVICE_NAMES",
     "check_new_site_id",
     "site_id_as_written",
@@ -98,6 +99,17 @@ def sites_named(name: str, names: Iterable[tuple[str, str]]) -> list[str]:
     command or claims file given a site's name (``Гавань Дуная``) where its id (``site``) is wanted is told the id."""
     wanted = " ".join(name.split()).casefold()
     return [sid for sid, named in names if named and " ".join(named.split()).casefold() == wanted]
+
+
+def sites_named_text(name: str, ids: Sequence[str]) -> str:
+    """For a claims or alert rules file that gave ``name`` in ``sites:``, the name of the sites ``ids``
+    (:func:`sites_named`): which id to write, or, when two sites share the name, their ids to choose from. The first
+    of two alone was told, which could be the other place."""
+    if len(ids) == 1:
+        return f"{name!r} is the name of site {ids[0]!r}, not an id: write sites: [{ids[0]}]"
+    shown = sorted(ids)
+    return (f"{name!r} is the name of {len(shown)} sites, {', '.join(map(repr, shown))}, not an id: write the id of "
+            f"the one meant ({' or '.join(f'sites: [{i}]' for i in shown)})")
 
 
 def check_new_site_id(site_id: str, where: str = "") -> None:

@@ -46,7 +46,7 @@ from .model import (
     Site,
     check_new_site_id,
 )
-from .untrusted import json_list, text_of, without_controls
+from .untrusted import json_list, marked_problem, text_of, without_controls
 
 __all__ = [
     "builtin_sites",
@@ -628,7 +628,10 @@ _SITE_FIELDS = frozenset({"role", "kind", "note", "tags", "coord_source", "resol
 def _name_fields_hint(props: Mapping[str, Any]) -> str:
     """For a polygon imported without an id or name: its text fields, one of which may be its name under another
     title (a layer made in a Russian QGIS calls it ``Название``), and what to call it."""
-    texts = [k for k, v in props.items() if isinstance(v, str) and v.strip() and k not in _SITE_FIELDS]
+    # The fields' titles are the file's, as its values are: without the controls dropped from those, an escape
+    # sequence or an open RLO in a title reached the terminal in this note.
+    texts = [without_controls(k) for k, v in props.items() if isinstance(v, str) and v.strip() and k not in _SITE_FIELDS]
+    texts = [k for k in texts if k.strip()]
     if not texts:
         return ""
     shown = ", ".join(texts[:5]) + (", …" if len(texts) > 5 else "")
@@ -829,6 +832,8 @@ def _sites_data(path: Path) -> Any:
                 f"{path}: not GeoJSON, KML or KMZ, the formats sites are read from; save the layer as GeoJSON "
                 f"(QGIS: Export > Save Features As…, format GeoJSON; or `ogr2ogr -f GeoJSON sites.geojson {path.name}`)"
             ) from exc
+        if isinstance(exc, UnicodeDecodeError) and marked_problem(exc):  # UTF-16 cut short
+            raise InputError(f"{path}: {marked_problem(exc)} Save it again, as UTF-8") from exc
         if isinstance(exc, UnicodeDecodeError):  # saved in a Windows code page (cp1252) rather than UTF-8
             raise InputError(f"{path}: not UTF-8 (byte {exc.start}), as GeoJSON must be; save it as UTF-8") from exc
         raise InputError(f"{path}: not valid JSON ({exc})") from exc

@@ -25,8 +25,8 @@ from typing import Any
 from .errors import ImageReadError, InputError
 
 __all__ = [
-    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "UTF16_MARKS", "check_not_linking", "json_list", "parse_xml", "read_zip_member",
-    "text_of", "without_controls",
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "UTF16_MARKS", "UTF32_MARKS", "check_not_linking", "json_list", "marked_encoding",
+    "marked_problem", "parse_xml", "read_zip_member", "text_of", "without_controls",
 ]  # fmt: skip
 
 MAX_MEMBER_BYTES = 256 * 2**20
@@ -34,16 +34,41 @@ MAX_MEMBER_BYTES = 256 * 2**20
 
 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
-"""UTF-16's byte-order marks, little- and big-endian: a file starting with one is UTF-16."""
+"""UTF-16's byte-order marks, little- and big-endian: a file starting with one is UTF-16 (or UTF-32, below)."""
+
+UTF32_MARKS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+"""UTF-32's byte-order marks, little- and big-endian. The little-endian one begins with UTF-16's: read as UTF-16, a
+file PowerShell saved with ``-Encoding UTF32`` was a NUL between every two letters, "not valid JSON" at its first."""
+
+
+def marked_encoding(head: bytes) -> str | None:
+    """The encoding the byte-order mark at the start of ``head`` says (``"utf-32"``, ``"utf-16"``), else None (UTF-8,
+    with its mark or without, or bytes of no Unicode encoding)."""
+    if head.startswith(UTF32_MARKS):  # before UTF-16's, which the little-endian one starts with
+        return "utf-32"
+    if head.startswith(UTF16_MARKS):
+        return "utf-16"
+    return None
 
 
 def text_of(data: bytes) -> str:
-    """The text of a file a user wrote: UTF-8 (a byte-order mark skipped, as Notepad writes one), or UTF-16 when it
-    starts with UTF-16's mark, as Windows PowerShell's ``Out-File`` and Excel's "Unicode Text" save it; raises
-    ``UnicodeDecodeError`` for bytes that are neither (a Windows code page)."""
-    if data.startswith(UTF16_MARKS):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
+    """The text of a file a user wrote: UTF-8 (a byte-order mark skipped, as Notepad writes one), or UTF-16 or UTF-32
+    when it starts with their mark, as Windows PowerShell's ``Out-File`` and Excel's "Unicode Text" save it; raises
+    ``UnicodeDecodeError`` for bytes that are neither (a Windows code page), or a marked file cut short
+    (:func:`marked_problem` says so)."""
+    return data.decode(marked_encoding(data) or "utf-8-sig")
+
+
+def marked_problem(exc: UnicodeDecodeError) -> str:
+    """For a message: what is wrong with a file :func:`text_of` could not read when its byte-order mark said UTF-16 or
+    UTF-32 (``"is UTF-16 by its byte-order mark, but breaks off at byte 427 (truncated data)"``); "" for bytes read as
+    UTF-8, whose callers say "not UTF-8". A UTF-16 file cut short was told it was not UTF-8, which its mark says it
+    never claimed to be."""
+    encoding = exc.encoding.lower().replace("_", "-")
+    if not encoding.startswith(("utf-16", "utf-32")):
+        return ""
+    how = "breaks off" if exc.end >= len(exc.object) else "is damaged"
+    return f"is {encoding[:6].upper()} by its byte-order mark, but {how} at byte {exc.start} ({exc.reason}): is it cut short?"
 
 
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -84,19 +109,21 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
-        not_utf8 = _not_utf8(data)
+        not_utf8 = _not_utf8(data, exc.position)
         if not_utf8:
             raise ET.ParseError(not_utf8) from exc
         raise
 
 
-def _not_utf8(data: str | bytes) -> str:
-    """Why bytes expat read as UTF-8 (no encoding declared, or UTF-8) are not, where, and what to do; else "".
+def _not_utf8(data: str | bytes, failed_at: tuple[int, int]) -> str:
+    """Why bytes expat read as UTF-8 (no encoding declared, or UTF-8) are not, where, and what to do; else "", also
+    when expat failed (``failed_at``: its line, and column in characters from 0) before the first byte that is not
+    UTF-8: a tag left open on line 1 was told as a 'é' in a comment on line 3, which was no reason it failed.
 
     A KML saved in a Windows code page without saying so (Cyrillic names in windows-1251) was "not well-formed
     (invalid token): line 2, column 71", which named no encoding.
     """
-    if not isinstance(data, bytes) or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if not isinstance(data, bytes) or data.startswith(UTF16_MARKS):
         return ""
     declared = _declared_encoding(data)
     if declared is not None and declared.lower().replace("_", "-") not in ("utf-8", "utf8"):
@@ -105,7 +132,10 @@ def _not_utf8(data: str | bytes) -> str:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = exc.start - line_start + 1
+        if (line, len(data[line_start : exc.start].decode("utf-8"))) > tuple(failed_at):  # expat counts characters
+            return ""
         said = "which its XML declaration says it is" if declared else "which XML declaring no encoding must be"
         return (f"not UTF-8 at line {line}, byte {column} of it, {said}: save it as UTF-8, or declare the encoding it "
                 'is in (<?xml version="1.0" encoding="windows-1251"?>)')
@@ -185,14 +215,18 @@ def without_controls(text: str) -> str:
     override or isolate and are not closed in ``text`` are dropped, and so are closers without an
     opener: an RLO left open in a site's name (U+202E) turned the rest of a table row, or of a
     report's sentence, right to left ("naval_base" shown as "esab_lavan"). Closed ones stay, as an
-    Arabic name may need them."""
+    Arabic name may need them; a line break (or U+2029) ends them all, as Unicode's bidirectional
+    algorithm has it, so one opened on a note's first line and "closed" on its second is open."""
     kept = [c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc"]
     if not any(c in _EMBEDDINGS or c in _ISOLATES or c in "\u202c\u2069" for c in kept):
         return "".join(kept)
     dropped: set[int] = set()
     opened: list[int] = []
     for i, c in enumerate(kept):
-        if c in _EMBEDDINGS or c in _ISOLATES:
+        if c in "\n\u2029":  # a paragraph's end: what is open in it stays open to its end, and is dropped
+            dropped.update(opened)
+            opened.clear()
+        elif c in _EMBEDDINGS or c in _ISOLATES:
             opened.append(i)
         elif c == "\u202c":  # a PDF ends the last embedding, not across an isolate
             if opened and kept[opened[-1]] in _EMBEDDINGS:

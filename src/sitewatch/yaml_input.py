@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import InputError
-from .untrusted import text_of
+from .untrusted import marked_problem, text_of
 
 __all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "YAML_BOOL_HINT", "StrictYamlLoader", "read_yaml", "unknown_fields", "yaml_problem"]
 
@@ -100,14 +100,16 @@ def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
     """The parsed document of the YAML file ``path``; an InputError naming it (as ``what``, "claims file") otherwise.
 
     ``missing_hint`` says what to do when there is no file at ``path``. A UTF-8 byte-order mark is skipped; a
-    UTF-16 one says the file is UTF-16 (:func:`~sitewatch.untrusted.text_of`).
+    UTF-16 or UTF-32 one says the file is in that encoding (:func:`~sitewatch.untrusted.text_of`).
     """
     path = Path(path)
     try:
-        text = text_of(path.read_bytes())  # UTF-8, or UTF-16 with its byte-order mark
+        text = text_of(path.read_bytes())  # UTF-8, or UTF-16 or UTF-32 with its byte-order mark
     except FileNotFoundError:
         raise InputError(f"{path}: no {what} there" + (f"; {missing_hint}" if missing_hint else "")) from None
     except UnicodeDecodeError as exc:
+        if marked_problem(exc):  # UTF-16 cut short
+            raise InputError(f"{path}: cannot read the {what}: it {marked_problem(exc)} Save it again, as UTF-8") from exc
         raise InputError(f"{path}: cannot read the {what}: not UTF-8 (byte {exc.start}); save it as UTF-8") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc

@@ -86,7 +86,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
-from ..untrusted import UTF16_MARKS
+from ..untrusted import marked_encoding
 from .ais_coverage import Footprint, FootprintBuilder
 
 __all__ = [
@@ -461,6 +461,17 @@ def _check_text(path: Path, head: bytes) -> None:
         raise InputError(f"{path}: holds binary data, not a CSV; give the AIS CSV itself (--ais FILE.csv)")
 
 
+def _check_marked_text(path: Path, head: bytes, encoding: str) -> None:
+    """Refuse a file whose first bytes look like UTF-16's (or UTF-32's) byte-order mark but whose start is no text
+    in that encoding: binary data after two bytes 0xFF 0xFE was read as UTF-16, a header of random letters."""
+    width = 4 if encoding == "utf-32" else 2
+    text = head[: len(head) - len(head) % width].decode(encoding, errors="replace")[:-1]  # the last may be cut
+    # A NUL, as the UTF-8 check, or bytes no text in it has (a lone surrogate: one unit in 32 of random bytes).
+    if "\ufffd" in text or "\x00" in text:
+        raise InputError(f"{path}: holds binary data, not a CSV (it starts as {encoding.upper()} text would, but is "
+                         "none); give the AIS CSV itself (--ais FILE.csv)")  # fmt: skip
+
+
 def _shown(cell: str, most: int = 40) -> str:
     """A header cell as it may stand in a message: printable, and short."""
     text = "".join(c if c.isprintable() else "?" for c in cell.strip())
@@ -520,8 +531,8 @@ def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
 @contextmanager
 def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
     """The AIS CSV ``path`` as text (:func:`read_ais` reads it so): a gzip file or a zip of one CSV unpacked as read,
-    UTF-8 with bytes that are not read as Windows-1252, or UTF-16 when it starts with UTF-16's byte-order mark (Excel's
-    "Unicode Text", tab-separated). A file that is no text CSV (binary, a zip of several files) is an
+    UTF-8 with bytes that are not read as Windows-1252, or UTF-16 (or UTF-32) when it starts with its byte-order mark
+    (Excel's "Unicode Text", tab-separated). A file that is no text CSV (binary, a zip of several files) is an
     :class:`~sitewatch.errors.InputError` saying what to do."""
     path = Path(path)
     with open(path, "rb") as raw:
@@ -529,8 +540,10 @@ def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
     with _binary(path, head) as data:
         first = data.read(4096) if head.startswith((_GZIP, _ZIP)) else head
         data.seek(0)
-        if first.startswith(UTF16_MARKS):  # its every other byte is 0: no binary file
-            yield io.TextIOWrapper(data, encoding="utf-16", errors="replace", newline="")
+        marked = marked_encoding(first)
+        if marked:
+            _check_marked_text(path, first, marked)
+            yield io.TextIOWrapper(data, encoding=marked, errors="replace", newline="")
             return
         _check_text(path, first)
         yield io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")

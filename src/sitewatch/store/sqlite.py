@@ -838,8 +838,10 @@ class Store:
                 raise SiteError(f"no site {site_id!r} in this workspace: site ids are lower case; did you mean {site_id.lower()!r}?")
             named = sites_named(site_id, pairs)
             if named:  # 'Гавань Дуная', the name of site 'site'
-                raise SiteError(f"no site {site_id!r} in this workspace: that is the name of site {named[0]!r}"
-                                f"{'' if len(named) == 1 else ' (and of ' + ', '.join(named[1:]) + ')'}; give its id")  # fmt: skip
+                if len(named) == 1:
+                    raise SiteError(f"no site {site_id!r} in this workspace: that is the name of site {named[0]!r}; give its id")
+                raise SiteError(f"no site {site_id!r} in this workspace: that is the name of {len(named)} sites, "
+                                f"{', '.join(map(repr, named))}; give the id of the one meant")  # fmt: skip
             # An id it could not be (Cyrillic, a space) is no command to suggest: `sites add Гавань Дуная` is refused.
             if re.fullmatch(SITE_ID_PATTERN, site_id):
                 add = f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -61,6 +61,35 @@ def _scene(platform: str = "", collection: str = "c", year: int = 2024, *, simul
 ])  # fmt: skip
 def test_each_provider_gets_the_credit_its_terms_ask_for(platform: str, collection: str, expected: str) -> None:
     assert credit_text(scene_credit(_scene(platform, collection))) == expected
+
+
+@pytest.mark.parametrize(("platform", "holder"), [
+    # As the providers' own metadata and STAC items spell their satellites (a SITEWATCH_PLATFORM tag copies them):
+    # these were all "credit unknown".
+    ("PS2.SD", "planet"), ("PSB.SD", "planet"), ("PS2", "planet"), ("SSC12", "planet"),
+    ("WV03", "maxar"), ("WV-3", "maxar"), ("WV3", "maxar"), ("GE01", "maxar"), ("QB02", "maxar"),
+    ("PHR1A", "cnes"), ("Pléiades 1B", "cnes"), ("PNEO3", "airbus-neo"), ("Pléiades Neo 4", "airbus-neo"),
+    ("Sentinel-1C", "copernicus"), ("landsat-9", "usgs"),
+    ("PS2X", "unknown"), ("WV05", "unknown"), ("NAIP", "unknown"),
+])  # fmt: skip
+def test_satellites_are_recognised_as_their_providers_spell_them(platform: str, holder: str) -> None:
+    assert scene_credit(_scene(platform, "local-geotiff")).holder == holder
+
+
+def test_the_satellite_decides_before_the_collections_name() -> None:
+    # A Landsat file the user filed in a collection named after Sentinel-2 was credited to Copernicus.
+    assert scene_credit(_scene("landsat-9", "sentinel-2-archive")).holder == "usgs"
+    assert scene_credit(_scene("", "sentinel-2-archive")).holder == "copernicus"
+
+
+def test_the_year_is_the_utc_year_whatever_the_time_zone_given() -> None:
+    from datetime import timedelta
+
+    # 00:30 on New Year's Day at UTC+1 is the old year in UTC: it was credited to the new one.
+    local = datetime(2025, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    s = SceneRef("p", "c", "x", "optical", local, 3.0, platform="sentinel-2a")
+    assert credit_text(scene_credit(s)) == "Contains modified Copernicus Sentinel data 2024"
+    assert credits_text([s]) == "Contains modified Copernicus Sentinel data 2024"
 
 
 def test_simulated_imagery_is_credited_as_simulated_whatever_it_imitates() -> None:

@@ -107,6 +107,12 @@ def test_the_year_is_the_acquisition_year_and_several_providers_are_all_named() 
         "Landsat image courtesy of the U.S. Geological Survey")
 
 
+def test_one_line_for_one_wording_whichever_satellite() -> None:
+    # SPOT 7 and Pléiades Neo images are both "© Airbus DS": the line was printed twice, a year on each.
+    scenes = [_scene("spot-7", year=2023), _scene("pleiades-neo-3", year=2024), _scene("spot-6", year=2024)]
+    assert credits_text(scenes) == "© Airbus DS 2023, 2024"
+
+
 def test_a_credit_checks_its_year_against_its_wording() -> None:
     with pytest.raises(ValueError, match="planet"):
         Credit("planet", "© {year} Planet Labs PBC", None)

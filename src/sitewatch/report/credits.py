@@ -117,11 +117,12 @@ def credits_text(scenes: Iterable[SceneRef]) -> str:
     """One line crediting every image of ``scenes``: one credit per holder, with each of its images' years
     (``"Contains modified Copernicus Sentinel data 2023, 2024; © 2024 Planet Labs PBC"``), in the order the
     holders first appear; empty for no scenes."""
-    years: dict[tuple[str, str], set[int]] = {}
+    # By wording, not holder: SPOT and Pléiades Neo are both "© Airbus DS", one line with both their years.
+    years: dict[str, set[int]] = {}
     for scene in scenes:
         c = scene_credit(scene)
-        years.setdefault((c.holder, c.wording), set()).update({c.year} if c.year is not None else set())
+        years.setdefault(c.wording, set()).update({c.year} if c.year is not None else set())
     lines = []
-    for (_, wording), ys in years.items():
+    for wording, ys in years.items():
         lines.append(wording.format(year=", ".join(str(y) for y in sorted(ys))) if ys else wording)
     return "; ".join(lines)

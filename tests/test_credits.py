@@ -70,7 +70,7 @@ def test_each_provider_gets_the_credit_its_terms_ask_for(platform: str, collecti
     ("WV03", "maxar"), ("WV-3", "maxar"), ("WV3", "maxar"), ("GE01", "maxar"), ("QB02", "maxar"),
     ("PHR1A", "cnes"), ("Pléiades 1B", "cnes"), ("PNEO3", "airbus-neo"), ("Pléiades Neo 4", "airbus-neo"),
     ("Sentinel-1C", "copernicus"), ("landsat-9", "usgs"),
-    ("PS2X", "unknown"), ("WV05", "unknown"), ("NAIP", "unknown"),
+    ("PS2X", "unknown"), ("WV05", "unknown"), ("NAIP", "unknown"), ("Dove-R", "planet"), ("SuperDove", "planet"),
 ])  # fmt: skip
 def test_satellites_are_recognised_as_their_providers_spell_them(platform: str, holder: str) -> None:
     assert scene_credit(_scene(platform, "local-geotiff")).holder == holder
@@ -80,6 +80,8 @@ def test_the_satellite_decides_before_the_collections_name() -> None:
     # A Landsat file the user filed in a collection named after Sentinel-2 was credited to Copernicus.
     assert scene_credit(_scene("landsat-9", "sentinel-2-archive")).holder == "usgs"
     assert scene_credit(_scene("", "sentinel-2-archive")).holder == "copernicus"
+    # A local file filed under a place's name: Dover is no Planet Dove.
+    assert scene_credit(_scene("", "dover-strait")).holder == "unknown"
 
 
 def test_the_year_is_the_utc_year_whatever_the_time_zone_given() -> None:

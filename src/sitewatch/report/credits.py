@@ -76,7 +76,7 @@ _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("usgs", "Landsat image courtesy of the U.S. Geological Survey", re.compile(r"(?:^|\W)landsat")),
     # Planet's item metadata names the instrument (PS2, PS2.SD, PSB.SD) and a SkySat by its unit (SSC1, SSC21).
     ("planet", "© {year} Planet Labs PBC",
-     re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|dove|ps2(?:\.sd)?(?:\W|$)|psb\.sd|ssc\d{1,2}(?:\W|$))")),
+     re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|(?:super-?)?dove(?:-r|-classic)?(?:\W|$)|ps2(?:\.sd)?(?:\W|$)|psb\.sd|ssc\d{1,2}(?:\W|$))")),
     # Maxar's own ids (WV03, GE01) and their spellings WV-3, WV3, WorldView-3.
     ("maxar", "© {year} Maxar Technologies",
      re.compile(r"(?:^|\W)(?:" + "|".join(re.escape(p) for p in _MAXAR_NAMES)

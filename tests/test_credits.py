@@ -98,6 +98,8 @@ def test_simulated_imagery_is_credited_as_simulated_whatever_it_imitates() -> No
     # The demo's scenes imitate PlanetScope and Sentinel-2: no provider's credit on what no satellite took.
     assert credit_text(scene_credit(_scene("simulated-planetscope", "sim-sentinel-2-l2a", simulated=True))) == SIMULATED_CREDIT
     assert "SIMULATED" in SIMULATED_CREDIT
+    # A simulated file copied without its SITEWATCH_SIMULATED tag keeps its scenario's names: it was "© Planet".
+    assert scene_credit(_scene("simulated-planetscope", "sim-planetscope")).holder == "unknown"
 
 
 def test_the_year_is_the_acquisition_year_and_several_providers_are_all_named() -> None:

@@ -88,6 +88,10 @@ _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
 )
 
 
+_IMITATION = re.compile(r"sim(?:ulated)?-")
+"""How a scenario names the platform and collection it imitates (``simulated-planetscope``, ``sim-planetscope``)."""
+
+
 def scene_credit(scene: SceneRef) -> Credit:
     """The credit ``scene``'s licence asks for: by its satellite (``platform``), else its collection's name.
 
@@ -102,6 +106,10 @@ def scene_credit(scene: SceneRef) -> Credit:
     year = scene.acquired.astimezone(UTC).year  # an acquisition given in local time is still dated in UTC
     # The satellite first: a collection's name (a user's SITEWATCH_COLLECTION) may name another provider.
     for names in (_normal(scene.platform), _normal(scene.collection)):
+        if _IMITATION.match(names):
+            # A scenario's name for what it imitates (simulated-planetscope, sim-planetscope) on an image not flagged
+            # simulated (its SITEWATCH_SIMULATED tag lost in a copy): never the provider it imitates.
+            continue
         for holder, wording, pattern in _RULES:
             if pattern.search(names):
                 return Credit(holder, wording, year if "{year}" in wording else None)

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -63,10 +63,43 @@ def test_each_provider_gets_the_credit_its_terms_ask_for(platform: str, collecti
     assert credit_text(scene_credit(_scene(platform, collection))) == expected
 
 
+@pytest.mark.parametrize(("platform", "holder"), [
+    # As the providers' own metadata and STAC items spell their satellites (a SITEWATCH_PLATFORM tag copies them):
+    # these were all "credit unknown".
+    ("PS2.SD", "planet"), ("PSB.SD", "planet"), ("PS2", "planet"), ("SSC12", "planet"),
+    ("WV03", "maxar"), ("WV-3", "maxar"), ("WV3", "maxar"), ("GE01", "maxar"), ("QB02", "maxar"),
+    ("PHR1A", "cnes"), ("Pléiades 1B", "cnes"), ("PNEO3", "airbus-neo"), ("Pléiades Neo 4", "airbus-neo"),
+    ("Sentinel-1C", "copernicus"), ("landsat-9", "usgs"),
+    ("PS2X", "unknown"), ("WV05", "unknown"), ("NAIP", "unknown"), ("Dove-R", "planet"), ("SuperDove", "planet"),
+])  # fmt: skip
+def test_satellites_are_recognised_as_their_providers_spell_them(platform: str, holder: str) -> None:
+    assert scene_credit(_scene(platform, "local-geotiff")).holder == holder
+
+
+def test_the_satellite_decides_before_the_collections_name() -> None:
+    # A Landsat file the user filed in a collection named after Sentinel-2 was credited to Copernicus.
+    assert scene_credit(_scene("landsat-9", "sentinel-2-archive")).holder == "usgs"
+    assert scene_credit(_scene("", "sentinel-2-archive")).holder == "copernicus"
+    # A local file filed under a place's name: Dover is no Planet Dove.
+    assert scene_credit(_scene("", "dover-strait")).holder == "unknown"
+
+
+def test_the_year_is_the_utc_year_whatever_the_time_zone_given() -> None:
+    from datetime import timedelta
+
+    # 00:30 on New Year's Day at UTC+1 is the old year in UTC: it was credited to the new one.
+    local = datetime(2025, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    s = SceneRef("p", "c", "x", "optical", local, 3.0, platform="sentinel-2a")
+    assert credit_text(scene_credit(s)) == "Contains modified Copernicus Sentinel data 2024"
+    assert credits_text([s]) == "Contains modified Copernicus Sentinel data 2024"
+
+
 def test_simulated_imagery_is_credited_as_simulated_whatever_it_imitates() -> None:
     # The demo's scenes imitate PlanetScope and Sentinel-2: no provider's credit on what no satellite took.
     assert credit_text(scene_credit(_scene("simulated-planetscope", "sim-sentinel-2-l2a", simulated=True))) == SIMULATED_CREDIT
     assert "SIMULATED" in SIMULATED_CREDIT
+    # A simulated file copied without its SITEWATCH_SIMULATED tag keeps its scenario's names: it was "© Planet".
+    assert scene_credit(_scene("simulated-planetscope", "sim-planetscope")).holder == "unknown"
 
 
 def test_the_year_is_the_acquisition_year_and_several_providers_are_all_named() -> None:
@@ -76,6 +109,12 @@ def test_the_year_is_the_acquisition_year_and_several_providers_are_all_named() 
     assert credits_text([]) == ""
     assert credits_text([_scene("landsat-8", year=2023), _scene("landsat-9")]) == (
         "Landsat image courtesy of the U.S. Geological Survey")
+
+
+def test_one_line_for_one_wording_whichever_satellite() -> None:
+    # SPOT 7 and Pléiades Neo images are both "© Airbus DS": the line was printed twice, a year on each.
+    scenes = [_scene("spot-7", year=2023), _scene("pleiades-neo-3", year=2024), _scene("spot-6", year=2024)]
+    assert credits_text(scenes) == "© Airbus DS 2023, 2024"
 
 
 def test_a_credit_checks_its_year_against_its_wording() -> None:
@@ -211,7 +250,8 @@ def test_a_chip_shows_its_scale_and_north(ws: Workspace) -> None:
     # The chip is the focus grown by 150 m each side: over 300 m of 3 m pixels, a bar of 100 m (33 pixels).
     assert "100 m" in labels and "N" in labels
     (bar,) = [line for line in ax.lines if line.get_gid() == SCALE_BAR_GID]
-    assert abs(float(bar.get_xdata()[1] - bar.get_xdata()[0]) - 100 / 3.0) < 1e-6
+    # Measured on the ground: a UTM pixel is its nominal 3 m within the zone's scale factor (under 0.1 %).
+    assert abs(float(bar.get_xdata()[1] - bar.get_xdata()[0]) - 100 / 3.0) < 0.04
 
 
 def test_a_long_caption_is_wrapped_to_the_chip_and_loses_no_word(ws: Workspace) -> None:
@@ -246,3 +286,57 @@ def test_the_site_map_outlines_its_change_regions(ws: Workspace) -> None:
     assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["appeared (dashed)", "disappeared (dashed)"]
     assert ax.get_title() == "Dunai naval port: berths, all detections and changed regions"
     assert _map_alt(site, [], False, regions).endswith("; 0 vessels outlined by kind; 2 changed regions (1 appeared, 1 disappeared, 0 altered) outlined dashed")
+
+
+def _chip_on(tmp_path: Path, crs: str, lon: float, lat: float, px: float) -> tuple[list[str], float | None, bool]:
+    """A chip of a 200-pixel SAR image on ``crs`` centred at (``lon``, ``lat``): its labels, its scale bar's
+    length in pixels and whether it has a north arrow."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import Point
+
+    from sitewatch.geo import reproject_geometry
+    from sitewatch.model import Grid, Observation
+    from sitewatch.report.charts import NORTH_ARROW_GID
+
+    x, y = reproject_geometry(Point(lon, lat), "EPSG:4326", crs).coords[0]
+    n = 200
+    t = from_origin(x - n / 2 * px, y + n / 2 * px, px, px)
+    path = tmp_path / f"{crs.replace(':', '_')}_{lon}.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs=crs, transform=t) as d:
+        d.write(np.random.default_rng(0).random((1, n, n)).astype("float32") + 0.1)
+    s = SceneRef("p", "c", "x", "sar", datetime(2024, 10, 17, tzinfo=UTC), 5.0, platform="sentinel-1a")
+    o = Observation("s/a", "s", s, Grid(crs, tuple(t)[:6], n, n), str(path), "0" * 64, 1.0)
+    fig = chip_figure(path, o, [], Point(lon, lat).buffer(1e-4), margin_m=300)
+    assert fig is not None
+    ax = fig.axes[0]
+    bars = [line for line in ax.lines if line.get_gid() == SCALE_BAR_GID]
+    length = float(abs(bars[0].get_xdata()[1] - bars[0].get_xdata()[0])) if bars else None
+    return [t.get_text() for t in ax.texts], length, any(line.get_gid() == NORTH_ARROW_GID for line in ax.lines)
+
+
+def test_a_web_mercator_chip_measures_its_bar_on_the_ground(tmp_path: Path) -> None:
+    import math
+
+    # At 60° N a Web Mercator "5 m" pixel is 2.5 m on the ground: the bar said 200 m over 100 m of ground.
+    labels, length, north = _chip_on(tmp_path, "EPSG:3857", 10.0, 60.0, 5.0)
+    assert "100 m" in labels and north
+    assert length is not None and abs(length - 100 / (5.0 * math.cos(math.radians(60)))) < 0.01 * length
+
+
+def test_a_lonlat_chip_gets_a_scale_bar(tmp_path: Path) -> None:
+    import math
+
+    # A degree of longitude at 60° N is about 55.7 km: 0.00005° pixels are 2.78 m, 100 m is 36 of them (no bar was drawn).
+    labels, length, north = _chip_on(tmp_path, "EPSG:4326", 10.0, 60.0, 5e-5)
+    assert "100 m" in labels and north
+    assert length is not None and abs(length - 100 / (5e-5 * 111_320 * math.cos(math.radians(60)))) < 0.01 * length
+
+
+def test_no_north_arrow_where_the_chips_up_is_not_north(tmp_path: Path) -> None:
+    # NSIDC's polar stereographic grid (EPSG:3413) is north-up along 45° W only: at 0° E its up is 45° off north.
+    labels, length, north = _chip_on(tmp_path, "EPSG:3413", 0.0, 80.0, 5.0)
+    assert not north and "N" not in labels and length is not None
+    labels, _, north = _chip_on(tmp_path, "EPSG:3413", -45.0, 80.0, 5.0)
+    assert north and "N" in labels

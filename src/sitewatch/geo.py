@@ -19,6 +19,7 @@ __all__ = [
     "cut_at_antimeridian",
     "grid_skew_deg",
     "ground_pixel_size",
+    "ground_steps",
     "heading_from_north",
     "lonlat_centroid",
     "pixel_corners_to_polygon",
@@ -153,6 +154,13 @@ def _ground_steps(crs: str, transform: Affine, width: int, height: int) -> tuple
     lon, lat = t.transform([p[0] for p in pts], [p[1] for p in pts], errcheck=True)
     az, _, dist = Geod(ellps="WGS84").inv(lon[0::2], lat[0::2], lon[1::2], lat[1::2])
     return (dist[0] / (2 * h), az[0]), (dist[1] / (2 * h), az[1])
+
+
+def ground_steps(crs: str, transform: Affine, width: int, height: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((metres, azimuth in degrees) of one column step, (metres, azimuth) of one row step) on the ellipsoid at
+    the raster's centre: what a pixel measures on the ground and which way its sides point, whatever the CRS's
+    own scale (Web Mercator's, a polar grid's turn). Raises for a CRS with no way to lon/lat."""
+    return _ground_steps(crs, transform, width, height)
 
 
 def ground_pixel_size(crs: str | None, transform: Affine, width: int, height: int) -> tuple[float, float]:

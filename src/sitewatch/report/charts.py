@@ -35,7 +35,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from ..analysis.occupancy import Timeline, TimelineRow
-from ..geo import reproject_geometry
+from ..geo import ground_steps, reproject_geometry
 from ..model import Change, Detection, Observation, Site, acquired_label
 from ..units import count_noun, pixel_size_text
 from .berth_labels import label_sides
@@ -206,15 +206,31 @@ def _metres_per_unit(crs: str) -> float | None:
     return float(factor) if factor else None
 
 
+_NORTH_UP_DEG = 5.0
+"""How far (degrees) a chip's up may be from true north for its arrow to point up: a UTM zone's grid north is
+within about 3 degrees of it."""
+
+
 def _scale_and_north(ax: Axes, transform: Any, crs: str, w: int, h: int) -> None:
     """A scale bar (bottom right) and a north arrow (top right) on a chip of ``w`` × ``h`` pixels: a picture desk
-    prints neither a distance nor a direction it cannot read off the picture. Only on a north-up grid of a
-    projected CRS (UTM, as the archive keeps images); its north is the grid's, within a few degrees of true
-    north in a UTM zone."""
-    per_unit = _metres_per_unit(crs)
-    if per_unit is None or transform.b != 0 or transform.d != 0 or transform.e >= 0:
+    prints neither a distance nor a direction it cannot read off the picture.
+
+    Both are measured on the ground at the chip's centre (:func:`~sitewatch.geo.ground_steps`), not read off the
+    CRS's unit: a Web Mercator metre is ``cos(latitude)`` of one on the ground (half at 60°), a degree of
+    longitude no fixed length, and a polar grid's up is north only along its central meridian. The bar is
+    the length of a row's pixels; the arrow is drawn only where the chip's up is within :data:`_NORTH_UP_DEG`
+    of true north (none on a grid turned further, rather than an arrow pointing the wrong way)."""
+    try:
+        (px_m, _), (_, row_az) = ground_steps(crs, transform, w, h)
+        # A row step points south on a north-up grid: its up is north by how far that is from 180°.
+        north_up = abs((row_az % 360.0) - 180.0) <= _NORTH_UP_DEG
+    except Exception:  # a CRS with no way to lon/lat: the bar by its unit, no direction
+        per_unit = _metres_per_unit(crs)
+        if per_unit is None:
+            return
+        px_m, north_up = math.hypot(transform.a, transform.d) * per_unit, False
+    if not (px_m > 0 and math.isfinite(px_m)):
         return
-    px_m = abs(transform.a) * per_unit
     bar = scale_bar_m(w * px_m)
     halo = [Stroke(linewidth=6, foreground="white"), Normal()]
     if bar is not None:
@@ -226,6 +242,8 @@ def _scale_and_north(ax: Axes, transform: Any, crs: str, w: int, h: int) -> None
         # On a white box, not a halo: a halo draws the text twice, and text is most of a chip's drawing time.
         ax.text(x1 - length / 2, y - 0.02 * h, label, ha="center", va="bottom", fontsize=_CREDIT_PT, color="black",
                 bbox=_LABEL_BOX)  # fmt: skip
+    if not north_up:
+        return
     # A line with a triangle at its tip, not matplotlib's arrow patch: that clips its path against the label's box
     # by bisection, a tenth of a chip's drawing time.
     x = w - 0.5 - 0.06 * w

@@ -25,11 +25,13 @@ without anyone noticing: tag the file (``SITEWATCH_PLATFORM``) or keep its provi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 
 from ..model import SceneRef
-from ..platforms import MAXAR_PLATFORMS
+from ..platforms import MAXAR_PLATFORMS, MAXAR_SAT_IDS
 
 __all__ = ["Credit", "scene_credit", "credit_text", "credits_text", "SIMULATED_CREDIT", "UNKNOWN_CREDIT"]
 
@@ -59,21 +61,35 @@ class Credit:
 
 
 def _normal(name: str) -> str:
-    # STAC writes "sentinel-2a", Landsat's MTL "LANDSAT_9", a catalogue "Sentinel-1A".
-    return re.sub(r"[\s_]+", "-", name.strip().lower())
+    # STAC writes "sentinel-2a", Landsat's MTL "LANDSAT_9", a catalogue "Sentinel-1A", Airbus "Pléiades": accents go.
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    return re.sub(r"[\s_]+", "-", plain.strip().lower())
+
+
+_MAXAR_NAMES = sorted({*MAXAR_PLATFORMS, *(i.lower() for i in MAXAR_SAT_IDS)})
+"""Maxar's satellites as sitewatch names them (``worldview-3``) and as Maxar's metadata and STAC do (``WV03``)."""
 
 
 # (holder, wording, test on the scene's normalised platform and collection). First match wins.
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("copernicus", "Contains modified Copernicus Sentinel data {year}", re.compile(r"(?:^|\W)sentinel-?[1-6]")),
     ("usgs", "Landsat image courtesy of the U.S. Geological Survey", re.compile(r"(?:^|\W)landsat")),
-    ("planet", "© {year} Planet Labs PBC", re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|dove)")),
+    # Planet's item metadata names the instrument (PS2, PS2.SD, PSB.SD) and a SkySat by its unit (SSC1, SSC21).
+    ("planet", "© {year} Planet Labs PBC",
+     re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|(?:super-?)?dove(?:-r|-classic)?(?:\W|$)|ps2(?:\.sd)?(?:\W|$)|psb\.sd|ssc\d{1,2}(?:\W|$))")),
+    # Maxar's own ids (WV03, GE01) and their spellings WV-3, WV3, WorldView-3.
     ("maxar", "© {year} Maxar Technologies",
-     re.compile(r"(?:^|\W)(?:" + "|".join(re.escape(p) for p in sorted(MAXAR_PLATFORMS)) + r")(?:\W|$)")),
-    ("airbus-neo", "© Airbus DS {year}", re.compile(r"(?:^|\W)pleiades-neo")),
-    ("cnes", "© CNES {year}, Distribution Airbus DS", re.compile(r"(?:^|\W)pleiades")),
+     re.compile(r"(?:^|\W)(?:" + "|".join(re.escape(p) for p in _MAXAR_NAMES)
+                + r"|wv-?0?[1-4]|worldview-?[1-4]|geoeye-?1|quickbird-?2?|ikonos)(?:\W|$)")),  # fmt: skip
+    # Airbus's metadata and STAC name Pléiades PHR1A/PHR1B and Pléiades Neo PNEO3-6.
+    ("airbus-neo", "© Airbus DS {year}", re.compile(r"(?:^|\W)(?:pleiades-neo|pneo-?[3-6](?:\W|$))")),
+    ("cnes", "© CNES {year}, Distribution Airbus DS", re.compile(r"(?:^|\W)(?:pleiades|phr-?1[ab](?:\W|$))")),
     ("airbus", "© Airbus DS {year}", re.compile(r"(?:^|\W)spot-?[67]")),
 )
+
+
+_IMITATION = re.compile(r"sim(?:ulated)?-")
+"""How a scenario names the platform and collection it imitates (``simulated-planetscope``, ``sim-planetscope``)."""
 
 
 def scene_credit(scene: SceneRef) -> Credit:
@@ -87,10 +103,16 @@ def scene_credit(scene: SceneRef) -> Credit:
     """
     if scene.simulated:
         return Credit("simulated", SIMULATED_CREDIT, None)
-    names = f"{_normal(scene.platform)} {_normal(scene.collection)}"
-    for holder, wording, pattern in _RULES:
-        if pattern.search(names):
-            return Credit(holder, wording, scene.acquired.year if "{year}" in wording else None)
+    year = scene.acquired.astimezone(UTC).year  # an acquisition given in local time is still dated in UTC
+    # The satellite first: a collection's name (a user's SITEWATCH_COLLECTION) may name another provider.
+    for names in (_normal(scene.platform), _normal(scene.collection)):
+        if _IMITATION.match(names):
+            # A scenario's name for what it imitates (simulated-planetscope, sim-planetscope) on an image not flagged
+            # simulated (its SITEWATCH_SIMULATED tag lost in a copy): never the provider it imitates.
+            continue
+        for holder, wording, pattern in _RULES:
+            if pattern.search(names):
+                return Credit(holder, wording, year if "{year}" in wording else None)
     return Credit("unknown", UNKNOWN_CREDIT, None)
 
 
@@ -103,11 +125,12 @@ def credits_text(scenes: Iterable[SceneRef]) -> str:
     """One line crediting every image of ``scenes``: one credit per holder, with each of its images' years
     (``"Contains modified Copernicus Sentinel data 2023, 2024; © 2024 Planet Labs PBC"``), in the order the
     holders first appear; empty for no scenes."""
-    years: dict[tuple[str, str], set[int]] = {}
+    # By wording, not holder: SPOT and Pléiades Neo are both "© Airbus DS", one line with both their years.
+    years: dict[str, set[int]] = {}
     for scene in scenes:
         c = scene_credit(scene)
-        years.setdefault((c.holder, c.wording), set()).update({c.year} if c.year is not None else set())
+        years.setdefault(c.wording, set()).update({c.year} if c.year is not None else set())
     lines = []
-    for (_, wording), ys in years.items():
+    for wording, ys in years.items():
         lines.append(wording.format(year=", ".join(str(y) for y in sorted(ys))) if ys else wording)
     return "; ".join(lines)

@@ -42,7 +42,7 @@ from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
-from .acquisition import held_acquisition, source_of
+from .acquisition import held_acquisition, less_described_copy, source_of
 from .grid import (
     _grid_box,
     context_held,
@@ -178,6 +178,13 @@ def commit_archived(
                     "not recorded as a second observation, which would count each of its vessels twice"
                     + _keep_other_way(held, obs.provenance)
                 )
+            if (lost := _lost_by_replacing(store, obs)) is not None:
+                held, what = lost
+                raise SameAcquisitionError(
+                    f"{source_of(obs.provenance, obs.path)}: a byte-identical copy of {held.provenance['source_path']}, "
+                    f"which {held.id} was made from, {what}; not recorded in its place, which would keep the image less "
+                    "well described: put the files delivered with it beside this copy to replace it, or leave it out"
+                )
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
                 try:
@@ -197,6 +204,16 @@ def commit_archived(
         _discard(partial for partial, _ in moves)
         raise
     _discard(markers)  # committed: a row names each
+
+
+def _lost_by_replacing(store: Store, obs: Observation) -> tuple[Observation, str] | None:
+    """The observation ``obs`` would replace and what it was described by that ``obs`` lacks
+    (:func:`~sitewatch.ingest.acquisition.less_described_copy`), or None."""
+    held = store.observations_by_id([obs.id])
+    if not held:
+        return None
+    what = less_described_copy(obs, held[0])
+    return None if what is None else (held[0], what)
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

@@ -30,7 +30,7 @@ from ..sources.landsat import is_landsat_mtl, open_landsat_l2
 from ..sources.maxar_toa import MaxarTOA, maxar_toa
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
-from ..sources.providers import maxar_til_tiles, provider_product
+from ..sources.providers import provider_product
 from ..sources.s1_radiometry import ThermalNoise
 from ..sources.safe import (
     NoiseNotRemovedWarning,
@@ -45,7 +45,7 @@ from .archive import Archived, archive_observation
 from .band_files import _refuse_bands_of_a_product, band_files_name, band_files_sensor
 from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
 from .grid import site_grid
-from .identity import _size, sha256_file
+from .identity import _size, sha256_file, til_sha256, til_tiles
 from .metadata import metadata_sidecars
 from .ortho import Orthorectify, Placement, placement_of
 from .scene_ref import read_scene_ref
@@ -166,10 +166,13 @@ def archive_file(
     metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below
     if metadata:
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
+    # A tiled Maxar product read whole through GDAL's TIL driver: its pixels are the tiles', which the .TIL lists;
+    # it is known by its own and its tiles' digests.
+    tiles = til_tiles(path) if path.suffix.lower() == ".til" else None
     provenance: dict[str, Any] = {
         "source": "sentinel-1 safe" if s1 else "landsat c2 l2" if landsat else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
-        "source_sha256": source_sha256 or sha256_file(path),
+        "source_sha256": source_sha256 or (til_sha256(path, tiles) if tiles is not None else sha256_file(path)),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scale_applied": scale,
         "acquired_from": scene.properties.get("acquired_from", ""),
@@ -209,9 +212,8 @@ def archive_file(
             }
             for b, f in band_files.items()
         }
-    if path.suffix.lower() == ".til":
-        # A tiled Maxar product read whole through GDAL's TIL driver: its pixels are the tiles', which the .TIL lists.
-        provenance["tiles"] = [{"path": str(t.resolve()), "sha256": sha256_file(t)} for t in maxar_til_tiles(path)]
+    if tiles is not None:
+        provenance["tiles"] = tiles
     if product is not None:
         provenance["safe"] = product.provenance()
         provenance["offset_applied"] = product.offset

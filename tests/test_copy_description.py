@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from sitewatch.cli import main
 from sitewatch.testing import workspace_with_sites
+from sitewatch.workspace import init_workspace
 from test_maxar_toa import CAL, NAME, SITE, _image, _imd
 
 
@@ -32,9 +33,16 @@ def _blue(root: Path, obs_id: str) -> tuple[float, dict]:  # type: ignore[type-a
         return float(cog.read(cog.descriptions.index("blue") + 1)[50, 50]), shown
 
 
-@pytest.mark.parametrize("command", ["ingest", "import"])
-def test_a_copy_without_the_imd_does_not_replace_the_calibrated_observation(tmp_path: Path, command: str) -> None:
-    ws = workspace_with_sites(tmp_path / "ws", SITE)
+@pytest.mark.parametrize(("command", "kind"), [("ingest", "geopackage"), ("import", "geopackage"), ("ingest", "postgis")])
+def test_a_copy_without_the_imd_does_not_replace_the_calibrated_observation(
+    tmp_path: Path, command: str, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "postgis":
+        ws = init_workspace(tmp_path / "ws", request.getfixturevalue("pg_url"))
+        with ws.store() as store:
+            store.put_site(SITE)
+    else:
+        ws = workspace_with_sites(tmp_path / "ws", SITE)
     delivery = tmp_path / "delivery"
     delivery.mkdir()
     tif = _image(delivery, count=4)

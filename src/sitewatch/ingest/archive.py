@@ -144,6 +144,8 @@ def commit_archived(
     not, nothing is recorded or moved and an :class:`~sitewatch.errors.IdTakenError` names the file. Nor is
     anything when the site holds the same acquisition from another file (:func:`~sitewatch.ingest.acquisition.held_acquisition`:
     another order or product of the scene, a COG copy): a :class:`~sitewatch.errors.SameAcquisitionError` names both files.
+    Nor when ``obs`` would replace an observation made from a byte-identical copy of its file that was better described
+    (:func:`~sitewatch.ingest.acquisition.less_described_copy`): the error names what this one lacks.
     """
     final = ws.root / obs.path
     moves = list(files) if files is not None else [(partial_path(final), final)]

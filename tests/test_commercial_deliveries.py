@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import zipfile
 import zlib
 from datetime import UTC, datetime
@@ -398,3 +399,29 @@ def test_a_complex_nitf_in_a_folder_is_refused_not_read_as_its_real_part(tmp_pat
     (refused,) = out["refused"] + out["skipped"]
     assert refused["file"] == str(sicd) and "complex pixels (complex64" in refused["reason"]
     assert "give the provider's detected image" in refused["reason"]
+
+
+def test_two_byte_identical_tils_whose_tiles_differ_are_two_images_not_one(tmp_path: Path) -> None:
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    first, _ = _tiled_order(tmp_path / "delivery_1" / "012345678010_01_P001_MUL")
+    again, _ = _tiled_order(tmp_path / "delivery_2" / "012345678010_01_P001_MUL", dn=500)  # made anew: other pixels
+    assert first.read_bytes() == again.read_bytes()
+    code, out = _ingest(ws, first, again)
+    # Before, the second .TIL was "a duplicate of" the first by its text alone (a list of names): its tiles went
+    # unread and unnamed. Now it is read, and refused as another file of the acquisition the site holds, named.
+    assert out["duplicates"] == [], out
+    assert [o["file"] for o in out["ingested"]] == [str(first)] and code != 0, out
+    (refused,) = out["refused"] + out["skipped"]
+    assert refused["file"] == str(again) and f"the same acquisition as {out['ingested'][0]['id']}" in refused["reason"], refused
+    held = json.loads(CliRunner().invoke(main, ["show", out["ingested"][0]["id"], "-w", str(ws.root), "--json"]).stdout)
+
+    # In a later run it does not replace the observation as a copy of its .TIL would (the later path kept).
+    code, out = _ingest(ws, again)
+    assert code != 0 and out["ingested"] == [], out
+    now = json.loads(CliRunner().invoke(main, ["show", held["id"], "-w", str(ws.root), "--json"]).stdout)
+    assert now["provenance"]["source_path"] == str(first.resolve()) == held["provenance"]["source_path"]
+    # A byte-identical copy of the .TIL and its tiles is still the same image: it goes in as that observation again.
+    copy = tmp_path / "delivery_3" / first.parent.name
+    shutil.copytree(first.parent, copy)
+    code, out = _ingest(ws, copy / first.name)
+    assert code == 0 and [o["id"] for o in out["ingested"]] == [held["id"]] and out["ingested"][0]["replaced"], out

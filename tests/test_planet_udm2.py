@@ -283,3 +283,33 @@ def test_setting_masks_apart_lists_a_folder_once_not_once_a_file(tmp_path: Path,
     assert images == [*files, img] and alone == []
     images, alone = planet.udm2_apart([*files, mask])
     assert images == files and [f for f, _ in alone] == [mask]
+
+
+def test_the_udm2_s_cloud_share_over_the_site_is_known_from_ingest_before_detect(tmp_path: Path) -> None:
+    site = tiny_site("dunai", half_deg=0.003)
+    crs, x, y = site_utm_origin(site)
+    h, w = 300, 260
+    classes = np.ones((h, w), np.uint8)
+    classes[:, w // 4 : w // 2] = 6  # a band of cloud across the image
+    water = np.broadcast_to(np.array([0.045, 0.040, 0.022, 0.012])[:, None, None], (4, h, w)).copy()
+    write_planet_scene(tmp_path / "order", water, udm2_of_classes(classes), crs=crs, west=x - 20.0, north=y + 20.0,
+                       scene_id="20241017_004012_22_2470", acquired="2024-10-17T00:40:12Z")  # fmt: skip
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    r = CliRunner().invoke(main, ["ingest", site.id, str(tmp_path / "order"), "-w", str(ws.root), "--workers", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    (obs,) = json.loads(r.stdout)["ingested"]
+    # Before, cloud was unknown (None, shown "–") until `detect` ran, though the UDM2 said it at ingest.
+    (row,) = json.loads(CliRunner().invoke(main, ["observations", site.id, "-w", str(ws.root), "--json"]).stdout)
+    with ws.store() as store:
+        held = store.get_observation(obs["id"])
+    with rasterio.open(ws.root / held.path) as cog:
+        scl = cog.read(cog.descriptions.index("SCL") + 1)
+    inside = site_mask(site, held.grid)
+    share = float(np.isin(scl[inside], (3, 8, 9, 10)).sum() / np.isin(scl[inside], (0, 1), invert=True).sum())
+    assert 0.05 < share < 0.95  # the cloud lies over part of the site
+    assert held.cloud_fraction == pytest.approx(share, abs=1e-6) and row["cloud_pct"] == round(100 * share, 1), row
+    shown = json.loads(CliRunner().invoke(main, ["show", obs["id"], "-w", str(ws.root), "--json"]).stdout)
+    assert shown["cloud_fraction"] == pytest.approx(share, abs=1e-6) and shown["provenance"]["cloud_mask"]["from"] == "udm2"
+    assert shown["provenance"]["cloud_fraction_from"].startswith("ingest: the share of the site's data pixels"), shown
+    table = CliRunner().invoke(main, ["observations", site.id, "-w", str(ws.root)]).output
+    assert f"/ {round(100 * share, 1)}" in table, table  # "valid / cloud %": was "100.0 / –"

@@ -57,7 +57,9 @@ class IdTakenError(InputError):
 
 class SameAcquisitionError(InputError):
     """An input is the same acquisition as an observation its site holds from another file (another order or
-    product of the scene, a COG copy): it is not recorded as a second look, which would count its vessels twice."""
+    product of the scene, a COG copy): it is not recorded as a second look, which would count its vessels twice. Nor is
+    a byte-identical copy of the held image's file that lacks what described it (a Maxar ``.IMD``, a UDM2) recorded in
+    its place."""
 
 
 class ImageReadError(SitewatchError, OSError):

@@ -18,7 +18,7 @@ from .output import echo_json, print_table
 _ORDER = (
     "source", "catalog", "catalog_url", "collection", "item_id", "platform", "orbit", "acquired",
     "retrieved_at", "ingested_at", "source_path", "source_sha256", "source_size", "asset_hrefs", "conversions",
-    "placement", "cloud_rule", "site_valid_fraction", "site_cloud_fraction", "partial_failures",
+    "placement", "cloud_rule", "cloud_fraction_from", "site_valid_fraction", "site_cloud_fraction", "partial_failures",
     "sitewatch_version", "stac",
 )  # fmt: skip
 

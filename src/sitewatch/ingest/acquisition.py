@@ -33,7 +33,7 @@ from ..model import Observation
 from ..store import Store, stored_time
 from ..workspace import Workspace
 
-__all__ = ["held_acquisition", "held_twice", "same_acquisition", "source_of"]
+__all__ = ["held_acquisition", "held_twice", "less_described_copy", "same_acquisition", "source_of"]
 
 _SHARE = 0.5
 """Least share of the smaller's data over the site the two must both hold data for."""
@@ -50,6 +50,43 @@ def source_of(prov: Mapping[str, Any], fallback: str) -> str:
     if prov.get("catalog") and prov.get("item_id"):
         return f"{prov['catalog']} item {prov['item_id']}"
     return fallback
+
+
+def less_described_copy(obs: Observation, held: Observation) -> str | None:
+    """What ``held`` (the observation ``obs`` is to replace) was described by that ``obs`` lacks, as a message says it,
+    when ``obs`` comes from a byte-identical copy of ``held``'s file at another path; else None.
+
+    Such a copy goes in as that observation (:func:`~sitewatch.ingest.identity.unique_item_id`), the later path
+    kept: a copy without the files delivered beside the original (a Maxar file's ``.IMD``, a Planet file's metadata
+    XML or UDM2) was read as counts divided by 10,000, of no platform and no cloud mask, and silently replaced the
+    calibrated observation. The caller refuses it instead; a copy as well described still replaces.
+    """
+    new, old = obs.provenance, held.provenance
+    if (not old.get("source_sha256") or new.get("source_sha256") != old.get("source_sha256")
+            or new.get("source_path") == old.get("source_path") or "band_files" in new or "band_files" in old):  # fmt: skip
+        return None
+    lost: list[str] = []
+    for key in ("maxar", "planet"):
+        cal = old.get(key)
+        if isinstance(cal, Mapping) and not isinstance(new.get(key), Mapping):
+            lost.append(f"calibrated by {cal.get('metadata')} (top-of-atmosphere reflectance), where this copy's values "
+                        f"would be read {_read_as(new)}")  # fmt: skip
+    if held.scene.platform and not obs.scene.platform:
+        lost.append(f"of the platform {held.scene.platform}, which this copy does not name")
+    mask = old.get("cloud_mask")
+    if isinstance(mask, Mapping) and not isinstance(new.get("cloud_mask"), Mapping):
+        lost.append(f"with its cloud mask {mask.get('path')}, which this copy has none of")
+    if not lost:
+        return None
+    return "; ".join(lost)
+
+
+def _read_as(prov: Mapping[str, Any]) -> str:
+    """How an observation's values were scaled, as a message says it."""
+    scale = prov.get("scale_applied")
+    if isinstance(scale, (int, float)) and scale not in (0, 1):
+        return f"by their range (divided by {1 / scale:,.0f})"
+    return "by their range"
 
 
 def same_acquisition(a: Observation, b: Observation, site: BaseGeometry | None) -> bool | None:

@@ -42,7 +42,7 @@ from ..geo import to_lonlat_beside
 from ..model import Grid, Observation, SceneRef, Site, iso_utc, says_date_only
 from ..store import Store
 from ..workspace import Workspace
-from .acquisition import held_acquisition, source_of
+from .acquisition import held_acquisition, less_described_copy, source_of
 from .grid import (
     _grid_box,
     context_held,
@@ -144,6 +144,8 @@ def commit_archived(
     not, nothing is recorded or moved and an :class:`~sitewatch.errors.IdTakenError` names the file. Nor is
     anything when the site holds the same acquisition from another file (:func:`~sitewatch.ingest.acquisition.held_acquisition`:
     another order or product of the scene, a COG copy): a :class:`~sitewatch.errors.SameAcquisitionError` names both files.
+    Nor when ``obs`` would replace an observation made from a byte-identical copy of its file that was better described
+    (:func:`~sitewatch.ingest.acquisition.less_described_copy`): the error names what this one lacks.
     """
     final = ws.root / obs.path
     moves = list(files) if files is not None else [(partial_path(final), final)]
@@ -178,6 +180,13 @@ def commit_archived(
                     "not recorded as a second observation, which would count each of its vessels twice"
                     + _keep_other_way(held, obs.provenance)
                 )
+            if (lost := _lost_by_replacing(store, obs)) is not None:
+                held, what = lost
+                raise SameAcquisitionError(
+                    f"{source_of(obs.provenance, obs.path)}: a byte-identical copy of {held.provenance['source_path']}, "
+                    f"which {held.id} was made from, {what}; not recorded in its place, which would keep the image less "
+                    "well described: put the files delivered with it beside this copy to replace it, or leave it out"
+                )
             store.put_observation(obs, footprint=footprint)
             for partial, dest in moves:
                 try:
@@ -197,6 +206,16 @@ def commit_archived(
         _discard(partial for partial, _ in moves)
         raise
     _discard(markers)  # committed: a row names each
+
+
+def _lost_by_replacing(store: Store, obs: Observation) -> tuple[Observation, str] | None:
+    """The observation ``obs`` would replace and what it was described by that ``obs`` lacks
+    (:func:`~sitewatch.ingest.acquisition.less_described_copy`), or None."""
+    held = store.observations_by_id([obs.id])
+    if not held:
+        return None
+    what = less_described_copy(obs, held[0])
+    return None if what is None else (held[0], what)
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

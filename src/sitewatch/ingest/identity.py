@@ -16,10 +16,11 @@ from typing import Any
 
 from ..errors import ImageReadError, InputError
 from ..model import SceneRef, Site, says_date_only
+from ..sources.providers import maxar_til_tiles
 from ..sources.safe import is_safe_product, safe_product_name
 from ..store import Store, stored_time
 
-__all__ = ["sha256_file", "SourceDigest", "imported_unchanged", "naming_order", "same_images", "unique_item_id"]
+__all__ = ["sha256_file", "source_sha256", "til_sha256", "til_tiles", "SourceDigest", "imported_unchanged", "naming_order", "same_images", "unique_item_id"]
 
 
 def sha256_file(path: Path) -> str:
@@ -34,6 +35,30 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def til_tiles(til: Path) -> list[dict[str, str]]:
+    """The tiles a Maxar ``.TIL`` lists (those in its folder), each as its path (resolved) and sha256."""
+    return [{"path": str(t.resolve()), "sha256": sha256_file(t)} for t in maxar_til_tiles(til)]
+
+
+def til_sha256(til: Path, tiles: Sequence[Mapping[str, str]]) -> str:
+    """The sha256 a Maxar ``.TIL`` is known by: over its own text's and each of its ``tiles``' (:func:`til_tiles`),
+    by name. A ``.TIL`` is a list of names: two byte-identical ones in two folders (a product delivered again,
+    its tiles made anew) were one image by the ``.TIL``'s digest alone, whatever their tiles held."""
+    h = hashlib.sha256(f"til\0{sha256_file(til)}\n".encode())
+    for t in tiles:
+        h.update(f"{Path(t['path']).name}\0{t['sha256']}\n".encode())
+    return h.hexdigest()
+
+
+def source_sha256(path: Path) -> str:
+    """The sha256 that says which image an input is (provenance ``source_sha256``): its content's
+    (:func:`sha256_file`), and for a Maxar ``.TIL``, its own and its tiles' (:func:`til_sha256`)."""
+    path = Path(path)
+    if path.suffix.lower() == ".til" and path.is_file():
+        return til_sha256(path, til_tiles(path))
+    return sha256_file(path)
 
 
 class SourceDigest:
@@ -53,7 +78,7 @@ class SourceDigest:
     def value(self) -> str:
         """The file's sha256, read now if it has not been."""
         if self.sha256 is None:
-            self.sha256 = sha256_file(self.path)
+            self.sha256 = source_sha256(self.path)
         return self.sha256
 
     def same_as(self, prov: Mapping[str, Any]) -> bool:
@@ -260,7 +285,7 @@ def same_images(
         real = f.resolve()
         try:
             if real not in digests:
-                digests[real] = sha256_file(f)
+                digests[real] = source_sha256(f)
         except OSError:
             kept.append(f)
             continue

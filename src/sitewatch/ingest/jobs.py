@@ -24,13 +24,13 @@ from ..band_scaling import DECLARED_SAR_SCALING, DECLARED_SCALING
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
 from ..errors import ImageReadError, InputError, Level1CWarning, UncalibratedWarning
 from ..files import is_file, partial_owner
-from ..model import Site
+from ..model import Grid, Site
 from ..run import map_jobs
 from ..sources.landsat import is_landsat_mtl, open_landsat_l2
 from ..sources.maxar_toa import MaxarTOA, maxar_toa
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
-from ..sources.providers import maxar_til_tiles, provider_product
+from ..sources.providers import provider_product
 from ..sources.s1_radiometry import ThermalNoise
 from ..sources.safe import (
     NoiseNotRemovedWarning,
@@ -44,8 +44,8 @@ from ..zero_collar import ZERO_NO_DATA_NOTE
 from .archive import Archived, archive_observation
 from .band_files import _refuse_bands_of_a_product, band_files_name, band_files_sensor
 from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
-from .grid import site_grid
-from .identity import _size, sha256_file
+from .grid import site_grid, site_mask
+from .identity import _size, sha256_file, til_sha256, til_tiles
 from .metadata import metadata_sidecars
 from .ortho import Orthorectify, Placement, placement_of
 from .scene_ref import read_scene_ref
@@ -156,6 +156,9 @@ def archive_file(
         if cut is None:
             return None
         out, scale, zero, declared = cut
+    # A cloud mask delivered with the image (a Planet UDM2, a Sentinel-2 SCL, a Landsat QA_PIXEL, archived as the band
+    # SCL) says the cloud over the site now: shown before `detect` runs (which measures it again), as fetch does.
+    cloud = site_cloud_fraction(site, grid, bands, out) if scene.sensor == "optical" else None
     sidecars = {}
     truth = path.with_name(path.stem + ".truth.geojson")
     if not is_file(truth) and path.is_symlink():  # a link to a simulated scene: its truth is beside the scene
@@ -166,16 +169,24 @@ def archive_file(
     metadata = metadata_sidecars(path) if product is None and s1 is None and landsat is None else []  # a product's own metadata is recorded below
     if metadata:
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
+    # A tiled Maxar product read whole through GDAL's TIL driver: its pixels are the tiles', which the .TIL lists;
+    # it is known by its own and its tiles' digests.
+    tiles = til_tiles(path) if path.suffix.lower() == ".til" else None
     provenance: dict[str, Any] = {
         "source": "sentinel-1 safe" if s1 else "landsat c2 l2" if landsat else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
-        "source_sha256": source_sha256 or sha256_file(path),
+        "source_sha256": source_sha256 or (til_sha256(path, tiles) if tiles is not None else sha256_file(path)),
         "ingested_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scale_applied": scale,
         "acquired_from": scene.properties.get("acquired_from", ""),
         "tags": {k: v for k, v in scene.properties.items() if k != "acquired_from"},
         "metadata_files": [str(m.resolve()) for m in metadata],
     }
+    if cloud is not None:
+        provenance["cloud_fraction_from"] = (
+            f"ingest: the share of the site's data pixels its cloud mask ({_mask_name(provenance, product)}) marks as "
+            "cloud or cloud shadow (SCL classes 3, 8, 9, 10), until `detect` measures it"
+        )
     if path.is_file() and (size := _size(path)) is not None:
         # so that a later run rules out a file of another size as a copy of this one without hashing it
         provenance["source_size"] = size
@@ -209,9 +220,8 @@ def archive_file(
             }
             for b, f in band_files.items()
         }
-    if path.suffix.lower() == ".til":
-        # A tiled Maxar product read whole through GDAL's TIL driver: its pixels are the tiles', which the .TIL lists.
-        provenance["tiles"] = [{"path": str(t.resolve()), "sha256": sha256_file(t)} for t in maxar_til_tiles(path)]
+    if tiles is not None:
+        provenance["tiles"] = tiles
     if product is not None:
         provenance["safe"] = product.provenance()
         provenance["offset_applied"] = product.offset
@@ -226,7 +236,29 @@ def archive_file(
         if landsat.qa is not None:
             provenance["cloud_mask"] = {"from": "qa_pixel", "path": str(landsat.qa.resolve()), "sha256": sha256_file(landsat.qa)}
             provenance["cloud_rule"] = QA_PIXEL_CLOUD_RULE
-    return archive_observation(ws, site, scene, out, grid, bands, provenance, sidecars=sidecars, compress=compress, owner=owner)
+    return archive_observation(
+        ws, site, scene, out, grid, bands, provenance, cloud_fraction=cloud, sidecars=sidecars, compress=compress, owner=owner
+    )
+
+
+def site_cloud_fraction(site: Site, grid: Grid, bands: Sequence[str], data: NDArray[np.floating]) -> float | None:
+    """The share of the site's data pixels that ``data``'s band SCL (a delivered cloud mask in SCL's classes) marks
+    as cloud or cloud shadow, as fetch measures it (:func:`~sitewatch.fetch.site_stats`); None without that band."""
+    if "SCL" not in bands:
+        return None
+    from ..fetch import site_stats  # fetch writes through this package: imported when first needed
+
+    return site_stats("SCL", data[list(bands).index("SCL")], site_mask(site, grid)).cloud_fraction
+
+
+def _mask_name(provenance: Mapping[str, Any], product: object) -> str:
+    """The cloud mask an ingested image brought, as a message names it."""
+    mask = provenance.get("cloud_mask")
+    if isinstance(mask, Mapping) and mask.get("from") == "udm2":
+        return "Planet's UDM2"
+    if isinstance(mask, Mapping) and mask.get("from") == "qa_pixel":
+        return "Landsat's QA_PIXEL"
+    return "Sentinel-2's SCL" if product is not None else "its band SCL"
 
 
 def _placement(path: Path, orthorectify: Orthorectify | None) -> Placement | None:

@@ -18,14 +18,14 @@ from sitewatch.model import Grid
 from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
 
 _PX = 10.0
-_SIDE = 900  # 9 km of image around a berth of about 160 x 220 m (archived with 1 km around it)
+_SIDE = 900  # 9 km of image around a berth of about 330 x 440 m (archived with 1 km around it)
 _CLOUD = 200  # half the cloud's side, m
 
 
 def _berth_pair(tmp_path: Path, shadow_m: float) -> tuple[Path, list[Path]]:
-    """A workspace whose berth has two plain 10 m images; on the second a 400 m cloud over the berth whose shadow
+    """A workspace whose berth has two plain 10 m images; on the second a 400 m cloud over half the berth whose shadow
     lies ``shadow_m`` to the south-west."""
-    site = tiny_site("berth", half_deg=0.001)
+    site = tiny_site("berth", half_deg=0.002)
     ws = workspace_with_sites(tmp_path / "ws", site)
     crs, x0, y0 = site_utm_origin(site, margin_m=4500.0)
     yy, xx = np.mgrid[0:_SIDE, 0:_SIDE]
@@ -37,9 +37,10 @@ def _berth_pair(tmp_path: Path, shadow_m: float) -> tuple[Path, list[Path]]:
         return bands + rng.normal(0, 0.004, bands.shape).astype(np.float32)
 
     after = ground(2)
+    # the cloud's west edge on the berth's centre: half the berth is under it, half is ground
     c, r, s = _SIDE // 2, int(_CLOUD / _PX), int(shadow_m / np.sqrt(2) / _PX)
-    after[:, c - r + s : c + r + s, c - r - s : c + r - s] *= np.float32(0.5)
-    after[:, c - r : c + r, c - r : c + r] = np.array([0.50, 0.48, 0.46, 0.50], np.float32)[:, None, None]
+    after[:, c - r + s : c + r + s, c - s : c + 2 * r - s] *= np.float32(0.5)
+    after[:, c - r : c + r, c : c + 2 * r] = np.array([0.50, 0.48, 0.46, 0.50], np.float32)[:, None, None]
     files = [write_tiff(tmp_path / f"berth_{day}.tif", img, crs=crs, transform=Affine(_PX, 0, x0, 0, -_PX, y0),
                         descriptions=("blue", "green", "red", "nir"))
              for day, img in (("20241001", ground(1)), ("20241005", after))]  # fmt: skip
@@ -62,7 +63,7 @@ def test_a_cloud_over_a_berth_whose_shadow_lies_beyond_its_archived_image_is_fou
     pair, notes = _change(root)
     left = pair["cloud_left_out"]
     assert left["clouds"] == 1 and left["refused"] == 0, left
-    assert left["cloud_m2"] == pytest.approx(160_000, rel=0.05) and left["left_out_fraction"] == 1.0, left
+    assert left["cloud_m2"] == pytest.approx(160_000, rel=0.05) and 0.3 < left["left_out_fraction"] < 1.0, left
     assert left["beyond_grid"] == {"margin_m": 5000.0, "pixel_m": 20.0, "clouds": 1}, left
     assert pair["appeared"] + pair["disappeared"] + pair["altered"] == 0, pair
     assert any("1 cloud(s) found by a shadow outside the site's image (its source files read 5 km around it at 20 m)" in n
@@ -86,6 +87,7 @@ def test_a_source_file_gone_or_changed_is_said_and_its_patch_compared(tmp_path: 
     left = pair["cloud_left_out"]
     assert left["clouds"] == 0 and left["refused"] == 1, left
     assert "has changed since it was ingested" in left["beyond_grid"]["unread"], left
+    assert pair["appeared"] + pair["disappeared"] + pair["altered"] >= 1, pair  # the cloud compared: false change
     assert any("the image around the site was not looked at for their shadows: berth/berth_20241001's source file" in n
                for n in notes), notes  # fmt: skip
     files[0].unlink()

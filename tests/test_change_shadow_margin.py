@@ -22,9 +22,9 @@ _SIDE = 900  # 9 km of image around a berth of about 330 x 440 m (archived with 
 _CLOUD = 200  # half the cloud's side, m
 
 
-def _berth_pair(tmp_path: Path, shadow_m: float) -> tuple[Path, list[Path]]:
-    """A workspace whose berth has two plain 10 m images; on the second a 400 m cloud over half the berth whose shadow
-    lies ``shadow_m`` to the south-west."""
+def _berth_pair(tmp_path: Path, shadow_m: float, counts: bool = False) -> tuple[Path, list[Path]]:
+    """A workspace whose berth has two plain 10 m images (reflectance, or with ``counts`` uint16 reflectance ×
+    10,000); on the second a 400 m cloud over half the berth whose shadow lies ``shadow_m`` to the south-west."""
     site = tiny_site("berth", half_deg=0.002)
     ws = workspace_with_sites(tmp_path / "ws", site)
     crs, x0, y0 = site_utm_origin(site, margin_m=4500.0)
@@ -41,7 +41,7 @@ def _berth_pair(tmp_path: Path, shadow_m: float) -> tuple[Path, list[Path]]:
     c, r, s = _SIDE // 2, int(_CLOUD / _PX), int(shadow_m / np.sqrt(2) / _PX)
     after[:, c - r + s : c + r + s, c - s : c + 2 * r - s] *= np.float32(0.5)
     after[:, c - r : c + r, c : c + 2 * r] = np.array([0.50, 0.48, 0.46, 0.50], np.float32)[:, None, None]
-    files = [write_tiff(tmp_path / f"berth_{day}.tif", img, crs=crs, transform=Affine(_PX, 0, x0, 0, -_PX, y0),
+    files = [write_tiff(tmp_path / f"berth_{day}.tif", (img * 10_000).astype(np.uint16) if counts else img, crs=crs, transform=Affine(_PX, 0, x0, 0, -_PX, y0),
                         descriptions=("blue", "green", "red", "nir"))
              for day, img in (("20241001", ground(1)), ("20241005", after))]  # fmt: skip
     res = CliRunner().invoke(main, ["ingest", "berth", *map(str, files), "--sensor", "optical", "-w", str(ws.root)])
@@ -57,9 +57,13 @@ def _change(root: Path) -> tuple[dict, list[str]]:
     return pair, out["notes"]
 
 
-def test_a_cloud_over_a_berth_whose_shadow_lies_beyond_its_archived_image_is_found_on_the_source_files(tmp_path: Path) -> None:
-    # The shadow lies 2.5 km away, beyond the berth's 1 km archived margin: the archived grid has no twin.
-    root, _ = _berth_pair(tmp_path, 2500.0)
+@pytest.mark.parametrize("counts", [False, True], ids=["reflectance", "uint16 counts"])
+def test_a_cloud_over_a_berth_whose_shadow_lies_beyond_its_archived_image_is_found_on_the_source_files(
+    tmp_path: Path, counts: bool
+) -> None:
+    # The shadow lies 2.5 km away, beyond the berth's 1 km archived margin: the archived grid has no twin. Counts are
+    # read as ingest scaled them (its provenance's scale_applied), else the test's thresholds would see no cloud.
+    root, _ = _berth_pair(tmp_path, 2500.0, counts)
     pair, notes = _change(root)
     left = pair["cloud_left_out"]
     assert left["clouds"] == 1 and left["refused"] == 0, left

@@ -84,7 +84,7 @@ def _source_unread(obs: Observation) -> tuple[Path | None, str]:
 def _factor(value: Any, band: str) -> float:
     """A provenance scale or offset: one number, or one a band (0 for a band without one)."""
     if isinstance(value, dict):
-        value = value.get(band, 0.0)
+        value = {str(k).lower(): v for k, v in value.items()}.get(band, 0.0)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 

@@ -72,6 +72,12 @@ def test_a_cloud_over_a_berth_whose_shadow_lies_beyond_its_archived_image_is_fou
     assert pair["appeared"] + pair["disappeared"] + pair["altered"] == 0, pair
     assert any("1 cloud(s) found by a shadow outside the site's image (its source files read 5 km around it at 20 m)" in n
                for n in notes), notes  # fmt: skip
+    if not counts:
+        html = tmp_path / "report.html"
+        res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(html)])
+        assert res.exit_code == 0, res.output
+        assert "1 cloud(s) found by their shadow, 16" in html.read_text(encoding="utf-8")
+        assert "not compared (1 by a shadow outside the site" in html.read_text(encoding="utf-8")
 
 
 def test_a_shadow_inside_the_archived_image_reads_no_source_file(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ def _cloud_twins(left: object) -> str:
         return ""
     found = (f"{left.get('clouds', 0)} cloud(s) found by their shadow, {float(left.get('cloud_m2', 0)):,.0f} m² of cloud "
              f"and {float(left.get('shadow_m2', 0)):,.0f} m² of shadow not compared" if left.get("clouds") else "no cloud found by its shadow")  # fmt: skip
+    wide = left.get("beyond_grid")
+    if isinstance(wide, dict) and wide.get("clouds"):
+        found += f" ({wide['clouds']} by a shadow outside the site's image, on its source files)"
     refused = f"; {left['refused']} bright patch(es) without a shadow compared" if left.get("refused") else ""
     return f"no cloud mask: {found}{refused}"
 

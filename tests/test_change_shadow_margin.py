@@ -105,6 +105,28 @@ def test_a_source_file_gone_or_changed_is_said_and_its_patch_compared(tmp_path: 
     assert pair["kept"] and "has changed" in pair["cloud_left_out"]["beyond_grid"]["unread"], pair
 
 
+def test_a_source_file_that_holds_only_the_archived_image_is_said_and_its_patch_compared(tmp_path: Path) -> None:
+    # Both files are the berth's archived grid exactly (1 km around its box): nothing more to look at.
+    from sitewatch.ingest.grid import site_grid
+
+    site = tiny_site("berth", half_deg=0.002)
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    g = site_grid(site, _PX)
+    rng = np.random.default_rng(0)
+    ground = (0.1 + rng.normal(0, 0.004, (4, g.height, g.width))).astype(np.float32)
+    after = ground.copy()
+    after[:, 20:60, 20:60] = np.float32(0.5)  # a 400 m cloud in the north-west corner, no shadow on the grid
+    files = [write_tiff(tmp_path / f"berth_{day}.tif", img, crs=g.crs, transform=g.affine, descriptions=("blue", "green", "red", "nir"))
+             for day, img in (("20241001", ground), ("20241005", after))]  # fmt: skip
+    res = CliRunner().invoke(main, ["ingest", "berth", *map(str, files), "--sensor", "optical", "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    pair, notes = _change(ws.root)
+    left = pair["cloud_left_out"]
+    assert left["clouds"] == 0 and left["refused"] == 1, left
+    assert left["beyond_grid"]["unread"].endswith("holds no image around the site's"), left
+    assert any("not looked at for their shadows" in n for n in notes), notes
+
+
 def test_the_wide_grid_holds_the_grid_on_the_edges_of_its_pixels() -> None:
     g = Grid("EPSG:32653", (3.0, 0.0, 500_001.0, 0.0, -3.0, 4_700_000.0), 101, 50)
     w = wide_grid(g, 5000.0)

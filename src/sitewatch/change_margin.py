@@ -101,11 +101,16 @@ def _read_source(obs: Observation, path: Path, wide: Grid, names: tuple[str, ...
         if src.crs is None:
             raise ValueError(f"{path} has no CRS")
         nodata = src.nodata if src.nodata is not None else (0.0 if prov.get("no_data") else None)
+        # Without a no-data value the warp fills what lies beyond the file with 0, as if it were image: its alpha
+        # band tells them apart.
         with WarpedVRT(src, crs=wide.crs, transform=wide.affine, width=wide.width, height=wide.height,
-                       resampling=Resampling.average, src_nodata=nodata, nodata=nodata) as vrt:  # fmt: skip
+                       resampling=Resampling.average, src_nodata=nodata, nodata=nodata, add_alpha=nodata is None) as vrt:  # fmt: skip
+            beyond = vrt.read(vrt.count) == 0 if nodata is None else None
             for k, name in enumerate(names):
                 i = bands.index(name) + 1
                 raw = vrt.read(i, masked=True).astype(np.float32).filled(np.nan)
+                if beyond is not None:
+                    raw[beyond] = np.nan
                 offset, scale = _factor(prov.get("offset_applied", 0.0), name), _factor(prov.get("scale_applied", 1.0), name)
                 out[k] = (raw + np.float32(offset)) * np.float32(scale)
     return out
@@ -127,7 +132,8 @@ def read_wide(
     obs: Observation, archived: NDArray[np.floating], names: tuple[str, ...], wide: WideGrid,
 ) -> tuple[NDArray[np.float32] | None, str]:  # fmt: skip
     """The observation's bands ``names`` on ``wide`` read from its source file, and ``""``; or None and why not (the
-    file not one image, gone or changed, or not reading as ``archived``, the same bands on the site's grid, holds them)."""
+    file not one image, gone or changed, holding nothing beyond the site's grid, or not reading as ``archived``, the
+    same bands on the site's grid, holds them)."""
     path, why = _source_unread(obs)
     if path is None:
         return None, why
@@ -141,6 +147,11 @@ def read_wide(
     r0, c0 = wide.corner
     here = _coarse_mean(np.asarray(archived, np.float32), wide.factor)
     there = out[:, r0 : r0 + here.shape[1], c0 : c0 + here.shape[2]]
+    around = np.isfinite(out).all(axis=0)
+    # (and the wide pixels along the grid's edge, which the average's kernel may reach from it)
+    around[max(0, r0 - 1) : r0 + here.shape[1] + 1, max(0, c0 - 1) : c0 + here.shape[2] + 1] = False
+    if not around.any():
+        return None, f"{obs.id}'s source file ({path}) holds no image around the site's"
     diff = np.abs(np.nanmean(here, axis=0) - np.nanmean(there, axis=0))
     diff = diff[np.isfinite(diff)]
     if not diff.size or float(np.median(diff)) > _MISMATCH:

@@ -365,8 +365,10 @@ def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str
     if isinstance(wide, Mapping) and wide.get("unread"):
         refused += f"; the image around the site was not looked at for their shadows: {wide['unread']}"
     elif isinstance(wide, Mapping):
-        refused += (f"; {wide.get('clouds', 0)} cloud(s) found by a shadow outside the site's image (its source files "
-                    f"read {float(wide.get('margin_m', 0)) / 1000:g} km around it at {float(wide.get('pixel_m', 0)):g} m)")
+        where = (f"(its source files read {float(wide.get('margin_m', 0)) / 1000:g} km around it at "
+                 f"{float(wide.get('pixel_m', 0)):g} m)")  # fmt: skip
+        refused += (f"; {wide['clouds']} cloud(s) found by a shadow outside the site's image {where}" if wide.get("clouds")
+                    else f"; nor were their shadows found outside the site's image {where}")  # fmt: skip
     return [f"{before.id} -> {after.id}: neither has a cloud mask (SCL, UDM2, QA_PIXEL); {found}{refused}"]
 
 

@@ -16,7 +16,7 @@ about 330 × 440 m: on the second a 400 × 400 m cloud over the berth's east hal
 Each ``change`` runs in a fresh child process (``--force``); printed: its seconds (the command alone, not the
 interpreter's start), the child's CPU seconds (its start and imports too) and its peak resident MiB, each also as
 a ratio to the baseline's, and what the cloud test
-found (clouds, refused, regions of change). The truth: the cloud is cloud, nothing changed on the ground.
+found (clouds, refused), the share of the site compared and its regions of change. The truth: the cloud is cloud, nothing changed on the ground.
 """
 
 from __future__ import annotations
@@ -101,7 +101,9 @@ def _child(src: str, root: str) -> None:
         raise SystemExit(res.output)
     (pair,) = json.loads(res.stdout)["pairs"]
     use = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"seconds": took, "cpu": use.ru_utime + use.ru_stime, "peak_mib": use.ru_maxrss / 1024, "pair": pair}))
+    # VmHWM, not ru_maxrss, which a child keeps from its parent across fork and exec (the parent wrote the images)
+    peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines() if line.startswith("VmHWM:"))
+    print(json.dumps({"seconds": took, "cpu": use.ru_utime + use.ru_stime, "peak_mib": peak / 1024, "pair": pair}))
 
 
 def _run(src: Path, root: Path) -> dict[str, object]:
@@ -134,8 +136,8 @@ def main_() -> None:
         trees = {"baseline": before / "src", "naive": before / "src", "this": _REPO / "src"}
         print(f"baseline: {args.before} ({subprocess.run(['git', '-C', str(_REPO), 'rev-parse', '--short', args.before], capture_output=True, text=True, check=True).stdout.strip()}); "  # noqa: E501
               f"this: {subprocess.run(['git', '-C', str(_REPO), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, check=True).stdout.strip()}")  # fmt: skip
-        print("| pixel | shadow | run | change s | time ratio | process CPU s | CPU ratio | peak MiB | memory ratio | clouds | refused | regions |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| pixel | shadow | run | change s | time ratio | process CPU s | CPU ratio | peak MiB | memory ratio | clouds | refused | compared | regions |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for px in (float(p) for p in args.pixels.split(",")):
             for shadow in args.shadows.split(","):
                 case = Path(tmp) / f"{px:g}m-{shadow}"
@@ -158,7 +160,7 @@ def main_() -> None:
                     left = pair["cloud_left_out"] or {}
                     regions = int(pair["appeared"]) + int(pair["disappeared"]) + int(pair["altered"])
                     print(f"| {px:g} m | {shadow} | {run} | {secs:.2f} | {secs / base['s']:.2f} | {cpu:.2f} | {cpu / base['cpu']:.2f} | {peak:.0f} | "
-                          f"{peak / base['mib']:.2f} | {left.get('clouds')} | {left.get('refused')} | {regions} |", flush=True)  # fmt: skip
+                          f"{peak / base['mib']:.2f} | {left.get('clouds')} | {left.get('refused')} | {float(pair['compared_fraction']):.0%} | {regions} |", flush=True)  # fmt: skip
                 shutil.rmtree(case)
 
 

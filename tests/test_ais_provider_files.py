@@ -15,6 +15,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from shapely.geometry import Point
@@ -281,6 +282,27 @@ MMSI,TIME,LONGITUDE,LATITUDE,COG,SOG,HEADING,ROT,NAVSTAT,IMO,NAME,CALLSIGN,TYPE,
     assert (a.times[0], a.length_m, a.width_m) == (T.timestamp(), 124.0, 16.0)
     b = data.tracks["273000002"]
     assert (b.length_m, b.width_m) == (None, None)  # 0 is AIS's "not available"
+
+
+def test_a_marinetraffic_export_has_its_speed_read_in_tenths_of_a_knot(tmp_path: Path) -> None:
+    # MarineTraffic's CSV gives SPEED as knots x 10. Read as the generic form's knots, a ship at 12.3 kn (123) had
+    # no speed (above 102.3, AIS's "not available") and a moored one at 0.5 kn (5) moved at 5 kn.
+    f = _write(tmp_path / "marinetraffic.csv", """
+MMSI,IMO,SHIP_ID,LAT,LON,SPEED,HEADING,COURSE,STATUS,TIMESTAMP,DSRC,UTC_SECONDS,SHIPNAME,LENGTH,WIDTH
+273000001,9118824,712345,42.88,132.338,123,90,91,0,2024-10-17T09:30:00,TER,12,JIN HAI,124,16
+273000001,9118824,712345,42.881,132.339,1023,511,360,0,2024-10-17 09:31:00,SAT,40,JIN HAI,124,16
+273000002,0,712346,42.882,132.339,5,511,40,5,2024-10-17T09:30:00,TER,3,PIER BOAT,,
+""")
+    data = read_ais([f])
+    assert data.files[0].format == "marinetraffic" and data.files[0].skipped == 0
+    a, b = data.tracks["273000001"], data.tracks["273000002"]
+    assert a.sogs[0] == pytest.approx(12.3) and np.isnan(a.sogs[1])  # 1023: AIS's 102.3, unknown
+    assert b.sogs[0] == pytest.approx(0.5) and b.cogs[0] == 40.0
+    assert (a.times[0], a.name, a.length_m, a.width_m) == (T.timestamp(), "JIN HAI", 124.0, 16.0)
+    # Without a column of MarineTraffic's own, speed is the generic form's knots, as before.
+    plain = _write(tmp_path / "plain.csv", "mmsi,timestamp,lat,lon,speed\n273000001,2024-10-17T09:30:00Z,42.88,132.338,5\n")
+    generic = read_ais([plain])
+    assert generic.files[0].format == "generic" and generic.tracks["273000001"].sogs[0] == 5.0
 
 
 def test_simulated_ais_gzipped_is_scored_as_read(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_arrival_fires_for_a_landing_ship_at_the_pier_and_not_for_other_sizes_or
     # claim took it; an alert rule now reads class names as claims do.
     # The press's names for a group: "large landing ship", "landing ship tank (LST)" were refused with no hint.
     for written in ("Ropucha-class", "Ropucha class landing ship", "Project 775 landing ship", "large landing ship",
-                    "landing ship tank (LST)"):  # fmt: skip
+                    "landing ship tank (LST)", "Class Ropucha"):  # fmt: skip
         (e,) = _events(store, {"id": "gone", "kind": "departure", "sites": ["dunai"], "vessel_class": written})
         assert e.date == d.date, written
 

@@ -138,16 +138,59 @@ def test_quiet_prints_the_pairs_compared_this_run_and_a_summary_not_the_history(
     first = quiet()
     assert [line for line in first if " -> " in line] == [line for line in first if "altered" in line]
     assert len([line for line in first if "altered" in line]) == 2
-    assert first[-1] == "base: 2 of the 2 pairs compared this run, 0 unchanged since they were compared, kept; 1 change(s) on the ground in all"
+    assert first[-1] == "base: 2 of the 2 pairs compared this run, 0 unchanged since they were compared, kept; 1 change on the ground in all"
     assert not any("dated by every stored pair" in line for line in first)
-    assert quiet() == ["base: 0 of the 2 pairs compared this run, 2 unchanged since they were compared, kept; 1 change(s) on the ground in all"]
+    assert quiet() == ["base: 0 of the 2 pairs compared this run, 2 unchanged since they were compared, kept; 1 change on the ground in all"]
     other = _write(tmp_path, DAYS[2], seed=1)  # 9 October's image with other bytes: its one pair compared again
     assert CliRunner().invoke(main, ["ingest", "base", str(other), "--sensor", "optical", "-w", str(root)]).exit_code == 0
     pair, *notes, summary = quiet()  # the notes on the pair compared, not on the one kept (base_20241001)
-    assert pair.endswith("(base/base_20241005 -> base/base_20241009)") and summary.startswith("base: 1 of the 2 pairs compared")
+    assert pair.endswith("(base/base_20241005 -> base/base_20241009)")
+    assert summary == "base: 1 of the 2 pairs compared this run, 1 unchanged since it was compared, kept; 1 change on the ground in all"
     assert notes and all("base_20241001" not in n for n in notes)
     loud = CliRunner().invoke(main, ["change", "base", "-w", str(root)]).output  # without -q, the history as before
     assert "base: 2 of the 2 pairs unchanged since they were compared, kept" in loud and "1. " in loud
+
+
+def test_a_site_of_one_pair_is_summed_up_in_the_singular(tmp_path: Path) -> None:
+    # "base: 1 of the 1 pairs compared this run, 0 unchanged since they were compared, kept; 1 change(s) on the ground"
+    ws = workspace_with_sites(tmp_path / "ws", tiny_site("base", half_deg=0.004))
+    files = [_write(tmp_path, day) for day in DAYS[:2]]
+    assert CliRunner().invoke(main, ["ingest", "base", *map(str, files), "--sensor", "optical", "-w", str(ws.root)]).exit_code == 0
+
+    def run(*args: str) -> list[str]:
+        res = CliRunner().invoke(main, [*args, "change", "base", "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+        return res.output.splitlines()
+
+    assert run("-q")[-1] == "base: its one pair compared this run; 1 change on the ground in all"
+    assert run("-q") == ["base: its one pair unchanged since it was compared, kept; 1 change on the ground in all"]
+    assert "base: its one pair unchanged since it was compared, kept (--force compares it again)" in run()
+
+
+def test_shadow_twins_compares_again_only_the_pairs_it_reads(tmp_path: Path, compared: list[str]) -> None:
+    # --shadow-twins entered every pair's inputs: a rerun with it compared again a SAR pair and a pair with an SCL
+    # band, which it leaves as they were (their regions the same), as well as the plain optical pairs it reads.
+    site = tiny_site("base", half_deg=0.004)
+    ws = workspace_with_sites(tmp_path / "ws", site)
+    crs, x0, y0 = site_utm_origin(site)
+    scl = np.full((1, 120, 100), 4, np.float32)  # vegetation: no cloud
+    groups = {"plain": ("optical", DAYS, BANDS), "scl": ("optical", ("20241101", "20241105"), (*BANDS, "SCL")),
+              "sar": ("sar", ("20241201", "20241205"), ("VV", "VH"))}  # fmt: skip
+    for group, (sensor, days, names) in groups.items():
+        (tmp_path / group).mkdir()
+        files = []
+        for day, like in zip(days, DAYS, strict=False):  # each group's dates as the plain ones: the same dug ground
+            img = _image(like)
+            data = {"plain": img, "scl": np.concatenate([img, scl]), "sar": img[:2] * 10}[group]
+            files.append(write_tiff(tmp_path / group / f"base_{day}.tif", data, crs=crs, transform=Affine(10, 0, x0, 0, -10, y0),
+                                    descriptions=names))  # fmt: skip
+        res = CliRunner().invoke(main, ["ingest", "base", *map(str, files), "--sensor", sensor, "-w", str(ws.root)])
+        assert res.exit_code == 0, res.output
+    root = ws.root
+    assert len(_again(root, compared)) == 5  # and 9 Oct -> 1 Nov, plain to SCL: a cloud mask on one date
+    assert _again(root, compared, "--shadow-twins") == [FIRST, SECOND]  # the plain pairs only
+    assert _again(root, compared, "--shadow-twins") == []
+    assert _again(root, compared) == [FIRST, SECOND]  # and back
 
 
 def test_the_site_redrawn_compares_its_pairs_and_its_water_polygon_none(root: Path, compared: list[str]) -> None:

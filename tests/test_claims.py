@@ -601,6 +601,8 @@ def test_an_image_that_decides_two_parts_names_the_detections_of_both() -> None:
         ("ropucha", "Ropucha (Project 775/775M) landing ship"),
         ("Tapir", "Alligator/Tapir (Project 1171) landing ship"),
         ("general cargo ship", "small coaster / general cargo"),  # refused as no class, with no hint
+        ("Class Ropucha", "Ropucha (Project 775/775M) landing ship"),  # the word order some reporters use: refused before
+        ("class Alligator", "Alligator/Tapir (Project 1171) landing ship"),
     ],
 )
 def test_a_class_written_as_an_article_writes_it_is_read(written: str, meant: str) -> None:
@@ -619,6 +621,9 @@ def test_a_class_written_as_an_article_writes_it_is_read(written: str, meant: st
                          "Alligator/Tapir (Project 1171) landing ship): name one of them"),
         ("large landing ship", "'large landing ship' fits 2 classes"),  # was "no class of the vessel catalogue"
         ("oil tanker", "(did you mean 'product tanker (MR)'?)"),
+        # the word before a name that fits several, or alone: refused as those would be
+        ("Class landing ship", "'Class landing ship' fits 2 classes (Ropucha (Project 775/775M) landing ship; "),
+        ("Class", "'Class' is no class of the vessel catalogue; the classes are: Ropucha (Project 775/775M) landing ship;"),
     ],
 )
 def test_a_class_misspelt_or_fitting_several_is_refused_saying_which(written: str, words: str) -> None:

@@ -127,6 +127,21 @@ def _ingest(ws: Workspace, *args: str) -> object:
     return CliRunner().invoke(main, ["ingest", SITE.id, *args, "-w", str(ws.root)])
 
 
+def test_detect_image_and_change_image_refuse_an_rpc_image_naming_the_import_that_places_it(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Both said "the image has no georeference; pass --pixel-size METRES": its detections then in pixels, and two
+    # dates' scenes, each placed by its own RPCs, compared pixel for pixel. The route the refusal names is taken.
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif")
+    for args in (["detect-image", str(path)], ["change-image", str(path), str(path)]):
+        res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out.geojson")])
+        assert res.exit_code == 1 and "has no map grid, only RPCs" in res.output, res.output
+        assert f"`sitewatch import {path} --orthorectify --dem DEM.tif` (or --height METRES" in res.output, res.output
+    res = CliRunner().invoke(main, ["import", str(path), "--orthorectify", "--height", "0", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["imported"][0]["id"] == f"{SITE.id}/basic_20241017", res.output
+    # --pixel-size still reads it in pixel coordinates, as an image without georeference.
+    res = CliRunner().invoke(main, ["detect-image", str(path), "--pixel-size", "10", "--out", str(tmp_path / "px.geojson")])
+    assert res.exit_code == 0, res.output
+
+
 @pytest.mark.parametrize("height", [0.0, 100.0])
 def test_an_rpc_image_lands_within_a_pixel_of_where_its_rpcs_put_it_at_the_height_given(ws, tmp_path, height) -> None:  # type: ignore[no-untyped-def]
     path = _rpc_tiff(tmp_path / "basic_20241017.tif")

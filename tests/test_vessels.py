@@ -39,6 +39,13 @@ CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panama
         ("bulk carriers", ["Handysize-Supramax bulk carrier", "Panamax bulk carrier"]),
         ("Ropucha-class landing ship", [ROPUCHA]),
         ("Project 775", [ROPUCHA]),
+        # the word "class" before the name, as some reporters write it: refused as naming no class
+        ("Class Ropucha", [ROPUCHA]),
+        ("class Alligator", [ALLIGATOR]),
+        ("the Class Ropucha landing ship", [ROPUCHA]),
+        ("Class landing ship", [ROPUCHA, ALLIGATOR]),  # still both, as "landing ship" is
+        ("Class", []),  # the word alone names none
+        ("subclass Ropucha", []),  # nor a word of which "class" is only the end
         # a class's series as articles number them: each was refused as naming no class ("ii" no word of its name)
         ("Ropucha II", [ROPUCHA]),
         ("Ropucha-I class landing ship", [ROPUCHA]),

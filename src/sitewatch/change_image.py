@@ -40,6 +40,7 @@ from .change.pair import ChangeImage, ChangeResult
 from .errors import ImageReadError, InputError
 from .model import Grid
 from .simulated_tag import tagged_simulated
+from .units import share_text
 
 __all__ = ["ChangePair", "ImageSource", "change_images", "change_pair_geojson", "read_change_pair", "write_change_mask"]
 
@@ -411,13 +412,8 @@ def _shadow_twins_left_out(pair: ChangePair) -> tuple[ChangePair, str, dict[str,
     pair = replace(pair, before=replace(pair.before, valid=valid), after=replace(pair.after, valid=valid))
     note = (f"{tw.clouds} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside it): "
             f"{tw.cloud_px * p * p:,.0f} m² of cloud and {tw.shadow_px * p * p:,.0f} m² of shadow, widened by {CLOUD_MARGIN_M:g} m, "
-            f"not compared ({_share_text(share)} of the pixels){unmatched}; --no-cloud-test compares them")  # fmt: skip
+            f"not compared ({share_text(share)} of the pixels){unmatched}; --no-cloud-test compares them")  # fmt: skip
     return pair, note, summary
-
-
-def _share_text(share: float) -> str:
-    """A share of the pixels as a whole percent, and "under 1%" for one that would round to none (a cloud on a tile)."""
-    return "under 1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
 def _scl_valid(dates: Sequence[_Date], pair: ChangePair) -> NDArray[np.bool_]:

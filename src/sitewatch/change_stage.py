@@ -31,6 +31,7 @@ from .errors import InputError, ObservationGoneError
 from .model import Change, Grid, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store, now_utc
 from .store.changes import ChangePair, replace_changes
+from .units import share_text
 
 __all__ = [
     "PairOutcome", "changes_to_geojson", "choose_pairs", "find_observation", "outcome_summary", "read_change_image",
@@ -251,22 +252,27 @@ def read_change_image(site: Site, obs: Observation, path: Path, *, spectral: boo
     return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
 
 
-def _read_pair(
-    site: Site, before: Observation, after: Observation, root: Path, shadow_twins: bool,
-) -> tuple[ChangeImage, ChangeImage, dict[str, Any] | None]:  # fmt: skip
-    """Both observations of a pair read (:func:`read_change_image`), and, with ``shadow_twins``, for an optical pair
-    neither of which has a cloud mask of its product (an SCL band, or a UDM2 or QA_PIXEL put into SCL's classes),
-    the cloud and shadow :func:`~sitewatch.change.cloud_twins.cloud_twins` finds on the two dates left out of both
-    instead of each image's brightness test, with what it found (None for another pair). The brightness test
-    takes bright desert and new white roofs for cloud (BENCHMARKS.md); a cloud, unlike a roof, throws a shadow of
-    its shape beside it on its own date, but on a site's grid (the site's bounds) a shadow farther than the grid
-    reaches is not seen, and its cloud is compared: hence not the default."""
+def _twins_apply(before: Observation, after: Observation, root: Path) -> bool:
+    """Whether the shadow-twin test reads this pair (:func:`_read_pair`): an optical pair neither of which has a
+    cloud mask of its product (an SCL band, or a UDM2 or QA_PIXEL put into SCL's classes) and whose dates share a
+    visible band (the test needs one); their archived files' band names only are read."""
     from .detection_read import observation_bands
 
-    # A pair whose dates share no visible band keeps the brightness test (the shadow-twin test needs one).
-    names = [{n.lower() for n in observation_bands(str(root / o.path), o)} for o in (before, after)] if shadow_twins else []
-    twins = (shadow_twins and before.scene.sensor != "sar" and all("scl" not in n for n in names)
-             and bool({"blue", "green", "red"} & names[0] & names[1]))  # fmt: skip
+    if before.scene.sensor == "sar":
+        return False
+    names = [{n.lower() for n in observation_bands(str(root / o.path), o)} for o in (before, after)]
+    return all("scl" not in n for n in names) and bool({"blue", "green", "red"} & names[0] & names[1])
+
+
+def _read_pair(
+    site: Site, before: Observation, after: Observation, root: Path, twins: bool,
+) -> tuple[ChangeImage, ChangeImage, dict[str, Any] | None]:  # fmt: skip
+    """Both observations of a pair read (:func:`read_change_image`), and, with ``twins`` (``shadow_twins`` for a
+    pair :func:`_twins_apply` to), the cloud and shadow :func:`~sitewatch.change.cloud_twins.cloud_twins` finds on
+    the two dates left out of both instead of each image's brightness test, with what it found (None for another
+    pair). The brightness test takes bright desert and new white roofs for cloud (BENCHMARKS.md); a cloud, unlike
+    a roof, throws a shadow of its shape beside it on its own date, but on a site's grid (the site's bounds) a
+    shadow farther than the grid reaches is not seen, and its cloud is compared: hence not the default."""
     b = read_change_image(site, before, root / before.path, spectral=not twins)
     a = read_change_image(site, after, root / after.path, spectral=not twins)
     if not twins:
@@ -357,7 +363,7 @@ def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str
         return []
     found = (f"{s['clouds']} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside "
              f"it): {float(s['cloud_m2']):,.0f} m² of cloud and {float(s['shadow_m2']):,.0f} m² of shadow, widened by "
-             f"{CLOUD_MARGIN_M:g} m, not compared ({float(s['left_out_fraction']):.0%} of the site)"
+             f"{CLOUD_MARGIN_M:g} m, not compared ({share_text(float(s['left_out_fraction']))} of the site)"
              if s.get("clouds") else "no cloud found by its shadow")  # fmt: skip
     refused = (f"; {s['refused']} bright patch(es) new on one date without a shadow twin are compared (a new roof, "
                "bright ground, or a cloud whose shadow was not seen)" if s.get("refused") else "")  # fmt: skip
@@ -439,12 +445,19 @@ def run_changes(
         masked = None if with_detections else [*_masked_footprints(store, before, footprints),
                                                *_masked_footprints(store, after, footprints)]  # fmt: skip
         notes = tuple(_undetected_notes(undetected, before, after))
-        inputs = pair_inputs(site, before, after, settings, masked)
+        try:
+            # The flag enters a pair's inputs only where the test reads it: a SAR pair or one with an SCL band
+            # compared with it is compared as without it, and was compared again when the flag came or went.
+            twins = shadow_twins and _twins_apply(before, after, root)
+        except SitewatchError as exc:
+            errors.append(f"{before.id} -> {after.id}: {exc}")
+            continue
+        inputs = pair_inputs(site, before, after, settings | {"shadow_twins": twins}, masked)
         if held.get((before.id, after.id)) == inputs and files.unchanged(before) and files.unchanged(after):
             slots.append(_Kept(before, after, len(masked or ()), notes, inputs))
             continue
         try:
-            b, a, cloud = _read_pair(site, before, after, root, shadow_twins)
+            b, a, cloud = _read_pair(site, before, after, root, twins)
             exclude = None if masked is None else _objects_mask(masked, before)
             result = detect_changes(b, a, area=site_mask(site, before.grid), min_area_m2=min_area_m2, exclude=exclude,
                                     classes=cover_classes, learned=learned)  # fmt: skip

@@ -24,11 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from .analysis.occupancy import count_noun, observation_date
+from .analysis.occupancy import observation_date
 from .claims_file import Assertion
 from .evidence import CONTRADICTED, SUPPORTED, UNTESTABLE, Image, PartResult, World
 from .model import Change, Observation
 from .store.changes import ChangePair
+from .units import count_noun
 
 __all__ = ["MIN_COMPARED", "bracketing_runs", "change_part"]
 

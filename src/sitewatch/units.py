@@ -3,7 +3,12 @@ charts' titles. ``--json`` and the exports keep the full values."""
 
 from __future__ import annotations
 
-__all__ = ["pixel_size_text"]
+__all__ = ["count_noun", "pixel_size_text", "share_text"]
+
+
+def count_noun(n: int, noun: str) -> str:
+    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def pixel_size_text(metres: float) -> str:
@@ -12,3 +17,10 @@ def pixel_size_text(metres: float) -> str:
     below 0.0001 m keeps its exponent (``1e-05 m``: a transform in degrees taken for metres), not ``0 m``."""
     text = f"{metres:.3g}"
     return f"{metres:.0f} m" if "e" in text and abs(metres) >= 1 else f"{text} m"
+
+
+def share_text(share: float) -> str:
+    """A share (0 to 1) as a whole percent, and ``under 1%`` for one above none that would round to ``0%`` (a cloud
+    of a few hundred metres on a large image or site): ``0%`` is said only of none."""
+    text = f"{share:.0%}"
+    return "under 1%" if share > 0 and text == "0%" else text  # the text, not 0.005: 0.005 itself rounds to 0%

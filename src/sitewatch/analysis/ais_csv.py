@@ -13,6 +13,10 @@ without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestam
   Longitude, Navigational status, ROT, SOG, COG, Heading, IMO, Callsign, Name, Ship type,
   Cargo type, Width, Length, Type of position fixing device, Draught, Destination, ETA,
   Data source type, A, B, C, D``; ``Width`` and ``Length`` in metres.
+- **marinetraffic**: MarineTraffic's vessel-position exports (its API's CSV): ``MMSI, IMO, SHIP_ID, LAT, LON,
+  SPEED, HEADING, COURSE, STATUS, TIMESTAMP, DSRC, UTC_SECONDS`` and, in its extended form, ``SHIPNAME``,
+  ``LENGTH``, ``WIDTH``…; told by ``SHIP_ID`` or ``DSRC``. ``SPEED`` is in tenths of a knot (``123``: 12.3 kn;
+  ``1023``, AIS's 102.3, unknown); ``TIMESTAMP`` ISO 8601, UTC.
 - **generic**: ``mmsi, time, lat, lon`` (``time`` ISO 8601, UTC, ``Z`` or an offset; no zone is
   UTC, or the zone the column's name gives: ``Time (UTC+10)``, :func:`header_zone`; a time's own zone
   wins over the name's), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
@@ -97,7 +101,7 @@ __all__ = [
     "read_ais",
 ]
 
-AisFormat = Literal["marinecadastre", "dma", "generic"]
+AisFormat = Literal["marinecadastre", "dma", "marinetraffic", "generic"]
 
 AIS_FORMATS: dict[str, dict[str, str]] = {
     # field -> column (normalised: lower case, no spaces, no '#'); the first four are required.
@@ -108,6 +112,11 @@ AIS_FORMATS: dict[str, dict[str, str]] = {
     "dma": {
         "mmsi": "mmsi", "time": "timestamp", "lat": "latitude", "lon": "longitude", "sog": "sog", "cog": "cog",
         "name": "name", "length": "length", "width": "width",
+    },
+    # Before the generic form, whose names its header also holds: told by a column of MarineTraffic's own.
+    "marinetraffic": {
+        "mmsi": "mmsi", "time": "timestamp", "lat": "lat", "lon": "lon", "sog": "speed", "cog": "course",
+        "name": "shipname", "length": "length", "width": "width",
     },
     "generic": {
         "mmsi": "mmsi", "time": "time", "lat": "lat", "lon": "lon", "sog": "sog", "cog": "cog",
@@ -280,8 +289,11 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
     # The DMA's files start '# Timestamp' and hold 'Type of mobile'; another export of mmsi, timestamp,
     # latitude, longitude is the generic form (its times ISO, never read day first).
     dma = "typeofmobile" in cols or any(h.lstrip("\ufeff").lstrip().startswith("#") for h in header[:1])
+    # MarineTraffic's exports hold its own vessel id (SHIP_ID) or the receiver of each report (DSRC): its SPEED is
+    # in tenths of a knot, which the generic form would read as knots.
+    told = {"dma": dma, "marinetraffic": bool({"shipid", "dsrc"} & cols.keys())}
     for name in AIS_FORMATS:
-        if (name != "dma" or dma) and (found := _columns(name, cols)) is not None:
+        if told.get(name, True) and (found := _columns(name, cols)) is not None:
             return name, found  # type: ignore[return-value]
     if all(any(a in cols for a in GENERIC_ALIASES[f]) for f in _REQUIRED if f != "mmsi"):
         raise InputError(
@@ -291,7 +303,7 @@ def detect_format(header: Sequence[str], path: str | Path = "AIS file") -> tuple
         )
     missing = "; ".join(
         f"{name} lacks {', '.join(repr(c) for f, c in fields.items() if f in _REQUIRED and _columns_of(name, f) & cols.keys() == set())}"
-        for name, fields in AIS_FORMATS.items()
+        for name, fields in AIS_FORMATS.items() if name != "marinetraffic"  # the generic form's names, and its own marker
     )
     raise InputError(
         f"{path}: not an AIS CSV sitewatch reads (header {', '.join(_shown(h) for h in header[:8])}"
@@ -591,6 +603,7 @@ def _read_rows(
     sum_len = (i_a, i_b) if i_len is None and i_a is not None and i_b is not None else None
     sum_wid = (i_c, i_d) if i_wid is None and i_c is not None and i_d is not None else None
     seconds = _dma_seconds if fmt == "dma" else _iso_seconds
+    sog_scale = 10.0 if fmt == "marinetraffic" else 1.0  # its SPEED in tenths of a knot (123: 12.3 kn; 1023 unknown)
     zone = header_zone(header[i_time], path)[1] if fmt == "generic" else None
     if zone is not None and zone != UTC:
         seconds = partial(_iso_seconds, zone=zone)  # 'Time (UTC+10)': its times without a zone are at UTC+10
@@ -678,7 +691,7 @@ def _read_rows(
             if mmsi[0] not in "234567":
                 not_ships += 1
                 continue
-            sog = num(row[i_sog], 102.3) if i_sog is not None else math.nan
+            sog = num(row[i_sog], 102.3 * sog_scale) / sog_scale if i_sog is not None else math.nan
             cog = num(row[i_cog], 360.0) if i_cog is not None else math.nan
             into[mmsi].append((t, lat, lon, sog, cog, index))
             kept += 1

@@ -50,6 +50,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..model import Detection, Observation
+from ..units import count_noun
 from ..vessels import catalogue, length_sigma_m
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = [
-    "count_noun",
     "TimelineParams",
     "Sighting",
     "TimelineRow",
@@ -285,11 +285,6 @@ class Timeline:
                 f"sensors: {', '.join(p.sensors)})."
             )
         return lines
-
-
-def count_noun(n: int, noun: str) -> str:
-    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 NOT_DETECTED = (

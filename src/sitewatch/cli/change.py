@@ -16,7 +16,7 @@ from ..change_stage import (
     outcome_summary,
     run_changes,
 )
-from ..units import pixel_size_text
+from ..units import count_noun, pixel_size_text
 from ..workspace import open_workspace
 from .completers import complete_observation_ids, complete_site_ids
 from .options import (
@@ -153,8 +153,9 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
         _print_pair(r)
     kept = sum(1 for r in rows if r["kept"])
     if kept:
-        click.echo(f"{site_id}: {kept} of the {len(rows)} pairs unchanged since they were compared, kept "
-                   "(--force compares them again)")  # fmt: skip
+        them = "it" if kept == 1 else "them"
+        click.echo(f"{site_id}: {_of_pairs(kept, len(rows))} unchanged since {_were(kept)} compared, kept "
+                   f"(--force compares {them} again)")  # fmt: skip
     for note in notes:
         click.echo(f"note: {note}")
     if dated:
@@ -175,8 +176,21 @@ def _print_site_quietly(result: dict[str, Any], notes: list[str], n_dated: int) 
         _print_pair(r)
     for note in notes:
         click.echo(f"note: {note}")
-    click.echo(f"{site_id}: {len(fresh)} of the {len(rows)} pairs compared this run, {len(rows) - len(fresh)} unchanged "
-               f"since they were compared, kept; {n_dated} change(s) on the ground in all")  # fmt: skip
+    kept = len(rows) - len(fresh)
+    counts = (f"{_of_pairs(len(fresh), len(rows))} compared this run" if len(rows) == 1 and fresh else
+              f"{_of_pairs(kept, len(rows))} unchanged since {_were(kept)} compared, kept" if len(rows) == 1 else
+              f"{_of_pairs(len(fresh), len(rows))} compared this run, {kept} unchanged since {_were(kept)} compared, kept")  # fmt: skip
+    click.echo(f"{site_id}: {counts}; {count_noun(n_dated, 'change')} on the ground in all")
+
+
+def _of_pairs(n: int, total: int) -> str:
+    """``2 of the 5 pairs``; a site's only pair is ``its one pair`` (not ``1 of the 1 pairs``)."""
+    return "its one pair" if total == 1 else f"{n} of the {total} pairs"
+
+
+def _were(n: int) -> str:
+    """``it was`` of one pair, ``they were`` of none or several."""
+    return "it was" if n == 1 else "they were"
 
 
 def _print_pair(r: dict[str, Any]) -> None:

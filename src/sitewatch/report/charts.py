@@ -29,10 +29,10 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from ..analysis.occupancy import Timeline, TimelineRow, count_noun
+from ..analysis.occupancy import Timeline, TimelineRow
 from ..geo import reproject_geometry
 from ..model import Change, Detection, Observation, Site, acquired_label
-from ..units import pixel_size_text
+from ..units import count_noun, pixel_size_text
 from .berth_labels import label_sides
 from .colours import (
     CHANGE_COLOURS,

@@ -33,6 +33,9 @@ __all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "wide_grid"]
 MARGIN_PIXEL_M = 20.0
 """Pixel of the wider read: a cloud the test seeks is 100 m across at least (25 such pixels), its shadow 100 m away."""
 
+_CACHE_MB = 32
+"""GDAL's block cache while a source is read (MB)."""
+
 _MISMATCH = 0.02
 """Median difference of mean visible reflectance between the wider read and the archive, over the archived
 grid, above which the source is taken not to read as the archive does (and not used)."""
@@ -89,30 +92,26 @@ def _factor(value: Any, band: str) -> float:
 
 
 def _read_source(obs: Observation, path: Path, wide: Grid, names: tuple[str, ...]) -> NDArray[np.float32]:
-    """The bands ``names`` of the observation's source file on ``wide`` (average of its pixels), as reflectance."""
+    """The bands ``names`` of the observation's source file on ``wide`` (average of its pixels), as reflectance;
+    NaN beyond the file and where it has no data."""
     import rasterio
     from rasterio.enums import Resampling
-    from rasterio.vrt import WarpedVRT
+    from rasterio.warp import reproject
 
     bands = [str(b).lower() for b in obs.provenance.get("bands", [])]
     prov = obs.provenance
     out = np.full((len(names), wide.height, wide.width), np.nan, np.float32)
-    with rasterio.open(path) as src:
+    # One band at a time, with GDAL's block cache kept small: the window read (11 km at 3 m, 230 MB of four bands)
+    # is read once and averaged as it goes, not held in the cache (the process's peak memory doubled at 3 m).
+    with rasterio.Env(GDAL_CACHEMAX=_CACHE_MB), rasterio.open(path) as src:
         if src.crs is None:
             raise ValueError(f"{path} has no CRS")
         nodata = src.nodata if src.nodata is not None else (0.0 if prov.get("no_data") else None)
-        # Without a no-data value the warp fills what lies beyond the file with 0, as if it were image: its alpha
-        # band tells them apart.
-        with WarpedVRT(src, crs=wide.crs, transform=wide.affine, width=wide.width, height=wide.height,
-                       resampling=Resampling.average, src_nodata=nodata, nodata=nodata, add_alpha=nodata is None) as vrt:  # fmt: skip
-            beyond = vrt.read(vrt.count) == 0 if nodata is None else None
-            for k, name in enumerate(names):
-                i = bands.index(name) + 1
-                raw = vrt.read(i, masked=True).astype(np.float32).filled(np.nan)
-                if beyond is not None:
-                    raw[beyond] = np.nan
-                offset, scale = _factor(prov.get("offset_applied", 0.0), name), _factor(prov.get("scale_applied", 1.0), name)
-                out[k] = (raw + np.float32(offset)) * np.float32(scale)
+        for k, name in enumerate(names):
+            reproject(rasterio.band(src, bands.index(name) + 1), out[k], src_nodata=nodata, dst_transform=wide.affine,
+                      dst_crs=wide.crs, dst_nodata=np.nan, resampling=Resampling.average)  # fmt: skip
+            offset, scale = _factor(prov.get("offset_applied", 0.0), name), _factor(prov.get("scale_applied", 1.0), name)
+            out[k] = (out[k] + np.float32(offset)) * np.float32(scale)
     return out
 
 

@@ -146,7 +146,7 @@ def read_wide(
     r0, c0 = wide.corner
     here = _coarse_mean(np.asarray(archived, np.float32), wide.factor)
     there = out[:, r0 : r0 + here.shape[1], c0 : c0 + here.shape[2]]
-    around = np.isfinite(out).all(axis=0)
+    around: NDArray[np.bool_] = np.asarray(np.isfinite(out).all(axis=0))
     # (and the wide pixels along the grid's edge, which the average's kernel may reach from it)
     around[max(0, r0 - 1) : r0 + here.shape[1] + 1, max(0, c0 - 1) : c0 + here.shape[2] + 1] = False
     if not around.any():

@@ -8,6 +8,7 @@ Run:  python benchmarks/sar_render_train.py [--datasets DIR] [--opensarship-held
       [--train-second-pass [--no-pass-feature] [--cross-fit]] [--passes N] [--second-cut C] [--join-pieces]   (5 Dec, not shipped)
       [--pairs] [--pairs-inline] [--diagnose-pairs CHIP]   (5 Dec, `pairs`; the join shipped in 1.13.0)
       [--diagnose-held-out CHIP]
+      [--core-shape] [--ring-cv]   (7 Dec, helper sarfa39; tried, not shipped)
 
 Candidates are :func:`sitewatch.detect.sar_render.rendering_candidates` on the 16 box-labelled
 chips (12 SAR-Ship-Dataset samples, 4 HRSID samples); a candidate is a ship when its centroid
@@ -96,6 +97,11 @@ detector again, by pixel moments: its line repeats the shipped one), and with bo
 fixed before the first run); ``--pairs-inline`` the same split turned
 by 90 degrees (hulls in line; designed after ``--diagnose-pairs CHIP``, which says for each box the detector misses on
 CHIP held out whether its candidate merged ships side by side or end to end).
+Tried for 1.14.0's land clutter (7 Dec, helper sarfa39; BENCHMARKS.md, "Land clutter by the shape of the core
+and the texture round it"; neither shipped): ``--core-shape`` gives the trees two more inputs, the share of a
+candidate's pixels at the seed level and how ragged its outline is against its moment box; ``--ring-cv`` one more,
+the coefficient of variation of the pixels round it (:func:`shape_texture_columns`, computed in every fit, score
+and pass of the detector).
 """
 
 from __future__ import annotations
@@ -296,6 +302,87 @@ def robust_block_background(v: np.ndarray, p: object) -> tuple[np.ndarray, np.nd
         return np.repeat(np.repeat(a.astype(np.float32), b, 0), b, 1)[:h, :w]
 
     return up(meds), up(q90s), water, up(med), noise
+
+
+SHAPE_TEXTURE: list[str] = []
+"""``--core-shape``, ``--ring-cv`` (7 Dec, helper sarfa39; not shipped): columns :func:`shape_texture_columns`
+appends to every candidate's features, in fits and scores and in the detector's own passes
+(:func:`use_shape_texture`)."""
+SHAPE_TEXTURE_NAMES = {"core-shape": ("core_share", "ragged"), "ring-cv": ("ring_cv",)}
+
+
+def shape_texture_columns(img: np.ndarray, lab: np.ndarray, feats: np.ndarray, which: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Extra columns per candidate of ``lab`` (labels 1..n, as :func:`rendering_candidates` numbers them):
+
+    * ``core-shape``: the share of its pixels at the detector's seed level (a hull is bright through;
+      land clutter grows from a few seeds through bright textured ground), and the log of its boundary
+      pixels (a 4-neighbour outside it) over the perimeter of its moment box, ``2 (length + width) - 4``
+      (a hull's outline follows its box, a bank line's or a built-up block's wanders);
+    * ``ring-cv``: the coefficient of variation (standard deviation over mean, the mean at least one grey
+      level) of the pixels 3 to ``max(8, 1.5 length)`` px from it that belong to no candidate: speckle over
+      water or a uniform field has a fixed ratio, bright points and lines on darker ground (built-up land,
+      a quay) a larger one, whatever the display stretch's scale.
+    Designed on 7 Dec after looking at 1.14.0's held-out false alarms (most of them on land next to water)."""
+    from scipy import ndimage
+
+    from sitewatch.detect.sar_render import _block_background
+
+    n = int(lab.max())
+    cols: list[np.ndarray] = []
+    if n == 0:
+        return np.zeros((0, sum(len(SHAPE_TEXTURE_NAMES[w]) for w in which)))
+    p = RenderParams()
+    v = np.asarray(img, dtype=np.float32)
+    length = np.exp(feats[:, RENDER_FEATURES.index("log_length_px")])
+    width = length / feats[:, RENDER_FEATURES.index("elongation")]
+    on = lab > 0
+    k = lab[on].astype(np.int64) - 1
+    cnt = np.bincount(k, minlength=n).astype(np.float64)
+    if "core-shape" in which:
+        med, q90, _, _, _ = _block_background(v, p)
+        spread = np.maximum(q90 - med, 1.0)
+        vs = ndimage.median_filter(v, p.despeckle_px, mode="reflect")
+        seed = vs >= med + np.maximum(p.k_seed * spread, p.seed_min)
+        inner = ndimage.binary_erosion(on, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool), border_value=0)
+        edge = np.bincount(k, (~inner[on]).astype(np.float64), n)
+        cols += [np.bincount(k, seed[on].astype(np.float64), n) / cnt, np.log(np.maximum(edge, 1.0) / np.maximum(2 * (length + width) - 4, 1.0))]
+    if "ring-cv" in which:
+        cv = np.zeros(n)
+        h, w = v.shape
+        for i, sl in enumerate(ndimage.find_objects(lab)):
+            if sl is None:
+                continue
+            reach = int(max(8.0, 1.5 * length[i]))
+            r1, r2 = max(sl[0].start - reach, 0), min(sl[0].stop + reach, h)
+            c1, c2 = max(sl[1].start - reach, 0), min(sl[1].stop + reach, w)
+            dist = ndimage.distance_transform_edt(lab[r1:r2, c1:c2] != i + 1)
+            ring = (dist > 2) & (dist <= reach) & ~on[r1:r2, c1:c2]
+            if ring.sum() >= 5:
+                px = v[r1:r2, c1:c2][ring]
+                cv[i] = float(px.std()) / max(float(px.mean()), 1.0)
+        cols.append(cv)
+    return np.column_stack(cols)
+
+
+def use_shape_texture(which: list[str]) -> None:
+    """Make every candidate search of this script and of the detector (its passes) append
+    :func:`shape_texture_columns` ``which``."""
+    import sitewatch.detect.sar_render as sar_render
+
+    SHAPE_TEXTURE[:] = which
+    plain = sar_render.rendering_candidates
+
+    def wider(image: np.ndarray, params: RenderParams | None = None) -> tuple:
+        lab, feats, extra = plain(image, params)
+        return lab, np.column_stack([feats, shape_texture_columns(image, lab, feats, which)]), extra
+
+    sar_render.rendering_candidates = wider
+    globals()["rendering_candidates"] = wider
+
+
+def n_features() -> int:
+    """Columns of a candidate's row as this run computes them."""
+    return len(RENDER_FEATURES) + len(RELATIVE) + int(OPEN_FEATURE[0]) + sum(len(SHAPE_TEXTURE_NAMES[w]) for w in SHAPE_TEXTURE)
 
 
 OPEN_FEATURE = [False]
@@ -685,7 +772,7 @@ def second_pass_rows(img: np.ndarray, boxes: list, model: dict[str, object]) -> 
 
     p = RenderParams()
     lab, _, extra, prob, keep = _scored_pass(img, p, model, CUT)
-    none = (np.zeros((0, len(RENDER_FEATURES))), np.zeros(0))
+    none = (np.zeros((0, n_features())), np.zeros(0))
     if not keep.size:
         return none
     lab2, feats2, extra2 = rendering_candidates(_without(img.astype(np.float32), lab, keep + 1, p), p)
@@ -771,7 +858,7 @@ def opensarship_training(osr: list, skip_scene: str | None = None) -> tuple[np.n
     xs = [r[2][(r[3] <= 30) | (r[3] >= 150)] for r in osr if r[0] != skip_scene and len(r[3])]
     ys = [(r[3][(r[3] <= 30) | (r[3] >= 150)] <= 30).astype(float) for r in osr if r[0] != skip_scene and len(r[3])]
     if not xs:
-        return np.zeros((0, len(RENDER_FEATURES) + len(RELATIVE) + int(OPEN_FEATURE[0]))), np.zeros(0)
+        return np.zeros((0, n_features())), np.zeros(0)
     return np.vstack(xs), np.concatenate(ys)
 
 
@@ -1338,6 +1425,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--diagnose-pairs", metavar="CHIP", help="why the pair split misses CHIP's merged ships (held out), and stop")
     ap.add_argument("--cross-fit", action="store_true", help="with --train-second-pass: training chips' first pass from trees that did not see their source group")
     ap.add_argument("--no-pass-feature", action="store_true", help="with --train-second-pass: no feature saying which pass a row comes from")
+    ap.add_argument("--core-shape", action="store_true", help="two more features, the share of a candidate at the seed level and how ragged its outline is (not shipped)")
+    ap.add_argument("--ring-cv", action="store_true", help="one more feature, the coefficient of variation of the ring round a candidate (not shipped)")
     ap.add_argument("--robust-spread", action="store_true", help="block spreads that ships filling part of a block do not inflate (robust_block_background)")
     args = ap.parse_args(argv)
     needed = BOX_CHIPS if args.no_opensarship or args.diagnose else (*BOX_CHIPS, OPENSARSHIP)
@@ -1349,6 +1438,8 @@ def main(argv: list[str] | None = None) -> int:
 
         ROBUST_SPREAD[0] = True
         sar_render._block_background = robust_block_background  # type: ignore[assignment]
+    if args.core_shape or args.ring_cv:
+        use_shape_texture([w for w, on in (("core-shape", args.core_shape), ("ring-cv", args.ring_cv)) if on])
     if args.diagnose:
         diagnose(args.datasets)
         return 0

@@ -79,9 +79,10 @@ def test_unix_milliseconds_are_an_error_saying_so(tmp_path: Path) -> None:
     assert str(f) in str(err.value) and "'1729157400000'" in str(err.value)
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
 def test_a_semicolon_separated_file_with_decimal_commas_is_read(tmp_path: Path, encoding: str) -> None:
     # A spreadsheet's CSV in a locale whose decimal mark is a comma: was refused, "save it comma-separated".
+    # UTF-16 with its byte-order mark (Excel's "Unicode Text") was refused, "save it as UTF-8".
     f = _write(tmp_path / "eu.csv", """
 MMSI;Zeit;Time;Lat;Lon;SOG;COG;Length;Width;Name
 273000001;x;2024-10-17T09:30:00Z;42,88;132,338;10,5;90,0;112,5;15;Ижора
@@ -100,6 +101,16 @@ def test_a_tab_separated_file_is_read(tmp_path: Path) -> None:
     f = _write(tmp_path / "ais.tsv", "mmsi\ttime\tlat\tlon\n273000001\t2024-10-17T09:30:00Z\t42.88\t132.338\n")
     tr = read_ais([f]).tracks["273000001"]
     assert (tr.times[0], tr.lats[0], tr.lons[0]) == (T.timestamp(), 42.88, 132.338)
+
+
+def test_excel_unicode_text_is_read(tmp_path: Path) -> None:
+    # Excel's "Unicode Text (*.txt)": UTF-16 (little-endian, with its mark), tab-separated, lines ended CRLF; the only
+    # way Excel on Windows saves Cyrillic or Korean text it was given. It was refused ("is UTF-16: save it as UTF-8").
+    text = "MMSI\tTime\tLat\tLon\tName\r\n273000001\t2024-10-17T09:30:00Z\t42,88\t132,338\tИжора 부산\r\n"
+    for name, data in (("le.txt", b"\xff\xfe" + text.encode("utf-16-le")), ("be.txt", b"\xfe\xff" + text.encode("utf-16-be"))):
+        (tmp_path / name).write_bytes(data)
+        tr = read_ais([tmp_path / name]).tracks["273000001"]
+        assert (tr.times[0], tr.lats[0], tr.lons[0], tr.name) == (T.timestamp(), 42.88, 132.338, "Ижора 부산")
 
 
 def test_speed_and_course_by_other_names_on_a_file_of_dma_names(tmp_path: Path) -> None:

@@ -305,6 +305,23 @@ MMSI,IMO,SHIP_ID,LAT,LON,SPEED,HEADING,COURSE,STATUS,TIMESTAMP,DSRC,UTC_SECONDS,
     assert generic.files[0].format == "generic" and generic.tracks["273000001"].sogs[0] == 5.0
 
 
+def test_a_file_with_a_marinetraffic_column_and_speeds_in_knots_is_not_read_in_tenths(tmp_path: Path) -> None:
+    # A SHIP_ID or DSRC column told MarineTraffic's form and every speed was divided by 10: a generic file's SOG
+    # (knots) of 12.3 read as 1.23 kn (a ship under way taken for one drifting), and a SPEED of 12.3, which
+    # MarineTraffic never writes (its tenths are whole numbers), as well.
+    sog = _write(tmp_path / "sog.csv", "mmsi,timestamp,lat,lon,sog,dsrc\n273000001,2024-10-17T09:30:00Z,42.88,132.338,12.3,TER\n")
+    data = read_ais([sog])
+    assert data.files[0].format == "marinetraffic" and data.tracks["273000001"].sogs[0] == pytest.approx(12.3)
+    knots = _write(tmp_path / "knots.csv", "MMSI,TIMESTAMP,LAT,LON,SPEED,SHIP_ID\n"
+                   "273000001,2024-10-17T09:30:00Z,42.88,132.338,12,55\n273000001,2024-10-17T09:31:00Z,42.88,132.338,12.3,55\n")  # fmt: skip
+    with pytest.raises(InputError, match=r"knots.csv: its 'SPEED' column holds '12.3' on line 3, not a whole number of "
+                                         r"tenths of a knot .* if its speeds are in knots, name the column SOG"):  # fmt: skip
+        read_ais([knots])
+    # Named SOG as the error asks, the file is read in knots.
+    renamed = _write(tmp_path / "renamed.csv", knots.read_text().replace("SPEED", "SOG"))
+    assert list(read_ais([renamed]).tracks["273000001"].sogs) == pytest.approx([12.0, 12.3])
+
+
 def test_simulated_ais_gzipped_is_scored_as_read(tmp_path: Path) -> None:
     # `eval --ais sim.csv.gz` matched the gzipped file (read_ais reads it) and then fell over reading its vessel ids
     # itself: "UnicodeDecodeError: 'utf-8' codec can't decode byte 0x8b", a traceback.

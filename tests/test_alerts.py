@@ -227,6 +227,19 @@ def test_a_malformed_rule_is_named_with_its_field_and_the_others_proceed(ws: tup
     assert err.startswith("rules.yaml: ") and named in err, err
 
 
+def test_a_rule_id_in_another_script_is_told_to_use_latin_letters(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    rules, errors = parse_rules({"rules": [{"id": "прибытие", "kind": "arrival", "sites": ["dunai"]}]}, store.sites(), "r.yaml")
+    assert not rules and "not a name of Latin letters (a-z, A-Z), digits" in errors[0], errors
+
+
+def test_a_site_given_by_its_name_in_a_rule_is_told_its_id(ws: tuple[Path, Store]) -> None:
+    _, store = ws
+    sites = [dataclasses.replace(s, name="Гавань Дуная") if s.id == "dunai" else s for s in store.sites()]
+    rules, errors = parse_rules({"rules": [{"id": "a", "kind": "arrival", "sites": ["Гавань Дуная"]}]}, sites, "r.yaml")
+    assert not rules and "'гавань дуная' is the name of site 'dunai', not an id: write sites: [dunai]" in errors[0], errors
+
+
 def test_a_rule_id_of_digits_is_a_name_as_in_a_claims_file(ws: tuple[Path, Store]) -> None:
     # `id: 1` is digits, which the README allows, but YAML reads it as a number: it was refused as
     # "not a name of letters, digits, ..." (got 1), while a claims file took it.

@@ -102,8 +102,8 @@ def test_change_image_leaves_out_cloud_found_by_its_shadow_without_an_scl_band(t
     r = CliRunner().invoke(main, ["change-image", str(before), str(after), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("1 region(s) (1 appeared"), r.stdout  # the roof alone
-    assert "note: 1 cloud(s) found by their shadow" in r.stderr and "m² of cloud" in r.stderr
-    assert "1 bright patch(es) new on one date without a shadow twin are compared" in r.stderr
+    assert "note: 1 cloud found by its shadow" in r.stderr and "m² of cloud" in r.stderr
+    assert "1 bright patch new on one date without a shadow twin is compared" in r.stderr
     fc = json.loads(out.read_text(encoding="utf-8"))
     (left,) = fc["sitewatch"]["cloud_left_out"]
     assert left["test"] == "shadow twins" and left["clouds"] == 1 and left["refused"] == 1
@@ -149,5 +149,5 @@ def test_a_small_share_left_out_is_not_said_as_none(tmp_path: Path) -> None:
     summary = json.loads(r.stdout)
     (left,) = summary["cloud_left_out"]
     assert left["clouds"] == 1 and 0 < left["left_out_fraction"] < 0.005
-    (note,) = [n for n in summary["notes"] if "found by their shadow" in n]
+    (note,) = [n for n in summary["notes"] if "found by its shadow (" in n]
     assert "(under 1% of the pixels)" in note, note

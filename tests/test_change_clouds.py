@@ -103,7 +103,7 @@ def test_shadow_twins_on_an_imported_pair_without_a_cloud_mask_leave_out_cloud_a
     left = pair["cloud_left_out"]
     assert left["test"] == "shadow twins" and left["clouds"] == 1 and left["refused"] == 1, left
     assert left["cloud_m2"] == pytest.approx(160_000, rel=0.05) and 100_000 < left["shadow_m2"] <= 160_000, left
-    assert any("neither has a cloud mask" in n and "1 cloud(s) found by their shadow" in n for n in site["notes"]), site["notes"]
+    assert any("neither has a cloud mask" in n and "1 cloud found by its shadow" in n for n in site["notes"]), site["notes"]
     # (b) The roof is one region that appeared; (a) no region lies on the cloud or its shadow.
     crs, x0, y0 = site_utm_origin(tiny_site("plain", half_deg=0.008))
 
@@ -117,8 +117,8 @@ def test_shadow_twins_on_an_imported_pair_without_a_cloud_mask_leave_out_cloud_a
     # Run again: kept as stored, with what the test left out still said.
     site2 = json.loads(CliRunner().invoke(main, ["change", "plain", "--json", "--shadow-twins", "-w", str(root)]).stdout)
     assert site2["pairs"][0]["kept"] and site2["pairs"][0]["cloud_left_out"] == left
-    assert any("1 cloud(s) found by their shadow" in n for n in site2["notes"])
+    assert any("1 cloud found by its shadow" in n for n in site2["notes"])
     html = tmp_path / "report.html"
     res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(html)])
     assert res.exit_code == 0, res.output
-    assert "no cloud mask: 1 cloud(s) found by their shadow, 16" in html.read_text(encoding="utf-8")
+    assert "no cloud mask: 1 cloud found by its shadow, 16" in html.read_text(encoding="utf-8")

@@ -84,7 +84,7 @@ def test_change_prints_and_json_gives_each_change_dated(workspace: tuple[Path, P
     root, _ = workspace
     res = CliRunner().invoke(main, ["change", "base", "-w", str(root)])
     assert res.exit_code == 0, res.output
-    assert "base: 1 change(s) on the ground, dated by every stored pair" in res.output
+    assert "base: 1 change on the ground, dated by every stored pair" in res.output  # was "1 change(s)", where -q said "1 change"
     assert "last seen without 2024-10-01, time unknown (10 m optical), first seen 2024-10-05, time unknown (10 m optical), 4 days apart" in res.output
     doc = json.loads(CliRunner().invoke(main, ["change", "base", "--json", "-w", str(root)]).stdout)
     (dated,) = doc["dated"]

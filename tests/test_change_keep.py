@@ -165,6 +165,38 @@ def test_a_site_of_one_pair_is_summed_up_in_the_singular(tmp_path: Path) -> None
     assert run("-q")[-1] == "base: its one pair compared this run; 1 change on the ground in all"
     assert run("-q") == ["base: its one pair unchanged since it was compared, kept; 1 change on the ground in all"]
     assert "base: its one pair unchanged since it was compared, kept (--force compares it again)" in run()
+    next(p for p in ws.root.rglob("*20241005*.tif") if "base" in p.name).unlink()  # its one pair not compared
+    res = CliRunner().invoke(main, ["-q", "change", "base", "-w", str(ws.root)])
+    assert res.exit_code == 1 and res.stdout.splitlines() == ["base: its one pair not compared (below); 1 change on the ground in all"]
+
+
+def test_a_site_with_a_pair_not_compared_is_not_summed_up_as_of_one_pair(root: Path) -> None:
+    # Of two pairs, one whose archived image is missing: "-q" said "base: its one pair compared this run", and
+    # without "-q" "its one pair unchanged since it was compared, kept", of a site of two pairs.
+    assert CliRunner().invoke(main, ["change", "base", "-w", str(root)]).exit_code == 0
+    (archived,) = [p for p in root.rglob("*20241009*.tif") if "base" in p.name]
+    archived.unlink()
+
+    def run(*args: str) -> list[str]:
+        res = CliRunner().invoke(main, [*args, "change", "base", "-w", str(root)])
+        assert res.exit_code == 3, res.output
+        return [line for line in res.stdout.splitlines() if line.startswith("base:")]
+
+    assert run("-q") == ["base: 0 of the 2 pairs compared this run, 1 unchanged since it was compared, kept, 1 not "
+                         "compared (below); 1 change on the ground in all"]  # fmt: skip
+    assert "base: 1 of the 2 pairs unchanged since it was compared, kept (--force compares it again)" in run()
+
+
+def test_the_pair_asked_for_is_not_summed_up_as_the_sites_one_pair(root: Path) -> None:
+    # --before chose one of the site's two pairs: "base: its one pair compared this run", of a site of two.
+    def run(*args: str) -> list[str]:
+        res = CliRunner().invoke(main, [*args, "change", "base", "--before", "base/base_20241001", "-w", str(root)])
+        assert res.exit_code == 0, res.output
+        return [line for line in res.stdout.splitlines() if line.startswith("base:")]
+
+    assert run("-q") == ["base: the pair asked for compared this run; 1 change on the ground in all"]
+    assert run("-q") == ["base: the pair asked for unchanged since it was compared, kept; 1 change on the ground in all"]
+    assert "base: the pair asked for unchanged since it was compared, kept (--force compares it again)" in run()
 
 
 def test_shadow_twins_compares_again_only_the_pairs_it_reads(tmp_path: Path, compared: list[str]) -> None:

@@ -334,7 +334,7 @@ def test_report_draws_the_changed_pair_before_and_after_with_its_region_and_says
     html = out.read_text(encoding="utf-8")
     findings = html.split('id="findings"', 1)[1].split("<h2", 1)[0]
     # Two pairs compared (1 → 5 and 5 → 9 October); only the first found the dug patch.
-    assert "base: change found in 1 of 2 pairs of observations compared, 1 region in all" in findings
+    assert "<bdi>base</bdi>: change found in 1 of 2 pairs of observations compared, 1 region in all" in findings
     assert "2024-10-01 → 2024-10-05: 1 region" in findings and 'href="#changed-base"' in findings
     pngs = _pictures(html, "base")
     assert len(pngs) == 2  # the pair with a region, before and after; the pair without one is not drawn

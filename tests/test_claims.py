@@ -356,6 +356,22 @@ def test_a_malformed_claim_is_named_with_its_field_and_the_others_proceed(change
     assert (problem.claim, problem.field) == ("bad", field) and words in problem.message, problem
 
 
+def test_an_id_in_another_script_is_told_to_use_latin_letters() -> None:
+    # 'дунай-1' was refused with "use letters, digits, …": Cyrillic letters are letters to their reader.
+    parsed = parse_claims([GOOD, {**GOOD, "id": "дунай-1"}])
+    (problem,) = parsed.problems
+    assert problem.field == "id" and "'дунай-1': use Latin letters (a-z, A-Z), digits" in problem.message, problem
+
+
+def test_a_site_given_by_its_name_is_told_its_id() -> None:
+    # 'Гавань Дуная' is the name of site 'dunai': it was "not a site of the workspace … add it with `sitewatch sites add`".
+    from dataclasses import replace
+
+    checked = check_against_sites(parse_claims([{**GOOD, "sites": ["Гавань Дуная"]}]), {"dunai": replace(_site(), name="Гавань Дуная")})
+    (problem,) = checked.problems
+    assert "'гавань дуная' is the name of site 'dunai', not an id: write sites: [dunai]" in problem.message, problem
+
+
 def test_unknown_sites_and_berths_are_named_and_duplicate_ids_refused() -> None:
     raw = [GOOD, {**GOOD, "id": "far", "sites": ["atlantis"]},
            {**GOOD, "id": "pier", "assert": {"kind": "vessel_present", "berth": "pier-9"}}, GOOD]  # fmt: skip
@@ -512,6 +528,18 @@ def test_a_file_not_in_utf8_is_named_with_what_to_do(tmp_path: Path) -> None:
     path.write_bytes("title: caf\xe9\nclaims: []\n".encode("latin-1"))
     with pytest.raises(ValueError, match="c.yaml: .*save it as UTF-8"):
         read_claims(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_file_in_utf16_with_its_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    # Windows PowerShell's Out-File and Notepad's "Unicode" save UTF-16 with its byte-order mark, CRLF: it was
+    # refused, "not UTF-8 (byte 0)"; the mark says what the file is.
+    text = ("title: Дунай\r\nclaims:\r\n  - id: x\r\n    text: 나진항 선박\r\n    source: s\r\n    sites: [dunai]\r\n"
+            "    date: 2024-10-17\r\n    assert: {kind: vessel_present}\r\n")  # fmt: skip
+    path = tmp_path / "c.yaml"
+    path.write_bytes(("\ufeff" + text).encode(encoding))
+    parsed = read_claims(path)
+    assert parsed.title == "Дунай" and [c.text for c in parsed.claims] == ["나진항 선박"] and not parsed.problems
 
 
 def test_the_on_field_written_in_yaml_is_read_as_on_not_as_a_boolean_key(tmp_path: Path) -> None:

@@ -243,10 +243,12 @@ def test_a_port_list_without_ids_or_names_imports_again_onto_the_same_sites(tmp_
     runner = CliRunner()
     res = runner.invoke(main, ["sites", "import", str(path), "-w", str(ws.root)])
     assert "300 new, 0 replaced" in res.output
-    # Twenty notes, then a count and what to do, not a note for each of 299 polygons.
+    # Twenty notes, then a count and what to do, not a note for each of 300 polygons; the first names the field
+    # that may hold the names, as 'site' too.
     notes = [line for line in res.output.splitlines() if line.startswith("note: ")]
-    assert len(notes) == 21 and "imported as site 'site-21'" in notes[19]
-    assert notes[-1].startswith("note: 279 more site(s) of ") and "(of 299)" in notes[-1] and "`id` and `name`" in notes[-1]
+    assert len(notes) == 21 and "imported as site 'site-20'" in notes[19]
+    assert "imported as site 'site' (it has no id or name field; its text fields are PORT_NAME: rename" in notes[0]
+    assert notes[-1].startswith("note: 280 more site(s) of ") and "(of 300)" in notes[-1] and "`id` and `name`" in notes[-1]
     with ws.store() as store:
         first = {s.id: s.geometry.wkb for s in store.sites()}
     assert sorted(first) == sorted(["site", *(f"site-{n}" for n in range(2, 301))])

@@ -720,6 +720,22 @@ def test_an_esa_name_of_before_2016_gives_its_sensing_start_or_asks_for_the_time
         read_scene_ref(path)
 
 
+@pytest.mark.parametrize(("name", "said"), [
+    ("Дунай 17.10.2024 Planet", "pass --acquired 2024-10-17 (the name's '17.10.2024' is not read: a date in a file name is read year first"),
+    ("dunai 05-10-2024", "pass --acquired 2024-10-05 (5 October) or 2024-05-10 (10 May), as meant (the name's '05-10-2024'"),
+    ("scene 31.31.2024", "pass --acquired"),  # no date: nothing to say of it
+])  # fmt: skip
+def test_a_date_written_day_first_in_a_file_name_is_said_with_what_to_pass(tmp_path: Path, name: str, said: str) -> None:
+    # A local user names the file "Дунай 17.10.2024": the name's date is not read (year first only), and the refusal
+    # said "no acquisition time in its tags, a sidecar JSON or its name; pass --acquired", as if it held none.
+    crs, x0, y0 = site_utm_origin(SITE)
+    path = write_tiff(tmp_path / f"{name}.tif", np.full((3, 40, 40), 900, np.uint16), crs=crs, transform=Affine(10, 0, x0, 0, -10, y0))
+    with pytest.raises(InputError) as err:
+        read_scene_ref(path)
+    assert str(err.value).startswith(f"{path}: no acquisition time in its tags, a sidecar JSON or its name; {said}"), err.value
+    assert ("the name's" in str(err.value)) == ("31.31" not in name)
+
+
 _PAUSED_INGEST = """
 import sys, time
 from pathlib import Path

@@ -142,6 +142,18 @@ def test_detect_image_and_change_image_refuse_an_rpc_image_naming_the_import_tha
     assert res.exit_code == 0, res.output
 
 
+def test_an_rpc_image_naming_wgs84_beside_no_grid_is_refused_naming_the_import_too(ws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A GeoTIFF may name its RPCs' ground CRS (WGS84) with no transform: read as an identity transform in degrees,
+    # detect-image and change-image said "cannot tell the ground pixel size; pass --pixel-size METRES".
+    path = _rpc_tiff(tmp_path / "basic_20241017.tif", crs="EPSG:4326")
+    for args in (["detect-image", str(path)], ["change-image", str(path), str(path)]):
+        res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out.geojson")])
+        assert res.exit_code == 1 and "has no map grid, only RPCs" in res.output, res.output
+        assert f"`sitewatch import {path} --orthorectify --dem DEM.tif`" in res.output, res.output
+    res = CliRunner().invoke(main, ["import", str(path), "--orthorectify", "--height", "0", "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["imported"][0]["id"] == f"{SITE.id}/basic_20241017", res.output
+
+
 @pytest.mark.parametrize("height", [0.0, 100.0])
 def test_an_rpc_image_lands_within_a_pixel_of_where_its_rpcs_put_it_at_the_height_given(ws, tmp_path, height) -> None:  # type: ignore[no-untyped-def]
     path = _rpc_tiff(tmp_path / "basic_20241017.tif")

@@ -292,7 +292,7 @@ def test_report_of_a_site_without_observations_says_so_in_a_row(tmp_path: Path) 
         st.put_site(replace(st.get_site("dunai"), id="empty", name="Empty harbour", berths=()))
     page = write_report(w, ["empty", "dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
     assert '<h2 id="unimaged">Sites without imagery</h2>' in page and '<a href="#unimaged">1 site without imagery</a>' in page
-    assert re.search(r'<tr id="site-empty"><td>empty</td><td>Empty harbour</td><td>naval base</td><td>located</td>'
+    assert re.search(r'<tr id="site-empty"><td>empty</td><td><bdi>Empty harbour</bdi></td><td>naval base</td><td>located</td>'
                      r'<td class="num">42\.\d{4}, 132\.\d{4}</td><td class="num">0</td></tr>', page)  # fmt: skip
     assert '<h2 id="site-empty"' not in page and '<h2 id="site-dunai"' in page  # no section of its own
     assert "Bring imagery in with <code>sitewatch fetch</code>" in page
@@ -319,7 +319,7 @@ def test_dashboard_site_note_and_json_links_are_apart(tmp_path: Path) -> None:
     with w.store() as st:
         st.put_site(replace(st.get_site("dunai"), note="Layout from the demo scenario."))
     page = TestClient(create_app(w)).get("/sites/dunai").text
-    assert "Layout from the demo scenario.<br>\nJSON:" in page
+    assert "Layout from the demo scenario.</bdi><br>\nJSON:" in page
 
 
 def test_timeline_chart_prints_departures_above_the_bar_in_text_contrast() -> None:
@@ -585,3 +585,34 @@ def test_timeline_chart_of_years_marks_arrivals_and_departures_rather_than_count
     assert marks["arrival"] == arrivals and marks["departure"] == sum(1 for r in tl.rows if r.departures)
     short = build_timeline("dunai", observations[:60], [d for d in dets if d.observation_id in {o.id for o in observations[:60]}])
     assert any(t.get_text() == "+1" for t in timeline_figure(short).axes[0].texts)  # a shorter period keeps its counts
+
+
+def test_a_right_to_left_site_name_is_isolated_in_the_report_and_the_dashboard(tmp_path: Path) -> None:
+    """An Arabic site name is set apart (<bdi>) from the text after it: in a left-to-right page the neutral ': ' and
+    the number after 'ميناء طرطوس: 3 regions…' took the name's direction, and the 3 was shown left of the name."""
+    from dataclasses import replace
+
+    name = "ميناء دوناي"
+    w = build(tmp_path / "ws")
+    with w.store() as st:
+        st.put_site(replace(st.get_site("dunai"), name=name, note="رصيف 2"))
+        st.put_site(replace(st.get_site("dunai"), id="empty", name="ميناء فارغ", berths=()))
+    page = write_report(w, ["empty", "dunai"], tmp_path / "r.html").read_text(encoding="utf-8")
+    assert f'<h2 id="site-dunai"><bdi>{name}</bdi> <span class="meta">' in page
+    assert f'<a href="#site-dunai"><bdi>{name}</bdi></a>' in page  # the list of sites under the heading
+    assert '<td>empty</td><td><bdi>ميناء فارغ</bdi></td>' in page
+    text = re.sub(r"<(?!/?bdi>)[^>]*>", "<>", page.split("<body", 1)[1])  # the page's text, without attributes
+    assert text.count(name) == text.count(f"<bdi>{name}</bdi>") > 5  # the findings' "NAME: 1 presence day…" too
+
+    pytest.importorskip("fastapi", reason="the web extra: pip install 'sitewatch[web]'")
+    pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (in the dev extra)")
+    from fastapi.testclient import TestClient
+
+    from sitewatch.web import create_app
+
+    client = TestClient(create_app(w.root))
+    assert f"<td><bdi>{name}</bdi></td>" in client.get("/").text
+    site_page = client.get("/sites/dunai").text
+    assert f"<h1><bdi>{name}</bdi> <span" in site_page and "<bdi>رصيف 2</bdi>" in site_page
+    text = re.sub(r"<(?!/?bdi>)[^>]*>", "<>", site_page)
+    assert text.count(name) == text.count(f"<bdi>{name}</bdi>") > 3

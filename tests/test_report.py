@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from sitewatch.evaluate import evaluate_workspace
 from sitewatch.model import Berth, Observation
 from sitewatch.report.charts import (
     fallback_families,
+    site_map_figure,
     site_map_png,
     timeline_chart_png,
     timeline_figure,
@@ -657,6 +659,27 @@ def test_a_name_no_installed_font_draws_gives_way_to_the_id_in_charts() -> None:
     assert png.startswith(b"\x89PNG")
     assert not [w for w in caught if "missing from font" in str(w.message)]
     assert hangul or drawable("부산항 (Busan North Port)", "busan-north-port") == "busan-north-port"
+
+
+def test_a_right_to_left_name_gives_way_to_the_id_in_charts() -> None:
+    """matplotlib lays text out left to right without joining Arabic letters: an Arabic or Hebrew site or berth
+    name, whose glyphs DejaVu Sans has, came out mirrored in the chart's title and the map's berth labels."""
+    from sitewatch.report import charts
+    from sitewatch.report.charts import drawable
+
+    assert drawable("ميناء طرطوس", "tartus") == "tartus"
+    assert drawable("נמל חיפה", "haifa") == "haifa"
+    assert drawable("Pier 3 (رصيف)", "pier-3") == "pier-3"  # one right-to-left word is enough to mirror the line
+    assert drawable("São Tomé – Гавань 3", "x") == "São Tomé – Гавань 3"  # left to right, whatever the script
+    tl = Timeline("tartus", TimelineParams(), (), (), site_name="ميناء طرطوس")
+    assert charts._timeline_heading(tl).startswith("tartus: ")
+    titles: list[str] = []
+    site = dataclasses.replace(tiny_site("tartus"), name="ميناء طرطوس",
+                               berths=(Berth("pier-1", LineString([(132.33, 42.88), (132.34, 42.88)]), "الرصيف"),))
+    figure = site_map_figure(site, [])
+    titles += [t.get_text() for ax in figure.axes for t in [ax.title, *ax.texts]]
+    assert any(t.startswith("tartus: berths") for t in titles) and "pier-1" in titles
+    assert not any(unicodedata.bidirectional(c) in ("R", "AL") for t in titles for c in t)
 
 
 def test_change_chips_name_their_image_and_say_simulated(ws: Workspace, html: str) -> None:

@@ -71,7 +71,8 @@ def test_a_period_report_counts_its_dates_alone_and_its_edges_as_the_timeline_do
     assert _timeline_rows(html) == [("2024-10-17", "0", "0"), ("2024-10-20", "0", "1")]
     tl = _timeline(ws, "--from", "2024-10-17", "--to", "2024-10-20")
     assert [(r["date"], str(r["arrivals"]), str(r["departures"])) for r in tl["rows"]] == _timeline_rows(html)
-    assert tl["summary"][0] in html  # the findings: 1 presence day, the period's
+    name, rest = tl["summary"][0].split(": ", 1)  # the findings: 1 presence day, the period's; the name set apart
+    assert f"<bdi>{name}</bdi>: {rest}" in html
     assert "1 presence day" in tl["summary"][0]
     # Nothing of the 16th: no chip, no detection row, no link to its image, not in the imagery lines.
     assert EARLY not in html and "sim-dunai-2024-10-16" not in html

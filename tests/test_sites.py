@@ -130,6 +130,21 @@ def test_a_repeated_explicit_id_is_an_error_naming_it() -> None:
         sites_from_geojson(_polygon_fc([{"id": "a"}, {"id": "a", "name": "other"}]), "x.geojson")
 
 
+def test_a_polygon_whose_name_field_has_another_title_is_told_its_fields(tmp_path: Path) -> None:
+    # A layer made in a Russian QGIS calls its name field 'Название': the polygon went in as 'site' "(it has no id or
+    # name)", which did not say where its name was, nor what to call the field.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(main, ["init", ws]).exit_code == 0
+    src = tmp_path / "ru.geojson"
+    src.write_text(json.dumps(_polygon_fc([{"Название": "Порт Восточный", "Тип": "порт", "kind": "port", "area_km2": 3}]),
+                              ensure_ascii=False), encoding="utf-8")  # fmt: skip
+    r = runner.invoke(main, ["sites", "import", str(src), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert ("imported as site 'site' (it has no id or name field; its text fields are Название, Тип: rename the one "
+            "that names the place to name)") in r.output, r.output  # fmt: skip
+
+
 def test_cli_import_keeps_every_unnamed_polygon(tmp_path: Path) -> None:
     runner = CliRunner()
     ws = str(tmp_path / "ws")
@@ -288,6 +303,22 @@ def test_terminal_escape_sequences_in_a_gazetteer_are_dropped(tmp_path: Path) ->
     (tmp_path / "g.geojson").write_text(json.dumps(fc), encoding="utf-8")
     (site,) = read_sites_file(tmp_path / "g.geojson")
     assert (site.name, site.tags, site.note) == ("Pier[2J31m 7]8;;https://evil.example", ("navy[5m",), "line 1\nline 2")
+
+
+def test_a_direction_override_left_open_in_a_name_is_dropped_and_a_closed_one_kept(tmp_path: Path) -> None:
+    """An RLO (U+202E) left open in a site's name turned the rest of its `sites list` row, or of a sentence of the
+    report, right to left; a closed embedding (RLE … PDF around an Arabic name) is the name's own and stays."""
+    from sitewatch.sites import read_sites_file
+    from sitewatch.untrusted import without_controls
+
+    props = {"name": "Port\u202e A", "note": "\u202bميناء طرطوس\u202c, pier\u202c 2", "tags": ["\u2067navy"]}
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props, "geometry": mapping(box(10, 10, 10.01, 10.01))}]}
+    (tmp_path / "g.geojson").write_text(json.dumps(fc), encoding="utf-8")
+    (site,) = read_sites_file(tmp_path / "g.geojson")
+    assert (site.name, site.note, site.tags) == ("Port A", "\u202bميناء طرطوس\u202c, pier 2", ("navy",))
+    # A PDF does not end an isolate (dropped, the isolate too when nothing ends it); a PDI ends the embeddings within it.
+    assert without_controls("\u2067a\u202c b") == "a b"
+    assert without_controls("\u2067a\u202b b\u2069") == "\u2067a\u202b b\u2069"
 
 
 def test_deeply_nested_gazetteers_are_input_errors_not_tracebacks(tmp_path: Path) -> None:
@@ -505,6 +536,13 @@ def test_qgis_text_fields_for_tags_and_resolved_are_read_as_meant() -> None:
         sites_from_geojson(_polygon_fc([{"id": "a", "resolved": "maybe"}]), "x.geojson")
 
 
+def test_a_site_id_in_another_script_is_told_to_use_latin_letters(tmp_path: Path) -> None:
+    # 'владивосток' is lowercase letters to a Russian reader; "use lowercase letters" refused it without saying why.
+    assert CliRunner().invoke(main, ["init", str(tmp_path / "ws")]).exit_code == 0
+    res = CliRunner().invoke(main, ["sites", "add", "владивосток", "--bbox", "131.8,43.0,131.9,43.1", "-w", str(tmp_path / "ws")])
+    assert res.exit_code != 0 and "'владивосток': use lowercase Latin letters (a-z), digits" in res.output, res.output
+
+
 def test_a_bow_tie_berth_and_a_berth_outside_its_site_are_named() -> None:
     bow_tie = {"type": "Polygon", "coordinates": [[[132.32, 42.87], [132.33, 42.88], [132.33, 42.87], [132.32, 42.88], [132.32, 42.87]]]}
     with pytest.warns(RefusedFeatureWarning, match=r"x\.geojson, feature 1 \(bow\): the berth polygon is not valid \(Self-intersection"):
@@ -672,6 +710,13 @@ def test_cli_import_and_add_of_a_geopackage_or_shapefile_say_to_save_it_as_geojs
     (tmp_path / "ansi.geojson").write_bytes('{"type": "Feature", "properties": {"name": "Café"}, '.encode("cp1252"))
     r = runner.invoke(main, ["sites", "import", str(tmp_path / "ansi.geojson"), "-w", ws])
     assert r.exit_code == 1 and "ansi.geojson: not UTF-8 (byte 47), as GeoJSON must be; save it as UTF-8" in r.output, r.output
+    # Windows PowerShell's `ConvertTo-Json | Out-File` writes UTF-16 with its mark: it was "not UTF-8 (byte 0)".
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "tartus", "name": "ميناء طرطوس"}, "geometry": mapping(box(35.87, 34.89, 35.88, 34.9))}]}
+    (tmp_path / "ps.geojson").write_bytes(json.dumps(collection, ensure_ascii=False).encode("utf-16"))
+    r = runner.invoke(main, ["sites", "import", str(tmp_path / "ps.geojson"), "-w", ws])
+    assert r.exit_code == 0, r.output
+    assert open_workspace(ws).store().get_site("tartus").name == "ميناء طرطوس"
 
 
 def test_cli_import_and_add_of_a_kml_of_pins_alone_name_the_pins(tmp_path: Path) -> None:
@@ -1414,6 +1459,24 @@ def test_a_kml_in_a_multi_byte_encoding_expat_lacks_is_read(tmp_path: Path) -> N
     assert site.name == "\u6e2f\u53e3"
 
 
+@pytest.mark.parametrize("prolog", ["", '<?xml version="1.0" encoding="UTF-8"?>\n'], ids=["undeclared", "declared-utf8"])
+def test_a_kml_in_a_windows_code_page_it_does_not_declare_is_named_not_utf8(tmp_path: Path, prolog: str) -> None:
+    """A KML saved in windows-1251 without saying so was "not well-formed (invalid token): line 1, column 71",
+    which named no encoding; declared so, it is read."""
+    from sitewatch.sites import read_sites_file
+
+    body = ("<kml><Placemark><name>Порт Находка</name><Polygon><outerBoundaryIs><LinearRing>"
+            "<coordinates>1,1 2,1 2,2 1,1</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></kml>")  # fmt: skip
+    (tmp_path / "s.kml").write_bytes((prolog + body).encode("cp1251"))
+    line = prolog.count("\n") + 1
+    with pytest.raises(InputError, match=rf"s.kml: .*not UTF-8 at line {line}, byte 23 of it, .*save it as UTF-8, or declare"):
+        read_sites_file(tmp_path / "s.kml")
+    (tmp_path / "s.kml").write_bytes(('<?xml version="1.0" encoding="windows-1251"?>' + body).encode("cp1251"))
+    with pytest.warns(RenamedSiteWarning):  # a name without Latin letters
+        (site,) = read_sites_file(tmp_path / "s.kml")
+    assert site.name == "Порт Находка"
+
+
 def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
     """Google My Maps and Google Earth's rich Description write HTML (lines ended by <br>, entities, a link): the
     note kept the markup ('Basin<br>floating dock &amp; quay'), which `sites show`, the dashboard and the next
@@ -1434,6 +1497,20 @@ def test_a_kml_description_in_html_is_the_site_note_as_text() -> None:
     assert note("<![CDATA[<p>Pier <b>built</b> 2023</p><p>two berths</p>]]>") == "Pier built 2023\ntwo berths"
     assert note("depth &lt;5 m, draught 3 &lt; 4 m &amp; more") == "depth <5 m, draught 3 < 4 m & more"
     assert note("Shipyard basin, the floating dock left out") == "Shipyard basin, the floating dock left out"
+
+
+def test_a_site_given_by_its_name_is_told_its_id_and_no_impossible_add_is_suggested(tmp_path: Path) -> None:
+    # `timeline "Гавань Дуная"` (the name of site 'site') said "add one with `sitewatch sites add Гавань Дуная --bbox …`",
+    # a command that is refused (an id of Cyrillic letters and a space) and, unquoted, two arguments.
+    runner = CliRunner()
+    ws = str(tmp_path / "ws")
+    runner.invoke(main, ["init", ws])
+    runner.invoke(main, ["sites", "add", "site", "--name", "Гавань  Дуная", "--bbox", "132.31,42.86,132.36,42.90", "-w", ws])
+    r = runner.invoke(main, ["timeline", "гавань дуная", "-w", ws])
+    assert r.exit_code != 0 and "no site 'гавань дуная' in this workspace: that is the name of site 'site'; give its id" in r.output
+    r = runner.invoke(main, ["timeline", "Порт Восток", "-w", ws])
+    assert r.exit_code != 0
+    assert "add one with `sitewatch sites add ID --name 'Порт Восток' --bbox W,S,E,N` (ID: lowercase Latin letters" in r.output
 
 
 def test_a_site_named_in_another_case_says_the_lower_case_id_not_to_add_it(tmp_path: Path) -> None:

@@ -43,6 +43,8 @@ CARGO = [COASTER, "Handysize-Supramax bulk carrier", "container feeder", "Panama
         ("Class Ropucha", [ROPUCHA]),
         ("class Alligator", [ALLIGATOR]),
         ("the Class Ropucha landing ship", [ROPUCHA]),
+        ("(Class Ropucha)", [ROPUCHA]),  # in brackets, as a list of sightings writes it: refused as naming none
+        ("Ropucha (class)", [ROPUCHA]),
         ("Class landing ship", [ROPUCHA, ALLIGATOR]),  # still both, as "landing ship" is
         ("Class", []),  # the word alone names none
         ("subclass Ropucha", []),  # nor a word of which "class" is only the end

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .claims_file import OBJECT_KINDS
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written
+from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written, sites_named
 from .yaml_input import RECORD_ID, read_yaml, unknown_fields
 
 __all__ = ["RuleKind", "Rule", "KIND_FIELDS", "RULE_KINDS", "parse_rules", "read_rules_file", "RULES_FILE"]
@@ -100,7 +100,7 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
         rid = str(rid)  # `id: 7` is digits, which YAML reads as a number
     if not isinstance(rid, str) or not RECORD_ID.match(rid):
         hint = "" if rid is None or isinstance(rid, str) else "; write it in quotes"
-        raise InputError(f"rule #{index + 1}: id: missing or not a name of letters, digits, '-', '_', '.' (got {rid!r}){hint}")
+        raise InputError(f"rule #{index + 1}: id: missing or not a name of Latin letters (a-z, A-Z), digits, '-', '_', '.' (got {rid!r}){hint}")
     kind = raw.get("kind")
     if kind not in RULE_KINDS:
         raise InputError(f"rule {rid!r}: kind: {'missing' if kind is None else repr(kind) + ' is unknown'}; "
@@ -120,6 +120,9 @@ def _rule(raw: Any, index: int, sites: Mapping[str, Site]) -> Rule:
     names = [site_id_as_written(s) for s in names]  # as claims read them: "Dunai" was no site of the workspace
     for s in names:
         if s not in sites:
+            named = sites_named(s, ((site.id, site.name) for site in sites.values()))
+            if named:  # 'Гавань Дуная', the name of site 'site'
+                raise InputError(f"rule {rid!r}: sites: {s!r} is the name of site {named[0]!r}, not an id: write sites: [{named[0]}]")
             raise InputError(f"rule {rid!r}: sites: {s!r} is not a site of the workspace; see `sitewatch sites list`")
     if kind == "link" and (len(names) != 2 or names[0] == names[1]):
         raise InputError(f"rule {rid!r}: sites: a link rule names two sites, from and to, got {names}")

@@ -40,7 +40,7 @@ from .change.pair import ChangeImage, ChangeResult
 from .errors import ImageReadError, InputError
 from .model import Grid
 from .simulated_tag import tagged_simulated
-from .units import share_text
+from .units import count_noun, share_text
 
 __all__ = ["ChangePair", "ImageSource", "change_images", "change_pair_geojson", "read_change_pair", "write_change_mask"]
 
@@ -404,13 +404,14 @@ def _shadow_twins_left_out(pair: ChangePair) -> tuple[ChangePair, str, dict[str,
         "test": "shadow twins", "clouds": tw.clouds, "cloud_m2": round(tw.cloud_px * p * p, 1), "shadow_m2": round(tw.shadow_px * p * p, 1),
         "left_out_fraction": round(share, 4), "refused": tw.refused,
     }  # fmt: skip
-    unmatched = (f"; {tw.refused} bright patch(es) new on one date without a shadow twin are compared (a new roof, bright ground, or a cloud whose shadow was not seen)"
+    unmatched = (f"; {count_noun(tw.refused, 'bright patch', 'bright patches')} new on one date without a shadow twin "
+                 f"{'is' if tw.refused == 1 else 'are'} compared (a new roof, bright ground, or a cloud whose shadow was not seen)"
                  if tw.refused else "")  # fmt: skip
     if not hidden:
         return pair, (f"no cloud found by its shadow{unmatched}" if tw.refused else ""), summary
     valid = ~tw.hidden if pair.before.valid is None else pair.before.valid & ~tw.hidden
     pair = replace(pair, before=replace(pair.before, valid=valid), after=replace(pair.after, valid=valid))
-    note = (f"{tw.clouds} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside it): "
+    note = (f"{count_noun(tw.clouds, 'cloud')} found by {'its' if tw.clouds == 1 else 'their'} shadow (bright on one date only, a darkened twin of its shape beside it): "
             f"{tw.cloud_px * p * p:,.0f} m² of cloud and {tw.shadow_px * p * p:,.0f} m² of shadow, widened by {CLOUD_MARGIN_M:g} m, "
             f"not compared ({share_text(share)} of the pixels){unmatched}; --no-cloud-test compares them")  # fmt: skip
     return pair, note, summary

@@ -31,7 +31,7 @@ from .errors import InputError, ObservationGoneError
 from .model import Change, Grid, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store, now_utc
 from .store.changes import ChangePair, replace_changes
-from .units import share_text
+from .units import count_noun, share_text
 
 __all__ = [
     "PairOutcome", "changes_to_geojson", "choose_pairs", "find_observation", "outcome_summary", "read_change_image",
@@ -361,20 +361,22 @@ def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str
     s = parameters.get("cloud_left_out")
     if not isinstance(s, Mapping) or s.get("test") != "shadow twins" or not (s.get("clouds") or s.get("refused")):
         return []
-    found = (f"{s['clouds']} cloud(s) found by their shadow (bright on one date only, a darkened twin of its shape beside "
+    n, m = int(s.get("clouds") or 0), int(s.get("refused") or 0)
+    found = (f"{count_noun(n, 'cloud')} found by {'its' if n == 1 else 'their'} shadow (bright on one date only, a darkened twin of its shape beside "
              f"it): {float(s['cloud_m2']):,.0f} m² of cloud and {float(s['shadow_m2']):,.0f} m² of shadow, widened by "
              f"{CLOUD_MARGIN_M:g} m, not compared ({share_text(float(s['left_out_fraction']))} of the site)"
              if s.get("clouds") else "no cloud found by its shadow")  # fmt: skip
-    refused = (f"; {s['refused']} bright patch(es) new on one date without a shadow twin are compared (a new roof, "
-               "bright ground, or a cloud whose shadow was not seen)" if s.get("refused") else "")  # fmt: skip
+    refused = (f"; {count_noun(m, 'bright patch', 'bright patches')} new on one date without a shadow twin "
+               f"{'is' if m == 1 else 'are'} compared (a new roof, bright ground, or a cloud whose shadow was not seen)"
+               if m else "")  # fmt: skip
     wide = s.get("beyond_grid")
     if isinstance(wide, Mapping) and wide.get("unread"):
-        refused += f"; the image around the site was not looked at for their shadows: {wide['unread']}"
+        refused += f"; the image around the site was not looked at for {'its shadow' if m == 1 else 'their shadows'}: {wide['unread']}"
     elif isinstance(wide, Mapping):
         where = (f"(its source files read {float(wide.get('margin_m', 0)) / 1000:g} km around it at "
                  f"{float(wide.get('pixel_m', 0)):g} m)")  # fmt: skip
-        refused += (f"; {wide['clouds']} cloud(s) found by a shadow outside the site's image {where}" if wide.get("clouds")
-                    else f"; nor were their shadows found outside the site's image {where}")  # fmt: skip
+        refused += (f"; {count_noun(int(wide['clouds']), 'cloud')} found by a shadow outside the site's image {where}" if wide.get("clouds")
+                    else f"; nor {'was its shadow' if m == 1 else 'were their shadows'} found outside the site's image {where}")  # fmt: skip
     return [f"{before.id} -> {after.id}: neither has a cloud mask (SCL, UDM2, QA_PIXEL); {found}{refused}"]
 
 

@@ -8,7 +8,8 @@ A pair's regions depend on
   in), and their archived files still holding that sha256;
 - the site's polygon (the comparison's area; its water polygon and berths are not read by ``change``);
 - the settings: ``min_area_m2``, ``cover_classes``, ``learned``, ``with_detections``, and ``shadow_twins`` for a
-  pair the shadow-twin test reads (an optical pair without a cloud mask; False for another);
+  pair the shadow-twin test reads (an optical pair without a cloud mask whose dates share a visible band:
+  ``change_stage._twins_apply``; False for another);
 - unless ``with_detections``, the footprints of the vessels and cranes stored for either observation (their
   pixels are left out: a ``detect`` that finds other ones changes the pair);
 - the code: every source and data file of the package, as ``detect``'s key hashes them (the change methods and

@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import InputError
-from .model import CHANGE_DIRECTIONS, Site, berth_as_named, site_id_as_written, written_date
+from .model import (
+    CHANGE_DIRECTIONS,
+    Site,
+    berth_as_named,
+    site_id_as_written,
+    sites_named,
+    written_date,
+)
 from .vessels import catalogue, classes_named, closest_class
 from .yaml_input import RECORD_ID, YAML_BOOL_HINT, read_yaml, unknown_fields
 
@@ -425,7 +432,7 @@ def _claim(raw: Mapping[str, Any], utc_offset_hours: float) -> ClaimSpec:
         raise _Bad(missing[0], f"missing, and so are {', '.join(missing[1:])}")
     claim_id = _text(raw.get("id"), "id")
     if not RECORD_ID.match(claim_id):
-        raise _Bad("id", f"{claim_id!r}: use letters, digits, '.', '_' and '-'")
+        raise _Bad("id", f"{claim_id!r}: use Latin letters (a-z, A-Z), digits, '.', '_' and '-'")
     text = _text(raw.get("text"), "text")
     src = raw.get("source")
     if isinstance(src, Mapping):
@@ -537,6 +544,10 @@ def _berths_as_stored(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimSpec:
 def _site_problem(spec: ClaimSpec, sites: Mapping[str, Site]) -> ClaimProblem | None:
     for sid in spec.site_ids:
         if sid not in sites:
+            named = sites_named(sid, ((s.id, s.name) for s in sites.values()))
+            if named:  # 'Гавань Дуная', the name of site 'site'
+                return ClaimProblem(spec.id, "sites", f"{sid!r} is the name of site {named[0]!r}, not an id: write "
+                                                      f"sites: [{named[0]}]")  # fmt: skip
             known = ", ".join(sorted(sites)) or "none"
             return ClaimProblem(spec.id, "sites", f"{sid!r} is not a site of the workspace (its sites: {known}); "
                                                   "add it with `sitewatch sites add`")  # fmt: skip

@@ -40,6 +40,7 @@ __all__ = [
     "utc",
     "SITE_ID_MAX_LENGTH",
     "SITE_ID_PATTERN",
+    "sites_named",
     "WINDOWS_DEVICE_NAMES",
     "check_new_site_id",
     "site_id_as_written",
@@ -90,6 +91,13 @@ def berth_as_named(name: str, known: Sequence[str]) -> str:
         return name
     same = [k for k in known if k.casefold() == name.casefold()]
     return same[0] if len(same) == 1 else name
+
+
+def sites_named(name: str, names: Iterable[tuple[str, str]]) -> list[str]:
+    """The ids of the sites among ``names`` (id, name pairs) whose name is ``name``, whatever its case and spaces: a
+    command or claims file given a site's name (``Гавань Дуная``) where its id (``site``) is wanted is told the id."""
+    wanted = " ".join(name.split()).casefold()
+    return [sid for sid, named in names if named and " ".join(named.split()).casefold() == wanted]
 
 
 def check_new_site_id(site_id: str, where: str = "") -> None:
@@ -278,7 +286,7 @@ class Site:
     def __post_init__(self) -> None:
         if not re.fullmatch(SITE_ID_PATTERN, self.id or ""):
             raise InputError(
-                f"site id {self.id!r}: use lowercase letters, digits, '-' and '_' (e.g. 'dunai')"
+                f"site id {self.id!r}: use lowercase Latin letters (a-z), digits, '-' and '_' (e.g. 'dunai')"
             )
         if self.kind not in SITE_KINDS:
             raise InputError(f"site {self.id!r}: kind {self.kind!r} is not one of {SITE_KINDS}")

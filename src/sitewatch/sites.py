@@ -46,7 +46,7 @@ from .model import (
     Site,
     check_new_site_id,
 )
-from .untrusted import json_list, without_controls
+from .untrusted import json_list, text_of, without_controls
 
 __all__ = [
     "builtin_sites",
@@ -603,13 +603,15 @@ def _site_ids(site_feats: list[dict[str, Any]], known: Mapping[str, Site]) -> li
             site_id, n = f"{base}-{n}", n + 1
             while site_id in used or other_place(site_id):
                 site_id, n = f"{base}-{n}", n + 1
-        if site_id != base or unspellable:
+        # A polygon without a name whose text fields may hold it under another title is told so, as 'site' too.
+        fields_hint = "" if name else _name_fields_hint(f["props"])
+        if site_id != base or unspellable or fields_hint:
             if unspellable:  # a name in Cyrillic, say: its id is not made from it
                 why = f"its name {name!r} has no Latin letters or digits to make an id from; give it an id"
             elif name:
                 why = f"the id {base!r} made from its name {name!r} is already taken"
             else:
-                why = "it has no id or name"
+                why = "it has no id or name" + fields_hint
             warnings.warn(
                 RenamedSiteWarning(f"{f['where']}: imported as site {site_id!r} ({why})"),
                 stacklevel=3,
@@ -617,6 +619,20 @@ def _site_ids(site_feats: list[dict[str, Any]], known: Mapping[str, Site]) -> li
         used.add(site_id)
         ids.append(site_id)
     return ids
+
+
+_SITE_FIELDS = frozenset({"role", "kind", "note", "tags", "coord_source", "resolved", "site_id", "berth_id", "description"})
+"""The fields of a site feature sitewatch reads besides its id and name: none of them names the place."""
+
+
+def _name_fields_hint(props: Mapping[str, Any]) -> str:
+    """For a polygon imported without an id or name: its text fields, one of which may be its name under another
+    title (a layer made in a Russian QGIS calls it ``Название``), and what to call it."""
+    texts = [k for k, v in props.items() if isinstance(v, str) and v.strip() and k not in _SITE_FIELDS]
+    if not texts:
+        return ""
+    shown = ", ".join(texts[:5]) + (", …" if len(texts) > 5 else "")
+    return f" field; its text fields are {shown}: rename the one that names the place to name"
 
 
 def _same_area(a: BaseGeometry | None, b: BaseGeometry | None) -> bool:
@@ -802,8 +818,9 @@ def _sites_data(path: Path) -> Any:
     if path.suffix.lower() in (".kml", ".kmz"):
         return read_kml(path)
     try:
-        # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it allows.
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        # JSON is UTF-8 (RFC 8259), whatever the locale; a byte order mark (Notepad, PowerShell) is ignored, as it
+        # allows, and UTF-16 with its mark (Windows PowerShell's `ConvertTo-Json | Out-File`) read as such.
+        data = json.loads(text_of(path.read_bytes()))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, or a number of more than 4300 digits Python refuses

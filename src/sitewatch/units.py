@@ -3,12 +3,15 @@ charts' titles. ``--json`` and the exports keep the full values."""
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["count_noun", "pixel_size_text", "share_text"]
 
 
-def count_noun(n: int, noun: str) -> str:
-    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def count_noun(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement (``plural`` for a noun not made plural
+    by an ``s``: ``"bright patches"``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def pixel_size_text(metres: float) -> str:
@@ -20,7 +23,12 @@ def pixel_size_text(metres: float) -> str:
 
 
 def share_text(share: float) -> str:
-    """A share (0 to 1) as a whole percent, and ``under 1%`` for one above none that would round to ``0%`` (a cloud
-    of a few hundred metres on a large image or site): ``0%`` is said only of none."""
+    """A share (0 to 1) as a whole percent, ``under 1%`` for one above none that would round to ``0%`` (a cloud
+    of a few hundred metres on a large image or site) and ``over 99%`` for one below all that would round to
+    ``100%`` (a cloud over all of a site but a corner): ``0%`` and ``100%`` are said only of none and all. A share
+    that is not a number is ``an unknown share``, not ``nan%``."""
+    if math.isnan(share):
+        return "an unknown share"
     text = f"{share:.0%}"
-    return "under 1%" if share > 0 and text == "0%" else text  # the text, not 0.005: 0.005 itself rounds to 0%
+    # The text, not 0.005 and 0.995: 0.005 itself rounds to 0%, and 0.995 to 100%.
+    return "under 1%" if share > 0 and text == "0%" else "over 99%" if share < 1 and text == "100%" else text

@@ -25,11 +25,25 @@ from typing import Any
 from .errors import ImageReadError, InputError
 
 __all__ = [
-    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "check_not_linking", "json_list", "parse_xml", "read_zip_member", "without_controls",
+    "LINKING_DRIVERS", "MAX_MEMBER_BYTES", "UTF16_MARKS", "check_not_linking", "json_list", "parse_xml", "read_zip_member",
+    "text_of", "without_controls",
 ]  # fmt: skip
 
 MAX_MEMBER_BYTES = 256 * 2**20
 """Most bytes a zip member read into memory (a KML, a SAFE metadata file) may unpack to."""
+
+
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+"""UTF-16's byte-order marks, little- and big-endian: a file starting with one is UTF-16."""
+
+
+def text_of(data: bytes) -> str:
+    """The text of a file a user wrote: UTF-8 (a byte-order mark skipped, as Notepad writes one), or UTF-16 when it
+    starts with UTF-16's mark, as Windows PowerShell's ``Out-File`` and Excel's "Unicode Text" save it; raises
+    ``UnicodeDecodeError`` for bytes that are neither (a Windows code page)."""
+    if data.startswith(UTF16_MARKS):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
 
 
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -67,7 +81,35 @@ def parse_xml(data: str | bytes, origin: str) -> ET.Element:
         raise
     except (LookupError, ValueError) as exc:  # "unknown encoding: UTF-3", "multi-byte encodings are not supported"
         return parse_xml(_decoded(data, exc), origin)
-    return ET.fromstring(data)
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        not_utf8 = _not_utf8(data)
+        if not_utf8:
+            raise ET.ParseError(not_utf8) from exc
+        raise
+
+
+def _not_utf8(data: str | bytes) -> str:
+    """Why bytes expat read as UTF-8 (no encoding declared, or UTF-8) are not, where, and what to do; else "".
+
+    A KML saved in a Windows code page without saying so (Cyrillic names in windows-1251) was "not well-formed
+    (invalid token): line 2, column 71", which named no encoding.
+    """
+    if not isinstance(data, bytes) or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ""
+    declared = _declared_encoding(data)
+    if declared is not None and declared.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return ""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        said = "which its XML declaration says it is" if declared else "which XML declaring no encoding must be"
+        return (f"not UTF-8 at line {line}, byte {column} of it, {said}: save it as UTF-8, or declare the encoding it "
+                'is in (<?xml version="1.0" encoding="windows-1251"?>)')
+    return ""
 
 
 def _decoded(data: str | bytes, refused: Exception) -> str:
@@ -130,11 +172,41 @@ def check_not_linking(driver: str, path: object, *, by_name: bool = True) -> Non
     )
 
 
+_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")
+"""Unicode's explicit embeddings and overrides (LRE, RLE, LRO, RLO), which a PDF (U+202C) ends."""
+_ISOLATES = frozenset("\u2066\u2067\u2068")
+"""Its directional isolates (LRI, RLI, FSI), which a PDI (U+2069) ends."""
+
+
 def without_controls(text: str) -> str:
     """``text`` without control characters other than tab and newline, for the terminal: an
     escape sequence (ESC, CSI) in a delivered file would recolour the screen, rewrite lines or
-    plant a hyperlink there."""
-    return "".join(c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc")
+    plant a hyperlink there. Of the directional formatting characters, those that open an embedding,
+    override or isolate and are not closed in ``text`` are dropped, and so are closers without an
+    opener: an RLO left open in a site's name (U+202E) turned the rest of a table row, or of a
+    report's sentence, right to left ("naval_base" shown as "esab_lavan"). Closed ones stay, as an
+    Arabic name may need them."""
+    kept = [c for c in text if c in "\t\n" or unicodedata.category(c) != "Cc"]
+    if not any(c in _EMBEDDINGS or c in _ISOLATES or c in "\u202c\u2069" for c in kept):
+        return "".join(kept)
+    dropped: set[int] = set()
+    opened: list[int] = []
+    for i, c in enumerate(kept):
+        if c in _EMBEDDINGS or c in _ISOLATES:
+            opened.append(i)
+        elif c == "\u202c":  # a PDF ends the last embedding, not across an isolate
+            if opened and kept[opened[-1]] in _EMBEDDINGS:
+                opened.pop()
+            else:
+                dropped.add(i)
+        elif c == "\u2069":  # a PDI ends the last isolate, and the embeddings opened within it
+            isolates = [n for n, j in enumerate(opened) if kept[j] in _ISOLATES]
+            if isolates:
+                del opened[isolates[-1]:]
+            else:
+                dropped.add(i)
+    dropped.update(opened)
+    return "".join(c for i, c in enumerate(kept) if i not in dropped)
 
 
 def json_list(data: Mapping[str, Any], key: str, origin: object) -> list[Any]:

@@ -106,8 +106,9 @@ def catalogue() -> tuple[VesselClass, ...]:
 
 
 # The word "class" after a name, by a hyphen, a space or a typographic dash (an article's "Alligator\u2013class"),
-# or before it, as some reporters write it ("Class Ropucha", "class Alligator").
-_CLASS_WORD = re.compile(r"(?:^|[-\u2010-\u2015\s]+)class\b", re.IGNORECASE)
+# or before it, as some reporters write it ("Class Ropucha", "class Alligator", in brackets "(Class Ropucha)"); a
+# word of which it is a part ("subclass") is not it.
+_CLASS_WORD = re.compile(r"\bclass\b", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[a-z0-9]+")
 # Words a writer adds that tell no class of the catalogue from another ("cargo vessel", "the ship"): read past.
 _GENERIC_WORDS = frozenset({"a", "an", "the", "of", "type", "ship", "ships", "vessel", "vessels", "boat", "boats"})

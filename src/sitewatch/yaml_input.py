@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import InputError
+from .untrusted import text_of
 
 __all__ = ["MAX_YAML_EXPANDED", "RECORD_ID", "YAML_BOOL_HINT", "StrictYamlLoader", "read_yaml", "unknown_fields", "yaml_problem"]
 
@@ -98,11 +99,12 @@ StrictYamlLoader.yaml_implicit_resolvers = {
 def read_yaml(path: str | Path, what: str, *, missing_hint: str = "") -> Any:
     """The parsed document of the YAML file ``path``; an InputError naming it (as ``what``, "claims file") otherwise.
 
-    ``missing_hint`` says what to do when there is no file at ``path``. A byte-order mark is skipped.
+    ``missing_hint`` says what to do when there is no file at ``path``. A UTF-8 byte-order mark is skipped; a
+    UTF-16 one says the file is UTF-16 (:func:`~sitewatch.untrusted.text_of`).
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = text_of(path.read_bytes())  # UTF-8, or UTF-16 with its byte-order mark
     except FileNotFoundError:
         raise InputError(f"{path}: no {what} there" + (f"; {missing_hint}" if missing_hint else "")) from None
     except UnicodeDecodeError as exc:

@@ -1,6 +1,6 @@
 """Reading AIS position reports from CSV files as users get them.
 
-Three column sets are told apart by the header (names compared by their letters and digits alone,
+Four column sets are told apart by the header (names compared by their letters and digits alone,
 without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestamp``, ``speedknots`` and
 ``timeutc``):
 
@@ -16,7 +16,9 @@ without case: ``# Timestamp``, ``speed_knots`` and ``Time (UTC)`` are ``timestam
 - **marinetraffic**: MarineTraffic's vessel-position exports (its API's CSV): ``MMSI, IMO, SHIP_ID, LAT, LON,
   SPEED, HEADING, COURSE, STATUS, TIMESTAMP, DSRC, UTC_SECONDS`` and, in its extended form, ``SHIPNAME``,
   ``LENGTH``, ``WIDTH``…; told by ``SHIP_ID`` or ``DSRC``. ``SPEED`` is in tenths of a knot (``123``: 12.3 kn;
-  ``1023``, AIS's 102.3, unknown); ``TIMESTAMP`` ISO 8601, UTC.
+  ``1023``, AIS's 102.3, unknown), a whole number as MarineTraffic writes it: a ``SPEED`` with a fraction (``12.3``,
+  knots) is refused, naming the file, the value and its line, and asks for the column to be named ``SOG``; a
+  speed column by another name (``SOG``, ``speed_knots``) is knots. ``TIMESTAMP`` ISO 8601, UTC.
 - **generic**: ``mmsi, time, lat, lon`` (``time`` ISO 8601, UTC, ``Z`` or an offset; no zone is
   UTC, or the zone the column's name gives: ``Time (UTC+10)``, :func:`header_zone`; a time's own zone
   wins over the name's), optionally ``sog`` (knots), ``cog`` (degrees), ``length`` and ``width`` (metres), ``name``.
@@ -84,6 +86,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
+from ..untrusted import UTF16_MARKS
 from .ais_coverage import Footprint, FootprintBuilder
 
 __all__ = [
@@ -452,17 +455,8 @@ def _floats(texts: list[str], decimal_comma: bool = False) -> NDArray[np.float64
         return np.fromiter((_number(t) for t in texts), np.float64, len(texts))
 
 
-_NOT_TEXT = (
-    (b"\xff\xfe", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
-    (b"\xfe\xff", "is UTF-16: save it as UTF-8 (or Latin-1) CSV"),
-)
-
-
 def _check_text(path: Path, head: bytes) -> None:
-    """Refuse a file that is no text CSV (an archive, UTF-16, binary), saying what to do, before its bytes reach a message."""
-    for magic, what in _NOT_TEXT:
-        if head.startswith(magic):
-            raise InputError(f"{path}: {what} (--ais FILE.csv)")
+    """Refuse a file that is no text CSV (binary), saying what to do, before its bytes reach a message."""
     if b"\x00" in head:
         raise InputError(f"{path}: holds binary data, not a CSV; give the AIS CSV itself (--ais FILE.csv)")
 
@@ -526,14 +520,19 @@ def _binary(path: Path, head: bytes) -> Iterator[IO[bytes]]:
 @contextmanager
 def open_ais_text(path: str | Path) -> Iterator[io.TextIOWrapper]:
     """The AIS CSV ``path`` as text (:func:`read_ais` reads it so): a gzip file or a zip of one CSV unpacked as read,
-    UTF-8 with bytes that are not read as Windows-1252. A file that is no text CSV (UTF-16, binary, a zip of several
-    files) is an :class:`~sitewatch.errors.InputError` saying what to do."""
+    UTF-8 with bytes that are not read as Windows-1252, or UTF-16 when it starts with UTF-16's byte-order mark (Excel's
+    "Unicode Text", tab-separated). A file that is no text CSV (binary, a zip of several files) is an
+    :class:`~sitewatch.errors.InputError` saying what to do."""
     path = Path(path)
     with open(path, "rb") as raw:
         head = raw.read(4096)
     with _binary(path, head) as data:
-        _check_text(path, data.read(4096) if head.startswith((_GZIP, _ZIP)) else head)
+        first = data.read(4096) if head.startswith((_GZIP, _ZIP)) else head
         data.seek(0)
+        if first.startswith(UTF16_MARKS):  # its every other byte is 0: no binary file
+            yield io.TextIOWrapper(data, encoding="utf-16", errors="replace", newline="")
+            return
+        _check_text(path, first)
         yield io.TextIOWrapper(data, encoding="utf-8-sig", errors="sitewatch.cp1252", newline="")
 
 
@@ -603,7 +602,10 @@ def _read_rows(
     sum_len = (i_a, i_b) if i_len is None and i_a is not None and i_b is not None else None
     sum_wid = (i_c, i_d) if i_wid is None and i_c is not None and i_d is not None else None
     seconds = _dma_seconds if fmt == "dma" else _iso_seconds
-    sog_scale = 10.0 if fmt == "marinetraffic" else 1.0  # its SPEED in tenths of a knot (123: 12.3 kn; 1023 unknown)
+    # MarineTraffic's own SPEED is in tenths of a knot (123: 12.3 kn; 1023 unknown); a speed column of that file by
+    # another name (SOG, speed_knots: the generic form's, added by whoever joined a SHIP_ID or DSRC column) is knots.
+    tenths = fmt == "marinetraffic" and i_sog is not None and _norm(header[i_sog]) == "speed"
+    sog_scale = 10.0 if tenths else 1.0
     zone = header_zone(header[i_time], path)[1] if fmt == "generic" else None
     if zone is not None and zone != UTC:
         seconds = partial(_iso_seconds, zone=zone)  # 'Time (UTC+10)': its times without a zone are at UTC+10
@@ -691,7 +693,17 @@ def _read_rows(
             if mmsi[0] not in "234567":
                 not_ships += 1
                 continue
-            sog = num(row[i_sog], 102.3 * sog_scale) / sog_scale if i_sog is not None else math.nan
+            sog = num(row[i_sog], 102.3 * sog_scale) if i_sog is not None else math.nan
+            if tenths and i_sog is not None:
+                if not (math.isnan(sog) or sog.is_integer()):
+                    # MarineTraffic writes tenths as whole numbers: 12.3 is knots, which read as tenths was 1.23 kn.
+                    where_k = line + 1 + int(k if where is None else where[k])
+                    raise InputError(
+                        f"{path}: its {header[i_sog].strip()!r} column holds {row[i_sog].strip()!r} on line {where_k}, "
+                        "not a whole number of tenths of a knot as MarineTraffic writes its SPEED (the file's SHIP_ID "
+                        "or DSRC column marks it as MarineTraffic's): if its speeds are in knots, name the column SOG"
+                    )
+                sog /= sog_scale
             cog = num(row[i_cog], 360.0) if i_cog is not None else math.nan
             into[mmsi].append((t, lat, lon, sog, cog, index))
             kept += 1

@@ -131,9 +131,9 @@ def command(
         click.echo("Simulated imagery.")
     for result, dated, fresh in [] if as_json else zip(results, texts, fresh_notes, strict=True):
         if is_quiet():
-            _print_site_quietly(result, fresh, len(dated))
+            _print_site_quietly(result, fresh, len(dated), chosen=bool(before or after))
         else:
-            _print_site(result, dated)
+            _print_site(result, dated, chosen=bool(before or after))
     if out_path is not None:
         click.echo(f"wrote {out_path}", err=as_json)
     errors = [e for result in results for e in result["errors"]]
@@ -144,8 +144,8 @@ def command(
         raise SystemExit(3 if any(result["pairs"] for result in results) else 1)
 
 
-def _print_site(result: dict[str, Any], dated: list[str]) -> None:
-    """One site's pairs, notes and dated changes, a line each."""
+def _print_site(result: dict[str, Any], dated: list[str], *, chosen: bool = False) -> None:
+    """One site's pairs, notes and dated changes, a line each; ``chosen``: the pair --before or --after asked for."""
     site_id, rows, notes, errors = result["site"], result["pairs"], result["notes"], result["errors"]
     if not rows and not errors:
         click.echo(f"{site_id}: no pair of observations of one sensor and grid to compare")
@@ -154,17 +154,17 @@ def _print_site(result: dict[str, Any], dated: list[str]) -> None:
     kept = sum(1 for r in rows if r["kept"])
     if kept:
         them = "it" if kept == 1 else "them"
-        click.echo(f"{site_id}: {_of_pairs(kept, len(rows))} unchanged since {_were(kept)} compared, kept "
+        click.echo(f"{site_id}: {_of_pairs(kept, len(rows) + len(errors), chosen)} unchanged since {_were(kept)} compared, kept "
                    f"(--force compares {them} again)")  # fmt: skip
     for note in notes:
         click.echo(f"note: {note}")
     if dated:
-        click.echo(f"{result['site']}: {len(dated)} change(s) on the ground, dated by every stored pair (the region's last image without it, its first with it):")
+        click.echo(f"{result['site']}: {count_noun(len(dated), 'change')} on the ground, dated by every stored pair (the region's last image without it, its first with it):")
     for k, line in enumerate(dated, 1):
         click.echo(f"  {k}. {line}")
 
 
-def _print_site_quietly(result: dict[str, Any], notes: list[str], n_dated: int) -> None:
+def _print_site_quietly(result: dict[str, Any], notes: list[str], n_dated: int, *, chosen: bool = False) -> None:
     """Under -q, one site's pairs compared this run and the notes on them, then one summary line: a daily job's log
     grew by every pair of the site's history (and every change dated) at each run."""
     site_id, rows, errors = result["site"], result["pairs"], result["errors"]
@@ -177,15 +177,23 @@ def _print_site_quietly(result: dict[str, Any], notes: list[str], n_dated: int) 
     for note in notes:
         click.echo(f"note: {note}")
     kept = len(rows) - len(fresh)
-    counts = (f"{_of_pairs(len(fresh), len(rows))} compared this run" if len(rows) == 1 and fresh else
-              f"{_of_pairs(kept, len(rows))} unchanged since {_were(kept)} compared, kept" if len(rows) == 1 else
-              f"{_of_pairs(len(fresh), len(rows))} compared this run, {kept} unchanged since {_were(kept)} compared, kept")  # fmt: skip
+    # Each error is a pair that could not be compared (run_changes): a site's pairs are its rows and those.
+    total = len(rows) + len(errors)
+    counts = (f"{_of_pairs(len(fresh), total, chosen)} compared this run" if total == 1 and fresh else
+              f"{_of_pairs(kept, total, chosen)} unchanged since {_were(kept)} compared, kept" if total == 1 and kept else
+              f"{_of_pairs(0, total, chosen)} not compared (below)" if total == 1 else
+              f"{_of_pairs(len(fresh), total)} compared this run, {kept} unchanged since {_were(kept)} compared, kept"
+              + (f", {len(errors)} not compared (below)" if errors else ""))  # fmt: skip
     click.echo(f"{site_id}: {counts}; {count_noun(n_dated, 'change')} on the ground in all")
 
 
-def _of_pairs(n: int, total: int) -> str:
-    """``2 of the 5 pairs``; a site's only pair is ``its one pair`` (not ``1 of the 1 pairs``)."""
-    return "its one pair" if total == 1 else f"{n} of the {total} pairs"
+def _of_pairs(n: int, total: int, chosen: bool = False) -> str:
+    """``2 of the 5 pairs``; a site's only pair is ``its one pair`` (not ``1 of the 1 pairs``), and the one pair
+    --before or --after ``chosen`` ``the pair asked for`` (the site may have more). ``total`` counts the pairs that
+    could not be compared too: of two, one compared is not the site's one pair."""
+    if total == 1:
+        return "the pair asked for" if chosen else "its one pair"
+    return f"{n} of the {total} pairs"
 
 
 def _were(n: int) -> str:

@@ -239,7 +239,9 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
                     transform, crs, approximate = from_gcps(gcps), (gcp_crs.to_string() if gcp_crs else None), True
                 elif ds.transform.is_identity and crs is None:
                     transform = None
-                placed_by_rpcs = transform is None and ds.rpcs is not None
+                # RPCs and no map grid: no transform, with or without a CRS (a GeoTIFF may name WGS84 as its RPCs'
+                # ground CRS, beside an identity transform: read so, it was "cannot tell the ground pixel size").
+                placed_by_rpcs = ds.transform.is_identity and not gcps and ds.rpcs is not None
                 info = dict(width=ds.width, height=ds.height, count=ds.count, nodata=ds.nodata, driver=ds.driver)
                 if ds.count > MAX_IMAGE_BANDS:
                     raise InputError(
@@ -273,16 +275,16 @@ def open_image_info(path: str | Path | PixelSource, pixel_size: float | None = N
             f"{p}: {info['width']} × {info['height']} pixels, more than sitewatch reads ({MAX_IMAGE_PIXELS:,}); "
             "is the file damaged? Otherwise cut the part you need first (gdal_translate -srcwin or -projwin)"
         )
+    if pixel_size is None and placed_by_rpcs:
+        # Warping a scene takes the ground's height and a grid to put it on, which `import` has (a site's).
+        raise InputError(
+            f"{p}: the image has no map grid, only RPCs (a Maxar Basic or a Planet basic scene), and this command "
+            f"does not orthorectify: `sitewatch import {p} --orthorectify --dem DEM.tif` (or --height METRES, the "
+            "ground's height above the WGS84 ellipsoid) puts it on each site's grid it covers for `detect` and "
+            "`change`; or orthorectify it first (gdalwarp -rpc -to RPC_DEM=DEM.tif); or pass --pixel-size "
+            "METRES to read it in pixel coordinates (compared pixel for pixel: only with an image on its grid)"
+        )
     if transform is None:
-        if pixel_size is None and placed_by_rpcs:
-            # Warping a scene takes the ground's height and a grid to put it on, which `import` has (a site's).
-            raise InputError(
-                f"{p}: the image has no map grid, only RPCs (a Maxar Basic or a Planet basic scene), and this command "
-                f"does not orthorectify: `sitewatch import {p} --orthorectify --dem DEM.tif` (or --height METRES, the "
-                "ground's height above the WGS84 ellipsoid) puts it on each site's grid it covers for `detect` and "
-                "`change`; or orthorectify it first (gdalwarp -rpc -to RPC_DEM=DEM.tif); or pass --pixel-size "
-                "METRES to read it in pixel coordinates (compared pixel for pixel: only with an image on its grid)"
-            )
         if pixel_size is None:
             raise InputError(f"{p}: the image has no georeference; pass --pixel-size METRES")
         pxy = (float(pixel_size), float(pixel_size))

@@ -221,6 +221,8 @@ _PRODUCTS = {"sentinel-1 safe": "a Sentinel-1 product", "sentinel-2 safe": "a Se
 def _input_kind(prov: Mapping[str, Any]) -> str:
     """What an observation was made from, as a message names it: an image file, or a product's folder or zip."""
     product = _PRODUCTS.get(str(prov.get("source")))
+    if product is None and "tiles" in prov:
+        return "a Maxar product's .TIL, its tiles read as one image"  # a tile put at its path would not be read as one
     if product is None:
         return "an image file"
     return f"{product} ({'its zip' if str(prov.get('source_path', '')).lower().endswith('.zip') else 'its folder or file'})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -50,8 +51,9 @@ from .scene_ref import read_scene_ref
 
 __all__ = ["RASTER_SUFFIXES", "IngestReport", "ingest_file", "ingest_paths", "expand_paths"]
 
-RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
-"""File suffixes a folder given to ``ingest`` is searched for (case aside); a file named outright may be any raster GDAL reads."""
+RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff", ".ntf")
+"""File suffixes a folder given to ``ingest`` is searched for (case aside); a file named outright may be any raster GDAL reads.
+NITF (``.NTF``) is Maxar's delivery format unless GeoTIFF is ordered (``24OCT19011107-M2AS-…_P001.NTF`` beside its ``.IMD``)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def ingest_file(
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """The images PATHS name: GeoTIFFs, and SAFE products (folders and zips) taken whole; a
-    folder is searched for both, without looking inside the products it holds."""
+    folder is searched for both, without looking inside the products it holds, and for what it holds packed
+    that would go unread in silence (a Landsat ``.tar``, a zip of GeoTIFFs not unzipped beside it), which reading names."""
     out: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -119,13 +122,16 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
             # A Level-1 product is named once, by its MTL, not once a band file.
             level1 = landsat_level1_products_in(p)
             of_level1 = {(m.parent, m.name.split("_MTL.")[0]) for m in level1}
-            out += sorted(
+            rasters = sorted(
                 q for q in p.rglob("*")
                 if q.suffix.lower() in RASTER_SUFFIXES and not q.name.startswith(".")
                 and not any(d in products for d in q.parents) and landsat_product_of(q) not in landsat
                 and not any(q.parent == d and q.name.startswith(f"{pid}_") for d, pid in of_level1)
             )  # fmt: skip
-            out += products + sorted(landsat) + level1
+            out += rasters + products + sorted(landsat) + level1
+            # A delivery still in its zip (a Planet order as downloaded) is named, not passed over in silence, unless
+            # it is unpacked there too: reading it names it with the command that unpacks it.
+            out += _zips_of_images(p, products, {q.name for q in rasters})
             # A product still in USGS's .tar is named (not "no GeoTIFF found"), unless it is unpacked there too.
             unpacked = {landsat_product_id(m) for m in landsat}
             out += sorted(
@@ -135,7 +141,44 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
             )  # fmt: skip
         else:
             out.append(product_root(p))  # a product's MTD_MSIL2A.xml or manifest.safe: the product
+    return _surface_reflectance_first(out)
+
+
+_PLANET_RADIANCE = re.compile(r"_AnalyticMS(?!_SR)(?=_|\.)", re.I)
+"""Where a PlanetScope radiance file's name (``…_3B_AnalyticMS_8b_clip.tif``) differs from its scene's surface
+reflectance file's (``…_3B_AnalyticMS_SR_8b_clip.tif``)."""
+
+
+def _surface_reflectance_first(files: list[Path]) -> list[Path]:
+    """``files`` with each PlanetScope radiance file moved after its scene's surface reflectance file, when both are
+    among them. The two are one acquisition, and the first recorded is kept: by name an 8-band order's radiance file
+    (``…_AnalyticMS_8b_clip.tif``) came first and its ``_SR`` product, the one the detector was trained for, was refused."""
+    out = list(files)
+    given = set(files)
+    for f in files:
+        twin = f.with_name(_PLANET_RADIANCE.sub("_AnalyticMS_SR", f.name, count=1))
+        if twin != f and twin in given and out.index(f) < out.index(twin):
+            out.remove(f)
+            out.insert(out.index(twin) + 1, f)
     return out
+
+
+def _zips_of_images(folder: Path, products: Collection[Path], unpacked: Collection[str]) -> list[Path]:
+    """The zip files under ``folder``, not SAFE products nor inside one, that hold GeoTIFFs not unpacked in the folder
+    (a member's file name not among ``unpacked``): a provider's delivery as downloaded, which the caller names."""
+    found: list[Path] = []
+    for q in sorted(folder.rglob("*")):
+        if (q.suffix.lower() != ".zip" or q.name.startswith(".") or q in products
+                or any(d in products for d in q.parents) or not q.is_file()):  # fmt: skip
+            continue
+        try:
+            with zipfile.ZipFile(q) as zf:
+                images = {Path(n).name for n in zf.namelist() if Path(n).suffix.lower() in RASTER_SUFFIXES}
+        except (OSError, zipfile.BadZipFile):
+            continue  # a damaged zip is among ``products``, named by reading it
+        if images - set(unpacked):
+            found.append(q)
+    return found
 
 
 def _same_id(

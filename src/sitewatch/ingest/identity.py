@@ -297,7 +297,8 @@ def imported_unchanged(store: Store, files: list[Path], site_ids: Collection[str
     for row in store.execute(sql, args):
         prov = json.loads(row[0])
         size, mtime = prov.get("source_size"), prov.get("source_mtime_ns")
-        if isinstance(size, int) and isinstance(mtime, int) and prov.get("source_path") and "band_files" not in prov:
+        # (a .TIL's tiles may be delivered again under the same .TIL: it is read again each run)
+        if isinstance(size, int) and isinstance(mtime, int) and prov.get("source_path") and "band_files" not in prov and "tiles" not in prov:
             seen.add((str(prov["source_path"]), size, mtime))
     new: list[Path] = []
     old: list[Path] = []

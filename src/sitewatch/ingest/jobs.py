@@ -30,7 +30,7 @@ from ..sources.landsat import is_landsat_mtl, open_landsat_l2
 from ..sources.maxar_toa import MaxarTOA, maxar_toa
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
-from ..sources.providers import provider_product
+from ..sources.providers import maxar_til_tiles, provider_product
 from ..sources.s1_radiometry import ThermalNoise
 from ..sources.safe import (
     NoiseNotRemovedWarning,
@@ -209,6 +209,9 @@ def archive_file(
             }
             for b, f in band_files.items()
         }
+    if path.suffix.lower() == ".til":
+        # A tiled Maxar product read whole through GDAL's TIL driver: its pixels are the tiles', which the .TIL lists.
+        provenance["tiles"] = [{"path": str(t.resolve()), "sha256": sha256_file(t)} for t in maxar_til_tiles(path)]
     if product is not None:
         provenance["safe"] = product.provenance()
         provenance["offset_applied"] = product.offset

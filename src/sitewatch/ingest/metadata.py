@@ -131,6 +131,12 @@ def _lenient_utc(text: str) -> datetime | None:
 _WEEK_ALONE = re.compile(r"\d{4}-?W\d{2}")
 """A week without its day (``2024-W42``), which :func:`~datetime.date.fromisoformat` reads as its Monday: not a date."""
 
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MAXAR_NAME_TIME = re.compile(
+    r"(?<![A-Za-z0-9])(\d{2})(" + "|".join(_MONTHS) + r")(\d{2})(\d{2})(\d{2})(\d{2})-[MPS](?:1B|2A|3D|3X)S[-_]", re.I
+)
+"""A Maxar product's name: the acquisition's UTC date and time (two-digit year, month's abbreviation) before its product code."""
+
 _ESA_OLD_NAME = re.compile(r"(?<![A-Za-z0-9])S2[ABCD]_OPER_")
 """ESA's Sentinel-2 naming before December 2016, whose first date-time is when the file was made."""
 
@@ -224,6 +230,22 @@ def _acquisition_time_in_name(path: Path) -> Iterator[tuple[datetime, str]]:
             when = None
         if when is not None:
             yield when, "file name (Planet's scene id)"
+            return
+    # Maxar's names begin with the pass's UTC date and time, YYMMMDDhhmmss, before the product code: 24OCT19011107-M2AS-…,
+    # a tile's 24OCT19011107-M2AS_R1C1-… (Polar Geospatial Center's names put the same time in full beside it,
+    # WV02_20130426224306_…_13APR26224306-M1BS-…). Without it a tile without its .IMD gave no time, or its order number's digits one.
+    maxar = _MAXAR_NAME_TIME.search(path.name)
+    if maxar is not None:
+        yy, mon, dd, hh, mi, ss = maxar.groups()
+        try:
+            when = datetime(
+                (1900 if int(yy) >= 90 else 2000) + int(yy), _MONTHS.index(mon.upper()) + 1, int(dd), int(hh), int(mi), int(ss),
+                tzinfo=UTC,
+            )  # fmt: skip
+        except ValueError:
+            when = None
+        if when is not None and when <= datetime.now(UTC) + timedelta(days=1):
+            yield when, "file name (Maxar's acquisition time)"
             return
     # 20241015, 20241015T012345, 2024-10-15, 2024-10-15T01:23:45
     m = re.search(r"(20\d{2})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?)?", path.stem) or re.search(

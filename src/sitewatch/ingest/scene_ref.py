@@ -63,6 +63,26 @@ _OPTICAL_ALIASES = {
 }  # fmt: skip
 
 
+
+_DAY_FIRST = re.compile(r"(?<![\d.-])\d{1,2}[.-]\d{1,2}[.-](?:19|20)\d{2}(?![\d.-])")
+"""A date written day (or month) first in a file name, as a local user names a file: ``Дунай 17.10.2024.tif``."""
+
+
+def _day_first_in_name(stem: str) -> str:
+    """For the message refusing a file without a time: the date its name writes day first, which is not read (a name's
+    date is read year first), and what to pass for it (``" 2024-10-17 (the name's '17.10.2024', not read: …)"``)."""
+    found = _DAY_FIRST.search(stem)
+    if found is None:
+        return ""
+    from ..claims_file import date_spelling_hint
+
+    meant = date_spelling_hint(found.group()).removeprefix(": write ")
+    if not meant:  # no date at all (31.31.2024)
+        return ""
+    return (f" {meant} (the name's {found.group()!r} is not read: a date in a file name is read year first, "
+            "2024-10-17 or 20241017, which names no other day)")
+
+
 def _band_names(
     descriptions: Sequence[str | None], count: int, sensor: str, path: Path, colours: Sequence[str] = ()
 ) -> list[str]:
@@ -232,6 +252,7 @@ def read_scene_ref(
         )  # fmt: skip
         raise InputError(
             f"{path}: no acquisition time in its tags, a sidecar JSON or its name{made}; pass --acquired"
+            + _day_first_in_name(path.stem)
         )
     platform, platform_from = platform_of(tags, path, metadata_sidecars(path))
     stated = platform_sensor(platform)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..model import Change, Observation, acquired_label, direction_counts
 from ..store.changes import ChangePair
+from ..units import count_noun
 
 __all__ = ["MAX_REGIONS_PER_PAIR", "change_rows"]
 
@@ -29,12 +30,13 @@ def _cloud_twins(left: object) -> str:
     it did not look at."""
     if not isinstance(left, dict) or left.get("test") != "shadow twins":
         return ""
-    found = (f"{left.get('clouds', 0)} cloud(s) found by their shadow, {float(left.get('cloud_m2', 0)):,.0f} m² of cloud "
+    n, m = int(left.get("clouds") or 0), int(left.get("refused") or 0)
+    found = (f"{count_noun(n, 'cloud')} found by {'its' if n == 1 else 'their'} shadow, {float(left.get('cloud_m2', 0)):,.0f} m² of cloud "
              f"and {float(left.get('shadow_m2', 0)):,.0f} m² of shadow not compared" if left.get("clouds") else "no cloud found by its shadow")  # fmt: skip
     wide = left.get("beyond_grid")
     if isinstance(wide, dict) and wide.get("clouds"):
         found += f" ({wide['clouds']} by a shadow outside the site's image, on its source files)"
-    refused = f"; {left['refused']} bright patch(es) without a shadow compared" if left.get("refused") else ""
+    refused = f"; {count_noun(m, 'bright patch', 'bright patches')} without a shadow compared" if m else ""
     return f"no cloud mask: {found}{refused}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -108,6 +109,10 @@ def _with_fonts(draw: Callable[_P, _R]) -> Callable[_P, _R]:
     return drawn
 
 
+_RIGHT_TO_LEFT = frozenset({"R", "AL"})
+"""Unicode's bidirectional classes of right-to-left letters: Hebrew (R), Arabic, Syriac, Thaana (AL)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _fonts(families: tuple[str, ...]) -> tuple[FT2Font, ...]:
     paths = []
@@ -121,12 +126,16 @@ def _fonts(families: tuple[str, ...]) -> tuple[FT2Font, ...]:
 
 def drawable(name: str, instead: str) -> str:
     """``name`` when the chart's fonts (DejaVu Sans and the installed :func:`fallback_families`) draw each of its
-    characters, else ``instead`` (a site's or berth's id, which they do).
+    characters, and it is written left to right; else ``instead`` (a site's or berth's id, which they draw).
 
     A Korean site name on a machine without a font of hangul came out as a row of empty boxes in the chart's
     title, and matplotlib printed a warning a glyph into the terminal ("Glyph 48512 … missing from font(s)
-    DejaVu Sans"); the page around the chart gives the name in the browser's fonts.
+    DejaVu Sans"); the page around the chart gives the name in the browser's fonts. An Arabic or Hebrew
+    name has its glyphs in DejaVu Sans, but matplotlib lays out text left to right and does not join
+    Arabic letters: ميناء طرطوس came out mirrored, its letters apart, a name no reader would recognise.
     """
+    if any(unicodedata.bidirectional(c) in _RIGHT_TO_LEFT for c in name):
+        return instead
     families = ("DejaVu Sans", *fallback_families({f.name for f in font_manager.fontManager.ttflist}))
     fonts = _fonts(families)
     if all(c.isspace() or any(font.get_char_index(ord(c)) for font in fonts) for c in name):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -562,6 +563,15 @@ def _shortened(text: str, limit: int = RUN_TEXT_CHARS) -> str:
     return f"{text[:limit]}… ({len(text):,} characters in all: the runs table of the workspace's sitewatch.gpkg)"
 
 
+def isolate_name(line: str, name: str) -> markupsafe.Markup:
+    """``line`` as HTML, with ``name`` set apart in a ``<bdi>`` when the line begins with it (``"Rason: 34 presence
+    days…"``): after an Arabic or Hebrew name the ': ' and the figure that follow it took the name's direction, and a
+    left-to-right page showed the figure on the name's other side ("34 :ميناء طرطوس presence days")."""
+    if name and line.startswith(name):
+        return markupsafe.Markup("<bdi>{}</bdi>{}").format(name, line[len(name):])
+    return markupsafe.escape(line)
+
+
 def template_environment(templates: str = "report/templates") -> jinja2.Environment:
     """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
     error, and the report's filters (``pct``, ``num``, ``utc`` for a stored time), which the dashboard's
@@ -578,6 +588,7 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     env.filters["pixel_size"] = lambda v: "–" if v is None else pixel_size_text(v)  # a resolution: "9.54 m", "10 m"
     env.filters["utc"] = utc_text
     env.filters["chart_alt"] = charts.timeline_chart_alt
+    env.filters["isolate_name"] = isolate_name
     # The outlines' colours and line patterns in words, from where the pictures take them: a caption
     # naming "red" over a vermilion line misleads the very reader it is for.
     env.globals["kinds_legend"] = colours.kinds_legend()

@@ -42,7 +42,7 @@ from ..errors import InputError
 
 __all__ = [
     "ProviderProduct", "provider_product", "optical_band_indexes", "maxar_product_path", "airbus_dim_path",
-    "dimap_imaging_time", "MAXAR_BAND_NAMES",
+    "dimap_imaging_time", "MAXAR_BAND_NAMES", "maxar_til_tiles",
 ]  # fmt: skip
 
 BGRN = ("blue", "green", "red", "nir")
@@ -198,6 +198,17 @@ def maxar_product_path(path: Path) -> Path | None:
     if not _MAXAR_PRODUCT.search(path.name) or not _MAXAR_TILE.search(path.name):
         return None
     return path.with_name(_MAXAR_TILE.sub("", path.name, count=1))
+
+
+def maxar_til_tiles(til: Path) -> list[Path]:
+    """The tile files a Maxar ``.TIL`` lists (``filename = "…_R1C1-….TIF";`` in each ``TILE_n`` group), in its folder,
+    as GDAL's TIL driver reads them; those not there are left out (GDAL names them as it opens the ``.TIL``)."""
+    try:
+        text = til.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    names = re.findall(r"^\s*filename\s*=\s*\"([^\"]+)\"", text, re.M | re.I)
+    return [til.parent / n for n in names if Path(n).name == n and (til.parent / n).is_file()]
 
 
 def maxar_bands(sidecar: Path) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import shlex
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -240,9 +241,10 @@ def _product_location(path: Path) -> tuple[str, str, str]:
             )
         if found is None:
             raise InputError(
-                f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it and give the GeoTIFFs "
-                "inside (`detect-image` also reads one in place as /vsizip//ABSOLUTE/PATH.zip/FILE.tif; "
-                "`ingest` and `import` take files on disk only)"
+                f"{path}: a zip file without a Sentinel .SAFE product in it; unzip it, `unzip {shlex.quote(str(path))} -d "
+                f"{shlex.quote(str(path.with_suffix('')))}`, and give the folder {path.with_suffix('')}, whose images go in with the files "
+                "delivered beside them (a Planet order's UDM2 and metadata, a Maxar .IMD); `detect-image` also reads "
+                "one in place as /vsizip//ABSOLUTE/PATH.zip/FILE.tif, and `ingest` and `import` take files on disk only"
             )
         with zipfile.ZipFile(path) as zf:
             folders = sorted({n.rpartition("/")[0] for n in zf.namelist() if n.rpartition("/")[2] in _MAIN_NAMES})

@@ -424,7 +424,7 @@ class _Reader:
         if not _SLUG.fullmatch(value):
             raise self.fail(
                 self.path(where, key),
-                f"{value!r}: use lowercase letters, digits, '-' and '_', starting with a letter or digit "
+                f"{value!r}: use lowercase Latin letters (a-z), digits, '-' and '_', starting with a letter or digit "
                 f"(e.g. {_suggest_slug(value)!r})",
             )
         return value

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import re
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -24,7 +25,18 @@ from shapely.geometry.base import BaseGeometry
 
 from .. import __version__
 from ..errors import STALL_LOGGER, SiteError, StoreError, StoreReadOnlyError
-from ..model import Berth, ClassCandidate, Detection, Grid, Observation, SceneRef, Site, utc
+from ..model import (
+    SITE_ID_PATTERN,
+    Berth,
+    ClassCandidate,
+    Detection,
+    Grid,
+    Observation,
+    SceneRef,
+    Site,
+    sites_named,
+    utc,
+)
 from .gpkg import (
     APPLICATION_ID,
     USER_VERSION,
@@ -820,13 +832,21 @@ class Store:
         """The site stored under ``site_id``; a SiteError naming the workspace's sites when none is."""
         rows = self.execute("SELECT * FROM sites WHERE site_id = ?", (site_id,))
         if not rows:
-            known = [r[0] for r in self.execute("SELECT site_id FROM sites ORDER BY site_id")]
+            pairs = [(r[0], r[1] or "") for r in self.execute("SELECT site_id, name FROM sites ORDER BY site_id")]
+            known = [sid for sid, _ in pairs]
             if site_id.lower() != site_id and site_id.lower() in known:  # `sites add Dunai` would be refused too
                 raise SiteError(f"no site {site_id!r} in this workspace: site ids are lower case; did you mean {site_id.lower()!r}?")
-            raise SiteError(
-                f"no site {site_id!r} in this workspace ({known_sites_text(site_id, known)}); "
-                f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"
-            )
+            named = sites_named(site_id, pairs)
+            if named:  # 'Гавань Дуная', the name of site 'site'
+                raise SiteError(f"no site {site_id!r} in this workspace: that is the name of site {named[0]!r}"
+                                f"{'' if len(named) == 1 else ' (and of ' + ', '.join(named[1:]) + ')'}; give its id")  # fmt: skip
+            # An id it could not be (Cyrillic, a space) is no command to suggest: `sites add Гавань Дуная` is refused.
+            if re.fullmatch(SITE_ID_PATTERN, site_id):
+                add = f"add one with `sitewatch sites add {site_id} --bbox W,S,E,N`"
+            else:
+                add = (f"add one with `sitewatch sites add ID --name {shlex.quote(site_id)} --bbox W,S,E,N` (ID: lowercase "
+                       "Latin letters, digits, '-' and '_')")  # fmt: skip
+            raise SiteError(f"no site {site_id!r} in this workspace ({known_sites_text(site_id, known)}); {add}")
         return self._site_from_row(rows[0])
 
     def sites(self) -> list[Site]:

@@ -70,13 +70,13 @@ def test_a_cloud_over_a_berth_whose_shadow_lies_beyond_its_archived_image_is_fou
     assert left["cloud_m2"] == pytest.approx(160_000, rel=0.05) and 0.3 < left["left_out_fraction"] < 1.0, left
     assert left["beyond_grid"] == {"margin_m": 5000.0, "pixel_m": 20.0, "clouds": 1}, left
     assert pair["appeared"] + pair["disappeared"] + pair["altered"] == 0, pair
-    assert any("1 cloud(s) found by a shadow outside the site's image (its source files read 5 km around it at 20 m)" in n
+    assert any("1 cloud found by a shadow outside the site's image (its source files read 5 km around it at 20 m)" in n
                for n in notes), notes  # fmt: skip
     if not counts:
         html = tmp_path / "report.html"
         res = CliRunner().invoke(main, ["report", "-w", str(root), "--out", str(html)])
         assert res.exit_code == 0, res.output
-        assert "1 cloud(s) found by their shadow, 16" in html.read_text(encoding="utf-8")
+        assert "1 cloud found by its shadow, 16" in html.read_text(encoding="utf-8")
         assert "not compared (1 by a shadow outside the site" in html.read_text(encoding="utf-8")
 
 
@@ -98,7 +98,7 @@ def test_a_source_file_gone_or_changed_is_said_and_its_patch_compared(tmp_path: 
     assert left["clouds"] == 0 and left["refused"] == 1, left
     assert "has changed since it was ingested" in left["beyond_grid"]["unread"], left
     assert pair["appeared"] + pair["disappeared"] + pair["altered"] >= 1, pair  # the cloud compared: false change
-    assert any("the image around the site was not looked at for their shadows: berth/berth_20241001's source file" in n
+    assert any("the image around the site was not looked at for its shadow: berth/berth_20241001's source file" in n
                for n in notes), notes  # fmt: skip
     files[0].unlink()
     pair, _ = _change(tmp_path / "ws")  # the same inputs: kept as stored, what it said kept
@@ -124,7 +124,7 @@ def test_a_source_file_that_holds_only_the_archived_image_is_said_and_its_patch_
     left = pair["cloud_left_out"]
     assert left["clouds"] == 0 and left["refused"] == 1, left
     assert left["beyond_grid"]["unread"].endswith("holds no image around the site's"), left
-    assert any("not looked at for their shadows" in n for n in notes), notes
+    assert any("not looked at for its shadow" in n for n in notes), notes
 
 
 def test_the_wide_grid_holds_the_grid_on_the_edges_of_its_pixels() -> None:

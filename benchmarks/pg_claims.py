@@ -7,8 +7,10 @@ every 5th day at three) and makes two copies in ``--out`` (``before``, ``after``
 and over a week, on every date of it; absent; a crane present and absent; presence days over 30 days, this month and
 a year back, at three ports; a transit from one port to the next, two, and a change, at three others), its dates in
 the history's last month and a year before it; and the same file with the transits and the change at the first three
-ports (whose whole history a transit still reads), and without them. Each round runs on each copy in turn (the
-order alternating), each in a fresh process:
+ports, without them, and with them alone. The change claim's site is given change pairs first (``--pairs-every``):
+each series of its images (sensor and pixel size) chained image to image, a region on every Nth pair, as ``sitewatch
+change`` stores them (written by ``replace_changes``, each side by its own sitewatch; not computed from the images).
+Each round runs on each copy in turn (the order alternating), each in a fresh process:
 
 - ``claims check FILE --json``, of each file;
 - ``report SITE --from/--to`` (the last 30 days) ``--claims FILE``.
@@ -28,6 +30,7 @@ import datetime as dt
 import json
 import re
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,6 +39,28 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pg_daily import run  # noqa: E402
 from pg_reads import normalised, server_figures, two_stores  # noqa: E402
+
+PAIRS = """
+import sys
+from shapely.geometry import box
+from sitewatch.model import Change
+from sitewatch.store.changes import change_pairs, replace_changes
+from sitewatch.workspace import open_workspace
+ws, site, every = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open_workspace(ws).store() as store:
+    if change_pairs(store, site):
+        sys.exit(0)  # (a copy reused)
+    c = store.get_site(site).geometry.centroid
+    series = {}
+    for o in store.observations(site):
+        series.setdefault((o.scene.sensor, o.scene.resolution_m), []).append(o)
+    for chain in series.values():
+        for k, (b, a) in enumerate(zip(chain, chain[1:])):
+            regions = [Change(a.id + "#bench", site, b.id, a.id, box(c.x, c.y, c.x + 0.001, c.y + 0.001), 5000.0, 0.5,
+                              "appeared", "bench", "1")] if k % every == 0 else []
+            replace_changes(store, b, a, compared_fraction=1.0, method="bench", method_version="1", parameters={},
+                            changes=regions)
+"""
 
 
 def claims_file(last: dt.date, sites: list[str], moving: list[str]) -> dict[str, object]:
@@ -80,10 +105,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sites", default="port-00,port-01,port-02", help="Three sites of the claims of vessels, objects, days.")
     ap.add_argument("--moving", default="port-03,port-04,port-05", help="Three sites of the transits and the change.")
+    ap.add_argument("--pairs-every", type=int, default=10, help="A region on every Nth change pair of the change's site.")
     ap.add_argument("--reuse", action="store_true", help="Keep the copies an earlier run left in --out.")
     args = ap.parse_args()
     src = args.src or Path(__file__).resolve().parents[1] / "src"
     sides, servers, last = two_stores(args, src, columns=160)
+    for ws, _, env in sides.values():
+        subprocess.run([sys.executable, "-c", PAIRS, str(ws), args.moving.split(",")[2], str(args.pairs_every)], check=True, env=env)
+    for server in servers.values():
+        server.conn.execute("ANALYZE")  # (the pairs are new)
     sites = args.sites.split(",")
     claims, same, still = args.out / "claims.yaml", args.out / "claims-same-sites.yaml", args.out / "claims-no-transit.yaml"
     claims.write_text(yaml.safe_dump(claims_file(last, sites, args.moving.split(",")), sort_keys=False), encoding="utf-8")
@@ -91,11 +121,16 @@ def main() -> None:
     doc = claims_file(last, sites, sites)
     doc["claims"] = [c for c in doc["claims"] if not str(c["id"]).startswith(("transit", "change"))]  # type: ignore[attr-defined]
     still.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    doc = claims_file(last, sites, args.moving.split(","))
+    doc["claims"] = [c for c in doc["claims"] if str(c["id"]).startswith(("transit", "change"))]  # type: ignore[attr-defined]
+    moving = args.out / "claims-transit-change.yaml"
+    moving.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     since30 = (last - dt.timedelta(days=29)).isoformat()
     cmds: list[tuple[str, list[str]]] = [
         ("claims check --json", ["claims", "check", str(claims), "--json"]),
         ("claims check --json (transits at the same sites)", ["claims", "check", str(same), "--json"]),
         ("claims check --json (no transit, no change)", ["claims", "check", str(still), "--json"]),
+        ("claims check --json (the transits and the change alone)", ["claims", "check", str(moving), "--json"]),
         ("report --from/--to (30 days) --claims", ["report", sites[0], "--from", since30, "--to", last.isoformat(),
                                                    "--claims", str(claims), "--out", "OUT/report.html"]),
     ]  # fmt: skip

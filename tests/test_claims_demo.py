@@ -118,3 +118,37 @@ def test_the_demo_folder_holds_its_rules_and_claims_so_the_commands_run_there_as
     assert _copy_story_files(open_workspace(ws), "seed-story") == (ws / "claims.yaml", ws / "alerts.yaml")
     assert (ws / "claims.yaml").read_text(encoding="utf-8") == "claims: []\n"
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("on", ["geopackage", "postgis"])
+def test_the_demo_s_claims_read_for_their_dates_give_the_whole_history_s_verdicts(demo, tmp_path: Path, on: str,  # type: ignore[no-untyped-def]
+                                                                                  request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """Each claim reads what its verdict needs (a transit the moves about its dates, a change the pairs about them):
+    the seed story's claims, the trenches' change and the Rajin-Dunai transit among them, get the verdicts, reasons
+    and images the whole history gives, on the demo's GeoPackage and on a PostGIS copy of it."""
+    from sitewatch.claims_file import check_against_sites, read_claims
+    from sitewatch.evidence import (
+        ClaimsCheck,
+        check_claims,
+        check_claims_file,
+        claims_to_dict,
+        load_world,
+    )
+    from sitewatch.store.copy import copy_store
+    from sitewatch.workspace import init_workspace, open_workspace
+
+    ws = open_workspace(demo.out)
+    if on == "postgis":
+        pg = init_workspace(tmp_path / "pg", request.getfixturevalue("pg_url"))
+        with ws.store() as source, pg.store() as target:
+            copy_store(source, target)
+        ws = pg
+    path = builtin_claims_path()
+    with ws.store() as store:
+        got = claims_to_dict(check_claims_file(store, path))
+        claims = check_against_sites(read_claims(path), {s.id: s for s in store.sites()})
+        world = load_world(store, [sid for c in claims.claims for sid in c.site_ids])
+        want = claims_to_dict(ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title))
+    assert got == want
+    assert {c["id"]: c["verdict"] for c in got["claims"]} == VERDICTS
+    assert {p["kind"] for c in got["claims"] for p in c["parts"]} >= {"vessel_transit", "change_present"}

@@ -2,12 +2,14 @@
 
 ``claims check`` (and ``report --claims``) read every claimed site's whole history, years of a team store's rows
 for a claim of a month; now a claim of a vessel or object on dates, or of presence days, reads its site's timeline
-of those dates (the dates, and the weeks before the first that settle it), as ``timeline --from/--to`` does. A
-transit and a change are still decided from their sites' whole history.
+of those dates (the dates, and the weeks before the first that settle it), as ``timeline --from/--to`` does; a
+transit the moves of its two sites about its dates, as ``links --from/--to`` does; a change the stored pairs about
+its dates (:mod:`sitewatch.evidence_reads`).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from shapely.geometry import box
 
 from sitewatch.analysis import TimelineParams
 from sitewatch.claims_file import check_against_sites, read_claims
@@ -27,9 +30,11 @@ from sitewatch.evidence import (
     claims_to_dict,
     load_world,
 )
+from sitewatch.model import Change
 from sitewatch.store import Store
+from sitewatch.store.changes import replace_changes
 from sitewatch.workspace import init_workspace, open_workspace
-from test_alert_window import PLACES, START, History, _put, _site
+from test_alert_window import PLACES, START, History, _obs, _put, _site
 
 DAYS = 240
 
@@ -38,7 +43,7 @@ DAYS = 240
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Eight months of two ports (a GeoPackage): ships calling, some sailing Rason to Dunai, the pier hidden on
     some days (a ship there carried past them), days missed or half covered, cranes at Rason (on a 3 m image every
-    third day)."""
+    third day); change pairs stored (:func:`_store_pairs`)."""
     root = init_workspace(tmp_path_factory.mktemp("claims-period") / "ws").root
     story = History(DAYS, seed=5)
     with open_workspace(root).store() as store:
@@ -49,7 +54,35 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 if o.site_id == "rason" and d % 3 == 0:  # a 3 m image every third day: cranes show on it
                     o = replace(o, scene=replace(o.scene, resolution_m=3.0))
                 _put(store, o, dets)
+        _store_pairs(store, seed=5)
     return root
+
+
+def _store_pairs(store: Store, seed: int) -> None:
+    """Change pairs as ``sitewatch change`` stores them: each series (Rason's 10 m and 3 m images) chained image to
+    image, at Dunai only from day 40 to day 200 (dates before and after no pair brackets), and a 10 m pair over eight
+    images now and then (the chain crossed: no cut there); a third of them with a region or two, at a few places
+    (so regions of both series join into one change on the ground), some pairs comparing little or nothing."""
+    rng = random.Random(seed)
+    for sid in PLACES:
+        series: dict[float, list[Any]] = {}
+        for o in store.observations(sid):
+            series.setdefault(o.scene.resolution_m, []).append(o)
+        pairs = [(b, a) for chain in series.values() for b, a in zip(chain, chain[1:], strict=False)]
+        if sid == "dunai":
+            pairs = [(b, a) for b, a in pairs if 40 <= (b.scene.acquired.date() - START).days < 200]
+        tens = series[10.0]
+        pairs += [(tens[i], tens[i + 8]) for i in range(0, len(tens) - 8, 17)]
+        for b, a in pairs:
+            regions = []
+            if rng.random() < 0.3:
+                lon, lat = PLACES[sid]
+                for k in range(rng.randint(1, 2)):
+                    x, y = lon + rng.choice([-0.01, 0.0, 0.01]), lat + rng.choice([0.0, 0.005])
+                    regions.append(Change(f"{b.id}>{a.id}#{k}", sid, b.id, a.id, box(x, y, x + 0.002, y + 0.002),
+                                          rng.choice([500.0, 5000.0]), 0.5, rng.choice(["appeared", "disappeared"]), "test", "1"))  # fmt: skip
+            replace_changes(store, b, a, compared_fraction=rng.choice([0.0, 0.3, *[0.8, 1.0] * 8]), method="test",
+                            method_version="1", parameters={}, changes=regions)  # fmt: skip
 
 
 def _claims(first: int, length: int, count: int) -> list[dict[str, Any]]:
@@ -72,6 +105,8 @@ def _claims(first: int, length: int, count: int) -> list[dict[str, Any]]:
         claim("days-pier", ["rason"], span, {"kind": "presence_days", "days": count, "berth": "pier"}),
         claim("transit", ["rason", "dunai"], span, {"kind": "vessel_transit", "within_days": 6}),
         claim("change", ["dunai"], span, {"kind": "change_present"}),
+        claim("no-change", ["rason"], span, {"kind": "change_absent", "direction": "appeared", "min_area_m2": 1000}),
+        claim("change-rason", ["rason"], one, {"kind": "change_present"}),
         claim("two-parts", ["rason"], one, [{"kind": "vessel_present"},
                                             {"kind": "presence_days", "days": count, "from": start.isoformat(),
                                              "to": end.isoformat()}]),  # fmt: skip
@@ -93,17 +128,20 @@ def _both(root: Path, tmp: Path, claims: list[dict[str, Any]], offset: float) ->
     params = TimelineParams(utc_offset_hours=offset)
     with open_workspace(root).store() as store:
         read = 0
-        real = store.observations
+        real, by_id = store.observations, store.observations_by_id
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            nonlocal read
-            out = real(*args, **kwargs)
-            read += len(out)
-            return out
+        def counted(method: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                nonlocal read
+                out = method(*args, **kwargs)
+                read += len(out)
+                return out
 
-        store.observations = counted  # type: ignore[method-assign]
+            return call
+
+        store.observations, store.observations_by_id = counted(real), counted(by_id)  # type: ignore[method-assign]
         got = claims_to_dict(check_claims_file(store, path, params))
-        store.observations = real  # type: ignore[method-assign]
+        store.observations, store.observations_by_id = real, by_id  # type: ignore[method-assign]
         want = _whole(store, path, params)
     assert not got["refused"]
     return got, want, read
@@ -119,13 +157,15 @@ def test_a_claim_of_a_week_reads_that_week_and_the_weeks_before_it_alone(history
     assert read <= 2 * (7 + TimelineParams().gap_days + 3), read  # the whole history: over 400
 
 
-def test_a_site_a_transit_reads_whole_is_read_once(history: Path, tmp_path: Path) -> None:
-    """A transit reads its sites' whole history: the claims of the other kinds at those sites are decided from it,
-    not read again for their dates (claims of every kind at two sites read each observation once, not more)."""
-    got, want, read = _both(history, tmp_path, _claims(DAYS - 10, 6, 3), 0.0)
+def test_a_transit_and_a_change_read_their_dates_not_the_whole_history(history: Path, tmp_path: Path) -> None:
+    """A transit read both sites' whole history (446 observations), a change its site's: now the transit reads the
+    moves about its week (departures a window before it, arrivals a window after, and the rivals of each), the change
+    the pairs about its week, and the verdicts are the whole history's."""
+    claims = [c for c in _claims(DAYS // 2, 6, 3) if c["id"] in ("transit", "change", "no-change", "change-rason")]
+    got, want, read = _both(history, tmp_path, claims, 0.0)
     assert got == want
-    with open_workspace(history).store() as store:
-        assert read == sum(len(store.observations(sid)) for sid in PLACES)
+    assert {r["verdict"] for r in got["claims"]} >= {"supported", "not testable"}, got
+    assert read <= 300, read  # the whole history: 446; the transit reads gap_days + 2 days before its moves
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -136,11 +176,63 @@ def test_a_site_a_transit_reads_whole_is_read_once(history: Path, tmp_path: Path
 def test_every_claim_s_verdict_read_for_its_dates_is_the_whole_history_s(history: Path, tmp_path: Path, first: int, length: int,
                                                                          count: int, offset: float) -> None:  # fmt: skip
     """Claims of every kind on any dates of the history (a ship carried through days its berth was hidden, dates
-    missed or half covered, local dates either side of UTC): the verdicts, reasons and images are the whole
-    history's, byte for byte."""
-    claims = _claims(first, length, count)
-    # Apart: a transit's sites are read whole, and so would decide the others' claims.
-    for part in ([c for c in claims if c["id"] not in ("transit", "change")], [c for c in claims if c["id"] in ("transit", "change")]):
-        got, want, _ = _both(history, tmp_path, part, offset)
-        assert got == want
+    missed or half covered, local dates either side of UTC; a transit over the history's first or last dates; a change
+    where no pair brackets the dates, or a long pair crosses the chain): the verdicts, reasons and images are the
+    whole history's, byte for byte."""
+    got, want, _ = _both(history, tmp_path, _claims(first, length, count), offset)
+    assert got == want
 
+
+
+@pytest.mark.parametrize("first, length", [(0, 0), (0, 9), (DAYS // 2, 6), (DAYS - 4, 3), (DAYS - 1, 20)])
+def test_on_postgis_the_claims_read_for_their_dates_give_the_whole_history_s_verdicts(
+    history: Path, tmp_path: Path, pg_url: str, first: int, length: int
+) -> None:  # fmt: skip
+    """The same history on a PostGIS store (its pairs found by their span there, times as timestamptz, not text):
+    claims of every kind at the history's first date, its first ten, its middle, its last days and past its end (a
+    transit whose window runs past the history's edge, a change no pair brackets) give the whole history's verdicts."""
+    from sitewatch.store.copy import copy_store
+
+    ws = init_workspace(tmp_path / "pg", pg_url)
+    with open_workspace(history).store() as source, ws.store() as target:
+        copy_store(source, target)
+    got, want, _ = _both(ws.root, tmp_path, _claims(first, length, 3), 0.0)
+    assert got == want
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_a_change_seen_outside_the_dates_by_a_pair_beyond_the_first_read_is_read_for(tmp_path: Path, early: bool) -> None:
+    """A 10 m pair of days 0 and 30 brackets a claim of days 15 and 16 with a region; a 3 m pair of days 2 and 5 (or
+    25 and 28) shows it already there before the dates (or not yet after them), so the claim is not testable. The
+    first read (a week either side) meets the long pair but not the short one, whose region reaches across its edge
+    next to the run: it is read wider, and the verdict is the whole history's (it was supported)."""
+    root = init_workspace(tmp_path / "ws").root
+    with open_workspace(root).store() as store:
+        store.put_site(_site("dunai"))
+        days = (0, 30, 2, 5) if early else (0, 30, 25, 28)
+        obs = [_obs("dunai", START + timedelta(days=d)) for d in days]
+        obs[2:] = [replace(o, scene=replace(o.scene, resolution_m=3.0)) for o in obs[2:]]
+        for o in obs:
+            _put(store, o, [])
+        lon, lat = PLACES["dunai"]
+        for b, a in (obs[:2], obs[2:]):
+            region = Change(f"{a.id}#1", "dunai", b.id, a.id, box(lon, lat, lon + 0.002, lat + 0.002), 5000.0, 0.5, "appeared", "test", "1")
+            replace_changes(store, b, a, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=[region])
+    span = {"from": (START + timedelta(days=15)).isoformat(), "to": (START + timedelta(days=16)).isoformat()}
+    claims = [{"id": "dug", "text": "dug", "source": "s", "sites": ["dunai"], **span, "assert": {"kind": "change_present"}}]
+    got, want, _ = _both(root, tmp_path, claims, 0.0)
+    assert got == want
+    assert got["claims"][0]["verdict"] == "not testable", got
+    assert ("already seen in" if early else "not yet there in") in got["claims"][0]["reason"]
+
+
+def test_a_transit_on_the_calendar_s_last_days_is_not_testable(history: Path, tmp_path: Path) -> None:
+    """A transit claim of 9999-12-29 to 9999-12-31 within 3 days raised OverflowError (the arrival's dates, and the
+    day after the last at the origin, past the calendar): its dates after the last hold no image, so it is not
+    testable, from its dates' read as from the whole history; so are the calendar's first days."""
+    for first, last in (("9999-12-29", "9999-12-31"), ("0001-01-01", "0001-01-03")):
+        claims = [{"id": "transit", "text": "t", "source": "s", "sites": ["rason", "dunai"], "from": first, "to": last,
+                   "assert": {"kind": "vessel_transit", "within_days": 3}}]  # fmt: skip
+        got, want, _ = _both(history, tmp_path, claims, 10.0)
+        assert got == want
+        assert got["claims"][0]["verdict"] == "not testable"

@@ -94,6 +94,7 @@ __all__ = [
     "claims_to_dict",
     "load_world",
     "check_claims_file",
+    "transit_link_period",
 ]
 
 Verdict = Literal["supported", "contradicted", "not testable"]
@@ -571,7 +572,7 @@ def _presence_days(a: Assertion, world: World) -> PartResult:
                       images, tested, untested)  # fmt: skip
 
 
-def _transit(a: Assertion, world: World) -> PartResult:
+def _transit(a: Assertion, world: World, bounded: bool = False) -> PartResult:
     origin, dest = (world.sites[s] for s in a.site_ids)
     if note := sea_route_note(origin, dest):  # `links` gives such a pair no link, whatever the images
         return PartResult(a, UNTESTABLE, note, (), (), ())
@@ -584,7 +585,8 @@ def _transit(a: Assertion, world: World) -> PartResult:
                              site_name=s.name, undetected=world.undetected, site_geometry=s.geometry)  # fmt: skip
         for s in (origin, dest)
     }
-    links = find_links([origin, dest], timelines, obs, dets, LinkParams(window_days=max(within, 1)))
+    first, last = transit_link_period(a.start, a.end, within) if bounded else (None, None)
+    links = find_links([origin, dest], timelines, obs, dets, LinkParams(window_days=max(within, 1), start=first, end=last))
     by_id = {o.id: o for o in obs}
     det_by_id = {d.id: d for d in dets}
 
@@ -653,13 +655,13 @@ def _transit(a: Assertion, world: World) -> PartResult:
         )
         return PartResult(a, UNTESTABLE, reason, tuple(im for k2 in edge for im in _link_images(k2, by_id, det_by_id)),
                           (), (dep.date, arr.date))  # fmt: skip
-    need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, a.end + timedelta(days=within))}
+    need = {origin.id: _days(a.start, a.end), dest.id: _days(a.start, _after(a.end, within))}
     # A vessel of the size still at the origin on the last date may have left that day after its image: only
     # an image of the next day shows it gone (or not), so without one the claim cannot be contradicted.
     still_there = any(d.kind == "vessel" and _fit(sized, d, o.scene.resolution_m)[0] != "no"
                       for o in world.on_date(origin.id, a.end)[0] for d in world.detections_of(o.id))  # fmt: skip
     if still_there:
-        need[origin.id] = [*need[origin.id], a.end + timedelta(days=1)]
+        need[origin.id] = list(dict.fromkeys([*need[origin.id], _after(a.end, 1)]))
     gaps = {sid: [d for d in days if not world.on_date(sid, d)[0]] for sid, days in need.items()}
     missing = {sid: g for sid, g in gaps.items() if g}
     if not missing:
@@ -674,6 +676,12 @@ def _transit(a: Assertion, world: World) -> PartResult:
                       tuple(sorted({d for g in missing.values() for d in g})))  # fmt: skip
 
 
+def _after(day: date, days: int) -> date:
+    """``days`` days after ``day``, or the calendar's last date (a claim of its last days crashed on the days after
+    them: none can hold an image)."""
+    return day + timedelta(days=days) if (date.max - day).days >= days else date.max
+
+
 def _later(days: int) -> str:
     """``"2 days later"``, ``"1 day later"``, ``"the same day"``: how long after the departure a transit's arrival was seen."""
     return "the same day" if days == 0 else f"{count_noun(days, 'day')} later"
@@ -684,11 +692,13 @@ def _link_images(k: Any, by_id: Mapping[str, Observation], det_by_id: Mapping[st
             Image.of(by_id[k.arrival.observation_id], [det_by_id[k.arrival.detection_id]]))  # fmt: skip
 
 
-def _check_part(a: Assertion, world: World) -> PartResult:
+def _check_part(a: Assertion, world: World, *, bounded: bool = False) -> PartResult:
+    """The verdict on one assertion; ``bounded``: a transit's links found for its period alone
+    (:func:`transit_link_period`), as a world read for it holds its moves (:mod:`sitewatch.evidence_reads`)."""
     if a.kind == "presence_days":
         return _presence_days(a, world)
     if a.kind == "vessel_transit":
-        return _transit(a, world)
+        return _transit(a, world, bounded)
     if a.kind.startswith("change_"):
         from .evidence_change import change_part
 
@@ -793,40 +803,34 @@ def check_claims_file(store: Store, path: str | Path, params: TimelineParams | N
     sites = {s.id: s for s in store.sites()}
     claims = check_against_sites(claims, sites)
     params = params or TimelineParams()
+    from .evidence_reads import claim_world, read_key  # (here: it imports this module)
+
     with store.snapshot():  # one moment of the store for every claim's reads
-        whole = {sid for c in claims.claims for a in c.assertions if a.kind not in _PERIOD_KINDS for sid in a.site_ids}
-        world = load_world(store, sorted(whole), params) if whole else None
-        periods: dict[tuple[str, date, date], World] = {}
+        worlds: dict[tuple[object, ...], World] = {}  # each read once for every claim part that needs it
         results = []
         for c in claims.claims:
             parts = []
             for a in c.assertions:
-                if a.kind in _PERIOD_KINDS and a.site_ids[0] not in whole:  # (a site read whole gives the same verdicts)
-                    key = (a.site_ids[0], a.start, a.end)
-                    if key not in periods:
-                        periods[key] = _period_world(store, sites, key, params)
-                    parts.append(_check_part(a, periods[key]))
-                else:
-                    assert world is not None
-                    parts.append(_check_part(a, world))
+                if (key := read_key(a)) not in worlds:
+                    worlds[key] = claim_world(store, sites, a, params)
+                parts.append(_check_part(a, worlds[key], bounded=True))
             results.append(_claim_result(c, tuple(parts)))
     return ClaimsCheck(str(path), tuple(results), claims.problems, claims.title, offset)
 
 
-_PERIOD_KINDS = frozenset({"vessel_present", "vessel_absent", "object_present", "object_absent", "presence_days"})
-"""The kinds whose verdict rests on their site's timeline of the claim's dates alone: read for those dates
-(:func:`_period_world`). A transit (its links' moves and their rivals may lie weeks outside the range) and a change
-(its stored pairs) are decided from the sites' whole history."""
-
-
-def _period_world(store: Store, sites: Mapping[str, Site], key: tuple[str, date, date], params: TimelineParams) -> World:
-    """The world of one site's claim dates: the records its timeline of ``start`` to ``end`` is built from
-    (:func:`~sitewatch.analysis.period_records.read_timeline_records`: those dates, and the ``gap_days`` + 2 days
-    before them that settle the first, else more), which give each date's usable images, and the timeline of the
-    range, as the whole history does: a claim of a month no longer reads years of a site's rows."""
-    from .analysis.period_records import read_timeline_records
-
-    site_id, start, end = key
-    site = sites[site_id]
-    records = read_timeline_records(store, site_id, replace(params, start=start, end=end), site_geometry=site.geometry)
-    return World(sites, records.observations, records.detections, frozenset(records.undetected), params)
+def transit_link_period(start: date, end: date, within: int) -> tuple[date | None, date | None]:
+    """The period of the links a transit claim last seen at its origin from ``start`` to ``end`` within ``within``
+    days weighs (:func:`~sitewatch.analysis.links.find_links`'s ``start`` and ``end``): its departures are dated from
+    the links' window (``within``, at least 1 day) before ``start`` (a vessel last seen then and gone on ``start``) to
+    ``end``, its arrivals from ``start`` to ``within`` days after ``end``, and each link's rivals, the departures that
+    fit its arrival and the arrivals that fit its departure, a window either side of those. None: past year 1 or 9999."""
+    window = timedelta(days=max(within, 1))
+    try:
+        first: date | None = start - window
+    except OverflowError:
+        first = None
+    try:
+        last: date | None = end + window
+    except OverflowError:
+        last = None
+    return first, last

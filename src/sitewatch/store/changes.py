@@ -19,7 +19,7 @@ from ..model import Change, Observation, utc
 from .gpkg import as_multipolygon
 from .sqlite import Connection, Store, _acquired_between, _iso, _times, now_utc, select_equal
 
-__all__ = ["ChangePair", "replace_changes", "change_pairs", "changes", "pairs_with_regions"]
+__all__ = ["ChangePair", "replace_changes", "change_pairs", "changes", "pairs_with_regions", "pairs_meeting"]
 
 
 @dataclass(frozen=True)
@@ -178,15 +178,15 @@ def change_pairs(store: Store, site_id: str | None = None, *, since: datetime | 
     of_site = site_id if site_id and not period else None
     sql = ("SELECT * FROM change_pairs WHERE 1=1" + (" AND site_id = ?" if of_site else "") + period
            + " ORDER BY after_acquired, before_acquired, after_id")  # fmt: skip
-    return [
-        ChangePair(
-            r["site_id"], r["before_id"], r["after_id"], utc(r["before_acquired"]), utc(r["after_acquired"]), r["sensor"],
-            r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
-            r["computed_at"], r["before_sha256"], r["after_sha256"], r["inputs"] or "",
-        )  # fmt: skip
-        for r in store.execute(sql, [*([of_site] if of_site else []), *args])
-        if site_id is None or r["site_id"] == site_id
-    ]
+    return [_pair(r) for r in store.execute(sql, [*([of_site] if of_site else []), *args]) if site_id is None or r["site_id"] == site_id]
+
+
+def _pair(r: Any) -> ChangePair:
+    return ChangePair(
+        r["site_id"], r["before_id"], r["after_id"], utc(r["before_acquired"]), utc(r["after_acquired"]), r["sensor"],
+        r["compared_fraction"], r["method"], r["method_version"], json.loads(r["parameters"]), bool(r["simulated"]),
+        r["computed_at"], r["before_sha256"], r["after_sha256"], r["inputs"] or "",
+    )  # fmt: skip
 
 
 def changes(store: Store, site_id: str | None = None, before_id: str | None = None, after_id: str | None = None, *,
@@ -199,15 +199,15 @@ def changes(store: Store, site_id: str | None = None, before_id: str | None = No
     if period:
         where, order = sql.split(" ORDER BY ")
         sql, args = f"{where}{period} ORDER BY {order}", [*args, *more]
-    return [
-        Change(
-            id=r["change_id"], site_id=r["site_id"], before_id=r["before_id"], after_id=r["after_id"],
-            polygon=_polygon(store._shape(r["geom"])), area_m2=r["area_m2"], magnitude=r["magnitude"],
-            direction=r["direction"], method=r["method"], method_version=r["method_version"],
-        )  # fmt: skip
-        for r in store.execute(sql, args)
-        if site_id is None or r["site_id"] == site_id
-    ]
+    return [_change(store, r) for r in store.execute(sql, args) if site_id is None or r["site_id"] == site_id]
+
+
+def _change(store: Store, r: Any) -> Change:
+    return Change(
+        id=r["change_id"], site_id=r["site_id"], before_id=r["before_id"], after_id=r["after_id"],
+        polygon=_polygon(store._shape(r["geom"])), area_m2=r["area_m2"], magnitude=r["magnitude"],
+        direction=r["direction"], method=r["method"], method_version=r["method_version"],
+    )  # fmt: skip
 
 
 def pairs_with_regions(store: Store, site_id: str, *, since: datetime | None = None,
@@ -218,6 +218,19 @@ def pairs_with_regions(store: Store, site_id: str, *, since: datetime | None = N
     for c in changes(store, site_id=site_id, since=since, until=until):
         by_pair[(c.before_id, c.after_id)].append(c)
     return [(p, by_pair.get((p.before_id, p.after_id), [])) for p in change_pairs(store, site_id, since=since, until=until)]
+
+
+def pairs_meeting(store: Store, site_id: str, since: datetime, until: datetime) -> tuple[list[ChangePair], list[Change]]:
+    """The site's pairs whose span, from the before image to the after image as they were compared, meets ``since``
+    to ``until`` (an end inside it, or the span around it), ordered as :func:`change_pairs` orders them, and their
+    regions as :func:`changes` orders them: the pairs around a claim's dates, not the site's years of them."""
+    meets = " AND after_acquired >= ? AND before_acquired <= ?"
+    args = [site_id, *_times(since, until)]
+    pairs = store.execute(f"SELECT * FROM change_pairs WHERE site_id = ?{meets} ORDER BY after_acquired, before_acquired, after_id",
+                          args)  # fmt: skip
+    regions = store.execute(f"SELECT * FROM changes WHERE site_id = ?{meets} "
+                            "ORDER BY after_acquired, before_acquired, after_id, area_m2 DESC, change_id", args)  # fmt: skip
+    return [_pair(r) for r in pairs], [_change(store, r) for r in regions]
 
 
 def _polygon(geom: Any) -> Any:

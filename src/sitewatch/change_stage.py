@@ -28,7 +28,7 @@ from .change.compare import detect_changes, to_changes
 from .change.optical import COVER_CLASSES
 from .change.pair import RESAMPLE_HINT, ChangeImage, ChangeResult, check_same_grid
 from .errors import InputError, ObservationGoneError
-from .model import Change, Observation, Site, iso_utc, parse_date_or_time
+from .model import Change, Grid, Observation, Site, iso_utc, parse_date_or_time
 from .store import Store, now_utc
 from .store.changes import ChangePair, replace_changes
 from .units import count_noun, share_text
@@ -277,14 +277,20 @@ def _read_pair(
     a = read_change_image(site, after, root / after.path, spectral=not twins)
     if not twins:
         return b, a, None
-    return _without_cloud_twins(b, a)
+    return _without_cloud_twins(b, a, (before, after))
 
 
-def _without_cloud_twins(b: ChangeImage, a: ChangeImage) -> tuple[ChangeImage, ChangeImage, dict[str, Any] | None]:
+def _without_cloud_twins(
+    b: ChangeImage, a: ChangeImage, observations: tuple[Observation, Observation] | None = None,
+) -> tuple[ChangeImage, ChangeImage, dict[str, Any] | None]:  # fmt: skip
     """The pair with the cloud and shadow of either date left out of both (widened by :data:`CLOUD_MARGIN_M`), and
     what was found: clouds, their m² and their shadows', the share of the site's compared pixels left out, and the
-    bright patches new on one date without a shadow twin, compared (``refused``)."""
+    bright patches new on one date without a shadow twin, compared (``refused``). When the test refused a patch and
+    ``observations`` (the pair's) are given, the test looks again around the grid, on their source files read
+    coarse (:func:`_clouds_beyond_grid`): a refused patch it takes for cloud is left out (``beyond_grid``)."""
     from dataclasses import replace
+
+    from scipy import ndimage
 
     from .change.cloud_twins import cloud_twins
     from .geo import ground_pixel_size
@@ -300,18 +306,53 @@ def _without_cloud_twins(b: ChangeImage, a: ChangeImage) -> tuple[ChangeImage, C
     g = b.grid
     pixel = float(np.mean(ground_pixel_size(g.crs, g.affine, g.width, g.height)))
     tw = cloud_twins(bd, ad, names, pixel, valid=held, margin_m=CLOUD_MARGIN_M)
+    hidden, clouds, cloud_px, refused = tw.hidden, tw.clouds, tw.cloud_px, tw.refused
+    beyond: dict[str, Any] | None = None
+    if tw.refused and observations is not None:
+        found, beyond = _clouds_beyond_grid(tw.refused_patches, observations, (bd, ad), tuple(names), g)
+        if beyond.get("clouds"):
+            step = max(1.0, float(min(g.pixel_size)))
+            hidden = hidden | (ndimage.binary_dilation(found, iterations=max(1, round(CLOUD_MARGIN_M / step))) & held)
+            clouds, cloud_px, refused = clouds + beyond["clouds"], cloud_px + int(found.sum()), refused - beyond["clouds"]
     site = np.ones(g.shape, bool) if b.valid is None else b.valid
     if a.valid is not None:
         site = site & a.valid
-    share = float((tw.hidden & site).sum()) / float(site.sum()) if site.any() else 0.0
+    share = float((hidden & site).sum()) / float(site.sum()) if site.any() else 0.0
     summary: dict[str, Any] = {
-        "test": "shadow twins", "clouds": tw.clouds, "cloud_m2": round(tw.cloud_px * pixel * pixel, 1),
-        "shadow_m2": round(tw.shadow_px * pixel * pixel, 1), "left_out_fraction": round(share, 4), "refused": tw.refused,
+        "test": "shadow twins", "clouds": clouds, "cloud_m2": round(cloud_px * pixel * pixel, 1),
+        "shadow_m2": round(tw.shadow_px * pixel * pixel, 1), "left_out_fraction": round(share, 4), "refused": refused,
     }  # fmt: skip
-    if tw.hidden.any():
-        b = replace(b, valid=~tw.hidden if b.valid is None else b.valid & ~tw.hidden)
-        a = replace(a, valid=~tw.hidden if a.valid is None else a.valid & ~tw.hidden)
+    if beyond is not None:
+        summary["beyond_grid"] = beyond
+    if hidden.any():
+        b = replace(b, valid=~hidden if b.valid is None else b.valid & ~hidden)
+        a = replace(a, valid=~hidden if a.valid is None else a.valid & ~hidden)
     return b, a, summary
+
+
+def _clouds_beyond_grid(
+    refused: NDArray[np.bool_], observations: tuple[Observation, Observation], data: tuple[Any, Any],
+    names: tuple[str, ...], grid: Grid,
+) -> tuple[NDArray[np.bool_], dict[str, Any]]:  # fmt: skip
+    """The patches of ``refused`` that the shadow-twin test, run on the pair's source files read around ``grid``
+    (:mod:`sitewatch.change_margin`), takes for cloud, and what that look was: ``margin_m`` and ``pixel_m`` read,
+    ``clouds`` found so; or, when a source could not be read, ``unread`` (why) and nothing found."""
+    from .change.cloud_twins import CloudTwinParams, cloud_twins, clouds_beyond
+    from .change_margin import read_wide, wide_grid
+
+    margin = CloudTwinParams().max_shift_m
+    wide = wide_grid(grid, margin)
+    read = [read_wide(o, d, names, wide) for o, d in zip(observations, data, strict=True)]
+    nothing = np.zeros(refused.shape, bool)
+    for values, why in read:
+        if values is None:
+            return nothing, {"unread": why}
+    before, after = (r[0] for r in read)
+    assert before is not None and after is not None
+    px = float(min(wide.grid.pixel_size))
+    tw = cloud_twins(before, after, names, px, margin_m=CLOUD_MARGIN_M)
+    found, count = clouds_beyond(refused, tw, wide.factor, wide.corner)
+    return found, {"margin_m": margin, "pixel_m": round(px, 3), "clouds": count}
 
 
 def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str, Any]) -> list[str]:
@@ -328,6 +369,14 @@ def _cloud_note(before: Observation, after: Observation, parameters: Mapping[str
     refused = (f"; {count_noun(m, 'bright patch', 'bright patches')} new on one date without a shadow twin "
                f"{'is' if m == 1 else 'are'} compared (a new roof, bright ground, or a cloud whose shadow was not seen)"
                if m else "")  # fmt: skip
+    wide = s.get("beyond_grid")
+    if isinstance(wide, Mapping) and wide.get("unread"):
+        refused += f"; the image around the site was not looked at for {'its shadow' if m == 1 else 'their shadows'}: {wide['unread']}"
+    elif isinstance(wide, Mapping):
+        where = (f"(its source files read {float(wide.get('margin_m', 0)) / 1000:g} km around it at "
+                 f"{float(wide.get('pixel_m', 0)):g} m)")  # fmt: skip
+        refused += (f"; {count_noun(int(wide['clouds']), 'cloud')} found by a shadow outside the site's image {where}" if wide.get("clouds")
+                    else f"; nor {'was its shadow' if m == 1 else 'were their shadows'} found outside the site's image {where}")  # fmt: skip
     return [f"{before.id} -> {after.id}: neither has a cloud mask (SCL, UDM2, QA_PIXEL); {found}{refused}"]
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CloudTwinParams", "CloudTwins", "cloud_twins"]
+__all__ = ["CloudTwinParams", "CloudTwins", "cloud_twins", "clouds_beyond"]
 
 _BLOCK_ROWS = 512
 """Rows read at a time: the masks of a whole tile are bytes a pixel; its bands are not held whole."""
@@ -107,6 +107,11 @@ class CloudTwins:
     """How much brighter the later date was throughout (the mode of the difference), taken off before the test."""
     held_px: int
     """Pixels both dates hold (within ``valid``): what :attr:`hidden` is a share of."""
+    cloud: NDArray[np.bool_]
+    """The clouds found, either date (before widening)."""
+    refused_patches: NDArray[np.bool_]
+    """The bright patches counted in :attr:`refused` (before widening): compared, unless a wider look finds their
+    shadow (:func:`clouds_beyond`)."""
 
 
 def _visible(rows: NDArray[np.floating], names: Sequence[str]) -> tuple[NDArray[np.float32], ...]:
@@ -288,6 +293,7 @@ def cloud_twins(
     h, w = held.shape
     cloud = np.zeros((h, w), bool)
     shadow = np.zeros((h, w), bool)
+    refused_patches = np.zeros((h, w), bool)
     clouds = refused = 0
     azimuths: list[float | None] = []
     open_px = max(1, round(30.0 / pixel_m))
@@ -331,6 +337,7 @@ def cloud_twins(
             blob = labels[sl] == i
             if score[j] < p.contrast or _ground_replaced(before, after, names, offset, k, blob, sl, shifts[j], dark[k], p):
                 refused += 1
+                refused_patches[sl] |= blob
                 continue
             clouds += 1
             cloud[sl] |= blob
@@ -345,4 +352,28 @@ def cloud_twins(
     hidden = cloud | shadow
     if hidden.any():
         hidden = ndimage.binary_dilation(hidden, iterations=max(1, round(margin_m / pixel_m)))
-    return CloudTwins(hidden & held, int(cloud.sum()), int(shadow.sum()), clouds, refused, (azimuths[0], azimuths[1]), offset, int(held.sum()))
+    return CloudTwins(hidden & held, int(cloud.sum()), int(shadow.sum()), clouds, refused, (azimuths[0], azimuths[1]), offset,
+                      int(held.sum()), cloud, refused_patches)  # fmt: skip
+
+
+def clouds_beyond(refused_patches: NDArray[np.bool_], wide: CloudTwins, factor: int, corner: tuple[int, int]) -> tuple[NDArray[np.bool_], int]:
+    """The patches of ``refused_patches`` (a grid's bright patches without a shadow twin on it) that the test run on
+    a wider, coarser grid (``wide``) took for cloud, and how many: a patch is one when half its pixels or more lie
+    under a cloud of ``wide``. ``wide``'s pixels are ``factor`` of the grid's a side, and the grid's first pixel lies
+    in its pixel ``corner`` (row, col), its edges on the wide grid's (the wide grid is the grid grown by whole pixels)."""
+    from scipy import ndimage
+
+    h, w = refused_patches.shape
+    r0, c0 = corner
+    rows, cols = -(-h // factor), -(-w // factor)
+    if r0 < 0 or c0 < 0 or r0 + rows > wide.cloud.shape[0] or c0 + cols > wide.cloud.shape[1]:
+        raise ValueError(f"clouds_beyond: a {h} × {w} grid at {corner} of a {wide.cloud.shape} grid {factor} times coarser does not fit in it")
+    under = np.repeat(np.repeat(wide.cloud[r0 : r0 + rows, c0 : c0 + cols], factor, axis=0), factor, axis=1)[:h, :w]
+    labels, count = ndimage.label(refused_patches)
+    if not count:
+        return np.zeros((h, w), bool), 0
+    size = np.bincount(labels.ravel(), minlength=count + 1)
+    covered = np.bincount(labels.ravel(), weights=under.ravel(), minlength=count + 1)
+    found = (covered >= 0.5 * size) & (size > 0)
+    found[0] = False
+    return found[labels], int(found.sum())

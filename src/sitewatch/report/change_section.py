@@ -33,6 +33,9 @@ def _cloud_twins(left: object) -> str:
     n, m = int(left.get("clouds") or 0), int(left.get("refused") or 0)
     found = (f"{count_noun(n, 'cloud')} found by {'its' if n == 1 else 'their'} shadow, {float(left.get('cloud_m2', 0)):,.0f} m² of cloud "
              f"and {float(left.get('shadow_m2', 0)):,.0f} m² of shadow not compared" if left.get("clouds") else "no cloud found by its shadow")  # fmt: skip
+    wide = left.get("beyond_grid")
+    if isinstance(wide, dict) and wide.get("clouds"):
+        found += f" ({wide['clouds']} by a shadow outside the site's image, on its source files)"
     refused = f"; {count_noun(m, 'bright patch', 'bright patches')} without a shadow compared" if m else ""
     return f"no cloud mask: {found}{refused}"
 

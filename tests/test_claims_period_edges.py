@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 from shapely.geometry import box
 
-from sitewatch.analysis import TimelineParams
 from sitewatch.model import Change, Observation
 from sitewatch.store import Store
 from sitewatch.store.changes import replace_changes
 from sitewatch.workspace import init_workspace, open_workspace
 from test_alert_window import PLACES, START, _dets, _obs, _put, _site
 from test_claims_period import _both
+
+pytestmark = pytest.mark.slow  # each reads a history whole and again for each claim: seconds to half a minute
 
 DAYS = 300
 WITHINS = (0, 1, 3, 6, 30, 100, 5000)
@@ -55,10 +56,10 @@ def _sparse(store: Store, seed: int) -> None:
             for x in range(d, min(d + stay + 1, DAYS)):
                 present.setdefault((sid, x), []).append((k, length, k % 2 == 0))
             if sid == "rason" and rng.random() < 0.6:  # sails to Dunai, arriving days later
-                a = d + stay + rng.randint(1, 4)
-                for x in range(a, min(a + rng.randint(0, 5) + 1, DAYS)):
+                came = d + stay + rng.randint(1, 4)
+                for x in range(came, min(came + rng.randint(0, 5) + 1, DAYS)):
                     present.setdefault(("dunai", x), []).append((k, length, True))
-                d = a + 6
+                d = came + 6
             d += stay + rng.randint(1, 30)
     for sid, days in imaged.items():
         for d in days:
@@ -79,8 +80,8 @@ def _sparse(store: Store, seed: int) -> None:
             if rng.random() < 0.4:
                 lon, lat = PLACES[sid]
                 for k in range(rng.randint(1, 2)):
-                    x, y = lon + rng.choice([-0.01, 0.0]), lat + rng.choice([0.0, 0.005])
-                    regions.append(Change(f"{b.id}>{a.id}#{k}", sid, b.id, a.id, box(x, y, x + 0.002, y + 0.002),
+                    gx, gy = lon + rng.choice([-0.01, 0.0]), lat + rng.choice([0.0, 0.005])
+                    regions.append(Change(f"{b.id}>{a.id}#{k}", sid, b.id, a.id, box(gx, gy, gx + 0.002, gy + 0.002),
                                           rng.choice([500.0, 5000.0]), 0.5, rng.choice(["appeared", "disappeared"]), "test", "1"))  # fmt: skip
             replace_changes(store, b, a, compared_fraction=rng.choice([0.0, 0.3, 0.8, 1.0, 1.0]), method="test",
                             method_version="1", parameters={}, changes=regions)  # fmt: skip
@@ -156,3 +157,99 @@ def test_on_postgis_claims_on_a_sparse_history_are_the_whole_history_s(sparse: P
     for offset in (0.0, 10.0, -9.5):
         got, want, _ = _both(ws.root, tmp_path, _claims(3, 40), offset)
         assert got == want
+
+
+def _edge_history(store: Store, seed: int) -> None:
+    """Images every other day or so at a day's first or last millisecond (UTC), 10 m and 3 m, chained pairs and
+    pairs over a fortnight, a third with a region: the reads' midnights fall on images' times."""
+    rng = random.Random(seed)
+    site = _site("dunai")
+    store.put_site(site)
+    for d in range(0, 90):
+        if rng.random() < 0.45:
+            continue
+        o = _obs("dunai", START + timedelta(days=d), hour=0)
+        at = o.scene.acquired + rng.choice([timedelta(0), timedelta(hours=23, minutes=59, seconds=59, milliseconds=999)])
+        o = replace(o, scene=replace(o.scene, acquired=at, resolution_m=rng.choice([10.0, 10.0, 3.0])))
+        _put(store, o, [])
+    series: dict[float, list[Observation]] = {}
+    for o in store.observations("dunai"):
+        series.setdefault(o.scene.resolution_m, []).append(o)
+    pairs = [(b, a) for chain in series.values() for b, a in zip(chain, chain[1:], strict=False)]
+    tens = series[10.0]
+    pairs += [(tens[i], tens[i + 6]) for i in range(0, len(tens) - 6, 5)]
+    lon, lat = PLACES["dunai"]
+    for b, a in pairs:
+        regions = [Change(f"{b.id}>{a.id}#1", "dunai", b.id, a.id, box(lon, lat, lon + 0.002, lat + 0.002), 5000.0, 0.5,
+                          rng.choice(["appeared", "disappeared"]), "test", "1")] if rng.random() < 0.35 else []  # fmt: skip
+        replace_changes(store, b, a, compared_fraction=1.0, method="test", method_version="1", parameters={}, changes=regions)
+
+
+def _edge_claims() -> list[dict[str, Any]]:
+    out = []
+    for d in range(-2, 95, 1):
+        for length in (0, 2):
+            span = {"from": (START + timedelta(days=d)).isoformat(), "to": (START + timedelta(days=d + length)).isoformat()}
+            out.append({"id": f"c{d}-{length}", "text": "c", "source": "s", "sites": ["dunai"], **span,
+                        "assert": {"kind": "change_present", "direction": "appeared"}})  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("postgis", [False, True])
+def test_change_claims_whose_reads_edge_on_images_times_are_the_whole_history_s(tmp_path: Path, postgis: bool,
+                                                                                request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """Change claims of every day of three months at a site imaged at its days' first and last milliseconds: a read
+    from or to a midnight meets a pair ending or beginning there, on GeoPackage (ISO text) and PostGIS (timestamptz),
+    with local dates either side of UTC: the whole history's verdicts."""
+    root = init_workspace(tmp_path / "ws").root
+    with open_workspace(root).store() as store:
+        _edge_history(store, 7)
+    if postgis:
+        from sitewatch.store.copy import copy_store
+
+        ws = init_workspace(tmp_path / "pg", request.getfixturevalue("pg_url"))
+        with open_workspace(root).store() as source, ws.store() as target:
+            copy_store(source, target)
+        root = ws.root
+    for offset in (0.0, 10.0, -9.5):
+        got, want, _ = _both(root, tmp_path, _edge_claims(), offset)
+        assert got == want
+        assert {r["verdict"] for r in got["claims"]} == {"supported", "contradicted", "not testable"}
+
+
+@pytest.fixture(scope="module")
+def gappy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six ships calling at both ports over 200 days (the story of :mod:`test_alert_window`, ships of four lengths:
+    each link has rivals), with weeks without an image at one port or the other (a ship last seen before them is
+    gone only after them)."""
+    from test_alert_window import History
+
+    root = init_workspace(tmp_path_factory.mktemp("claims-gappy") / "ws").root
+    story = History(200, seed=9)
+    story.missing |= {("rason", d) for d in range(40, 75)} | {("dunai", d) for d in range(100, 121)}
+    story.missing |= {("rason", d) for d in range(150, 200) if d % 9}
+    with open_workspace(root).store() as store:
+        for sid in PLACES:
+            store.put_site(_site(sid))
+        for d in range(200):
+            for o, dets in story.day(d):
+                _put(store, o, dets)
+    return root
+
+
+@pytest.mark.parametrize("within, offset", [(0, 0.0), (6, -9.5), (40, 0.0)])
+def test_transits_about_weeks_without_images_are_the_whole_history_s(gappy: Path, tmp_path: Path, within: int,
+                                                                     offset: float) -> None:  # fmt: skip
+    """Transits both ways claimed of every fifth day of 200 (with and without a size): those whose vessel was last
+    seen before weeks without an image, whose links' rivals lie weeks from the dates: the whole history's verdicts."""
+    claims = []
+    for d in range(0, 200, 5):
+        for k, (sites, size) in enumerate([(["rason", "dunai"], {}), (["dunai", "rason"], {}),
+                                           (["rason", "dunai"], {"min_length_m": 100})]):  # fmt: skip
+            claims.append({"id": f"t{d}-{k}", "text": "t", "source": "s", "sites": sites,
+                           "from": (START + timedelta(days=d)).isoformat(), "to": (START + timedelta(days=d + d % 4)).isoformat(),
+                           "assert": {"kind": "vessel_transit", "within_days": within, **size}})  # fmt: skip
+    got, want, _ = _both(gappy, tmp_path, claims, offset)
+    assert got == want
+    if within >= 2:
+        assert {r["verdict"] for r in got["claims"]} >= {"supported", "not testable"}, got

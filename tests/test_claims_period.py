@@ -121,11 +121,13 @@ def _whole(store: Store, path: Path, params: TimelineParams) -> dict[str, Any]:
     return claims_to_dict(check)
 
 
-def _both(root: Path, tmp: Path, claims: list[dict[str, Any]], offset: float) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """(period-read verdicts, whole-history verdicts, observations the period read returned)."""
+def _both(root: Path, tmp: Path, claims: list[dict[str, Any]], offset: float,
+          **more: Any) -> tuple[dict[str, Any], dict[str, Any], int]:  # fmt: skip
+    """(period-read verdicts, whole-history verdicts, observations the period read returned); ``more``: more of
+    :class:`TimelineParams` (``gap_days``)."""
     path = tmp / "claims.yaml"
     path.write_text(yaml.safe_dump({"claims": claims}), encoding="utf-8")
-    params = TimelineParams(utc_offset_hours=offset)
+    params = TimelineParams(utc_offset_hours=offset, **more)
     with open_workspace(root).store() as store:
         read = 0
         real, by_id = store.observations, store.observations_by_id

@@ -4,10 +4,12 @@ again on the source files read coarse around it (:mod:`sitewatch.change_margin`)
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
@@ -152,3 +154,27 @@ def test_a_refused_patch_is_cloud_when_half_of_it_lies_under_a_cloud_of_the_wide
     assert count == 1 and found.sum() == 16 and found[0:4, 0:4].all()
     with pytest.raises(ValueError, match="does not fit"):
         clouds_beyond(refused, tw, 2, (5, 5))
+
+
+def test_a_til_whose_tiles_were_delivered_again_under_it_is_not_read_as_the_ingested_image(tmp_path: Path) -> None:
+    # A .TIL is a list of names: its tiles delivered again under it leave its size and time as they were.
+    from sitewatch.change_margin import read_wide
+    from test_commercial_deliveries import SITE, _tiled_order
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    til, _ = _tiled_order(tmp_path / "012345678010_01_P001_MUL")
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(til), "-w", str(ws.root), "--workers", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        archived = cog.read([cog.descriptions.index(b) + 1 for b in ("blue", "green", "red")]).astype(np.float32)
+    wide = wide_grid(obs.grid, 200.0, 6.0)
+    names = ("blue", "green", "red")
+    _, why = read_wide(obs, archived, names, wide)
+    assert "has changed" not in why, why
+    before = til.stat()
+    _tiled_order(til.parent, dn=301)  # one count more: the image read as the archive's, nearly
+    os.utime(til, ns=(before.st_atime_ns, before.st_mtime_ns))
+    out, why = read_wide(obs, archived, names, wide)
+    assert out is None and why.endswith("has changed since it was ingested (the tiles it lists)"), why

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from .model import Grid, Observation
 
-__all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "wide_grid"]
+__all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "source_unchanged", "wide_grid"]
 
 MARGIN_PIXEL_M = 20.0
 """Pixel of the wider read: a cloud the test seeks is 100 m across at least (25 such pixels), its shadow 100 m away."""
@@ -86,6 +86,12 @@ def _source_unread(obs: Observation) -> tuple[Path | None, str]:
         # A Maxar .TIL is a list of names: its tiles may be delivered again under it, its size and time unchanged.
         return None, f"{obs.id}'s source file ({path}) has changed since it was ingested (the tiles it lists)"
     return Path(path), ""
+
+
+def source_unchanged(obs: Observation) -> bool:
+    """Whether the observation's source file is one image file, there and as it was ingested (:func:`read_wide`
+    reads it)."""
+    return _source_unread(obs)[0] is not None
 
 
 def _tiles_now(til: Path) -> list[tuple[str, str]]:

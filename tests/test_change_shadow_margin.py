@@ -134,6 +134,8 @@ def test_a_source_file_that_holds_only_the_archived_image_is_said_and_its_patch_
     assert left["clouds"] == 0 and left["refused"] == 1, left
     assert left["beyond_grid"]["unread"].endswith("holds no image around the site's"), left
     assert any("not looked at for its shadow" in n for n in notes), notes
+    pair, _ = _change(ws.root)  # its files there and unchanged, nothing more to see: kept
+    assert pair["kept"] and "source_away" not in pair["cloud_left_out"]["beyond_grid"], pair
 
 
 def test_the_wide_grid_holds_the_grid_on_the_edges_of_its_pixels() -> None:

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from .model import Grid, Observation
 
-__all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "source_unchanged", "wide_grid"]
+__all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "source_away", "source_unchanged", "wide_grid"]
 
 MARGIN_PIXEL_M = 20.0
 """Pixel of the wider read: a cloud the test seeks is 100 m across at least (25 such pixels), its shadow 100 m away."""
@@ -92,6 +92,13 @@ def source_unchanged(obs: Observation) -> bool:
     """Whether the observation's source file is one image file, there and as it was ingested (:func:`read_wide`
     reads it)."""
     return _source_unread(obs)[0] is not None
+
+
+def source_away(obs: Observation) -> bool:
+    """Whether the observation was ingested from one image file that is gone or changed since."""
+    prov = obs.provenance
+    one_file = prov.get("source") == "file" and not prov.get("band_files") and not prov.get("orthorectified")
+    return one_file and not source_unchanged(obs)
 
 
 def _tiles_now(til: Path) -> list[tuple[str, str]]:

@@ -255,7 +255,7 @@ def read_change_image(site: Site, obs: Observation, path: Path, *, spectral: boo
 
 def _margin_unread(store: Store, site_id: str) -> set[tuple[str, str]]:
     """The site's stored pairs (before id, after id) whose shadow-twin test could not read their source files
-    around the grid (:func:`_clouds_beyond_grid`'s ``unread``)."""
+    around the grid, one of them gone or changed (:func:`_clouds_beyond_grid`'s ``unread`` and ``source_away``)."""
     out: set[tuple[str, str]] = set()
     for before_id, after_id, value in store.execute(
         "SELECT before_id, after_id, parameters FROM change_pairs WHERE site_id = ?", (site_id,)
@@ -263,7 +263,7 @@ def _margin_unread(store: Store, site_id: str) -> set[tuple[str, str]]:
         params = json.loads(value) if isinstance(value, str | bytes) else value
         left = params.get("cloud_left_out") if isinstance(params, Mapping) else None
         wide = left.get("beyond_grid") if isinstance(left, Mapping) else None
-        if isinstance(wide, Mapping) and wide.get("unread"):
+        if isinstance(wide, Mapping) and wide.get("unread") and wide.get("source_away"):
             out.add((str(before_id), str(after_id)))
     return out
 
@@ -361,7 +361,7 @@ def _clouds_beyond_grid(
     (:mod:`sitewatch.change_margin`), takes for cloud, and what that look was: ``margin_m`` and ``pixel_m`` read,
     ``clouds`` found so; or, when a source could not be read, ``unread`` (why) and nothing found."""
     from .change.cloud_twins import CloudTwinParams, cloud_twins, clouds_beyond
-    from .change_margin import read_wide, wide_grid
+    from .change_margin import read_wide, source_away, wide_grid
 
     margin = CloudTwinParams().max_shift_m
     wide = wide_grid(grid, margin)
@@ -369,7 +369,9 @@ def _clouds_beyond_grid(
     nothing = np.zeros(refused.shape, bool)
     for values, why in read:
         if values is None:
-            return nothing, {"unread": why}
+            # (a source gone or changed: the next run with both back compares the pair again, :func:`_margin_unread`)
+            away = any(source_away(o) for o in observations)
+            return nothing, {"unread": why, "source_away": True} if away else {"unread": why}
     before, after = (r[0] for r in read)
     assert before is not None and after is not None
     px = float(min(wide.grid.pixel_size))

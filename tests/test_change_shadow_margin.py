@@ -4,10 +4,12 @@ again on the source files read coarse around it (:mod:`sitewatch.change_margin`)
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
@@ -16,17 +18,24 @@ from sitewatch.change_margin import wide_grid
 from sitewatch.cli import main
 from sitewatch.model import Grid
 from sitewatch.testing import site_utm_origin, tiny_site, workspace_with_sites, write_tiff
+from sitewatch.workspace import init_workspace
 
 _PX = 10.0
 _SIDE = 900  # 9 km of image around a berth of about 330 x 440 m (archived with 1 km around it)
 _CLOUD = 200  # half the cloud's side, m
 
 
-def _berth_pair(tmp_path: Path, shadow_m: float, counts: bool = False) -> tuple[Path, list[Path]]:
-    """A workspace whose berth has two plain 10 m images (reflectance, or with ``counts`` uint16 reflectance ×
-    10,000); on the second a 400 m cloud over half the berth whose shadow lies ``shadow_m`` to the south-west."""
+def _berth_pair(tmp_path: Path, shadow_m: float, counts: bool = False, pg_url: str | None = None) -> tuple[Path, list[Path]]:
+    """A workspace (its store at ``pg_url`` if given) whose berth has two plain 10 m images (reflectance, or with
+    ``counts`` uint16 reflectance × 10,000); on the second a 400 m cloud over half the berth whose shadow lies
+    ``shadow_m`` to the south-west."""
     site = tiny_site("berth", half_deg=0.002)
-    ws = workspace_with_sites(tmp_path / "ws", site)
+    if pg_url is None:
+        ws = workspace_with_sites(tmp_path / "ws", site)
+    else:
+        ws = init_workspace(tmp_path / "ws", pg_url)
+        with ws.store() as store:
+            store.put_site(site)
     crs, x0, y0 = site_utm_origin(site, margin_m=4500.0)
     yy, xx = np.mgrid[0:_SIDE, 0:_SIDE]
 
@@ -125,6 +134,8 @@ def test_a_source_file_that_holds_only_the_archived_image_is_said_and_its_patch_
     assert left["clouds"] == 0 and left["refused"] == 1, left
     assert left["beyond_grid"]["unread"].endswith("holds no image around the site's"), left
     assert any("not looked at for its shadow" in n for n in notes), notes
+    pair, _ = _change(ws.root)  # its files there and unchanged, nothing more to see: kept
+    assert pair["kept"] and "source_away" not in pair["cloud_left_out"]["beyond_grid"], pair
 
 
 def test_the_wide_grid_holds_the_grid_on_the_edges_of_its_pixels() -> None:
@@ -152,3 +163,47 @@ def test_a_refused_patch_is_cloud_when_half_of_it_lies_under_a_cloud_of_the_wide
     assert count == 1 and found.sum() == 16 and found[0:4, 0:4].all()
     with pytest.raises(ValueError, match="does not fit"):
         clouds_beyond(refused, tw, 2, (5, 5))
+
+
+def test_a_til_whose_tiles_were_delivered_again_under_it_is_not_read_as_the_ingested_image(tmp_path: Path) -> None:
+    # A .TIL is a list of names: its tiles delivered again under it leave its size and time as they were.
+    from sitewatch.change_margin import read_wide
+    from test_commercial_deliveries import SITE, _tiled_order
+
+    ws = workspace_with_sites(tmp_path / "ws", SITE)
+    til, _ = _tiled_order(tmp_path / "012345678010_01_P001_MUL")
+    res = CliRunner().invoke(main, ["ingest", SITE.id, str(til), "-w", str(ws.root), "--workers", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    with ws.store() as store:
+        (obs,) = store.observations(SITE.id)
+    with rasterio.open(ws.root / obs.path) as cog:
+        archived = cog.read([cog.descriptions.index(b) + 1 for b in ("blue", "green", "red")]).astype(np.float32)
+    wide = wide_grid(obs.grid, 200.0, 6.0)
+    names = ("blue", "green", "red")
+    _, why = read_wide(obs, archived, names, wide)
+    assert "has changed" not in why, why
+    before = til.stat()
+    _tiled_order(til.parent, dn=301)  # one count more: the image read as the archive's, nearly
+    os.utime(til, ns=(before.st_atime_ns, before.st_mtime_ns))
+    out, why = read_wide(obs, archived, names, wide)
+    assert out is None and why.endswith("has changed since it was ingested (the tiles it lists)"), why
+
+
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_a_pair_whose_source_file_was_away_is_compared_again_once_it_is_back(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    # The sources on a drive not mounted for one run: that run compares the cloud as change, saying why; the next,
+    # with the files back and nothing else changed, looks around the site and leaves the cloud out.
+    pg_url = request.getfixturevalue("pg_url") if kind == "postgis" else None
+    root, files = _berth_pair(tmp_path, 2500.0, pg_url=pg_url)
+    away = files[1].rename(tmp_path / "away.tif")
+    pair, _ = _change(root)
+    assert pair["cloud_left_out"]["refused"] == 1 and "is not there" in pair["cloud_left_out"]["beyond_grid"]["unread"], pair
+    away.rename(files[1])
+    pair, _ = _change(root)
+    # Before, it was kept as stored (its inputs the same), its cloud compared until `change --force`.
+    assert not pair["kept"] and pair["cloud_left_out"]["clouds"] == 1 and pair["cloud_left_out"]["refused"] == 0, pair
+    assert pair["appeared"] + pair["disappeared"] + pair["altered"] == 0, pair
+    pair, _ = _change(root)  # and then kept
+    assert pair["kept"] and pair["cloud_left_out"]["clouds"] == 1, pair

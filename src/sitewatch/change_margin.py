@@ -3,9 +3,10 @@
 The shadow-twin cloud test (:mod:`sitewatch.change.cloud_twins`) sees only the archived grid: the site's box, or
 a small site's box with its margin (``context_m``). A cloud over the site whose shadow falls beyond the grid
 (100 m to 5 km away) has no twin on it, is refused, and is compared as change. When the test refused a patch,
-each date's source file, where it is still the file that was ingested (same size and time), is read again at
-:data:`MARGIN_PIXEL_M` pixels (or the grid's, if coarser) over the grid grown by the test's farthest shadow, the
-test is run on that wider pair, and a refused patch that it takes for cloud is left out. Read coarse, the wider
+each date's source file, where it is still the file that was ingested (same size and time; a Maxar ``.TIL``'s
+tiles the same by their sha256 too), is read again at :data:`MARGIN_PIXEL_M` pixels (or the grid's, if coarser)
+over the grid grown by the test's farthest shadow, the test is run on that wider pair, and a refused patch that
+it takes for cloud is left out. Read coarse, the wider
 pair costs a few hundred thousand pixels whatever the site's pixel size; a pair whose test refused nothing reads
 nothing more, so its results are those of the grid alone.
 
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 
 from .model import Grid, Observation
 
-__all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "wide_grid"]
+__all__ = ["MARGIN_PIXEL_M", "WideGrid", "read_wide", "source_away", "source_unchanged", "wide_grid"]
 
 MARGIN_PIXEL_M = 20.0
 """Pixel of the wider read: a cloud the test seeks is 100 m across at least (25 such pixels), its shadow 100 m away."""
@@ -81,7 +82,30 @@ def _source_unread(obs: Observation) -> tuple[Path | None, str]:
     st = os.stat(path)
     if prov.get("source_size") != st.st_size or prov.get("source_mtime_ns") not in (None, st.st_mtime_ns):
         return None, f"{obs.id}'s source file ({path}) has changed since it was ingested"
+    if isinstance(tiles := prov.get("tiles"), list) and _tiles_now(Path(path)) != [(t.get("path"), t.get("sha256")) for t in tiles]:
+        # A Maxar .TIL is a list of names: its tiles may be delivered again under it, its size and time unchanged.
+        return None, f"{obs.id}'s source file ({path}) has changed since it was ingested (the tiles it lists)"
     return Path(path), ""
+
+
+def source_unchanged(obs: Observation) -> bool:
+    """Whether the observation's source file is one image file, there and as it was ingested (:func:`read_wide`
+    reads it)."""
+    return _source_unread(obs)[0] is not None
+
+
+def source_away(obs: Observation) -> bool:
+    """Whether the observation was ingested from one image file that is gone or changed since."""
+    prov = obs.provenance
+    one_file = prov.get("source") == "file" and not prov.get("band_files") and not prov.get("orthorectified")
+    return one_file and not source_unchanged(obs)
+
+
+def _tiles_now(til: Path) -> list[tuple[str, str]]:
+    """The tiles a Maxar ``.TIL`` lists now, each as its path and sha256, as ingest recorded them."""
+    from .ingest.identity import til_tiles
+
+    return [(t["path"], t["sha256"]) for t in til_tiles(til)]
 
 
 def _factor(value: Any, band: str) -> float:

@@ -14,6 +14,7 @@ stored digest is that of its inputs now is not read nor compared again, its stor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -252,6 +253,28 @@ def read_change_image(site: Site, obs: Observation, path: Path, *, spectral: boo
     return ChangeImage(data[keep], obs.grid, "optical", tuple(names[i].lower() for i in keep), valid & ~hidden, obs.id)
 
 
+def _margin_unread(store: Store, site_id: str) -> set[tuple[str, str]]:
+    """The site's stored pairs (before id, after id) whose shadow-twin test could not read their source files
+    around the grid, one of them gone or changed (:func:`_clouds_beyond_grid`'s ``unread`` and ``source_away``)."""
+    out: set[tuple[str, str]] = set()
+    for before_id, after_id, value in store.execute(
+        "SELECT before_id, after_id, parameters FROM change_pairs WHERE site_id = ?", (site_id,)
+    ):
+        params = json.loads(value) if isinstance(value, str | bytes) else value
+        left = params.get("cloud_left_out") if isinstance(params, Mapping) else None
+        wide = left.get("beyond_grid") if isinstance(left, Mapping) else None
+        if isinstance(wide, Mapping) and wide.get("unread") and wide.get("source_away"):
+            out.add((str(before_id), str(after_id)))
+    return out
+
+
+def _sources_readable(before: Observation, after: Observation) -> bool:
+    """Whether both observations' source files can be read again around their grid now (present, unchanged)."""
+    from .change_margin import source_unchanged
+
+    return all(source_unchanged(o) for o in (before, after))
+
+
 def _twins_apply(before: Observation, after: Observation, root: Path) -> bool:
     """Whether the shadow-twin test reads this pair (:func:`_read_pair`): an optical pair neither of which has a
     cloud mask of its product (an SCL band, or a UDM2 or QA_PIXEL put into SCL's classes) and whose dates share a
@@ -338,7 +361,7 @@ def _clouds_beyond_grid(
     (:mod:`sitewatch.change_margin`), takes for cloud, and what that look was: ``margin_m`` and ``pixel_m`` read,
     ``clouds`` found so; or, when a source could not be read, ``unread`` (why) and nothing found."""
     from .change.cloud_twins import CloudTwinParams, cloud_twins, clouds_beyond
-    from .change_margin import read_wide, wide_grid
+    from .change_margin import read_wide, source_away, wide_grid
 
     margin = CloudTwinParams().max_shift_m
     wide = wide_grid(grid, margin)
@@ -346,7 +369,9 @@ def _clouds_beyond_grid(
     nothing = np.zeros(refused.shape, bool)
     for values, why in read:
         if values is None:
-            return nothing, {"unread": why}
+            # (a source gone or changed: the next run with both back compares the pair again, :func:`_margin_unread`)
+            away = any(source_away(o) for o in observations)
+            return nothing, {"unread": why, "source_away": True} if away else {"unread": why}
     before, after = (r[0] for r in read)
     assert before is not None and after is not None
     px = float(min(wide.grid.pixel_size))
@@ -432,6 +457,8 @@ def run_changes(
     settings = {"min_area_m2": min_area_m2, "cover_classes": cover_classes, "learned": learned,
                 "with_detections": with_detections, "shadow_twins": shadow_twins}  # fmt: skip
     held = {} if force else stored_inputs(store, site.id)
+    # A pair whose sources could not be read around its grid is compared again once they can (the files back).
+    unread = _margin_unread(store, site.id) if shadow_twins and held else set()
     files = FileCheck(store, site.id, root, forget=force)
     undetected = set() if with_detections else store.undetected(site.id)
     footprints: dict[str, list[BaseGeometry]] = {}
@@ -455,7 +482,8 @@ def run_changes(
             errors.append(f"{before.id} -> {after.id}: {exc}")
             continue
         inputs = pair_inputs(site, before, after, settings | {"shadow_twins": twins}, masked)
-        if held.get((before.id, after.id)) == inputs and files.unchanged(before) and files.unchanged(after):
+        if (held.get((before.id, after.id)) == inputs and files.unchanged(before) and files.unchanged(after)
+                and not (twins and (before.id, after.id) in unread and _sources_readable(before, after))):  # fmt: skip
             slots.append(_Kept(before, after, len(masked or ()), notes, inputs))
             continue
         try:

@@ -264,3 +264,23 @@ def test_a_dashboard_on_localhost_answers_only_this_machine_s_names(ws: Workspac
     for args in (["--host", "0.0.0.0"], ["--token-file", str(f)], ["--root-path", ROOT]):
         other = TestClient(_served(ws, monkeypatch, *args), base_url="https://desk.example")
         assert other.get("/healthz").status_code == 200, args
+
+
+def test_a_sign_in_form_with_more_fields_than_its_own_is_refused_not_a_crash(ws: Workspace) -> None:
+    """parse_qs's field limit raised ValueError out of the middleware: a 500 for a stray '&&&&&' in a POST."""
+    client = TestClient(create_app(ws.root, token=TOKEN), raise_server_exceptions=False)
+    for body in ["&&&&&&&&", f"token={TOKEN}&next=/&a=1&b=2&c=3"]:
+        res = client.post("/login", content=body, headers={"content-type": "application/x-www-form-urlencoded"},
+                          follow_redirects=False)  # fmt: skip
+        assert res.status_code == 400 and "token and next" in res.json()["detail"], body
+        assert COOKIE not in res.headers.get("set-cookie", "")
+    assert client.post("/login", data={"token": TOKEN, "next": "/"}, follow_redirects=False).status_code == 303
+
+
+def test_a_malformed_host_is_not_read_as_this_machine_s_name(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name in brackets was taken whatever followed them: `[::1]evil.example` passed as ::1."""
+    client = TestClient(_served(ws, monkeypatch))
+    for host in ["[::1]evil.example", "[::1]:80]", "[localhost]", "localhost:evil", "[127.0.0.1]"]:
+        assert client.get("/api/sites", headers={"host": host}).status_code == 400, host
+    for host in ["[::1]", "[::1]:8000", "LOCALHOST:8000", "127.0.0.1:", "::1"]:
+        assert client.get("/api/sites", headers={"host": host}).status_code == 200, host

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,12 @@ class TokenGuard:
                 return
             if not message.get("more_body"):
                 break
-        form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
+        try:
+            form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
+        except ValueError:  # more fields than a token and a next (parse_qs counts each '&'): not this page's form
+            await _send(send, 400, b'{"detail":"a sign-in form holds the fields token and next, not more"}',
+                        "application/json")  # fmt: skip
+            return
         given = (form.get("token") or [""])[0].strip()
         target = self._next((form.get("next") or [""])[0])
         if not _same(given, self.token):
@@ -248,9 +254,15 @@ class HostCheck:
 
 
 def _host_name(host: str) -> str:
+    """The name in a ``Host`` header without its port; a malformed one (``[::1]evil.example``, ``[localhost]``,
+    ``localhost:x``) as it came, which no allowed name matches."""
     host = host.strip().lower()
-    if host.startswith("["):  # [::1]:8000
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if host.startswith("["):  # [::1]:8000: brackets hold an IPv6 address, and only a port may follow them
+        name, _, rest = host[1:].partition("]")
+        return name if ":" in name and re.fullmatch(r"(:[0-9]*)?", rest) else host
+    if host.count(":") == 1:
+        name, port = host.split(":")
+        return name if re.fullmatch(r"[0-9]*", port) else host
+    return host
 
 

@@ -284,3 +284,18 @@ def test_a_malformed_host_is_not_read_as_this_machine_s_name(ws: Workspace, monk
         assert client.get("/api/sites", headers={"host": host}).status_code == 400, host
     for host in ["[::1]", "[::1]:8000", "LOCALHOST:8000", "127.0.0.1:", "::1"]:
         assert client.get("/api/sites", headers={"host": host}).status_code == 200, host
+
+
+def test_another_application_s_cookie_on_the_same_host_does_not_sign_the_reader_out(ws: Workspace) -> None:
+    """The stdlib's SimpleCookie gave up at a cookie it found malformed (a JSON value, a space in it) and the one a
+    wider path set under our name hid ours: a signed-in reader got the sign-in form again, signing in for ever."""
+    client = TestClient(create_app(ws.root, token=TOKEN))
+    session = client.post("/login", data={"token": TOKEN}, follow_redirects=False).cookies[COOKIE]
+    for header in [f'prefs={{"theme":"dark"}}; {COOKIE}={session}', f"flash=signed in; {COOKIE}={session}",
+                   f'x="open; {COOKIE}={session}', f"{COOKIE}={session}; {COOKIE}=other-app-s"]:  # fmt: skip
+        fresh = TestClient(create_app(ws.root, token=TOKEN))
+        assert fresh.get("/api/sites", headers={"cookie": header}).status_code == 200, header
+    assert fresh.get("/api/sites", headers={"cookie": f"{COOKIE}={session[:-1]}{'1' if session.endswith('0') else '0'}; a=b"}).status_code == 401
+    assert fresh.get("/api/sites", headers={"cookie": f"{COOKIE}x={session}"}).status_code == 401
+    renewed = TestClient(create_app(ws.root, token=TOKEN + "-renewed"))  # a new token: the old cookie is void
+    assert renewed.get("/api/sites", headers={"cookie": f"{COOKIE}={session}"}).status_code == 401

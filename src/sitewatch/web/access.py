@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import re
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -129,12 +128,15 @@ class TokenGuard:
         scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and _same(given.strip(), self.token):
             return True
-        cookie: SimpleCookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header (another site's on the same host): no session in it
-            return False
-        return COOKIE in cookie and _same(cookie[COOKIE].value, self.session)
+        # Read as a browser writes it, pair by pair: another application's cookie on the same host that the stdlib's
+        # strict parser stops at (a JSON value, a space) leaves ours readable, and one of the same name at a wider
+        # path (sent after ours) does not hide it.
+        found = False
+        for pair in headers.get("cookie", "").split(";"):
+            name, eq, value = pair.partition("=")
+            if eq and name.strip() == COOKIE:
+                found = _same(value.strip(), self.session) or found
+        return found
 
     async def _refuse(self, scope: Any, path: str, send: Any) -> None:
         head = scope["method"] == "HEAD"

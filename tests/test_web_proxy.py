@@ -299,3 +299,19 @@ def test_another_application_s_cookie_on_the_same_host_does_not_sign_the_reader_
     assert fresh.get("/api/sites", headers={"cookie": f"{COOKIE}x={session}"}).status_code == 401
     renewed = TestClient(create_app(ws.root, token=TOKEN + "-renewed"))  # a new token: the old cookie is void
     assert renewed.get("/api/sites", headers={"cookie": f"{COOKIE}={session}"}).status_code == 401
+
+
+def test_a_guarded_dashboard_s_health_check_says_where_its_store_is_only_to_the_token(ws: Workspace,
+                                                                                      tmp_path: Path) -> None:  # fmt: skip
+    """/healthz answers without the token; its 503 named the store's file (or PostGIS server and user) to anyone."""
+    client = TestClient(create_app(ws.root, cache=QuicklookCache(), token=TOKEN, root_path=ROOT))
+    moved = tmp_path / "moved.gpkg"
+    ws.db_path.rename(moved)
+    try:
+        anyone = client.get(f"{ROOT}/healthz")
+        signed = client.get(f"{ROOT}/healthz", headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        moved.rename(ws.db_path)
+    assert anyone.status_code == 503 and "cannot be read" in anyone.json()["detail"]
+    assert str(ws.root) not in anyone.text and "gone" not in anyone.text
+    assert signed.status_code == 503 and str(ws.db_path) in signed.json()["detail"] and "is gone" in signed.text

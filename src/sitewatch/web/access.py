@@ -28,7 +28,7 @@ import jinja2
 from ..errors import InputError
 from .proxy import strip_root
 
-__all__ = ["COOKIE", "LOGIN_PATH", "LOOPBACK_NAMES", "MIN_TOKEN_CHARS", "HostCheck", "TokenGuard", "read_token_file"]
+__all__ = ["COOKIE", "LOGIN_PATH", "LOOPBACK_NAMES", "MIN_TOKEN_CHARS", "UNSIGNED_SCOPE_KEY", "HostCheck", "TokenGuard", "read_token_file"]
 
 COOKIE = "sitewatch_session"
 """The cookie a browser signed in with the token carries."""
@@ -38,6 +38,9 @@ MIN_TOKEN_CHARS = 16
 """A shorter token is refused: one guessed in a few tries protects nothing."""
 MAX_FORM_BYTES = 8192
 """The most a sign-in form's body may hold; a longer one is refused (413) unread."""
+UNSIGNED_SCOPE_KEY = "sitewatch.unsigned"
+"""True in the scope of a request :class:`TokenGuard` let through to an open path without the token: an error there
+says what failed, not where (the store's file, the PostGIS server's address and user)."""
 SESSION_DAYS = 30
 """How long a browser stays signed in (the cookie's Max-Age)."""
 _MAKE_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE; chmod 600 FILE"
@@ -112,8 +115,8 @@ class TokenGuard:
         if path == LOGIN_PATH:
             await self._login(scope, receive, send)
             return
-        if path in self.open_paths:
-            await self.app(scope, receive, send)
+        if path in self.open_paths:  # marked when the token was not shown: its errors then keep the workspace's paths
+            await self.app({**scope, UNSIGNED_SCOPE_KEY: not self._shown(scope)}, receive, send)
             return
         if self._shown(scope):
             await self.app(scope, receive, _private(send))

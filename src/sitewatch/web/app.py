@@ -63,7 +63,7 @@ from ..store.postgis import PostgisStore
 from ..store.schema import SCHEMA_VERSION
 from ..workspace import Workspace, open_workspace
 from . import data, schemas
-from .access import HostCheck, TokenGuard
+from .access import UNSIGNED_SCOPE_KEY, HostCheck, TokenGuard
 from .data import BadId, NotFound, check_id
 from .headers import SecurityHeaders
 from .openapi import declare_errors
@@ -481,6 +481,10 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
         # JSON for the API and for files (an <img> shows no page); a page for a page.
         path = route_path(request, dash.root)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
+        if path == HEALTH_PATH and request.scope.get(UNSIGNED_SCOPE_KEY):  # a monitor's, by a guarded dashboard
+            logging.getLogger(__name__).error("%s: %s", HEALTH_PATH, message)
+            message = ("the workspace's store cannot be read: its reason, naming the store, is given to a request with "
+                       "the access token (`Authorization: Bearer TOKEN`) and in the server's log")
         if path.startswith("/api/") or path == HEALTH_PATH or path.endswith((".png", ".tif")):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         response = dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))

@@ -315,3 +315,16 @@ def test_a_guarded_dashboard_s_health_check_says_where_its_store_is_only_to_the_
     assert anyone.status_code == 503 and "cannot be read" in anyone.json()["detail"]
     assert str(ws.root) not in anyone.text and "gone" not in anyone.text
     assert signed.status_code == 503 and str(ws.db_path) in signed.json()["detail"] and "is gone" in signed.text
+
+
+def test_the_api_doc_of_a_guarded_dashboard_declares_its_bearer_token(ws: Workspace) -> None:
+    """The OpenAPI doc said nothing of the token: a client made from it sent none and met an undeclared 401."""
+    doc = _guarded(ws).get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    scheme = doc["components"]["securitySchemes"]["token"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer" and "--token-file" in scheme["description"]
+    assert doc["security"] == [{"token": []}]
+    assert all("401" in op["responses"] for path, ops in doc["paths"].items() if path.startswith("/api/")
+               for op in ops.values())  # fmt: skip
+    assert TOKEN not in str(doc)
+    open_doc = TestClient(create_app(ws.root)).get("/openapi.json").json()
+    assert "security" not in open_doc and "securitySchemes" not in open_doc["components"]

@@ -317,7 +317,7 @@ def create_app(
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
     _add_addresses_without_id(app)
-    declare_errors(app)
+    declare_errors(app, bearer=token is not None)
     app.add_middleware(HeadAsGet)
     if token is not None:
         app.add_middleware(TokenGuard, token=token, root=root, open_paths=(HEALTH_PATH,))

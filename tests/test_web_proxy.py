@@ -328,3 +328,20 @@ def test_the_api_doc_of_a_guarded_dashboard_declares_its_bearer_token(ws: Worksp
     assert TOKEN not in str(doc)
     open_doc = TestClient(create_app(ws.root)).get("/openapi.json").json()
     assert "security" not in open_doc and "securitySchemes" not in open_doc["components"]
+
+
+def test_an_unforeseen_error_s_answer_carries_the_security_headers_too(ws: Workspace,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The 500 of an unforeseen error is sent by Starlette's outermost layer, round the middleware the app added:
+    it went out without the Content-Security-Policy or nosniff, on a page quoting the error's message."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(HOSTILE)
+
+    monkeypatch.setattr("sitewatch.web.data.site_summaries", broken)
+    client = TestClient(create_app(ws.root, cache=QuicklookCache(), root_path=ROOT), raise_server_exceptions=False)
+    for url in [f"{ROOT}/api/sites", f"{ROOT}/"]:
+        res = client.get(url)
+        assert res.status_code == 500 and "RuntimeError" in res.text, url
+        for name, value in SECURITY_HEADERS.items():
+            assert res.headers.get(name) == value, (url, name)

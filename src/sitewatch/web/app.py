@@ -325,7 +325,10 @@ def create_app(
         app.add_middleware(HostCheck, names=tuple(allowed_hosts))
     if root:
         app.add_middleware(StripRootPath, root=root)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors and HEADs included
+    # Outermost, round Starlette's own outermost layer too (ServerErrorMiddleware, which sends the 500 of
+    # :func:`_add_error_handlers`' handler of the unforeseen): on every answer, errors and HEADs included.
+    stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(stack())  # type: ignore[method-assign]
     return app
 
 

@@ -264,3 +264,84 @@ def test_a_dashboard_on_localhost_answers_only_this_machine_s_names(ws: Workspac
     for args in (["--host", "0.0.0.0"], ["--token-file", str(f)], ["--root-path", ROOT]):
         other = TestClient(_served(ws, monkeypatch, *args), base_url="https://desk.example")
         assert other.get("/healthz").status_code == 200, args
+
+
+def test_a_sign_in_form_with_more_fields_than_its_own_is_refused_not_a_crash(ws: Workspace) -> None:
+    """parse_qs's field limit raised ValueError out of the middleware: a 500 for a stray '&&&&&' in a POST."""
+    client = TestClient(create_app(ws.root, token=TOKEN), raise_server_exceptions=False)
+    for body in ["&&&&&&&&", f"token={TOKEN}&next=/&a=1&b=2&c=3"]:
+        res = client.post("/login", content=body, headers={"content-type": "application/x-www-form-urlencoded"},
+                          follow_redirects=False)  # fmt: skip
+        assert res.status_code == 400 and "token and next" in res.json()["detail"], body
+        assert COOKIE not in res.headers.get("set-cookie", "")
+    assert client.post("/login", data={"token": TOKEN, "next": "/"}, follow_redirects=False).status_code == 303
+
+
+def test_a_malformed_host_is_not_read_as_this_machine_s_name(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name in brackets was taken whatever followed them: `[::1]evil.example` passed as ::1."""
+    client = TestClient(_served(ws, monkeypatch))
+    for host in ["[::1]evil.example", "[::1]:80]", "[localhost]", "localhost:evil", "[127.0.0.1]"]:
+        assert client.get("/api/sites", headers={"host": host}).status_code == 400, host
+    for host in ["[::1]", "[::1]:8000", "LOCALHOST:8000", "127.0.0.1:", "::1"]:
+        assert client.get("/api/sites", headers={"host": host}).status_code == 200, host
+
+
+def test_another_application_s_cookie_on_the_same_host_does_not_sign_the_reader_out(ws: Workspace) -> None:
+    """The stdlib's SimpleCookie gave up at a cookie it found malformed (a JSON value, a space in it) and the one a
+    wider path set under our name hid ours: a signed-in reader got the sign-in form again, signing in for ever."""
+    client = TestClient(create_app(ws.root, token=TOKEN))
+    session = client.post("/login", data={"token": TOKEN}, follow_redirects=False).cookies[COOKIE]
+    for header in [f'prefs={{"theme":"dark"}}; {COOKIE}={session}', f"flash=signed in; {COOKIE}={session}",
+                   f'x="open; {COOKIE}={session}', f"{COOKIE}={session}; {COOKIE}=other-app-s"]:  # fmt: skip
+        fresh = TestClient(create_app(ws.root, token=TOKEN))
+        assert fresh.get("/api/sites", headers={"cookie": header}).status_code == 200, header
+    assert fresh.get("/api/sites", headers={"cookie": f"{COOKIE}={session[:-1]}{'1' if session.endswith('0') else '0'}; a=b"}).status_code == 401
+    assert fresh.get("/api/sites", headers={"cookie": f"{COOKIE}x={session}"}).status_code == 401
+    renewed = TestClient(create_app(ws.root, token=TOKEN + "-renewed"))  # a new token: the old cookie is void
+    assert renewed.get("/api/sites", headers={"cookie": f"{COOKIE}={session}"}).status_code == 401
+
+
+def test_a_guarded_dashboard_s_health_check_says_where_its_store_is_only_to_the_token(ws: Workspace,
+                                                                                      tmp_path: Path) -> None:  # fmt: skip
+    """/healthz answers without the token; its 503 named the store's file (or PostGIS server and user) to anyone."""
+    client = TestClient(create_app(ws.root, cache=QuicklookCache(), token=TOKEN, root_path=ROOT))
+    moved = tmp_path / "moved.gpkg"
+    ws.db_path.rename(moved)
+    try:
+        anyone = client.get(f"{ROOT}/healthz")
+        signed = client.get(f"{ROOT}/healthz", headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        moved.rename(ws.db_path)
+    assert anyone.status_code == 503 and "cannot be read" in anyone.json()["detail"]
+    assert str(ws.root) not in anyone.text and "gone" not in anyone.text
+    assert signed.status_code == 503 and str(ws.db_path) in signed.json()["detail"] and "is gone" in signed.text
+
+
+def test_the_api_doc_of_a_guarded_dashboard_declares_its_bearer_token(ws: Workspace) -> None:
+    """The OpenAPI doc said nothing of the token: a client made from it sent none and met an undeclared 401."""
+    doc = _guarded(ws).get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    scheme = doc["components"]["securitySchemes"]["token"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer" and "--token-file" in scheme["description"]
+    assert doc["security"] == [{"token": []}]
+    assert all("401" in op["responses"] for path, ops in doc["paths"].items() if path.startswith("/api/")
+               for op in ops.values())  # fmt: skip
+    assert TOKEN not in str(doc)
+    open_doc = TestClient(create_app(ws.root)).get("/openapi.json").json()
+    assert "security" not in open_doc and "securitySchemes" not in open_doc["components"]
+
+
+def test_an_unforeseen_error_s_answer_carries_the_security_headers_too(ws: Workspace,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The 500 of an unforeseen error is sent by Starlette's outermost layer, round the middleware the app added:
+    it went out without the Content-Security-Policy or nosniff, on a page quoting the error's message."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(HOSTILE)
+
+    monkeypatch.setattr("sitewatch.web.data.site_summaries", broken)
+    client = TestClient(create_app(ws.root, cache=QuicklookCache(), root_path=ROOT), raise_server_exceptions=False)
+    for url in [f"{ROOT}/api/sites", f"{ROOT}/"]:
+        res = client.get(url)
+        assert res.status_code == 500 and "RuntimeError" in res.text, url
+        for name, value in SECURITY_HEADERS.items():
+            assert res.headers.get(name) == value, (url, name)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from http.cookies import SimpleCookie
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -28,7 +28,7 @@ import jinja2
 from ..errors import InputError
 from .proxy import strip_root
 
-__all__ = ["COOKIE", "LOGIN_PATH", "LOOPBACK_NAMES", "MIN_TOKEN_CHARS", "HostCheck", "TokenGuard", "read_token_file"]
+__all__ = ["COOKIE", "LOGIN_PATH", "LOOPBACK_NAMES", "MIN_TOKEN_CHARS", "UNSIGNED_SCOPE_KEY", "HostCheck", "TokenGuard", "read_token_file"]
 
 COOKIE = "sitewatch_session"
 """The cookie a browser signed in with the token carries."""
@@ -38,6 +38,9 @@ MIN_TOKEN_CHARS = 16
 """A shorter token is refused: one guessed in a few tries protects nothing."""
 MAX_FORM_BYTES = 8192
 """The most a sign-in form's body may hold; a longer one is refused (413) unread."""
+UNSIGNED_SCOPE_KEY = "sitewatch.unsigned"
+"""True in the scope of a request :class:`TokenGuard` let through to an open path without the token: an error there
+says what failed, not where (the store's file, the PostGIS server's address and user)."""
 SESSION_DAYS = 30
 """How long a browser stays signed in (the cookie's Max-Age)."""
 _MAKE_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE; chmod 600 FILE"
@@ -112,8 +115,8 @@ class TokenGuard:
         if path == LOGIN_PATH:
             await self._login(scope, receive, send)
             return
-        if path in self.open_paths:
-            await self.app(scope, receive, send)
+        if path in self.open_paths:  # marked when the token was not shown: its errors then keep the workspace's paths
+            await self.app({**scope, UNSIGNED_SCOPE_KEY: not self._shown(scope)}, receive, send)
             return
         if self._shown(scope):
             await self.app(scope, receive, _private(send))
@@ -128,12 +131,15 @@ class TokenGuard:
         scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and _same(given.strip(), self.token):
             return True
-        cookie: SimpleCookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header (another site's on the same host): no session in it
-            return False
-        return COOKIE in cookie and _same(cookie[COOKIE].value, self.session)
+        # Read as a browser writes it, pair by pair: another application's cookie on the same host that the stdlib's
+        # strict parser stops at (a JSON value, a space) leaves ours readable, and one of the same name at a wider
+        # path (sent after ours) does not hide it.
+        found = False
+        for pair in headers.get("cookie", "").split(";"):
+            name, eq, value = pair.partition("=")
+            if eq and name.strip() == COOKIE:
+                found = _same(value.strip(), self.session) or found
+        return found
 
     async def _refuse(self, scope: Any, path: str, send: Any) -> None:
         head = scope["method"] == "HEAD"
@@ -179,7 +185,12 @@ class TokenGuard:
                 return
             if not message.get("more_body"):
                 break
-        form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
+        try:
+            form = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
+        except ValueError:  # more fields than a token and a next (parse_qs counts each '&'): not this page's form
+            await _send(send, 400, b'{"detail":"a sign-in form holds the fields token and next, not more"}',
+                        "application/json")  # fmt: skip
+            return
         given = (form.get("token") or [""])[0].strip()
         target = self._next((form.get("next") or [""])[0])
         if not _same(given, self.token):
@@ -248,9 +259,15 @@ class HostCheck:
 
 
 def _host_name(host: str) -> str:
+    """The name in a ``Host`` header without its port; a malformed one (``[::1]evil.example``, ``[localhost]``,
+    ``localhost:x``) as it came, which no allowed name matches."""
     host = host.strip().lower()
-    if host.startswith("["):  # [::1]:8000
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if host.startswith("["):  # [::1]:8000: brackets hold an IPv6 address, and only a port may follow them
+        name, _, rest = host[1:].partition("]")
+        return name if ":" in name and re.fullmatch(r"(:[0-9]*)?", rest) else host
+    if host.count(":") == 1:
+        name, port = host.split(":")
+        return name if re.fullmatch(r"[0-9]*", port) else host
+    return host
 
 

@@ -63,7 +63,7 @@ from ..store.postgis import PostgisStore
 from ..store.schema import SCHEMA_VERSION
 from ..workspace import Workspace, open_workspace
 from . import data, schemas
-from .access import HostCheck, TokenGuard
+from .access import UNSIGNED_SCOPE_KEY, HostCheck, TokenGuard
 from .data import BadId, NotFound, check_id
 from .headers import SecurityHeaders
 from .openapi import declare_errors
@@ -317,7 +317,7 @@ def create_app(
     _add_pages(app, dash)
     _add_pair_routes(app, dash)
     _add_addresses_without_id(app)
-    declare_errors(app)
+    declare_errors(app, bearer=token is not None)
     app.add_middleware(HeadAsGet)
     if token is not None:
         app.add_middleware(TokenGuard, token=token, root=root, open_paths=(HEALTH_PATH,))
@@ -325,7 +325,10 @@ def create_app(
         app.add_middleware(HostCheck, names=tuple(allowed_hosts))
     if root:
         app.add_middleware(StripRootPath, root=root)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, errors and HEADs included
+    # Outermost, round Starlette's own outermost layer too (ServerErrorMiddleware, which sends the 500 of
+    # :func:`_add_error_handlers`' handler of the unforeseen): on every answer, errors and HEADs included.
+    stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(stack())  # type: ignore[method-assign]
     return app
 
 
@@ -481,6 +484,10 @@ def _add_error_handlers(app: FastAPI, dash: Dashboard) -> None:
         # JSON for the API and for files (an <img> shows no page); a page for a page.
         path = route_path(request, dash.root)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
+        if path == HEALTH_PATH and request.scope.get(UNSIGNED_SCOPE_KEY):  # a monitor's, by a guarded dashboard
+            logging.getLogger(__name__).error("%s: %s", HEALTH_PATH, message)
+            message = ("the workspace's store cannot be read: its reason, naming the store, is given to a request with "
+                       "the access token (`Authorization: Bearer TOKEN`) and in the server's log")
         if path.startswith("/api/") or path == HEALTH_PATH or path.endswith((".png", ".tif")):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         response = dash.page("error.html.j2", simulated=False, status=status, message=message, heading=str(status))

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from .data import ID_PATTERNS
 from .paging import PAGING_PARAMETERS
 
-__all__ = ["ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "RETRY_AFTER_HEADER", "declare_errors"]
+__all__ = ["BEARER_SCHEME", "ERROR_SCHEMA", "ERRORS", "ID_PARAMETERS", "RETRY_AFTER_HEADER", "declare_errors"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -54,9 +54,18 @@ ID_PARAMETERS: dict[str, str] = {"site_id": ID_PATTERNS[1], "observation_id": ID
 pair's (``BEFORE..AFTER``) may have several, joined by ``/``."""
 
 
-def declare_errors(app: FastAPI) -> None:
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "The dashboard's access token (`sitewatch serve --token-file`), as `Authorization: Bearer TOKEN`.",
+}
+"""The security scheme the doc of a dashboard behind a token declares (``components.securitySchemes.token``)."""
+
+
+def declare_errors(app: FastAPI, *, bearer: bool = False) -> None:
     """Make ``app.openapi()`` declare each of :data:`ERRORS` on the ``/api/`` routes, the pattern of each of
-    :data:`ID_PARAMETERS`, and drop FastAPI's 422."""
+    :data:`ID_PARAMETERS`, and drop FastAPI's 422; with ``bearer`` (a dashboard behind ``--token-file``), the
+    :data:`BEARER_SCHEME` every operation asks for and its 401 on each ``/api/`` route."""
     make = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -87,10 +96,15 @@ def declare_errors(app: FastAPI) -> None:
                     responses[status] = {"description": description, "content": ref}
                     if status == "503":
                         responses[status]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+                if bearer:
+                    responses["401"] = {"description": "The access token not sent, or not this dashboard's", "content": ref}
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         schemas["Error"] = ERROR_SCHEMA
+        if bearer:
+            doc["components"]["securitySchemes"] = {"token": BEARER_SCHEME}
+            doc["security"] = [{"token": []}]
         app.openapi_schema = doc
         return doc
 

@@ -120,12 +120,11 @@ def test_the_demo_folder_holds_its_rules_and_claims_so_the_commands_run_there_as
     assert not stale.exists()
 
 
-@pytest.mark.parametrize("on", ["geopackage", "postgis"])
-def test_the_demo_s_claims_read_for_their_dates_give_the_whole_history_s_verdicts(demo, tmp_path: Path, on: str,  # type: ignore[no-untyped-def]
-                                                                                  request: pytest.FixtureRequest) -> None:  # fmt: skip
+def test_the_demo_s_claims_read_for_their_dates_give_the_whole_history_s_verdicts(demo) -> None:  # type: ignore[no-untyped-def]
     """Each claim reads what its verdict needs (a transit the moves about its dates, a change the pairs about them):
     the seed story's claims, the trenches' change and the Rajin-Dunai transit among them, get the verdicts, reasons
-    and images the whole history gives, on the demo's GeoPackage and on a PostGIS copy of it."""
+    and images the whole history gives, on the demo's GeoPackage (PostGIS: tests/test_claims_period.py and
+    tests/test_claims_period_edges.py)."""
     from sitewatch.claims_file import check_against_sites, read_claims
     from sitewatch.evidence import (
         ClaimsCheck,
@@ -134,15 +133,9 @@ def test_the_demo_s_claims_read_for_their_dates_give_the_whole_history_s_verdict
         claims_to_dict,
         load_world,
     )
-    from sitewatch.store.copy import copy_store
-    from sitewatch.workspace import init_workspace, open_workspace
+    from sitewatch.workspace import open_workspace
 
     ws = open_workspace(demo.out)
-    if on == "postgis":
-        pg = init_workspace(tmp_path / "pg", request.getfixturevalue("pg_url"))
-        with ws.store() as source, pg.store() as target:
-            copy_store(source, target)
-        ws = pg
     path = builtin_claims_path()
     with ws.store() as store:
         got = claims_to_dict(check_claims_file(store, path))

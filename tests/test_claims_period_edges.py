@@ -28,7 +28,7 @@ from test_claims_period import _both
 pytestmark = pytest.mark.slow  # each reads a history whole and again for each claim: seconds to half a minute
 
 DAYS = 300
-WITHINS = (0, 1, 3, 6, 30, 100, 5000)
+WITHINS = (0, 6, 5000)
 
 
 def _days_imaged(rng: random.Random, first: int) -> list[int]:
@@ -113,7 +113,7 @@ def _claims(seed: int, count: int) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(scope="module", params=[11, 12, 13])
+@pytest.fixture(scope="module", params=[11])
 def sparse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = init_workspace(tmp_path_factory.mktemp("claims-sparse") / "ws").root
     with open_workspace(root).store() as store:
@@ -123,7 +123,7 @@ def sparse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return root
 
 
-@pytest.mark.parametrize("offset, gap_days", [(0.0, 45), (10.0, 45), (-9.5, 3), (0.0, 1)])
+@pytest.mark.parametrize("offset, gap_days", [(10.0, 45), (-9.5, 3), (0.0, 1)])
 def test_claims_on_a_sparse_history_read_for_their_dates_are_the_whole_history_s(
     sparse: Path, tmp_path: Path, offset: float, gap_days: int
 ) -> None:  # fmt: skip
@@ -237,7 +237,7 @@ def gappy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("within, offset", [(0, 0.0), (6, -9.5), (40, 0.0)])
+@pytest.mark.parametrize("within, offset", [(6, -9.5), (40, 0.0)])
 def test_transits_about_weeks_without_images_are_the_whole_history_s(gappy: Path, tmp_path: Path, within: int,
                                                                      offset: float) -> None:  # fmt: skip
     """Transits both ways claimed of every fifth day of 200 (with and without a size): those whose vessel was last

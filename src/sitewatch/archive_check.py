@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .ingest.identity import sha256_file
+from .files import sha256_file
 from .model import Observation, iso_utc
 
 __all__ = ["ImageCheck", "ImageStatus", "check_archive", "check_image"]

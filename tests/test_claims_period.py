@@ -117,7 +117,7 @@ def _whole(store: Store, path: Path, params: TimelineParams) -> dict[str, Any]:
     """The verdicts as main gave them: every claimed site's whole history read."""
     claims = check_against_sites(read_claims(path, utc_offset_hours=params.utc_offset_hours), {s.id: s for s in store.sites()})
     world = load_world(store, [sid for c in claims.claims for sid in c.site_ids], params)
-    check = ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, params.utc_offset_hours)
+    check = ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, params.utc_offset_hours, params)
     return claims_to_dict(check)
 
 

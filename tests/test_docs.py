@@ -160,7 +160,7 @@ def test_the_json_of_ingest_and_import_has_the_members_readme_lists(tmp_path: Pa
         assert res.exit_code == 0, res.output
         out = json.loads(res.stdout)
         # import's observations are "as `ingest --json` lists `ingested`": named in ingest's paragraph
-        named = set(re.findall(r"`([a-z_]+)`", documents[command] + documents["ingest"] * (command == "import")))
+        named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", documents[command] + documents["ingest"] * (command == "import")))
         listed = out["ingested" if command == "ingest" else "imported"]
         assert listed, out
         assert sorted(set(out) - named) == [] and sorted(set(listed[0]) - named) == [], command

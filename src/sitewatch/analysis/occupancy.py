@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import __version__
 from ..errors import InputError
 from ..model import Detection, Observation
 from ..units import count_noun
@@ -693,6 +694,8 @@ def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]
             "site_name": tl.site_name,
             "simulated": tl.simulated,
             "parameters": asdict(tl.params),
+            # With the parameters, what made these figures: a timeline file handed on named no code version.
+            "sitewatch_version": __version__,
             "presence_days": tl.presence_days,
             "summary": tl.summary_lines(),
             "periods": [asdict(p) for p in tl.periods],

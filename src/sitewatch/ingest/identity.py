@@ -15,26 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImageReadError, InputError
+from ..files import sha256_file
 from ..model import SceneRef, Site, says_date_only
 from ..sources.providers import maxar_til_tiles
 from ..sources.safe import is_safe_product, safe_product_name
 from ..store import Store, stored_time
 
 __all__ = ["sha256_file", "source_sha256", "til_sha256", "til_tiles", "SourceDigest", "imported_unchanged", "naming_order", "same_images", "unique_item_id"]
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file; of a folder (a SAFE product), over each file's relative path and sha256."""
-    if Path(path).is_dir():
-        h = hashlib.sha256()
-        for f in sorted(q for q in Path(path).rglob("*") if q.is_file()):
-            h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
-        return h.hexdigest()
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def til_tiles(til: Path) -> list[dict[str, str]]:

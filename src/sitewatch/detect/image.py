@@ -45,6 +45,7 @@ import numpy as np
 from affine import Affine
 from numpy.typing import NDArray
 
+from .. import __version__
 from ..band_scaling import Scaling, apply_scaling, band_scalings, declares_any
 from ..errors import ImageReadError, InputError, read_failure
 from ..files import write_text_atomic
@@ -717,6 +718,8 @@ def detections_to_geojson(
         "sensor": sensor,
         "detector": det_name,
         "detector_version": det_version,
+        # The class candidates are the catalogue's and the reading of the file is the code's, beside the detector's.
+        "sitewatch_version": __version__,
         "simulated": simulated,
         "pixel_size_m": [round(v, 4) for v in info.pixel_size],
         "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",

@@ -126,6 +126,74 @@ def test_readme_names_only_subcommands_that_exist() -> None:
     assert wrong == []
 
 
+def _defines(path: Path, name: str, cache: dict[Path, tuple[str, set[str] | None]]) -> bool:
+    """Whether a module defines or imports ``name`` at its top level (in ``if``/``try`` blocks too),
+    read from its source without importing it: a definition found by its line, else (a name it
+    re-exports) by the parsed module."""
+    import ast
+
+    if path not in cache:
+        cache[path] = (path.read_text(encoding="utf-8"), None)
+    text, names = cache[path]
+    if re.search(rf"^(?:(?:async )?def |class ){name}\b|^{name}\s*[:=]", text, re.M):
+        return True
+    if names is None:
+        names = set()
+
+        def visit(body: list[ast.stmt]) -> None:
+            for node in body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(node.name)
+                elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                    for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                        names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names.update(a.asname or a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                    visit([*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])])
+                    for handler in getattr(node, "handlers", []):
+                        visit(handler.body)
+
+        visit(ast.parse(text).body)
+        cache[path] = (text, names)
+    return name in names
+
+
+def _module_file(module: str) -> Path | None:
+    base = PACKAGE.parent.joinpath(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def test_the_benchmarks_benchmarks_md_names_exist_and_import_what_sitewatch_has() -> None:
+    """A figure is reproduced by the command BENCHMARKS.md names beside it: every ``benchmarks/NAME.py``
+    it or README names is there, and every name a benchmark imports from sitewatch (at its top or
+    inside a function) is one sitewatch still defines. ``sar_change_diagnosis.py`` and
+    ``change_vegetation.py`` imported ``change_stage._objects_exclusion`` after a rerun's skipping of
+    unchanged pairs had split it in two: both ended in an ImportError, the first before its --help."""
+    named = set(re.findall(r"benchmarks/([a-z_0-9]+\.py)", (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+                           + README.read_text(encoding="utf-8")))  # fmt: skip
+    assert len(named) > 100
+    assert sorted(n for n in named if not (ROOT / "benchmarks" / n).is_file()) == []
+    cache: dict[Path, tuple[str, set[str] | None]] = {}
+    missing, seen = [], 0
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        for module in re.findall(r"^\s*import (sitewatch\.[\w.]+)", text, re.M):
+            if _module_file(module) is None:
+                missing.append(f"{script.name}: {module}")
+        for module, names in re.findall(r"^\s*from (sitewatch(?:\.\w+)*) import (\([^)]*\)|[^\n]*)", text, re.M):
+            seen += 1
+            path = _module_file(module)
+            if path is None:
+                missing.append(f"{script.name}: {module}")
+                continue
+            for entry in re.sub(r"#[^\n]*", "", names).strip("()").split(","):
+                name = entry.split(" as ")[0].strip()
+                if name and name != "*" and not _defines(path, name, cache) and _module_file(f"{module}.{name}") is None:
+                    missing.append(f"{script.name}: {module}.{name}")
+    assert seen > 300 and missing == []
+
+
 def _readme_paragraph(start: str, end: str) -> str:
     text = README.read_text(encoding="utf-8")
     i = text.index(start)

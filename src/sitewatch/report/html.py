@@ -60,7 +60,7 @@ from ..model import (
 )
 from ..share import SHARED_NOTE, SharedPaths, shared_paths
 from ..store.changes import ChangePair, pairs_with_regions
-from ..units import pixel_size_text
+from ..units import heading_text, pixel_size_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts, colours
@@ -607,7 +607,7 @@ def isolate_name(line: str, name: str) -> markupsafe.Markup:
 
 def template_environment(templates: str = "report/templates") -> jinja2.Environment:
     """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
-    error, and the report's filters (``pct``, ``num``, ``utc`` for a stored time), which the dashboard's
+    error, and the report's filters (``pct``, ``num``, ``heading``, ``utc`` for a stored time), which the dashboard's
     pages share."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sitewatch", templates),
@@ -619,6 +619,7 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
     env.filters["pixel_size"] = lambda v: "–" if v is None else pixel_size_text(v)  # a resolution: "9.54 m", "10 m"
+    env.filters["heading"] = lambda v: "–" if v is None else heading_text(v)  # a long axis: "0°" to "179°"
     env.filters["utc"] = utc_text
     env.filters["chart_alt"] = charts.timeline_chart_alt
     env.filters["isolate_name"] = isolate_name

@@ -719,7 +719,7 @@ def test_chart_legend_keys_sensors_seen_only_in_a_later_period(monkeypatch: pyte
     tl = build_timeline("dunai", first + later, [vessel(first[0], 0)])
     assert len(tl.periods) == 2
     figures: list[Any] = []
-    monkeypatch.setattr(charts, "_png", lambda fig, dpi=90: figures.append(fig) or b"")
+    monkeypatch.setattr(charts, "_png", lambda fig, dpi=90, **_: figures.append(fig) or b"")
     timeline_chart_png(tl)
     legends = [ax.get_legend() for ax in figures[0].axes if ax.get_legend()]
     assert "optical look" in [t.get_text() for t in legends[0].get_texts()]  # its triangles are in period 2 only

@@ -72,8 +72,13 @@ _MAXAR_NAMES = sorted({*MAXAR_PLATFORMS, *(i.lower() for i in MAXAR_SAT_IDS)})
 
 # (holder, wording, test on the scene's normalised platform and collection). First match wins.
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
-    ("copernicus", "Contains modified Copernicus Sentinel data {year}", re.compile(r"(?:^|\W)sentinel-?[1-6]")),
-    ("usgs", "Landsat image courtesy of the U.S. Geological Survey", re.compile(r"(?:^|\W)landsat")),
+    # ESA's and the USGS's product names start with the unit's short id (S2A_MSIL2A_…, LC09_L2SP_…), which a
+    # SITEWATCH_PLATFORM tag or a catalogue's platform field copies: S1A-S1D, S2A-S2D, S3A/S3B; Landsat 4-9's
+    # LT04, LT05, LE07, LC08, LC09 (and LO08/LT08, one instrument of Landsat 8).
+    ("copernicus", "Contains modified Copernicus Sentinel data {year}",
+     re.compile(r"(?:^|\W)(?:sentinel-?[1-6]|s[1-3][a-d](?:\W|$))")),
+    ("usgs", "Landsat image courtesy of the U.S. Geological Survey",
+     re.compile(r"(?:^|\W)(?:landsat|(?:lt0[45]|le07|l[cot]0[89])(?:\W|$))")),
     # Planet's item metadata names the instrument (PS2, PS2.SD, PSB.SD) and a SkySat by its unit (SSC1, SSC21).
     ("planet", "© {year} Planet Labs PBC",
      re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|(?:super-?)?dove(?:-r|-classic)?(?:\W|$)|ps2(?:\.sd)?(?:\W|$)|psb\.sd|ssc\d{1,2}(?:\W|$))")),

@@ -67,6 +67,18 @@ def test_report_is_one_offline_file(html: str) -> None:
     assert not re.search(r"<(script|link|iframe)\b", html)
     assert not re.search(r'src="(?!data:image/png;base64,)', html), "every image is embedded"
     assert html.count("data:image/png;base64,") >= 5  # map, chart, two change chips, observation chips
+    # A Content-Security-Policy of its own (a file has no headers), first in the head, allowing what it uses
+    # (data: PNGs, its <style>) and nothing from anywhere: it had none, so a slip in escaping could load or run anything.
+    from markupsafe import escape
+
+    from sitewatch.report.html import REPORT_CSP
+
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{escape(REPORT_CSP)}">'
+    assert html.index(meta) < html.index("<style>") < html.index("<body")
+    assert {d.split()[0]: d.split()[1:] for d in REPORT_CSP.split("; ")} == {
+        "default-src": ["'none'"], "img-src": ["data:"], "style-src": ["'unsafe-inline'"], "base-uri": ["'none'"],
+        "form-action": ["'none'"]}  # fmt: skip
+    assert not re.search(r"<(form|base|object|embed)\b", html)
 
 
 def test_report_every_scrolling_box_takes_keyboard_focus(html: str) -> None:

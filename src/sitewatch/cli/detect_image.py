@@ -68,7 +68,8 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
     coordinates when the image has none) with row, col, length_m, width_m,
-    heading_deg, score and (vessels) class_candidates. Big rasters (a whole Sentinel-1 scene) run in
+    heading_deg, score, (vessels) class_candidates and credit (the imagery credit the files say, else
+    "credit unknown"). Big rasters (a whole Sentinel-1 scene) run in
     tiles with bounded memory.
     """
     from rich.console import Console

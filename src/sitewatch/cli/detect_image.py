@@ -70,9 +70,9 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     coordinates when the image has none) with row, col (its centroid's
     pixel), length_m, width_m (the box's sides, metres on the ground),
     heading_deg (the long axis, degrees clockwise from true north, 0 to 180),
-    score (0 to 1) and (vessels) class_candidates; README, "Definitions and
-    units". Big rasters (a whole Sentinel-1 scene) run in tiles with bounded
-    memory.
+    score (0 to 1), (vessels) class_candidates and credit (the imagery credit
+    the files say, else "credit unknown"); README, "Definitions and units".
+    Big rasters (a whole Sentinel-1 scene) run in tiles with bounded memory.
     """
     from rich.console import Console
     from rich.markup import escape

@@ -162,8 +162,9 @@ def command(
                 chosen.pop(i, None)
         for i, f in enumerate(files):
             for scene, site, item, before in chosen.get(i, []):  # with the digest if any site's id needed it
+                # A .TIL's tiles hashed with its digest here go with it, not hashed again by each site's worker.
                 jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, contents[i].sha256,
-                                        context_m=settings["context_m"], orthorectify=ortho)))
+                                        context_m=settings["context_m"], orthorectify=ortho, source_tiles=contents[i].tiles)))
                 naming.append(partial(_same_id(store, site, f, scene, item, contents[i], (), copies=True), before))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
                                 wait_workers=settings["wait_workers"],

@@ -667,11 +667,13 @@ def detect_image(
 
 
 def detections_to_geojson(
-    info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None, *, simulated: bool = False
+    info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None, *, simulated: bool = False,
+    credit: str = "",
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of oriented boxes (CRS or pixel coordinates, see the module doc); ``simulated``
-    (the image is a scene of sitewatch's simulator) is said in each feature's properties and the collection's
-    ``sitewatch`` member, since a GIS shows a feature's properties, not the collection's."""
+    (the image is a scene of sitewatch's simulator) and ``credit`` (the credit its licence asks for,
+    :func:`~sitewatch.image_credit.files_credit`; none when empty) are said in each feature's properties and the
+    collection's ``sitewatch`` member, since a GIS shows a feature's properties, not the collection's."""
     from ..vessels import class_candidates
 
     t = info.transform
@@ -709,7 +711,8 @@ def detections_to_geojson(
                     {"class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in class_candidates(d.length_m, d.width_m, resolution)]}
                     if d.kind == "vessel"
                     else {}
-                ),
+                )
+                | ({"credit": credit} if credit else {}),  # last, as the workspace's exports put it
             }
         )
     det_name, det_version = DETECTOR_NAMES.get(sensor, (sensor, ""))
@@ -721,6 +724,7 @@ def detections_to_geojson(
         # The class candidates are the catalogue's and the reading of the file is the code's, beside the detector's.
         "sitewatch_version": __version__,
         "simulated": simulated,
+        **({"credit": credit} if credit else {}),
         "pixel_size_m": [round(v, 4) for v in info.pixel_size],
         "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",
         # `score` reads YOLO labels (fractions of the image's size) by it.

@@ -70,7 +70,8 @@ from .exports import date_zone, write_text_atomic
 if TYPE_CHECKING:
     from ..analysis.ais_coverage import StatedCoverage
 
-__all__ = ["write_report", "render_report", "in_period", "period_text", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
+__all__ = ["write_report", "render_report", "in_period", "period_text", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE",
+           "REPORT_CSP"]
 
 MAX_CHIPS_PER_SITE = 40
 """Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
@@ -759,6 +760,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
     env = template_environment()
     env.filters["image_href"] = lambda path: image_href(ws, path, out_dir, share=share)
     html = env.get_template("report.html.j2").render(
+        csp=REPORT_CSP,
         sections=sections,
         unimaged=unimaged,
         evaluation=evaluation,
@@ -780,6 +782,14 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         catalogue_size=len(catalogue()),
     )
     return sharing.finished(html) if sharing else html
+
+
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+"""The report's Content-Security-Policy, in a ``<meta>`` (a file has no response headers): what it uses and
+nothing else. Its pictures are ``data:`` PNGs and its styles its own ``<style>``; no script, font, style sheet or
+picture from anywhere, no ``<base>`` to send its relative links (to the archive's images, beside it) elsewhere and
+no form. A workspace's text (site names from a KML someone sent, claims, AIS) is escaped on the page; the policy
+keeps a slip from loading or running anything when a reporter opens the file, as the dashboard's header does."""
 
 
 def _unimaged_row(site: Site) -> dict[str, Any]:

@@ -43,7 +43,8 @@ class ImageCheck:
     ingested_at: str | None
     """When it came in, as its provenance says (None when it does not)."""
     reason: str = ""
-    """Why an unreadable file could not be read (the system's words); empty otherwise."""
+    """Why an unreadable file could not be read (the system's words); for a missing file whose folder is not
+    there either, that it is not (the archive not mounted, rather than an image deleted); empty otherwise."""
 
     def __post_init__(self) -> None:
         if (self.status == "unchanged") != (self.sha256 == self.recorded_sha256):
@@ -70,7 +71,9 @@ class ImageCheck:
             return (f"{self.observation_id}: ALTERED: {self.image} has sha256 {self.sha256}, not the "
                     f"{self.recorded_sha256} recorded{when}")  # fmt: skip
         if self.status == "missing":
-            return f"{self.observation_id}: MISSING: {self.image} is not there (its sha256{when}: {self.recorded_sha256})"
+            why = f"; {self.reason}" if self.reason else ""
+            return (f"{self.observation_id}: MISSING: {self.image} is not there{why} (its sha256{when}: "
+                    f"{self.recorded_sha256})")  # fmt: skip
         if self.status == "unreadable":
             return f"{self.observation_id}: UNREADABLE: {self.image} cannot be read ({self.reason})"
         return f"{self.observation_id}: unchanged: {self.image} sha256 {self.sha256}"
@@ -90,7 +93,9 @@ def check_image(root: Path, obs: Observation) -> ImageCheck:
 
     path = Path(root) / obs.path
     if not path.exists() and not path.is_symlink():
-        return done("missing", None)
+        # No folder either: an archive on a disk not mounted, not an image deleted (detect refuses to run so).
+        folder = Path(obs.path).parent
+        return done("missing", None, "" if path.parent.is_dir() else f"its folder {folder.as_posix()} is not there either")
     if not path.is_file():  # a folder, a device, a dangling link in its place: no image file
         return done("unreadable", None, "not a file" if path.exists() else "a link to nothing")
     try:

@@ -7,6 +7,7 @@ import ast
 import re
 import textwrap
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -172,15 +173,17 @@ def _defines(path: Path, name: str, cache: dict[Path, tuple[str, set[str] | None
     return name in names
 
 
-def _sitewatch_imports(text: str) -> list[tuple[str, str | None]]:
-    """What a script imports from sitewatch, at its top or inside a function: ``(module, name)`` for each name of a
-    ``from sitewatch... import``, ``(module, None)`` for an ``import sitewatch...``. Each statement is parsed (from
-    its first line to the first that ends it), so that one over several lines, with comments or a backslash, is read
-    whole; the rest of the script is not parsed."""
+def _sitewatch_imports(text: str, siblings: Iterable[str] = ()) -> list[tuple[str, str | None]]:
+    """What a script imports from sitewatch (and from the scripts beside it named ``siblings``), at its top or inside a
+    function: ``(module, name)`` for each name of a ``from ... import``, ``(module, None)`` for an ``import
+    sitewatch...``. Each statement is parsed (from its first line to the first that ends it), so that one over several
+    lines, with comments or a backslash, is read whole; the rest of the script is not parsed."""
+    modules = "|".join(["sitewatch[\\w.]*", *map(re.escape, siblings)])
+    start = re.compile(rf"\s*(from ({modules}) import\b|import sitewatch\.)")
     lines = text.splitlines()
     found: list[tuple[str, str | None]] = []
     for i, line in enumerate(lines):
-        if not re.match(r"\s*(from sitewatch[\w.]* import|import sitewatch\.)", line):
+        if not start.match(line):
             continue
         for j in range(i + 1, min(i + 40, len(lines)) + 1):
             try:
@@ -212,10 +215,12 @@ def test_the_benchmarks_benchmarks_md_names_exist_and_import_what_sitewatch_has(
     assert sorted(n for n in named if not (ROOT / "benchmarks" / n).is_file()) == []
     cache: dict[Path, tuple[str, set[str] | None]] = {}
     missing, seen = [], 0
-    for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        for module, name in _sitewatch_imports(script.read_text(encoding="utf-8")):
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    siblings = {s.stem: s for s in scripts}  # the helpers the benchmarks share (`_matching`, `ais_read`)
+    for script in scripts:
+        for module, name in _sitewatch_imports(script.read_text(encoding="utf-8"), siblings):
             seen += name is not None
-            path = _module_file(module)
+            path = siblings[module] if module in siblings else _module_file(module)
             if path is None:
                 missing.append(f"{script.name}: {module}")
             elif name and not _defines(path, name, cache) and _module_file(f"{module}.{name}") is None:
@@ -235,6 +240,7 @@ def test_a_name_only_the_type_checker_sees_is_not_defined_and_a_lazy_one_is(tmp_
     assert not _defines(typed, "Only", cache) and _defines(typed, "Real", cache) and _defines(lazy, "served", cache)
     script = "def f():\n    from sitewatch.a import (b,  # the c)\n        d)\n    import sitewatch.e, \\\n        sitewatch.f\n"
     assert _sitewatch_imports(script) == [("sitewatch.a", "b"), ("sitewatch.a", "d"), ("sitewatch.e", None), ("sitewatch.f", None)]
+    assert _sitewatch_imports("from _matching import greedy\nfrom numpy import pi\n", ["_matching"]) == [("_matching", "greedy")]
 
 
 def _readme_paragraph(start: str, end: str) -> str:

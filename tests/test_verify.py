@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,12 @@ def test_verify_names_each_altered_missing_or_unreadable_image_exits_1_and_write
     doc = json.loads(CliRunner().invoke(main, ["verify", "pier", *w, "--json"]).stdout)
     first, second, third = (ws.root / i["image"] for i in doc["images"])
     assert [i["acquired"] for i in doc["images"]] == [f"2024-10-{d}T09:30:00Z" for d in (17, 18, 19)]
+    # As every other file of an evidence package: whether only the date is known, whether the imagery is simulated
+    # (verify's said neither); and each member README's paragraph names.
+    assert [(i["acquired_date_only"], i["simulated"]) for i in doc["images"]] == [(False, False)] * 3
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", readme[readme.index("- **`verify [SITE]...`**"):readme.index("- **The verdicts**")]))
+    assert set(doc) - named == set() and set(doc["images"][0]) - named == set()
     with first.open("r+b") as fh:  # one byte of the pixels changed
         fh.seek(first.stat().st_size - 10)
         byte = fh.read(1)

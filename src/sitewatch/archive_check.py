@@ -45,6 +45,10 @@ class ImageCheck:
     reason: str = ""
     """Why an unreadable file could not be read (the system's words); for a missing file whose folder is not
     there either, that it is not (the archive not mounted, rather than an image deleted); empty otherwise."""
+    acquired_date_only: bool = False
+    """Only the image's date is known: :attr:`acquired` is its 12:00 UTC, assumed (as ``observations --json`` says)."""
+    simulated: bool = False
+    """The simulator's imagery (as every other file of an evidence package says)."""
 
     def __post_init__(self) -> None:
         if (self.status == "unchanged") != (self.sha256 == self.recorded_sha256):
@@ -56,6 +60,8 @@ class ImageCheck:
             "observation_id": self.observation_id,
             "site_id": self.site_id,
             "acquired": self.acquired,
+            "acquired_date_only": self.acquired_date_only,
+            "simulated": self.simulated,
             "image": self.image,
             "status": self.status,
             "recorded_sha256": self.recorded_sha256,
@@ -89,7 +95,7 @@ def check_image(root: Path, obs: Observation) -> ImageCheck:
     against the sha256 recorded for it."""
     def done(status: ImageStatus, sha256: str | None, reason: str = "") -> ImageCheck:
         return ImageCheck(obs.id, obs.site_id, iso_utc(obs.scene.acquired), obs.path, obs.sha256, sha256, status,
-                          _ingested_at(obs.provenance), reason)  # fmt: skip
+                          _ingested_at(obs.provenance), reason, obs.acquired_date_only, obs.scene.simulated)  # fmt: skip
 
     path = Path(root) / obs.path
     if not path.exists() and not path.is_symlink():

@@ -25,6 +25,9 @@ def test_a_heading_is_said_in_whole_degrees_from_0_to_179() -> None:
         d = Detection("o#000", "o", "vessel", box(0, 0, 0.001, 0.0002), 110.0, 16.0, degrees, 0.9, "sar-cfar", "1.14.0")
         assert f"heading {said}," in _detection_title(d)
     assert shown(None) == "–"
+    # Outside [0, 180) (a row written by another tool, an older sitewatch): the same axis; no number: a dash.
+    assert [heading_text(v) for v in (-0.2, -0.6, 359.9, 270.4, 180.0)] == ["0°", "179°", "0°", "90°", "0°"]
+    assert [shown(v) for v in (float("nan"), float("inf"), float("-inf"))] == ["–"] * 3
 
 
 def test_every_page_shows_a_heading_through_the_filter() -> None:

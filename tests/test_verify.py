@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,12 @@ def test_verify_names_each_altered_missing_or_unreadable_image_exits_1_and_write
     doc = json.loads(CliRunner().invoke(main, ["verify", "pier", *w, "--json"]).stdout)
     first, second, third = (ws.root / i["image"] for i in doc["images"])
     assert [i["acquired"] for i in doc["images"]] == [f"2024-10-{d}T09:30:00Z" for d in (17, 18, 19)]
+    # As every other file of an evidence package: whether only the date is known, whether the imagery is simulated
+    # (verify's said neither); and each member README's paragraph names.
+    assert [(i["acquired_date_only"], i["simulated"]) for i in doc["images"]] == [(False, False)] * 3
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", readme[readme.index("- **`verify [SITE]...`**"):readme.index("- **The verdicts**")]))
+    assert set(doc) - named == set() and set(doc["images"][0]) - named == set()
     with first.open("r+b") as fh:  # one byte of the pixels changed
         fh.seek(first.stat().st_size - 10)
         byte = fh.read(1)
@@ -77,3 +84,30 @@ def test_verify_names_each_altered_missing_or_unreadable_image_exits_1_and_write
 
     res = CliRunner().invoke(main, ["verify", "quay", *w])
     assert res.exit_code == 1 and "no site 'quay'" in res.output
+
+
+def test_verify_says_the_archive_is_not_there_rather_than_every_image_deleted(tmp_path: Path) -> None:
+    """An archive on a disk not mounted (a team store's shared folder not seen here) was reported as every image
+    MISSING, with the advice to restore each from a backup or ingest it again; `detect` refuses so, naming the folder."""
+    ws = init_workspace(tmp_path / "ws")
+    with ws.store() as store:
+        store.put_site(SITE)
+    _archived(ws, 17)
+    w = ["-w", str(ws.root)]
+    disk = tmp_path / "disk"
+    (ws.root / "archive").rename(disk)
+    res = CliRunner().invoke(main, ["verify", *w])
+    assert res.exit_code == 1, res.output
+    assert "MISSING: archive/pier/scene-17.tif is not there; its folder archive/pier is not there either" in \
+        " ".join(res.stdout.split())
+    err = " ".join(res.stderr.split())
+    assert "archive's folder(s) archive/pier are not there at all" in err and "from a backup" not in err
+    res = CliRunner().invoke(main, ["verify", *w, "--json"])
+    assert json.loads(res.stdout)["images"][0]["reason"] == "its folder archive/pier is not there either"
+    # archive/ a link to the disk: checked there; the disk unplugged, the link is named and no image is checked.
+    (ws.root / "archive").symlink_to(disk, target_is_directory=True)
+    assert CliRunner().invoke(main, ["verify", *w]).exit_code == 0
+    disk.rename(tmp_path / "elsewhere")
+    res = CliRunner().invoke(main, ["verify", *w, "--json"])
+    assert res.exit_code == 1 and res.stdout == "", res.output
+    assert f"{ws.root / 'archive'} is a symlink to {disk}, which does not exist" in " ".join(res.stderr.split())

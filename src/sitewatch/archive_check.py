@@ -43,7 +43,12 @@ class ImageCheck:
     ingested_at: str | None
     """When it came in, as its provenance says (None when it does not)."""
     reason: str = ""
-    """Why an unreadable file could not be read (the system's words); empty otherwise."""
+    """Why an unreadable file could not be read (the system's words); for a missing file whose folder is not
+    there either, that it is not (the archive not mounted, rather than an image deleted); empty otherwise."""
+    acquired_date_only: bool = False
+    """Only the image's date is known: :attr:`acquired` is its 12:00 UTC, assumed (as ``observations --json`` says)."""
+    simulated: bool = False
+    """The simulator's imagery (as every other file of an evidence package says)."""
 
     def __post_init__(self) -> None:
         if (self.status == "unchanged") != (self.sha256 == self.recorded_sha256):
@@ -55,6 +60,8 @@ class ImageCheck:
             "observation_id": self.observation_id,
             "site_id": self.site_id,
             "acquired": self.acquired,
+            "acquired_date_only": self.acquired_date_only,
+            "simulated": self.simulated,
             "image": self.image,
             "status": self.status,
             "recorded_sha256": self.recorded_sha256,
@@ -70,7 +77,9 @@ class ImageCheck:
             return (f"{self.observation_id}: ALTERED: {self.image} has sha256 {self.sha256}, not the "
                     f"{self.recorded_sha256} recorded{when}")  # fmt: skip
         if self.status == "missing":
-            return f"{self.observation_id}: MISSING: {self.image} is not there (its sha256{when}: {self.recorded_sha256})"
+            why = f"; {self.reason}" if self.reason else ""
+            return (f"{self.observation_id}: MISSING: {self.image} is not there{why} (its sha256{when}: "
+                    f"{self.recorded_sha256})")  # fmt: skip
         if self.status == "unreadable":
             return f"{self.observation_id}: UNREADABLE: {self.image} cannot be read ({self.reason})"
         return f"{self.observation_id}: unchanged: {self.image} sha256 {self.sha256}"
@@ -86,11 +95,13 @@ def check_image(root: Path, obs: Observation) -> ImageCheck:
     against the sha256 recorded for it."""
     def done(status: ImageStatus, sha256: str | None, reason: str = "") -> ImageCheck:
         return ImageCheck(obs.id, obs.site_id, iso_utc(obs.scene.acquired), obs.path, obs.sha256, sha256, status,
-                          _ingested_at(obs.provenance), reason)  # fmt: skip
+                          _ingested_at(obs.provenance), reason, obs.acquired_date_only, obs.scene.simulated)  # fmt: skip
 
     path = Path(root) / obs.path
     if not path.exists() and not path.is_symlink():
-        return done("missing", None)
+        # No folder either: an archive on a disk not mounted, not an image deleted (detect refuses to run so).
+        folder = Path(obs.path).parent
+        return done("missing", None, "" if path.parent.is_dir() else f"its folder {folder.as_posix()} is not there either")
     if not path.is_file():  # a folder, a device, a dangling link in its place: no image file
         return done("unreadable", None, "not a file" if path.exists() else "a link to nothing")
     try:

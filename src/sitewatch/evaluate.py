@@ -88,8 +88,9 @@ def matching_rule(params: EvalParams | None = None) -> str:
     return (
         f"one-to-one per observation: a detection of kind {p.kind} may be paired with a visible truth object of that "
         f"kind when the centre of its box lies inside the object's rectangle grown by {p.buffer_pixels:g} pixel(s) of the "
-        "scene; of those pairs, the ones kept give the least total distance between the detection's and the object's centres "
-        "(an assignment, scipy's linear_sum_assignment), whatever the detections' scores; a detection paired with none "
+        "scene; of those pairs, as many are kept as can be one to one, and of the ways to keep that many, the one of least "
+        "total distance between the detection's and the object's centres (an assignment, scipy's linear_sum_assignment), "
+        "whatever the detections' scores; a detection paired with none "
         "is a false positive, a visible object left unpaired a miss"
     )
 

@@ -17,7 +17,10 @@ def count_noun(n: int, noun: str, plural: str | None = None) -> str:
 def heading_text(degrees: float) -> str:
     """A long axis's bearing in whole degrees, ``0°`` to ``179°``: stored headings lie in [0, 180), and one of 179.5
     or more rounded to ``180°`` read as another value of the same axis than the ``0°`` it is (README,
-    "Definitions and units")."""
+    "Definitions and units"). One outside [0, 180) is read as the same axis (``-0.2`` and ``359.9``: ``0°``); a value
+    that is no number (NaN, infinite) is ``–``, as a missing one on the pages, not a page that fails to render."""
+    if not math.isfinite(degrees):
+        return "–"
     return f"{round(degrees) % 180}°"
 
 

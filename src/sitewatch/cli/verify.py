@@ -39,6 +39,9 @@ def command(site_ids: tuple[str, ...], workspace: Path, as_json: bool) -> None:
             store.get_site(site_id)  # an unknown site is an error naming the known ones
         chosen = list(dict.fromkeys(site_ids))
         observations = [o for s in chosen for o in store.observations(s)] if chosen else store.observations()
+    if observations and (broken := ws.archive_link_broken()):
+        # Every image would be named missing, as if deleted: the archive is not there to check, said as detect says it.
+        raise click.ClickException(f"{broken}; no image was checked")
     with progress_bar("verify", quiet=is_quiet() or as_json) as progress:
         checks = check_archive(Path(ws.root), observations, progress)
     counts = {s: sum(c.status == s for c in checks) for s in ("unchanged", "altered", "missing", "unreadable")}
@@ -55,6 +58,14 @@ def command(site_ids: tuple[str, ...], workspace: Path, as_json: bool) -> None:
             wrong = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != "unchanged")
             click.echo(f"{len(checks)} archived image(s) checked: {counts['unchanged']} unchanged since ingest"
                        + (f", {wrong}" if wrong else ""))  # fmt: skip
+    if folders := sorted({Path(c.image).parent.as_posix() for c in bad if c.status == "missing" and c.reason}):
+        # Not images deleted one by one: no folder of them at all. A backup or a new ingest is not the remedy.
+        raise click.ClickException(
+            f"{len(bad)} of the {len(checks)} archived image(s) are not the files recorded at ingest, and the "
+            f"archive's folder(s) {', '.join(folders)} are not there at all: is the archive (on a team store, the "
+            f"shared folder) there at this workspace, {ws.archive}? Mount it (or point a link at it) and run verify "
+            "again before putting any file back"
+        )
     if bad:
         raise click.ClickException(
             f"{len(bad)} of the {len(checks)} archived image(s) are not the files recorded at ingest; the evidence "

@@ -29,6 +29,8 @@ from _a11y import (
     contrast_ratio,
     doubled_tab_stops,
     elements,
+    links_named_alike,
+    small_stacked_links,
     table_problems,
     unnamed_focus_boxes,
     unreachable_scrollers,
@@ -90,8 +92,9 @@ def _snapshot(ws: Workspace) -> dict[str, str]:
 def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Workspace, client: TestClient) -> None:
     """Content outside every landmark is missed by a screen reader's jump to the main content; a table
     (sideways at 200% zoom) or a .scroll box without focus cannot be scrolled from the keyboard."""
+    stacked = False
     for url in [*_pages(ws), "/links", "/sites/nowhere"]:
-        els = elements(client.get(url).text)
+        els = elements(html := client.get(url).text)
         assert [e.tag for e in els].count("main") == 1, url
         loose = [e.tag for e in els if e.tag in {"h1", "h2", "p", "table", "figure", "ul"}
                  and not any(a.tag in {"main", "nav"} for a in e.ancestors)]  # fmt: skip
@@ -102,6 +105,10 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         # Each table named by its caption, its header cells scoped; each box that takes focus named.
         assert table_problems(els) == [], url
         assert unnamed_focus_boxes(els) == [], url
+        assert links_named_alike(els) == {}, url
+        stacked = stacked or any(e.tag == "td" and [c.tag for c in e.children][:3] == ["a", "br", "a"] for e in els)
+        assert small_stacked_links(html, els) == [], url  # links one a line, each a 24 px target (WCAG 2.2, 2.5.8)
+    assert stacked  # the site's timeline: a date's image ids
 
 
 def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestClient) -> None:
@@ -122,6 +129,16 @@ def test_quicklook_says_in_words_what_is_outlined(ws: Workspace, client: TestCli
         alt = imgs[0].attrs["alt"]
         assert alt.startswith(f"Quick-look of {o.id}, ") and alt.endswith(" outlined"), alt
         assert f"{kinds['vessel']} vessel" in alt, alt
+        # "1 vessel", and a close-up's "close-up of detection 1 (vessel)": nothing of the ship's size, which the
+        # eye reads off the picture, nor of the image it is cut from.
+        html = client.get(f"/observations/{o.id}").text
+        with ws.store() as st:
+            vessels = [d for d in st.detections(observation_id=o.id) if d.kind == "vessel"]
+        assert all(f"{d.length_m:.0f} m" in alt for d in vessels), alt
+        for e in elements(html):
+            if e.tag == "img" and "/detections/" in e.attrs["src"]:
+                assert re.fullmatch(rf"Close-up of detection \d+, \w+ (≥ )?\d+ m long, in {re.escape(o.id)}, .* · "
+                                    rf"{o.scene.sensor} .*\(simulated imagery\)", e.attrs["alt"]), e.attrs["alt"]  # fmt: skip
 
 
 def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:
@@ -138,6 +155,14 @@ def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: Te
             assert e.attrs.get("role") == ("group" if links else "img"), url
             assert all(a.attrs.get("aria-label") for a in links), url
     assert svgs > 1
+    # The site's map was "map of dunai (UTM …) with berths and detections" whatever it drew: it names them, as
+    # the report's map does.
+    with ws.store() as st:
+        site = st.get_site("dunai")
+    maps = [e.attrs["aria-label"] for e in elements(client.get("/sites/dunai?from=2024-10-01").text)
+            if e.tag == "svg" and "map" in e.attrs.get("class", "")]  # fmt: skip
+    assert len(maps) == 1 and maps[0].startswith(f"Map of {site.name} (simulated imagery): its outline"), maps
+    assert all(b.name in maps[0] for b in site.berths) and re.search(r"; [1-9]\d* vessels?\b.* outlined by kind$", maps[0])
 
 
 def test_every_outline_keeps_3_to_1_contrast_on_the_light_map(ws: Workspace, client: TestClient) -> None:

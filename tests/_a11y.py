@@ -144,7 +144,7 @@ def links_named_alike(els: list[Element]) -> dict[str, set[str]]:
     return {name: hrefs for name, hrefs in targets.items() if len(hrefs) > 1}
 
 
-def _style_rules(html: str) -> list[tuple[str, str]]:
+def style_rules(html: str) -> list[tuple[str, str]]:
     """The (selector, declarations) pairs of the page's ``<style>``, outside and inside ``@media`` blocks."""
     css = re.sub(r"/\*.*?\*/", "", " ".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)), flags=re.S)
     css = re.sub(r"@media[^{]*\{", "", css)
@@ -156,7 +156,7 @@ def small_stacked_links(html: str, els: list[Element]) -> list[Element]:
     24 px high target: 14 px high and 9 px apart, they are smaller than WCAG 2.2's 24 × 24 (2.5.8), and they
     are not in a sentence, which that criterion excuses."""
     tall: set[str] = set()
-    for sel, body in _style_rules(html):
+    for sel, body in style_rules(html):
         m = re.search(r"min-height:\s*(\d+)px", body)
         if m and int(m.group(1)) >= 24:
             tall |= {s.strip() for s in sel.split(",")}

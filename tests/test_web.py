@@ -26,11 +26,13 @@ import pytest
 from click.testing import CliRunner
 
 from _a11y import (
+    accessible_name,
     contrast_ratio,
     doubled_tab_stops,
     elements,
     links_named_alike,
     small_stacked_links,
+    style_rules,
     table_problems,
     unnamed_focus_boxes,
     unreachable_scrollers,
@@ -159,10 +161,22 @@ def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: Te
     # the report's map does.
     with ws.store() as st:
         site = st.get_site("dunai")
-    maps = [e.attrs["aria-label"] for e in elements(client.get("/sites/dunai?from=2024-10-01").text)
-            if e.tag == "svg" and "map" in e.attrs.get("class", "")]  # fmt: skip
+    page = client.get("/sites/dunai?from=2024-10-01").text
+    els = elements(page)
+    maps = [e.attrs["aria-label"] for e in els if e.tag == "svg" and "map" in e.classes]
     assert len(maps) == 1 and maps[0].startswith(f"Map of {site.name} (simulated imagery): its outline"), maps
     assert all(b.name in maps[0] for b in site.berths) and re.search(r"; [1-9]\d* vessels?\b.* outlined by kind$", maps[0])
+    # The browser's focus ring on a box of the map is drawn in the map's units (metres): a hairline round a ship
+    # 14 × 3 px. The focused box's own outline thickens, in screen pixels (vector-effect: non-scaling-stroke).
+    focused = [body for sel, body in style_rules(page) if "svg a:focus-visible" in sel]
+    assert any(int(w) >= 8 for body in focused for w in re.findall(r"stroke-width:\s*(\d+)px", body)), focused
+    # A link each, a port's year of them was hundreds of Tab presses before the tables: a link first skips them.
+    svg = next(e for e in els if e.tag == "svg" and "map" in e.classes)
+    n = sum(c.tag == "a" for c in _descendants(svg))
+    skips = [e for e in els if e.tag == "a" and "skip" in e.classes]
+    assert n > 3 and [accessible_name(e) for e in skips] == [f"Skip the map's {n} links"]
+    assert els.index(skips[0]) < els.index(svg)
+    assert [e.attrs.get("tabindex") for e in els if e.attrs.get("id") == skips[0].attrs["href"][1:]] == ["0"]
 
 
 def test_every_outline_keeps_3_to_1_contrast_on_the_light_map(ws: Workspace, client: TestClient) -> None:

@@ -475,7 +475,7 @@ def test_claims_check_exits_3_when_some_are_refused_and_1_when_none_could_be_rea
 def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws")
     out = tmp_path / "report.html"
-    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17, GONE_20]))])
+    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17, {**SHIP_17, "id": "ship-17b"}]))])
     assert res.exit_code == 0, res.output
     html = out.read_text(encoding="utf-8")
     assert "Claims checked against the imagery" in html and "ship-17" in html
@@ -486,7 +486,7 @@ def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) 
     # one name twice. Each names its claim (read out, not shown).
     els = elements(html)
     verdicts = [accessible_name(e) for e in els if e.tag == "a" and e.attrs.get("href", "").startswith("#claim-")]
-    assert verdicts == ["supported: claim ship-17", "supported: claim gone-20"]
+    assert verdicts == ["supported: claim ship-17", "supported: claim ship-17b"]
     assert links_named_alike(els) == {}
 
 

@@ -166,3 +166,9 @@ def small_stacked_links(html: str, els: list[Element]) -> list[Element]:
 
     cells = [e for e in els if e.tag == "td" and stacked(e)]
     return [e for e in cells if not any(f"td.{c} a" in tall for c in e.classes)]
+
+
+def links_named_by_a_number(els: list[Element]) -> list[str]:
+    """Links a screen reader's list of links calls "1", "#2": nothing said of where they lead."""
+    names = [accessible_name(e) for e in els if e.tag == "a" and "href" in e.attrs]
+    return [n for n in names if re.fullmatch(r"#?\d+", n)]

@@ -31,6 +31,7 @@ from _a11y import (
     doubled_tab_stops,
     elements,
     links_named_alike,
+    links_named_by_a_number,
     small_stacked_links,
     style_rules,
     table_problems,
@@ -108,6 +109,7 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         assert table_problems(els) == [], url
         assert unnamed_focus_boxes(els) == [], url
         assert links_named_alike(els) == {}, url
+        assert links_named_by_a_number(els) == [], url  # an observation's "1" (its close-up) and "#1" (its row)
         stacked = stacked or any(e.tag == "td" and [c.tag for c in e.children][:3] == ["a", "br", "a"] for e in els)
         assert small_stacked_links(html, els) == [], url  # links one a line, each a 24 px target (WCAG 2.2, 2.5.8)
     assert stacked  # the site's timeline: a date's image ids

@@ -76,13 +76,19 @@ def _covers(site_id: str, crs: str) -> dict[str, Any]:
 def demo_pairs(root: Path, site_id: str = "sergeyevka-base") -> list[dict[str, Any]]:
     """Each consecutive optical pair of the site, read as ``sitewatch change`` reads it, with its truth."""
     from sitewatch.change_eval import truth_changes
-    from sitewatch.change_stage import _objects_exclusion, choose_pairs, read_change_image
+    from sitewatch.change_stage import (
+        _masked_footprints,
+        _objects_mask,
+        choose_pairs,
+        read_change_image,
+    )
     from sitewatch.evaluate import _metric_crs, read_truth
     from sitewatch.ingest import site_mask
     from sitewatch.workspace import open_workspace
 
     ws = open_workspace(root)
     out = []
+    footprints: dict[str, list[Any]] = {}
     with ws.store() as store:
         site = store.get_site(site_id)
         pairs, _ = choose_pairs(store.observations(site_id), site_id)
@@ -91,7 +97,9 @@ def demo_pairs(root: Path, site_id: str = "sergeyevka-base") -> list[dict[str, A
                 continue
             b = read_change_image(site, before, root / before.path)
             a = read_change_image(site, after, root / after.path)
-            exclude, _, _ = _objects_exclusion(store, before, after)
+            # The stored vessels and cranes of both dates left out, as `sitewatch change` leaves them.
+            masked = [*_masked_footprints(store, before, footprints), *_masked_footprints(store, after, footprints)]
+            exclude = _objects_mask(masked, before)
             crs = _metric_crs(after)
             truth = truth_changes(*(read_truth(root / str(o.provenance["truth"])) for o in (before, after)), crs)
             out.append({"before": before, "after": after, "b": b, "a": a, "area": site_mask(site, before.grid),

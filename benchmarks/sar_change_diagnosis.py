@@ -24,12 +24,18 @@ import argparse
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
 from sitewatch.change import detect_changes
-from sitewatch.change_stage import _objects_exclusion, choose_pairs, read_change_image
+from sitewatch.change_stage import (
+    _masked_footprints,
+    _objects_mask,
+    choose_pairs,
+    read_change_image,
+)
 from sitewatch.ingest import site_mask
 from sitewatch.sources.scenario import load_scenario
 from sitewatch.sources.simulate import _base
@@ -64,10 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             layers: dict[tuple, tuple[np.ndarray, ...]] = {}
             by_class: dict[str, list[tuple[float, float]]] = defaultdict(list)
             looks: list[float] = []
+            footprints: dict[str, list[Any]] = {}
             for before, after in pairs:
                 b = read_change_image(site, before, ws.root / before.path)
                 a = read_change_image(site, after, ws.root / after.path)
-                exclude, _, _ = _objects_exclusion(store, before, after)
+                # The stored vessels and cranes of both dates left out, as `sitewatch change` leaves them.
+                masked = [*_masked_footprints(store, before, footprints), *_masked_footprints(store, after, footprints)]
+                exclude = _objects_mask(masked, before)
                 res = detect_changes(b, a, area=site_mask(site, before.grid), exclude=exclude)
                 looks.append(float(res.parameters.get("looks", np.nan)))
                 key = (before.grid.transform, before.grid.shape)

@@ -15,7 +15,9 @@ from pyproj import Transformer
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from shapely.geometry import shape
 
+from sitewatch.change_image import read_change_pair
 from sitewatch.cli import main
+from sitewatch.report.credits import SIMULATED_CREDIT, UNKNOWN_CREDIT
 from sitewatch.testing import write_tiff
 
 UTM = "EPSG:32653"
@@ -285,6 +287,15 @@ def test_simulated_and_dated_images_say_so_in_the_line_the_json_and_each_region(
     assert plain.exit_code == 0 and plain.stdout.startswith("1 region(s)"), plain.stdout
     props = json.loads(out.read_text(encoding="utf-8"))["features"][0]["properties"]
     assert props["simulated"] is False and "before_acquired" not in props
+    # Each region credits both images: a simulated pair as such, files naming no satellite in words that say so.
+    assert fc["features"][0]["properties"]["credit"] == fc["sitewatch"]["credit"] == SIMULATED_CREDIT
+    assert props["credit"] == UNKNOWN_CREDIT
+    # Files that name their satellites (a tag, as an archived COG carries it) and times: each provider with its year.
+    named = [write_tiff(tmp_path / f"{platform}.tif", _ground(seed, (16, 16)), crs=UTM, transform=Affine(PX, 0, X0, 0, -PX, Y0),
+                        descriptions=["blue", "green", "red", "nir"], tags={"SITEWATCH_PLATFORM": platform, "SITEWATCH_ACQUIRED": when})
+             for seed, platform, when in ((1, "sentinel-2b", "2023-09-30T01:30:00Z"), (2, "PSB.SD", "2024-10-05T01:30:00Z"))]  # fmt: skip
+    pair = read_change_pair(*named, cloud_test=False)
+    assert pair.credit == "Contains modified Copernicus Sentinel data 2023; © 2024 Planet Labs PBC"
 
 
 def test_cloud_an_scl_band_in_the_files_marks_is_not_compared(tmp_path: Path) -> None:

@@ -72,6 +72,11 @@ def test_an_image_late_on_16_october_utc_supports_a_claim_of_17_october_at_utc_p
     assert ship["parts"][0]["dates_tested"] == ["2024-10-17"]
     assert [im["observation_id"] for im in ship["images"]] == ["dunai:sim-dunai-late-sar"]
     assert local["date_zone"] == "UTC+10" and local["utc_offset_hours"] == 10
+    # A verdicts file handed on names the sitewatch and the timeline's parameters that decided it (it named neither).
+    from sitewatch import __version__
+
+    assert utc["sitewatch_version"] == local["sitewatch_version"] == __version__
+    assert local["timeline_parameters"]["utc_offset_hours"] == 10 and utc["timeline_parameters"]["max_cloud_fraction"] == 0.2
     # The same image is no longer on 16 October: a claim of that date finds no image there.
     sixteenth = _claims(tmp_path, "2024-10-16", "ship-16")
     assert _check(ws, sixteenth)["claims"][0]["verdict"] == "supported"

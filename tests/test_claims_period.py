@@ -117,7 +117,7 @@ def _whole(store: Store, path: Path, params: TimelineParams) -> dict[str, Any]:
     """The verdicts as main gave them: every claimed site's whole history read."""
     claims = check_against_sites(read_claims(path, utc_offset_hours=params.utc_offset_hours), {s.id: s for s in store.sites()})
     world = load_world(store, [sid for c in claims.claims for sid in c.site_ids], params)
-    check = ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, params.utc_offset_hours)
+    check = ClaimsCheck(str(path), check_claims(claims.claims, world), claims.problems, claims.title, params.utc_offset_hours, params)
     return claims_to_dict(check)
 
 
@@ -170,7 +170,7 @@ def test_a_transit_and_a_change_read_their_dates_not_the_whole_history(history: 
     assert read <= 300, read  # the whole history: 446; the transit reads gap_days + 2 days before its moves
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=st.integers(0, DAYS - 1), length=st.integers(0, 30), count=st.integers(0, 12),
        offset=st.sampled_from([0.0, 10.0, -9.5]))  # fmt: skip
 @example(first=0, length=0, count=0, offset=0.0)  # the history's first date: nothing before it
@@ -186,13 +186,13 @@ def test_every_claim_s_verdict_read_for_its_dates_is_the_whole_history_s(history
 
 
 
-@pytest.mark.parametrize("first, length", [(0, 0), (0, 9), (DAYS // 2, 6), (DAYS - 4, 3), (DAYS - 1, 20)])
+@pytest.mark.parametrize("first, length", [(0, 9), (DAYS // 2, 6), (DAYS - 1, 20)])
 def test_on_postgis_the_claims_read_for_their_dates_give_the_whole_history_s_verdicts(
     history: Path, tmp_path: Path, pg_url: str, first: int, length: int
 ) -> None:  # fmt: skip
     """The same history on a PostGIS store (its pairs found by their span there, times as timestamptz, not text):
-    claims of every kind at the history's first date, its first ten, its middle, its last days and past its end (a
-    transit whose window runs past the history's edge, a change no pair brackets) give the whole history's verdicts."""
+    claims of every kind at the history's first ten dates, its middle, its last day and past its end (a transit whose
+    window runs past the history's edge, a change no pair brackets) give the whole history's verdicts."""
     from sitewatch.store.copy import copy_store
 
     ws = init_workspace(tmp_path / "pg", pg_url)

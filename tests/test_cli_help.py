@@ -67,7 +67,7 @@ def test_each_command_listed_with_its_one_line_help_whole(path: list[str]) -> No
 PIPELINE_ORDER = [
     "init", "store", "sites",                         # a workspace, its database and its places
     "search", "fetch", "ingest", "import",            # imagery in
-    "observations", "show",                           # what came in
+    "observations", "show", "verify",                 # what came in, and whether it is still as it came
     "detect", "timeline", "links", "ais",             # evidence out: vessels over time, between sites, AIS against them
     "change",                                         # where the ground changed
     "claims",                                         # published claims against that evidence

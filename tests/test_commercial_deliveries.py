@@ -163,7 +163,9 @@ def _tiled_order(folder: Path, dn: int = 300) -> tuple[Path, list[Path]]:
     return til, tiles
 
 
-def test_a_tiled_maxar_product_given_by_its_til_is_one_image_whose_tiles_the_provenance_names(tmp_path: Path) -> None:
+def test_a_tiled_maxar_product_given_by_its_til_is_one_image_whose_tiles_the_provenance_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     ws = workspace_with_sites(tmp_path / "ws", SITE)
     til, tiles = _tiled_order(tmp_path / "012345678010_01_P001_MUL")
     code, out = _ingest(ws, til)
@@ -190,6 +192,18 @@ def test_a_tiled_maxar_product_given_by_its_til_is_one_image_whose_tiles_the_pro
     r = CliRunner().invoke(main, ["ingest", SITE.id, str(til), "-w", str(ws.root), "--workers", "1", "--new-only", "--json"])
     again = json.loads(r.stdout)
     assert r.exit_code == 0 and again["unchanged"] == [] and again["ingested"][0]["replaced"] is True, r.output
+
+    # Imported into two sites it covers, its digest was read once for both (to choose their ids) but went to each
+    # site's worker without its tiles', which each hashed again for the provenance: three reads of every tile.
+    from sitewatch.ingest import identity
+
+    hashed: list[str] = []
+    real_sha256 = identity.sha256_file
+    monkeypatch.setattr(identity, "sha256_file", lambda path: hashed.append(Path(path).name) or real_sha256(path))
+    two = workspace_with_sites(tmp_path / "two", SITE, tiny_site("dunai-pier", half_deg=0.002))
+    r = CliRunner().invoke(main, ["import", str(til), "-w", str(two.root), "--workers", "1", "--json"])
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["imported"]) == 2, r.output
+    assert sorted(n for n in hashed if n != til.name) == sorted(t.name for t in tiles), hashed
 
 
 SEAM_SITE = tiny_site("dunai", half_deg=0.006)

@@ -76,6 +76,16 @@ def test_satellites_are_recognised_as_their_providers_spell_them(platform: str, 
     assert scene_credit(_scene(platform, "local-geotiff")).holder == holder
 
 
+def test_esa_and_usgs_short_unit_ids_are_credited_to_their_missions() -> None:
+    # As ESA's and the USGS's product names begin (S2A_MSIL2A_…, LC09_L2SP_…): these were "credit unknown".
+    for short, holder in (("S2A", "copernicus"), ("S2B", "copernicus"), ("S2C", "copernicus"), ("S1A", "copernicus"),
+                          ("S1B", "copernicus"), ("S1C", "copernicus"), ("LC08", "usgs"), ("LC09", "usgs"),
+                          ("LE07", "usgs"), ("LT05", "usgs"), ("s2b_msil2a", "copernicus"), ("S2X", "unknown"),
+                          ("LC07", "unknown"), ("BS2A", "unknown")):  # fmt: skip
+        assert scene_credit(_scene(short, "local-geotiff")).holder == holder, short
+    assert credit_text(scene_credit(_scene("S1C"))) == SENTINEL_1
+
+
 def test_the_satellite_decides_before_the_collections_name() -> None:
     # A Landsat file the user filed in a collection named after Sentinel-2 was credited to Copernicus.
     assert scene_credit(_scene("landsat-9", "sentinel-2-archive")).holder == "usgs"
@@ -167,6 +177,23 @@ def test_the_site_map_carries_the_credits_of_the_images_its_detections_came_from
     assert _png_text(png)["Description"] == "Dunai · images of 2024-10-17 (UTC)"
     fig = site_map_figure(site, dets, credit=f"Dunai · images of 2024-10-17 (UTC)\n{SENTINEL_1}")
     assert [t.get_text() for t in fig.texts] == [f"Dunai · images of 2024-10-17 (UTC)\n{SENTINEL_1}"]
+
+
+def test_the_timeline_chart_carries_the_credits_of_the_images_its_dates_stand_on(ws: Workspace,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from sitewatch.analysis.occupancy import load_timeline
+    from sitewatch.report import charts
+
+    # A chart of counts copied out of the report named no provider, though every bar stands on their images.
+    with ws.store() as st:
+        tl = load_timeline(st, "dunai")
+    assert tl.credit == f"{PLANET}; {SENTINEL_1}"  # the 17th's optical (01:00) before its SAR (21:00)
+    drawn: list[str] = []
+    real_png = charts._png
+    monkeypatch.setattr(charts, "_png", lambda fig, *a, **k: drawn.extend(t.get_text() for t in fig.texts) or real_png(fig, *a, **k))
+    text = _png_text(charts.timeline_chart_png(tl))
+    assert tl.credit in drawn  # drawn under it: a crop or a screenshot keeps it
+    assert text["Copyright"] == tl.credit and "Dunai naval port: vessels per usable" in text["Description"]
 
 
 def test_the_report_credits_every_picture_and_lists_all_credits(ws: Workspace) -> None:

@@ -14,6 +14,7 @@ from PIL import Image
 from rasterio.transform import from_origin
 
 from sitewatch.cli import main
+from sitewatch.report.credits import UNKNOWN_CREDIT, UNKNOWN_YEAR
 from test_sar import PX, sea_with_ships
 
 
@@ -62,6 +63,26 @@ def test_georeferenced_geotiff_gives_crs_coordinates(tmp_path: Path) -> None:
     assert abs(x - (500000 + 60.5 * PX)) < 15 and abs(y - (4000000 - 60.5 * PX)) < 15
     # The transform, with which `score` places each centroid (col, row) where GeoJSON labels are drawn.
     assert fc["sitewatch"]["transform"] == list(transform)[:6]
+    # A file naming no satellite: credited "unknown" in words that say to add one, not left uncredited.
+    assert fc["features"][0]["properties"]["credit"] == fc["sitewatch"]["credit"] == UNKNOWN_CREDIT
+
+
+def test_detections_carry_the_credit_the_files_name_and_date_give(tmp_path: Path) -> None:
+    from sitewatch.detect.inputs import detect_image_file
+
+    img = _scene()[:64, 28:92]  # the ship, in a 64-pixel square
+    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "float32", "crs": "EPSG:32633",
+               "transform": from_origin(500000.0, 4000000.0, PX, PX)}  # fmt: skip
+    named = tmp_path / "S1A_IW_GRDH_1SDV_20241017T093005_20241017T093030_056123_06DF11_ABCD_crop.tif"
+    tagged = tmp_path / "crop.tif"  # a satellite tagged, its time not
+    for path, tags in ((named, {}), (tagged, {"SITEWATCH_PLATFORM": "WV03"})):
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(img, 1)
+            ds.update_tags(**tags)
+    fc = detect_image_file(named, sensor="sar").geojson()
+    assert {f["properties"]["credit"] for f in fc["features"]} == {"Contains modified Copernicus Sentinel data 2024"}
+    assert fc["features"] and fc["sitewatch"]["credit"] == "Contains modified Copernicus Sentinel data 2024"
+    assert detect_image_file(tagged, sensor="sar").credit == f"© {UNKNOWN_YEAR} Maxar Technologies"
 
 
 @pytest.mark.parametrize("name, content", [("missing.tif", None), ("notimage.tif", b"hello")])

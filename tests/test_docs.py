@@ -3,8 +3,11 @@ architecture page names modules and folders that exist."""
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +129,120 @@ def test_readme_names_only_subcommands_that_exist() -> None:
     assert wrong == []
 
 
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """The names a module binds when imported: its top level, in ``if``/``try``/``with`` blocks too, but not under
+    ``if TYPE_CHECKING:`` (what is imported there for the type checker is no attribute of the module); a module
+    with a ``__getattr__`` (a lazy one, as ``sitewatch.detect``) serves the names of its ``__all__`` too."""
+    names: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update(a.asname or a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                visit(node.orelse)
+            elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                visit([*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])])
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(tree.body)
+    if "__getattr__" in names:
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(n, ast.Name) and n.id == "__all__" for n in node.targets):
+                names.update(e.value for e in ast.walk(node.value) if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return names
+
+
+def _defines(path: Path, name: str, cache: dict[Path, tuple[str, set[str] | None]]) -> bool:
+    """Whether importing the module ``path`` binds ``name``, read from its source without importing it: a
+    definition at its top found by its line, else by the parsed module (:func:`_top_level_names`)."""
+    if path not in cache:
+        cache[path] = (path.read_text(encoding="utf-8"), None)
+    text, names = cache[path]
+    if re.search(rf"^(?:(?:async )?def |class ){name}\b|^{name}\s*[:=]", text, re.M):
+        return True
+    if names is None:
+        names = _top_level_names(ast.parse(text))
+        cache[path] = (text, names)
+    return name in names
+
+
+def _sitewatch_imports(text: str, siblings: Iterable[str] = ()) -> list[tuple[str, str | None]]:
+    """What a script imports from sitewatch (and from the scripts beside it named ``siblings``), at its top or inside a
+    function: ``(module, name)`` for each name of a ``from ... import``, ``(module, None)`` for an ``import
+    sitewatch...``. Each statement is parsed (from its first line to the first that ends it), so that one over several
+    lines, with comments or a backslash, is read whole; the rest of the script is not parsed."""
+    modules = "|".join(["sitewatch[\\w.]*", *map(re.escape, siblings)])
+    start = re.compile(rf"\s*(from ({modules}) import\b|import sitewatch\.)")
+    lines = text.splitlines()
+    found: list[tuple[str, str | None]] = []
+    for i, line in enumerate(lines):
+        if not start.match(line):
+            continue
+        for j in range(i + 1, min(i + 40, len(lines)) + 1):
+            try:
+                (node,) = ast.parse(textwrap.dedent("\n".join(lines[i:j]))).body
+            except SyntaxError:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                found.extend((str(node.module), a.name) for a in node.names if a.name != "*")
+            elif isinstance(node, ast.Import):
+                found.extend((a.name, None) for a in node.names if a.name.startswith("sitewatch."))
+            break
+    return found
+
+
+def _module_file(module: str) -> Path | None:
+    base = PACKAGE.parent.joinpath(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def test_the_benchmarks_benchmarks_md_names_exist_and_import_what_sitewatch_has() -> None:
+    """A figure is reproduced by the command BENCHMARKS.md names beside it: every ``benchmarks/NAME.py``
+    it or README names is there, and every name a benchmark imports from sitewatch (at its top or
+    inside a function) is one sitewatch still defines. ``sar_change_diagnosis.py`` and
+    ``change_vegetation.py`` imported ``change_stage._objects_exclusion`` after a rerun's skipping of
+    unchanged pairs had split it in two: both ended in an ImportError, the first before its --help."""
+    named = set(re.findall(r"benchmarks/([a-z_0-9]+\.py)", (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+                           + README.read_text(encoding="utf-8")))  # fmt: skip
+    assert len(named) > 100
+    assert sorted(n for n in named if not (ROOT / "benchmarks" / n).is_file()) == []
+    cache: dict[Path, tuple[str, set[str] | None]] = {}
+    missing, seen = [], 0
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    siblings = {s.stem: s for s in scripts}  # the helpers the benchmarks share (`_matching`, `ais_read`)
+    for script in scripts:
+        for module, name in _sitewatch_imports(script.read_text(encoding="utf-8"), siblings):
+            seen += name is not None
+            path = siblings[module] if module in siblings else _module_file(module)
+            if path is None:
+                missing.append(f"{script.name}: {module}")
+            elif name and not _defines(path, name, cache) and _module_file(f"{module}.{name}") is None:
+                missing.append(f"{script.name}: {module}.{name}")
+    assert seen > 300 and missing == []
+
+
+def test_a_name_only_the_type_checker_sees_is_not_defined_and_a_lazy_one_is(tmp_path: Path) -> None:
+    """The check above counted a name imported under ``if TYPE_CHECKING:`` as defined (a benchmark importing it
+    passed, then ended in an ImportError), and would have failed a name a lazy module serves through its
+    ``__getattr__`` and ``__all__`` only; an import over several lines lost the names after a comment's ``)``."""
+    typed = tmp_path / "typed.py"
+    typed.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .x import Only\nelse:\n    Real = 1\n")
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text('__all__ = ["served"]\n\n\ndef __getattr__(name):\n    return name\n')
+    cache: dict[Path, tuple[str, set[str] | None]] = {}
+    assert not _defines(typed, "Only", cache) and _defines(typed, "Real", cache) and _defines(lazy, "served", cache)
+    script = "def f():\n    from sitewatch.a import (b,  # the c)\n        d)\n    import sitewatch.e, \\\n        sitewatch.f\n"
+    assert _sitewatch_imports(script) == [("sitewatch.a", "b"), ("sitewatch.a", "d"), ("sitewatch.e", None), ("sitewatch.f", None)]
+    assert _sitewatch_imports("from _matching import greedy\nfrom numpy import pi\n", ["_matching"]) == [("_matching", "greedy")]
+
+
 def _readme_paragraph(start: str, end: str) -> str:
     text = README.read_text(encoding="utf-8")
     i = text.index(start)
@@ -160,7 +277,7 @@ def test_the_json_of_ingest_and_import_has_the_members_readme_lists(tmp_path: Pa
         assert res.exit_code == 0, res.output
         out = json.loads(res.stdout)
         # import's observations are "as `ingest --json` lists `ingested`": named in ingest's paragraph
-        named = set(re.findall(r"`([a-z_]+)`", documents[command] + documents["ingest"] * (command == "import")))
+        named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", documents[command] + documents["ingest"] * (command == "import")))
         listed = out["ingested" if command == "ingest" else "imported"]
         assert listed, out
         assert sorted(set(out) - named) == [] and sorted(set(listed[0]) - named) == [], command

@@ -19,6 +19,7 @@ from sitewatch.evaluate import (
     evaluate_observation,
     evaluate_workspace,
     latest_evaluation,
+    matching_rule,
     scores_from,
 )
 from sitewatch.model import ClassCandidate, Detection, Grid, Observation, SceneRef
@@ -139,6 +140,13 @@ def test_cli_eval_json(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["overall"]["f1"] == 1.0
+    # The rule stated beside the figures, as `score --json` states its own: an assignment, not best score first.
+    assert data["rule"] == matching_rule(EvalParams()) and "least total distance" in data["rule"]
+    assert "grown by 1 pixel(s)" in data["rule"] and "whatever the detections' scores" in data["rule"]
+    # Not the least distance alone (one pair, or none, would have less): the most pairs, then the least distance.
+    assert "as many are kept as can be one to one, and of the ways to keep that many, the one of least" in data["rule"]
+    res = CliRunner().invoke(main, ["eval", "--help"])
+    assert "the most matches, then the least total distance between centroids, not by" in " ".join(res.output.split())
     res = CliRunner().invoke(main, ["eval", "-w", str(ws.root), "nowhere"])
     assert res.exit_code == 1 and "no site 'nowhere'" in res.output
 
@@ -193,7 +201,11 @@ def test_report_takes_an_evaluation_of_its_own_sites_and_says_when_detection_ran
         assert latest_evaluation(st, ["elsewhere"]) is None  # dunai's figures are not another site's
         rec = latest_evaluation(st, ["dunai"])
         assert rec is not None and rec["sites"] == ["dunai"] and not rec["stale"]
-    assert "Detection has run again since" not in render_report(ws, ["dunai"])
+    html = render_report(ws, ["dunai"])
+    assert "Detection has run again since" not in html
+    # The report states eval's rule in full, and what the detections table's figures are.
+    assert "the pairs chosen for the most matches, then the least total distance between centroids, not by score." in html
+    assert "heading: the bearing of its long axis, degrees clockwise from true north, 0–179" in html
     with ws.store() as st:
         st.execute("UPDATE observations SET detected_at = '2999-01-01T00:00:00.000Z' WHERE site_id = 'dunai'")
         rec = latest_evaluation(st, ["dunai"])
@@ -247,6 +259,8 @@ def test_a_detection_matches_one_ship_at_most_and_the_best_pairing_wins() -> Non
     truth = _truth(("a", 0, 0, 100), ("b", 0, 20, 100))
     ev = evaluate_observation(_obs(), [_det("d1", 0, 9), _det("d2", 0, 33)], truth)
     assert sorted((p.truth_id, p.detection_id) for p in ev.pairs) == [("a", "d1"), ("b", "d2")]
+    # Two pairs (22 m in all) rather than a-d1 alone (9 m): the most pairs first, as the rule says.
+    assert sum(p.distance_m for p in ev.pairs) == pytest.approx(22.0, abs=0.1)
     assert (ev.tp, ev.fp, ev.fn) == (2, 0, 0)
     two_on_one = evaluate_observation(_obs(), [_det("d1", 0, 1), _det("d2", 0, -2)], _truth(("a", 0, 0, 100)))
     assert (two_on_one.tp, two_on_one.fp, two_on_one.fn) == (1, 1, 0)

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import Polygon
 
+import sitewatch
 from sitewatch.cli import main
 
 N = 120
@@ -111,7 +112,10 @@ def test_detect_image_heading_is_from_true_north_on_any_grid(tmp_path: Path, gri
     # a polar stereographic grid; the box drawn through the transform was right all along.
     crs, lon, lat, lin = GRIDS[grid]
     f, meta = _one_vessel(_sar_tiff(tmp_path / "s.tif", crs, lon, lat, lin), tmp_path)
-    assert meta["heading"] == "degrees clockwise from true north"
+    # The convention said in full: 0-180 of the long axis, not a vessel's course (0-360).
+    assert meta["heading"] == "of the long axis, 0 to 180 (bow and stern not told apart), degrees clockwise from true north"
+    # Which code made the file, beside which detector: the class candidates are sitewatch's catalogue's.
+    assert meta["sitewatch_version"] == sitewatch.__version__ and meta["detector_version"]
     # Ground pixels of 10 m (UTM's scale factor, 10.3 m on polar stereographic at 85°N).
     assert meta["pixel_size_m"] == pytest.approx([10.0, 10.0], rel=0.035)
     props = f["properties"]

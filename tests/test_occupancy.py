@@ -109,6 +109,9 @@ def test_dict_is_json_ready() -> None:
     a = obs("2024-10-17")
     d = timeline_to_dict(build_timeline("dunai", [a], [vessel(a, 0)]))
     assert json.loads(json.dumps(d))["rows"][0]["date"] == "2024-10-17"
+    from sitewatch import __version__
+
+    assert d["sitewatch_version"] == __version__ and d["parameters"]["max_cloud_fraction"] == 0.2
 
 
 def test_dict_without_sightings_is_the_dict_with_them_less_the_sightings() -> None:

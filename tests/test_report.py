@@ -68,6 +68,18 @@ def test_report_is_one_offline_file(html: str) -> None:
     assert not re.search(r"<(script|link|iframe)\b", html)
     assert not re.search(r'src="(?!data:image/png;base64,)', html), "every image is embedded"
     assert html.count("data:image/png;base64,") >= 5  # map, chart, two change chips, observation chips
+    # A Content-Security-Policy of its own (a file has no headers), first in the head, allowing what it uses
+    # (data: PNGs, its <style>) and nothing from anywhere: it had none, so a slip in escaping could load or run anything.
+    from markupsafe import escape
+
+    from sitewatch.report.html import REPORT_CSP
+
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{escape(REPORT_CSP)}">'
+    assert html.index(meta) < html.index("<style>") < html.index("<body")
+    assert {d.split()[0]: d.split()[1:] for d in REPORT_CSP.split("; ")} == {
+        "default-src": ["'none'"], "img-src": ["data:"], "style-src": ["'unsafe-inline'"], "base-uri": ["'none'"],
+        "form-action": ["'none'"]}  # fmt: skip
+    assert not re.search(r"<(form|base|object|embed)\b", html)
 
 
 def test_report_every_scrolling_box_takes_keyboard_focus(html: str) -> None:
@@ -729,7 +741,7 @@ def test_chart_legend_keys_sensors_seen_only_in_a_later_period(monkeypatch: pyte
     tl = build_timeline("dunai", first + later, [vessel(first[0], 0)])
     assert len(tl.periods) == 2
     figures: list[Any] = []
-    monkeypatch.setattr(charts, "_png", lambda fig, dpi=90: figures.append(fig) or b"")
+    monkeypatch.setattr(charts, "_png", lambda fig, dpi=90, **_: figures.append(fig) or b"")
     timeline_chart_png(tl)
     legends = [ax.get_legend() for ax in figures[0].axes if ax.get_legend()]
     assert "optical look" in [t.get_text() for t in legends[0].get_texts()]  # its triangles are in period 2 only

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
@@ -87,6 +88,17 @@ def test_import_json_says_which_observations_replaced_one(tmp_path: Path) -> Non
     again = _invoke("import", *map(str, files), "-w", str(ws.root), "--json", "--workers", "2")
     rows = {Path(r["file"]).name: r["replaced"] for r in json.loads(again.stdout)["imported"]}  # type: ignore[attr-defined]
     assert rows == {files[0].name: True, files[1].name: False, files[2].name: False}
+    assert not any(r["replaced_sha256"] for r in json.loads(again.stdout)["imported"])  # type: ignore[attr-defined]
+    # The file delivered again with other pixels: its archived image is another file now, and import said nothing
+    # of it beyond "(replaced)", as for a rerun of the same bytes.
+    before = {str(r[0]): r[1] for r in _stored(ws.root)}
+    with rasterio.open(files[0], "r+") as ds:
+        ds.write(ds.read(1) * 1.5, 1)
+    third = _invoke("import", str(files[0]), "-w", str(ws.root), "--json")
+    (row,) = json.loads(third.stdout)["imported"]  # type: ignore[attr-defined]
+    assert row["replaced"] and row["replaced_sha256"] == before[row["id"]] != {str(r[0]): r[1] for r in _stored(ws.root)}[row["id"]]
+    assert f"note: {row['id']}: its archived image was replaced by another file, from {files[0]} (sha256 " \
+        f"{before[row['id']]} before" in third.stderr  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("command", ["ingest", "import", "detect"])
@@ -159,3 +171,12 @@ def test_ingest_json_counts_match_its_text(tmp_path: Path) -> None:
     again = CliRunner().invoke(main, ["ingest", "pier", *map(str, files), "-w", str(ws.root), "--json"])
     assert again.exit_code == 0, again.output
     assert [r["replaced"] for r in json.loads(again.stdout)["ingested"]] == [True, True, True]
+    assert [r["replaced_sha256"] for r in json.loads(again.stdout)["ingested"]] == [None, None, None]
+    assert "its archived image was replaced by another file" not in again.stderr
+    before = {str(r[0]): r[1] for r in _stored(ws.root)}
+    with rasterio.open(files[0], "r+") as ds:  # delivered again with other pixels
+        ds.write(ds.read(1) * 1.5, 1)
+    third = CliRunner().invoke(main, ["-q", "ingest", "pier", str(files[0]), "-w", str(ws.root)])
+    (oid,) = [k for k, v in {str(r[0]): r[1] for r in _stored(ws.root)}.items() if v != before[k]]
+    assert f"note: {oid}: its archived image was replaced by another file, from {files[0]} (sha256 {before[oid]} before" \
+        in " ".join(third.stderr.split())

@@ -61,6 +61,8 @@ def test_detect_image_reads_an_l2a_product_with_its_own_scale_and_offset(tmp_pat
     assert meta["safe"]["dn_scale_from"] == meta["safe"]["dn_offset_from"] == "MTD_MSIL2A.xml"
     assert set(meta["safe"]["band_sources"]) == {*BANDS, "SCL"}
     assert fc["crs"]["properties"]["name"] == "EPSG:32652"
+    # Credited by the product's name (S2B_MSIL2A_20241017T…), its folder or zip: its bands inside name no satellite.
+    assert meta["credit"] == fc["features"][0]["properties"]["credit"] == "Contains modified Copernicus Sentinel data 2024"
     # The same bands as a GeoTIFF with --dn-offset 1000 give the same vessel.
     dn = _dn(anchored_ship())
     tif = write_tiff(

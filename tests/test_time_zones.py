@@ -3,12 +3,14 @@
 The study (:mod:`_zone_study`: import, ingest, detect, timeline, links, AIS, change, claims, eval, alerts, export as
 GeoJSON, KML and CSV, the report, the dashboard's API and pages) runs on the GeoPackage in a process under
 ``TZ=UTC``; that is the reference. Against it: the same study on the GeoPackage in processes under
-``TZ=Pacific/Kiritimati`` (+14), ``America/St_Johns`` (-03:30) and ``Pacific/Honolulu`` (-10), and on PostGIS
-databases whose ``timezone`` is UTC or one of those. The study's images are taken at 00:40 to 02:00 and 09:10 to
-09:30 UTC: at -10 every one of them falls on the day before its UTC date, at -03:30 the optical ones, so a date
-or a time taken in the wrong zone shows as a difference. Last, the reference's store copied into PostGIS (in
-another zone) and back comes back the same, row for row; an alert event's time is stored in UTC on either store;
-and a session holding a lock is said to hold it since a UTC time.
+``TZ=America/St_Johns`` (-03:30) and ``Pacific/Honolulu`` (-10), and on PostGIS databases whose ``timezone`` is
+one of those. The study's images are taken at 00:40 to 02:00 and 09:10 to 09:30 UTC: at -10 every one of them
+falls on the day before its UTC date, at -03:30 the optical ones, so a date or a time taken in the wrong zone
+shows as a difference. (``Pacific/Kiritimati``, +14, moved no image to another date and was a study the others'
+times already tested: dropped for CI's time. A PostGIS store in UTC is every other PostGIS test's.) Last, the
+reference's store copied into PostGIS (in another zone) and back comes back the same, row for row; an alert
+event's time is stored in UTC on either store, read back from a server at +14; and a session holding a lock is
+said to hold it since a UTC time.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from test_postgis_operations import (
 
 slow = pytest.mark.slow
 
-ZONES = ("Pacific/Kiritimati", "America/St_Johns", "Pacific/Honolulu")
-"""+14:00 (the zone farthest ahead of UTC), -03:30 (a half hour) and -10:00 (every image on the day before)."""
+ZONES = ("America/St_Johns", "Pacific/Honolulu")
+"""-03:30 (a half hour; the optical images on the day before) and -10:00 (every image on the day before)."""
 
 STUDY = Path(__file__).with_name("_zone_study.py")
 
@@ -121,7 +123,7 @@ def test_the_process_s_time_zone_changes_no_output(
 
 
 @slow
-@pytest.mark.parametrize("zone", ("UTC", *ZONES))
+@pytest.mark.parametrize("zone", ZONES)
 def test_a_postgis_server_in_another_time_zone_changes_no_output(
     zone: str, simulated: Path, reference: dict[str, Any], pg_empty_url: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

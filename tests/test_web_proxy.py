@@ -264,13 +264,19 @@ def test_a_dashboard_on_localhost_answers_only_this_machine_s_names(ws: Workspac
     proxied = _served(ws, monkeypatch, "--allowed-host", "desk.example")
     assert TestClient(proxied, base_url="https://desk.example").get("/api/sites").status_code == 200
     assert TestClient(proxied, base_url="https://other.example").get("/api/sites").status_code == 400
-    # On the network, behind a token or a proxy's sub-path: the names are the network's or the proxy's.
+    # On the network, behind a token: the names are the network's.
     f = tmp_path / "token"
     f.write_text(TOKEN)
     f.chmod(0o600)
-    for args in (["--host", "0.0.0.0"], ["--token-file", str(f)], ["--root-path", ROOT]):
+    for args in (["--host", "0.0.0.0"], ["--token-file", str(f)]):
         other = TestClient(_served(ws, monkeypatch, *args), base_url="https://desk.example")
         assert other.get("/healthz").status_code == 200, args
+    # A proxy's sub-path says where the links start, not which names to answer: it turned the check off.
+    sub = _served(ws, monkeypatch, "--root-path", ROOT)
+    assert TestClient(sub, base_url="http://attacker.example:8000").get(f"{ROOT}/api/sites").status_code == 400
+    assert TestClient(sub, base_url="http://127.0.0.1:8000").get(f"{ROOT}/api/sites").status_code == 200  # nginx's Host
+    named = _served(ws, monkeypatch, "--root-path", ROOT, "--allowed-host", "desk.example")
+    assert TestClient(named, base_url="https://desk.example").get(f"{ROOT}/api/sites").status_code == 200  # Caddy's
 
 
 def test_a_sign_in_form_with_more_fields_than_its_own_is_refused_not_a_crash(ws: Workspace) -> None:

@@ -39,6 +39,7 @@ from .change.optical import COVER_CLASSES
 from .change.pair import ChangeImage, ChangeResult
 from .errors import ImageReadError, InputError
 from .model import Grid
+from .report.credits import images_credits_text
 from .simulated_tag import tagged_simulated
 from .units import count_noun, share_text
 
@@ -81,6 +82,9 @@ class ChangePair:
     archive and simulator write it); None when the file does not say."""
     after_acquired: str | None = None
     """The same of the later image."""
+    credit: str = ""
+    """The credits the two images' licences ask for, as far as their files say (:mod:`sitewatch.image_credit`):
+    each region's ``credit``, as a change region of ``sitewatch export`` names both its images'."""
     notes: tuple[str, ...] = ()
     """What the comparison left out that the reader should know (cloud an SCL band marks, cloud found by its shadow)."""
     cloud_left_out: tuple[Mapping[str, Any], ...] = ()
@@ -266,6 +270,13 @@ def _date_tags(date: _Date) -> tuple[bool, datetime | None, bool]:
     return simulated, acquired, scl
 
 
+def _date_credits(date: _Date, simulated: bool) -> list[tuple[str, datetime | None, bool]]:
+    """``date``'s image as :func:`~sitewatch.report.credits.images_credits_text` credits it."""
+    from .image_credit import image_credits
+
+    return image_credits([date.image] if date.image is not None else list(date.bands.values()), simulated=simulated)
+
+
 def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -371,7 +382,8 @@ def read_change_pair(
             f"{b_date.label} was acquired {_iso(b_time)}, after {a_date.label} ({_iso(a_time)}): give the earlier image as "
             "BEFORE (swapped, what appeared would be called disappeared)"
         )
-    dated = {"simulated": b_sim or a_sim, "before_acquired": _iso(b_time), "after_acquired": _iso(a_time)}
+    dated = {"simulated": b_sim or a_sim, "before_acquired": _iso(b_time), "after_acquired": _iso(a_time),
+             "credit": images_credits_text(_date_credits(b_date, b_sim) + _date_credits(a_date, a_sim))}  # fmt: skip
     pair = _read_change_pair(b_date, a_date, kind, pixel_size, dn_scale)
     notes: tuple[str, ...] = ()
     left_out: tuple[Mapping[str, Any], ...] = ()
@@ -551,20 +563,21 @@ def change_pair_geojson(pair: ChangePair, result: ChangeResult) -> dict[str, Any
     # shows a feature's properties, not the collection's `sitewatch` member (which names the files).
     dated: dict[str, Any] = {k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v}
     dated["simulated"] = pair.simulated
+    credit = {"credit": pair.credit} if pair.credit else {}  # last, as in `export --layer changes`
     features = []
     for k, r in enumerate(result.regions):
         # Every region a MultiPolygon: a layer of both kinds is "Unknown" to GDAL, and QGIS asks which to load.
         geom = as_multipolygon(r.polygon_wgs84 if pair.georeferenced else _to_pixels(r.polygon, pair.pixel_size_m))
         features.append({
             "type": "Feature", "id": k, "geometry": mapping(cut_at_antimeridian(geom) if pair.georeferenced else geom),
-            "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels} | dated,
+            "properties": {"direction": r.direction, "area_m2": r.area_m2, "magnitude": r.magnitude, "pixels": r.pixels} | dated | credit,
         })  # fmt: skip
     meta: dict[str, Any] = {
         "before": pair.before.name, "after": pair.after.name, "sensor": result.sensor, "method": result.method,
         "method_version": result.method_version, "compared_fraction": result.compared_fraction,
         "parameters": result.parameters, "pixel_size_m": pair.pixel_size_m, "sitewatch": __version__,
         "compared_on": pair.before.grid.crs if pair.georeferenced else "pixels, as given",
-        "warped": list(pair.warped), "simulated": pair.simulated, "notes": list(pair.notes),
+        "warped": list(pair.warped), "simulated": pair.simulated, **credit, "notes": list(pair.notes),
         "cloud_left_out": [dict(c) for c in pair.cloud_left_out],
     }  # fmt: skip
     meta |= {k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v}

@@ -50,6 +50,7 @@ __all__ = [
     "evaluate_observation",
     "evaluate_workspace",
     "latest_evaluation",
+    "matching_rule",
     "read_truth",
     "scores_from",
 ]
@@ -78,6 +79,20 @@ class EvalParams:
             raise InputError(f"long_ship_m must be more than 0 m, not {self.long_ship_m:g}")
         if not self.buffer_pixels >= 0:
             raise InputError(f"buffer_pixels must be 0 or more, not {self.buffer_pixels:g}")
+
+
+def matching_rule(params: EvalParams | None = None) -> str:
+    """The matching rule in words, as ``eval --json`` states it beside the figures (``score``'s is
+    :func:`sitewatch.boxscore.matching_rule`: best score first, where this one takes no score into account)."""
+    p = params or EvalParams()
+    return (
+        f"one-to-one per observation: a detection of kind {p.kind} may be paired with a visible truth object of that "
+        f"kind when the centre of its box lies inside the object's rectangle grown by {p.buffer_pixels:g} pixel(s) of the "
+        "scene; of those pairs, as many are kept as can be one to one, and of the ways to keep that many, the one of least "
+        "total distance between the detection's and the object's centres (an assignment, scipy's linear_sum_assignment), "
+        "whatever the detections' scores; a detection paired with none "
+        "is a false positive, a visible object left unpaired a miss"
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,7 @@ class Evaluation:
         """JSON-ready figures (also what is recorded in the store)."""
         return {
             "params": asdict(self.params),
+            "rule": matching_rule(self.params),
             "overall": asdict(self.overall),
             "by_sensor": {k: asdict(v) for k, v in self.by_sensor.items()},
             "by_site": {k: asdict(v) for k, v in self.by_site.items()},

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,6 +53,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point
 
+from . import __version__
 from .analysis.links import LinkParams, find_links, sea_route_note
 from .analysis.occupancy import (
     TimelineParams,
@@ -216,6 +217,8 @@ class ClaimsCheck:
     utc_offset_hours: float = 0.0
     """The date convention the claims' dates were compared in: each image's date is its acquisition time plus this
     (0: UTC dates), as the timeline's with ``--utc-offset``."""
+    params: TimelineParams | None = None
+    """The timeline's parameters the verdicts were decided with (None: the defaults, at :attr:`utc_offset_hours`)."""
 
 
 @dataclass(frozen=True)
@@ -741,10 +744,15 @@ def _image_dict(im: Image) -> dict[str, Any]:
 
 
 def claims_to_dict(check: ClaimsCheck) -> dict[str, Any]:
-    """A JSON-ready dict: the file, each claim with its verdict, reason, parts and images, and the claims refused."""
+    """A JSON-ready dict: the file, the sitewatch and parameters that decided, each claim with its verdict, reason,
+    parts and images, and the claims refused."""
+    params = check.params or TimelineParams(utc_offset_hours=check.utc_offset_hours)
     return {
         "file": check.path,
         "title": check.title,
+        # What decided the verdicts, so that a verdicts file handed on says how to decide them again.
+        "sitewatch_version": __version__,
+        "timeline_parameters": {k: v for k, v in asdict(params).items() if k not in ("start", "end")},
         "utc_offset_hours": check.utc_offset_hours,
         "date_zone": date_zone(check.utc_offset_hours),
         "simulated": any(r.simulated for r in check.results),
@@ -815,7 +823,7 @@ def check_claims_file(store: Store, path: str | Path, params: TimelineParams | N
                     worlds[key] = claim_world(store, sites, a, params)
                 parts.append(_check_part(a, worlds[key], bounded=True))
             results.append(_claim_result(c, tuple(parts)))
-    return ClaimsCheck(str(path), tuple(results), claims.problems, claims.title, offset)
+    return ClaimsCheck(str(path), tuple(results), claims.problems, claims.title, offset, params)
 
 
 def transit_link_period(start: date, end: date, within: int) -> tuple[date | None, date | None]:

@@ -24,6 +24,7 @@ __all__ = [
     "partial_owner",
     "partial_path",
     "remove_stale_partials",
+    "sha256_file",
     "why_not_written",
     "write_text_atomic",
     "write_texts_atomic",
@@ -364,3 +365,17 @@ def broken_links_apart(files: Sequence[Path]) -> tuple[list[Path], list[tuple[Pa
             continue
         kept.append(f)
     return kept, broken
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file; of a folder (a SAFE product), over each file's relative path and sha256."""
+    if Path(path).is_dir():
+        h = hashlib.sha256()
+        for f in sorted(q for q in Path(path).rglob("*") if q.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
+        return h.hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["count_noun", "pixel_size_text", "share_text"]
+__all__ = ["count_noun", "heading_text", "pixel_size_text", "share_text"]
 
 
 def count_noun(n: int, noun: str, plural: str | None = None) -> str:
     """``"1 arrival"``, ``"2 arrivals"``: a count with its noun in agreement (``plural`` for a noun not made plural
     by an ``s``: ``"bright patches"``)."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def heading_text(degrees: float) -> str:
+    """A long axis's bearing in whole degrees, ``0°`` to ``179°``: stored headings lie in [0, 180), and one of 179.5
+    or more rounded to ``180°`` read as another value of the same axis than the ``0°`` it is (README,
+    "Definitions and units"). One outside [0, 180) is read as the same axis (``-0.2`` and ``359.9``: ``0°``); a value
+    that is no number (NaN, infinite) is ``–``, as a missing one on the pages, not a page that fails to render."""
+    if not math.isfinite(degrees):
+        return "–"
+    return f"{round(degrees) % 180}°"
 
 
 def pixel_size_text(metres: float) -> str:

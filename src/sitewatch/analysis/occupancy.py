@@ -48,8 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import __version__
 from ..errors import InputError
 from ..model import Detection, Observation
+from ..report.credits import credits_text
 from ..units import count_noun
 from ..vessels import catalogue, length_sigma_m
 
@@ -254,6 +256,9 @@ class Timeline:
     skipped: tuple[SkippedObservation, ...] = ()
     simulated: bool = False
     site_name: str = ""
+    credit: str = ""
+    """The credits of the images its dates stand on (:func:`~sitewatch.report.credits.credits_text`), printed
+    under its chart and in the chart's PNG text: a chart of counts is still made from providers' images."""
 
     @property
     def presence_days(self) -> int:
@@ -602,6 +607,7 @@ def build_timeline(
         )
         prev, prev_day = sightings + carried, day
     rows = [r for r in rows if in_window(r.date)]
+    credit = credits_text(o.scene for r in rows for o in sorted(by_date[r.date], key=lambda o: (o.scene.acquired, o.id)))
     renumber = {k: i for i, k in enumerate(dict.fromkeys(r.period for r in rows), start=1)}
     rows = [replace(r, period=renumber[r.period]) for r in rows]
     return Timeline(
@@ -612,6 +618,7 @@ def build_timeline(
         skipped=tuple(sorted(skipped, key=lambda s: (s.date, s.observation_id))),
         simulated=simulated,
         site_name=site_name,
+        credit=credit,
     )
 
 
@@ -693,6 +700,8 @@ def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]
             "site_name": tl.site_name,
             "simulated": tl.simulated,
             "parameters": asdict(tl.params),
+            # With the parameters, what made these figures: a timeline file handed on named no code version.
+            "sitewatch_version": __version__,
             "presence_days": tl.presence_days,
             "summary": tl.summary_lines(),
             "periods": [asdict(p) for p in tl.periods],

@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "import_",
     "observations",
     "show",
+    "verify",
     "detect",
     "timeline",
     "links",

@@ -67,9 +67,12 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
     others go on (exit code 3; 1 when none could be read).
 
     Each feature is a vessel's oriented box (in the image's CRS, or in pixel
-    coordinates when the image has none) with row, col, length_m, width_m,
-    heading_deg, score and (vessels) class_candidates. Big rasters (a whole Sentinel-1 scene) run in
-    tiles with bounded memory.
+    coordinates when the image has none) with row, col (its centroid's
+    pixel), length_m, width_m (the box's sides, metres on the ground),
+    heading_deg (the long axis, degrees clockwise from true north, 0 to 180),
+    score (0 to 1), (vessels) class_candidates and credit (the imagery credit
+    the files say, else "credit unknown"); README, "Definitions and units".
+    Big rasters (a whole Sentinel-1 scene) run in tiles with bounded memory.
     """
     from rich.console import Console
     from rich.markup import escape

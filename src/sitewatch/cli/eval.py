@@ -59,8 +59,11 @@ def command(
     """Compare detections with ground truth (simulated scenes): precision, recall, F1, length error.
 
     Matching is one-to-one per observation; a detection matches a visible
-    truth object when its centroid lies inside the object grown by one pixel.
-    The figures are recorded so `sitewatch report` shows them. Precision with
+    truth object when its centroid lies inside the object grown by one pixel,
+    the pairs chosen for the most matches, then the least total distance
+    between centroids, not by
+    score (`score` takes detections best score first; --json's `rule` says it
+    in full; README, "Definitions and units"). The figures are recorded so `sitewatch report` shows them. Precision with
     no detection, recall with no truth object, and F1 with neither are undefined
     and shown as "–" (null in JSON), as `sitewatch score` shows them.
 

@@ -30,7 +30,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, echo_json, observation_row, replaced_note
+from .output import duplicate_line, echo_json, observation_row, replaced_image_line, replaced_note
 
 if TYPE_CHECKING:
     from ..model import SceneRef, Site
@@ -98,6 +98,7 @@ def command(
     compress, thermal_noise = settings["cog_compress"], settings["sar_thermal_noise"]
     site_ids = tuple(dict.fromkeys(site_ids))  # --site a --site a: one import into a, not two
     imported: list[dict[str, Any]] = []
+    replacing: list[str | None] = []  # a note for each observation whose archived image is another file now
     files, broken = broken_links_apart(expand_paths(paths))  # a link to a disk not mounted: named, the others go in
     files, masks = udm2_apart(files)  # a Planet UDM2 goes in with its image, as its cloud mask
     masks = broken + masks
@@ -127,7 +128,8 @@ def command(
             )
         remove_sites_partials(ws, [s.id for s in sites])  # COGs a killed run left half-written (as ingest does)
         covering = SitesIndex(sites)  # which of a port list's thousands each image covers, without a loop over them
-        held = {r[0] for r in store.execute("SELECT observation_id FROM observations")}
+        # Each archived image's sha256 before the run: an image replaced by another file is named below.
+        held = {r[0]: r[1] for r in store.execute("SELECT observation_id, sha256 FROM observations")}
         # Each (file, site) is one job, cut and written in worker processes (--workers); the ids are
         # chosen here first, as ingest chooses them, so two files of one name in a run get two.
         jobs: list[tuple[int, FileJob]] = []
@@ -160,8 +162,9 @@ def command(
                 chosen.pop(i, None)
         for i, f in enumerate(files):
             for scene, site, item, before in chosen.get(i, []):  # with the digest if any site's id needed it
+                # A .TIL's tiles hashed with its digest here go with it, not hashed again by each site's worker.
                 jobs.append((i, FileJob(ws, site, f, acquired, sensor, compress, item, None, thermal_noise, contents[i].sha256,
-                                        context_m=settings["context_m"], orthorectify=ortho)))
+                                        context_m=settings["context_m"], orthorectify=ortho, source_tiles=contents[i].tiles)))
                 naming.append(partial(_same_id(store, site, f, scene, item, contents[i], (), copies=True), before))
         results = map_file_jobs(ws, [job for _, job in jobs], workers=settings["workers"], scheduler=settings["scheduler"],
                                 wait_workers=settings["wait_workers"],
@@ -179,7 +182,8 @@ def command(
                     except (IdTakenError, SameAcquisitionError) as exc:
                         refused_of[i].append(str(exc))
                     else:
-                        imported.append(observation_row(result[0], str(job.path), result[0].id in held))
+                        imported.append(observation_row(result[0], str(job.path), held))
+                        replacing.append(replaced_image_line(imported[-1], result[0].sha256))
                 progress(k + 1, len(jobs), job.path.name)
         except BaseException:
             # Ctrl-C: the workers are ended first, then the COGs they wrote that were not committed go.
@@ -213,6 +217,8 @@ def command(
         for repeat, earlier in repeats:
             click.echo(duplicate_line(str(repeat), str(earlier), "imported", str(earlier) in failed and not any(
                 row["file"] == str(earlier) for row in imported)))
+    for line in filter(None, replacing):  # with --json too, as the notes below
+        click.echo(line, err=True)
     for name, reason in missed:  # with --json too: standard output may be a script's, this is the user's
         click.echo(f"skipped {name}: {reason}", err=True)
     for name, reason in refused:

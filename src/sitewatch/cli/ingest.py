@@ -29,7 +29,7 @@ from .options import (
     workers_option,
     workspace_option,
 )
-from .output import duplicate_line, echo_json, observation_row, replaced_note
+from .output import duplicate_line, echo_json, observation_row, replaced_image_line, replaced_note
 
 
 def _band_files(values: tuple[str, ...], sensor: str | None) -> dict[str, Path]:
@@ -145,7 +145,8 @@ def command(
         # Skipped files are listed below with their reason; no second, raw warning.
         warnings.simplefilter("ignore", SkippedInputWarning)
         site = store.get_site(site_id)
-        held = {r[0] for r in store.execute("SELECT observation_id FROM observations WHERE site_id = ?", (site_id,))}
+        # Each archived image's sha256 before the run: an image replaced by another file is named below.
+        held = {r[0]: r[1] for r in store.execute("SELECT observation_id, sha256 FROM observations WHERE site_id = ?", (site_id,))}
         report = ingest_paths(
             ws, store, site, paths, acquired=acquired, sensor=sensor, progress=progress,
             workers=settings["workers"], scheduler=settings["scheduler"], wait_workers=settings["wait_workers"],
@@ -154,11 +155,12 @@ def command(
             context_m=settings["context_m"], orthorectify=ortho,
         )  # fmt: skip
     missed = set(report.missed)
+    rows = [observation_row(o, f, held) for o, f in zip(report.observations, report.sources, strict=True)]
     if as_json:
         # The shape of `import --json`: refused (could not be read), skipped (no pixel over the site).
         echo_json({
             "site": site_id,
-            "ingested": [observation_row(o, f, o.id in held) for o, f in zip(report.observations, report.sources, strict=True)],
+            "ingested": rows,
             "refused": [{"file": n, "reason": r} for n, r in report.skipped if n not in missed],
             "skipped": [{"file": n, "reason": r} for n, r in report.skipped if n in missed],
             "duplicates": [{"file": a, "same_as": b} for a, b in report.duplicates],
@@ -178,6 +180,9 @@ def command(
         for obs, source in zip(report.observations, report.sources, strict=True):
             if (placed := obs.provenance.get("orthorectified")) is not None:
                 click.echo(f"{obs.id}: {placed['note']} ({source})")
+    for row, obs in zip(rows, report.observations, strict=True):
+        if line := replaced_image_line(row, obs.sha256):  # with --json too, as the notes below
+            click.echo(line, err=True)
     if gone := report.unrecorded_removed:
         click.echo(f"note: removed {len(gone)} file(s) from {site_id}'s archive that no observation named (a run killed "
                    f"between moving an image into place and recording it left them): {', '.join(gone)}", err=True)  # fmt: skip

@@ -8,7 +8,7 @@ import codecs
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -408,10 +408,23 @@ def replaced_note(rows: list[dict[str, Any]]) -> str:
     return f",{every} replacing the observation of its id held before (a rerun or a changed file; none added twice)"
 
 
-def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, Any]:
-    """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it; ``replaced``
-    when the workspace held that observation id before the run (a rerun, or a changed file); ``orthorectified``
-    says how sitewatch placed an image that had no map grid (``--orthorectify``)."""
+def replaced_image_line(row: Mapping[str, Any], sha256: str) -> str | None:
+    """The note for an observation of :func:`observation_row` whose archived image is another file now (``sha256``):
+    evidence made from the one it replaced (detections, verdicts, exports that name its sha256) no longer rests on
+    the archive. None when it replaced nothing, or the same bytes."""
+    if not row["replaced_sha256"]:
+        return None
+    return (f"note: {row['id']}: its archived image was replaced by another file, from {row['file']} (sha256 "
+            f"{row['replaced_sha256']} before, {sha256} now); the archive no longer holds the file before: what was "
+            "made from it (detections, verdicts, exports that name its sha256) needs it back from a backup, or its "
+            "source ingested again")  # fmt: skip
+
+
+def observation_row(obs: Observation, file: str, held: Mapping[str, str]) -> dict[str, Any]:
+    """One observation that ``ingest``/``import`` put in, as their ``--json`` lists it, given the archived images'
+    sha256 the workspace ``held`` before the run, by observation id: ``replaced`` when it held that id (a rerun, or a
+    changed file), ``replaced_sha256`` the sha256 of the archived image it replaced when that was another file (else
+    None); ``orthorectified`` says how sitewatch placed an image that had no map grid (``--orthorectify``)."""
     from ..model import iso_utc
 
     # As the workspace keeps it, to the millisecond: a Maxar firstLineTime of 02:11:07.512345 was said so here and
@@ -420,5 +433,7 @@ def observation_row(obs: Observation, file: str, replaced: bool) -> dict[str, An
     return {
         "id": obs.id, "file": file, "acquired": iso_utc(acquired),
         "acquired_date_only": obs.acquired_date_only, "sensor": obs.scene.sensor,
-        "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": replaced, "simulated": obs.scene.simulated,
+        "valid_pct": round(obs.valid_fraction * 100, 1), "replaced": obs.id in held,
+        "replaced_sha256": before if (before := held.get(obs.id)) not in (None, obs.sha256) else None,
+        "simulated": obs.scene.simulated,
     } | ({"orthorectified": placed["note"]} if (placed := obs.provenance.get("orthorectified")) else {})  # fmt: skip

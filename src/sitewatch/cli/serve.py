@@ -32,8 +32,8 @@ from .options import (
                    "sends `Authorization: Bearer TOKEN`). Env: SITEWATCH_TOKEN_FILE. Default: no token.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="A name requests may be addressed to (their Host) besides localhost, 127.0.0.1 and ::1: a proxy's that "
-                   "passes its own Host (desk.example); repeat for more. Listening on localhost without --token-file or "
-                   "--root-path, only those names are answered (a web page elsewhere cannot read the dashboard by having "
+                   "passes its own Host (desk.example), at its server's root or under --root-path; repeat for more. Listening on "
+                   "localhost without --token-file, only those names are answered (a web page elsewhere cannot read the dashboard by having "
                    "its name point to this machine).")
 @ais_files_option("AIS CSV file that settles the links page's links by MMSI (as `sitewatch links --ais`); repeat for more.")
 @ais_coverage_options
@@ -63,7 +63,7 @@ def command(
         click.echo(f"warning: the token file {token_file} can be read by other users of this machine: "
                    f"`chmod 600 {token_file}`", err=True)
     app = create_app(workspace, ais_files=ais_files, ais_coverage=coverage, ais_max_gap_s=max_gap_min * 60,
-                     root_path=root_path, token=token, allowed_hosts=_answered_names(host, root_path, token, allowed_hosts))  # a missing extra or a workspace that is not one: said before anything listens
+                     root_path=root_path, token=token, allowed_hosts=_answered_names(host, token, allowed_hosts))  # a missing extra or a workspace that is not one: said before anything listens
     if host not in ("127.0.0.1", "localhost", "::1") and token is None:
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can read the workspace "
                    "(--token-file asks for a token)", err=True)
@@ -78,14 +78,19 @@ def command(
     serve_app(app, host, port, log_level="error" if quiet else "info", on_listening=lambda: click.echo(said))
 
 
-def _answered_names(host: str, root_path: str, token: str | None, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
+def _answered_names(host: str, token: str | None, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
     """The names the dashboard answers requests addressed to (None: any): this machine's and ``allowed`` when some are
-    given; this machine's alone on localhost without a token or a proxy's root path (a reporter's own dashboard, which
-    a web page could otherwise read by DNS rebinding); any name otherwise (on the network, or a proxy's)."""
+    given; this machine's alone on localhost without a token (a reporter's own dashboard, which a web page could
+    otherwise read by DNS rebinding); any name otherwise (on the network).
+
+    A proxy's root path (``--root-path``) says where the dashboard's links start, not which names its requests carry:
+    it turned the check off, so a dashboard behind a proxy on a reporter's laptop was open to DNS rebinding again.
+    A proxy that passes on the upstream's name (nginx's default, ``127.0.0.1:8000``) is answered as before; one that
+    passes its own (Caddy's) is named with ``--allowed-host``, at a sub-path as at its server's root."""
     from ..web.access import LOOPBACK_NAMES
 
     if allowed:
         return (*LOOPBACK_NAMES, *allowed, *((host,) if host not in ("0.0.0.0", "::") else ()))
-    if host in LOOPBACK_NAMES and token is None and not root_path.strip("/"):
+    if host in LOOPBACK_NAMES and token is None:
         return LOOPBACK_NAMES
     return None

@@ -45,6 +45,7 @@ import numpy as np
 from affine import Affine
 from numpy.typing import NDArray
 
+from .. import __version__
 from ..band_scaling import Scaling, apply_scaling, band_scalings, declares_any
 from ..errors import ImageReadError, InputError, read_failure
 from ..files import write_text_atomic
@@ -666,11 +667,13 @@ def detect_image(
 
 
 def detections_to_geojson(
-    info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None, *, simulated: bool = False
+    info: ImageInfo, dets: list[PixelDetection], sensor: str = "sar", extra: Mapping[str, Any] | None = None, *, simulated: bool = False,
+    credit: str = "",
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of oriented boxes (CRS or pixel coordinates, see the module doc); ``simulated``
-    (the image is a scene of sitewatch's simulator) is said in each feature's properties and the collection's
-    ``sitewatch`` member, since a GIS shows a feature's properties, not the collection's."""
+    (the image is a scene of sitewatch's simulator) and ``credit`` (the credit its licence asks for,
+    :func:`~sitewatch.image_credit.files_credit`; none when empty) are said in each feature's properties and the
+    collection's ``sitewatch`` member, since a GIS shows a feature's properties, not the collection's."""
     from ..vessels import class_candidates
 
     t = info.transform
@@ -708,7 +711,8 @@ def detections_to_geojson(
                     {"class_candidates": [] if d.truncated else [[c.name, c.likelihood] for c in class_candidates(d.length_m, d.width_m, resolution)]}
                     if d.kind == "vessel"
                     else {}
-                ),
+                )
+                | ({"credit": credit} if credit else {}),  # last, as the workspace's exports put it
             }
         )
     det_name, det_version = DETECTOR_NAMES.get(sensor, (sensor, ""))
@@ -717,16 +721,20 @@ def detections_to_geojson(
         "sensor": sensor,
         "detector": det_name,
         "detector_version": det_version,
+        # The class candidates are the catalogue's and the reading of the file is the code's, beside the detector's.
+        "sitewatch_version": __version__,
         "simulated": simulated,
+        **({"credit": credit} if credit else {}),
         "pixel_size_m": [round(v, 4) for v in info.pixel_size],
         "coordinates": "pixel (x=col, y=row, pixel centres at integers)" if t is None else "crs",
         # `score` reads YOLO labels (fractions of the image's size) by it.
         "image_size": [info.width, info.height],
         # `score` places a detection's centroid (col, row) in the CRS through it, as GeoJSON labels are drawn.
         **({} if t is None else {"transform": [t.a, t.b, t.c, t.d, t.e, t.f]}),
-        "heading": "degrees clockwise from image up" if t is None
-        else "degrees clockwise from true north" if info.crs
-        else "degrees clockwise from the transform's y axis",
+        # The long axis's bearing: 0 to 180, a bow not told from its stern (README, "Definitions and units").
+        "heading": f"{HEADING_AXIS}, degrees clockwise from image up" if t is None
+        else f"{HEADING_AXIS}, degrees clockwise from true north" if info.crs
+        else f"{HEADING_AXIS}, degrees clockwise from the transform's y axis",
     }
     if any(d.truncated for d in dets):
         meta["truncated"] = (
@@ -753,6 +761,9 @@ def detections_to_geojson(
         fc["crs"] = {"type": "name", "properties": {"name": UNKNOWN_CRS_WKT}}
     return fc
 
+
+HEADING_AXIS = "of the long axis, 0 to 180 (bow and stern not told apart)"
+"""What ``heading_deg`` is the bearing of, as the ``sitewatch`` member's ``heading`` says it before its reference."""
 
 MAX_SKEW_DEG = 1.0
 """A grid whose pixel sides meet further than this from a right angle on the ground is named: the

@@ -44,6 +44,7 @@ from typing import Any, Literal, TypedDict, Unpack
 
 from ..band_scaling import DECLARED_SAR_SCALING
 from ..errors import InputError, SitewatchWarning
+from ..image_credit import files_credit
 from ..simulated_tag import files_simulated
 from ..sources.maxar_toa import MaxarTOA
 from .base import PixelDetection
@@ -125,12 +126,15 @@ class ImageDetections:
     simulated: bool = False
     """The image (or any of its band files) is a scene of sitewatch's simulator (its ``SITEWATCH_SIMULATED=true``
     tag): said wherever the detections show."""
+    credit: str = ""
+    """The credit the image's licence asks for, as far as the files say (:func:`~sitewatch.image_credit.files_credit`)."""
 
     def geojson(self) -> dict[str, Any]:
         """The detections as a GeoJSON FeatureCollection (:func:`~sitewatch.detect.image.detections_to_geojson`)."""
         from .image import detections_to_geojson
 
-        return detections_to_geojson(self.info, self.detections, self.sensor, extra=self.metadata, simulated=self.simulated)
+        return detections_to_geojson(self.info, self.detections, self.sensor, extra=self.metadata, simulated=self.simulated,
+                                     credit=self.credit)  # fmt: skip
 
     @property
     def kinds(self) -> Counter[str]:
@@ -418,8 +422,10 @@ def detect_image_input(found: ImageInput, *, workers: int = 1, progress: Callabl
             metadata["band_scaling"] = {str(i): {"scale": sc, "offset": off} for i, (sc, off) in enumerate(info.scaling, 1)}
     assert image is not None
     simulated = files_simulated(found.band_sources.values() if found.band_sources else [image])
+    # The product or file given (a product's name says its satellite and date, its band inside it need not).
+    credit = files_credit(found.band_sources.values() if found.band_sources else [found.image or image], simulated=simulated)
     return ImageDetections(info=info, detections=dets, sensor=found.sensor, metadata=metadata, image=image, band_sources=found.band_sources,
-                           simulated=simulated)  # fmt: skip
+                           simulated=simulated, credit=credit)  # fmt: skip
 
 
 def _detect_optical(

@@ -100,7 +100,7 @@ def ingest_file(
     item = unique_item_id(store, site, path, scene, (), content=content)
     archived = archive_file(
         ws, site, path, acquired=acquired, sensor=sensor, resolution_m=resolution_m, compress=compress, item_id=item,
-        thermal_noise=thermal_noise, source_sha256=content.sha256, context_m=context_m,
+        thermal_noise=thermal_noise, source_sha256=content.sha256, context_m=context_m, source_tiles=content.tiles,
     )  # fmt: skip
     return _commit(ws, store, archived)
 
@@ -325,7 +325,7 @@ def ingest_paths(
     for f, chosen, content in zip(files, items, contents, strict=True):
         jobs.append(FileJob(
             ws, site, f, acquired, sensor, compress, chosen, band_files, thermal_noise, content.sha256, dn_scale=dn_scale, dn_offset=dn_offset,
-            context_m=context_m, orthorectify=orthorectify,
+            context_m=context_m, orthorectify=orthorectify, source_tiles=content.tiles,
         ))  # fmt: skip
     results = map_file_jobs(ws, jobs, workers=workers, scheduler=scheduler, wait_workers=wait_workers)
     try:

@@ -15,26 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImageReadError, InputError
+from ..files import sha256_file
 from ..model import SceneRef, Site, says_date_only
 from ..sources.providers import maxar_til_tiles
 from ..sources.safe import is_safe_product, safe_product_name
 from ..store import Store, stored_time
 
 __all__ = ["sha256_file", "source_sha256", "til_sha256", "til_tiles", "SourceDigest", "imported_unchanged", "naming_order", "same_images", "unique_item_id"]
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file; of a folder (a SAFE product), over each file's relative path and sha256."""
-    if Path(path).is_dir():
-        h = hashlib.sha256()
-        for f in sorted(q for q in Path(path).rglob("*") if q.is_file()):
-            h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
-        return h.hexdigest()
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def til_tiles(til: Path) -> list[dict[str, str]]:
@@ -56,9 +43,14 @@ def source_sha256(path: Path) -> str:
     """The sha256 that says which image an input is (provenance ``source_sha256``): its content's
     (:func:`sha256_file`), and for a Maxar ``.TIL``, its own and its tiles' (:func:`til_sha256`)."""
     path = Path(path)
-    if path.suffix.lower() == ".til" and path.is_file():
+    if _is_til(path):
         return til_sha256(path, til_tiles(path))
     return sha256_file(path)
+
+
+def _is_til(path: Path) -> bool:
+    """Whether ``path`` is a Maxar ``.TIL``, known by its tiles' digests as well as its own."""
+    return path.suffix.lower() == ".til" and path.is_file()
 
 
 class SourceDigest:
@@ -66,7 +58,8 @@ class SourceDigest:
 
     Its size, known without reading it (None for a folder), rules out without hashing a stored
     source of another size (provenance ``source_size``) as its copy. The digest, once read, goes
-    to the worker in :class:`FileJob`, so that the provenance's ``source_sha256`` is not read again.
+    to the worker in :class:`FileJob`, so that the provenance's ``source_sha256`` is not read again;
+    a Maxar ``.TIL``'s goes with its tiles' digests (:attr:`tiles`), which the provenance lists.
     """
 
     def __init__(self, path: Path, sha256: str | None = None) -> None:
@@ -74,11 +67,18 @@ class SourceDigest:
         self.sha256 = sha256
         """The digest when it has been read (or was known), else None."""
         self.size = _size(self.path) if self.path.is_file() else None
+        self.tiles: tuple[dict[str, str], ...] | None = None
+        """A Maxar ``.TIL``'s tiles with their sha256 (:func:`til_tiles`) when its digest was read here, else None:
+        the worker's provenance names them without hashing every tile a second time."""
 
     def value(self) -> str:
         """The file's sha256, read now if it has not been."""
         if self.sha256 is None:
-            self.sha256 = source_sha256(self.path)
+            if _is_til(self.path):
+                self.tiles = tuple(til_tiles(self.path))
+                self.sha256 = til_sha256(self.path, self.tiles)
+            else:
+                self.sha256 = sha256_file(self.path)
         return self.sha256
 
     def same_as(self, prov: Mapping[str, Any]) -> bool:

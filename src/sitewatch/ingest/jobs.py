@@ -71,6 +71,7 @@ def archive_file(
     dn_offset: float | None = None,
     context_m: float | None = None,
     orthorectify: Orthorectify | None = None,
+    source_tiles: Sequence[Mapping[str, str]] | None = None,
 ) -> Archived | None:
     """Cut one image to the site and write its COG, without touching the store.
 
@@ -81,7 +82,8 @@ def archive_file(
     one file each) makes one observation of several files; ``path`` is then the
     one its acquisition time and id are read from. ``item_id`` overrides the id
     the file would get (see :func:`ingest_paths`). ``source_sha256`` is ``path``'s sha256 when
-    the caller has read it already (:class:`SourceDigest`); it is read here otherwise. ``owner`` is
+    the caller has read it already (:class:`SourceDigest`); it is read here otherwise, and so are a Maxar ``.TIL``'s
+    tiles' digests unless given as ``source_tiles`` (:attr:`SourceDigest.tiles`). ``owner`` is
     that of the partial files written (:func:`archive_observation`). ``dn_scale`` and ``dn_offset`` (an
     optical file, or band files, that is no product): reflectance = (value - ``dn_offset``) / ``dn_scale``,
     instead of the divisor read from the values' range (:func:`_check_given_scaling` says which files).
@@ -171,7 +173,8 @@ def archive_file(
         sidecars["metadata"] = metadata[0]  # the provider's metadata is archived next to the COG
     # A tiled Maxar product read whole through GDAL's TIL driver: its pixels are the tiles', which the .TIL lists;
     # it is known by its own and its tiles' digests.
-    tiles = til_tiles(path) if path.suffix.lower() == ".til" else None
+    # Hashed once a run: by the parent when it read the .TIL's digest to choose the id, else here.
+    tiles = ([dict(t) for t in source_tiles] if source_tiles is not None else til_tiles(path)) if path.suffix.lower() == ".til" else None
     provenance: dict[str, Any] = {
         "source": "sentinel-1 safe" if s1 else "landsat c2 l2" if landsat else "file" if product is None else "sentinel-2 safe",
         "source_path": str(path.resolve()),
@@ -295,6 +298,9 @@ class FileJob:
     """The margin of image around a small site (the ``context_m`` setting; :func:`archive_file`)."""
     orthorectify: Orthorectify | None = None
     """How an image placed by RPCs or GCPs is orthorectified (``--orthorectify``; :func:`archive_file`)."""
+    source_tiles: tuple[Mapping[str, str], ...] | None = None
+    """A Maxar ``.TIL``'s tiles with their sha256 when the parent read them with :attr:`source_sha256` (else the worker
+    reads them)."""
 
     def absolute(self) -> FileJob:
         """The job as a Dask worker started in another folder, on another machine, needs it: its
@@ -328,7 +334,7 @@ def archive_job(job: FileJob) -> Archived | None | str:
                 job.ws, job.site, job.path, acquired=job.acquired, sensor=job.sensor, compress=job.compress,
                 item_id=job.item_id, band_files=job.band_files, thermal_noise=job.thermal_noise,
                 source_sha256=job.source_sha256, owner=job.owner, dn_scale=job.dn_scale, dn_offset=job.dn_offset,
-                context_m=job.context_m, orthorectify=job.orthorectify,
+                context_m=job.context_m, orthorectify=job.orthorectify, source_tiles=job.source_tiles,
             )  # fmt: skip
     except (ImageReadError, InputError) as exc:
         return str(exc)

@@ -5,7 +5,8 @@ matplotlib ``Figure`` objects without pyplot (no display, no global state); ever
 copied out of the report keeps its label. A picture of imagery (a chip, a site map of what was found in it)
 also carries, under it, its site and the credit its images' licences ask for
 (:mod:`~sitewatch.report.credits`), and the same in its PNG's ``Copyright`` and ``Description`` text: a
-picture desk crops and reuses figures. PNGs carry no software URL in
+picture desk crops and reuses figures. So does the timeline chart, with the credits of the images its dates
+stand on. PNGs carry no software URL in
 their metadata: the report must hold no address at all.
 """
 
@@ -162,7 +163,7 @@ def _png(fig: Figure, dpi: int = 90, *, credit: str = "", description: str = "")
     return buf.getvalue()
 
 
-def _credit_footer(fig: Figure, text: str) -> None:
+def _credit_footer(fig: Figure, text: str, *, y: float = -0.01) -> None:
     """``text`` (a site, a date, a credit) under the figure, each line wrapped at a space to the figure's width;
     ``bbox_inches="tight"`` grows the saved picture to hold it.
 
@@ -171,7 +172,7 @@ def _credit_footer(fig: Figure, text: str) -> None:
     """
     per_line = max(int(fig.get_figwidth() * 72 / (_CREDIT_PT * 0.55)), 12)
     lines = [wrapped for line in text.split("\n") for wrapped in textwrap.wrap(line, per_line) or [""]]
-    fig.text(0.5, -0.01, _plain("\n".join(lines)), ha="center", va="top", fontsize=_CREDIT_PT, color=_CREDIT_COLOUR)
+    fig.text(0.5, y, _plain("\n".join(lines)), ha="center", va="top", fontsize=_CREDIT_PT, color=_CREDIT_COLOUR)
 
 
 _LABEL_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0}
@@ -288,8 +289,10 @@ COUNTS_AS_MARKS_DAYS = 366
 
 @_with_fonts
 def timeline_chart_png(tl: Timeline) -> bytes:
-    """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period."""
-    return _png(timeline_figure(tl))
+    """Vessels per usable date (at berths / elsewhere), arrivals and departures, one panel per period; the
+    credits of the images its dates stand on (:attr:`~sitewatch.analysis.occupancy.Timeline.credit`) under it
+    and in its PNG's ``Copyright`` text, its heading in the ``Description``."""
+    return _png(timeline_figure(tl), credit=tl.credit, description=_timeline_heading(tl))
 
 
 def timeline_figure(tl: Timeline) -> Figure:
@@ -366,6 +369,9 @@ def timeline_figure(tl: Timeline) -> Figure:
     if handles:
         axes[0][-1].legend(handles, labels, fontsize=7, loc="upper right")
     fig.suptitle(_title(_timeline_heading(tl), tl.simulated), fontsize=10, y=1.12 if tl.simulated else 1.05)
+    if tl.credit:
+        # Under the date ticks: the footer's usual -0.01 of the figure's height ran into them.
+        _credit_footer(fig, tl.credit, y=-0.06)
     return fig
 
 

@@ -28,18 +28,21 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from ..model import SceneRef
 from ..platforms import MAXAR_PLATFORMS, MAXAR_SAT_IDS
 
-__all__ = ["Credit", "scene_credit", "credit_text", "credits_text", "SIMULATED_CREDIT", "UNKNOWN_CREDIT"]
+__all__ = ["Credit", "scene_credit", "credit_text", "credits_text", "images_credits_text", "SIMULATED_CREDIT", "UNKNOWN_CREDIT",
+           "UNKNOWN_YEAR"]
 
 SIMULATED_CREDIT = "SIMULATED imagery (sitewatch): no satellite's data"
 """The credit of a simulated image: it shows nothing that was there."""
 UNKNOWN_CREDIT = "imagery credit unknown (satellite not recognised): add its provider's credit before publishing"
 """The credit of an image whose satellite sitewatch cannot tell, or of one it knows no credit line for (NAIP, a
 drone's)."""
+UNKNOWN_YEAR = "[acquisition year unknown: add it before publishing]"
+"""Where the year goes in the credit of an image file whose satellite is known but not when it was taken."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,13 @@ _MAXAR_NAMES = sorted({*MAXAR_PLATFORMS, *(i.lower() for i in MAXAR_SAT_IDS)})
 
 # (holder, wording, test on the scene's normalised platform and collection). First match wins.
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
-    ("copernicus", "Contains modified Copernicus Sentinel data {year}", re.compile(r"(?:^|\W)sentinel-?[1-6]")),
-    ("usgs", "Landsat image courtesy of the U.S. Geological Survey", re.compile(r"(?:^|\W)landsat")),
+    # ESA's and the USGS's product names start with the unit's short id (S2A_MSIL2A_…, LC09_L2SP_…), which a
+    # SITEWATCH_PLATFORM tag or a catalogue's platform field copies: S1A-S1D, S2A-S2D, S3A/S3B; Landsat 4-9's
+    # LT04, LT05, LE07, LC08, LC09 (and LO08/LT08, one instrument of Landsat 8).
+    ("copernicus", "Contains modified Copernicus Sentinel data {year}",
+     re.compile(r"(?:^|\W)(?:sentinel-?[1-6]|s[1-3][a-d](?:\W|$))")),
+    ("usgs", "Landsat image courtesy of the U.S. Geological Survey",
+     re.compile(r"(?:^|\W)(?:landsat|(?:lt0[45]|le07|l[cot]0[89])(?:\W|$))")),
     # Planet's item metadata names the instrument (PS2, PS2.SD, PSB.SD) and a SkySat by its unit (SSC1, SSC21).
     ("planet", "© {year} Planet Labs PBC",
      re.compile(r"(?:^|\W)(?:planetscope|skysat|psscene|(?:super-?)?dove(?:-r|-classic)?(?:\W|$)|ps2(?:\.sd)?(?:\W|$)|psb\.sd|ssc\d{1,2}(?:\W|$))")),
@@ -104,16 +112,48 @@ def scene_credit(scene: SceneRef) -> Credit:
     if scene.simulated:
         return Credit("simulated", SIMULATED_CREDIT, None)
     year = scene.acquired.astimezone(UTC).year  # an acquisition given in local time is still dated in UTC
+    holder, wording = _holder(scene.platform, scene.collection)
+    return Credit(holder, wording, year if "{year}" in wording else None)
+
+
+def _holder(*names: str) -> tuple[str, str]:
+    """The holder and wording of the first of ``names`` (a satellite, then a collection) a rule knows; unknown's."""
     # The satellite first: a collection's name (a user's SITEWATCH_COLLECTION) may name another provider.
-    for names in (_normal(scene.platform), _normal(scene.collection)):
-        if _IMITATION.match(names):
+    for name in names:
+        normal = _normal(name)
+        if _IMITATION.match(normal):
             # A scenario's name for what it imitates (simulated-planetscope, sim-planetscope) on an image not flagged
             # simulated (its SITEWATCH_SIMULATED tag lost in a copy): never the provider it imitates.
             continue
         for holder, wording, pattern in _RULES:
-            if pattern.search(names):
-                return Credit(holder, wording, year if "{year}" in wording else None)
-    return Credit("unknown", UNKNOWN_CREDIT, None)
+            if pattern.search(normal):
+                return holder, wording
+    return "unknown", UNKNOWN_CREDIT
+
+
+def images_credits_text(images: Iterable[tuple[str, datetime | None, bool]]) -> str:
+    """One line crediting image files known only by what they say of themselves, each a ``(platform,
+    acquired, simulated)``, as :func:`credits_text` credits scenes; an image whose satellite is known but not
+    its acquisition time has :data:`UNKNOWN_YEAR` where its year goes. Empty for no images.
+
+    >>> images_credits_text([("S2B", None, False), ("planetscope", datetime(2024, 10, 17, tzinfo=UTC), False)])
+    'Contains modified Copernicus Sentinel data [acquisition year unknown: add it before publishing]; © 2024 Planet Labs PBC'
+    """
+    years: dict[str, set[int | None]] = {}
+    for platform, acquired, simulated in images:
+        wording = SIMULATED_CREDIT if simulated else _holder(platform)[1]
+        dated = "{year}" in wording
+        years.setdefault(wording, set()).update({acquired.astimezone(UTC).year if acquired else None} if dated else set())
+    return _lines(years)
+
+
+def _lines(years: dict[str, set[int | None]]) -> str:
+    """Each wording with its years (None: a year not known), in the order given, joined by ``"; "``."""
+    lines = []
+    for wording, ys in years.items():
+        known = [str(y) for y in sorted(y for y in ys if y is not None)]
+        lines.append(wording.format(year=", ".join(known + ([UNKNOWN_YEAR] if None in ys else []))) if ys else wording)
+    return "; ".join(lines)
 
 
 def credit_text(credit: Credit) -> str:
@@ -126,11 +166,8 @@ def credits_text(scenes: Iterable[SceneRef]) -> str:
     (``"Contains modified Copernicus Sentinel data 2023, 2024; © 2024 Planet Labs PBC"``), in the order the
     holders first appear; empty for no scenes."""
     # By wording, not holder: SPOT and Pléiades Neo are both "© Airbus DS", one line with both their years.
-    years: dict[str, set[int]] = {}
+    years: dict[str, set[int | None]] = {}
     for scene in scenes:
         c = scene_credit(scene)
         years.setdefault(c.wording, set()).update({c.year} if c.year is not None else set())
-    lines = []
-    for wording, ys in years.items():
-        lines.append(wording.format(year=", ".join(str(y) for y in sorted(ys))) if ys else wording)
-    return "; ".join(lines)
+    return _lines(years)

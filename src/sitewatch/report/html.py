@@ -60,7 +60,7 @@ from ..model import (
 )
 from ..share import SHARED_NOTE, SharedPaths, shared_paths
 from ..store.changes import ChangePair, pairs_with_regions
-from ..units import pixel_size_text
+from ..units import heading_text, pixel_size_text
 from ..vessels import catalogue, is_ambiguous
 from ..workspace import Workspace
 from . import charts, colours
@@ -70,7 +70,8 @@ from .exports import date_zone, write_text_atomic
 if TYPE_CHECKING:
     from ..analysis.ais_coverage import StatedCoverage
 
-__all__ = ["write_report", "render_report", "in_period", "period_text", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE"]
+__all__ = ["write_report", "render_report", "in_period", "period_text", "MAX_CHIPS_PER_SITE", "MAX_CHANGES_PER_SITE", "MAX_CLOSE_UPS_PER_SITE",
+           "REPORT_CSP"]
 
 MAX_CHIPS_PER_SITE = 40
 """Observation chips drawn per site, spread evenly over time; the table still lists every detection."""
@@ -625,7 +626,7 @@ def isolate_name(line: str, name: str) -> markupsafe.Markup:
 
 def template_environment(templates: str = "report/templates") -> jinja2.Environment:
     """Jinja for sitewatch's pages: the package folder ``templates``, HTML escaped, undefined names an
-    error, and the report's filters (``pct``, ``num``, ``utc`` for a stored time), which the dashboard's
+    error, and the report's filters (``pct``, ``num``, ``heading``, ``utc`` for a stored time), which the dashboard's
     pages share."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sitewatch", templates),
@@ -637,6 +638,7 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.1%}"
     env.filters["num"] = lambda v, nd=1: "–" if v is None else f"{v:.{nd}f}"
     env.filters["pixel_size"] = lambda v: "–" if v is None else pixel_size_text(v)  # a resolution: "9.54 m", "10 m"
+    env.filters["heading"] = lambda v: "–" if v is None else heading_text(v)  # a long axis: "0°" to "179°"
     env.filters["utc"] = utc_text
     env.filters["chart_alt"] = charts.timeline_chart_alt
     env.filters["isolate_name"] = isolate_name
@@ -777,6 +779,7 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
     env = template_environment()
     env.filters["image_href"] = lambda path: image_href(ws, path, out_dir, share=share)
     html = env.get_template("report.html.j2").render(
+        csp=REPORT_CSP,
         sections=sections,
         unimaged=unimaged,
         evaluation=evaluation,
@@ -798,6 +801,14 @@ def render_report(ws: Workspace, site_ids: Sequence[str] | None = None,
         catalogue_size=len(catalogue()),
     )
     return sharing.finished(html) if sharing else html
+
+
+REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+"""The report's Content-Security-Policy, in a ``<meta>`` (a file has no response headers): what it uses and
+nothing else. Its pictures are ``data:`` PNGs and its styles its own ``<style>``; no script, font, style sheet or
+picture from anywhere, no ``<base>`` to send its relative links (to the archive's images, beside it) elsewhere and
+no form. A workspace's text (site names from a KML someone sent, claims, AIS) is escaped on the page; the policy
+keeps a slip from loading or running anything when a reporter opens the file, as the dashboard's header does."""
 
 
 def _unimaged_row(site: Site) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ..report.colours import (
     OUTLINE_CASING,
     kind_cue,
 )
+from ..units import heading_text
 
 __all__ = ["KIND_COLOURS", "CHANGE_COLOURS", "site_crs", "site_svg", "overlay_svg", "changes_overlay_svg", "grid_bounds", "months_svg"]
 
@@ -75,7 +76,7 @@ def _cased(geom: BaseGeometry, attrs: str, title: str) -> str:
 
 def _detection_title(d: Detection) -> str:
     size = f"≥ {d.length_m:.0f} m" if d.truncated else f"{d.length_m:.0f} m"
-    return f"{d.id}: {d.kind} {size}, heading {d.heading_deg:.0f}°, score {d.score:.2f}"
+    return f"{d.id}: {d.kind} {size}, heading {heading_text(d.heading_deg)}, score {d.score:.2f}"
 
 
 def _detections(detections: Sequence[Detection], crs: str, href: Callable[[int, Detection], str] | None) -> list[str]:

@@ -3,6 +3,7 @@ a keyboard or a colour-blind reader meets, checked without a browser."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -126,3 +127,48 @@ def unnamed_focus_boxes(els: list[Element]) -> list[Element]:
         return e.attrs.get("role") == "region" and bool(e.attrs.get("aria-label", "").strip())
 
     return [e for e in els if e.attrs.get("tabindex") == "0" and not named(e)]
+
+
+def accessible_name(e: Element) -> str:
+    """What a screen reader calls a link: its ``aria-label``, else its text (hidden text included)."""
+    return " ".join(e.attrs.get("aria-label", "").split()) or e.inner_text()
+
+
+def links_named_alike(els: list[Element]) -> dict[str, set[str]]:
+    """Link names that lead to different places ("the two images" ×20, "supported" ×4): in a screen reader's
+    list of links, out of the sentence around them, they cannot be told apart (WCAG 2.4.4, 2.4.9)."""
+    targets: dict[str, set[str]] = {}
+    for e in els:
+        if e.tag == "a" and "href" in e.attrs:
+            targets.setdefault(accessible_name(e), set()).add(e.attrs["href"])
+    return {name: hrefs for name, hrefs in targets.items() if len(hrefs) > 1}
+
+
+def style_rules(html: str) -> list[tuple[str, str]]:
+    """The (selector, declarations) pairs of the page's ``<style>``, outside and inside ``@media`` blocks."""
+    css = re.sub(r"/\*.*?\*/", "", " ".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)), flags=re.S)
+    css = re.sub(r"@media[^{]*\{", "", css)
+    return [(sel.strip(), body) for sel, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css)]
+
+
+def small_stacked_links(html: str, els: list[Element]) -> list[Element]:
+    """Table cells holding links one a line (a ``<br>`` between them) whose links the page's style gives no
+    24 px high target: 14 px high and 9 px apart, they are smaller than WCAG 2.2's 24 × 24 (2.5.8), and they
+    are not in a sentence, which that criterion excuses."""
+    tall: set[str] = set()
+    for sel, body in style_rules(html):
+        m = re.search(r"min-height:\s*(\d+)px", body)
+        if m and int(m.group(1)) >= 24:
+            tall |= {s.strip() for s in sel.split(",")}
+    def stacked(e: Element) -> bool:
+        tags = [c.tag for c in e.children]
+        return any(tags[i:i + 3] == ["a", "br", "a"] for i in range(len(tags) - 2))
+
+    cells = [e for e in els if e.tag == "td" and stacked(e)]
+    return [e for e in cells if not any(f"td.{c} a" in tall for c in e.classes)]
+
+
+def links_named_by_a_number(els: list[Element]) -> list[str]:
+    """Links a screen reader's list of links calls "1", "#2": nothing said of where they lead."""
+    names = [accessible_name(e) for e in els if e.tag == "a" and "href" in e.attrs]
+    return [n for n in names if re.fullmatch(r"#?\d+", n)]

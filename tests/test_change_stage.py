@@ -345,6 +345,13 @@ def test_report_draws_the_changed_pair_before_and_after_with_its_region_and_says
     for png in pngs:
         rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
         assert (np.abs(rgb - blue).sum(axis=-1) < 40).sum() > 20
+    # The region's direction is drawn by its colour alone (every region is dashed): the alt said "the changed
+    # regions outlined dashed", neither how many nor which way, nor which site; and the finding's link "the
+    # images" named no site in a screen reader's list of links.
+    alts = re.findall(r'<img alt="([^"]*)"', block)
+    assert alts == [f"{side}, image of base, 2024-10-{day}, time unknown · optical 10 m: 0 vessels outlined, and 1 changed "
+                    "region outlined dashed (1 appeared, blue)" for side, day in (("Before", "01"), ("After", "05"))]  # fmt: skip
+    assert '">the images<span class="vh"> of the changes at <bdi>base</bdi></span></a>' in findings
 
 
 def test_an_inland_site_without_vessels_has_no_vessel_timeline_in_the_report_nor_an_ais_row(

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from shapely.affinity import rotate
 from shapely.geometry import LineString, box
 
+from _a11y import accessible_name, elements, links_named_alike
 from _report_world import build
 from sitewatch.claims_file import (
     builtin_claims_path,
@@ -474,13 +475,19 @@ def test_claims_check_exits_3_when_some_are_refused_and_1_when_none_could_be_rea
 def test_the_report_shows_the_claims_with_links_to_their_images(tmp_path: Path) -> None:
     ws = build(tmp_path / "ws")
     out = tmp_path / "report.html"
-    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17]))])
+    res = CliRunner().invoke(main, ["report", "-w", str(ws.root), "--out", str(out), "--claims", str(_file(tmp_path, [SHIP_17, {**SHIP_17, "id": "ship-17b"}]))])
     assert res.exit_code == 0, res.output
     html = out.read_text(encoding="utf-8")
     assert "Claims checked against the imagery" in html and "ship-17" in html
     # The report lies beside the workspace's folder: the link leads into it from there.
     assert 'href="ws/archive/dunai/sim-dunai-2024-10-17-optical.tif"' in html
     assert '<span class="tag">SIMULATED</span>' in html
+    # Two findings' links read "supported" and led to two claims: in a screen reader's list of links they were
+    # one name twice. Each names its claim (read out, not shown).
+    els = elements(html)
+    verdicts = [accessible_name(e) for e in els if e.tag == "a" and e.attrs.get("href", "").startswith("#claim-")]
+    assert verdicts == ["supported: claim ship-17", "supported: claim ship-17b"]
+    assert links_named_alike(els) == {}
 
 
 def test_the_report_warns_of_a_refused_claim(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -312,7 +312,7 @@ def test_the_site_map_outlines_its_change_regions(ws: Workspace) -> None:
     legend = ax.get_legend()
     assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["appeared (dashed)", "disappeared (dashed)"]
     assert ax.get_title() == "Dunai naval port: berths, all detections and changed regions"
-    assert _map_alt(site, [], False, regions).endswith("; 0 vessels outlined by kind; 2 changed regions (1 appeared, 1 disappeared, 0 altered) outlined dashed")
+    assert _map_alt(site, [], False, regions).endswith("; 0 vessels outlined by kind; 2 changed regions outlined dashed (1 appeared, blue; 1 disappeared, orange)")
 
 
 def _chip_on(tmp_path: Path, crs: str, lon: float, lat: float, px: float) -> tuple[list[str], float | None, bool]:

@@ -252,7 +252,7 @@ def test_findings_lead_to_the_images_and_verdicts_below(claims_html: str) -> Non
     findings = claims_html.split('<h2 id="findings">', 1)[1].split("<h2 ", 1)[0]
     change = re.search(r'2024-10-17 → 2024-10-20[^<]*<a href="#(pair-dunai-\d+)">', findings)
     assert change and f'<div class="pair" id="{change.group(1)}">' in claims_html
-    claim = re.search(r'Claim ship-at-pier \(2024-10-17\): <a class="good" href="#(claim-1-1)">supported</a>', findings)
+    claim = re.search(r'Claim ship-at-pier \(2024-10-17\): <a class="good" href="#(claim-1-1)">supported<span class="vh">: claim ship-at-pier</span></a>', findings)
     assert claim and f'<tr id="{claim.group(1)}">' in claims_html
     assert '<a href="#claims">claims</a>' in findings
 

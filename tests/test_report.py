@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from _a11y import (
     doubled_tab_stops,
     elements,
+    small_stacked_links,
     table_problems,
     unnamed_focus_boxes,
     unreachable_scrollers,
@@ -87,6 +88,9 @@ def test_report_every_scrolling_box_takes_keyboard_focus(html: str) -> None:
     els = elements(html)
     assert any(e.tag == "table" for e in els) and any("scroll" in e.classes for e in els)
     assert [e.tag for e in unreachable_scrollers(els)] == []
+    # A date's image ids, one a line, were links 14 px high and 9 px apart (WCAG 2.2's target size, 2.5.8).
+    assert any(e.tag == "td" and "ids" in e.classes and len([c for c in e.children if c.tag == "a"]) > 1 for e in els)
+    assert small_stacked_links(html, els) == []
 
 
 def test_report_tables_have_captions_and_scoped_headers(html: str) -> None:
@@ -131,6 +135,12 @@ def test_report_pictures_say_in_words_what_they_show(ws: Workspace, html: str) -
     chips = [a for a in alts if not a.startswith(("Map of", "Bar chart of"))]
     assert chips and all(re.search(r"\d{4}-\d\d-\d\d.*: \d+ vessels?\b.* outlined", a) for a in chips), chips[:3]
     assert any(a.startswith("Close-up of detection ") for a in chips) and any(a.startswith("Before, ") for a in chips)
+    # A chip said "1 vessel" of a ship whose length the eye sees against the scale bar, and a before or after
+    # chip ("Before, 2024-10-17 01:00 UTC · optical 3 m") not which site it shows.
+    assert all(re.search(r": 0 vessels|: \d+ vessels? \((≥ )?\d+ m\b", a) for a in chips), chips
+    said = {int(m) for a in chips for m in re.findall(r"\b1 vessel \((\d+) m\)", a)}
+    assert said and said <= {round(d.length_m) for d in detections if d.kind == "vessel"}
+    assert all(f"image of {site.name}, " in a for a in chips if a.startswith(("Before, ", "After, ")))
 
 
 def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: str) -> None:

@@ -26,9 +26,14 @@ import pytest
 from click.testing import CliRunner
 
 from _a11y import (
+    accessible_name,
     contrast_ratio,
     doubled_tab_stops,
     elements,
+    links_named_alike,
+    links_named_by_a_number,
+    small_stacked_links,
+    style_rules,
     table_problems,
     unnamed_focus_boxes,
     unreachable_scrollers,
@@ -90,8 +95,9 @@ def _snapshot(ws: Workspace) -> dict[str, str]:
 def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Workspace, client: TestClient) -> None:
     """Content outside every landmark is missed by a screen reader's jump to the main content; a table
     (sideways at 200% zoom) or a .scroll box without focus cannot be scrolled from the keyboard."""
+    stacked = False
     for url in [*_pages(ws), "/links", "/sites/nowhere"]:
-        els = elements(client.get(url).text)
+        els = elements(html := client.get(url).text)
         assert [e.tag for e in els].count("main") == 1, url
         loose = [e.tag for e in els if e.tag in {"h1", "h2", "p", "table", "figure", "ul"}
                  and not any(a.tag in {"main", "nav"} for a in e.ancestors)]  # fmt: skip
@@ -102,6 +108,11 @@ def test_every_page_has_one_main_landmark_and_focusable_scrolling_boxes(ws: Work
         # Each table named by its caption, its header cells scoped; each box that takes focus named.
         assert table_problems(els) == [], url
         assert unnamed_focus_boxes(els) == [], url
+        assert links_named_alike(els) == {}, url
+        assert links_named_by_a_number(els) == [], url  # an observation's "1" (its close-up) and "#1" (its row)
+        stacked = stacked or any(e.tag == "td" and [c.tag for c in e.children][:3] == ["a", "br", "a"] for e in els)
+        assert small_stacked_links(html, els) == [], url  # links one a line, each a 24 px target (WCAG 2.2, 2.5.8)
+    assert stacked  # the site's timeline: a date's image ids
 
 
 def test_timeline_chart_says_in_words_what_it_shows(ws: Workspace, client: TestClient) -> None:
@@ -122,6 +133,16 @@ def test_quicklook_says_in_words_what_is_outlined(ws: Workspace, client: TestCli
         alt = imgs[0].attrs["alt"]
         assert alt.startswith(f"Quick-look of {o.id}, ") and alt.endswith(" outlined"), alt
         assert f"{kinds['vessel']} vessel" in alt, alt
+        # "1 vessel", and a close-up's "close-up of detection 1 (vessel)": nothing of the ship's size, which the
+        # eye reads off the picture, nor of the image it is cut from.
+        html = client.get(f"/observations/{o.id}").text
+        with ws.store() as st:
+            vessels = [d for d in st.detections(observation_id=o.id) if d.kind == "vessel"]
+        assert all(f"{d.length_m:.0f} m" in alt for d in vessels), alt
+        for e in elements(html):
+            if e.tag == "img" and "/detections/" in e.attrs["src"]:
+                assert re.fullmatch(rf"Close-up of detection \d+, \w+ (≥ )?\d+ m long, in {re.escape(o.id)}, .* · "
+                                    rf"{o.scene.sensor} .*\(simulated imagery\)", e.attrs["alt"]), e.attrs["alt"]  # fmt: skip
 
 
 def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: TestClient) -> None:
@@ -138,6 +159,26 @@ def test_pictures_with_links_are_groups_of_named_links(ws: Workspace, client: Te
             assert e.attrs.get("role") == ("group" if links else "img"), url
             assert all(a.attrs.get("aria-label") for a in links), url
     assert svgs > 1
+    # The site's map was "map of dunai (UTM …) with berths and detections" whatever it drew: it names them, as
+    # the report's map does.
+    with ws.store() as st:
+        site = st.get_site("dunai")
+    page = client.get("/sites/dunai?from=2024-10-01").text
+    els = elements(page)
+    maps = [e.attrs["aria-label"] for e in els if e.tag == "svg" and "map" in e.classes]
+    assert len(maps) == 1 and maps[0].startswith(f"Map of {site.name} (simulated imagery): its outline"), maps
+    assert all(b.name in maps[0] for b in site.berths) and re.search(r"; [1-9]\d* vessels?\b.* outlined by kind$", maps[0])
+    # The browser's focus ring on a box of the map is drawn in the map's units (metres): a hairline round a ship
+    # 14 × 3 px. The focused box's own outline thickens, in screen pixels (vector-effect: non-scaling-stroke).
+    focused = [body for sel, body in style_rules(page) if "svg a:focus-visible" in sel]
+    assert any(int(w) >= 8 for body in focused for w in re.findall(r"stroke-width:\s*(\d+)px", body)), focused
+    # A link each, a port's year of them was hundreds of Tab presses before the tables: a link first skips them.
+    svg = next(e for e in els if e.tag == "svg" and "map" in e.classes)
+    n = sum(c.tag == "a" for c in _descendants(svg))
+    skips = [e for e in els if e.tag == "a" and "skip" in e.classes]
+    assert n > 3 and [accessible_name(e) for e in skips] == [f"Skip the map's {n} links"]
+    assert els.index(skips[0]) < els.index(svg)
+    assert [e.attrs.get("tabindex") for e in els if e.attrs.get("id") == skips[0].attrs["href"][1:]] == ["0"]
 
 
 def test_every_outline_keeps_3_to_1_contrast_on_the_light_map(ws: Workspace, client: TestClient) -> None:

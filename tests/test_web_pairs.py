@@ -11,6 +11,7 @@ import io
 import re
 import shutil
 import warnings
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,11 @@ def test_pair_images_say_which_side_when_and_how_many_regions(ws: Workspace, cli
     alts = [e.attrs["alt"] for e in elements(client.get(_url(p)).text) if e.tag == "img"]
     assert [a.split(":")[0] for a in alts] == ["Before", "After"]
     assert all(f"; {len(regions)} changed region" in a and " UTC" in a for a in alts), alts
+    # Nor the sensor, nor which way each region changed: drawn by its colour alone (every region is dashed).
+    counts = Counter(r.direction for r in regions)
+    said = "; ".join(f"{counts[d]} {d}, {colour}" for d, colour in (("appeared", "blue"), ("disappeared", "orange"),
+                                                                   ("altered", "white")) if counts[d])  # fmt: skip
+    assert all(f" · {p.sensor} " in a and a.endswith(f" outlined dashed ({said})") for a in alts), alts
 
 
 def test_pair_page_tables_are_named_and_their_headers_scoped(ws: Workspace, client: TestClient) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _a11y import elements
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
 from sitewatch.sources.simulate import load_scenario, shorten
@@ -183,6 +184,12 @@ def test_a_browser_signs_in_once_on_the_form_and_the_token_never_shows_in_an_add
     assert action and nxt and action.group(1) == f"{ROOT}/login"
     wrong = client.post(action.group(1), data={"token": "guess", "next": nxt.group(1)}, follow_redirects=False)
     assert wrong.status_code == 401 and COOKIE not in wrong.headers.get("set-cookie", "")
+    # The field the error is about says so to a screen reader, which lands on it (autofocus) past the message.
+    field = next(e for e in elements(wrong.text) if e.tag == "input" and e.attrs.get("name") == "token")
+    assert field.attrs.get("aria-invalid") == "true" and field.attrs.get("aria-describedby")
+    error = next(e for e in elements(wrong.text) if e.attrs.get("id") == field.attrs["aria-describedby"])
+    assert "not this dashboard's token" in error.inner_text()
+    assert "aria-invalid" not in form.text
     res = client.post(action.group(1), data={"token": TOKEN, "next": nxt.group(1)}, follow_redirects=False)
     assert res.status_code == 303 and res.headers["location"] == f"{ROOT}/sites/dunai?from=2024-10-16"
     cookie = res.headers["set-cookie"]

@@ -12,6 +12,7 @@ dash-dot; a change region is dashed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "kind_cue",
     "kinds_legend",
     "changes_legend",
+    "directions_in_words",
 ]
 
 
@@ -108,6 +110,14 @@ def kind_cue(kind: str) -> Cue:
 def kinds_legend() -> str:
     """The kinds' cues in words for a caption: ``vessel vermilion, solid; crane yellow, dotted; ...``."""
     return "; ".join(f"{kind} {cue.words()}" for kind, cue in KIND_CUES.items())
+
+
+def directions_in_words(counts: Mapping[str, int]) -> str:
+    """Change regions counted by direction, each with the colour that draws it, for an ``alt``: ``"2 appeared,
+    blue; 1 altered, white"`` (directions without a region left out). The pictures tell the directions apart
+    by colour alone (every region is dashed), which a screen reader, and a reader who cannot tell blue from
+    orange, need in words."""
+    return "; ".join(f"{n} {d}, {CHANGE_COLOUR_NAMES.get(d, OTHER_CUE.colour_name)}" for d, n in counts.items() if n)
 
 
 def changes_legend() -> str:

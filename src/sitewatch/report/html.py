@@ -105,19 +105,32 @@ class _Chip:
     simulated: bool = False
     credit: str = ""
     """The credit its image's licence asks for (:func:`~sitewatch.report.credits.scene_credit`), also drawn under it."""
+    outlined: str = ""
+    """For its ``alt``: ``detections`` with each vessel's length (empty: ``detections``)."""
+    regions: str = ""
+    """For its ``alt``: the change regions outlined on it, by direction and colour (``", and 1 changed region
+    outlined dashed (1 appeared, blue)"``); empty without."""
 
     def alt(self, what: str) -> str:
         """The chip in words for its ``alt``: ``what`` it is, the image, and what is drawn on it (its caption
         adds the ids and the file). "chip" and an observation id told a screen reader nothing it shows."""
         sim = " (simulated imagery)" if self.simulated else ""
-        return f"{what}, {self.label}{sim}: {self.detections} outlined"
+        return f"{what}, {self.label}{sim}: {self.outlined or self.detections} outlined{self.regions}"
 
 
-def _by_kind(detections: Sequence[Detection]) -> str:
-    """``"1 vessel, 2 cranes"``: vessels always (a crane is not a vessel), other kinds when present."""
+def _by_kind(detections: Sequence[Detection], *, lengths: bool = False) -> str:
+    """``"1 vessel, 2 cranes"``: vessels always (a crane is not a vessel), other kinds when present. With
+    ``lengths``, the vessels' measured lengths too, ``"2 vessels (93 m, ≥ 111 m)"`` (``≥``: cut by the image's
+    edge), or their range past five: a picture's alt that said "1 vessel" told a screen reader less of the ship
+    than the eye sees of it (its class candidates are in the detections table)."""
     counts = Counter(d.kind for d in detections)
     kinds = ["vessel"] + sorted(k for k in counts if k != "vessel")
-    return ", ".join(count_noun(counts[k], k) for k in kinds)
+    words = [count_noun(counts[k], k) for k in kinds]
+    vessels = sorted((d for d in detections if d.kind == "vessel"), key=lambda d: d.length_m)
+    if lengths and vessels:
+        sizes = [f"{'≥ ' if d.truncated else ''}{d.length_m:.0f} m" for d in vessels]
+        words[0] += f" ({', '.join(sizes)})" if len(sizes) <= 5 else f" ({sizes[0]} to {sizes[-1]} long)"
+    return ", ".join(words)
 
 
 _Pair = tuple[TimelineRow, TimelineRow]
@@ -365,7 +378,7 @@ def _map_alt(site: Site, detections: Sequence[Detection], simulated: bool, chang
     regions = ""
     if changes:
         counts = direction_counts(c.direction for c in changes)
-        regions = f"; {count_noun(len(changes), 'changed region')} ({', '.join(f'{n} {d}' for d, n in counts.items())}) outlined dashed"
+        regions = f"; {count_noun(len(changes), 'changed region')} outlined dashed ({colours.directions_in_words(counts)})"
     return f"Map of {site.name or site.id}{sim}: {', '.join(parts)}; {_by_kind(drawn)} outlined by kind{regions}"
 
 
@@ -469,8 +482,13 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
     def chip(o: Observation, focus: BaseGeometry, **kw: Any) -> _Chip:
         ds = by_obs.get(o.id, [])
         png = charts.chip_png(ws.root / o.path, o, ds, focus, site=site.name or site.id, **kw)
+        # A region's direction is drawn by its colour alone (every region is dashed): the alt says it.
+        rs = kw.get("changes") or ()
+        regions = (f", and {count_noun(len(rs), 'changed region')} outlined dashed "
+                   f"({colours.directions_in_words(direction_counts(r.direction for r in rs))})") if rs else ""  # fmt: skip
         return _Chip(_obs_label(o), _b64(png), o.id, o.scene.id, o.sha256, _by_kind(ds), o.path,
-                     simulated=o.scene.simulated, credit=credit_text(scene_credit(o.scene)))  # fmt: skip
+                     simulated=o.scene.simulated, credit=credit_text(scene_credit(o.scene)),
+                     outlined=_by_kind(ds, lengths=True), regions=regions)  # fmt: skip
 
     # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
     changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]
@@ -624,6 +642,7 @@ def template_environment(templates: str = "report/templates") -> jinja2.Environm
     env.filters["utc"] = utc_text
     env.filters["chart_alt"] = charts.timeline_chart_alt
     env.filters["isolate_name"] = isolate_name
+    env.filters["directions"] = colours.directions_in_words
     # The outlines' colours and line patterns in words, from where the pictures take them: a caption
     # naming "red" over a vermilion line misleads the very reader it is for.
     env.globals["kinds_legend"] = colours.kinds_legend()
@@ -828,3 +847,4 @@ def write_report(ws: Workspace, site_ids: Sequence[str] | None, out_path: Path,
 candidates_text = _candidates_text
 imagery_lines = _imagery_lines
 by_kind = _by_kind
+map_alt = _map_alt

@@ -83,10 +83,10 @@ input { font: inherit; padding: 0.3em; } .error { color: #8b0000; font-weight: 6
 <body>
 <main>
 <h1>sitewatch dashboard</h1>
-{% if wrong %}<p class="error" role="alert">That is not this dashboard's token.</p>{% endif %}
+{% if wrong %}<p class="error" id="token-error" role="alert">That is not this dashboard's token.</p>{% endif %}
 <form method="post" action="{{ action }}">
 <p><label for="token">Access token (ask the dashboard's administrator)</label><br>
-<input id="token" name="token" type="password" autocomplete="current-password" required autofocus></p>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus{% if wrong %} aria-invalid="true" aria-describedby="token-error"{% endif %}></p>
 <input type="hidden" name="next" value="{{ next }}">
 <p><button type="submit">Sign in</button></p>
 </form>

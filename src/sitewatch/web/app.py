@@ -57,7 +57,14 @@ from ..model import Detection, Observation, acquired_label
 from ..report import charts
 from ..report.credits import credit_text, scene_credit
 from ..report.exports import date_zone
-from ..report.html import by_kind, candidates_text, imagery_lines, in_period, template_environment
+from ..report.html import (
+    by_kind,
+    candidates_text,
+    imagery_lines,
+    in_period,
+    map_alt,
+    template_environment,
+)
 from ..store import Store
 from ..store.postgis import PostgisStore
 from ..store.schema import SCHEMA_VERSION
@@ -738,8 +745,11 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
             crs, map_svg = "", ""
         else:
             crs = site_crs(site, [o.grid for o in observations])
+            # Named as the report's map is (its berths, its detections by kind, its regions by direction): "map
+            # of dunai with berths and detections" said so of a site with neither, and nothing of its regions.
             map_svg = site_svg(site, detections, crs, href=lambda i, d: f"{dash.root}/observations/{quote(d.observation_id, safe='/')}",
-                               changes=regions, change_href=lambda i, c: region_href.get(c.id, "#changes"))  # fmt: skip
+                               changes=regions, change_href=lambda i, c: region_href.get(c.id, "#changes"),
+                               label=map_alt(site, detections, any(o.scene.simulated for o in observations), regions))  # fmt: skip
         return dash.page(
             "site.html.j2", simulated=any(o.scene.simulated for o in observations), site=site, timeline=tl,
             imagery=imagery, revisit_note=note, map_svg=map_svg, crs=crs, detections=len(detections),
@@ -808,6 +818,7 @@ def _add_pages(app: FastAPI, dash: Dashboard) -> None:
         return dash.page(
             "observation.html.j2", simulated=obs.scene.simulated, obs=obs, detections=rows,
             label=acquired_label(obs), label_seconds=acquired_label(obs, seconds=True), by_kind=by_kind(detections),
+            outlined=by_kind(detections, lengths=True),
             overlay_svg=overlay_svg(shown_grid, detections), ql_rows=ql_rows, ql_cols=ql_cols, undetected=undetected,
             margin_m=obs.provenance.get("context_m") if window is not None else None,
             detectors=sorted({r["detector"] for r in rows}), close_ups=close_ups,

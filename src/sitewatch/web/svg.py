@@ -121,10 +121,10 @@ def _svg(bounds: tuple[float, float, float, float], body: Sequence[str], *, labe
 
 def site_svg(site: Site, detections: Sequence[Detection], crs: str,
              href: Callable[[int, Detection], str] | None = None, changes: Sequence[Change] = (),
-             change_href: Callable[[int, Change], str] | None = None) -> str:  # fmt: skip
+             change_href: Callable[[int, Change], str] | None = None, label: str = "") -> str:  # fmt: skip
     """The site's water, outline and berths (named) with every detection's box and every stored change
     region (dashed), in ``crs``; ``href(n, detection)`` and ``change_href(n, change)`` (n counting from 1)
-    make each a link."""
+    make each a link. ``label`` names the drawing to a screen reader (what it shows, in words)."""
     geom = reproject_geometry(site.require_geometry(), "EPSG:4326", crs)
     minx, miny, maxx, maxy = geom.bounds
     pad = 0.03 * max(maxx - minx, maxy - miny)
@@ -155,7 +155,7 @@ def site_svg(site: Site, detections: Sequence[Detection], crs: str,
                     f'stroke-width="{font / 6:.1f}" paint-order="stroke" '
                     f'text-anchor="{anchor}">{escape(b.name or b.id)}</text>')  # fmt: skip
     return _svg((minx - pad, miny - pad, maxx + pad, maxy + pad), body,
-                label=f"map of {site.id} (UTM {crs}) with berths and detections", css_class="map")  # fmt: skip
+                label=label or f"map of {site.id} (UTM {crs})", css_class="map")  # fmt: skip
 
 
 def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:

@@ -279,6 +279,7 @@ def test_simulated_and_dated_images_say_so_in_the_line_the_json_and_each_region(
     assert props["after_acquired"] == "2024-10-05T01:30:00Z" and fc["sitewatch"]["after"] == str(tagged[1])
     summary = json.loads(CliRunner().invoke(main, ["change-image", *map(str, tagged), "--out", str(out), "--json"]).output)
     assert summary["simulated"] is True and summary["before_acquired"] == "2024-09-30T01:30:00Z"
+    assert summary["credit"] == SIMULATED_CREDIT  # as its regions say
     # Given the later image first, it is refused naming both (what appeared would be called disappeared).
     swapped = CliRunner().invoke(main, ["change-image", str(tagged[1]), str(tagged[0]), "--out", str(out)])
     assert swapped.exit_code == 1 and f"{tagged[1]} was acquired 2024-10-05T01:30:00Z, after {tagged[0]}" in swapped.output

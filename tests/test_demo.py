@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sitewatch import __version__
 from sitewatch.cli import main
 from sitewatch.demo import run_demo
 from sitewatch.sources.simulate import load_scenario, shorten
@@ -323,7 +324,9 @@ def test_demo_exports_the_stored_change_regions_and_a_rerun_replaces_them(tmp_pa
         assert names == ["detections.geojson", "detections.kml", "changes.geojson", "changes.kml"]
         with open_workspace(result.out).store() as store:
             stored = sorted(c.id for c in changes(store, site_id="sergeyevka-base"))
-        features = json.loads(result.exports[2].read_text(encoding="utf-8"))["features"]
+        fcs = [json.loads(result.exports[i].read_text(encoding="utf-8")) for i in (0, 2)]
+        assert [fc["sitewatch_version"] for fc in fcs] == [__version__] * 2
+        features = fcs[1]["features"]
         assert stored and sorted(f["properties"]["change_id"] for f in features) == stored
         assert all(f["properties"]["simulated"] is True for f in features)
         root = ET.fromstring(result.exports[3].read_text(encoding="utf-8"))

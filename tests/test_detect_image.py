@@ -57,6 +57,7 @@ def test_georeferenced_geotiff_gives_crs_coordinates(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["detections"] == 1 and abs(summary["pixel_size_m"][0] - PX) < 0.1
+    assert summary["credit"] == UNKNOWN_CREDIT  # as its features say: a script reading the summary credits the image too
     fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["crs"]["properties"]["name"] == "EPSG:32633"
     x, y = np.array(fc["features"][0]["geometry"]["coordinates"][0])[:4].mean(axis=0)
@@ -788,6 +789,7 @@ def test_a_folder_of_chips_gives_one_geojson_each_as_one_at_a_time_does(tmp_path
     assert r.exit_code == 3, r.output  # partial: the broken image is named, the others written
     summary = json.loads(r.stdout)
     assert [Path(i["image"]).name for i in summary["images"]] == ["chip0.png", "chip1.png", "chip2.png"]
+    assert {i["credit"] for i in summary["images"]} == {UNKNOWN_CREDIT}  # each image's, as its features carry it
     assert [Path(f["image"]).name for f in summary["failed"]] == ["broken.png"]
     assert "broken.png" in r.stderr and "removed" in r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["chip0.geojson", "chip1.geojson", "chip2.geojson"]

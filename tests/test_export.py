@@ -28,6 +28,7 @@ from shapely.geometry import box, shape
 
 from _fds import open_on
 from _report_world import build
+from sitewatch import __version__
 from sitewatch.cli import main
 from sitewatch.kml import kml_to_geojson
 from sitewatch.model import DATE_ONLY_NOTE, Site, utc
@@ -71,6 +72,7 @@ def test_geojson_holds_every_stored_detection_with_its_provenance(ws: Workspace,
     rows = stored(ws)
     fc = json.loads(out.read_text(encoding="utf-8"))
     assert len(rows) == 3 and sorted(f["properties"]["id"] for f in fc["features"]) == sorted(rows)
+    assert list(fc)[:2] == ["type", "sitewatch_version"] and fc["sitewatch_version"] == __version__  # which wrote it
     assert f"wrote 3 detection(s) to {out} (simulated imagery)" in res.output
     with ws.store() as st:
         obs = {o.id: o for o in st.observations()}

@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from shapely.geometry import MultiPolygon, box, shape
 
 from _report_world import CX, CY, _wgs, build
+from sitewatch import __version__
 from sitewatch.cli import main
 from sitewatch.model import DATE_ONLY_NOTE, Change, Site, utc
 from sitewatch.report import change_exports
@@ -114,6 +115,7 @@ def test_geojson_holds_every_stored_region_with_its_pair_and_images(ws: Workspac
             assert (ws.root / p[f"{which}_image"]).is_file()  # relative to the workspace
         assert bool(p["simulated"]) is True
     text = json.loads(out.read_text(encoding="utf-8"))
+    assert text["sitewatch_version"] == __version__  # the version that wrote the file, beside each region's method_version
     # One geometry type, as the GeoPackage: mixed Polygons and MultiPolygons are "Unknown" to GDAL, two layers to QGIS.
     assert meta["geometry_type"] == "MultiPolygon" and {f["geometry"]["type"] for f in text["features"]} == {"MultiPolygon"}
     sar = next(f["properties"] for f in text["features"] if f["properties"]["sensor"] == "sar")

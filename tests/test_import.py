@@ -111,6 +111,10 @@ def test_platform_is_read_from_metadata_and_documented_file_names(tmp_path):
         "S2B_MSIL2A_20241017T012345_N0511_R031_T52TGM_20241017T034512.tif": "sentinel-2b",
         "S1A_IW_GRDH_1SDV_20241017T093012_20241017T093037_056123_06DE5F_1A2B.tif": "sentinel-1a",
         "LC09_L2SP_116031_20241017_20241018_02_T1_SR_B4.TIF": "landsat-9",
+        "LE07_L2SP_116031_20001017_20200917_02_T1_SR_B3.TIF": "landsat-7",  # ETM+ and TM: named none
+        "LT05_L2SP_116031_19951017_20200908_02_T1_stack.tif": "landsat-5",
+        "LT04_L2SP_116031_19891017_20200916_02_T1_stack.tif": "landsat-4",
+        "LM05_L1GS_116031_19951017_20200908_02_T2_B4.TIF": "",  # MSS: no blue band, no Level-2, read by none
         "2023-08-21-00:00_2023-08-21-23:59_Sentinel-2_L2A_B03_(Raw).tiff": "sentinel-2",
         "20241015_012345_22_2470_3B_AnalyticMS_SR.tif": "",  # Planet's name says no satellite type
         "harbour_2024-10-17.tif": "",

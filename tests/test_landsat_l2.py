@@ -184,3 +184,26 @@ def test_detect_image_takes_landsat_band_files_when_both_their_scale_and_offset_
     code, output, fc = _detect_image(tmp_path, *b, "--dn-offset", "7272.73", "--dn-scale", "36363.6")
     assert code == 0, output
     assert fc["sitewatch"]["dn_scale"] == 36363.6
+
+
+def test_a_landsat_7_file_whose_bands_go_by_number_is_refused_not_read_as_landsat_8s(tmp_path: Path) -> None:
+    """Landsat 7's product names (LE07_…) named no satellite; once they do, its band numbers (B1 blue … B4 nir)
+    are not read as Sentinel-2's and Landsat 8-9's (B2 blue … B8 nir): its green was read as blue, its NIR as red."""
+    from sitewatch.detect.optical_image import named_optical_bands, parse_band_args
+    from sitewatch.errors import InputError
+    from sitewatch.ingest.scene_ref import read_scene_ref
+
+    le07 = "LE07_L2SP_116030_20001017_20200917_02_T1"
+    tags = {"SITEWATCH_ACQUIRED": "2000-10-17T01:30:00Z"}
+    stack = write_tiff(tmp_path / f"{le07}_stack.tif", np.ones((4, 8, 8), np.uint16), crs=CRS,
+                       descriptions=("B1", "B2", "B3", "B4"), tags=tags)
+    for read in (lambda: named_optical_bands(stack), lambda: read_scene_ref(stack, sensor="optical")):
+        with pytest.raises(InputError, match=r"landsat-7 file \(by its name\) whose bands are called by number \(B1, B2, B3, B4: its band"):
+            read()
+    with pytest.raises(InputError, match=r"_stack.tif: a landsat-7 file .*\(B3: --band b3\).* numbers its own B1 blue, B2 green, B3 red, B4 nir"):
+        parse_band_args((f"b3={stack}",))
+    named = write_tiff(tmp_path / f"{le07}_named.tif", np.ones((4, 8, 8), np.uint16), crs=CRS,
+                       descriptions=("blue", "green", "red", "nir"), tags=tags)
+    assert named_optical_bands(named)[0] == {"blue": 1, "green": 2, "red": 3, "nir": 4}
+    assert read_scene_ref(named, sensor="optical")[0].platform == "landsat-7"
+    assert parse_band_args((f"red={named}", f"b8={tmp_path / f'{NAME}_x.tif'}"))["nir"] == tmp_path / f"{NAME}_x.tif"

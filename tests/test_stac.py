@@ -357,6 +357,20 @@ def test_recorded_items_become_scenes(name, catalog, sensor, bands):
     assert scene.footprint is not None and scene.footprint.intersects(SITE.require_geometry())
 
 
+def test_a_landsat_7_item_keyed_by_file_name_is_read_by_its_own_band_numbers():
+    """ETM+ numbers blue 1 (OLI 2): a catalogue keying its assets SR_B1… gave a Landsat 7 item's green as blue."""
+    item = _recorded("planetary-computer-landsat-c2-l2-item.json")
+    base = item["assets"]["blue"]["href"].removesuffix("_SR_B2.TIF")
+    by_file = {f"SR_B{n}": {"href": f"{base}_SR_B{n}.TIF"} for n in range(1, 6)} | {"QA_PIXEL": {"href": f"{base}_QA_PIXEL.TIF"}}
+    numbers = {}
+    for platform in ("landsat-7", "landsat-9"):
+        scene = item_to_scene({**item, "properties": {**item["properties"], "platform": platform}, "assets": by_file},
+                              BUILTIN_CATALOGS["planetary-computer"])  # fmt: skip
+        numbers[platform] = [scene.hrefs[b].split("?")[0][-5] for b in ("blue", "green", "red", "nir")]
+    assert numbers == {"landsat-7": ["1", "2", "3", "4"], "landsat-9": ["2", "3", "4", "5"]}
+    assert profile_for("landsat-c2-l2", {"platform": "landsat-7"}).bands["blue"] == ("blue", "SR_B1")  # common names first
+
+
 def test_malformed_items_are_named_and_the_others_proceed(world, caplog):
     """One item with a broken geometry, a missing href or a bad date is skipped by name, not fatal."""
     state, ws, store = world

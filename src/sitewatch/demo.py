@@ -179,7 +179,7 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
     their stored change regions as ``exports/changes.geojson`` and ``.kml`` when change was run on one."""
     from .report.change_exports import changes_to_kml, stored_changes_to_geojson
     from .report.detection_exports import detections_to_kml
-    from .report.exports import detections_to_geojson
+    from .report.exports import detections_to_geojson, with_sitewatch_version
     from .store.changes import change_pairs
 
     with ws.store() as store:
@@ -188,10 +188,10 @@ def _write_exports(ws: Workspace, site_ids: Sequence[str]) -> tuple[Path, ...]:
         changes = stored_changes_to_geojson(store, changed) if changed else None
     folder = ws.root / "exports"
     folder.mkdir(exist_ok=True)
-    texts = {"detections.geojson": json.dumps(fc, indent=1),
+    texts = {"detections.geojson": json.dumps(with_sitewatch_version(fc), indent=1),
              "detections.kml": detections_to_kml(fc, title="sitewatch demo detections")}  # fmt: skip
     if changes is not None:
-        texts["changes.geojson"] = json.dumps(changes, indent=1)
+        texts["changes.geojson"] = json.dumps(with_sitewatch_version(changes), indent=1)
         texts["changes.kml"] = changes_to_kml(changes, title="sitewatch demo changes")
     return tuple(write_text_atomic(folder / name, text) for name, text in texts.items())
 

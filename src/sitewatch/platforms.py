@@ -37,7 +37,9 @@ MAXAR_PLATFORMS = frozenset(_MAXAR.values())
 _NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<![A-Za-z0-9])S2([ABCD])_(?:OPER_(?:[A-Z]{3}_)?)?MSI"), "sentinel-2{}"),
     (re.compile(r"(?<![A-Za-z0-9])S1([ABCD])_(?:IW|EW|SM|WV)_"), "sentinel-1{}"),
-    (re.compile(r"(?<![A-Za-z0-9])L[COT]0([789])_L"), "landsat-{}"),
+    # OLI/TIRS (LC08, LC09, and one instrument's LO08/LT08), ETM+ (LE07), TM (LT04, LT05). MSS (LM01-LM05) is left
+    # out: it has no blue band and no Level-2 product, so sitewatch reads none of its files.
+    (re.compile(r"(?<![A-Za-z0-9])L(?:[COT](?=0[89])|E(?=07)|T(?=0[45]))0([4-9])_L"), "landsat-{}"),
     # A Sentinel-2 granule's band file since the compact naming of December 2016 (T32TMP_20241017T093005_B08.jp2,
     # L2A's …_B08_10m.jp2): the tile, the datatake's sensing time and the band; it names no unit (2A or 2B).
     (re.compile(r"(?<![A-Za-z0-9])T\d{2}[A-Z]{3}_\d{8}T\d{6}_(?:B0[1-9]|B1[0-2]|B8A|TCI|SCL|AOT|WVP)(?:_[126]0m)?(?![A-Za-z0-9])"),

@@ -118,7 +118,7 @@ def command(
             "before": pair.before.name, "after": pair.after.name, "out": str(out), "mask": str(mask) if mask else None,
             "sensor": result.sensor, "method": f"{result.method} {result.method_version}", "regions": len(result.regions),
             **counts, "area_m2": round(result.area_m2, 1), "compared_fraction": result.compared_fraction,
-            "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped), "simulated": pair.simulated, "notes": list(pair.notes),
+            "pixel_size_m": pair.pixel_size_m, "warped": list(pair.warped), "simulated": pair.simulated, "credit": pair.credit, "notes": list(pair.notes),
             "cloud_left_out": [dict(c) for c in pair.cloud_left_out],
             **{k: v for k, v in (("before_acquired", pair.before_acquired), ("after_acquired", pair.after_acquired)) if v},
             **{k: dict(v) for k, v in (("before_bands", pair.before_bands), ("after_bands", pair.after_bands)) if v},

@@ -141,7 +141,7 @@ def command(ctx: click.Context, image: Path | str | None, bands: tuple[str, ...]
         # With --band, "image" is the file whose grid the scene takes (green's, for optical); "bands" names them all.
         bands_read = {"bands": dict(result.band_sources)} if result.band_sources else {}
         echo_json({"image": str(result.image), **bands_read, "out": str(out), "detections": len(result.detections), "vessels": kinds["vessel"], "pixel_size_m": list(info.pixel_size),
-                   "simulated": result.simulated} | extra)  # fmt: skip
+                   "simulated": result.simulated, "credit": result.credit} | extra)  # fmt: skip
     elif not quiet:
         source = result.band_sources
         what = ", ".join(f"{k}={v}" for k, v in source.items()) if source else str(result.image)
@@ -217,7 +217,8 @@ def _detect_folder(folder: Path, out: Path, options: ReadOptions, *, workers: in
                     click.echo(f"warning: {image}: {skew}", err=True)
                 kinds = result.kinds
                 written.append({"image": str(image), "out": str(target), "sensor": result.sensor, "detections": len(result.detections),
-                                "vessels": kinds["vessel"], "pixel_size_m": list(result.info.pixel_size), "simulated": result.simulated})  # fmt: skip
+                                "vessels": kinds["vessel"], "pixel_size_m": list(result.info.pixel_size), "simulated": result.simulated,
+                                "credit": result.credit})  # fmt: skip
                 if not quiet:
                     click.echo(f"{simulated_lead(result.simulated)}{_counted(kinds)} in {image} ({result.sensor}) → {target}")
             bar.advance(task)

@@ -28,7 +28,12 @@ from ..report.detection_exports import (
     detections_to_kml,
     write_detections_gpkg,
 )
-from ..report.exports import detections_feature_collection, select_detections, write_text_atomic
+from ..report.exports import (
+    detections_feature_collection,
+    select_detections,
+    with_sitewatch_version,
+    write_text_atomic,
+)
 from ..share import SHARED_NOTE, shared_paths
 from ..store import Store
 from ..store.changes import change_pairs
@@ -111,7 +116,8 @@ def command(
     sensor, archived image, detector; for a region direction, area, magnitude, both observations,
     their times, archived images and sha256, sensor, resolution, method, compared fraction; and
     whether the imagery is simulated. --from/--to choose detections by their acquisition time,
-    regions by the acquisition of the pair's after image. A rerun replaces the file. With --share no
+    regions by the acquisition of the pair's after image. A GeoJSON file names the sitewatch version that wrote
+    it (sitewatch_version), each detection its detector's. A rerun replaces the file. With --share no
     local path outside the workspace is named (the GeoPackage's observations keep their provenance,
     its paths shortened), and the GeoJSON, KML and GeoPackage say so.
     """
@@ -168,7 +174,7 @@ def command(
     if fmt == "gpkg" and layer == "changes":
         write_changes_gpkg(path, fc)
     elif fmt != "gpkg":
-        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json_text(fc, indent=1)
+        text = TEXT_WRITERS[(layer, fmt)](fc) if (layer, fmt) in TEXT_WRITERS else json_text(with_sitewatch_version(fc), indent=1)
         if sharing:
             text = sharing.finished(text)
         text = with_bom(text, bom)

@@ -51,7 +51,7 @@ from numpy.typing import NDArray
 from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, declares_any, shared_scale
 from ..errors import ImageReadError, InputError, UncalibratedWarning, read_failure
 from ..run import end_with_command
-from ..sources.landsat import LandsatProduct
+from ..sources.landsat import LandsatProduct, numbered_band_refusal
 from ..sources.maxar_toa import MaxarTOA, maxar_toa
 from ..sources.planet import check_udm2, read_udm2_as_scl, udm2_sibling
 from ..sources.planet_toa import PlanetTOA, planet_toa
@@ -175,6 +175,8 @@ def parse_band_args(values: tuple[str, ...] | list[str], option: str = "--band")
         if key in out:
             raise InputError(f"{option} {key} given twice")
         out[key] = image_path(path)
+        if (numbered := numbered_band_refusal(path, [name.strip()], f"{option} {name.strip()}")) is not None:
+            raise InputError(numbered)
     return out
 
 
@@ -203,6 +205,13 @@ def _band_labels(path: str | Path) -> _BandLabels:
                 [(d or "").strip().lower() for d in ds.descriptions], [c.name for c in ds.colorinterp], ds.driver,
                 tuple(ds.dtypes),
             )
+
+
+def _refuse_numbered_tm_bands(path: str | Path, labels: _BandLabels) -> None:
+    """A Landsat 4, 5 or 7 file (by its name) whose band descriptions number its bands (B2…) is refused:
+    read as Sentinel-2's codes its green would be blue (:func:`~sitewatch.sources.landsat.numbered_band_refusal`)."""
+    if (why := numbered_band_refusal(path, labels.descriptions, "its band descriptions")) is not None:
+        raise InputError(why)
 
 
 def _named_bands(labels: _BandLabels) -> dict[str, int]:
@@ -240,6 +249,7 @@ def named_optical_bands(path: str | Path) -> tuple[dict[str, int], int]:
     optical detector on the file by its names alone.
     """
     labels = _band_labels(path)
+    _refuse_numbered_tm_bands(path, labels)
     return _named_bands(labels), len(labels.descriptions)
 
 
@@ -266,6 +276,7 @@ def sensor_from_band_names(image: str | Path | None, bands: Sequence[str] = ()) 
             labels = _band_labels(image)
         except Exception:  # missing or unreadable: open_image_info names it later
             labels = _BandLabels([], [], "")
+        _refuse_numbered_tm_bands(image, labels)
         named = _named_bands(labels)
         if named:
             by_index = sorted(named, key=named.__getitem__)
@@ -378,6 +389,7 @@ def open_optical(
         open_image_info(path, scalar)  # clear errors for missing / unreadable files
         product = None
         labels = _band_labels(path)
+        _refuse_numbered_tm_bands(path, labels)
         named, colour, count = _named_bands(labels), _colour_bands(labels), len(labels.descriptions)
         if named:
             bands = {k: (path, i) for k, i in named.items()}

@@ -33,6 +33,7 @@ from ..sources.landsat import (
     is_landsat_mtl,
     landsat_level1_refusal,
     landsat_tar_refusal,
+    numbered_band_refusal,
     open_landsat_l2,
 )
 from ..sources.maxar_toa import maxar_toa
@@ -90,6 +91,8 @@ def _band_names(
     names = [(d or "").strip() for d in descriptions]
     if sensor == "sar":
         return [n.upper() if n.upper() in _SAR_BANDS else (n or f"band{i + 1}") for i, n in enumerate(names)]
+    if (numbered := numbered_band_refusal(path, names, "its band descriptions")) is not None:
+        raise InputError(numbered)  # a Landsat 7 file's B2 (green) read as Sentinel-2's B2 (blue)
     mapped = [_OPTICAL_ALIASES.get(n.lower(), "") for n in names]
     if all(mapped) and len(set(mapped)) == len(mapped):
         return mapped

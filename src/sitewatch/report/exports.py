@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .. import __version__
 from ..analysis.occupancy import Timeline, timeline_to_dict
 from ..files import write_text_atomic
 from ..model import Detection, Observation, iso_utc
@@ -27,6 +28,7 @@ __all__ = [
     "detections_to_geojson",
     "detections_feature_collection",
     "detection_feature",
+    "with_sitewatch_version",
     "select_detections",
     "csv_cell",
     "write_text_atomic",
@@ -181,6 +183,16 @@ def detections_to_geojson(
 def detections_feature_collection(selected: Sequence[tuple[Observation, Sequence[Detection]]]) -> dict[str, Any]:
     """What :func:`select_detections` chose as :func:`detections_to_geojson`'s FeatureCollection."""
     return {"type": "FeatureCollection", "features": [detection_feature(o, d) for o, dets in selected for d in dets]}
+
+
+def with_sitewatch_version(fc: dict[str, Any]) -> dict[str, Any]:
+    """``fc`` as a file holds it: a top-level ``sitewatch_version`` (a GeoJSON foreign member) after its ``type``.
+
+    Each feature's ``detector`` names the version that found it; a file exported later from the store is written
+    by another version, which the file names as ``detect-image``'s output names its own. The dashboard's
+    answers are the collection without it, as :func:`detections_to_geojson` gives it.
+    """
+    return {"type": fc["type"], "sitewatch_version": __version__} | {k: v for k, v in fc.items() if k != "type"}
 
 
 def detection_feature(o: Observation, d: Detection) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +19,12 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import DATE_ONLY_NOTE
+from ..platforms import platform_from_name
 
 __all__ = [
     "LandsatProduct", "is_landsat_mtl", "landsat_products_in", "landsat_product_of", "open_landsat_l2",
     "landsat_product_id", "landsat_band_refusal", "landsat_tar_refusal", "landsat_level1_refusal",
-    "landsat_level1_products_in",
+    "landsat_level1_products_in", "numbered_band_refusal",
 ]  # fmt: skip
 
 _L2_ID = re.compile(r"^L[COTE]0([4-9])_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_(?:T1|T2|RT)$")
@@ -120,6 +122,27 @@ def landsat_band_refusal(path: Path | str, given: str = "") -> str | None:
         f"without its {m.group(1)}_MTL.txt beside it; put the product's MTL (.txt, .xml or .json) beside its bands and "
         "give the product (its folder), which is read with its scale and offset (reflectance = DN x 2.75e-05 - 0.2) "
         "and its QA_PIXEL as the cloud mask"
+    )
+
+
+def numbered_band_refusal(path: Path | str, codes: Iterable[str], given: str) -> str | None:
+    """Why bands called by number (``codes``: ``b2``, ``B04``, as ``--band`` or a band description gives them) are
+    not read from a file whose name says Landsat 4, 5 or 7; None for any other file, or no number among ``codes``.
+
+    sitewatch reads a band number as Sentinel-2's code, which is also Landsat 8-9's (B2 blue, B3 green, B4 red,
+    B8 NIR); TM and ETM+ number theirs one lower (B1 blue, B2 green, B3 red, B4 NIR), so read by that code a
+    Landsat 7 file's green became blue, its NIR red. ``given``: where the numbers were read (``--band b3``).
+    """
+    numbers = sorted({c.upper() for c in codes if re.fullmatch(r"b\d+", c, re.I)})
+    platform = platform_from_name(Path(str(path)).name)
+    if not numbers or platform not in ("landsat-4", "landsat-5", "landsat-7"):
+        return None
+    own = ", ".join(f"B{n} {b}" for n, b in zip(_BAND_NUMBERS[7], _NAMES, strict=True))
+    return (
+        f"{path}: a {platform} file (by its name) whose bands are called by number ({', '.join(numbers)}: {given}); "
+        f"sitewatch reads band numbers as Sentinel-2 and Landsat 8-9 number them (B2 blue, B3 green, B4 red, B8 nir), "
+        f"and {platform} numbers its own {own}: name each band blue, green, red or nir instead, or give the "
+        "Collection 2 Level-2 product (its folder or _MTL.txt), which is read with its own band numbers"
     )
 
 

@@ -35,7 +35,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -579,8 +579,27 @@ def resolve_collection(catalog: Catalog, collection: str) -> str:
     return catalog.aliases.get(key) or _DEFAULT_ALIASES.get(key) or collection
 
 
+_LANDSAT_TM_BANDS: Mapping[str, tuple[str, ...]] = {
+    "blue": ("blue", "SR_B1"), "green": ("green", "SR_B2"), "red": ("red", "SR_B3"), "nir": ("nir08", "SR_B4"),
+    "QA": ("qa_pixel", "QA_PIXEL"),
+}  # fmt: skip
+"""A Landsat 4, 5 or 7 item's assets (TM, ETM+): its file-named keys number blue 1, not 2 as OLI's do."""
+_LANDSAT_TM_PLATFORM = re.compile(r"landsat[-_ ]?0?[457]")
+
+
 def profile_for(collection: str, properties: Mapping[str, Any] | None = None) -> Profile:
-    """The profile of a collection id (or, failing that, of an item's platform)."""
+    """The profile of a collection id (or, failing that, of an item's platform); a Landsat 4, 5 or 7 item's
+    band numbers are its own (``SR_B1`` blue), not Landsat 8-9's (``SR_B2`` blue)."""
+    profile = _collection_profile(collection, properties)
+    platform = str((properties or {}).get("platform", "")).lower()
+    if profile.kind == "landsat-c2-l2" and _LANDSAT_TM_PLATFORM.fullmatch(platform):
+        # Catalogues keyed by common name (blue, nir08) were read right; one keyed by file name read ETM+'s SR_B2
+        # (green) as blue and its SR_B5 (short-wave infrared) as NIR.
+        return replace(profile, bands=_LANDSAT_TM_BANDS)
+    return profile
+
+
+def _collection_profile(collection: str, properties: Mapping[str, Any] | None) -> Profile:
     c = collection.lower()
     if "sentinel-2" in c and "l2a" in c:
         return PROFILES["sentinel-2-l2a"]

@@ -241,8 +241,8 @@ def site_timeline(store: Store, site_id: str, params: TimelineParams | None = No
 
 
 def site_detections(store: Store, site_id: str, params: TimelineParams | None = None) -> dict[str, Any]:
-    """The site's detections as the GeoJSON FeatureCollection ``sitewatch export SITE`` writes (those of the
-    dates ``params.start``..``params.end``, the timeline's, when either is given)."""
+    """The site's detections as the GeoJSON FeatureCollection ``sitewatch export SITE`` writes, but for the file's
+    ``sitewatch_version`` (those of the dates ``params.start``..``params.end``, the timeline's, when either is given)."""
     find_site(store, site_id)
     if params is not None and (params.start or params.end):
         records = period_only_records(store, site_id, params)

@@ -25,7 +25,7 @@ def file_platform_and_time(path: Path | str) -> tuple[str, datetime | None]:
     import rasterio
 
     from .errors import InputError
-    from .ingest.metadata import _acquired_from, metadata_sidecars
+    from .image_metadata import _acquired_from, metadata_sidecars
     from .platforms import platform_of
 
     tags: dict[str, str] = {}

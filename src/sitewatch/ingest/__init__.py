@@ -43,8 +43,8 @@ from .entry import RASTER_SUFFIXES, IngestReport, expand_paths, ingest_file, ing
 from .grid import MAX_GRID_PIXELS, no_data_as_nan, site_grid, site_mask, valid_pixels
 from .identity import SourceDigest, same_images, sha256_file, unique_item_id
 from .jobs import FileJob, archive_file, archive_job, map_file_jobs
-from .metadata import _acquired_from as _acquired_from
-from .metadata import acquired_from_xml, metadata_sidecars
+from ..image_metadata import _acquired_from as _acquired_from
+from ..image_metadata import acquired_from_xml, metadata_sidecars
 from .scene_ref import read_scene_ref
 
 __all__ = [

@@ -49,7 +49,7 @@ from ..sources.safe import (
     safe_product_name,
 )
 from ..untrusted import check_not_linking
-from .metadata import _ESA_OLD_NAME, _acquired_from, metadata_sidecars
+from ..image_metadata import _ESA_OLD_NAME, _acquired_from, metadata_sidecars
 from .ortho import Orthorectify, placement_of
 
 __all__ = ["read_scene_ref"]

@@ -181,13 +181,14 @@ def test_the_site_map_carries_the_credits_of_the_images_its_detections_came_from
 
 def test_the_timeline_chart_carries_the_credits_of_the_images_its_dates_stand_on(ws: Workspace,
                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    from sitewatch.analysis.occupancy import load_timeline
+    from sitewatch.analysis.occupancy import load_timeline, timeline_to_dict
     from sitewatch.report import charts
 
     # A chart of counts copied out of the report named no provider, though every bar stands on their images.
     with ws.store() as st:
         tl = load_timeline(st, "dunai")
     assert tl.credit == f"{PLANET}; {SENTINEL_1}"  # the 17th's optical (01:00) before its SAR (21:00)
+    assert timeline_to_dict(tl)["credit"] == tl.credit  # `timeline --json` and the API's: the same counts, handed on
     drawn: list[str] = []
     real_png = charts._png
     monkeypatch.setattr(charts, "_png", lambda fig, *a, **k: drawn.extend(t.get_text() for t in fig.texts) or real_png(fig, *a, **k))

@@ -279,6 +279,26 @@ def test_a_dashboard_on_localhost_answers_only_this_machine_s_names(ws: Workspac
     assert TestClient(named, base_url="https://desk.example").get(f"{ROOT}/api/sites").status_code == 200  # Caddy's
 
 
+def test_the_readme_s_service_behind_its_nginx_block_answers_the_desk_s_name(ws: Workspace, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """README's service and nginx block, with the token or with the proxy's own login instead (the token left out):
+    nginx there passes the reader's `Host` (desk.example), which `--root-path` no longer lets past the localhost check,
+    so that set-up answered every page 400 until the service named it with `--allowed-host`."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    unit = re.search(r"^Environment=(.*)\nExecStart=\S+ -q serve -w \S+ (.*)$", readme, re.M)
+    assert unit is not None and "proxy_set_header Host $host;" in readme  # the reader's Host, https://desk.example
+    env = dict(kv.split("=", 1) for kv in unit.group(1).split())
+    root = env["SITEWATCH_ROOT_PATH"]
+    monkeypatch.setenv("SITEWATCH_ROOT_PATH", root)
+    f = tmp_path / "token"
+    f.write_text(TOKEN)
+    f.chmod(0o600)
+    for token in ([], ["--token-file", str(f)]):
+        app = _served(ws, monkeypatch, *unit.group(2).split(), *token)
+        answer = TestClient(app, base_url="https://desk.example").get(f"{root}/api/sites", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 200, (token, answer.text)
+
+
 def test_a_sign_in_form_with_more_fields_than_its_own_is_refused_not_a_crash(ws: Workspace) -> None:
     """parse_qs's field limit raised ValueError out of the middleware: a 500 for a stray '&&&&&' in a POST."""
     client = TestClient(create_app(ws.root, token=TOKEN), raise_server_exceptions=False)

@@ -25,7 +25,7 @@ def file_platform_and_time(path: Path | str) -> tuple[str, datetime | None]:
     import rasterio
 
     from .errors import InputError
-    from .ingest.metadata import _acquired_from, metadata_sidecars
+    from .image_metadata import _acquired_from, metadata_sidecars
     from .platforms import platform_of
 
     tags: dict[str, str] = {}
@@ -48,11 +48,16 @@ def file_platform_and_time(path: Path | str) -> tuple[str, datetime | None]:
 
 def image_credits(paths: Iterable[Path | str], *, simulated: bool = False) -> list[tuple[str, datetime | None, bool]]:
     """One image given as ``paths`` (its file, or its band files) as :func:`~sitewatch.report.credits.images_credits_text`
-    takes images: each satellite its files name with its time (a band file naming none beside one that does is the
-    same scene), else one unknown; one simulated entry for a simulated image."""
+    takes images: each satellite its files name (a band file naming none beside one that does is the same scene),
+    with the image's time (the first its files give: a band file naming no time beside one that does was taken then
+    too), else one unknown; one simulated entry for a simulated image."""
     if simulated:
         return [("", None, True)]
-    known = [(platform, when, False) for platform, when in map(file_platform_and_time, paths) if platform]
+    read = [file_platform_and_time(p) for p in paths]
+    # One image, one acquisition: a band file tagged with its satellite alone was credited "year unknown" beside
+    # its sibling's year, as if it were another image.
+    when = next((w for _, w in read if w is not None), None)
+    known = [(platform, w if w is not None else when, False) for platform, w in read if platform]
     return known or [("", None, False)]
 
 

@@ -678,7 +678,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]:
-    """A JSON-ready dict: site, parameters, periods (with summary lines), rows, skipped observations.
+    """A JSON-ready dict: site, its images' credit, parameters, periods (with summary lines), rows, skipped observations.
 
     Each row's ``sightings`` and ``carried_departures`` (the vessels behind its counts) only with ``sightings``.
     """
@@ -699,6 +699,9 @@ def timeline_to_dict(tl: Timeline, *, sightings: bool = False) -> dict[str, Any]
             "site_id": tl.site_id,
             "site_name": tl.site_name,
             "simulated": tl.simulated,
+            # As under its chart: counts handed on are still made from providers' images (and the dashboard's
+            # cache of charts, keyed by these figures, draws a credit corrected by a re-ingest anew).
+            "credit": tl.credit,
             "parameters": asdict(tl.params),
             # With the parameters, what made these figures: a timeline file handed on named no code version.
             "sitewatch_version": __version__,

@@ -27,6 +27,8 @@ from __future__ import annotations
 # The names imported "as" themselves are importable from here, as from the single module this package
 # was, without being its API: band_files_* for the ingest command, the rest reached for by tests.
 from ..files import partial_path
+from ..image_metadata import _acquired_from as _acquired_from
+from ..image_metadata import acquired_from_xml, metadata_sidecars
 from .archive import (
     Archived,
     archive_observation,
@@ -43,8 +45,6 @@ from .entry import RASTER_SUFFIXES, IngestReport, expand_paths, ingest_file, ing
 from .grid import MAX_GRID_PIXELS, no_data_as_nan, site_grid, site_mask, valid_pixels
 from .identity import SourceDigest, same_images, sha256_file, unique_item_id
 from .jobs import FileJob, archive_file, archive_job, map_file_jobs
-from .metadata import _acquired_from as _acquired_from
-from .metadata import acquired_from_xml, metadata_sidecars
 from .scene_ref import read_scene_ref
 
 __all__ = [

@@ -14,8 +14,8 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from ..errors import InputError
+from ..image_metadata import _acquired_from
 from ..sources.product_files import refuse_files_of_a_product
-from .metadata import _acquired_from
 from .scene_ref import _SAR_BANDS
 
 __all__ = ["band_files_sensor", "band_files_name"]

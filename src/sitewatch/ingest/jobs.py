@@ -24,6 +24,7 @@ from ..band_scaling import DECLARED_SAR_SCALING, DECLARED_SCALING
 from ..detect.clouds import QA_PIXEL_CLOUD_RULE, UDM2_CLOUD_RULE
 from ..errors import ImageReadError, InputError, Level1CWarning, UncalibratedWarning
 from ..files import is_file, partial_owner
+from ..image_metadata import metadata_sidecars
 from ..model import Grid, Site
 from ..run import map_jobs
 from ..sources.landsat import is_landsat_mtl, open_landsat_l2
@@ -46,7 +47,6 @@ from .band_files import _refuse_bands_of_a_product, band_files_name, band_files_
 from .cut import _cut_to_grid, _qa_pixel_as_scl, _read_s1
 from .grid import site_grid, site_mask
 from .identity import _size, sha256_file, til_sha256, til_tiles
-from .metadata import metadata_sidecars
 from .ortho import Orthorectify, Placement, placement_of
 from .scene_ref import read_scene_ref
 

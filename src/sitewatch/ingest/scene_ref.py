@@ -25,6 +25,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from ..errors import ImageReadError, InputError, Level1CWarning, UncalibratedWarning, read_failure
 from ..geo import cut_at_antimeridian, ground_pixel_size
+from ..image_metadata import _ESA_OLD_NAME, _acquired_from, metadata_sidecars
 from ..model import SceneRef, acquired_given, utc
 from ..platforms import level_1c_note, platform_of, platform_sensor
 from ..simulated_tag import tagged_simulated
@@ -50,7 +51,6 @@ from ..sources.safe import (
     safe_product_name,
 )
 from ..untrusted import check_not_linking
-from .metadata import _ESA_OLD_NAME, _acquired_from, metadata_sidecars
 from .ortho import Orthorectify, placement_of
 
 __all__ = ["read_scene_ref"]

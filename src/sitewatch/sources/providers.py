@@ -314,7 +314,7 @@ def airbus_bands(dim: Path) -> tuple[str, ...]:
 
 def _from_sidecars(path: Path, count: int) -> ProviderProduct | None:
     """A product known by the metadata delivered beside it (Planet ``_metadata.json``/``.xml``, Maxar ``.IMD``)."""
-    from ..ingest.metadata import metadata_sidecars
+    from ..image_metadata import metadata_sidecars
     from ..platforms import MAXAR_PLATFORMS, platform_from_metadata
 
     for sidecar in metadata_sidecars(path):

@@ -12,12 +12,12 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ..errors import InputError
-from ..files import is_file
-from ..model import DATE_ONLY_NOTE, NoonOfDate, is_date_only, utc
-from ..sources.planet import planet_scene_id
-from ..sources.providers import airbus_dim_path, dimap_imaging_time, maxar_product_path
-from ..untrusted import parse_xml
+from .errors import InputError
+from .files import is_file
+from .model import DATE_ONLY_NOTE, NoonOfDate, is_date_only, utc
+from .sources.planet import planet_scene_id
+from .sources.providers import airbus_dim_path, dimap_imaging_time, maxar_product_path
+from .untrusted import parse_xml
 
 __all__ = ["metadata_sidecars", "acquired_from_xml"]
 

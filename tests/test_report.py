@@ -30,12 +30,12 @@ from _a11y import (
     unnamed_focus_boxes,
     unreachable_scrollers,
 )
-from _report_world import build
+from _report_world import _ship, _wgs, build
 from sitewatch.analysis import load_timeline
 from sitewatch.analysis.occupancy import Timeline, TimelineParams
 from sitewatch.cli import main
 from sitewatch.evaluate import evaluate_workspace
-from sitewatch.model import Berth, Observation
+from sitewatch.model import Berth, Detection, Observation
 from sitewatch.report.charts import (
     fallback_families,
     site_map_figure,
@@ -141,6 +141,20 @@ def test_report_pictures_say_in_words_what_they_show(ws: Workspace, html: str) -
     said = {int(m) for a in chips for m in re.findall(r"\b1 vessel \((\d+) m\)", a)}
     assert said and said <= {round(d.length_m) for d in detections if d.kind == "vessel"}
     assert all(f"image of {site.name}, " in a for a in chips if a.startswith(("Before, ", "After, ")))
+
+
+def test_a_chip_alt_names_only_the_vessels_on_its_ground() -> None:
+    """A close-up (or a change's chip) is a corner of its image: its alt listed the length of every ship in
+    the image, "3 vessels (60 m, 114 m, 250 m)", under a close-up that showed one."""
+    from sitewatch.report.html import _outlined_on_chip
+
+    def vessel(n: int, dx: float, length: float) -> Detection:
+        return Detection(f"o#{n}", "o", "vessel", _wgs(_ship(dx, 0, length, 16.0)), length, 16.0, 90.0, 0.9, "t", "0.1")
+
+    ships = [vessel(0, 0, 114.0), vessel(1, 90, 60.0), vessel(2, 450, 250.0)]  # the last 450 m east of the first
+    close_up = ships[0].footprint.envelope
+    assert _outlined_on_chip(ships, close_up, margin_m=120.0) == "2 vessels (60 m, 114 m)"
+    assert _outlined_on_chip(ships, close_up, margin_m=300.0) == "3 vessels (60 m, 114 m, 250 m)"  # the third's bow
 
 
 def test_report_timeline_chart_says_in_words_what_it_shows(ws: Workspace, html: str) -> None:

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from rasterio.windows import Window
 
 __all__ = ["timeline_chart_png", "timeline_chart_alt", "png_size", "site_map_png", "site_map_figure", "chip_png",
-           "chip_figure", "chip_caption", "scale_bar_m", "SCALE_BAR_GID", "NORTH_ARROW_GID", "display_values", "SIMULATED_LABEL"]
+           "chip_figure", "chip_area", "chip_caption", "scale_bar_m", "SCALE_BAR_GID", "NORTH_ARROW_GID", "display_values", "SIMULATED_LABEL"]
 
 SIMULATED_LABEL = "SIMULATED IMAGERY"
 _CHIP_DPI = 80
@@ -617,6 +617,16 @@ def chip_png(
                                          description=caption.replace("\n", " · "))  # fmt: skip
 
 
+def chip_area(focus: BaseGeometry, margin_m: float = 150.0) -> Polygon:
+    """The ground a chip around ``focus`` (WGS84) shows: its box grown by ``margin_m``, in degrees at its latitude
+    (:func:`chip_figure`'s window, before the image's edge cuts it)."""
+    lat = focus.centroid.y
+    dlat = margin_m / 110_540.0
+    dlon = margin_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.05))
+    minx, miny, maxx, maxy = focus.bounds
+    return box(minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
+
+
 def chip_figure(
     path: Path,
     obs: Observation,
@@ -646,11 +656,7 @@ def chip_figure(
     site, date and time, sensor, the image's credit), which a chip copied out of its page keeps; the
     observation's site id when empty. Call it under the chart fonts, as :func:`chip_png` does.
     """
-    lat = focus.centroid.y
-    dlat = margin_m / 110_540.0
-    dlon = margin_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.05))
-    minx, miny, maxx, maxy = focus.bounds
-    area = box(minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
+    area = chip_area(focus, margin_m)
     try:
         img, transform, crs = _read_window(path, obs, area, max_side=2 * max(size_px))
     except Exception:  # a missing or unreadable COG costs the chip, not the report

@@ -106,7 +106,8 @@ class _Chip:
     credit: str = ""
     """The credit its image's licence asks for (:func:`~sitewatch.report.credits.scene_credit`), also drawn under it."""
     outlined: str = ""
-    """For its ``alt``: ``detections`` with each vessel's length (empty: ``detections``)."""
+    """For its ``alt``: the detections drawn on it (those on its ground), with each vessel's length (empty:
+    ``detections``, which counts every detection of its image)."""
     regions: str = ""
     """For its ``alt``: the change regions outlined on it, by direction and colour (``", and 1 changed region
     outlined dashed (1 appeared, blue)"``); empty without."""
@@ -131,6 +132,14 @@ def _by_kind(detections: Sequence[Detection], *, lengths: bool = False) -> str:
         sizes = [f"{'≥ ' if d.truncated else ''}{d.length_m:.0f} m" for d in vessels]
         words[0] += f" ({', '.join(sizes)})" if len(sizes) <= 5 else f" ({sizes[0]} to {sizes[-1]} long)"
     return ", ".join(words)
+
+
+def _outlined_on_chip(detections: Sequence[Detection], focus: BaseGeometry, margin_m: float | None = None) -> str:
+    """The detections a chip around ``focus`` draws, by kind with the vessels' lengths (:func:`_by_kind`), for its
+    ``alt``: those on its ground (:func:`~sitewatch.report.charts.chip_area`). A close-up or a change's chip is a
+    corner of its image, and its alt listed every ship in the port ("12 vessels (40 m to 300 m long)") under one."""
+    area = charts.chip_area(focus) if margin_m is None else charts.chip_area(focus, margin_m)
+    return _by_kind([d for d in detections if d.footprint.intersects(area)], lengths=True)
 
 
 _Pair = tuple[TimelineRow, TimelineRow]
@@ -488,7 +497,7 @@ def _site_section(ws: Workspace, site: Site, observations: list[Observation], de
                    f"({colours.directions_in_words(direction_counts(r.direction for r in rs))})") if rs else ""  # fmt: skip
         return _Chip(_obs_label(o), _b64(png), o.id, o.scene.id, o.sha256, _by_kind(ds), o.path,
                      simulated=o.scene.simulated, credit=credit_text(scene_credit(o.scene)),
-                     outlined=_by_kind(ds, lengths=True), regions=regions)  # fmt: skip
+                     outlined=_outlined_on_chip(ds, focus, kw.get("margin_m")), regions=regions)  # fmt: skip
 
     # The stored change pairs with the most changed area, in time order, their regions outlined on both images.
     changed = [(p, rs) for p, rs in change_pairs if rs and p.before_id in obs and p.after_id in obs]

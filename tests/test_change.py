@@ -3,6 +3,8 @@ in light or speckle is not, what cannot be seen is not compared, and grids that 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -223,6 +225,39 @@ def test_irmad_weights_single_out_the_changed_pixels() -> None:
     w = irmad_weights(x, y)
     # Ranked by their weight, the changed pixels are the least invariant of all.
     assert w[:50].max() < np.quantile(w[50:], 0.05)
+
+
+def test_irmad_iterates_on_one_blas_thread_to_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenBLAS's threads spun between the loop's thin products (three times the CPU): the loop runs on one
+    thread, whatever the caller's count, which comes back after it; the weights are those of any count."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import sitewatch.change.irmad as irmad
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 3))
+    y = 0.9 * x + rng.normal(0, 0.1, x.shape)
+    y[:20] += 2.0
+    seen: list[set[int]] = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("BLAS cannot run two threads here (one core)")
+        chi2_sf = irmad._chi2_sf
+
+        def watched(dof: int, z: np.ndarray) -> np.ndarray:  # called once an iteration, inside the loop
+            seen.append(blas_threads())
+            return chi2_sf(dof, z)
+
+        monkeypatch.setattr(irmad, "_chi2_sf", watched)
+        w = irmad_weights(x, y)
+        assert blas_threads() == {2}
+    assert seen and all(s == {1} for s in seen)
+    monkeypatch.setattr(irmad, "one_blas_thread", contextlib.nullcontext)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert np.array_equal(irmad_weights(x, y), w)
 
 
 

@@ -25,6 +25,24 @@ def test_results_in_input_order(workers: int) -> None:
     assert list(map_jobs(_identity, items, workers=workers)) == items
 
 
+def _blas_threads(_: int) -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_workers_run_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers fill the cores: a BLAS thread per core in each (a forked worker inherits the command's)
+    would only contend."""
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)  # the tests' own limit (conftest.py)
+    with threadpool_limits(limits=2, user_api="blas"):
+        if _blas_threads(0) != {2}:
+            pytest.skip("BLAS cannot run two threads here (one core)")
+        assert list(map_jobs(_blas_threads, [0, 1, 2], workers=2)) == [{1}] * 3
+
+
 def test_scheduler_without_dask_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     # The dev extra installs dask, so a skip "when distributed is installed" never ran: hide it instead.
     monkeypatch.setitem(sys.modules, "distributed", None)

@@ -27,6 +27,7 @@ from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from .blas import one_blas_thread_in_process
 from .errors import STALL_LOGGER, ConfigError, OutputError, WorkerError, require_extra
 from .files import partial_path
 
@@ -456,10 +457,13 @@ def _init_worker(started: Any, command: int) -> None:
     """Pool initializer: Ctrl-C is the parent's to handle, so a worker neither dies nor prints a
     traceback; SIGTERM (the parent ending it) ends it at once; and it ends when the command has gone
     (:func:`end_with_command`; ``command`` is its pid). ``started`` is the run's table of which
-    worker started which job, shared memory each worker writes its pid into.
+    worker started which job, shared memory each worker writes its pid into. BLAS runs on one thread
+    (:func:`~sitewatch.blas.one_blas_thread_in_process`): the workers fill the cores already, and a
+    forked worker inherited the command's thread per core.
     """
     global _started
     _started = started
+    one_blas_thread_in_process()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler (cli.options.Terminated) is inherited
     if hasattr(signal, "pthread_sigmask"):

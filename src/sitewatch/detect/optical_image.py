@@ -49,6 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..band_scaling import DECLARED_SCALING, Scaling, apply_scaling, declares_any, shared_scale
+from ..blas import one_blas_thread_in_process
 from ..errors import ImageReadError, InputError, UncalibratedWarning, read_failure
 from ..run import end_with_command
 from ..sources.landsat import LandsatProduct, numbered_band_refusal
@@ -892,30 +893,9 @@ def _run_job(key: int, item: Any) -> Any:
 def _worker_setup(command: int) -> None:
     """Worker start-up: one BLAS thread per worker, freed memory kept (see below), and an end
     when the command has gone (killed outright, the workers waited for ever on the pool's pipes)."""
-    _one_blas_thread()
+    one_blas_thread_in_process()  # the workers already fill the cores; BLAS threads on top only contend
     _keep_freed_memory()
     end_with_command(command)
-
-
-def _one_blas_thread() -> None:
-    """The workers already fill the cores; OpenBLAS threads on top of them only contend."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps", encoding=sys.getfilesystemencoding(), errors="surrogateescape") as fh:
-            libs = {line.split()[-1] for line in fh if "openblas" in line.lower() and line.rstrip().endswith(".so")}
-    except OSError:
-        return
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn(1)
-                break
 
 
 def _keep_freed_memory() -> None:

@@ -13,6 +13,7 @@ from affine import Affine
 from click.testing import CliRunner
 
 from sitewatch.cli import main
+from sitewatch.report.credits import UNKNOWN_CREDIT
 from sitewatch.testing import write_tiff
 
 UTM = "EPSG:32640"
@@ -81,9 +82,15 @@ def test_band_files_folders_and_stacked_files_give_the_same_regions_and_mask(tmp
     assert stacked["appeared"] >= 1 and stacked["regions"] == bands["regions"] == folders["regions"]
     regions = json.loads((tmp_path / "stacked.geojson").read_text(encoding="utf-8"))["features"]
     assert regions
+    def uncredited(features: list[dict]) -> list[dict]:
+        return [f | {"properties": {k: v for k, v in f["properties"].items() if k != "credit"}} for f in features]
+
+    # The credit is what the files say: Sentinel-2's tile names do, the stacked file (d1.tif) names no satellite.
+    assert {f["properties"]["credit"] for f in regions} == {UNKNOWN_CREDIT}
     for route in ("bands", "folders"):
         fc = json.loads((tmp_path / f"{route}.geojson").read_text(encoding="utf-8"))
-        assert fc["features"] == regions, route
+        assert uncredited(fc["features"]) == uncredited(regions), route
+        assert {f["properties"]["credit"] for f in fc["features"]} == {"Contains modified Copernicus Sentinel data 2023"}
         assert np.array_equal(_mask(tmp_path / f"{route}.tif"), _mask(tmp_path / "stacked.tif")), route
         assert fc["sitewatch"]["before_bands"] == {b: str(p) for b, p in f1.items()}  # which file was read as which band
         assert fc["sitewatch"]["after_bands"] == {b: str(p) for b, p in f2.items()}

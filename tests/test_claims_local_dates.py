@@ -106,7 +106,7 @@ def test_the_reports_claims_are_judged_on_its_timelines_local_dates(tmp_path: Pa
         assert res.exit_code == 0, res.output
         html = out.read_text(encoding="utf-8")
         assert f"Claim ship-17 (2024-10-17): <a class=\"{'good' if offset else ''}\"" in html, html
-        assert f">{verdict}</a>" in html
+        assert f'>{verdict}<span class="vh">: claim ship-17</span></a>' in html  # (read out with its claim's id)
     # The timeline of that report has the image on 17 October, and the claims table heads its dates alike.
     assert "2024-10-17" in html and "dates (local, UTC+10)" in html and "Claim dates are local dates at UTC+10" in html
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from shapely.geometry import shape
 
 from _two_dates import arriving, simulated_workspace, two_date_scenario
+from sitewatch import __version__
 from sitewatch.cli import main
 from sitewatch.sources.scenario import Scenario, Vessel
 
@@ -34,7 +35,9 @@ def test_a_structure_set_down_between_two_simulated_dates_is_found_where_it_was_
     assert sorted(p["sensor"] for p in pairs) == ["optical", "sar"] and all(p["simulated"] for p in pairs)
     truth = next(p for p in paths if "s2" in p.name and "20241006" in p.name).with_suffix(".truth.geojson")
     (drawn,) = [shape(f["geometry"]) for f in json.loads(truth.read_text(encoding="utf-8"))["features"]]
-    regions = json.loads(out.read_text(encoding="utf-8"))["features"]
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["sitewatch_version"] == __version__  # (as export's files: the version that wrote them)
+    regions = written["features"]
     for sensor in ("optical", "sar"):
         found = [shape(f["geometry"]) for f in regions if f["properties"]["sensor"] == sensor]
         hits = [g for g in found if g.intersects(drawn)]

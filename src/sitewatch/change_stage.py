@@ -596,10 +596,12 @@ def changes_to_geojson(outcomes: Sequence[PairOutcome], ends: Mapping[str, Mappi
     """The regions of every pair as one GeoJSON FeatureCollection (WGS84): each region with the properties
     ``sitewatch export --layer changes`` gives it (:func:`~sitewatch.report.change_exports.change_feature`:
     both observations with their times, archived images and sha256, method, ``simulated``...), its change dated
-    by ``ends`` (region id -> :func:`~sitewatch.change_dating.ends_json`)."""
+    by ``ends`` (region id -> :func:`~sitewatch.change_dating.ends_json`); the file names the sitewatch version
+    that wrote it, as ``export``'s does (:func:`~sitewatch.report.exports.with_sitewatch_version`)."""
     import json
 
     from .report.change_exports import change_feature
+    from .report.exports import with_sitewatch_version
 
     features = [change_feature(o.pair, o.before, o.after, c, (ends or {}).get(c.id)) for o in outcomes for c in o.changes]
-    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"
+    return json.dumps(with_sitewatch_version({"type": "FeatureCollection", "features": features}), indent=1) + "\n"
